@@ -1,0 +1,1 @@
+"""Private numba kernels: no validation, no Python objects, no public names."""

@@ -1,0 +1,227 @@
+"""Hamming scans over packed addresses.
+
+All scans share one structure.  The locations are cut into *tiles* and the
+queries into *blocks*; a task is a (query block, chunk of tiles) pair, and
+tasks write disjoint parts of the output, so ``prange`` over tasks needs no
+locks.  For each tile the driver computes the distances of one query to every
+location of the tile (``acc``) and hands them to :func:`_emit`, which stores
+them in the form the caller asked for (``mode``):
+
+* ``MODE_DISTANCES``: the distances themselves, ``out_dist[q, i]``;
+* ``MODE_RADIUS``: a bit per location, set when ``distance <= radius``, in
+  ``out_mask[q, i // 64]`` (bit ``i % 64``); :func:`_mask_to_csr` turns the
+  masks into CSR index lists;
+* ``MODE_KNN``: a bounded max-heap of keys ``distance << 40 | index`` per
+  query and location chunk, merged by :func:`_merge_heaps`.
+
+Two drivers compute ``acc``:
+
+* :func:`_scan_tiled` for batches: a tile of ``L`` locations is transposed
+  ("bit-sliced") into ``T[word, location]`` once, then each query's distances
+  are ``sum_j popcount(q[j] ^ T[j, :])``, a loop over contiguous locations
+  that LLVM vectorises into ``vpxorq``/``vpopcntq``/``vpaddq`` with no
+  horizontal reductions.  The tile stays in L1 while the whole query block
+  passes over it, so the cost is popcount throughput, not memory bandwidth.
+* :func:`_scan_rows` for one or a few queries: the transposition would cost
+  more than it saves, so each location's words are reduced in place; the scan
+  then streams the address matrix once at memory bandwidth.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit, twins
+from .._popcount import popcount
+
+MODE_DISTANCES = 0
+MODE_RADIUS = 1
+MODE_KNN = 2
+
+#: Bits of a k-NN heap key that hold the location index (N < 2**40).
+KEY_INDEX_BITS = 40
+KEY_INDEX_MASK = (1 << KEY_INDEX_BITS) - 1
+#: The largest key: an empty heap slot.
+KEY_EMPTY = np.iinfo(np.int64).max
+
+
+@jit(inline="always")
+def _load_tile(A, start, count, T):
+    # T[j, l] = A[start + l, j]; words past W (T has W8 >= W rows) and
+    # locations past ``count`` stay zero.
+    W = A.shape[1]
+    T[:] = 0
+    for l in range(count):
+        for j in range(W):
+            T[j, l] = A[start + l, j]
+
+
+@jit(inline="always")
+def _tile_distances(Qp, q, T, acc):
+    # acc[l] = popcount(Qp[q] ^ location l) for the transposed tile T.  Eight
+    # words per pass keep eight xor/popcount/add chains in flight per
+    # accumulator load/store; Qp and T are zero-padded to a multiple of 8
+    # words, and popcount(0 ^ 0) = 0.
+    W8, L = T.shape
+    acc[:] = 0
+    for j in range(0, W8, 8):
+        w0 = Qp[q, j]
+        w1 = Qp[q, j + 1]
+        w2 = Qp[q, j + 2]
+        w3 = Qp[q, j + 3]
+        w4 = Qp[q, j + 4]
+        w5 = Qp[q, j + 5]
+        w6 = Qp[q, j + 6]
+        w7 = Qp[q, j + 7]
+        t0 = T[j]
+        t1 = T[j + 1]
+        t2 = T[j + 2]
+        t3 = T[j + 3]
+        t4 = T[j + 4]
+        t5 = T[j + 5]
+        t6 = T[j + 6]
+        t7 = T[j + 7]
+        for l in range(L):
+            acc[l] += (
+                (popcount(w0 ^ t0[l]) + popcount(w1 ^ t1[l]))
+                + (popcount(w2 ^ t2[l]) + popcount(w3 ^ t3[l]))
+            ) + (
+                (popcount(w4 ^ t4[l]) + popcount(w5 ^ t5[l]))
+                + (popcount(w6 ^ t6[l]) + popcount(w7 ^ t7[l]))
+            )
+
+
+@jit
+def _row_distances(Q, q, A, start, count, acc):
+    # acc[l] = popcount(Q[q] ^ A[start + l]), reducing each row in place.
+    W = A.shape[1]
+    for l in range(count):
+        d = 0
+        for j in range(W):
+            d += popcount(Q[q, j] ^ A[start + l, j])
+        acc[l] = d
+
+
+@jit
+def _heap_push(heap, key):
+    # Replace the largest key of a full max-heap by a smaller ``key``.
+    k = heap.shape[0]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= k:
+            break
+        if child + 1 < k and heap[child + 1] > heap[child]:
+            child += 1
+        if heap[child] <= key:
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i] = key
+
+
+@jit(inline="always")
+def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
+    if mode == MODE_DISTANCES:
+        for l in range(count):
+            out_dist[q, start + l] = acc[l]
+    elif mode == MODE_RADIUS:
+        # start is a multiple of 64: each tile fills whole mask words.
+        word0 = start // 64
+        for k in range((count + 63) // 64):
+            n = min(64, count - 64 * k)
+            m = np.uint64(0)
+            for l in range(n):
+                if acc[64 * k + l] <= radius:  # branchy: measured faster than shifting bools
+                    m |= np.uint64(1) << np.uint64(l)
+            out_mask[q, word0 + k] = m
+    else:
+        heap = heaps[chunk, q]
+        worst = heap[0] >> KEY_INDEX_BITS
+        for l in range(count):
+            d = acc[l]
+            if d <= worst:
+                key = (d << KEY_INDEX_BITS) | (start + l)
+                if key < heap[0]:
+                    _heap_push(heap, key)
+                    worst = heap[0] >> KEY_INDEX_BITS
+
+
+def _scan_tiled_impl(Qp, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps):
+    nq = Qp.shape[0]
+    N = A.shape[0]
+    W8 = Qp.shape[1]
+    n_tiles = (N + L - 1) // L
+    n_qblocks = (nq + q_block - 1) // q_block
+    tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
+    for task in prange(n_qblocks * n_chunks):
+        qb = task // n_chunks
+        chunk = task % n_chunks
+        q0 = qb * q_block
+        q1 = min(nq, q0 + q_block)
+        T = np.empty((W8, L), np.uint64)
+        acc = np.empty(L, np.int64)
+        for tile in range(chunk * tiles_per_chunk, min(n_tiles, (chunk + 1) * tiles_per_chunk)):
+            start = tile * L
+            count = min(L, N - start)
+            _load_tile(A, start, count, T)
+            for q in range(q0, q1):
+                _tile_distances(Qp, q, T, acc)
+                _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk)
+
+
+def _scan_rows_impl(Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps):
+    nq = Q.shape[0]
+    N = A.shape[0]
+    n_blocks = (N + 63) // 64
+    blocks_per_chunk = (n_blocks + n_chunks - 1) // n_chunks
+    for chunk in prange(n_chunks):
+        acc = np.empty(64, np.int64)
+        for block in range(chunk * blocks_per_chunk, min(n_blocks, (chunk + 1) * blocks_per_chunk)):
+            start = block * 64
+            count = min(64, N - start)
+            for q in range(nq):
+                _row_distances(Q, q, A, start, count, acc)
+                _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk)
+
+
+_scan_tiled_serial, _scan_tiled_parallel = twins(_scan_tiled_impl)
+_scan_rows_serial, _scan_rows_parallel = twins(_scan_rows_impl)
+
+
+def _mask_counts_impl(mask, counts):
+    for q in prange(mask.shape[0]):
+        c = 0
+        for k in range(mask.shape[1]):
+            c += popcount(mask[q, k])
+        counts[q] = c
+
+
+def _mask_to_indices_impl(mask, indptr, indices):
+    # Set bits of each row in ascending order, into that row's CSR segment.
+    for q in prange(mask.shape[0]):
+        pos = indptr[q]
+        for k in range(mask.shape[1]):
+            m = mask[q, k]
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                indices[pos] = 64 * k + popcount(low - np.uint64(1))
+                pos += 1
+                m ^= low
+
+
+_mask_counts_serial, _mask_counts_parallel = twins(_mask_counts_impl)
+_mask_to_indices_serial, _mask_to_indices_parallel = twins(_mask_to_indices_impl)
+
+
+def _merge_heaps_impl(heaps, k, out_idx, out_dist):
+    # Smallest k keys of every query over all chunks, ascending: distance
+    # first, then index (the lower index wins a tie).
+    n_chunks, nq, _ = heaps.shape
+    for q in prange(nq):
+        keys = np.sort(heaps[:, q, :].ravel())[:k]
+        for r in range(k):
+            out_idx[q, r] = keys[r] & KEY_INDEX_MASK
+            out_dist[q, r] = keys[r] >> KEY_INDEX_BITS
+
+
+_merge_heaps_serial, _merge_heaps_parallel = twins(_merge_heaps_impl)

@@ -1,0 +1,256 @@
+"""Exhaustive Hamming search over packed addresses.
+
+The public functions validate and normalise their input, choose a kernel
+(tiled for batches, row-wise for a few queries; serial or parallel by the
+amount of work) and call the private scans of ``fastsdm._kernels.hamming``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._jit import use_parallel
+from ._kernels import hamming as _h
+from ._validation import _describe, check_int, check_words
+
+__all__ = ["hamming_distances", "radius_search", "knn_search"]
+
+#: Below this many queries the row-wise scan beats transposing tiles.
+TILED_MIN_QUERIES = 8
+#: Queries per tiled task: a tile is transposed once per query block.
+QUERY_BLOCK = 256
+#: Bytes of the per-query radius bit masks held at once (queries are chunked).
+MASK_BUDGET = 64 << 20
+
+_EMPTY_DIST = np.zeros((1, 1), dtype=np.int32)
+_EMPTY_MASK = np.zeros((1, 1), dtype=np.uint64)
+_EMPTY_HEAPS = np.zeros((1, 1, 1), dtype=np.int64)
+
+
+def tile_size(n_words: int) -> int:
+    """Locations per tile: the transposed tile (~16 KiB) stays in L1 cache."""
+    w8 = -(-n_words // 8) * 8
+    return 64 * int(np.clip(16384 // (8 * w8 * 64), 1, 16))
+
+
+def _pad_queries(Q: np.ndarray) -> np.ndarray:
+    w8 = -(-Q.shape[1] // 8) * 8
+    if w8 == Q.shape[1]:
+        return Q
+    Qp = np.zeros((Q.shape[0], w8), dtype=np.uint64)
+    Qp[:, : Q.shape[1]] = Q
+    return Qp
+
+
+def _prepare(queries, addresses, n_bits):
+    A = check_words(addresses, "addresses", n_bits, ndim=(2,))
+    Q = check_words(queries, "queries", n_bits)
+    if Q.shape[-1] != A.shape[1]:
+        raise ValueError(f"queries and addresses must have the same number of words per vector, "
+                         f"got queries {_describe(Q)} and addresses {_describe(A)}")
+    single = Q.ndim == 1
+    Q = np.atleast_2d(Q)
+    if Q.shape[0] == 0:
+        raise ValueError(f"queries is empty ({_describe(Q)}); pass at least one query")
+    return Q, A, single
+
+
+def _n_chunks(parallel: bool, n_units: int, n_qblocks: int = 1) -> int:
+    if not parallel:
+        return 1
+    want = -(-4 * numba.get_num_threads() // n_qblocks)
+    return int(max(1, min(n_units, want)))
+
+
+def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None):
+    """Run one scan; returns the k-NN heaps (MODE_KNN) or None."""
+    nq, N, W = Q.shape[0], A.shape[0], A.shape[1]
+    par = use_parallel(nq * N * W, parallel)
+    out_dist = _EMPTY_DIST if out_dist is None else out_dist
+    out_mask = _EMPTY_MASK if out_mask is None else out_mask
+    if nq >= TILED_MIN_QUERIES:
+        L = tile_size(W)
+        n_qblocks = -(-nq // QUERY_BLOCK)
+        n_chunks = _n_chunks(par, -(-N // L), n_qblocks)
+        heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
+        run = _h._scan_tiled_parallel if par else _h._scan_tiled_serial
+        run(_pad_queries(Q), A, L, QUERY_BLOCK, n_chunks, mode, radius, out_dist, out_mask, heaps)
+    else:
+        n_chunks = _n_chunks(par, -(-N // 64))
+        heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
+        run = _h._scan_rows_parallel if par else _h._scan_rows_serial
+        run(Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps)
+    return heaps if mode == _h.MODE_KNN else None
+
+
+def _new_heaps(n_chunks, nq, k):
+    return np.full((n_chunks, nq, k), _h.KEY_EMPTY, dtype=np.int64)
+
+
+def hamming_distances(queries, addresses, *, n_bits: int | None = None,
+                      parallel: bool | None = None) -> np.ndarray:
+    """Hamming distance between every query and every address.
+
+    Parameters
+    ----------
+    queries : ndarray of uint64, shape (W,) or (q, W)
+        Packed query vectors (see :func:`fastsdm.pack_bits`).
+    addresses : ndarray of uint64, shape (N, W)
+        Packed addresses.
+    n_bits : int, optional
+        Vector length; when given, the word count and the pad bits (which
+        must be zero) are checked.
+    parallel : bool, optional
+        Force the parallel (``True``) or serial (``False``) kernel; by default
+        the choice follows the amount of work.
+
+    Returns
+    -------
+    distances : ndarray of int32, shape (N,) or (q, N)
+
+    See Also
+    --------
+    radius_search, knn_search
+
+    Examples
+    --------
+    >>> import fastsdm
+    >>> a = fastsdm.pack_bits([[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]])
+    >>> fastsdm.hamming_distances(a[0], a)
+    array([0, 2, 4], dtype=int32)
+    """
+    Q, A, single = _prepare(queries, addresses, n_bits)
+    out = np.empty((Q.shape[0], A.shape[0]), dtype=np.int32)
+    if A.shape[0]:
+        _scan(Q, A, _h.MODE_DISTANCES, out_dist=out, parallel=parallel)
+    return out[0] if single else out
+
+
+def _mask_to_csr(mask, parallel):
+    counts = np.empty(mask.shape[0], dtype=np.int64)
+    par = use_parallel(mask.size, parallel)
+    (_h._mask_counts_parallel if par else _h._mask_counts_serial)(mask, counts)
+    indptr = np.zeros(mask.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    (_h._mask_to_indices_parallel if par else _h._mask_to_indices_serial)(mask, indptr, indices)
+    return indptr, indices
+
+
+def radius_csr(Q, A, radius, parallel=None):
+    """CSR of locations within ``radius`` of each query (validated 2-D input)."""
+    nq, N = Q.shape[0], A.shape[0]
+    n_mask = -(-N // 64)
+    per_chunk = max(1, MASK_BUDGET // max(1, 8 * n_mask))
+    parts = []
+    for start in range(0, nq, per_chunk):
+        stop = min(nq, start + per_chunk)
+        mask = np.empty((stop - start, max(1, n_mask)), dtype=np.uint64)
+        if N:
+            _scan(Q[start:stop], A, _h.MODE_RADIUS, radius=radius, out_mask=mask,
+                  parallel=parallel)
+        else:
+            mask[:] = 0
+        parts.append(_mask_to_csr(mask, parallel))
+    if len(parts) == 1:
+        return parts[0]
+    indptr = np.zeros(nq + 1, dtype=np.int64)
+    offset, row = 0, 0
+    for part_indptr, _ in parts:
+        m = part_indptr.size - 1
+        indptr[row + 1 : row + m + 1] = part_indptr[1:] + offset
+        offset += part_indptr[-1]
+        row += m
+    return indptr, np.concatenate([indices for _, indices in parts])
+
+
+def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
+                  parallel: bool | None = None):
+    """Every address within Hamming distance ``radius`` (inclusive) of each query.
+
+    Parameters
+    ----------
+    queries : ndarray of uint64, shape (W,) or (q, W)
+    addresses : ndarray of uint64, shape (N, W)
+    radius : int
+        Inclusive: an address at distance exactly ``radius`` is returned.
+        Between 0 and ``n_bits`` (``64 W`` when ``n_bits`` is not given).
+    n_bits : int, optional
+        Vector length, to check word count and pad bits.
+    parallel : bool, optional
+        Force the parallel or serial kernel.
+
+    Returns
+    -------
+    indptr : ndarray of int64, shape (q + 1,)
+    indices : ndarray of int64, shape (indptr[-1],)
+        CSR: the addresses near query ``i`` are
+        ``indices[indptr[i]:indptr[i + 1]]``, ascending.
+
+    Notes
+    -----
+    faiss's ``IndexBinaryFlat.range_search`` is strict (``<``): its radius
+    ``r + 1`` gives the same result.
+
+    Examples
+    --------
+    >>> import fastsdm
+    >>> a = fastsdm.pack_bits([[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]])
+    >>> indptr, indices = fastsdm.radius_search(a, a, 2)
+    >>> indptr, indices
+    (array([0, 2, 5, 7]), array([0, 1, 0, 1, 2, 1, 2]))
+    """
+    Q, A, single = _prepare(queries, addresses, n_bits)
+    limit = n_bits if n_bits is not None else 64 * A.shape[1]
+    radius = check_int(radius, "radius", 0, limit,
+                       hint="an inclusive Hamming radius cannot exceed the vector length")
+    return radius_csr(Q, A, radius, parallel)
+
+
+def knn_arrays(Q, A, k, parallel=None):
+    """k nearest addresses of each query (validated 2-D input, 1 <= k <= N)."""
+    heaps = _scan(Q, A, _h.MODE_KNN, k=k, parallel=parallel)
+    indices = np.empty((Q.shape[0], k), dtype=np.int64)
+    distances = np.empty((Q.shape[0], k), dtype=np.int32)
+    par = use_parallel(heaps.size * 8, parallel)
+    (_h._merge_heaps_parallel if par else _h._merge_heaps_serial)(heaps, k, indices, distances)
+    return indices, distances
+
+
+def knn_search(queries, addresses, k: int, *, n_bits: int | None = None,
+               parallel: bool | None = None):
+    """The ``k`` addresses nearest to each query.
+
+    Parameters
+    ----------
+    queries : ndarray of uint64, shape (W,) or (q, W)
+    addresses : ndarray of uint64, shape (N, W)
+    k : int
+        ``1 <= k <= N``.
+    n_bits : int, optional
+        Vector length, to check word count and pad bits.
+    parallel : bool, optional
+        Force the parallel or serial kernel.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (k,) or (q, k)
+    distances : ndarray of int32, same shape
+        Sorted by distance; equal distances by ascending index (the lower
+        index wins a tie at the k-th place).
+
+    Examples
+    --------
+    >>> import fastsdm
+    >>> a = fastsdm.pack_bits([[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1]])
+    >>> fastsdm.knn_search(a[2], a, 3)
+    (array([2, 1, 3]), array([0, 2, 2], dtype=int32))
+    """
+    Q, A, single = _prepare(queries, addresses, n_bits)
+    k = check_int(k, "k", 1, A.shape[0],
+                  hint="k counts nearest addresses and cannot exceed their number")
+    indices, distances = knn_arrays(Q, A, k, parallel)
+    if single:
+        return indices[0], distances[0]
+    return indices, distances
