@@ -1,0 +1,625 @@
+"""Tests for fastsdm.theory against brute force, independent formulas and published numbers."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import time
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastsdm import theory
+
+nojit = pytest.mark.nojit
+LOG2 = math.log(2.0)
+
+
+# ---------------------------------------------------------------------------
+# Independent oracles
+# ---------------------------------------------------------------------------
+
+
+def brute_force_counts(n: int) -> tuple[list[int], dict[tuple[int, int], int]]:
+    """Ball sizes and intersections by enumerating all 2^n points (n <= 12)."""
+    points = np.arange(1 << n, dtype=np.uint64)
+    to_p = np.bitwise_count(points).astype(np.intp)  # centre p = 0
+    sizes = [int((to_p <= d).sum()) for d in range(n + 1)]
+    counts = {}
+    for h in range(n + 1):
+        q = np.uint64((1 << h) - 1)  # centre q: the first h bits set
+        to_q = np.bitwise_count(points ^ q).astype(np.intp)
+        joint = np.zeros((n + 1, n + 1), dtype=np.int64)
+        np.add.at(joint, (to_p, to_q), 1)
+        within = joint.cumsum(axis=0).cumsum(axis=1)  # within[a, b] = #{to_p <= a, to_q <= b}
+        for d in range(n + 1):
+            counts[d, h] = int(within[d, d])
+    return sizes, counts
+
+
+def double_sum_intersection(n: int, d: int, h: int) -> int:
+    """REFERENCE §2 double sum, term by term."""
+    total = 0
+    for i in range(h + 1):
+        top = min(d - i, d - h + i, n - h)
+        if top >= 0:
+            total += math.comb(h, i) * sum(math.comb(n - h, j) for j in range(top + 1))
+    return total
+
+
+def exact_log(value: int) -> float:
+    return math.log(value) if value else -math.inf
+
+
+def phi(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def random_unit_vectors(rng, count: int, n: int) -> np.ndarray:
+    x = rng.standard_normal((count, n))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# Exact counts
+# ---------------------------------------------------------------------------
+
+
+@nojit
+@pytest.mark.parametrize("n", range(1, 13))
+def test_ball_size_and_intersection_match_brute_force(n):
+    sizes, counts = brute_force_counts(n)
+    assert [theory.ball_size(n, d) for d in range(n + 1)] == sizes
+    for d in range(n + 1):
+        expected = [counts[d, h] for h in range(n + 1)]
+        assert theory.intersection(n, d, np.arange(n + 1)).tolist() == expected
+        assert [theory.intersection(n, d, h) for h in range(n + 1)] == expected
+
+
+@nojit
+def test_ball_size_clamps_radius():
+    assert theory.ball_size(7, -1) == 0
+    assert theory.ball_size(7, 7) == theory.ball_size(7, 100) == 2**7
+    assert theory.ball_size(1000, 451) == sum(math.comb(1000, k) for k in range(452))
+    assert theory.log_ball_size(7, -3) == -math.inf
+    assert theory.log_ball_size(7, 9) == pytest.approx(7 * LOG2, rel=1e-15)
+
+
+@nojit
+@pytest.mark.parametrize("n, d", [(13, 4), (20, 7), (33, 16), (40, 25), (64, 11), (64, 40)])
+def test_intersection_matches_double_sum(n, d):
+    expected = [double_sum_intersection(n, d, h) for h in range(n + 1)]
+    assert theory.intersection(n, d, list(range(n + 1))).tolist() == expected
+
+
+@nojit
+@pytest.mark.parametrize("n, d", [(10, 3), (64, 15), (255, 100), (1000, 451), (1000, 20)])
+def test_intersection_properties(n, d):
+    values = theory.intersection(n, d, np.arange(n + 1)).tolist()
+    assert values[0] == theory.ball_size(n, d)
+    for k in range(1, n // 2 + 1):
+        assert values[2 * k - 1] == values[2 * k]
+    if 2 * d <= n:
+        assert values[2 * d] == math.comb(2 * d, d)
+        assert all(v == 0 for v in values[2 * d + 1 :])
+    assert all(a >= b for a, b in itertools.pairwise(values))
+
+
+@nojit
+def test_kanerva_table_for_the_canonical_memory():
+    h = [0, 1, 10, 50, 100, 150, 200, 300, 400, 500]
+    size = theory.ball_size(1000, 451)
+    table = [round(1000 * i / size) for i in theory.intersection(1000, 451, h)]
+    assert table == [1000, 894, 743, 445, 267, 162, 97, 30, 7, 1]
+    fractions = theory.intersection_fraction(1000, 451, h)
+    assert fractions.dtype == np.float64
+    assert np.round(1000 * fractions).astype(int).tolist() == table
+
+
+@nojit
+def test_array_shapes_and_types():
+    h = np.array([[0, 1], [5, 8]])
+    exact = theory.intersection(8, 2, h)
+    assert exact.dtype == object and exact.shape == (2, 2)
+    assert all(type(v) is int for v in exact.flat)
+    assert exact.tolist() == [[37, 16], [0, 0]]  # 37 - C(7, 2)
+    logs = theory.log_intersection(8, 2, h)
+    assert logs.dtype == np.float64 and logs.shape == (2, 2)
+    assert logs[1, 0] == -math.inf
+    assert isinstance(theory.intersection(8, 2, np.int64(1)), int)
+    assert isinstance(theory.log_intersection(8, 2, 1), float)
+    assert isinstance(theory.intersection_fraction(8, 2, 1), float)
+    assert theory.intersection(8, 2, []).shape == (0,)
+    assert theory.expected_intersection(8, 2, h, 256).shape == (2, 2)
+
+
+@nojit
+def test_expected_intersection():
+    assert round(theory.expected_intersection(1000, 451, 0, 10**6), 2) == 1071.85
+    values = theory.expected_intersection(10, 3, [0, 3, 7], 1024)
+    assert values.tolist() == [176.0, 50.0, 0.0]  # 176 - C(9,3) - 2 C(7,2); N = 2^n
+
+
+# ---------------------------------------------------------------------------
+# Log space
+# ---------------------------------------------------------------------------
+
+
+@nojit
+@pytest.mark.parametrize("n", [64, 256, 1000])
+def test_log_versions_match_exact_integers(n):
+    h = np.arange(n + 1)
+    for d in sorted({0, 1, 2, n // 4, n // 2 - 1, n // 2, n // 2 + 1, n - 1, n,
+                     *range(0, n + 1, max(1, n // 25))}):
+        exact = theory.intersection(n, d, h)
+        expected = np.array([exact_log(v) for v in exact])
+        np.testing.assert_allclose(theory.log_intersection(n, d, h), expected, rtol=1e-12, atol=0)
+        assert theory.log_ball_size(n, d) == pytest.approx(
+            math.log(theory.ball_size(n, d)), rel=1e-12, abs=0)
+
+
+@pytest.mark.slow
+def test_log_intersection_sweeps_n4096_quickly():
+    n = 4096
+    h = np.arange(n + 1)
+    start = time.perf_counter()
+    sweep = [theory.log_intersection(n, d, h) for d in range(n + 1)]
+    elapsed = time.perf_counter() - start
+    assert elapsed < 30.0  # a few hundred ms here; O(n^3) would take minutes
+    for d, values in enumerate(sweep):
+        assert values[0] == pytest.approx(theory.log_ball_size(n, d), rel=1e-12)
+        finite = values[: min(2 * d, n) + 1]
+        assert np.isfinite(finite).all()
+        assert np.all(np.diff(finite) <= 1e-12 * np.abs(finite[:-1]))
+        assert np.all(values[2 * d + 1 :] == -np.inf)
+    for d in (1, 700, 2047, 2048, 3000, 4095):
+        probe = np.array([0, 1, 2, 333, 1000, 2048, 4095, 4096])
+        expected = [exact_log(v) for v in theory.intersection(n, d, probe)]
+        np.testing.assert_allclose(sweep[d][probe], expected, rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------------------
+# Probabilities and radii
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_canonical_memory_numbers():
+    p = theory.activation_probability(1000, 451)
+    # REFERENCE quotes 16 significant digits; the correctly rounded double is one ulp away
+    assert p == pytest.approx(0.001071850048923666, rel=1e-15)
+    assert p == float(Fraction(sum(math.comb(1000, k) for k in range(452)), 2**1000))
+    assert round(theory.expected_activated(1000, 451, 10**6), 2) == 1071.85
+    assert round(theory.activated_std(1000, 451, 10**6), 2) == 32.72
+    assert theory.activation_probability(5, 5) == 1.0
+    assert theory.activated_std(5, 5, 100) == 0.0
+
+
+@nojit
+def test_radius_for_probability_published():
+    assert theory.radius_for_probability(256, 1 / 1000) == 103
+    assert theory.radius_for_probability(64, 2.0**-25) == 11
+    assert theory.radius_for_probability(64, 1.0) == 64
+    assert theory.radius_for_probability(64, 1) == 64
+
+
+@nojit
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 256, 1000])
+def test_radius_for_probability_matches_scipy(n):
+    binom = pytest.importorskip("scipy.stats").binom
+    rng = np.random.default_rng(n)
+    probabilities = np.concatenate([rng.uniform(1e-12, 1.0, 60), 10.0 ** rng.uniform(-40, 0, 60)])
+    for p in probabilities:
+        assert theory.radius_for_probability(n, float(p)) == binom.ppf(p, n, 0.5)
+
+
+@nojit
+def test_radius_for_probability_is_exact_at_boundaries():
+    n = 100
+    for d in (0, 3, 50, 99, 100):
+        p = Fraction(theory.ball_size(n, d), 2**n)
+        assert theory.radius_for_probability(n, p) == d
+        if d < n:
+            assert theory.radius_for_probability(n, p + Fraction(1, 2**n)) == d + 1
+
+
+@nojit
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 200), p=st.floats(1e-300, 1.0))
+def test_radius_for_probability_brackets(n, p):
+    d = theory.radius_for_probability(n, p)
+    assert Fraction(theory.ball_size(n, d), 2**n) >= Fraction(p)
+    assert Fraction(theory.ball_size(n, d - 1), 2**n) < Fraction(p)
+
+
+@nojit
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n=st.integers(1, 80))
+def test_log_intersection_property(data, n):
+    d = data.draw(st.integers(0, n))
+    h = data.draw(st.lists(st.integers(0, n), min_size=1, max_size=5))
+    exact = [double_sum_intersection(n, d, k) for k in h]
+    got = theory.log_intersection(n, d, h)
+    np.testing.assert_allclose(got, [exact_log(v) for v in exact], rtol=1e-12, atol=0)
+
+
+@nojit
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n=st.integers(1, 60))
+def test_intersection_inclusion_exclusion(data, n):
+    # |A ∩ B| = |A| + |B| - 2^n + |A^c ∩ B^c|; the complements are balls of radius
+    # n - d - 1 around the complemented centres, still h apart.
+    d = data.draw(st.integers(0, n))
+    h = data.draw(st.integers(0, n))
+    complement = theory.intersection(n, n - d - 1, h) if d < n else 0
+    assert theory.intersection(n, d, h) == 2 * theory.ball_size(n, d) - 2**n + complement
+
+
+# ---------------------------------------------------------------------------
+# β
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_published_betas():
+    assert [round(theory.fit_beta(64, d), 1) for d in (5, 11, 15)] == [35.5, 15.9, 10.1]
+
+
+@nojit
+@pytest.mark.parametrize("n, d", [(64, 2), (64, 5), (64, 15), (100, 37), (1000, 451)])
+def test_fit_beta_against_numpy(n, d):
+    h = np.arange(d)
+    x = 1.0 - 2.0 * h / n
+    y = np.array([math.log(v) for v in theory.intersection(n, d, h)])
+    paper = np.cov(x, y, ddof=1)[0, 1] / np.var(x)
+    slope, intercept = np.polyfit(x, y, 1)
+    assert theory.fit_beta(n, d) == pytest.approx(paper, rel=1e-10)
+    beta, b0 = theory.fit_beta(n, d, method="ols", return_intercept=True)
+    assert beta == pytest.approx(slope, rel=1e-10)
+    assert b0 == pytest.approx(intercept, rel=1e-10, abs=1e-9)
+    beta_paper, b0_paper = theory.fit_beta(n, d, return_intercept=True)
+    assert beta_paper == pytest.approx(beta * d / (d - 1), rel=1e-12)  # the N/(N-1) inflation
+    assert b0_paper == pytest.approx(y.mean() - beta_paper * x.mean(), rel=1e-10, abs=1e-9)
+
+
+@nojit
+def test_radius_for_beta():
+    assert [theory.radius_for_beta(64, b) for b in (35.5, 15.9, 10.1)] == [5, 11, 15]
+    assert theory.radius_for_beta(64, 1e6) == 2
+    assert theory.radius_for_beta(64, 1e-6) == 32
+    ols = theory.fit_beta(100, 30, method="ols")
+    assert theory.radius_for_beta(100, ols, method="ols") == 30
+
+
+# ---------------------------------------------------------------------------
+# Optimal radii
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_optimal_radii_of_the_paper():
+    args = (64, 2**64, 1024)
+    assert theory.optimal_radius(*args, criterion="snr") == 11
+    assert theory.optimal_radius(*args, criterion="memory") == 5
+    assert theory.optimal_radius(*args, criterion="critical_distance") == 15
+    for criterion in ("snr", "memory", "critical_distance"):
+        paper = theory.optimal_radius(*args, criterion=criterion)
+        argmax = theory.optimal_radius(*args, criterion=criterion, rounding="argmax")
+        assert abs(paper - argmax) <= 1
+
+
+@nojit
+def test_snr_optimum():
+    assert theory.optimal_probability(10**6, 10**4) == pytest.approx(0.000368403, rel=1e-6)
+    assert theory.optimal_probability(2**64, 1024) == pytest.approx(2.0**-25, rel=1e-14)
+    p = 0.001071850048923666
+    expected = math.sqrt(p * 1e6 / (1 + p * 1e4 + p**3 * 1e4 * 1e6))
+    assert theory.snr(1000, 451, 10**6, 10**4) == pytest.approx(expected, rel=1e-12)
+    # argmax rounding really maximises SNR over all integer radii
+    n, r, m = 200, 1e5, 300.0
+    best = theory.optimal_radius(n, r, m, "snr", "argmax")
+    scores = [theory.snr(n, d, r, m) for d in range(n + 1)]
+    assert scores[best] == max(scores)
+
+
+@nojit
+def test_memory_optimum():
+    n, r = 64, 2.0**64
+    z = statistics.NormalDist().inv_cdf(0.5 ** (1 / n))
+    p = theory.optimal_probability(r, criterion="memory", n=n)
+    # the stationary-point cubic, relative to its largest term
+    residual = -2 * r**2 * p**3 + 3 * r * p**2 * z**2 + z**2
+    assert abs(residual) <= 1e-10 * 2 * r**2 * p**3
+
+    def m(q):
+        return (q * r / z**2 - 1) / (q * (1 + q**2 * r))
+
+    assert m(p) > m(p * 1.01) and m(p) > m(p * 0.99)
+    assert theory.optimal_probability(r, criterion="memory", z=z) == pytest.approx(p, rel=1e-12)
+    d = 5
+    pd = theory.activation_probability(n, d)
+    assert theory.capacity(n, d, r) == pytest.approx(m(pd), rel=1e-12)
+    assert theory.capacity(n, d, r, z=3.0) == pytest.approx(
+        (pd * r / 9 - 1) / (pd * (1 + pd**2 * r)), rel=1e-12)
+    assert theory.capacity(4096, 0, 1e6) == -math.inf
+    assert theory.optimal_probability(1, criterion="memory", n=10) == 1.0  # clipped
+    best = theory.optimal_radius(n, r, 1, "memory", "argmax")
+    values = [theory.capacity(n, d, r) for d in range(n + 1)]
+    assert values[best] == max(values)
+
+
+@nojit
+def test_critical_distance_against_direct_formula():
+    n, d, r, m = 64, 17, 2.0**40, 100
+    result = theory.critical_distance(n, d, r, m)
+    s = [float(r * i / 2**n) for i in theory.intersection(n, d, np.arange(n + 1))]
+    half = s[n // 2]
+    expected = [n * phi(-sx / math.sqrt(sx + (m - 1) * (half + half**2))) for sx in s]
+    x, x_new = result.curve
+    assert x.tolist() == list(range(n + 1))
+    # Φ's far tail amplifies the last-ulp differences of the log-space ratio t by t²
+    np.testing.assert_allclose(x_new, expected, rtol=1e-10)
+    distance = 0
+    while distance < n and expected[distance + 1] < distance + 1:
+        distance += 1
+    assert result.distance == distance
+
+
+@nojit
+def test_critical_distance_noise_vanishes_below_quarter_radius():
+    # 2d < n/2: I(n/2) = 0, so x'(x) = n Φ(-sqrt(S(x))) for any number of patterns
+    n, d, r = 64, 15, 2.0**64
+    few = theory.critical_distance(n, d, r, 1).curve[1]
+    many = theory.critical_distance(n, d, r, 10**9).curve[1]
+    np.testing.assert_array_equal(few, many)
+    assert theory.critical_distance(n, d, r, 1024).distance == 2 * d
+    crowded = theory.critical_distance(n, 16, r, 1024)
+    assert crowded.distance < 2 * 16
+    assert theory.critical_distance(8, 0, 1.0, 1).distance == 0
+
+
+# ---------------------------------------------------------------------------
+# Continuous SDM
+# ---------------------------------------------------------------------------
+
+
+def test_log_betainc_against_scipy():
+    special = pytest.importorskip("scipy.special")
+    for a in (0.5, 1.0, 1.5, 3.5, 31.5, 499.5, 2047.5):
+        for b in (0.5, 1.5, 499.5):
+            for x in (1e-8, 1e-3, 0.1, 0.5, 0.9, 0.99, 0.999999):
+                expected = special.betainc(a, b, x)
+                if expected > 1e-300:
+                    got = math.exp(theory._log_betainc(a, b, x, 1.0 - x))
+                    assert got == pytest.approx(expected, rel=1e-10), (a, b, x)
+
+
+@nojit
+def test_gauss_kronrod_constants_integrate_polynomials_exactly():
+    x = np.concatenate([-theory._GK_X[:-1], theory._GK_X[::-1]])
+    w = np.concatenate([theory._GK_W[:-1], theory._GK_W[::-1]])
+    gx, gw = x[1::2], np.concatenate([theory._G_W[:-1], theory._G_W[::-1]])
+    for k in range(23):
+        exact = 2.0 / (k + 1) if k % 2 == 0 else 0.0
+        assert w @ x**k == pytest.approx(exact, abs=1e-15)
+        if k < 14:
+            assert gw @ gx**k == pytest.approx(exact, abs=1e-15)
+
+
+@nojit
+def test_cap_fraction_closed_forms():
+    for d in (0.0, 0.3, 1.0, 1.5, 2.2, 3.0):  # n = 3: d/n (Archimedes)
+        assert theory.cap_fraction(3, d) == pytest.approx(d / 3, rel=1e-13, abs=1e-300)
+    for d in (0.0, 0.3, 1.0, 1.5, 2.0):  # n = 2: an arc of half-angle θ
+        theta = math.acos(1 - d)
+        assert theory.cap_fraction(2, d) == pytest.approx(theta / math.pi, rel=1e-13)
+    for n in (2, 5, 64, 1000):
+        assert theory.cap_fraction(n, n / 2) == 0.5
+        assert theory.cap_fraction(n, 0) == 0.0
+        assert theory.cap_fraction(n, n) == 1.0
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8, 64, 1000, 4096])
+def test_cap_fraction_against_scipy(n):
+    special = pytest.importorskip("scipy.special")
+    for d in np.linspace(0, n, 23)[1:-1]:
+        theta = math.acos(1 - 2 * d / n)
+        small = 0.5 * special.betainc((n - 1) / 2, 0.5, math.sin(theta) ** 2)
+        expected = small if theta <= math.pi / 2 else 1.0 - small
+        assert theory.cap_fraction(n, d) == pytest.approx(expected, rel=1e-10)
+        assert math.exp(theory.log_cap_fraction(n, d)) == pytest.approx(expected, rel=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 3000), u=st.floats(0.0, 1.0))
+def test_cap_fraction_symmetry(n, u):
+    d = u * n
+    assert theory.cap_fraction(n, d) + theory.cap_fraction(n, n - d) == pytest.approx(1.0, 1e-12)
+
+
+def arcs_on_circle(theta: float, theta_v: float) -> float:
+    """n = 2: fraction of the circle in two arcs of half-angle θ whose centres are θ_v apart."""
+    if theta <= math.pi / 2:
+        return max(0.0, 2 * theta - theta_v) / (2 * math.pi)
+    # complements are arcs of half-angle π − θ around the antipodes
+    return (4 * theta - 2 * math.pi + max(0.0, 2 * math.pi - 2 * theta - theta_v)) / (2 * math.pi)
+
+
+@nojit
+def test_cap_intersection_closed_forms():
+    cosines = np.array([1.0, 0.95, 0.5, 0.0, -0.5, -0.95, -1.0])
+    angles = np.arccos(cosines)
+    for d in (0.2, 0.5, 1.0, 1.4, 1.9):
+        theta = math.acos(1 - d)
+        expected = [arcs_on_circle(theta, a) for a in angles]
+        np.testing.assert_allclose(theory.cap_intersection(2, d, cosines), expected,
+                                   rtol=1e-11, atol=1e-15)
+    for n in (3, 8):  # hemispheres meet in a lune of dihedral angle π − θ_v, in any dimension
+        lune = (math.pi - angles) / (2 * math.pi)
+        np.testing.assert_allclose(theory.cap_intersection(n, n / 2, cosines), lune, rtol=1e-11)
+    assert theory.cap_intersection(3, 1.2, 1.0) == pytest.approx(0.4, rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [64, 1000, 4096])
+def test_cap_intersection_hemispheres_large_n(n):
+    cosines = np.linspace(-0.999, 1.0, 13)
+    lune = (math.pi - np.arccos(cosines)) / (2 * math.pi)
+    np.testing.assert_allclose(theory.cap_intersection(n, n / 2, cosines), lune, rtol=1e-10)
+
+
+def quad_cap_intersection(n: int, d: float, cos: float) -> float:
+    """Lee & Kim's J_n integral with scipy (caps no wider than a hemisphere)."""
+    special = pytest.importorskip("scipy.special")
+    integrate = pytest.importorskip("scipy.integrate")
+    theta = math.acos(1 - 2 * d / n)
+    half = math.acos(cos) / 2
+    if half >= theta:
+        return 0.0
+
+    def integrand(p):
+        inner = special.betainc((n - 2) / 2, 0.5, 1 - (math.tan(half) / math.tan(p)) ** 2)
+        return math.sin(p) ** (n - 2) * inner
+
+    breaks = [theta - (theta - half) * 2.0**-k for k in range(1, 30)]
+    with warnings.catch_warnings():
+        # quad may report that roundoff limits a 1e-12 tolerance; the value is still fine
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        value, _ = integrate.quad(integrand, half, theta, epsabs=0, epsrel=1e-12, limit=500,
+                                  points=breaks)
+    return value / special.beta((n - 1) / 2, 0.5)
+
+
+@pytest.mark.parametrize("n", [3, 4, 16, 100, 400])
+def test_cap_intersection_against_quadrature(n):
+    cosines = [1.0, 0.99, 0.9, 0.6, 0.2, -0.3, -0.8]
+    for d in np.linspace(0, n / 2, 6)[1:]:
+        expected = [quad_cap_intersection(n, d, c) for c in cosines]
+        got = theory.cap_intersection(n, d, cosines)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-300)
+        logs = theory.log_cap_intersection(n, d, cosines)
+        np.testing.assert_allclose(np.exp(logs), got, rtol=1e-15)
+
+
+@nojit
+@pytest.mark.parametrize("n", [3, 8])
+def test_caps_against_monte_carlo(n):
+    rng = np.random.default_rng(2024 + n)
+    samples = 200_000
+    x = random_unit_vectors(rng, samples, n)
+    for d in (0.25 * n, 0.4 * n, 0.7 * n):
+        c = 1 - 2 * d / n
+        in_a = x[:, 0] >= c
+        p = theory.cap_fraction(n, d)
+        assert abs(in_a.mean() - p) <= 4 * math.sqrt(p * (1 - p) / samples)
+        for cos in (0.9, 0.3, -0.4):
+            in_b = cos * x[:, 0] + math.sqrt(1 - cos * cos) * x[:, 1] >= c
+            estimate = (in_a & in_b).mean()
+            q = theory.cap_intersection(n, d, cos)
+            assert abs(estimate - q) <= 4 * math.sqrt(max(q * (1 - q), 1e-6) / samples)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 200), u=st.floats(0.0, 1.0),
+       cos=st.lists(st.floats(-1.0, 1.0), min_size=2, max_size=4))
+def test_cap_intersection_bounds(n, u, cos):
+    d = u * n
+    values = theory.cap_intersection(n, d, sorted(cos))
+    assert np.all(values <= theory.cap_fraction(n, d) * (1 + 1e-9))
+    assert np.all(np.diff(values) >= -1e-12 * values[1:])  # more similar centres, more overlap
+    assert theory.cap_intersection(n, d, 1.0) == pytest.approx(theory.cap_fraction(n, d), 1e-9)
+
+
+@nojit
+def test_expected_cap_neurons():
+    assert theory.expected_cap_neurons(3, 1.5, 1.0, 1000) == pytest.approx(500.0, rel=1e-12)
+    got = theory.expected_cap_neurons(3, 1.5, [0.0, -1.0], 1000)
+    np.testing.assert_allclose(got, [250.0, 0.0], rtol=1e-12, atol=1e-12)
+
+
+def test_tiny_cap_intersections_stay_positive_in_log_space():
+    # far below float range as a fraction, but finite and ordered in log space
+    logs = theory.log_cap_intersection(4096, 800, [0.9, 0.5, 0.1])
+    assert np.all(np.isfinite(logs)) and np.all(np.diff(logs) < 0)
+    assert logs[-1] < -700
+    assert logs[0] < theory.log_cap_fraction(4096, 800)
+
+
+# ---------------------------------------------------------------------------
+# Errors: one test per raise, each matched on its message
+# ---------------------------------------------------------------------------
+
+
+@nojit
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: theory.ball_size(64.0, 3), TypeError, r"n \(the number of bits\) must be an int"),
+        (lambda: theory.ball_size(True, 0), TypeError, r"must be an integer, got True"),
+        (lambda: theory.ball_size(0, 0), ValueError, r"must be an integer >= 1, got 0"),
+        (lambda: theory.ball_size(8, 2.5), TypeError, r"radius d must be an integer"),
+        (lambda: theory.intersection(64, 70, 0), ValueError,
+         r"radius d must be an integer in \[0, n\] = \[0, 64\], got 70; choose a radius"),
+        (lambda: theory.intersection(8, 2, [1.0, 2.0]), TypeError,
+         r"h must be an integer .* got dtype float64; convert with np.rint"),
+        (lambda: theory.log_intersection(8, 2, [1, 9]), ValueError,
+         r"h must be in \[0, n\] = \[0, 8\], got 9"),
+        (lambda: theory.activation_probability(8, -1), ValueError, r"got -1"),
+        (lambda: theory.radius_for_probability(8, 0.0), ValueError,
+         r"p must be a probability in \(0, 1\], got 0.0"),
+        (lambda: theory.radius_for_probability(8, 1.5), ValueError, r"in \(0, 1\], got 1.5"),
+        (lambda: theory.radius_for_probability(8, "0.1"), TypeError,
+         r"p must be a probability \(a real number\)"),
+        (lambda: theory.expected_activated(8, 2, 0), ValueError,
+         r"n_locations must be a positive finite number, got 0"),
+        (lambda: theory.expected_activated(8, 2, 10**400), ValueError,
+         r"n_locations must be a positive finite"),
+        (lambda: theory.activated_std(8, 2, "many"), TypeError, r"n_locations must be a positive"),
+        (lambda: theory.expected_intersection(8, 2, 1, -5), ValueError, r"got -5"),
+        (lambda: theory.fit_beta(64, 1), ValueError,
+         r"needs at least two points .* d must be >= 2, got 1"),
+        (lambda: theory.fit_beta(64, 65), ValueError, r"in \[2, n\] = \[2, 64\], got 65"),
+        (lambda: theory.fit_beta(1, 1), ValueError, r">= 2 for a β fit, got 1"),
+        (lambda: theory.fit_beta(64, 5, method="mle"), ValueError,
+         r"method must be one of 'paper', 'ols', got 'mle'"),
+        (lambda: theory.radius_for_beta(3, 10.0), ValueError, r">= 4 so that the radii"),
+        (lambda: theory.radius_for_beta(64, math.inf), ValueError, r"beta must be a positive"),
+        (lambda: theory.snr(64, 11, 2**64, 0.0), ValueError, r"n_patterns must be a positive"),
+        (lambda: theory.capacity(64, 5, 2**64, p_whole=1.0), ValueError,
+         r"p_whole must be a probability in \(0, 1\), got 1.0"),
+        (lambda: theory.capacity(64, 5, 2**64, z=-1.0), ValueError, r"z must be a positive"),
+        (lambda: theory.optimal_probability(10**6, 100, criterion="critical_distance"),
+         ValueError, r"has no closed form, use optimal_radius"),
+        (lambda: theory.optimal_probability(10**6, criterion="snr"), ValueError,
+         r"n_patterns is required for criterion='snr'"),
+        (lambda: theory.optimal_probability(10**6, criterion="memory"), ValueError,
+         r"needs n .* or z, got neither"),
+        (lambda: theory.optimal_probability(10**6, 100, criterion="SNR"), ValueError,
+         r"criterion must be one of 'snr', 'memory', 'critical_distance', got 'SNR'"),
+        (lambda: theory.optimal_radius(64, 2**64, 1024, rounding="nearest"), ValueError,
+         r"rounding must be one of 'paper', 'argmax', got 'nearest'"),
+        (lambda: theory.optimal_radius(64, 2**64, 0.5, "critical_distance"), ValueError,
+         r"n_patterns must be >= 1 for the critical distance, got 0.5"),
+        (lambda: theory.critical_distance(64, 15, 2**64, 0.5), ValueError,
+         r"n_patterns must be >= 1 for the critical distance"),
+        (lambda: theory.cap_fraction(1, 0.5), ValueError,
+         r">= 2 for caps on the sphere S\^\(n-1\), got 1"),
+        (lambda: theory.cap_fraction(8, "2"), TypeError, r"radius d must be a real number"),
+        (lambda: theory.cap_fraction(8, 9.5), ValueError,
+         r"radius d must be in \[0, n\] = \[0, 8\], got 9.5"),
+        (lambda: theory.cap_intersection(8, 2.0, [0.5, 1.5]), ValueError,
+         r"cos must lie in \[-1, 1\], got 1.5; clip"),
+        (lambda: theory.cap_intersection(8, 2.0, [np.nan]), ValueError, r"got nan"),
+        (lambda: theory.log_cap_intersection(8, 2.0, ["a"]), TypeError,
+         r"cos must be a real number or an array"),
+        (lambda: theory.expected_cap_neurons(8, 2.0, 0.5, 0), ValueError,
+         r"n_locations must be a positive"),
+    ],
+)
+def test_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
