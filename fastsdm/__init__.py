@@ -11,6 +11,7 @@ from .bits import (
     to_bitarray,
     unpack_bits,
 )
+from .memory import SDM, ReadInfo
 from .search import hamming_distances, knn_search, radius_search
 
 __all__ = [
@@ -25,4 +26,6 @@ __all__ = [
     "hamming_distances",
     "radius_search",
     "knn_search",
+    "SDM",
+    "ReadInfo",
 ]

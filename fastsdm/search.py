@@ -21,7 +21,7 @@ TILED_MIN_QUERIES = 8
 #: Queries per tiled task: a tile is transposed once per query block.
 QUERY_BLOCK = 256
 #: Bytes of the per-query radius bit masks held at once (queries are chunked).
-MASK_BUDGET = 64 << 20
+MASK_BUDGET = 32 << 20
 
 _EMPTY_DIST = np.zeros((1, 1), dtype=np.int32)
 _EMPTY_MASK = np.zeros((1, 1), dtype=np.uint64)
@@ -29,17 +29,19 @@ _EMPTY_HEAPS = np.zeros((1, 1, 1), dtype=np.int64)
 
 
 def tile_size(n_words: int) -> int:
-    """Locations per tile: the transposed tile (~16 KiB) stays in L1 cache."""
+    """Locations per tile: the transposed tile takes ~32 KiB (measured best)."""
     w8 = -(-n_words // 8) * 8
-    return 64 * int(np.clip(16384 // (8 * w8 * 64), 1, 16))
+    return 64 * int(np.clip(32768 // (8 * w8 * 64), 1, 16))
 
 
 def _pad_queries(Q: np.ndarray) -> np.ndarray:
+    # The tiled kernel reads 8 words of 4 queries per pass: pad with zeros.
     w8 = -(-Q.shape[1] // 8) * 8
-    if w8 == Q.shape[1]:
+    q4 = -(-Q.shape[0] // 4) * 4
+    if (q4, w8) == Q.shape:
         return Q
-    Qp = np.zeros((Q.shape[0], w8), dtype=np.uint64)
-    Qp[:, : Q.shape[1]] = Q
+    Qp = np.zeros((q4, w8), dtype=np.uint64)
+    Qp[: Q.shape[0], : Q.shape[1]] = Q
     return Qp
 
 
@@ -72,10 +74,11 @@ def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None
     if nq >= TILED_MIN_QUERIES:
         L = tile_size(W)
         n_qblocks = -(-nq // QUERY_BLOCK)
+        q_block = -(-nq // n_qblocks // 4) * 4 if n_qblocks > 1 else -(-nq // 4) * 4
         n_chunks = _n_chunks(par, -(-N // L), n_qblocks)
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
         run = _h._scan_tiled_parallel if par else _h._scan_tiled_serial
-        run(_pad_queries(Q), A, L, QUERY_BLOCK, n_chunks, mode, radius, out_dist, out_mask, heaps)
+        run(_pad_queries(Q), nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps)
     else:
         n_chunks = _n_chunks(par, -(-N // 64))
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
@@ -138,11 +141,21 @@ def _mask_to_csr(mask, parallel):
     return indptr, indices
 
 
+def queries_per_chunk(n_locations: int) -> int:
+    """Queries whose radius masks fit in :data:`MASK_BUDGET`.
+
+    At least 8, and a multiple of :data:`QUERY_BLOCK` when larger, so that
+    query blocks are full and threads get equal work.
+    """
+    fit = MASK_BUDGET // (8 * max(1, -(-n_locations // 64)))
+    return max(8, fit // QUERY_BLOCK * QUERY_BLOCK or fit)
+
+
 def radius_csr(Q, A, radius, parallel=None):
     """CSR of locations within ``radius`` of each query (validated 2-D input)."""
     nq, N = Q.shape[0], A.shape[0]
     n_mask = -(-N // 64)
-    per_chunk = max(1, MASK_BUDGET // max(1, 8 * n_mask))
+    per_chunk = queries_per_chunk(N)
     parts = []
     for start in range(0, nq, per_chunk):
         stop = min(nq, start + per_chunk)

@@ -20,8 +20,9 @@ Two drivers compute ``acc``:
   ("bit-sliced") into ``T[word, location]`` once, then each query's distances
   are ``sum_j popcount(q[j] ^ T[j, :])``, a loop over contiguous locations
   that LLVM vectorises into ``vpxorq``/``vpopcntq``/``vpaddq`` with no
-  horizontal reductions.  The tile stays in L1 while the whole query block
-  passes over it, so the cost is popcount throughput, not memory bandwidth.
+  horizontal reductions, four queries at a time.  The tile stays in cache
+  while the whole query block passes over it, so the cost is popcount
+  throughput, not memory bandwidth.
 * :func:`_scan_rows` for one or a few queries: the transposition would cost
   more than it saves, so each location's words are reduced in place; the scan
   then streams the address matrix once at memory bandwidth.
@@ -31,7 +32,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit, twins
-from .._popcount import popcount
+from .._intrinsics import le_mask64, popcount
 
 MODE_DISTANCES = 0
 MODE_RADIUS = 1
@@ -57,22 +58,48 @@ def _load_tile(A, start, count, T):
 
 @jit(inline="always")
 def _tile_distances(Qp, q, T, acc):
-    # acc[l] = popcount(Qp[q] ^ location l) for the transposed tile T.  Eight
-    # words per pass keep eight xor/popcount/add chains in flight per
-    # accumulator load/store; Qp and T are zero-padded to a multiple of 8
-    # words, and popcount(0 ^ 0) = 0.
+    # acc[r, l] = popcount(Qp[q + r] ^ location l) for r < 4 and the
+    # transposed tile T.  Each pass takes eight words of four queries: one
+    # load of T[j:j+8, l] feeds 32 xor/popcount/add chains, and the
+    # accumulators are loaded and stored once per eight words.  Qp and T are
+    # zero-padded to a multiple of 8 words (popcount(0 ^ 0) = 0) and Qp to a
+    # multiple of 4 queries.
     W8, L = T.shape
     acc[:] = 0
     for j in range(0, W8, 8):
-        w0 = Qp[q, j]
-        w1 = Qp[q, j + 1]
-        w2 = Qp[q, j + 2]
-        w3 = Qp[q, j + 3]
-        w4 = Qp[q, j + 4]
-        w5 = Qp[q, j + 5]
-        w6 = Qp[q, j + 6]
-        w7 = Qp[q, j + 7]
-        t0 = T[j]
+        w00 = Qp[q + 0, j + 0]
+        w10 = Qp[q + 1, j + 0]
+        w20 = Qp[q + 2, j + 0]
+        w30 = Qp[q + 3, j + 0]
+        w01 = Qp[q + 0, j + 1]
+        w11 = Qp[q + 1, j + 1]
+        w21 = Qp[q + 2, j + 1]
+        w31 = Qp[q + 3, j + 1]
+        w02 = Qp[q + 0, j + 2]
+        w12 = Qp[q + 1, j + 2]
+        w22 = Qp[q + 2, j + 2]
+        w32 = Qp[q + 3, j + 2]
+        w03 = Qp[q + 0, j + 3]
+        w13 = Qp[q + 1, j + 3]
+        w23 = Qp[q + 2, j + 3]
+        w33 = Qp[q + 3, j + 3]
+        w04 = Qp[q + 0, j + 4]
+        w14 = Qp[q + 1, j + 4]
+        w24 = Qp[q + 2, j + 4]
+        w34 = Qp[q + 3, j + 4]
+        w05 = Qp[q + 0, j + 5]
+        w15 = Qp[q + 1, j + 5]
+        w25 = Qp[q + 2, j + 5]
+        w35 = Qp[q + 3, j + 5]
+        w06 = Qp[q + 0, j + 6]
+        w16 = Qp[q + 1, j + 6]
+        w26 = Qp[q + 2, j + 6]
+        w36 = Qp[q + 3, j + 6]
+        w07 = Qp[q + 0, j + 7]
+        w17 = Qp[q + 1, j + 7]
+        w27 = Qp[q + 2, j + 7]
+        w37 = Qp[q + 3, j + 7]
+        t0 = T[j + 0]
         t1 = T[j + 1]
         t2 = T[j + 2]
         t3 = T[j + 3]
@@ -81,12 +108,41 @@ def _tile_distances(Qp, q, T, acc):
         t6 = T[j + 6]
         t7 = T[j + 7]
         for l in range(L):
-            acc[l] += (
-                (popcount(w0 ^ t0[l]) + popcount(w1 ^ t1[l]))
-                + (popcount(w2 ^ t2[l]) + popcount(w3 ^ t3[l]))
+            x0 = t0[l]
+            x1 = t1[l]
+            x2 = t2[l]
+            x3 = t3[l]
+            x4 = t4[l]
+            x5 = t5[l]
+            x6 = t6[l]
+            x7 = t7[l]
+            acc[0, l] += (
+                (popcount(w00 ^ x0) + popcount(w01 ^ x1))
+                + (popcount(w02 ^ x2) + popcount(w03 ^ x3))
             ) + (
-                (popcount(w4 ^ t4[l]) + popcount(w5 ^ t5[l]))
-                + (popcount(w6 ^ t6[l]) + popcount(w7 ^ t7[l]))
+                (popcount(w04 ^ x4) + popcount(w05 ^ x5))
+                + (popcount(w06 ^ x6) + popcount(w07 ^ x7))
+            )
+            acc[1, l] += (
+                (popcount(w10 ^ x0) + popcount(w11 ^ x1))
+                + (popcount(w12 ^ x2) + popcount(w13 ^ x3))
+            ) + (
+                (popcount(w14 ^ x4) + popcount(w15 ^ x5))
+                + (popcount(w16 ^ x6) + popcount(w17 ^ x7))
+            )
+            acc[2, l] += (
+                (popcount(w20 ^ x0) + popcount(w21 ^ x1))
+                + (popcount(w22 ^ x2) + popcount(w23 ^ x3))
+            ) + (
+                (popcount(w24 ^ x4) + popcount(w25 ^ x5))
+                + (popcount(w26 ^ x6) + popcount(w27 ^ x7))
+            )
+            acc[3, l] += (
+                (popcount(w30 ^ x0) + popcount(w31 ^ x1))
+                + (popcount(w32 ^ x2) + popcount(w33 ^ x3))
+            ) + (
+                (popcount(w34 ^ x4) + popcount(w35 ^ x5))
+                + (popcount(w36 ^ x6) + popcount(w37 ^ x7))
             )
 
 
@@ -127,12 +183,12 @@ def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
     elif mode == MODE_RADIUS:
         # start is a multiple of 64: each tile fills whole mask words.
         word0 = start // 64
+        # acc holds a multiple of 64 entries; those past count are cleared.
         for k in range((count + 63) // 64):
-            n = min(64, count - 64 * k)
-            m = np.uint64(0)
-            for l in range(n):
-                if acc[64 * k + l] <= radius:  # branchy: measured faster than shifting bools
-                    m |= np.uint64(1) << np.uint64(l)
+            m = le_mask64(acc, 64 * k, radius)
+            n = count - 64 * k
+            if n < 64:
+                m &= (np.uint64(1) << np.uint64(n)) - np.uint64(1)
             out_mask[q, word0 + k] = m
     else:
         heap = heaps[chunk, q]
@@ -146,27 +202,32 @@ def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
                     worst = heap[0] >> KEY_INDEX_BITS
 
 
-def _scan_tiled_impl(Qp, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps):
-    nq = Qp.shape[0]
+def _scan_tiled_impl(Qp, nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps):
+    # Qp holds nq queries padded to a multiple of 4 rows; q_block is a
+    # multiple of 4.
     N = A.shape[0]
     W8 = Qp.shape[1]
     n_tiles = (N + L - 1) // L
     n_qblocks = (nq + q_block - 1) // q_block
     tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
     for task in prange(n_qblocks * n_chunks):
-        qb = task // n_chunks
-        chunk = task % n_chunks
+        # Chunk-major order: prange hands each thread a contiguous range of
+        # tasks, which then covers all query blocks for its chunks.
+        chunk = task // n_qblocks
+        qb = task % n_qblocks
         q0 = qb * q_block
         q1 = min(nq, q0 + q_block)
         T = np.empty((W8, L), np.uint64)
-        acc = np.empty(L, np.int64)
+        acc = np.empty((4, L), np.int64)
         for tile in range(chunk * tiles_per_chunk, min(n_tiles, (chunk + 1) * tiles_per_chunk)):
             start = tile * L
             count = min(L, N - start)
             _load_tile(A, start, count, T)
-            for q in range(q0, q1):
+            for q in range(q0, q1, 4):
                 _tile_distances(Qp, q, T, acc)
-                _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk)
+                for r in range(min(4, q1 - q)):
+                    _emit(mode, q + r, start, count, acc[r], radius, out_dist, out_mask, heaps,
+                          chunk)
 
 
 def _scan_rows_impl(Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps):

@@ -1,0 +1,677 @@
+"""The binary Sparse Distributed Memory (Kanerva 1988)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from ._jit import use_parallel
+from ._kernels import counters as _c
+from ._validation import _describe, as_words, check_choice, check_int, check_words, n_words
+from .bits import unpack_bits
+from .search import knn_arrays, queries_per_chunk, radius_csr
+
+__all__ = ["SDM", "ReadInfo"]
+
+COUNTER_DTYPES = ("int8", "int16", "int32")
+TIE_POLICIES = ("random", "zero", "one", "keep")
+#: Locations whose addresses come from one child seed: a shard of a memory can
+#: regenerate any block of addresses without drawing the others.
+ADDRESS_BLOCK = 1 << 16
+
+FORMAT_NAME = "fastsdm.SDM"
+FORMAT_VERSION = 1
+_META_FILE = "fastsdm.json"
+
+
+class ReadInfo(NamedTuple):
+    """What an iterated read did, per query.
+
+    Attributes
+    ----------
+    steps : ndarray of int64
+        Reads performed before the query stopped.
+    converged : ndarray of bool
+        Whether the query reached a fixed point (``read(x) == x``) within the
+        allowed iterations.
+    """
+
+    steps: np.ndarray
+    converged: np.ndarray
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available for new allocations, or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.2f} GiB"
+
+
+def generate_addresses(entropy: int, n_locations: int, n_bits: int, start: int = 0,
+                       stop: int | None = None) -> np.ndarray:
+    """Addresses ``start:stop`` of the memory seeded with ``entropy``.
+
+    Block ``b`` of :data:`ADDRESS_BLOCK` locations is drawn from the child
+    seed ``SeedSequence(entropy, spawn_key=(0, b))``, so any range can be
+    generated alone and every range agrees with the whole.
+    """
+    from .bits import random_addresses
+
+    stop = n_locations if stop is None else stop
+    out = np.empty((stop - start, n_words(n_bits)), dtype=np.uint64)
+    for block in range(start // ADDRESS_BLOCK, -(-stop // ADDRESS_BLOCK)):
+        b0 = block * ADDRESS_BLOCK
+        b1 = min(n_locations, b0 + ADDRESS_BLOCK)
+        words = random_addresses(b1 - b0, n_bits,
+                                 np.random.SeedSequence(entropy, spawn_key=(0, block)))
+        lo, hi = max(start, b0), min(stop, b1)
+        out[lo - start : hi - start] = words[lo - b0 : hi - b0]
+    return out
+
+
+class SDM:
+    """Kanerva's Sparse Distributed Memory over binary vectors.
+
+    ``N`` hard locations each have a fixed random ``n_bits`` address and
+    ``n_data_bits`` signed counters.  A location is *activated* by a vector
+    when its address lies within Hamming distance ``radius`` (inclusive), or,
+    with ``k_nearest``, when it is among the ``k`` nearest addresses.
+    Writing data ``w`` at address ``x`` adds ``+weight`` to counter ``j`` of
+    every activated location where ``w_j = 1`` and ``-weight`` where
+    ``w_j = 0``, saturating at the counter dtype's limits.  Reading at ``x``
+    sums the counters of the activated locations and thresholds at zero.
+
+    Parameters
+    ----------
+    n_bits : int
+        Address length ``n`` (>= 1).
+    n_locations : int, optional
+        Number of hard locations ``N``; inferred from ``addresses`` if given.
+    radius : int, optional
+        Activation radius ``d`` in ``[0, n_bits]``.  Give exactly one of
+        ``radius``, ``activation_probability`` and ``k_nearest``.
+    activation_probability : float, optional
+        Converted to a radius with the paper's convention: the smallest ``d``
+        with ``P(Binomial(n, 1/2) <= d) >= p``.
+    k_nearest : int, optional
+        Activate the ``k`` nearest locations instead (ties by lower index).
+    n_data_bits : int, optional
+        Width of the stored data (default ``n_bits``: autoassociative use).
+    counter_dtype : {"int16", "int8", "int32"}
+        Counter width; counters saturate at its limits, never wrap.
+    ties : {"random", "zero", "one", "keep"}
+        The bit read where the counter sum is exactly zero: random (Kanerva;
+        drawn from the memory's seeded generator), 0, 1, or the query's own
+        bit ("keep", autoassociative memories only).
+    seed : None, int or SeedSequence
+        Seeds the addresses and the tie generator.  ``None`` draws fresh
+        entropy, recorded in :attr:`seed` so the memory can be rebuilt.
+    addresses : ndarray of uint64, shape (N, W), optional
+        Use these addresses instead of random ones.
+
+    Attributes
+    ----------
+    addresses : ndarray of uint64, shape (N, ceil(n_bits / 64))
+    counters : ndarray, shape (N, n_data_bits)
+    seed : int
+        The entropy that generated the addresses and the tie stream.
+
+    Notes
+    -----
+    Memory use is ``N * (8 * ceil(n / 64) + n_data * itemsize)`` bytes:
+    1.13 GiB for Kanerva's canonical memory (n = 1000, N = 10**6) with int8
+    counters.  The constructor refuses a memory that does not fit in the
+    available RAM; :meth:`load` with ``mmap=True`` serves larger ones from
+    disk.
+
+    References
+    ----------
+    P. Kanerva, *Sparse Distributed Memory*, MIT Press, 1988.
+
+    Examples
+    --------
+    >>> import fastsdm
+    >>> mem = fastsdm.SDM(n_bits=256, n_locations=20_000, radius=112, seed=0)
+    >>> patterns = fastsdm.random_addresses(50, 256, seed=1)
+    >>> mem.write(patterns)
+    >>> cue = fastsdm.flip_bits(patterns, 256, 20, seed=2)
+    >>> recalled = mem.read(cue, iterations=10)
+    >>> int(fastsdm.hamming_distances(recalled, patterns).diagonal().max())
+    0
+    """
+
+    def __init__(self, n_bits: int, n_locations: int | None = None, radius: int | None = None, *,
+                 activation_probability: float | None = None, k_nearest: int | None = None,
+                 n_data_bits: int | None = None, counter_dtype="int16", ties: str = "random",
+                 seed=None, addresses=None):
+        self.n_bits = check_int(n_bits, "n_bits", 1)
+        if addresses is not None:
+            addresses = check_words(addresses, "addresses", self.n_bits, ndim=(2,))
+            if n_locations is not None and n_locations != addresses.shape[0]:
+                raise ValueError(f"n_locations={n_locations} does not match the "
+                                 f"{addresses.shape[0]} addresses given; omit n_locations")
+            n_locations = addresses.shape[0]
+        if n_locations is None:
+            raise TypeError("SDM needs n_locations (or explicit addresses=)")
+        self.n_locations = check_int(n_locations, "n_locations", 0)
+        self.n_data_bits = self.n_bits if n_data_bits is None else check_int(
+            n_data_bits, "n_data_bits", 1)
+        self.counter_dtype = np.dtype(_check_counter_dtype(counter_dtype))
+        self.ties = check_choice(ties, "ties", TIE_POLICIES)
+        if self.ties == "keep" and self.n_data_bits != self.n_bits:
+            raise ValueError("ties='keep' keeps the query's bit and needs n_data_bits == n_bits "
+                             f"(got {self.n_data_bits} != {self.n_bits}); choose 'random', "
+                             "'zero' or 'one' for a heteroassociative memory")
+        self.radius, self.k_nearest = _activation(self.n_bits, self.n_locations, radius,
+                                                  activation_probability, k_nearest)
+        self._check_fits()
+        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
+        if addresses is None:
+            addresses = generate_addresses(seq.entropy, self.n_locations, self.n_bits)
+        self.addresses = addresses
+        self.counters = np.zeros((self.n_locations, self.n_data_bits), dtype=self.counter_dtype)
+        self._tie_rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(1,)))
+
+    # -- construction helpers -------------------------------------------------
+
+    @property
+    def n_words(self) -> int:
+        """Words per address, ``ceil(n_bits / 64)``."""
+        return n_words(self.n_bits)
+
+    @staticmethod
+    def estimate_nbytes(n_bits: int, n_locations: int, n_data_bits: int | None = None,
+                        counter_dtype="int16") -> int:
+        """Bytes of addresses plus counters for a memory of this shape.
+
+        Examples
+        --------
+        >>> import fastsdm
+        >>> fastsdm.SDM.estimate_nbytes(1000, 10**6, counter_dtype="int8") / 2**30
+        1.0505...
+        """
+        n_data = n_bits if n_data_bits is None else n_data_bits
+        itemsize = np.dtype(_check_counter_dtype(counter_dtype)).itemsize
+        return n_locations * (8 * n_words(n_bits) + n_data * itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by addresses and counters."""
+        return self.addresses.nbytes + self.counters.nbytes
+
+    def _check_fits(self):
+        need = self.estimate_nbytes(self.n_bits, self.n_locations, self.n_data_bits,
+                                    self.counter_dtype)
+        available = _available_memory()
+        if available is not None and need > available:
+            counters = self.n_locations * self.n_data_bits * self.counter_dtype.itemsize
+            hint = ("use counter_dtype='int8' (halves or quarters the counters)"
+                    if self.counter_dtype != np.int8 else "use fewer locations")
+            raise MemoryError(
+                f"this SDM needs {need} bytes ({_gib(need)}: counters {_gib(counters)} at "
+                f"{self.counter_dtype}, addresses {_gib(need - counters)}) but only "
+                f"{_gib(available)} is available; {hint}, or save and load it with mmap=True")
+
+    def __repr__(self) -> str:
+        act = (f"radius={self.radius}" if self.k_nearest is None
+               else f"k_nearest={self.k_nearest}")
+        data = "" if self.n_data_bits == self.n_bits else f", n_data_bits={self.n_data_bits}"
+        return (f"SDM(n_bits={self.n_bits}, n_locations={self.n_locations}, {act}{data}, "
+                f"counter_dtype='{self.counter_dtype}', ties='{self.ties}', seed={self.seed})")
+
+    # -- activation -----------------------------------------------------------
+
+    def _activate_words(self, words: np.ndarray, parallel=None):
+        if self.k_nearest is None:
+            return radius_csr(words, self.addresses, self.radius, parallel)
+        indices, _ = knn_arrays(words, self.addresses, self.k_nearest, parallel)
+        indices.sort(axis=1)
+        indptr = np.arange(0, indices.size + 1, self.k_nearest, dtype=np.int64)
+        return indptr, indices.ravel()
+
+    def activate(self, queries, *, parallel: bool | None = None):
+        """Locations activated by each query, as CSR.
+
+        Parameters
+        ----------
+        queries : ndarray, shape (W,) / (n_bits,) or (q, W) / (q, n_bits)
+            Packed ``uint64`` words or 0/1 bits.
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Returns
+        -------
+        indptr : ndarray of int64, shape (q + 1,)
+        indices : ndarray of int64
+            Activated locations of query ``i``, ascending:
+            ``indices[indptr[i]:indptr[i + 1]]``.
+
+        Examples
+        --------
+        >>> import fastsdm
+        >>> mem = fastsdm.SDM(64, 1000, k_nearest=5, seed=0)
+        >>> indptr, indices = mem.activate(mem.addresses[:2])
+        >>> indptr
+        array([ 0,  5, 10])
+        """
+        words, _, _ = as_words(queries, "queries", self.n_bits)
+        return self._activate_words(words, parallel)
+
+    # -- write ----------------------------------------------------------------
+
+    def write(self, addresses, data=None, *, weight: int = 1, parallel: bool | None = None):
+        """Store data at addresses (a batch at once).
+
+        Parameters
+        ----------
+        addresses : ndarray, shape (W,) / (n_bits,) or (m, W) / (m, n_bits)
+            Packed ``uint64`` words or 0/1 bits.
+        data : ndarray, optional
+            What to store, one row per address, ``n_data_bits`` wide, packed or
+            0/1.  ``None`` stores the addresses themselves (autoassociative).
+        weight : int
+            Added to counters where the data bit is 1 and subtracted where it
+            is 0 (negative weights erase).  Counters saturate.
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Notes
+        -----
+        A batch equals the same writes made one at a time, in order,
+        saturation included: threads own disjoint ranges of locations and
+        apply the batch in order to their rows.
+
+        Examples
+        --------
+        >>> import fastsdm
+        >>> mem = fastsdm.SDM(64, 1000, radius=24, counter_dtype="int8", seed=0)
+        >>> x = mem.addresses[0]
+        >>> for _ in range(300):
+        ...     mem.write(x)
+        >>> int(mem.counters[0].max()), int(mem.counters[0].min())
+        (127, -128)
+        """
+        words, single, _ = as_words(addresses, "addresses", self.n_bits)
+        if data is None:
+            if self.n_data_bits != self.n_bits:
+                raise ValueError(f"data is required: this memory stores {self.n_data_bits}-bit "
+                                 f"data at {self.n_bits}-bit addresses (heteroassociative)")
+            data_words = words
+        else:
+            data_words, data_single, _ = as_words(data, "data", self.n_data_bits)
+            if data_words.shape[0] != words.shape[0]:
+                raise ValueError(f"addresses and data must have the same number of rows, got "
+                                 f"{words.shape[0]} and {data_words.shape[0]}")
+        info = np.iinfo(np.int32)
+        weight = check_int(weight, "weight", info.min + 1, info.max)
+        # Chunks bound the temporaries (activation masks, CSR, deltas); they
+        # are applied in order, so the batch still equals sequential writes.
+        step = queries_per_chunk(self.n_locations)
+        for start in range(0, words.shape[0], step):
+            chunk = slice(start, start + step)
+            indptr, indices = self._activate_words(words[chunk], parallel)
+            self._apply(indptr, indices, self._deltas(data_words[chunk], weight), parallel)
+
+    def _deltas(self, data_words, weight):
+        bits = unpack_bits(data_words, self.n_data_bits)
+        info = np.iinfo(self.counter_dtype)
+        # Same dtype as the counters when the weight fits: the update then
+        # compiles to saturating vector adds.  A larger weight is kept exact.
+        dtype = self.counter_dtype if -info.max <= weight <= info.max else np.int64
+        signed = bits.astype(dtype)
+        signed *= 2
+        signed -= 1
+        signed *= weight
+        return signed
+
+    def _apply(self, indptr, indices, deltas, parallel):
+        par = use_parallel(indices.size * self.n_data_bits, parallel)
+        parts = 4 * numba.get_num_threads() if par else 1
+        bounds = np.linspace(0, self.n_locations, parts + 1).astype(np.int64)
+        run = _c._write_parallel if par else _c._write_serial
+        run(indptr, indices, deltas, self.counters, bounds)
+
+    # -- read -----------------------------------------------------------------
+
+    def _tie_words(self, words):
+        W = self.n_words
+        if self.ties == "zero":
+            return np.zeros((words.shape[0], W), dtype=np.uint64)
+        if self.ties == "one":
+            return np.full((words.shape[0], W), np.iinfo(np.uint64).max, dtype=np.uint64)
+        if self.ties == "keep":
+            return words
+        return self._tie_rng.integers(0, np.iinfo(np.uint64).max, size=(words.shape[0], W),
+                                      dtype=np.uint64, endpoint=True)
+
+    def _sum_dtype(self, indptr):
+        most = int(np.diff(indptr).max(initial=0))
+        info = np.iinfo(self.counter_dtype)
+        return np.int32 if most * max(-int(info.min), int(info.max)) < 2**31 else np.int64
+
+    def _read_words(self, words, parallel, want_sums=False):
+        out = np.empty((words.shape[0], n_words(self.n_data_bits)), dtype=np.uint64)
+        all_sums = []
+        tie_words = self._tie_words(words)
+        step = queries_per_chunk(self.n_locations)
+        for start in range(0, words.shape[0], step):
+            chunk = slice(start, start + step)
+            indptr, indices = self._activate_words(words[chunk], parallel)
+            sums = np.empty((indptr.size - 1, self.n_data_bits), dtype=self._sum_dtype(indptr))
+            par = use_parallel(indices.size * self.n_data_bits, parallel)
+            run = _c._read_parallel if par else _c._read_serial
+            run(indptr, indices, self.counters, tie_words[chunk], sums, out[chunk])
+            if want_sums:
+                all_sums.append(sums.astype(np.int64, copy=False))
+        return (out, np.concatenate(all_sums)) if want_sums else out
+
+    def read(self, queries, *, iterations: int = 1, return_info: bool = False,
+             parallel: bool | None = None):
+        """Read the memory at the queries, once or iterating to a fixed point.
+
+        Parameters
+        ----------
+        queries : ndarray, shape (W,) / (n_bits,) or (q, W) / (q, n_bits)
+            Packed ``uint64`` words or 0/1 bits.
+        iterations : int
+            Maximum number of reads.  With ``iterations > 1`` (autoassociative
+            memories only) each result is read again, and each query stops as
+            soon as a read returns its input (a fixed point).
+        return_info : bool
+            Also return a :class:`ReadInfo` with the steps taken and whether
+            each query converged.
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Returns
+        -------
+        result : ndarray
+            In the representation of ``queries``: packed words in, packed
+            words out; 0/1 rows in, 0/1 rows (same dtype) out.
+        info : ReadInfo
+            Only with ``return_info=True``.
+
+        Examples
+        --------
+        >>> import fastsdm
+        >>> mem = fastsdm.SDM(64, 2000, radius=24, seed=0)
+        >>> x = fastsdm.random_addresses(1, 64, seed=1)
+        >>> mem.write(x)
+        >>> y, info = mem.read(fastsdm.flip_bits(x, 64, 4, seed=2), iterations=5,
+        ...                    return_info=True)
+        >>> bool((y == x).all()), info.converged
+        (True, array([ True]))
+        """
+        words, single, bits_dtype = as_words(queries, "queries", self.n_bits)
+        iterations = check_int(iterations, "iterations", 1)
+        if iterations > 1 and self.n_data_bits != self.n_bits:
+            raise ValueError("iterated reads feed the result back as an address and need an "
+                             f"autoassociative memory (n_data_bits == n_bits), got "
+                             f"{self.n_data_bits} != {self.n_bits}; use iterations=1")
+        steps = np.zeros(words.shape[0], dtype=np.int64)
+        converged = np.zeros(words.shape[0], dtype=bool)
+        if iterations == 1:
+            current = self._read_words(words, parallel)
+            steps[:] = 1
+            if self.n_data_bits == self.n_bits:
+                converged[:] = (current == words).all(axis=1)
+        else:
+            current = words.copy()
+            active = np.arange(words.shape[0])
+            for _ in range(iterations):
+                nxt = self._read_words(current[active], parallel)
+                steps[active] += 1
+                fixed = (nxt == current[active]).all(axis=1)
+                current[active] = nxt
+                converged[active[fixed]] = True
+                active = active[~fixed]
+                if active.size == 0:
+                    break
+        result = self._output(current, single, bits_dtype, self.n_data_bits)
+        return (result, ReadInfo(steps, converged)) if return_info else result
+
+    def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
+        """The counter sums a read thresholds, shape (q, n_data_bits) or (n_data_bits,).
+
+        Examples
+        --------
+        >>> import fastsdm
+        >>> mem = fastsdm.SDM(8, 4, radius=8, addresses=fastsdm.random_addresses(4, 8, seed=0))
+        >>> mem.write([1, 0, 1, 0, 1, 0, 1, 0])
+        >>> mem.read_sums([0, 0, 0, 0, 0, 0, 0, 0])
+        array([ 4, -4,  4, -4,  4, -4,  4, -4], dtype=int32)
+        """
+        words, single, _ = as_words(queries, "queries", self.n_bits)
+        _, sums = self._read_words(words, parallel, want_sums=True)
+        return sums[0] if single else sums
+
+    @staticmethod
+    def _output(words, single, bits_dtype, n):
+        if bits_dtype is not None:
+            words = unpack_bits(words, n).astype(bits_dtype, copy=False)
+        return words[0] if single else words
+
+    def clear(self) -> None:
+        """Set every counter to zero."""
+        self.counters[...] = 0
+
+    # -- persistence ----------------------------------------------------------
+
+    def _metadata(self) -> dict:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "n_bits": self.n_bits,
+            "n_locations": self.n_locations,
+            "n_data_bits": self.n_data_bits,
+            "radius": self.radius,
+            "k_nearest": self.k_nearest,
+            "counter_dtype": str(self.counter_dtype),
+            "ties": self.ties,
+            "seed": self.seed,
+            "tie_rng_state": self._tie_rng.bit_generator.state,
+        }
+
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Save the memory to a directory, losslessly and without pickle.
+
+        The directory holds ``fastsdm.json`` (parameters, seed, tie-generator
+        state, format version, array checksums) and ``addresses.npy`` and
+        ``counters.npy``.  It is written to a temporary sibling first and
+        renamed, so an interrupted save never leaves a half-written memory
+        under ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory to create.
+        overwrite : bool
+            Replace an existing saved memory at ``path``.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Examples
+        --------
+        >>> import tempfile, os, fastsdm
+        >>> mem = fastsdm.SDM(64, 100, radius=24, seed=0)
+        >>> mem.write(mem.addresses[:3])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     back = fastsdm.SDM.load(mem.save(os.path.join(tmp, "m")))
+        ...     bool((back.counters == mem.counters).all())
+        True
+        """
+        path = Path(path)
+        if path.exists():
+            if not overwrite:
+                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+            if path.is_dir() and not (path / _META_FILE).exists() and any(path.iterdir()):
+                raise FileExistsError(f"{path} is a non-empty directory that is not a saved "
+                                      "fastsdm memory; refusing to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            meta = self._metadata()
+            meta["arrays"] = {}
+            for name in ("addresses", "counters"):
+                array = getattr(self, name)
+                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+                meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
+                                        "crc32": _crc32(array)}
+            (tmp / _META_FILE).write_text(json.dumps(meta, indent=1))
+            if path.exists():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path, *, mmap: bool | str = False, verify: bool | None = None) -> SDM:
+        """Load a memory saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+        mmap : bool or {"r+", "r", "c"}
+            Memory-map the counters instead of reading them: ``True`` or
+            ``"r+"`` writes go to the file, ``"c"`` copy-on-write, ``"r"``
+            read-only (writes then fail).  For memories larger than RAM.
+        verify : bool, optional
+            Check the arrays' CRC-32 checksums (reads every byte).  Default:
+            True unless memory-mapped.
+
+        Raises
+        ------
+        ValueError
+            If the directory is not a fastsdm memory, or is truncated, corrupt
+            or of an unknown format version.  Files are never unpickled.
+        """
+        path = Path(path)
+        mode = {False: None, True: "r+"}.get(mmap, mmap) if isinstance(mmap, bool) else mmap
+        if mode not in (None, "r+", "r", "c"):
+            raise ValueError(f"mmap must be True, False, 'r+', 'r' or 'c', got {mmap!r}")
+        verify = mode is None if verify is None else verify
+        meta = _read_metadata(path)
+        arrays = {}
+        for name in ("addresses", "counters"):
+            spec = meta["arrays"][name]
+            file = path / f"{name}.npy"
+            try:
+                array = np.load(file, mmap_mode=mode if name == "counters" else None,
+                                allow_pickle=False)
+            except FileNotFoundError:
+                raise ValueError(f"{path} is not a complete fastsdm memory: {file.name} is "
+                                 "missing") from None
+            except (ValueError, OSError, EOFError) as exc:
+                raise ValueError(f"{file} is truncated or corrupt and cannot be loaded ({exc}); "
+                                 "restore it from a copy") from None
+            if str(array.dtype) != spec["dtype"] or list(array.shape) != spec["shape"]:
+                raise ValueError(f"{file} holds an array of shape {array.shape} and dtype "
+                                 f"{array.dtype}, but {_META_FILE} says {spec['shape']} "
+                                 f"{spec['dtype']}; the memory is corrupt")
+            if verify and _crc32(array) != spec["crc32"]:
+                raise ValueError(f"{file} fails its checksum: the data is corrupt; restore it "
+                                 "from a copy")
+            arrays[name] = array
+        mem = cls.__new__(cls)
+        mem.n_bits = meta["n_bits"]
+        mem.n_locations = meta["n_locations"]
+        mem.n_data_bits = meta["n_data_bits"]
+        mem.radius = meta["radius"]
+        mem.k_nearest = meta["k_nearest"]
+        mem.counter_dtype = np.dtype(meta["counter_dtype"])
+        mem.ties = meta["ties"]
+        mem.seed = meta["seed"]
+        mem.addresses = check_words(arrays["addresses"], "saved addresses", mem.n_bits, ndim=(2,))
+        mem.counters = arrays["counters"]
+        mem._tie_rng = np.random.default_rng()
+        mem._tie_rng.bit_generator.state = meta["tie_rng_state"]
+        return mem
+
+
+def _crc32(array: np.ndarray) -> int:
+    crc = 0
+    flat = array.reshape(-1).view(np.uint8) if array.size else np.zeros(0, np.uint8)
+    step = 1 << 26
+    for start in range(0, flat.size, step):
+        crc = zlib.crc32(flat[start : start + step], crc)
+    return crc
+
+
+def _read_metadata(path: Path) -> dict:
+    meta_file = path / _META_FILE
+    if not meta_file.is_file():
+        raise ValueError(f"{path} is not a saved fastsdm memory (no {_META_FILE}); save one "
+                         "with SDM.save()")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{meta_file} is not valid JSON ({exc}); the memory is corrupt") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"{meta_file} does not describe a {FORMAT_NAME} memory (format="
+                         f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path} has format version {meta.get('format_version')!r}; this "
+                         f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
+    required = {"n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
+                "ties", "seed", "tie_rng_state", "arrays"}
+    missing = required - meta.keys()
+    if missing:
+        raise ValueError(f"{meta_file} lacks {sorted(missing)}; the memory is corrupt")
+    return meta
+
+
+def _check_counter_dtype(counter_dtype) -> str:
+    try:
+        name = np.dtype(counter_dtype).name
+    except TypeError:
+        name = None
+    if name not in COUNTER_DTYPES:
+        raise ValueError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, got "
+                         f"{counter_dtype!r}")
+    return name
+
+
+def _activation(n_bits, n_locations, radius, probability, k_nearest):
+    given = [name for name, v in (("radius", radius), ("activation_probability", probability),
+                                  ("k_nearest", k_nearest)) if v is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of radius, activation_probability and k_nearest, "
+                         f"got {given or 'none'}")
+    if k_nearest is not None:
+        k = check_int(k_nearest, "k_nearest", 1, max(1, n_locations),
+                      hint="k_nearest counts locations and cannot exceed n_locations")
+        if n_locations == 0:
+            raise ValueError("k_nearest activation needs at least one location")
+        return None, k
+    if probability is not None:
+        from .theory import radius_for_probability
+
+        return radius_for_probability(n_bits, probability), None
+    return check_int(radius, "radius", 0, n_bits,
+                     hint="the activation radius is a Hamming distance in [0, n_bits]"), None
