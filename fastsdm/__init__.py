@@ -11,6 +11,7 @@ from .bits import (
     to_bitarray,
     unpack_bits,
 )
+from . import theory
 from .memory import SDM, ReadInfo
 from .search import hamming_distances, knn_search, radius_search
 
@@ -28,4 +29,5 @@ __all__ = [
     "knn_search",
     "SDM",
     "ReadInfo",
+    "theory",
 ]

@@ -312,6 +312,9 @@ class SDM:
         >>> int(mem.counters[0].max()), int(mem.counters[0].min())
         (127, -128)
         """
+        if not self.counters.flags.writeable:
+            raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
+                             "it with mmap=True to write to the file or mmap='c' to write in RAM")
         words, single, _ = as_words(addresses, "addresses", self.n_bits)
         if data is None:
             if self.n_data_bits != self.n_bits:
@@ -452,7 +455,10 @@ class SDM:
         return (result, ReadInfo(steps, converged)) if return_info else result
 
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
-        """The counter sums a read thresholds, shape (q, n_data_bits) or (n_data_bits,).
+        """The counter sums a read thresholds (``int64``).
+
+        Returns an array of shape (q, n_data_bits), or (n_data_bits,) for one
+        query: the sum over activated locations of their counters.
 
         Examples
         --------
@@ -460,7 +466,7 @@ class SDM:
         >>> mem = fastsdm.SDM(8, 4, radius=8, addresses=fastsdm.random_addresses(4, 8, seed=0))
         >>> mem.write([1, 0, 1, 0, 1, 0, 1, 0])
         >>> mem.read_sums([0, 0, 0, 0, 0, 0, 0, 0])
-        array([ 4, -4,  4, -4,  4, -4,  4, -4], dtype=int32)
+        array([ 4, -4,  4, -4,  4, -4,  4, -4])
         """
         words, single, _ = as_words(queries, "queries", self.n_bits)
         _, sums = self._read_words(words, parallel, want_sums=True)
@@ -541,7 +547,7 @@ class SDM:
                 np.save(tmp / f"{name}.npy", array, allow_pickle=False)
                 meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
                                         "crc32": _crc32(array)}
-            (tmp / _META_FILE).write_text(json.dumps(meta, indent=1))
+            _write_metadata(tmp, meta)
             if path.exists():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
             os.replace(tmp, path)
@@ -563,7 +569,9 @@ class SDM:
             read-only (writes then fail).  For memories larger than RAM.
         verify : bool, optional
             Check the arrays' CRC-32 checksums (reads every byte).  Default:
-            True unless memory-mapped.
+            True unless memory-mapped.  A memory opened with ``mmap="r+"``
+            changes its file in place, so its counters have no checksum until
+            :meth:`flush` records one.
 
         Raises
         ------
@@ -594,7 +602,7 @@ class SDM:
                 raise ValueError(f"{file} holds an array of shape {array.shape} and dtype "
                                  f"{array.dtype}, but {_META_FILE} says {spec['shape']} "
                                  f"{spec['dtype']}; the memory is corrupt")
-            if verify and _crc32(array) != spec["crc32"]:
+            if verify and spec["crc32"] is not None and _crc32(array) != spec["crc32"]:
                 raise ValueError(f"{file} fails its checksum: the data is corrupt; restore it "
                                  "from a copy")
             arrays[name] = array
@@ -611,7 +619,29 @@ class SDM:
         mem.counters = arrays["counters"]
         mem._tie_rng = np.random.default_rng()
         mem._tie_rng.bit_generator.state = meta["tie_rng_state"]
+        mem._path = path if mode == "r+" else None
+        if mode == "r+":
+            # Writes now change the file in place: its checksum is void until
+            # flush() records a new one.
+            meta["arrays"]["counters"]["crc32"] = None
+            _write_metadata(path, meta)
         return mem
+
+    def flush(self) -> None:
+        """Write a memory-mapped memory's counters and metadata to its files.
+
+        Only for memories loaded with ``mmap=True``/``"r+"``: flushes the
+        counters, then records their checksum and the tie-generator state, so
+        the directory is again a complete, verifiable saved memory.
+        """
+        if getattr(self, "_path", None) is None:
+            raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
+                             "for others")
+        self.counters.flush()
+        meta = _read_metadata(self._path)
+        meta.update({k: v for k, v in self._metadata().items() if k == "tie_rng_state"})
+        meta["arrays"]["counters"]["crc32"] = _crc32(self.counters)
+        _write_metadata(self._path, meta)
 
 
 def _crc32(array: np.ndarray) -> int:
@@ -621,6 +651,12 @@ def _crc32(array: np.ndarray) -> int:
     for start in range(0, flat.size, step):
         crc = zlib.crc32(flat[start : start + step], crc)
     return crc
+
+
+def _write_metadata(path: Path, meta: dict) -> None:
+    tmp = path / (_META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, path / _META_FILE)
 
 
 def _read_metadata(path: Path) -> dict:

@@ -1,0 +1,192 @@
+import numpy as np
+import pytest
+from bitarray import bitarray
+from bitarray.util import count_xor
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastsdm
+from fastsdm import search
+from tests.reference import hamming, knn_lists, radius_lists
+
+pytestmark = pytest.mark.kernel
+
+# Query counts on both sides of the row-wise / tiled switch, tile tails, and
+# vector lengths around word boundaries.
+CASES = [(n, N, q) for n in (1, 63, 64, 65, 1000) for N, q in ((1, 1), (67, 3), (300, 9), (700, 37))]
+# A few of them also run with NUMBA_DISABLE_JIT=1 (the kernels as plain Python).
+CASES = [pytest.param(*c, marks=pytest.mark.nojit) if c[0] in (63, 65) and c[1] <= 300 else c
+         for c in CASES]
+
+
+def _data(n, N, q, seed=0):
+    rng = np.random.default_rng(seed)
+    return fastsdm.random_addresses(q, n, rng), fastsdm.random_addresses(N, n, rng)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("n,N,q", CASES)
+def test_distances_match_reference_and_oracles(n, N, q, parallel):
+    Q, A = _data(n, N, q)
+    d = fastsdm.hamming_distances(Q, A, n_bits=n, parallel=parallel)
+    assert d.dtype == np.int32 and d.shape == (q, N)
+    np.testing.assert_array_equal(d, hamming(Q, A, n))
+    np.testing.assert_array_equal(d, np.bitwise_count(Q[:, None, :] ^ A[None]).sum(-1))
+    qa = fastsdm.to_bitarray(Q, n)
+    aa = fastsdm.to_bitarray(A, n)
+    assert [[count_xor(x, y) for y in aa] for x in qa] == d.tolist()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("n,N,q", CASES)
+def test_radius_search_matches_reference(n, N, q, parallel):
+    Q, A = _data(n, N, q, seed=1)
+    for radius in sorted({0, n // 2 - 1 if n > 2 else 0, n // 2, n}):
+        indptr, indices = fastsdm.radius_search(Q, A, radius, n_bits=n, parallel=parallel)
+        assert indptr.dtype == np.int64 and indices.dtype == np.int64
+        expected = radius_lists(Q, A, n, radius)
+        assert indptr.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
+        for i, e in enumerate(expected):
+            np.testing.assert_array_equal(indices[indptr[i] : indptr[i + 1]], e)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("n,N,q", CASES)
+def test_knn_matches_reference(n, N, q, parallel):
+    Q, A = _data(n, N, q, seed=2)
+    for k in sorted({1, min(N, 5), N}):
+        idx, dist = fastsdm.knn_search(Q, A, k, n_bits=n, parallel=parallel)
+        assert idx.shape == dist.shape == (q, k)
+        for i, (e_idx, e_dist) in enumerate(knn_lists(Q, A, n, k)):
+            np.testing.assert_array_equal(idx[i], e_idx)
+            np.testing.assert_array_equal(dist[i], e_dist)
+
+
+@pytest.mark.nojit
+def test_knn_ties_go_to_the_lower_index():
+    A = np.zeros((10, 1), np.uint64)  # ten identical addresses
+    idx, dist = fastsdm.knn_search(np.zeros((9, 1), np.uint64), A, 4)
+    assert (idx == [0, 1, 2, 3]).all() and (dist == 0).all()
+    A[3] = 1
+    idx, _ = fastsdm.knn_search(np.zeros(1, np.uint64), A, 9)
+    assert idx.tolist() == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+
+
+@settings(deadline=None, max_examples=40)
+@given(n=st.integers(1, 200), N=st.integers(1, 150), q=st.integers(1, 12),
+       radius_frac=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
+def test_search_properties(n, N, q, radius_frac, seed):
+    Q, A = _data(n, N, q, seed)
+    d = hamming(Q, A, n)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(Q, A), d)
+    radius = int(round(radius_frac * n))
+    indptr, indices = fastsdm.radius_search(Q, A, radius)
+    assert indptr[-1] == (d <= radius).sum()
+    k = max(1, N // 2)
+    idx, dist = fastsdm.knn_search(Q, A, k)
+    np.testing.assert_array_equal(dist, np.sort(d, axis=1)[:, :k])
+    np.testing.assert_array_equal(np.take_along_axis(d, idx, axis=1), dist)
+
+
+@pytest.mark.nojit
+def test_extreme_words():
+    A = np.array([[2**64 - 1], [2**63], [0], [1]], np.uint64)
+    d = fastsdm.hamming_distances(A, A)
+    np.testing.assert_array_equal(d, [[0, 63, 64, 63], [63, 0, 1, 2], [64, 1, 0, 1],
+                                      [63, 2, 1, 0]])
+    many = np.repeat(A, 5, axis=0)  # >= 8 queries: the tiled path
+    np.testing.assert_array_equal(fastsdm.hamming_distances(many, A), np.repeat(d, 5, axis=0))
+
+
+@pytest.mark.nojit
+def test_single_query_returns_one_dimension():
+    Q, A = _data(100, 50, 2)
+    assert fastsdm.hamming_distances(Q[0], A).shape == (50,)
+    idx, dist = fastsdm.knn_search(Q[0], A, 3)
+    assert idx.shape == dist.shape == (3,)
+    indptr, _ = fastsdm.radius_search(Q[0], A, 50)
+    assert indptr.shape == (2,)
+
+
+@pytest.mark.nojit
+def test_empty_address_set():
+    Q, _ = _data(100, 1, 3)
+    A = np.zeros((0, 2), np.uint64)
+    assert fastsdm.hamming_distances(Q, A).shape == (3, 0)
+    indptr, indices = fastsdm.radius_search(Q, A, 10)
+    assert indptr.tolist() == [0, 0, 0, 0] and indices.size == 0
+
+
+@pytest.mark.nojit
+def test_layouts_read_only_fortran_strided():
+    Q, A = _data(200, 90, 10, seed=3)
+    expected = hamming(Q, A, 200)
+    ro = A.copy()
+    ro.setflags(write=False)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(Q, ro), expected)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(np.asfortranarray(Q),
+                                                            np.asfortranarray(A)), expected)
+    wide = np.zeros((90, 8), np.uint64)
+    wide[:, ::2] = A
+    np.testing.assert_array_equal(fastsdm.hamming_distances(Q, wide[:, ::2]), expected)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(Q[::2], A[::3]),
+                                  expected[::2, ::3])
+
+
+def test_serial_and_parallel_twins_agree_on_large_input():
+    Q, A = _data(1000, 5000, 40, seed=4)
+    for f in (lambda p: fastsdm.hamming_distances(Q, A, parallel=p),
+              lambda p: fastsdm.radius_search(Q, A, 480, parallel=p),
+              lambda p: fastsdm.knn_search(Q, A, 17, parallel=p)):
+        serial, parallel = f(False), f(True)
+        for a, b in zip(serial, parallel, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.nojit
+def test_radius_masks_are_chunked_over_queries(monkeypatch):
+    Q, A = _data(64, 200, 30, seed=5)
+    expected = fastsdm.radius_search(Q, A, 28)
+    monkeypatch.setattr(search, "MASK_BUDGET", 8 * 4 * 3)  # 3 queries' masks per chunk
+    assert search.queries_per_chunk(200) == 8
+    got = fastsdm.radius_search(Q, A, 28)
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.nojit
+def test_interop_with_bitarray_bytes():
+    b = bitarray("1100" * 30)
+    words = fastsdm.from_bitarray(b)
+    assert fastsdm.hamming_distances(words, fastsdm.from_bitarray(~b)[None])[0] == 120
+
+
+@pytest.mark.nojit
+def test_search_errors():
+    Q, A = _data(100, 10, 2)
+    with pytest.raises(TypeError, match="queries must be packed uint64 words"):
+        fastsdm.hamming_distances(Q.astype(np.int64), A)
+    with pytest.raises(TypeError, match="addresses must be packed uint64 words"):
+        fastsdm.hamming_distances(Q, A.astype(float))
+    with pytest.raises(ValueError, match="same number of words"):
+        fastsdm.hamming_distances(Q[:, :1], A)
+    with pytest.raises(ValueError, match="queries is empty"):
+        fastsdm.hamming_distances(Q[:0], A)
+    with pytest.raises(ValueError, match="addresses must have 2 dimensions"):
+        fastsdm.hamming_distances(Q, A[0])
+    with pytest.raises(ValueError, match="queries must have 1 or 2 dimensions"):
+        fastsdm.hamming_distances(Q[None], A)
+    with pytest.raises(ValueError, match=r"radius must be in \[0, 100\]"):
+        fastsdm.radius_search(Q, A, 101, n_bits=100)
+    with pytest.raises(ValueError, match=r"radius must be in \[0, 128\]"):
+        fastsdm.radius_search(Q, A, -1)
+    with pytest.raises(TypeError, match="radius must be an integer"):
+        fastsdm.radius_search(Q, A, 3.5)
+    with pytest.raises(ValueError, match=r"k must be in \[1, 10\]"):
+        fastsdm.knn_search(Q, A, 11)
+    with pytest.raises(ValueError, match=r"k must be in \[1, 10\]"):
+        fastsdm.knn_search(Q, A, 0)
+    with pytest.raises(ValueError, match="non-zero pad bits"):
+        fastsdm.hamming_distances(Q, A | np.uint64(2**63), n_bits=100)
+    with pytest.raises(ValueError, match="must have 1 words per vector for n_bits=50"):
+        fastsdm.hamming_distances(Q, A, n_bits=50)
