@@ -11,7 +11,7 @@ from .bits import (
     to_bitarray,
     unpack_bits,
 )
-from . import theory
+from . import attention, theory
 from .memory import SDM, ReadInfo
 from .search import hamming_distances, knn_search, radius_search
 
@@ -30,4 +30,5 @@ __all__ = [
     "SDM",
     "ReadInfo",
     "theory",
+    "attention",
 ]
