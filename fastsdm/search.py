@@ -58,10 +58,16 @@ def _prepare(queries, addresses, n_bits):
     return Q, A, single
 
 
-def _n_chunks(parallel: bool, n_units: int, n_qblocks: int = 1) -> int:
+def _n_chunks(parallel: bool, n_units: int, n_qblocks: int = 1, mode: int = 0) -> int:
     if not parallel:
         return 1
-    want = -(-4 * numba.get_num_threads() // n_qblocks)
+    threads = numba.get_num_threads()
+    if mode == _h.MODE_KNN and n_qblocks >= threads:
+        # Each location chunk keeps its own heap per query, and filling a heap
+        # costs k pushes: split locations only when queries cannot keep all
+        # threads busy.
+        return 1
+    want = -(-4 * threads // n_qblocks)
     return int(max(1, min(n_units, want)))
 
 
@@ -74,8 +80,12 @@ def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None
     if nq >= TILED_MIN_QUERIES:
         L = tile_size(W)
         n_qblocks = -(-nq // QUERY_BLOCK)
-        q_block = -(-nq // n_qblocks // 4) * 4 if n_qblocks > 1 else -(-nq // 4) * 4
-        n_chunks = _n_chunks(par, -(-N // L), n_qblocks)
+        if mode == _h.MODE_KNN and par:
+            # k-NN parallelises over queries first (see _n_chunks).
+            n_qblocks = max(n_qblocks, min(numba.get_num_threads(), nq // 4))
+        q_block = -(-nq // n_qblocks // 4) * 4
+        n_qblocks = -(-nq // q_block)
+        n_chunks = _n_chunks(par, -(-N // L), n_qblocks, mode)
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
         run = _h._scan_tiled_parallel if par else _h._scan_tiled_serial
         run(_pad_queries(Q), nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps)

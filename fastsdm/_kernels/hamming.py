@@ -176,30 +176,38 @@ def _heap_push(heap, key):
 
 
 @jit(inline="always")
+def _within(acc, k, count, threshold):
+    # Bits l < 64 set where acc[64 k + l] <= threshold, for locations before
+    # count: acc holds a multiple of 64 entries and those past count are stale.
+    m = le_mask64(acc, 64 * k, threshold)
+    n = count - 64 * k
+    if n < 64:
+        m &= (np.uint64(1) << np.uint64(n)) - np.uint64(1)
+    return m
+
+
+@jit(inline="always")
 def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
     if mode == MODE_DISTANCES:
         for l in range(count):
             out_dist[q, start + l] = acc[l]
     elif mode == MODE_RADIUS:
         # start is a multiple of 64: each tile fills whole mask words.
-        word0 = start // 64
-        # acc holds a multiple of 64 entries; those past count are cleared.
         for k in range((count + 63) // 64):
-            m = le_mask64(acc, 64 * k, radius)
-            n = count - 64 * k
-            if n < 64:
-                m &= (np.uint64(1) << np.uint64(n)) - np.uint64(1)
-            out_mask[q, word0 + k] = m
+            out_mask[q, start // 64 + k] = _within(acc, k, count, radius)
     else:
+        # Once the heap is full, few locations beat its worst key: a vector
+        # compare finds them 64 at a time.
         heap = heaps[chunk, q]
-        worst = heap[0] >> KEY_INDEX_BITS
-        for l in range(count):
-            d = acc[l]
-            if d <= worst:
-                key = (d << KEY_INDEX_BITS) | (start + l)
+        for k in range((count + 63) // 64):
+            m = _within(acc, k, count, heap[0] >> KEY_INDEX_BITS)
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                l = 64 * k + popcount(low - np.uint64(1))
+                m ^= low
+                key = (acc[l] << KEY_INDEX_BITS) | (start + l)
                 if key < heap[0]:
                     _heap_push(heap, key)
-                    worst = heap[0] >> KEY_INDEX_BITS
 
 
 def _scan_tiled_impl(Qp, nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps):
