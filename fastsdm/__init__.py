@@ -2,6 +2,8 @@
 
 __version__ = "0.1.0"
 
+from . import attention, theory
+from ._warmup import warmup
 from .bits import (
     clear_pad_bits,
     flip_bits,
@@ -11,7 +13,6 @@ from .bits import (
     to_bitarray,
     unpack_bits,
 )
-from . import attention, theory
 from .memory import SDM, ReadInfo
 from .search import hamming_distances, knn_search, radius_search
 
@@ -31,4 +32,5 @@ __all__ = [
     "ReadInfo",
     "theory",
     "attention",
+    "warmup",
 ]
