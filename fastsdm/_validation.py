@@ -31,7 +31,8 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None,
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}" + (f"; {hint}" if hint else ""))
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}"
+                         + (f"; {hint}" if hint else ""))
     return value
 
 

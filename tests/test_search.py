@@ -13,7 +13,8 @@ pytestmark = pytest.mark.kernel
 
 # Query counts on both sides of the row-wise / tiled switch, tile tails, and
 # vector lengths around word boundaries.
-CASES = [(n, N, q) for n in (1, 63, 64, 65, 1000) for N, q in ((1, 1), (67, 3), (300, 9), (700, 37))]
+CASES = [(n, N, q) for n in (1, 63, 64, 65, 1000)
+         for N, q in ((1, 1), (67, 3), (300, 9), (700, 37))]
 # A few of them also run with NUMBA_DISABLE_JIT=1 (the kernels as plain Python).
 CASES = [pytest.param(*c, marks=pytest.mark.nojit) if c[0] in (63, 65) and c[1] <= 300 else c
          for c in CASES]
