@@ -15,7 +15,7 @@ import numpy as np
 
 from ._jit import use_parallel
 from ._kernels import counters as _c
-from ._validation import _describe, as_words, check_choice, check_int, check_words, n_words
+from ._validation import as_words, check_choice, check_int, check_words, n_words
 from .bits import unpack_bits
 from .search import knn_arrays, queries_per_chunk, radius_csr
 

@@ -31,8 +31,8 @@ Two drivers compute ``acc``:
 import numpy as np
 from numba import prange
 
-from .._jit import jit, twins
 from .._intrinsics import le_mask64, popcount
+from .._jit import jit, twins
 
 MODE_DISTANCES = 0
 MODE_RADIUS = 1
