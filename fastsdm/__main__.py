@@ -1,0 +1,8 @@
+"""``python -m fastsdm``: the ``fastsdm`` command (see :mod:`fastsdm.cli`)."""
+
+import sys
+
+from fastsdm.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""The fastsdm command: subcommands in-process, files written, bad arguments, Ctrl-C."""
+
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastsdm
+from fastsdm import experiments as ex
+from fastsdm.cli import main
+
+REPO = Path(fastsdm.__file__).resolve().parents[1]
+TINY_MEMORY = ["--n-bits", "64", "--locations", "500", "--radius", "24", "--cues", "5"]
+TINY = {
+    "capacity": ["capacity", *TINY_MEMORY, "--patterns", "10,40", "--noise", "0,8"],
+    "critical-distance": ["critical-distance", *TINY_MEMORY, "--patterns", "20",
+                          "--distances", "0:32:8", "--iterations", "5"],
+    "attention": ["attention", "--radii", "5,11", "--patterns", "32", "--noise", "0,4",
+                  "--cues", "4"],
+}
+ROWS = {"capacity": 4, "critical-distance": 5, "attention": 4}
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", list(TINY))
+def test_experiment_writes_results_config_and_summary(command, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    code, out, err = _run([*TINY[command], "--out", str(out_dir), "--no-plot"], capsys)
+    assert code == 0, err
+    rows = json.loads((out_dir / "results.json").read_text())
+    assert len(rows) == ROWS[command]
+    experiment = command.replace("-", "_")
+    assert {r["experiment"] for r in rows} == {experiment}
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["experiment"] == experiment and config["preset"] == "small"
+    assert config["command"].startswith(f"fastsdm {command} ")
+    assert config["rows"] == ROWS[command] and config["interrupted"] is False
+    assert config["versions"]["fastsdm_version"] == fastsdm.__version__
+    assert config["config"] == ex.configure(experiment, **_kwargs(config["config"]))
+    assert config["environment"]["OMP_WAIT_POLICY"]
+    assert "results.json" in config["files"] and not list(out_dir.glob("*.png"))
+    summary = (out_dir / "summary.md").read_text()
+    assert summary.startswith(f"# fastsdm {command}") and "|" in summary
+    # stdout: the table, then where the files went; the bar went to stderr.
+    assert out.splitlines()[0].startswith("| ")
+    assert f"{ROWS[command]} rows in" in out and str(out_dir) in out
+    assert "100%" in err
+    if command == "attention":
+        assert len(json.loads((out_dir / "weights.json").read_text())) == 2 * 2 * 65
+    if command == "critical-distance":
+        assert "critical distance" in out and "one-step model" in out
+
+
+def _kwargs(config):
+    """Arguments that rebuild a configuration through ex.configure."""
+    names = set(inspect.signature(ex.EXPERIMENTS[config["experiment"]]).parameters)
+    kwargs = {k: v for k, v in config.items() if k in names and k != "progress"}
+    if kwargs.get("radius") is not None:
+        kwargs.pop("activation_probability", None)
+    if "step" in kwargs:
+        kwargs.pop("step" if config.get("step") is None else "distances")
+    return kwargs
+
+
+def test_csv_format_and_quiet(tmp_path, capsys):
+    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path), "--format", "csv",
+                           "--quiet", "--no-plot"], capsys)
+    assert code == 0 and out == "" and err == ""
+    lines = (tmp_path / "results.csv").read_text().splitlines()
+    assert lines[0].startswith("experiment,repetition,n_patterns,noise,")
+    assert len(lines) == 1 + 4
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_overrides_seed_and_repetitions(tmp_path, capsys):
+    code, _, err = _run([*TINY["capacity"], "--seed", "7", "--repetitions", "2",
+                         "--out", str(tmp_path), "--quiet", "--no-plot"], capsys)
+    assert code == 0, err
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert {r["seed"] for r in rows} == {7} and {r["repetition"] for r in rows} == {0, 1}
+    assert {(r["n_bits"], r["n_locations"], r["radius"], r["n_cues"]) for r in rows} == {
+        (64, 500, 24, 5)}
+
+
+def test_preset_radius_gives_way_to_overrides(tmp_path, capsys):
+    # kanerva fixes radius=451 for n=1000; --n-bits alone re-derives it from p = 0.001.
+    code, _, err = _run(["capacity", "--preset", "kanerva", "--n-bits", "64", "--locations",
+                         "300", "--patterns", "5", "--noise", "0", "--cues", "2",
+                         "--out", str(tmp_path), "--quiet", "--no-plot"], capsys)
+    assert code == 0, err
+    row = json.loads((tmp_path / "results.json").read_text())[0]
+    assert row["counter_dtype"] == "int8"  # the rest of the preset stays
+    assert row["radius"] == fastsdm.theory.radius_for_probability(64, 0.001)
+
+
+def test_figures(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    for command in TINY:
+        out_dir = tmp_path / command
+        code, _, err = _run([*TINY[command], "--out", str(out_dir), "--quiet"], capsys)
+        assert code == 0, err
+        png = out_dir / f"{command}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+        assert png.name in json.loads((out_dir / "config.json").read_text())["files"]
+
+
+def test_no_matplotlib_prints_a_hint(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = _run([*TINY["capacity"], "--out", str(tmp_path)], capsys)
+    assert code == 0
+    assert "install fastsdm[plot] for figures" in err
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_default_output_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):  # the same second twice: a second, distinct folder
+        assert _run([*TINY["capacity"], "--quiet", "--no-plot"], capsys)[0] == 0
+    folders = sorted((tmp_path / "fastsdm-results").iterdir())
+    assert len(folders) == 2
+    assert all(f.name.split("-")[2] == "capacity" for f in folders)
+    assert all((f / "results.json").is_file() for f in folders)
+
+
+def test_omp_wait_policy(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert _run(["info"], capsys)[0] == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "passive"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")  # a user's choice is kept
+    assert _run(["info"], capsys)[0] == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "active"
+
+
+def test_info(capsys):
+    code, out, _ = _run(["info"], capsys)
+    assert code == 0
+    for key in ("fastsdm", "numpy", "numba", "cpu flags", "avx512_vpopcntdq", "popcnt",
+                "numba threads", "threading layer", "numba cache", "OMP_WAIT_POLICY"):
+        assert key in out, key
+    code, out, _ = _run(["info", "--json"], capsys)
+    info = json.loads(out)
+    assert info["versions"]["fastsdm"] == fastsdm.__version__
+    assert set(info["cpu"]["flags"]) >= {"avx512f", "avx512_vpopcntdq", "popcnt"}
+    assert info["numba"]["threads"] >= 1
+    assert info["numba"]["threading_layer"] in ("omp", "tbb", "workqueue")
+    assert {"enabled", "dirs", "index_files"} <= info["numba"]["cache"].keys()
+
+
+def test_python_m_fastsdm_info_subprocess():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env.pop("OMP_WAIT_POLICY", None)
+    result = subprocess.run([sys.executable, "-m", "fastsdm", "info"], capture_output=True,
+                            text=True, env=env, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"^fastsdm +{re.escape(fastsdm.__version__)}$", result.stdout, re.M)
+    assert re.search(r"^OMP_WAIT_POLICY +passive$", result.stdout, re.M)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["capacity", "--help"],
+                                  ["critical-distance", "--help"], ["attention", "--help"],
+                                  ["info", "--help"]])
+def test_help(argv, capsys):
+    code, out, _ = _run(argv, capsys)
+    assert code == 0 and out.startswith("usage: fastsdm")
+    if argv[0] in TINY:
+        assert "presets:" in out and "small:" in out
+
+
+def test_version(capsys):
+    code, out, _ = _run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"fastsdm {fastsdm.__version__}"
+
+
+BAD = [
+    (["capacity", "--locations", "-5"], r"argument --locations: must be a positive integer, "
+                                        r"got '-5'"),
+    (["capacity", "--n-bits", "0"], r"argument --n-bits: must be a positive integer"),
+    (["capacity", "--cues", "0"], r"argument --cues: must be a positive integer"),
+    (["capacity", "--radius", "-1"], r"argument --radius: must be a non-negative integer"),
+    (["capacity", "--n-bits", "64", "--radius", "65"], r"--radius must be in \[0, 64\], got 65"),
+    (["capacity", "--patterns", "0,100"], r"argument --patterns: values must be positive, "
+                                          r"got 0"),
+    (["capacity", "--patterns", "100,-200"], r"argument --patterns: values must be positive"),
+    (["capacity", "--patterns", "1,x"], r"argument --patterns: expected an integer, got 'x'"),
+    (["capacity", "--noise", "0,300"], r"each of --noise must be in \[0, 256\], got 300"),
+    (["capacity", "--activation-probability", "2"],
+     r"argument --activation-probability: must be in \(0, 1\]"),
+    (["capacity", "--radius", "100", "--activation-probability", "0.01"],
+     r"--radius and --activation-probability are alternatives: give one, not both"),
+    (["capacity", "--n-bits", "1000", "--locations", "1000000000"],
+     r"the memory and patterns need [\d.]+ GiB .* but only [\d.]+ GiB is available; use "
+     r"--counter-dtype int8"),
+    (["capacity", "--preset", "huge"], r"unknown preset 'huge'; choose one of small, kanerva"),
+    (["attention", "--preset", "kanerva"], r"unknown preset 'kanerva'; choose one of small, "
+                                           r"digits"),
+    (["capacity", "--format", "xml"], r"argument --format: invalid choice: 'xml'"),
+    (["capacity", "--counter-dtype", "int64"], r"argument --counter-dtype: invalid choice"),
+    (["capacity", "--bogus"], r"unrecognized arguments: --bogus"),
+    (["frobnicate"], r"argument COMMAND: invalid choice: 'frobnicate'"),
+    ([], r"the following arguments are required: COMMAND"),
+    (["critical-distance", "--step", "0"], r"argument --step: must be a positive integer"),
+    (["critical-distance", "--distances", "0:64:0"], r"a range is start:stop:step with "
+                                                     r"step > 0"),
+    (["critical-distance", "--n-bits", "64", "--distances", "0,100"],
+     r"each of --distances must be in \[0, 64\], got 100"),
+    (["attention", "--radii", "1,5"], r"each of --radii must be in \[2, 64\], got 1"),
+    (["attention", "--dataset", "digits", "--n-bits", "32"],
+     r"--dataset digits has 64-bit patterns"),
+]
+
+
+@pytest.mark.parametrize("argv, match", BAD, ids=[" ".join(a) or "none" for a, _ in BAD])
+def test_bad_arguments_exit_2_with_one_line(argv, match, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    argv = [*argv, "--out", str(out_dir)] if argv and argv[0] in TINY else argv
+    code, out, err = _run(argv, capsys)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("fastsdm"), err
+    assert re.search(match, err), err
+    assert not out_dir.exists()  # failed before any work
+
+
+def test_out_is_a_file(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    code, _, err = _run([*TINY["capacity"], "--out", str(target)], capsys)
+    assert code == 2 and "exists and is not a folder" in err and len(err.splitlines()) == 1
+
+
+def test_digits_without_sklearn(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    code, _, err = _run(["attention", "--preset", "digits", "--out", str(tmp_path / "o")],
+                        capsys)
+    assert code == 2
+    assert "needs scikit-learn" in err and "pip install scikit-learn" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command, step", [("capacity", "_recall"),
+                                           ("critical-distance", "_recall"),
+                                           ("attention", "_pattern_recall")])
+def test_ctrl_c_writes_finished_rows_and_exits_130(command, step, tmp_path, capsys,
+                                                   monkeypatch):
+    original = getattr(ex, step)
+    calls = []
+
+    def interrupted_step(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ex, step, interrupted_step)
+    code, out, err = _run([*TINY[command], "--out", str(tmp_path), "--no-plot"], capsys)
+    assert code == 130
+    assert "interrupted; kept the 2 finished rows" in err
+    assert len(json.loads((tmp_path / "results.json").read_text())) == 2
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["interrupted"] is True and config["rows"] == 2
+    assert "2 rows in" in out
+
+
+def test_ctrl_c_outside_an_experiment(monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ex, "configure", boom)
+    code, _, err = _run(TINY["capacity"], capsys)
+    assert code == 130 and "interrupted" in err
+
+
+def test_a_failing_figure_keeps_the_results(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
+    def broken(records, path):
+        raise RuntimeError("no ink")
+
+    monkeypatch.setattr(plots, "plot", broken)
+    code, _, err = _run([*TINY["capacity"], "--out", str(tmp_path), "--quiet"], capsys)
+    assert code == 1
+    assert "could not draw the figure: RuntimeError: no ink" in err
+    assert (tmp_path / "results.json").is_file() and (tmp_path / "config.json").is_file()
