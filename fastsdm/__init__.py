@@ -13,6 +13,7 @@ from .bits import (
     to_bitarray,
     unpack_bits,
 )
+from .continuous import ContinuousSDM
 from .memory import SDM, ReadInfo
 from .search import hamming_distances, knn_search, radius_search
 
@@ -30,6 +31,7 @@ __all__ = [
     "knn_search",
     "SDM",
     "ReadInfo",
+    "ContinuousSDM",
     "theory",
     "attention",
     "warmup",

@@ -1,0 +1,881 @@
+"""Continuous Sparse Distributed Memory: real vectors, cosine activation.
+
+The "neuron view" of SDM (Bricken & Pehlevan 2021): hard locations are unit
+vectors on the sphere ``S^{dim-1}`` and a location is activated when its
+cosine with the query reaches a threshold.  With the paper's convention a
+Hamming-equivalent radius ``d`` in ``[0, dim]`` becomes the threshold
+``1 - 2 d / dim``, so that :func:`fastsdm.theory.cap_fraction` gives the
+activation probability.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import operator
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from ._jit import use_parallel
+from ._kernels import continuous as _k
+from ._validation import _describe, check_int
+from .memory import ADDRESS_BLOCK, ReadInfo, _available_memory, _crc32, _gib
+
+__all__ = ["ContinuousSDM"]
+
+FORMAT_NAME = "fastsdm.ContinuousSDM"
+FORMAT_VERSION = 1
+_META_FILE = "fastsdm.json"
+_ARRAYS = ("addresses", "accumulators")
+ACCUMULATOR_DTYPES = ("float32", "float64")
+
+#: Bytes of float32 similarities computed at once (a block of locations
+#: against a chunk of queries).  Large blocks are faster although they leave
+#: the cache: every block hands the cores from BLAS's threads to numba's and
+#: back, and each switch costs milliseconds of spinning threads.
+SIMILARITY_BUDGET = 64 << 20
+#: Queries per matrix product and per activation list held at once.
+QUERY_CHUNK = 1024
+#: An iterated read stops when the cosine between a result and its input
+#: reaches this value.
+CONVERGENCE_COSINE = 1.0 - 1e-6
+#: Rows converted to float64 at once when normalising.
+_NORMALIZE_ROWS = 4096
+
+
+# -- input checks ------------------------------------------------------------
+
+
+def _rows(mask: np.ndarray) -> str:
+    bad = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in bad[:10])
+    return f"[{shown}{', ...' if bad.size > 10 else ''}] ({bad.size} of {mask.size})"
+
+
+def _check_real(value, name: str, low: float | None = None, high: float | None = None,
+                hint: str = ""):
+    """Return ``value`` as a finite Python int or float in ``[low, high]`` or raise."""
+    tail = f"; {hint}" if hint else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
+                        f"{value!r}{tail}")
+    value = operator.index(value) if isinstance(value, numbers.Integral) else float(value)
+    if not math.isfinite(value) or (low is not None and value < low) or (
+            high is not None and value > high):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value}{tail}")
+    return value
+
+
+def _float_rows(x, name: str, width: int, what: str):
+    """``x`` as a 2-D float array of ``width`` columns and whether it was 1-D."""
+    array = np.asarray(x)
+    if array.dtype.kind != "f":
+        hint = ("binary vectors belong in fastsdm.SDM; " if array.dtype.kind in "biu" else "")
+        raise TypeError(f"{name} must be real vectors of a float dtype, got {_describe(array)}; "
+                        f"{hint}convert with np.asarray({name}, dtype=np.float32)")
+    if array.ndim not in (1, 2) or array.shape[-1] != width:
+        raise ValueError(f"{name} must be one vector of length {width} ({what}) or a batch of "
+                         f"shape (m, {width}), got {_describe(array)}")
+    if array.ndim == 2 and array.shape[0] == 0:
+        raise ValueError(f"{name} is empty ({_describe(array)}); pass at least one vector")
+    return np.atleast_2d(array), array.ndim == 1
+
+
+def _normalize(x: np.ndarray):
+    """Unit rows of float64 ``x`` (zero rows stay zero) and the zero-row mask."""
+    # Scaling by the largest entry first keeps the squares from overflowing
+    # or underflowing.
+    scale = np.abs(x).max(axis=1, initial=0.0)
+    zero = scale == 0
+    scale[zero] = 1.0
+    y = x / scale[:, None]
+    norm = np.sqrt(np.einsum("ij,ij->i", y, y))
+    norm[zero] = 1.0
+    y /= norm[:, None]
+    return y, zero
+
+
+def _unit_rows(array: np.ndarray, name: str) -> np.ndarray:
+    """L2-normalise float rows (in float64, then rounded to float32) or raise."""
+    n = array.shape[0]
+    out = np.empty(array.shape, dtype=np.float32)
+    bad = np.zeros(n, dtype=bool)
+    zero = np.zeros(n, dtype=bool)
+    for start in range(0, n, _NORMALIZE_ROWS):
+        stop = min(n, start + _NORMALIZE_ROWS)
+        with np.errstate(over="ignore"):  # long double beyond float64: refused below
+            x = array[start:stop].astype(np.float64, order="C")
+        bad[start:stop] = ~np.isfinite(x).all(axis=1)
+        x[bad[start:stop]] = 0.0
+        unit, zero[start:stop] = _normalize(x)
+        out[start:stop] = unit
+    if bad.any():
+        raise ValueError(f"{name} has NaN or infinite values in rows {_rows(bad)}; "
+                         "remove or repair those rows")
+    if zero.any():
+        raise ValueError(f"{name} has zero vectors in rows {_rows(zero)}; a zero vector has no "
+                         "direction (vectors are L2-normalised): remove those rows")
+    return out
+
+
+def _value_rows(array: np.ndarray, name: str, dtype: np.dtype) -> np.ndarray:
+    with np.errstate(over="ignore"):  # overflow to inf is refused below
+        values = array.astype(dtype, order="C")
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{name} has NaN or infinite values (or values beyond the {dtype} "
+                         f"range) in rows {_rows(bad)}; remove or rescale those rows")
+    return values
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in ACCUMULATOR_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(ACCUMULATOR_DTYPES)} (the "
+                         f"accumulators' dtype), got {dtype!r}")
+    return np.dtype(name)
+
+
+def _activation(dim, n_locations, radius, threshold, k_nearest):
+    """``(radius, threshold, k_nearest)`` with exactly one rule given."""
+    given = [name for name, v in (("radius", radius), ("threshold", threshold),
+                                  ("k_nearest", k_nearest)) if v is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of radius, threshold and k_nearest, got "
+                         f"{given or 'none'}")
+    if k_nearest is not None:
+        if n_locations == 0:
+            raise ValueError("k_nearest activation needs at least one location")
+        k = check_int(k_nearest, "k_nearest", 1, n_locations,
+                      hint="k_nearest counts locations and cannot exceed n_locations")
+        return None, None, k
+    if radius is not None:
+        radius = _check_real(radius, "radius", 0, dim,
+                             hint="the radius is Hamming-equivalent, in [0, dim]; give a "
+                             "cosine directly with threshold=")
+        return radius, 1.0 - 2.0 * radius / dim, None
+    return None, float(_check_real(threshold, "threshold", -1, 1,
+                                   hint="the threshold is a cosine")), None
+
+
+def generate_addresses(entropy, n_locations: int, dim: int, start: int = 0,
+                       stop: int | None = None) -> np.ndarray:
+    """Unit-vector addresses ``start:stop`` of the memory seeded with ``entropy``.
+
+    Normalised standard Gaussians: uniform on the sphere.  Block ``b`` of
+    :data:`fastsdm.memory.ADDRESS_BLOCK` locations comes from the child seed
+    ``SeedSequence(entropy, spawn_key=(0, b))``, so a shard can regenerate
+    any range alone and every range agrees with the whole.
+    """
+    stop = n_locations if stop is None else stop
+    out = np.empty((stop - start, dim), dtype=np.float32)
+    for block in range(start // ADDRESS_BLOCK, -(-stop // ADDRESS_BLOCK)):
+        b0 = block * ADDRESS_BLOCK
+        b1 = min(n_locations, b0 + ADDRESS_BLOCK)
+        rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(0, block)))
+        gauss = rng.standard_normal((b1 - b0, dim), dtype=np.float32)
+        lo, hi = max(start, b0), min(stop, b1)
+        out[lo - start : hi - start] = _unit_rows(gauss[lo - b0 : hi - b0], "addresses")
+    return out
+
+
+# -- the memory --------------------------------------------------------------
+
+
+class ContinuousSDM:
+    """Sparse Distributed Memory over real vectors (the neuron view).
+
+    ``N`` hard locations have fixed random unit-vector addresses ``a_i`` and
+    float accumulators of width ``value_dim``.  A key or query ``x`` (any
+    non-zero real vector; it is L2-normalised) activates location ``i`` when
+    ``cos(x, a_i) >= 1 - 2 radius / dim`` (the Hamming-equivalent radius of
+    the paper), when ``cos(x, a_i) >= threshold``, or, with ``k_nearest``,
+    when ``a_i`` is among the ``k`` largest cosines (ties by lower index).
+    Writing value ``v`` at ``x`` adds ``weight * v`` to the accumulators of
+    the activated locations; reading at ``x`` sums them.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension of keys and queries (>= 1).
+    n_locations : int, optional
+        Number of hard locations ``N``; inferred from ``addresses`` if given.
+    radius : float, optional
+        Hamming-equivalent radius in ``[0, dim]``: the cosine threshold is
+        ``1 - 2 radius / dim``.  Give exactly one of ``radius``,
+        ``threshold`` and ``k_nearest``.
+    threshold : float, optional
+        Cosine threshold in ``[-1, 1]`` (inclusive).
+    k_nearest : int, optional
+        Activate the ``k`` locations of largest cosine.
+    value_dim : int, optional
+        Width of the stored values (default ``dim``: autoassociative use).
+    seed : None, int or SeedSequence
+        Seeds the addresses.  ``None`` draws fresh entropy, recorded in
+        :attr:`seed` so the memory can be rebuilt.
+    addresses : ndarray of float, shape (N, dim), optional
+        Use these addresses (L2-normalised, stored as float32) instead of
+        random ones.
+    dtype : {float32, float64}
+        The accumulators' dtype, and that of the values read.
+
+    Attributes
+    ----------
+    addresses : ndarray of float32, shape (N, dim)
+        Unit vectors (activation relies on it: do not rescale them).
+    accumulators : ndarray of dtype, shape (N, value_dim)
+    threshold : float or None
+        The cosine threshold (also set when ``radius`` is given).
+    seed : int
+        The entropy that generated the addresses.
+
+    Notes
+    -----
+    Activation is decided exactly: the cosine is the float64 cosine of the
+    float32 unit vectors, summed in a fixed order, so activation does not
+    depend on the batch, the thread count or the BLAS library.  (Similarities
+    are computed by BLAS in float32 and only those within a bound of BLAS's
+    rounding error of the decision are recomputed.)  A query equal to an
+    address activates it even at ``radius=0``.
+
+    Memory use is ``N * (4 * dim + value_dim * itemsize)`` bytes; a call adds
+    at most :data:`SIMILARITY_BUDGET` bytes of similarities and the activation
+    lists of :data:`QUERY_CHUNK` queries at a time.  The
+    constructor refuses a memory that does not fit in the available RAM;
+    :meth:`load` with ``mmap=True`` serves larger accumulators from disk.
+
+    References
+    ----------
+    T. Bricken and C. Pehlevan, "Attention approximates Sparse Distributed
+    Memory", NeurIPS 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsdm.continuous import ContinuousSDM
+    >>> mem = ContinuousSDM(256, 20_000, radius=107, seed=0)  # ~84 locations per vector
+    >>> rng = np.random.default_rng(1)
+    >>> patterns = rng.standard_normal((20, 256))
+    >>> mem.write(patterns)
+    >>> cues = patterns + rng.standard_normal((20, 256))  # cosine ~0.7 to the pattern
+    >>> recalled = mem.read(cues, iterations=10)
+    >>> units = patterns / np.linalg.norm(patterns, axis=1, keepdims=True)
+    >>> bool(((recalled * units).sum(axis=1) > 0.99).all())
+    True
+    """
+
+    def __init__(self, dim: int, n_locations: int | None = None, radius: float | None = None,
+                 *, threshold: float | None = None, k_nearest: int | None = None,
+                 value_dim: int | None = None, seed=None, addresses=None, dtype=np.float32):
+        self.dim = check_int(dim, "dim", 1)
+        if addresses is not None:
+            addresses, _ = _float_rows(addresses, "addresses", self.dim, "dim")
+            if n_locations is not None and n_locations != addresses.shape[0]:
+                raise ValueError(f"n_locations={n_locations} does not match the "
+                                 f"{addresses.shape[0]} addresses given; omit n_locations")
+            n_locations = addresses.shape[0]
+        if n_locations is None:
+            raise TypeError("ContinuousSDM needs n_locations (or explicit addresses=)")
+        self.n_locations = check_int(n_locations, "n_locations", 0)
+        self.value_dim = self.dim if value_dim is None else check_int(value_dim, "value_dim", 1)
+        self.dtype = _check_dtype(dtype)
+        self.radius, self.threshold, self.k_nearest = _activation(
+            self.dim, self.n_locations, radius, threshold, k_nearest)
+        self._check_fits()
+        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
+        if addresses is None:
+            self.addresses = generate_addresses(seq.entropy, self.n_locations, self.dim)
+        else:
+            self.addresses = _unit_rows(addresses, "addresses")
+        self.accumulators = np.zeros((self.n_locations, self.value_dim), dtype=self.dtype)
+
+    # -- construction helpers -------------------------------------------------
+
+    @staticmethod
+    def estimate_nbytes(dim: int, n_locations: int, value_dim: int | None = None,
+                        dtype=np.float32) -> int:
+        """Bytes of addresses plus accumulators for a memory of this shape.
+
+        Examples
+        --------
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> ContinuousSDM.estimate_nbytes(256, 10**6) / 2**30
+        1.907
+        """
+        value_dim = dim if value_dim is None else value_dim
+        return n_locations * (4 * dim + value_dim * _check_dtype(dtype).itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by addresses and accumulators.
+
+        Examples
+        --------
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> ContinuousSDM(64, 1000, k_nearest=10, seed=0).nbytes
+        512000
+        """
+        return self.addresses.nbytes + self.accumulators.nbytes
+
+    def _check_fits(self):
+        need = self.estimate_nbytes(self.dim, self.n_locations, self.value_dim, self.dtype)
+        available = _available_memory()
+        if available is not None and need > available:
+            acc = self.n_locations * self.value_dim * self.dtype.itemsize
+            hint = ("use dtype=float32 (halves the accumulators)" if self.dtype == np.float64
+                    else "use fewer locations")
+            raise MemoryError(
+                f"this ContinuousSDM needs {need} bytes ({_gib(need)}: accumulators "
+                f"{_gib(acc)} at {self.dtype}, addresses {_gib(need - acc)}) but only "
+                f"{_gib(available)} is available; {hint}, or save and load it with mmap=True")
+
+    def __repr__(self) -> str:
+        if self.k_nearest is not None:
+            act = f"k_nearest={self.k_nearest}"
+        elif self.radius is not None:
+            act = f"radius={self.radius}"
+        else:
+            act = f"threshold={self.threshold}"
+        value = "" if self.value_dim == self.dim else f", value_dim={self.value_dim}"
+        return (f"ContinuousSDM(dim={self.dim}, n_locations={self.n_locations}, {act}{value}, "
+                f"dtype='{self.dtype}', seed={self.seed})")
+
+    # -- activation -----------------------------------------------------------
+
+    @property
+    def _margin(self) -> float:
+        # A bound on |BLAS float32 dot - exact cosine| for float32 unit
+        # vectors, whatever BLAS's summation order or use of FMA: the dot's
+        # rounding error is at most ~dim * 2**-24 (times sum |x_j a_j| <= 1)
+        # and each norm is 1 within ~2**-24.  Twice that, for safety; the
+        # measured error is 100x smaller, and within the margin the exact
+        # cosine is computed, so a wide margin only costs a few rechecks.
+        return (self.dim + 4) * 2.0**-23
+
+    def _query_chunk(self) -> int:
+        if self.k_nearest is None:
+            return QUERY_CHUNK
+        # The k-nearest heaps take 16 bytes per query and neighbour.
+        return int(min(QUERY_CHUNK, max(1, SIMILARITY_BUDGET // (16 * self.k_nearest))))
+
+    def _blocks(self, Q):
+        """Yield ``(start, S)``: similarities of ``Q`` to blocks of locations."""
+        nq, N = Q.shape[0], self.n_locations
+        L = max(1, min(N, SIMILARITY_BUDGET // (4 * nq)))
+        buf = np.empty(nq * L, dtype=np.float32)
+        for start in range(0, N, L):
+            stop = min(N, start + L)
+            S = buf[: nq * (stop - start)].reshape(nq, stop - start)
+            np.matmul(Q, self.addresses[start:stop].T, out=S)
+            yield start, S
+
+    def _threshold_csr(self, Q, parallel):
+        nq, thr = Q.shape[0], self.threshold
+        lo, hi = _float32_bounds(thr - self._margin, thr + self._margin)
+        indptrs, flats = [], []
+        for start, S in self._blocks(Q):
+            select = _k._select_parallel if use_parallel(S.size, parallel) else _k._select_serial
+            indptr, indices = select(S, Q, self.addresses, start, lo, hi, thr)
+            indptrs.append(indptr)
+            flats.append(indices)
+        if len(flats) <= 1:
+            return (indptrs[0], flats[0]) if flats else (np.zeros(nq + 1, dtype=np.int64),
+                                                         np.zeros(0, dtype=np.int64))
+        block_indptr = np.stack(indptrs)
+        block_start = np.zeros(len(flats), dtype=np.int64)
+        np.cumsum(block_indptr[:-1, -1], out=block_start[1:])
+        indptr = np.zeros(nq + 1, dtype=np.int64)
+        np.cumsum(np.diff(block_indptr, axis=1).sum(axis=0), out=indptr[1:])
+        indices = np.empty(indptr[-1], dtype=np.int64)
+        par = use_parallel(indices.size, parallel)
+        (_k._merge_parallel if par else _k._merge_serial)(
+            block_indptr, block_start, np.concatenate(flats), indptr, indices)
+        return indptr, indices
+
+    def _knn_csr(self, Q, parallel):
+        nq, k = Q.shape[0], self.k_nearest
+        heap_cos = np.empty((nq, k), dtype=np.float64)
+        heap_idx = np.empty((nq, k), dtype=np.int64)
+        fill = np.zeros(nq, dtype=np.int64)
+        for start, S in self._blocks(Q):
+            par = use_parallel(S.size, parallel)
+            (_k._knn_parallel if par else _k._knn_serial)(
+                S, Q, self.addresses, start, self._margin, heap_cos, heap_idx, fill)
+        heap_idx.sort(axis=1)
+        return np.arange(0, nq * k + 1, k, dtype=np.int64), heap_idx.ravel()
+
+    def _chunks(self, Q, parallel):
+        """Yield ``(start, stop, indptr, indices)`` for chunks of unit queries."""
+        step = self._query_chunk()
+        csr = self._threshold_csr if self.k_nearest is None else self._knn_csr
+        for start in range(0, Q.shape[0], step):
+            stop = min(Q.shape[0], start + step)
+            yield (start, stop, *csr(Q[start:stop], parallel))
+
+    def _queries(self, x, name: str) -> tuple[np.ndarray, bool]:
+        array, single = _float_rows(x, name, self.dim, "dim")
+        return _unit_rows(array, name), single
+
+    def activate(self, queries, *, parallel: bool | None = None):
+        """Locations activated by each query, as CSR.
+
+        Parameters
+        ----------
+        queries : array_like of float, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here).
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Returns
+        -------
+        indptr : ndarray of int64, shape (q + 1,)
+        indices : ndarray of int64
+            Activated locations of query ``i``, ascending:
+            ``indices[indptr[i]:indptr[i + 1]]``.
+
+        Raises
+        ------
+        TypeError
+            If the queries are not of a float dtype.
+        ValueError
+            If their shape is wrong, or a query is zero, NaN or infinite.
+
+        Examples
+        --------
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(64, 1000, k_nearest=5, seed=0)
+        >>> indptr, indices = mem.activate(mem.addresses[:2])
+        >>> indptr
+        array([ 0,  5, 10])
+        >>> mem = ContinuousSDM(64, 1000, radius=0, seed=0)
+        >>> mem.activate(mem.addresses[7])[1]  # an address activates itself at radius 0
+        array([7])
+        """
+        Q, _ = self._queries(queries, "queries")
+        parts = [(indptr, indices) for _, _, indptr, indices in self._chunks(Q, parallel)]
+        if len(parts) == 1:
+            return parts[0]
+        offsets = np.cumsum([0] + [ip[-1] for ip, _ in parts[:-1]])
+        indptr = np.concatenate([[0]] + [ip[1:] + off for (ip, _), off in zip(parts, offsets,
+                                                                               strict=True)])
+        return indptr.astype(np.int64), np.concatenate([ix for _, ix in parts])
+
+    # -- write ----------------------------------------------------------------
+
+    def write(self, keys, values=None, *, weight: float = 1.0,
+              parallel: bool | None = None) -> None:
+        """Add ``weight * value`` to the accumulators of each key's locations.
+
+        Parameters
+        ----------
+        keys : array_like of float, shape (dim,) or (m, dim)
+            Non-zero real vectors (L2-normalised here).
+        values : array_like of float, shape (value_dim,) or (m, value_dim), optional
+            What to store, one row per key, not normalised.  ``None`` stores
+            the normalised keys (autoassociative memories only).
+        weight : float
+            Scales the values (negative weights erase).
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Raises
+        ------
+        TypeError
+            If keys or values are not of a float dtype.
+        ValueError
+            If shapes disagree, a key is zero, NaN or infinite, a value is NaN
+            or infinite, or the accumulators are read-only.
+
+        Notes
+        -----
+        A batch is bit-identical to the same writes one at a time, in order:
+        threads own disjoint ranges of locations and add the batch to their
+        rows in batch order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(3, threshold=0.5, value_dim=2, addresses=np.eye(3))
+        >>> mem.write([1.0, 0.1, 0.0], [2.0, -1.0], weight=0.5)
+        >>> mem.accumulators
+        array([[ 1. , -0.5],
+               [ 0. ,  0. ],
+               [ 0. ,  0. ]], dtype=float32)
+        """
+        K, single = self._queries(keys, "keys")
+        if values is None:
+            if self.value_dim != self.dim:
+                raise ValueError(f"values are required: this memory stores {self.value_dim}-"
+                                 f"dimensional values at {self.dim}-dimensional keys "
+                                 "(heteroassociative)")
+            V = K.astype(self.dtype)
+        else:
+            V, _ = _float_rows(values, "values", self.value_dim, "value_dim")
+            if V.shape[0] != K.shape[0]:
+                raise ValueError(f"keys and values must have the same number of rows, got "
+                                 f"{K.shape[0]} and {V.shape[0]}")
+            V = _value_rows(V, "values", self.dtype)
+        weight = _check_real(weight, "weight")
+        if not self.accumulators.flags.writeable:
+            raise ValueError("the accumulators are read-only (loaded with mmap='r'?); load "
+                             "with mmap='r+' or 'c' to write")
+        with np.errstate(over="ignore"):  # overflow to inf is refused below
+            deltas = V * self.dtype.type(weight)
+        bad = ~np.isfinite(deltas).all(axis=1)
+        if bad.any():
+            raise ValueError(f"weight * values overflows {self.dtype} in rows {_rows(bad)}; "
+                             "use a smaller weight")
+        for start, stop, indptr, indices in self._chunks(K, parallel):
+            par = use_parallel(indices.size * self.value_dim, parallel)
+            parts = 4 * numba.get_num_threads() if par else 1
+            bounds = np.linspace(0, self.n_locations, parts + 1).astype(np.int64)
+            (_k._write_parallel if par else _k._write_serial)(
+                indptr, indices, deltas[start:stop], self.accumulators, bounds)
+
+    # -- read -----------------------------------------------------------------
+
+    def _sums(self, Q, parallel):
+        sums = np.empty((Q.shape[0], self.value_dim), dtype=np.float64)
+        for start, stop, indptr, indices in self._chunks(Q, parallel):
+            par = use_parallel(indices.size * self.value_dim, parallel)
+            (_k._read_parallel if par else _k._read_serial)(
+                indptr, indices, self.accumulators, sums[start:stop])
+        return sums
+
+    def read(self, queries, *, iterations: int = 1, normalize: bool = True,
+             return_info: bool = False, parallel: bool | None = None):
+        """Sum the accumulators of each query's locations, once or iterating.
+
+        Parameters
+        ----------
+        queries : array_like of float, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here).
+        iterations : int
+            Maximum number of reads.  With ``iterations > 1`` (autoassociative
+            memories only) the direction of each result is read again, and
+            each query stops as soon as its result stops changing: when the
+            cosine between the result and the vector it was read at is at
+            least ``1 - 1e-6`` (or they are equal), or when the result is
+            zero (no location activated, or nothing stored there).
+        normalize : bool
+            Return unit vectors (a zero sum gives a zero vector); ``False``
+            returns the raw sums of the last read.
+        return_info : bool
+            Also return a :class:`fastsdm.ReadInfo` with the reads taken per
+            query and whether it converged (its last result had the direction
+            of the vector it was read at; always ``False`` for a
+            heteroassociative memory).
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Returns
+        -------
+        result : ndarray of dtype, shape (value_dim,) or (q, value_dim)
+            Sums are accumulated in float64, in ascending location order,
+            and rounded once to the accumulators' dtype (a raw sum beyond
+            float32's range becomes ``inf``; its unit vector stays finite).
+        info : ReadInfo
+            Only with ``return_info=True``.
+
+        Raises
+        ------
+        TypeError
+            If the queries are not of a float dtype.
+        ValueError
+            If their shape is wrong, a query is zero, NaN or infinite, or
+            ``iterations > 1`` for a heteroassociative memory.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(3, threshold=0.5, value_dim=2, addresses=np.eye(3))
+        >>> mem.write([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[3.0, 4.0], [1.0, 0.0]])
+        >>> mem.read([1.0, 1.0, 0.0], normalize=False)
+        array([4., 4.], dtype=float32)
+        >>> mem.read([1.0, 1.0, 0.0])
+        array([0.70710677, 0.70710677], dtype=float32)
+        >>> mem.read([0.0, 0.0, 1.0])  # nothing stored there
+        array([0., 0.], dtype=float32)
+        """
+        Q, single = self._queries(queries, "queries")
+        iterations = check_int(iterations, "iterations", 1)
+        autoassociative = self.value_dim == self.dim
+        if iterations > 1 and not autoassociative:
+            raise ValueError("iterated reads feed the result back as a query and need an "
+                             f"autoassociative memory (value_dim == dim), got "
+                             f"{self.value_dim} != {self.dim}; use iterations=1")
+        nq = Q.shape[0]
+        result = np.empty((nq, self.value_dim), dtype=self.dtype)
+        steps = np.zeros(nq, dtype=np.int64)
+        converged = np.zeros(nq, dtype=bool)
+        active = np.arange(nq)
+        for _ in range(iterations):
+            sums = self._sums(Q[active], parallel)
+            steps[active] += 1
+            unit, zero = _normalize(sums)
+            with np.errstate(over="ignore"):  # float32 sums beyond its range become inf
+                result[active] = unit if normalize else sums
+            if not autoassociative:
+                break
+            nxt = unit.astype(np.float32)
+            same = _same_direction(nxt, Q[active]) & ~zero
+            converged[active[same]] = True
+            go = ~(same | zero)
+            Q[active[go]] = nxt[go]
+            active = active[go]
+            if active.size == 0:
+                break
+        if single:
+            result = result[0]
+        return (result, ReadInfo(steps, converged)) if return_info else result
+
+    def clear(self) -> None:
+        """Set every accumulator to zero.
+
+        Examples
+        --------
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(8, 100, radius=4, seed=0)
+        >>> mem.write(mem.addresses[0])
+        >>> mem.clear()
+        >>> float(abs(mem.accumulators).max())
+        0.0
+        """
+        self.accumulators[...] = 0
+
+    # -- persistence ----------------------------------------------------------
+
+    def _metadata(self) -> dict:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "dim": self.dim,
+            "n_locations": self.n_locations,
+            "value_dim": self.value_dim,
+            "radius": self.radius,
+            "threshold": self.threshold,
+            "k_nearest": self.k_nearest,
+            "dtype": str(self.dtype),
+            "seed": self.seed,
+        }
+
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Save the memory to a directory, losslessly and without pickle.
+
+        The directory holds ``fastsdm.json`` (format name and version,
+        parameters, seed, array checksums), ``addresses.npy`` and
+        ``accumulators.npy``.  It is written to a temporary sibling first and
+        renamed, so an interrupted save never leaves a half-written memory
+        under ``path``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory to create.
+        overwrite : bool
+            Replace an existing saved memory at ``path``.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is false, or it is a
+            non-empty directory that is not a saved memory.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(64, 100, radius=24, seed=0)
+        >>> mem.write(mem.addresses[:3])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     back = ContinuousSDM.load(mem.save(os.path.join(tmp, "m")))
+        ...     bool((back.accumulators == mem.accumulators).all())
+        True
+        """
+        path = Path(path)
+        if path.exists():
+            if not overwrite:
+                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+            if path.is_dir() and not (path / _META_FILE).exists() and any(path.iterdir()):
+                raise FileExistsError(f"{path} is a non-empty directory that is not a saved "
+                                      "fastsdm memory; refusing to replace it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            meta = self._metadata()
+            meta["arrays"] = {}
+            for name in _ARRAYS:
+                array = getattr(self, name)
+                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+                meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
+                                        "crc32": _crc32(array)}
+            (tmp / _META_FILE).write_text(json.dumps(meta, indent=1))
+            if path.exists():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path, *, mmap: bool | str = False, verify: bool | None = None) -> ContinuousSDM:
+        """Load a memory saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+        mmap : bool or {"r+", "r", "c"}
+            Memory-map the accumulators instead of reading them: ``True`` or
+            ``"r+"`` writes go to the file, ``"c"`` copy-on-write, ``"r"``
+            read-only (writes then fail).  For memories larger than RAM.
+            Writes to the file leave its checksum stale: load it again with
+            ``verify=False``, or :meth:`save` a copy.
+        verify : bool, optional
+            Check the arrays' CRC-32 checksums (reads every byte).  Default:
+            True unless memory-mapped.
+
+        Returns
+        -------
+        ContinuousSDM
+
+        Raises
+        ------
+        ValueError
+            If the directory is not a saved ContinuousSDM, or is truncated,
+            corrupt or of an unknown format version, or ``mmap`` is not one
+            of the modes above.  Files are never unpickled.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(64, 100, threshold=0.2, seed=0)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     back = ContinuousSDM.load(mem.save(os.path.join(tmp, "m")))
+        >>> back
+        ContinuousSDM(dim=64, n_locations=100, threshold=0.2, dtype='float32', seed=0)
+        """
+        path = Path(path)
+        mode = {False: None, True: "r+"}[mmap] if isinstance(mmap, bool) else mmap
+        if mode not in (None, "r+", "r", "c"):
+            raise ValueError(f"mmap must be True, False, 'r+', 'r' or 'c', got {mmap!r}")
+        verify = mode is None if verify is None else verify
+        meta = _read_metadata(path)
+        arrays = {}
+        for name in _ARRAYS:
+            spec, want_shape, want_dtype = meta["arrays"][name], *_expected(meta, name)
+            file = path / f"{name}.npy"
+            if spec.get("shape") != want_shape or spec.get("dtype") != want_dtype:
+                raise ValueError(f"{path / _META_FILE} describes {name} as {spec.get('shape')} "
+                                 f"{spec.get('dtype')}, inconsistent with its parameters "
+                                 f"({want_shape} {want_dtype}); the memory is corrupt")
+            try:
+                array = np.load(file, mmap_mode=mode if name == "accumulators" else None,
+                                allow_pickle=False)
+            except FileNotFoundError:
+                raise ValueError(f"{path} is not a complete fastsdm memory: {file.name} is "
+                                 "missing") from None
+            except (ValueError, OSError, EOFError) as exc:
+                raise ValueError(f"{file} is truncated or corrupt and cannot be loaded ({exc}); "
+                                 "restore it from a copy") from None
+            if str(array.dtype) != want_dtype or list(array.shape) != want_shape:
+                raise ValueError(f"{file} holds an array of shape {array.shape} and dtype "
+                                 f"{array.dtype}, but {_META_FILE} says {want_shape} "
+                                 f"{want_dtype}; the memory is corrupt")
+            if verify and _crc32(array) != spec.get("crc32"):
+                raise ValueError(f"{file} fails its checksum: the data is corrupt; restore it "
+                                 "from a copy")
+            arrays[name] = array
+        mem = cls.__new__(cls)
+        for key in ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest",
+                    "seed"):
+            setattr(mem, key, meta[key])
+        mem.dtype = np.dtype(meta["dtype"])
+        mem.addresses = arrays["addresses"]
+        mem.accumulators = arrays["accumulators"]
+        return mem
+
+
+def _float32_bounds(lo: float, hi: float):
+    """float32 ``lo' <= lo`` and ``hi' >= hi``: float32 comparisons that keep the margin."""
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    if lo32 > lo:
+        lo32 = np.nextafter(lo32, np.float32(-np.inf))
+    if hi32 < hi:
+        hi32 = np.nextafter(hi32, np.float32(np.inf))
+    return lo32, hi32
+
+
+def _same_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows of ``a`` and ``b`` (float32) with cosine >= CONVERGENCE_COSINE, or equal."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    ab = np.einsum("ij,ij->i", a64, b64)
+    norms = np.sqrt(np.einsum("ij,ij->i", a64, a64) * np.einsum("ij,ij->i", b64, b64))
+    cos = np.divide(ab, norms, out=np.zeros_like(ab), where=norms > 0)
+    return (cos >= CONVERGENCE_COSINE) | (a == b).all(axis=1)
+
+
+def _expected(meta: dict, name: str) -> tuple[list, str]:
+    if name == "addresses":
+        return [meta["n_locations"], meta["dim"]], "float32"
+    return [meta["n_locations"], meta["value_dim"]], meta["dtype"]
+
+
+def _read_metadata(path: Path) -> dict:
+    meta_file = path / _META_FILE
+    if not meta_file.is_file():
+        raise ValueError(f"{path} is not a saved fastsdm memory (no {_META_FILE}); save one "
+                         "with ContinuousSDM.save()")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{meta_file} is not valid JSON ({exc}); the memory is corrupt") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        hint = "; load it with fastsdm.SDM.load()" if found == "fastsdm.SDM" else ""
+        raise ValueError(f"{meta_file} does not describe a {FORMAT_NAME} memory "
+                         f"(format={found!r}){hint}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path} has format version {meta.get('format_version')!r}; this "
+                         f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
+    required = {"dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest", "dtype",
+                "seed", "arrays"}
+    missing = required - meta.keys()
+    if missing:
+        raise ValueError(f"{meta_file} lacks {sorted(missing)}; the memory is corrupt")
+    try:
+        # The parameters must be ones the constructor accepts.
+        dim = check_int(meta["dim"], "dim", 1)
+        n = check_int(meta["n_locations"], "n_locations", 0)
+        check_int(meta["value_dim"], "value_dim", 1)
+        _check_dtype(meta["dtype"])
+        radius, threshold, k = _activation(dim, n, meta["radius"],
+                                           None if meta["radius"] is not None
+                                           else meta["threshold"], meta["k_nearest"])
+        if threshold != meta["threshold"] or not isinstance(meta["arrays"], dict) or any(
+                not isinstance(meta["arrays"].get(a), dict) for a in _ARRAYS):
+            raise ValueError("inconsistent threshold or array list")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{meta_file} holds invalid parameters ({exc}); the memory is "
+                         "corrupt") from None
+    return meta
