@@ -445,8 +445,8 @@ def capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None
     variance. Given ``c`` the bits err independently, each with probability
     ``Φ(−c/√V)``, ``V = (m − 1)(S½ + S½²)``, hence
 
-    .. math:: P_{\\mathrm{exact}}(x) = \\sum_{c \\ge 0} \frac{S(x)^c e^{-S(x)}}{c!}
-              \\left(1 - \\Phi\\!\\left(-\frac{c}{\\sqrt{V}}\right)\right)^{n}
+    .. math:: P_{\\mathrm{exact}}(x) = \\sum_{c \\ge 0} \\frac{S(x)^c e^{-S(x)}}{c!}
+              \\left(1 - \\Phi\\!\\left(-\\frac{c}{\\sqrt{V}}\\right)\\right)^{n}
 
     (``theory_exact_recall_1``; ``c = 0`` reads coin flips). The naive
     ``(1 − P_1)^n`` would badly underestimate recall: for ``n = 256``,
