@@ -190,16 +190,28 @@ def flip_bits(words, n_bits: int, k: int, seed=None) -> np.ndarray:
     rng = _rng(seed)
     flat = array.reshape(-1, array.shape[-1])
     out = flat.copy()
-    chunk = max(1, 4_000_000 // n_bits)  # bound the temporary (rows x n_bits) arrays
+    chunk = max(1, 4_000_000 // n_bits)  # bound the temporary (rows x n_bits) masks
     for start in range(0, flat.shape[0], chunk):
         rows = min(chunk, flat.shape[0] - start)
-        # k distinct positions per row: the k smallest of n uniform keys.
-        order = rng.random((rows, n_bits)).argpartition(k - 1, axis=1)[:, :k] if k else None
-        flips = np.zeros((rows, n_bits), dtype=np.bool_)
-        if k:
-            np.put_along_axis(flips, order, True, axis=1)
-        out[start : start + rows] ^= pack_bits(flips)
+        out[start : start + rows] ^= pack_bits(_k_subsets(rng, rows, n_bits, k))
     return out.reshape(array.shape)
+
+
+def _k_subsets(rng, rows: int, n: int, k: int) -> np.ndarray:
+    """A (rows, n) boolean mask with k uniformly chosen True entries per row.
+
+    Floyd's algorithm, vectorised over rows: for j = n-k .. n-1 draw t in
+    [0, j] and take t, or j if t is taken.  It costs k draws per row (or
+    n - k, choosing the complement), not a sort of n keys.
+    """
+    complement = k > n // 2
+    draws = n - k if complement else k
+    chosen = np.zeros((rows, n), dtype=np.bool_)
+    row = np.arange(rows)
+    for j in range(n - draws, n):
+        t = rng.integers(0, j + 1, size=rows)
+        chosen[row, np.where(chosen[row, t], j, t)] = True
+    return ~chosen if complement else chosen
 
 
 def to_bitarray(words, n_bits: int):

@@ -28,15 +28,21 @@ _EMPTY_MASK = np.zeros((1, 1), dtype=np.uint64)
 _EMPTY_HEAPS = np.zeros((1, 1, 1), dtype=np.int64)
 
 
+def padded_words(n_words: int) -> int:
+    """Words per vector in the tiled kernels: 1, 2, 4 or a multiple of 8."""
+    if n_words <= 4:
+        return 1 << (n_words - 1).bit_length()
+    return -(-n_words // 8) * 8
+
+
 def tile_size(n_words: int) -> int:
     """Locations per tile: the transposed tile takes ~32 KiB (measured best)."""
-    w8 = -(-n_words // 8) * 8
-    return 64 * int(np.clip(32768 // (8 * w8 * 64), 1, 16))
+    return 64 * int(np.clip(32768 // (8 * padded_words(n_words) * 64), 1, 16))
 
 
 def _pad_queries(Q: np.ndarray) -> np.ndarray:
-    # The tiled kernel reads 8 words of 4 queries per pass: pad with zeros.
-    w8 = -(-Q.shape[1] // 8) * 8
+    # The tiled kernels read 4 queries per pass and 1, 2, 4 or 8 words of each.
+    w8 = padded_words(Q.shape[1])
     q4 = -(-Q.shape[0] // 4) * 4
     if (q4, w8) == Q.shape:
         return Q

@@ -120,6 +120,9 @@ def test_flip_bits_positions_are_uniform():
     y = fastsdm.flip_bits(x, 10, 3, seed=0)
     freq = unpack(y, 10).mean(axis=0)
     assert np.abs(freq - 0.3).max() < 0.04  # sd 0.007
+    # more than half the bits: the complement is drawn instead
+    freq = unpack(fastsdm.flip_bits(x, 10, 8, seed=1), 10).mean(axis=0)
+    assert np.abs(freq - 0.8).max() < 0.04
 
 
 def test_flip_bits_errors():

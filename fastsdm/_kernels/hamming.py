@@ -146,6 +146,90 @@ def _tile_distances(Qp, q, T, acc):
             )
 
 
+@jit(inline="always")
+def _tile_distances_1(Qp, q, T, acc):
+    # Vectors of 1, 2 or 4 words (n <= 256): all words in one pass, each
+    # distance stored once; padding them to 8 words would multiply the work.
+    L = T.shape[1]
+    w00 = Qp[q + 0, 0]
+    w10 = Qp[q + 1, 0]
+    w20 = Qp[q + 2, 0]
+    w30 = Qp[q + 3, 0]
+    t0 = T[0]
+    for l in range(L):
+        x0 = t0[l]
+        acc[0, l] = popcount(w00 ^ x0)
+        acc[1, l] = popcount(w10 ^ x0)
+        acc[2, l] = popcount(w20 ^ x0)
+        acc[3, l] = popcount(w30 ^ x0)
+
+
+@jit(inline="always")
+def _tile_distances_2(Qp, q, T, acc):
+    # See _tile_distances_1; 2 words.
+    L = T.shape[1]
+    w00 = Qp[q + 0, 0]
+    w01 = Qp[q + 0, 1]
+    w10 = Qp[q + 1, 0]
+    w11 = Qp[q + 1, 1]
+    w20 = Qp[q + 2, 0]
+    w21 = Qp[q + 2, 1]
+    w30 = Qp[q + 3, 0]
+    w31 = Qp[q + 3, 1]
+    t0 = T[0]
+    t1 = T[1]
+    for l in range(L):
+        x0 = t0[l]
+        x1 = t1[l]
+        acc[0, l] = popcount(w00 ^ x0) + popcount(w01 ^ x1)
+        acc[1, l] = popcount(w10 ^ x0) + popcount(w11 ^ x1)
+        acc[2, l] = popcount(w20 ^ x0) + popcount(w21 ^ x1)
+        acc[3, l] = popcount(w30 ^ x0) + popcount(w31 ^ x1)
+
+
+@jit(inline="always")
+def _tile_distances_4(Qp, q, T, acc):
+    # See _tile_distances_1; 4 words.
+    L = T.shape[1]
+    w00 = Qp[q + 0, 0]
+    w01 = Qp[q + 0, 1]
+    w02 = Qp[q + 0, 2]
+    w03 = Qp[q + 0, 3]
+    w10 = Qp[q + 1, 0]
+    w11 = Qp[q + 1, 1]
+    w12 = Qp[q + 1, 2]
+    w13 = Qp[q + 1, 3]
+    w20 = Qp[q + 2, 0]
+    w21 = Qp[q + 2, 1]
+    w22 = Qp[q + 2, 2]
+    w23 = Qp[q + 2, 3]
+    w30 = Qp[q + 3, 0]
+    w31 = Qp[q + 3, 1]
+    w32 = Qp[q + 3, 2]
+    w33 = Qp[q + 3, 3]
+    t0 = T[0]
+    t1 = T[1]
+    t2 = T[2]
+    t3 = T[3]
+    for l in range(L):
+        x0 = t0[l]
+        x1 = t1[l]
+        x2 = t2[l]
+        x3 = t3[l]
+        acc[0, l] = (popcount(w00 ^ x0) + popcount(w01 ^ x1)) + (
+            popcount(w02 ^ x2) + popcount(w03 ^ x3)
+        )
+        acc[1, l] = (popcount(w10 ^ x0) + popcount(w11 ^ x1)) + (
+            popcount(w12 ^ x2) + popcount(w13 ^ x3)
+        )
+        acc[2, l] = (popcount(w20 ^ x0) + popcount(w21 ^ x1)) + (
+            popcount(w22 ^ x2) + popcount(w23 ^ x3)
+        )
+        acc[3, l] = (popcount(w30 ^ x0) + popcount(w31 ^ x1)) + (
+            popcount(w32 ^ x2) + popcount(w33 ^ x3)
+        )
+
+
 @jit
 def _row_distances(Q, q, A, start, count, acc):
     # acc[l] = popcount(Q[q] ^ A[start + l]), reducing each row in place.
@@ -189,8 +273,8 @@ def _within(acc, k, count, threshold):
 @jit(inline="always")
 def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
     if mode == MODE_DISTANCES:
-        for l in range(count):
-            out_dist[q, start + l] = acc[l]
+        # Through a slice: an indexed 2-D store does not vectorise.
+        out_dist[q, start : start + count] = acc[:count]
     elif mode == MODE_RADIUS:
         # start is a multiple of 64: each tile fills whole mask words.
         for k in range((count + 63) // 64):
@@ -232,7 +316,14 @@ def _scan_tiled_impl(Qp, nq, A, L, q_block, n_chunks, mode, radius, out_dist, ou
             count = min(L, N - start)
             _load_tile(A, start, count, T)
             for q in range(q0, q1, 4):
-                _tile_distances(Qp, q, T, acc)
+                if W8 == 1:
+                    _tile_distances_1(Qp, q, T, acc)
+                elif W8 == 2:
+                    _tile_distances_2(Qp, q, T, acc)
+                elif W8 == 4:
+                    _tile_distances_4(Qp, q, T, acc)
+                else:
+                    _tile_distances(Qp, q, T, acc)
                 for r in range(min(4, q1 - q)):
                     _emit(mode, q + r, start, count, acc[r], radius, out_dist, out_mask, heaps,
                           chunk)
