@@ -1,0 +1,111 @@
+"""ContinuousSDM (unit-vector addresses, cosine-threshold activation): write and read.
+
+dim = 256 float32 addresses; the threshold is the Hamming-equivalent radius
+whose spherical cap holds 0.001 of the sphere (~N/1000 activated locations).
+Skipped (NotImplementedError in setup) when fastsdm.continuous is absent.
+"""
+
+import os
+
+# Applications choose the OpenMP wait policy (see benchmarks/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np
+
+from ._common import CONTINUOUS_SIZES, continuous_radius
+
+BATCHES = [1, 256]
+
+
+def _continuous_sdm():
+    try:
+        from fastsdm.continuous import ContinuousSDM
+    except ImportError as exc:  # not in this version of fastsdm
+        raise NotImplementedError(f"fastsdm.continuous is not available: {exc}") from None
+    return ContinuousSDM
+
+
+def _memory(size, n_patterns=0):
+    ContinuousSDM = _continuous_sdm()
+    dim, n_locations = CONTINUOUS_SIZES[size]
+    mem = ContinuousSDM(dim, n_locations, radius=continuous_radius(dim), seed=0)
+    rng = np.random.default_rng(1)
+    patterns = rng.standard_normal((max(n_patterns, 256), dim)).astype(np.float32)
+    if n_patterns:
+        mem.write(patterns[:n_patterns])
+    return mem, patterns
+
+
+def _batch(rows, batch):
+    return rows[0] if batch == 1 else rows[:batch]
+
+
+class ContinuousWrite:
+    params = [list(CONTINUOUS_SIZES), BATCHES, [False, True]]
+    param_names = ["size", "batch", "parallel"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, batch, parallel):
+        self.mem, patterns = _memory(size)
+        self.x = _batch(patterns, batch)
+        self.mem.write(self.x, parallel=parallel)  # JIT warm-up, same kernels as timed
+
+    def time_write(self, size, batch, parallel):
+        self.mem.write(self.x, parallel=parallel)
+
+
+class ContinuousRead:
+    params = [list(CONTINUOUS_SIZES), BATCHES, [False, True]]
+    param_names = ["size", "batch", "parallel"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, batch, parallel):
+        n_patterns = CONTINUOUS_SIZES[size][1] // 1000
+        self.mem, patterns = _memory(size, n_patterns=n_patterns)
+        rng = np.random.default_rng(2)
+        cues = (patterns + 0.5 * rng.standard_normal(patterns.shape)).astype(np.float32)
+        self.x = _batch(cues, batch)
+        self.mem.read(self.x, parallel=parallel)  # JIT warm-up, same kernels as timed
+
+    def time_read(self, size, batch, parallel):
+        self.mem.read(self.x, parallel=parallel)
+
+
+class ContinuousActivate:
+    """Activation alone (BLAS similarities + exact threshold), a batch of 256."""
+
+    params = [list(CONTINUOUS_SIZES)]
+    param_names = ["size"]
+
+    def setup(self, size):
+        self.mem, patterns = _memory(size)
+        self.x = patterns[:256]
+        self.mem.activate(self.x)  # JIT warm-up, same kernels as timed
+
+    def time_activate_256(self, size):
+        self.mem.activate(self.x)
+
+
+class ContinuousIteratedRead:
+    """Up to 10 reads from noisy cues (cosine ~0.9 to the stored pattern)."""
+
+    params = [list(CONTINUOUS_SIZES)]
+    param_names = ["size"]
+    repeat = (1, 5, 20.0)
+
+    def setup(self, size):
+        n_patterns = min(CONTINUOUS_SIZES[size][1] // 100, 1000)
+        self.mem, patterns = _memory(size, n_patterns=n_patterns)
+        rng = np.random.default_rng(3)
+        self.targets = patterns[:64] / np.linalg.norm(patterns[:64], axis=1, keepdims=True)
+        noise = rng.standard_normal(self.targets.shape) / np.sqrt(self.targets.shape[1])
+        self.cues = (self.targets + 0.5 * noise).astype(np.float32)
+        self.recalled = self.mem.read(self.cues, iterations=10)  # JIT warm-up
+
+    def time_read_iterated(self, size):
+        self.mem.read(self.cues, iterations=10)
+
+    def track_mean_cosine_to_target(self, size):
+        return float((self.recalled * self.targets).sum(axis=1).mean())
+
+    track_mean_cosine_to_target.unit = "cosine"
