@@ -88,7 +88,7 @@ def test_capacity_recall_falls_with_load_and_noise(capacity_rows):
     loads, noises = [20, 100, 400, 1600], [0, 12, 24]
     for k in noises:
         recall = [at[m, k]["exact_recall_final"] for m in loads]
-        assert recall[0] == 1.0 and recall[-1] <= 0.1
+        assert recall[0] >= 0.9 and recall[-1] <= 0.1
         assert all(b <= a + 0.05 for a, b in zip(recall, recall[1:], strict=False)), recall
         ber = [at[m, k]["bit_error_rate_1"] for m in loads]
         assert ber[-1] > ber[0]
