@@ -358,7 +358,8 @@ class SDM:
     # -- read -----------------------------------------------------------------
 
     def _tie_words(self, words):
-        W = self.n_words
+        # One tie bit per data bit: the data may be wider than the address.
+        W = n_words(self.n_data_bits)
         if self.ties == "zero":
             return np.zeros((words.shape[0], W), dtype=np.uint64)
         if self.ties == "one":

@@ -123,6 +123,15 @@ def test_tie_policies(ties, expected):
 
 
 @pytest.mark.nojit
+@pytest.mark.parametrize("ties,expected", [("zero", 0), ("one", 1)])
+def test_ties_cover_data_wider_than_addresses(ties, expected):
+    # The tie bits once had the address's width: reads of wider data ran past them.
+    mem = fastsdm.SDM(64, 100, radius=64, n_data_bits=200, ties=ties, seed=0)
+    assert (mem.read(np.zeros(64, np.uint8)) == expected).all()
+    mem = fastsdm.SDM(64, 100, radius=64, n_data_bits=200, seed=0)
+    assert 60 < mem.read(np.zeros(64, np.uint8)).sum() < 140  # random ties over all 200 bits
+
+
 def test_tie_policy_keep_and_random():
     q = fastsdm.random_addresses(4, 100, seed=1)
     keep = fastsdm.SDM(100, 10, radius=100, ties="keep", seed=0)
