@@ -57,56 +57,90 @@ def _load_tile(A, start, count, T):
 
 
 @jit(inline="always")
-def _tile_distances(Qp, q, T, acc):
-    # acc[r, l] = popcount(Qp[q + r] ^ location l) for r < 4 and the
-    # transposed tile T.  Each pass takes eight words of four queries: one
-    # load of T[j:j+8, l] feeds 32 xor/popcount/add chains, and the
-    # accumulators are loaded and stored once per eight words.  Qp and T are
-    # zero-padded to a multiple of 8 words (popcount(0 ^ 0) = 0) and Qp to a
-    # multiple of 4 queries.
-    W8, L = T.shape
-    acc[:] = 0
-    for j in range(0, W8, 8):
-        w00 = Qp[q + 0, j + 0]
-        w10 = Qp[q + 1, j + 0]
-        w20 = Qp[q + 2, j + 0]
-        w30 = Qp[q + 3, j + 0]
-        w01 = Qp[q + 0, j + 1]
-        w11 = Qp[q + 1, j + 1]
-        w21 = Qp[q + 2, j + 1]
-        w31 = Qp[q + 3, j + 1]
-        w02 = Qp[q + 0, j + 2]
-        w12 = Qp[q + 1, j + 2]
-        w22 = Qp[q + 2, j + 2]
-        w32 = Qp[q + 3, j + 2]
-        w03 = Qp[q + 0, j + 3]
-        w13 = Qp[q + 1, j + 3]
-        w23 = Qp[q + 2, j + 3]
-        w33 = Qp[q + 3, j + 3]
-        w04 = Qp[q + 0, j + 4]
-        w14 = Qp[q + 1, j + 4]
-        w24 = Qp[q + 2, j + 4]
-        w34 = Qp[q + 3, j + 4]
-        w05 = Qp[q + 0, j + 5]
-        w15 = Qp[q + 1, j + 5]
-        w25 = Qp[q + 2, j + 5]
-        w35 = Qp[q + 3, j + 5]
-        w06 = Qp[q + 0, j + 6]
-        w16 = Qp[q + 1, j + 6]
-        w26 = Qp[q + 2, j + 6]
-        w36 = Qp[q + 3, j + 6]
-        w07 = Qp[q + 0, j + 7]
-        w17 = Qp[q + 1, j + 7]
-        w27 = Qp[q + 2, j + 7]
-        w37 = Qp[q + 3, j + 7]
-        t0 = T[j + 0]
-        t1 = T[j + 1]
-        t2 = T[j + 2]
-        t3 = T[j + 3]
-        t4 = T[j + 4]
-        t5 = T[j + 5]
-        t6 = T[j + 6]
-        t7 = T[j + 7]
+def _pass8(Qp, q, T, acc, j, first):
+    # acc[r, l] (+)= sum over words j..j+7 of popcount(Qp[q + r] ^ location l),
+    # r < 4.  One load of T[j:j+8, l] feeds 32 xor/popcount/add chains; the
+    # first pass stores, so acc needs no zeroing.
+    L = T.shape[1]
+    w00 = Qp[q + 0, j + 0]
+    w10 = Qp[q + 1, j + 0]
+    w20 = Qp[q + 2, j + 0]
+    w30 = Qp[q + 3, j + 0]
+    w01 = Qp[q + 0, j + 1]
+    w11 = Qp[q + 1, j + 1]
+    w21 = Qp[q + 2, j + 1]
+    w31 = Qp[q + 3, j + 1]
+    w02 = Qp[q + 0, j + 2]
+    w12 = Qp[q + 1, j + 2]
+    w22 = Qp[q + 2, j + 2]
+    w32 = Qp[q + 3, j + 2]
+    w03 = Qp[q + 0, j + 3]
+    w13 = Qp[q + 1, j + 3]
+    w23 = Qp[q + 2, j + 3]
+    w33 = Qp[q + 3, j + 3]
+    w04 = Qp[q + 0, j + 4]
+    w14 = Qp[q + 1, j + 4]
+    w24 = Qp[q + 2, j + 4]
+    w34 = Qp[q + 3, j + 4]
+    w05 = Qp[q + 0, j + 5]
+    w15 = Qp[q + 1, j + 5]
+    w25 = Qp[q + 2, j + 5]
+    w35 = Qp[q + 3, j + 5]
+    w06 = Qp[q + 0, j + 6]
+    w16 = Qp[q + 1, j + 6]
+    w26 = Qp[q + 2, j + 6]
+    w36 = Qp[q + 3, j + 6]
+    w07 = Qp[q + 0, j + 7]
+    w17 = Qp[q + 1, j + 7]
+    w27 = Qp[q + 2, j + 7]
+    w37 = Qp[q + 3, j + 7]
+    t0 = T[j + 0]
+    t1 = T[j + 1]
+    t2 = T[j + 2]
+    t3 = T[j + 3]
+    t4 = T[j + 4]
+    t5 = T[j + 5]
+    t6 = T[j + 6]
+    t7 = T[j + 7]
+    if first:
+        for l in range(L):
+            x0 = t0[l]
+            x1 = t1[l]
+            x2 = t2[l]
+            x3 = t3[l]
+            x4 = t4[l]
+            x5 = t5[l]
+            x6 = t6[l]
+            x7 = t7[l]
+            acc[0, l] = (
+                (popcount(w00 ^ x0) + popcount(w01 ^ x1))
+                + (popcount(w02 ^ x2) + popcount(w03 ^ x3))
+            ) + (
+                (popcount(w04 ^ x4) + popcount(w05 ^ x5))
+                + (popcount(w06 ^ x6) + popcount(w07 ^ x7))
+            )
+            acc[1, l] = (
+                (popcount(w10 ^ x0) + popcount(w11 ^ x1))
+                + (popcount(w12 ^ x2) + popcount(w13 ^ x3))
+            ) + (
+                (popcount(w14 ^ x4) + popcount(w15 ^ x5))
+                + (popcount(w16 ^ x6) + popcount(w17 ^ x7))
+            )
+            acc[2, l] = (
+                (popcount(w20 ^ x0) + popcount(w21 ^ x1))
+                + (popcount(w22 ^ x2) + popcount(w23 ^ x3))
+            ) + (
+                (popcount(w24 ^ x4) + popcount(w25 ^ x5))
+                + (popcount(w26 ^ x6) + popcount(w27 ^ x7))
+            )
+            acc[3, l] = (
+                (popcount(w30 ^ x0) + popcount(w31 ^ x1))
+                + (popcount(w32 ^ x2) + popcount(w33 ^ x3))
+            ) + (
+                (popcount(w34 ^ x4) + popcount(w35 ^ x5))
+                + (popcount(w36 ^ x6) + popcount(w37 ^ x7))
+            )
+    else:
         for l in range(L):
             x0 = t0[l]
             x1 = t1[l]
@@ -144,6 +178,18 @@ def _tile_distances(Qp, q, T, acc):
                 (popcount(w34 ^ x4) + popcount(w35 ^ x5))
                 + (popcount(w36 ^ x6) + popcount(w37 ^ x7))
             )
+
+
+@jit(inline="always")
+def _tile_distances(Qp, q, T, acc):
+    # acc[r, l] = popcount(Qp[q + r] ^ location l) for r < 4 and the
+    # transposed tile T, eight words per pass.  Qp and T are zero-padded to a
+    # multiple of 8 words (popcount(0 ^ 0) = 0) and Qp to a multiple of 4
+    # queries.
+    W8 = T.shape[0]
+    _pass8(Qp, q, T, acc, 0, True)
+    for j in range(8, W8, 8):
+        _pass8(Qp, q, T, acc, j, False)
 
 
 @jit(inline="always")
