@@ -108,6 +108,19 @@ def test_counters_saturate_never_wrap():
     np.testing.assert_array_equal(mem.read(mem.addresses[:3]), np.repeat(x, 3, axis=0))
 
 
+@pytest.mark.kernel
+@pytest.mark.parametrize("parallel", [False, True])
+def test_int8_sums_over_many_rows_are_exact(parallel):
+    # int8 rows are summed in int16 blocks of 256 rows: the extremes must not wrap.
+    mem = fastsdm.SDM(8, 1000, radius=8, counter_dtype="int8", ties="zero", seed=0)
+    mem.counters[:, :4] = -128
+    mem.counters[:, 4:] = 127
+    mem.counters[::3, 7] = -1
+    expected = [-128_000] * 4 + [127_000] * 3 + [334 * -1 + 666 * 127]
+    q = np.zeros((3, 8), np.uint8)
+    assert (mem.read_sums(q, parallel=parallel) == expected).all()
+
+
 def test_wide_counters_do_not_overflow_the_sum():
     mem = fastsdm.SDM(8, 40000, radius=8, counter_dtype="int32", ties="zero", seed=0)
     mem.counters[:] = 2**31 - 1
