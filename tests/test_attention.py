@@ -751,3 +751,31 @@ ERRORS = {
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _neuron_view_error(n_locations, seed, n=16, d=5, m=6):
+    """Relative L2 distance between the neuron-view read sums of a finite SDM and
+    the pattern view's sum over patterns of I(h) * (2 v - 1), both scaled to 2^n."""
+    rng = np.random.default_rng(seed)
+    patterns = fastsdm.random_addresses(m, n, rng)
+    query = fastsdm.random_addresses(1, n, rng)
+    mem = fastsdm.SDM(n, n_locations, radius=d, counter_dtype="int32", ties="zero",
+                      seed=int(rng.integers(2**32)))
+    mem.write(patterns)
+    neuron = mem.read_sums(query)[0] * (2**n / n_locations)
+    h = fastsdm.hamming_distances(query, patterns)[0]
+    signs = 2 * fastsdm.unpack_bits(patterns, n).astype(np.int64) - 1
+    pattern = sum(int(theory.intersection(n, d, int(hh))) * s for hh, s in zip(h, signs,
+                                                                               strict=True))
+    return np.linalg.norm(neuron - pattern) / np.linalg.norm(pattern)
+
+
+@pytest.mark.slow
+def test_neuron_view_approaches_the_pattern_view_as_n_grows():
+    # Each location in both balls is a Binomial(N, I(h)/2^n) count: the relative
+    # error of the finite memory shrinks like 1/sqrt(N).
+    errors = {N: np.mean([_neuron_view_error(N, seed) for seed in range(8)])
+              for N in (1_000, 10_000, 100_000)}
+    assert errors[1_000] > errors[10_000] > errors[100_000]
+    assert errors[100_000] < 0.06
+    assert errors[1_000] / errors[100_000] > 4  # ~sqrt(100) = 10 in theory
