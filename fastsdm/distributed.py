@@ -38,10 +38,10 @@ from .bits import pack_bits
 from .memory import (
     SDM,
     TIE_POLICIES,
-    ReadInfo,
     _activation,
     _check_counter_dtype,
     generate_addresses,
+    read_iterated,
 )
 from .search import knn_arrays, queries_per_chunk
 
@@ -913,33 +913,7 @@ class ShardedSDM:
         info : ReadInfo
             Only with ``return_info=True``.
         """
-        words, single, bits_dtype = as_words(queries, "queries", self.n_bits)
-        iterations = check_int(iterations, "iterations", 1)
-        if iterations > 1 and self.n_data_bits != self.n_bits:
-            raise ValueError("iterated reads feed the result back as an address and need an "
-                             f"autoassociative memory (n_data_bits == n_bits), got "
-                             f"{self.n_data_bits} != {self.n_bits}; use iterations=1")
-        steps = np.zeros(words.shape[0], dtype=np.int64)
-        converged = np.zeros(words.shape[0], dtype=bool)
-        if iterations == 1:
-            current = self._read_words(words, parallel)
-            steps[:] = 1
-            if self.n_data_bits == self.n_bits:
-                converged[:] = (current == words).all(axis=1)
-        else:
-            current = words.copy()
-            active = np.arange(words.shape[0])
-            for _ in range(iterations):
-                nxt = self._read_words(current[active], parallel)
-                steps[active] += 1
-                fixed = (nxt == current[active]).all(axis=1)
-                current[active] = nxt
-                converged[active[fixed]] = True
-                active = active[~fixed]
-                if active.size == 0:
-                    break
-        result = SDM._output(current, single, bits_dtype, self.n_data_bits)
-        return (result, ReadInfo(steps, converged)) if return_info else result
+        return read_iterated(self, queries, iterations, return_info, parallel)
 
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
         """The counter sums a read thresholds (``int64``), added over the shards.

@@ -427,33 +427,7 @@ class SDM:
         >>> bool((y == x).all()), info.converged
         (True, array([ True]))
         """
-        words, single, bits_dtype = as_words(queries, "queries", self.n_bits)
-        iterations = check_int(iterations, "iterations", 1)
-        if iterations > 1 and self.n_data_bits != self.n_bits:
-            raise ValueError("iterated reads feed the result back as an address and need an "
-                             f"autoassociative memory (n_data_bits == n_bits), got "
-                             f"{self.n_data_bits} != {self.n_bits}; use iterations=1")
-        steps = np.zeros(words.shape[0], dtype=np.int64)
-        converged = np.zeros(words.shape[0], dtype=bool)
-        if iterations == 1:
-            current = self._read_words(words, parallel)
-            steps[:] = 1
-            if self.n_data_bits == self.n_bits:
-                converged[:] = (current == words).all(axis=1)
-        else:
-            current = words.copy()
-            active = np.arange(words.shape[0])
-            for _ in range(iterations):
-                nxt = self._read_words(current[active], parallel)
-                steps[active] += 1
-                fixed = (nxt == current[active]).all(axis=1)
-                current[active] = nxt
-                converged[active[fixed]] = True
-                active = active[~fixed]
-                if active.size == 0:
-                    break
-        result = self._output(current, single, bits_dtype, self.n_data_bits)
-        return (result, ReadInfo(steps, converged)) if return_info else result
+        return read_iterated(self, queries, iterations, return_info, parallel)
 
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
         """The counter sums a read thresholds (``int64``).
@@ -472,12 +446,6 @@ class SDM:
         words, single, _ = as_words(queries, "queries", self.n_bits)
         _, sums = self._read_words(words, parallel, want_sums=True)
         return sums[0] if single else sums
-
-    @staticmethod
-    def _output(words, single, bits_dtype, n):
-        if bits_dtype is not None:
-            words = unpack_bits(words, n).astype(bits_dtype, copy=False)
-        return words[0] if single else words
 
     def clear(self) -> None:
         """Set every counter to zero."""
@@ -644,6 +612,45 @@ class SDM:
         meta["arrays"]["counters"]["crc32"] = _crc32(self.counters)
         _write_metadata(self._path, meta)
 
+
+
+def read_iterated(memory, queries, iterations, return_info, parallel):
+    """``memory.read``: validate, read up to ``iterations`` times, convert back.
+
+    Shared by :class:`SDM` and the sharded memory: ``memory`` needs ``n_bits``,
+    ``n_data_bits`` and ``_read_words(words, parallel) -> words``.  Each query
+    stops as soon as a read returns its input (a fixed point).
+    """
+    words, single, bits_dtype = as_words(queries, "queries", memory.n_bits)
+    iterations = check_int(iterations, "iterations", 1)
+    autoassociative = memory.n_data_bits == memory.n_bits
+    if iterations > 1 and not autoassociative:
+        raise ValueError("iterated reads feed the result back as an address and need an "
+                         f"autoassociative memory (n_data_bits == n_bits), got "
+                         f"{memory.n_data_bits} != {memory.n_bits}; use iterations=1")
+    steps = np.zeros(words.shape[0], dtype=np.int64)
+    converged = np.zeros(words.shape[0], dtype=bool)
+    if iterations == 1:
+        current = memory._read_words(words, parallel)
+        steps[:] = 1
+        if autoassociative:
+            converged[:] = (current == words).all(axis=1)
+    else:
+        current = words.copy()
+        active = np.arange(words.shape[0])
+        for _ in range(iterations):
+            nxt = memory._read_words(current[active], parallel)
+            steps[active] += 1
+            fixed = (nxt == current[active]).all(axis=1)
+            current[active] = nxt
+            converged[active[fixed]] = True
+            active = active[~fixed]
+            if active.size == 0:
+                break
+    if bits_dtype is not None:
+        current = unpack_bits(current, memory.n_data_bits).astype(bits_dtype, copy=False)
+    result = current[0] if single else current
+    return (result, ReadInfo(steps, converged)) if return_info else result
 
 def _crc32(array: np.ndarray) -> int:
     crc = 0
