@@ -10,28 +10,24 @@ activation probability.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import operator
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numba
 import numpy as np
 
+from . import _persist
 from ._jit import use_parallel
 from ._kernels import continuous as _k
 from ._validation import _describe, check_int
-from .memory import ADDRESS_BLOCK, ReadInfo, _available_memory, _crc32, _gib
+from .memory import ADDRESS_BLOCK, ReadInfo, _available_memory, _gib
 
 __all__ = ["ContinuousSDM"]
 
 FORMAT_NAME = "fastsdm.ContinuousSDM"
 FORMAT_VERSION = 1
-_META_FILE = "fastsdm.json"
 _ARRAYS = ("addresses", "accumulators")
 ACCUMULATOR_DTYPES = ("float32", "float64")
 
@@ -711,31 +707,8 @@ class ContinuousSDM:
         ...     bool((back.accumulators == mem.accumulators).all())
         True
         """
-        path = Path(path)
-        if path.exists():
-            if not overwrite:
-                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-            if path.is_dir() and not (path / _META_FILE).exists() and any(path.iterdir()):
-                raise FileExistsError(f"{path} is a non-empty directory that is not a saved "
-                                      "fastsdm memory; refusing to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            meta = self._metadata()
-            meta["arrays"] = {}
-            for name in _ARRAYS:
-                array = getattr(self, name)
-                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
-                meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
-                                        "crc32": _crc32(array)}
-            (tmp / _META_FILE).write_text(json.dumps(meta, indent=1))
-            if path.exists():
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return path
+        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, *, mmap: bool | str = False, verify: bool | None = None) -> ContinuousSDM:
@@ -776,36 +749,18 @@ class ContinuousSDM:
         ContinuousSDM(dim=64, n_locations=100, threshold=0.2, dtype='float32', seed=0)
         """
         path = Path(path)
-        mode = {False: None, True: "r+"}[mmap] if isinstance(mmap, bool) else mmap
-        if mode not in (None, "r+", "r", "c"):
-            raise ValueError(f"mmap must be True, False, 'r+', 'r' or 'c', got {mmap!r}")
+        mode = _persist.mmap_mode(mmap)
         verify = mode is None if verify is None else verify
         meta = _read_metadata(path)
         arrays = {}
         for name in _ARRAYS:
             spec, want_shape, want_dtype = meta["arrays"][name], *_expected(meta, name)
-            file = path / f"{name}.npy"
             if spec.get("shape") != want_shape or spec.get("dtype") != want_dtype:
-                raise ValueError(f"{path / _META_FILE} describes {name} as {spec.get('shape')} "
-                                 f"{spec.get('dtype')}, inconsistent with its parameters "
-                                 f"({want_shape} {want_dtype}); the memory is corrupt")
-            try:
-                array = np.load(file, mmap_mode=mode if name == "accumulators" else None,
-                                allow_pickle=False)
-            except FileNotFoundError:
-                raise ValueError(f"{path} is not a complete fastsdm memory: {file.name} is "
-                                 "missing") from None
-            except (ValueError, OSError, EOFError) as exc:
-                raise ValueError(f"{file} is truncated or corrupt and cannot be loaded ({exc}); "
-                                 "restore it from a copy") from None
-            if str(array.dtype) != want_dtype or list(array.shape) != want_shape:
-                raise ValueError(f"{file} holds an array of shape {array.shape} and dtype "
-                                 f"{array.dtype}, but {_META_FILE} says {want_shape} "
-                                 f"{want_dtype}; the memory is corrupt")
-            if verify and _crc32(array) != spec.get("crc32"):
-                raise ValueError(f"{file} fails its checksum: the data is corrupt; restore it "
-                                 "from a copy")
-            arrays[name] = array
+                raise ValueError(f"{path / _persist.META_FILE} describes {name} as "
+                                 f"{spec.get('shape')} {spec.get('dtype')}, inconsistent with its "
+                                 f"parameters ({want_shape} {want_dtype}); the memory is corrupt")
+            arrays[name] = _persist.load_array(
+                path, name, spec, mode=mode if name == "accumulators" else None, verify=verify)
         mem = cls.__new__(cls)
         for key in ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest",
                     "seed"):
@@ -842,27 +797,11 @@ def _expected(meta: dict, name: str) -> tuple[list, str]:
 
 
 def _read_metadata(path: Path) -> dict:
-    meta_file = path / _META_FILE
-    if not meta_file.is_file():
-        raise ValueError(f"{path} is not a saved fastsdm memory (no {_META_FILE}); save one "
-                         "with ContinuousSDM.save()")
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{meta_file} is not valid JSON ({exc}); the memory is corrupt") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        hint = "; load it with fastsdm.SDM.load()" if found == "fastsdm.SDM" else ""
-        raise ValueError(f"{meta_file} does not describe a {FORMAT_NAME} memory "
-                         f"(format={found!r}){hint}")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has format version {meta.get('format_version')!r}; this "
-                         f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
-    required = {"dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest", "dtype",
-                "seed", "arrays"}
-    missing = required - meta.keys()
-    if missing:
-        raise ValueError(f"{meta_file} lacks {sorted(missing)}; the memory is corrupt")
+    meta = _persist.read_metadata(
+        path, FORMAT_NAME, FORMAT_VERSION,
+        ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest", "dtype", "seed"),
+        "ContinuousSDM.save()")
+    meta_file = path / _persist.META_FILE
     try:
         # The parameters must be ones the constructor accepts.
         dim = check_int(meta["dim"], "dim", 1)

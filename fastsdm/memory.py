@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
-import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numba
 import numpy as np
 
+from . import _persist
 from ._jit import use_parallel
 from ._kernels import counters as _c
 from ._validation import as_words, check_choice, check_int, check_words, n_words
@@ -29,7 +26,8 @@ ADDRESS_BLOCK = 1 << 16
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
-_META_FILE = "fastsdm.json"
+_REQUIRED = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
+             "ties", "seed", "tie_rng_state")
 
 
 class ReadInfo(NamedTuple):
@@ -499,31 +497,8 @@ class SDM:
         ...     bool((back.counters == mem.counters).all())
         True
         """
-        path = Path(path)
-        if path.exists():
-            if not overwrite:
-                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-            if path.is_dir() and not (path / _META_FILE).exists() and any(path.iterdir()):
-                raise FileExistsError(f"{path} is a non-empty directory that is not a saved "
-                                      "fastsdm memory; refusing to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            meta = self._metadata()
-            meta["arrays"] = {}
-            for name in ("addresses", "counters"):
-                array = getattr(self, name)
-                np.save(tmp / f"{name}.npy", array, allow_pickle=False)
-                meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
-                                        "crc32": _crc32(array)}
-            _write_metadata(tmp, meta)
-            if path.exists():
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return path
+        arrays = {"addresses": self.addresses, "counters": self.counters}
+        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, *, mmap: bool | str = False, verify: bool | None = None) -> SDM:
@@ -549,32 +524,12 @@ class SDM:
             or of an unknown format version.  Files are never unpickled.
         """
         path = Path(path)
-        mode = {False: None, True: "r+"}.get(mmap, mmap) if isinstance(mmap, bool) else mmap
-        if mode not in (None, "r+", "r", "c"):
-            raise ValueError(f"mmap must be True, False, 'r+', 'r' or 'c', got {mmap!r}")
+        mode = _persist.mmap_mode(mmap)
         verify = mode is None if verify is None else verify
-        meta = _read_metadata(path)
-        arrays = {}
-        for name in ("addresses", "counters"):
-            spec = meta["arrays"][name]
-            file = path / f"{name}.npy"
-            try:
-                array = np.load(file, mmap_mode=mode if name == "counters" else None,
-                                allow_pickle=False)
-            except FileNotFoundError:
-                raise ValueError(f"{path} is not a complete fastsdm memory: {file.name} is "
-                                 "missing") from None
-            except (ValueError, OSError, EOFError) as exc:
-                raise ValueError(f"{file} is truncated or corrupt and cannot be loaded ({exc}); "
-                                 "restore it from a copy") from None
-            if str(array.dtype) != spec["dtype"] or list(array.shape) != spec["shape"]:
-                raise ValueError(f"{file} holds an array of shape {array.shape} and dtype "
-                                 f"{array.dtype}, but {_META_FILE} says {spec['shape']} "
-                                 f"{spec['dtype']}; the memory is corrupt")
-            if verify and spec["crc32"] is not None and _crc32(array) != spec["crc32"]:
-                raise ValueError(f"{file} fails its checksum: the data is corrupt; restore it "
-                                 "from a copy")
-            arrays[name] = array
+        meta = _persist.read_metadata(path, FORMAT_NAME, FORMAT_VERSION, _REQUIRED, "SDM.save()")
+        arrays = {name: _persist.load_array(path, name, meta["arrays"][name], verify=verify,
+                                            mode=mode if name == "counters" else None)
+                  for name in ("addresses", "counters")}
         mem = cls.__new__(cls)
         mem.n_bits = meta["n_bits"]
         mem.n_locations = meta["n_locations"]
@@ -593,7 +548,7 @@ class SDM:
             # Writes now change the file in place: its checksum is void until
             # flush() records a new one.
             meta["arrays"]["counters"]["crc32"] = None
-            _write_metadata(path, meta)
+            _persist.write_metadata(path, meta)
         return mem
 
     def flush(self) -> None:
@@ -607,10 +562,11 @@ class SDM:
             raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
                              "for others")
         self.counters.flush()
-        meta = _read_metadata(self._path)
-        meta.update({k: v for k, v in self._metadata().items() if k == "tie_rng_state"})
-        meta["arrays"]["counters"]["crc32"] = _crc32(self.counters)
-        _write_metadata(self._path, meta)
+        meta = _persist.read_metadata(self._path, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
+                                      "SDM.save()")
+        meta["tie_rng_state"] = self._tie_rng.bit_generator.state
+        meta["arrays"]["counters"]["crc32"] = _persist.crc32(self.counters)
+        _persist.write_metadata(self._path, meta)
 
 
 
@@ -651,44 +607,6 @@ def read_iterated(memory, queries, iterations, return_info, parallel):
         current = unpack_bits(current, memory.n_data_bits).astype(bits_dtype, copy=False)
     result = current[0] if single else current
     return (result, ReadInfo(steps, converged)) if return_info else result
-
-def _crc32(array: np.ndarray) -> int:
-    crc = 0
-    flat = array.reshape(-1).view(np.uint8) if array.size else np.zeros(0, np.uint8)
-    step = 1 << 26
-    for start in range(0, flat.size, step):
-        crc = zlib.crc32(flat[start : start + step], crc)
-    return crc
-
-
-def _write_metadata(path: Path, meta: dict) -> None:
-    tmp = path / (_META_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, path / _META_FILE)
-
-
-def _read_metadata(path: Path) -> dict:
-    meta_file = path / _META_FILE
-    if not meta_file.is_file():
-        raise ValueError(f"{path} is not a saved fastsdm memory (no {_META_FILE}); save one "
-                         "with SDM.save()")
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{meta_file} is not valid JSON ({exc}); the memory is corrupt") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ValueError(f"{meta_file} does not describe a {FORMAT_NAME} memory (format="
-                         f"{meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has format version {meta.get('format_version')!r}; this "
-                         f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
-    required = {"n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
-                "ties", "seed", "tie_rng_state", "arrays"}
-    missing = required - meta.keys()
-    if missing:
-        raise ValueError(f"{meta_file} lacks {sorted(missing)}; the memory is corrupt")
-    return meta
-
 
 def _check_counter_dtype(counter_dtype) -> str:
     try:
