@@ -42,6 +42,7 @@ from .memory import (
     _check_counter_dtype,
     generate_addresses,
     read_iterated,
+    write_inputs,
 )
 from .search import knn_arrays, queries_per_chunk
 
@@ -797,19 +798,7 @@ class ShardedSDM:
         if self._read_only:
             raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
                              "it with mmap=True to write to the files or mmap='c' to write in RAM")
-        words, _, _ = as_words(addresses, "addresses", self.n_bits)
-        if data is None:
-            if self.n_data_bits != self.n_bits:
-                raise ValueError(f"data is required: this memory stores {self.n_data_bits}-bit "
-                                 f"data at {self.n_bits}-bit addresses (heteroassociative)")
-            data_words = None
-        else:
-            data_words, _, _ = as_words(data, "data", self.n_data_bits)
-            if data_words.shape[0] != words.shape[0]:
-                raise ValueError(f"addresses and data must have the same number of rows, got "
-                                 f"{words.shape[0]} and {data_words.shape[0]}")
-        info = np.iinfo(np.int32)
-        weight = check_int(weight, "weight", info.min + 1, info.max)
+        words, data_words, weight = write_inputs(self, addresses, data, weight)
         if self.k_nearest is None:
             self._call("write", self._each(words, data_words, weight, parallel), mutating=True)
             return

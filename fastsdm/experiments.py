@@ -481,6 +481,30 @@ def capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None
     return _run_capacity(config, progress)
 
 
+def _filled_memories(c: dict, bar):
+    """Per repetition, one memory filled up to each load of ``c["n_patterns"]``.
+
+    Writing the patterns incrementally into one memory is much faster than
+    rebuilding it per load.  Yields ``(repetition, seeds, memory, m, targets,
+    rng)``: ``targets`` are up to ``n_cues`` of the ``m`` stored patterns and
+    ``rng`` draws that repetition's cue noise.
+    """
+    n = c["n_bits"]
+    for rep in range(c["repetitions"]):
+        seeds = _repetition_seeds(c["seed"], rep, ("memory", "pattern", "cue"))
+        mem = SDM(n, c["n_locations"], radius=c["radius"], counter_dtype=c["counter_dtype"],
+                  seed=seeds["memory_seed"])
+        patterns = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
+        rng = np.random.default_rng(seeds["cue_seed"])
+        written = 0
+        for m in c["n_patterns"]:
+            bar.note(f"rep {rep}: writing {m} patterns")
+            mem.write(patterns[written:m])
+            written = m
+            targets = patterns[np.sort(rng.choice(m, size=min(c["n_cues"], m), replace=False))]
+            yield rep, seeds, mem, m, targets, rng
+
+
 def _run_capacity(config: dict, progress: bool) -> Records:
     c = config
     n, N, d = c["n_bits"], c["n_locations"], c["radius"]
@@ -490,35 +514,23 @@ def _run_capacity(config: dict, progress: bool) -> Records:
     scalar_config = {k: v for k, v in c.items() if not isinstance(v, list)}
     stamp = versions()
     try:
-        for rep in range(c["repetitions"]):
-            seeds = _repetition_seeds(c["seed"], rep, ("memory", "pattern", "cue"))
-            mem = SDM(n, N, radius=d, counter_dtype=c["counter_dtype"],
-                      seed=seeds["memory_seed"])
-            patterns = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
-            rng = np.random.default_rng(seeds["cue_seed"])
-            written = 0
-            for m in c["n_patterns"]:
-                bar.note(f"rep {rep}: writing {m} patterns")
-                mem.write(patterns[written:m])
-                written = m
-                targets = patterns[np.sort(rng.choice(m, size=min(c["n_cues"], m),
-                                                      replace=False))]
-                model_ber, model_exact = _one_read_model(n, d, N, m, c["noise"])
-                snr = theory.snr(n, d, N, m)
-                for i, k in enumerate(c["noise"]):
-                    bar.note(f"rep {rep}: m={m}, noise={k}")
-                    cues = flip_bits(targets, n, k, seed=rng)
-                    measured = _recall(mem, cues, targets, c["iterations"])
-                    records.append({
-                        "experiment": "capacity", "repetition": rep, "n_patterns": m,
-                        "noise": k, "noise_fraction": k / n, "n_cues_read": len(targets),
-                        **measured,
-                        "theory_snr": snr, "theory_bit_error_rate_1": float(model_ber[i]),
-                        "theory_exact_recall_1": float(model_exact[i]),
-                        "theory_bit_error_rate_snr": _PHI(-snr),
-                        **scalar_config, **seeds, **stamp,
-                    })
-                    bar.update()
+        for rep, seeds, mem, m, targets, rng in _filled_memories(c, bar):
+            model_ber, model_exact = _one_read_model(n, d, N, m, c["noise"])
+            snr = theory.snr(n, d, N, m)
+            for i, k in enumerate(c["noise"]):
+                bar.note(f"rep {rep}: m={m}, noise={k}")
+                cues = flip_bits(targets, n, k, seed=rng)
+                measured = _recall(mem, cues, targets, c["iterations"])
+                records.append({
+                    "experiment": "capacity", "repetition": rep, "n_patterns": m,
+                    "noise": k, "noise_fraction": k / n, "n_cues_read": len(targets),
+                    **measured,
+                    "theory_snr": snr, "theory_bit_error_rate_1": float(model_ber[i]),
+                    "theory_exact_recall_1": float(model_exact[i]),
+                    "theory_bit_error_rate_snr": _PHI(-snr),
+                    **scalar_config, **seeds, **stamp,
+                })
+                bar.update()
     except KeyboardInterrupt:
         _interrupted(records, total)
     finally:
@@ -682,40 +694,28 @@ def _run_critical_distance(config: dict, progress: bool) -> Records:
     scalar_config = {k: v for k, v in c.items() if not isinstance(v, list)}
     stamp = versions()
     try:
-        for rep in range(c["repetitions"]):
-            seeds = _repetition_seeds(c["seed"], rep, ("memory", "pattern", "cue"))
-            mem = SDM(n, N, radius=d, counter_dtype=c["counter_dtype"],
-                      seed=seeds["memory_seed"])
-            patterns = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
-            rng = np.random.default_rng(seeds["cue_seed"])
-            written = 0
-            for m in c["n_patterns"]:
-                bar.note(f"rep {rep}: writing {m} patterns")
-                mem.write(patterns[written:m])
-                written = m
-                targets = patterns[np.sort(rng.choice(m, size=min(c["n_cues"], m),
-                                                      replace=False))]
-                model = theory.critical_distance(n, d, N, m)
-                curve = []
-                for x in c["distances"]:
-                    bar.note(f"rep {rep}: m={m}, cue distance {x}")
-                    cues = flip_bits(targets, n, x, seed=rng)
-                    measured = _recall(mem, cues, targets, c["iterations"])
-                    row = {
-                        "experiment": "critical_distance", "repetition": rep,
-                        "n_patterns": m, "cue_distance": x, "n_cues_read": len(targets),
-                        **measured,
-                        "theory_distance_1": float(model.curve[1][x]),
-                        "critical_distance_sim": None, "critical_distance_recall": None,
-                        "critical_distance_theory": model.distance,
-                        **scalar_config, **seeds, **stamp,
-                    }
-                    curve.append(row)
-                    records.append(row)
-                    bar.update()
-                estimates = _estimate_critical_distances(curve)
-                for row in curve:
-                    row.update(estimates)
+        for rep, seeds, mem, m, targets, rng in _filled_memories(c, bar):
+            model = theory.critical_distance(n, d, N, m)
+            curve = []
+            for x in c["distances"]:
+                bar.note(f"rep {rep}: m={m}, cue distance {x}")
+                cues = flip_bits(targets, n, x, seed=rng)
+                measured = _recall(mem, cues, targets, c["iterations"])
+                row = {
+                    "experiment": "critical_distance", "repetition": rep,
+                    "n_patterns": m, "cue_distance": x, "n_cues_read": len(targets),
+                    **measured,
+                    "theory_distance_1": float(model.curve[1][x]),
+                    "critical_distance_sim": None, "critical_distance_recall": None,
+                    "critical_distance_theory": model.distance,
+                    **scalar_config, **seeds, **stamp,
+                }
+                curve.append(row)
+                records.append(row)
+                bar.update()
+            estimates = _estimate_critical_distances(curve)
+            for row in curve:
+                row.update(estimates)
     except KeyboardInterrupt:
         _interrupted(records, total)
     finally:

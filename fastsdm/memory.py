@@ -313,19 +313,8 @@ class SDM:
         if not self.counters.flags.writeable:
             raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
                              "it with mmap=True to write to the file or mmap='c' to write in RAM")
-        words, single, _ = as_words(addresses, "addresses", self.n_bits)
-        if data is None:
-            if self.n_data_bits != self.n_bits:
-                raise ValueError(f"data is required: this memory stores {self.n_data_bits}-bit "
-                                 f"data at {self.n_bits}-bit addresses (heteroassociative)")
-            data_words = words
-        else:
-            data_words, data_single, _ = as_words(data, "data", self.n_data_bits)
-            if data_words.shape[0] != words.shape[0]:
-                raise ValueError(f"addresses and data must have the same number of rows, got "
-                                 f"{words.shape[0]} and {data_words.shape[0]}")
-        info = np.iinfo(np.int32)
-        weight = check_int(weight, "weight", info.min + 1, info.max)
+        words, data_words, weight = write_inputs(self, addresses, data, weight)
+        data_words = words if data_words is None else data_words
         # Chunks bound the temporaries (activation masks, CSR, deltas); they
         # are applied in order, so the batch still equals sequential writes.
         step = queries_per_chunk(self.n_locations)
@@ -568,6 +557,27 @@ class SDM:
         meta["arrays"]["counters"]["crc32"] = _persist.crc32(self.counters)
         _persist.write_metadata(self._path, meta)
 
+
+
+def write_inputs(memory, addresses, data, weight):
+    """Validated ``(address words, data words or None, weight)`` of a write.
+
+    Shared by :class:`SDM` and the sharded memory: ``memory`` needs
+    ``n_bits`` and ``n_data_bits``.  ``None`` data means autoassociative.
+    """
+    words, _, _ = as_words(addresses, "addresses", memory.n_bits)
+    data_words = None
+    if data is None:
+        if memory.n_data_bits != memory.n_bits:
+            raise ValueError(f"data is required: this memory stores {memory.n_data_bits}-bit "
+                             f"data at {memory.n_bits}-bit addresses (heteroassociative)")
+    else:
+        data_words, _, _ = as_words(data, "data", memory.n_data_bits)
+        if data_words.shape[0] != words.shape[0]:
+            raise ValueError(f"addresses and data must have the same number of rows, got "
+                             f"{words.shape[0]} and {data_words.shape[0]}")
+    info = np.iinfo(np.int32)
+    return words, data_words, check_int(weight, "weight", info.min + 1, info.max)
 
 
 def read_iterated(memory, queries, iterations, return_info, parallel):
