@@ -144,12 +144,19 @@ def test_bitarray_roundtrip_and_endianness(rng):
     assert fastsdm.to_bitarray(words[0], 77) == bas[0]
 
 
-def test_from_bitarray_ignores_garbage_pad_bits():
+def test_garbage_pad_bits_from_bitarray_buffers():
+    # setall(1) on a 3-bit bitarray sets the whole byte of its buffer: the raw
+    # buffer carries 5 garbage pad bits.
     b = bitarray("101", endian="big")
-    b.frombytes(b"\xff")  # 11 bits now; the buffer's last byte has set bits
-    del b[3:]
-    assert len(b) == 3
-    np.testing.assert_array_equal(fastsdm.from_bitarray(b), fastsdm.pack_bits([1, 0, 1]))
+    b.setall(1)
+    raw = np.zeros(8, np.uint8)
+    raw[0] = np.frombuffer(memoryview(b), np.uint8)[0]
+    assert raw[0] == 0xFF  # the premise: garbage beyond bit 3
+    words = raw.view("<u8").astype(np.uint64)
+    with pytest.raises(ValueError, match="non-zero pad bits beyond bit 3"):
+        fastsdm.unpack_bits(words, 3)
+    np.testing.assert_array_equal(fastsdm.clear_pad_bits(words, 3), fastsdm.pack_bits([1, 1, 1]))
+    np.testing.assert_array_equal(fastsdm.from_bitarray(b), fastsdm.pack_bits([1, 1, 1]))
 
 
 def test_from_bitarray_errors():
