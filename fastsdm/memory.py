@@ -14,7 +14,8 @@ from ._jit import use_parallel
 from ._kernels import counters as _c
 from ._validation import as_words, check_choice, check_int, check_words, n_words
 from .bits import unpack_bits
-from .search import knn_arrays, queries_per_chunk, radius_csr
+from .search import (TILED_MIN_QUERIES, knn_arrays, pad_queries, queries_per_chunk,
+                     radius_csr, tile_size)
 
 __all__ = ["SDM", "ReadInfo"]
 
@@ -23,6 +24,10 @@ TIE_POLICIES = ("random", "zero", "one", "keep")
 #: Locations whose addresses come from one child seed: a shard of a memory can
 #: regenerate any block of addresses without drawing the others.
 ADDRESS_BLOCK = 1 << 16
+
+#: Bytes of the temporaries (deltas, per-thread partial sums) of one fused
+#: scan-and-update call; larger batches are cut into calls of this size.
+FUSED_BUDGET = 8 << 20
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
@@ -315,13 +320,44 @@ class SDM:
                              "it with mmap=True to write to the file or mmap='c' to write in RAM")
         words, data_words, weight = write_inputs(self, addresses, data, weight)
         data_words = words if data_words is None else data_words
-        # Chunks bound the temporaries (activation masks, CSR, deltas); they
-        # are applied in order, so the batch still equals sequential writes.
-        step = queries_per_chunk(self.n_locations)
+        # Chunks bound the temporaries (deltas; activation masks and CSR when
+        # not fused); they are applied in order, so the batch still equals
+        # sequential writes.
+        if self._fused(words.shape[0]):
+            write_chunk, step = self._write_chunk_fused, self._fused_step(8)
+        else:
+            write_chunk, step = self._write_chunk_csr, queries_per_chunk(self.n_locations)
         for start in range(0, words.shape[0], step):
             chunk = slice(start, start + step)
-            indptr, indices = self._activate_words(words[chunk], parallel)
-            self._apply(indptr, indices, self._deltas(data_words[chunk], weight), parallel)
+            write_chunk(words[chunk], self._deltas(data_words[chunk], weight), parallel)
+
+    def _write_chunk_fused(self, words, deltas, parallel):
+        Qp, L, par = self._scan_setup(words, parallel)
+        # Threads own location chunks; several per thread even out the load.
+        n_chunks = 4 * numba.get_num_threads() if par else 1
+        run = _c._write_radius_parallel if par else _c._write_radius_serial
+        run(Qp, words.shape[0], self.addresses, L, n_chunks, self.radius, deltas, self.counters)
+
+    def _write_chunk_csr(self, words, deltas, parallel):
+        indptr, indices = self._activate_words(words, parallel)
+        self._apply(indptr, indices, deltas, parallel)
+
+    def _fused(self, n_queries):
+        # Radius activation of a batch: the scan and the counter update or
+        # gather run in one kernel (fastsdm._kernels.counters), without
+        # activation masks or CSR lists.
+        return self.k_nearest is None and n_queries >= TILED_MIN_QUERIES
+
+    def _fused_step(self, bytes_per_counter):
+        # Queries per fused call whose temporaries (bytes_per_counter for each
+        # data bit of each query; deltas may be int64) fit in FUSED_BUDGET.
+        return max(TILED_MIN_QUERIES, FUSED_BUDGET // (bytes_per_counter * self.n_data_bits))
+
+    def _scan_setup(self, words, parallel):
+        # Padded queries, tile size and serial/parallel choice of a fused call.
+        W = self.addresses.shape[1]
+        par = use_parallel(words.shape[0] * self.n_locations * W, parallel)
+        return pad_queries(words), tile_size(W), par
 
     def _deltas(self, data_words, weight):
         bits = unpack_bits(data_words, self.n_data_bits)
@@ -357,25 +393,48 @@ class SDM:
                                       dtype=np.uint64, endpoint=True)
 
     def _sum_dtype(self, indptr):
-        most = int(np.diff(indptr).max(initial=0))
+        return self._sum_dtype_bound(int(np.diff(indptr).max(initial=0)))
+
+    def _sum_dtype_bound(self, rows):
+        # int32 when a sum of ``rows`` counters cannot overflow it.
         info = np.iinfo(self.counter_dtype)
-        return np.int32 if most * max(-int(info.min), int(info.max)) < 2**31 else np.int64
+        return np.int32 if rows * max(-int(info.min), int(info.max)) < 2**31 else np.int64
 
     def _read_words(self, words, parallel, want_sums=False):
         out = np.empty((words.shape[0], n_words(self.n_data_bits)), dtype=np.uint64)
-        all_sums = []
         tie_words = self._tie_words(words)
-        step = queries_per_chunk(self.n_locations)
+        if self._fused(words.shape[0]):
+            read_chunk = self._read_chunk_fused
+            # The per-thread partial sums of a chunk fit in FUSED_BUDGET.
+            itemsize = np.dtype(self._sum_dtype_bound(self.n_locations)).itemsize
+            step = self._fused_step(numba.get_num_threads() * itemsize)
+        else:
+            read_chunk = self._read_chunk_csr
+            step = queries_per_chunk(self.n_locations)
+        all_sums = []
         for start in range(0, words.shape[0], step):
             chunk = slice(start, start + step)
-            indptr, indices = self._activate_words(words[chunk], parallel)
-            sums = np.empty((indptr.size - 1, self.n_data_bits), dtype=self._sum_dtype(indptr))
-            par = use_parallel(indices.size * self.n_data_bits, parallel)
-            run = _c._read_parallel if par else _c._read_serial
-            run(indptr, indices, self.counters, tie_words[chunk], sums, out[chunk])
+            sums = read_chunk(words[chunk], tie_words[chunk], out[chunk], parallel)
             if want_sums:
                 all_sums.append(sums.astype(np.int64, copy=False))
         return (out, np.concatenate(all_sums)) if want_sums else out
+
+    def _read_chunk_fused(self, words, tie_words, out, parallel):
+        Qp, L, par = self._scan_setup(words, parallel)
+        partial = np.empty((numba.get_num_threads() if par else 1, words.shape[0],
+                            self.n_data_bits), self._sum_dtype_bound(self.n_locations))
+        (_c._read_radius_parallel if par else _c._read_radius_serial)(
+            Qp, words.shape[0], self.addresses, L, self.radius, self.counters, partial)
+        (_c._finish_read_parallel if par else _c._finish_read_serial)(partial, tie_words, out)
+        return partial[0]
+
+    def _read_chunk_csr(self, words, tie_words, out, parallel):
+        indptr, indices = self._activate_words(words, parallel)
+        sums = np.empty((indptr.size - 1, self.n_data_bits), dtype=self._sum_dtype(indptr))
+        par = use_parallel(indices.size * self.n_data_bits, parallel)
+        run = _c._read_parallel if par else _c._read_serial
+        run(indptr, indices, self.counters, tie_words, sums, out)
+        return sums
 
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
              parallel: bool | None = None):

@@ -40,7 +40,7 @@ def tile_size(n_words: int) -> int:
     return 64 * int(np.clip(32768 // (8 * padded_words(n_words) * 64), 1, 16))
 
 
-def _pad_queries(Q: np.ndarray) -> np.ndarray:
+def pad_queries(Q: np.ndarray) -> np.ndarray:
     # The tiled kernels read 4 queries per pass and 1, 2, 4 or 8 words of each.
     w8 = padded_words(Q.shape[1])
     q4 = -(-Q.shape[0] // 4) * 4
@@ -94,7 +94,7 @@ def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None
         n_chunks = _n_chunks(par, -(-N // L), n_qblocks, mode)
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
         run = _h._scan_tiled_parallel if par else _h._scan_tiled_serial
-        run(_pad_queries(Q), nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps)
+        run(pad_queries(Q), nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps)
     else:
         n_chunks = _n_chunks(par, -(-N // 64))
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS

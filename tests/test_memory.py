@@ -109,22 +109,52 @@ def test_counters_saturate_never_wrap():
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("n_queries", [3, 16])  # CSR gather / fused scan-and-sum
 @pytest.mark.parametrize("parallel", [False, True])
-def test_int8_sums_over_many_rows_are_exact(parallel):
+def test_int8_sums_over_many_rows_are_exact(parallel, n_queries):
     # int8 rows are summed in int16 blocks of 256 rows: the extremes must not wrap.
     mem = fastsdm.SDM(8, 1000, radius=8, counter_dtype="int8", ties="zero", seed=0)
     mem.counters[:, :4] = -128
     mem.counters[:, 4:] = 127
     mem.counters[::3, 7] = -1
     expected = [-128_000] * 4 + [127_000] * 3 + [334 * -1 + 666 * 127]
-    q = np.zeros((3, 8), np.uint8)
+    q = np.zeros((n_queries, 8), np.uint8)
     assert (mem.read_sums(q, parallel=parallel) == expected).all()
 
 
-def test_wide_counters_do_not_overflow_the_sum():
+@pytest.mark.parametrize("n_queries", [1, 8])
+def test_wide_counters_do_not_overflow_the_sum(n_queries):
     mem = fastsdm.SDM(8, 40000, radius=8, counter_dtype="int32", ties="zero", seed=0)
     mem.counters[:] = 2**31 - 1
-    assert mem.read_sums(np.zeros(8, np.uint8)).tolist() == [40000 * (2**31 - 1)] * 8
+    sums = mem.read_sums(np.zeros((n_queries, 8), np.uint8))
+    assert sums.tolist() == [[40000 * (2**31 - 1)] * 8] * n_queries
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n,N", [(1, 40), (64, 900), (130, 700), (300, 600), (600, 1100),
+                                 (1000, 2000)])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_fused_scan_and_update_equals_csr_path(n, N, parallel):
+    # A batch of >= 8 radius queries scans and updates in one kernel; single
+    # queries activate (CSR) first.  Both must give the same counters, sums
+    # and reads, saturation and wide weights included.
+    rng = np.random.default_rng(n)
+    radius = n // 2 - max(1, n // 20) if n > 1 else 0
+    for dtype, weight in (("int8", 1), ("int8", 90), ("int16", 40_000), ("int32", -7)):
+        fused = fastsdm.SDM(n, N, radius=radius, counter_dtype=dtype, ties="zero", seed=3)
+        csr = fastsdm.SDM(n, N, radius=radius, counter_dtype=dtype, ties="zero", seed=3)
+        keys = fastsdm.random_addresses(40, n, rng)
+        keys[30:] = keys[0]
+        data = fastsdm.random_addresses(40, n, rng)
+        fused.write(keys, data, weight=weight, parallel=parallel)
+        for k, d in zip(keys, data, strict=True):
+            csr.write(k, d, weight=weight, parallel=parallel)
+        np.testing.assert_array_equal(fused.counters, csr.counters)
+        assert fused.counters.any()
+        np.testing.assert_array_equal(fused.read_sums(keys, parallel=parallel),
+                                      [csr.read_sums(k, parallel=parallel) for k in keys])
+        np.testing.assert_array_equal(fused.read(keys, parallel=parallel),
+                                      [csr.read(k, parallel=parallel) for k in keys])
 
 
 @pytest.mark.parametrize("ties,expected", [("zero", 0), ("one", 1)])

@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastsdm
-from fastsdm import search
+from fastsdm import _intrinsics, search
+from fastsdm._jit import jit
+from fastsdm._kernels import hamming as h
 from tests.reference import hamming, knn_lists, radius_lists
 
 pytestmark = pytest.mark.kernel
@@ -15,6 +17,8 @@ pytestmark = pytest.mark.kernel
 # vector lengths around word boundaries.
 CASES = [(n, N, q) for n in (1, 63, 64, 65, 1000)
          for N, q in ((1, 1), (67, 3), (300, 9), (700, 37))]
+# Tiles of 5 and 10 words: no and one 8 x 8 transposed block plus loose words.
+CASES += [(300, 300, 9), (600, 700, 37)]
 # A few of them also run with NUMBA_DISABLE_JIT=1 (the kernels as plain Python).
 CASES = [pytest.param(*c, marks=pytest.mark.nojit) if c[0] in (63, 65) and c[1] <= 300 else c
          for c in CASES]
@@ -191,3 +195,44 @@ def test_search_errors():
         fastsdm.hamming_distances(Q, A | np.uint64(2**63), n_bits=100)
     with pytest.raises(ValueError, match="must have 1 words per vector for n_bits=50"):
         fastsdm.hamming_distances(Q, A, n_bits=50)
+
+
+@jit
+def _load_tile(A, start, count, T):
+    h.load_tile(A, start, count, T)
+
+
+@jit
+def _transpose(src, src_start, src_stride, dst, dst_start, dst_stride):
+    _intrinsics.transpose8x8(src, src_start, src_stride, dst, dst_start, dst_stride)
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("count", [256, 200, 13, 3])
+@pytest.mark.parametrize("W", [1, 5, 8, 10, 16, 24])
+def test_tiles_are_transposed_exactly(W, count):
+    # load_tile moves whole 8 x 8 blocks with vector shuffles and the rest
+    # word by word; compare with numpy's transpose, pads zero.
+    rng = np.random.default_rng(W * 1000 + count)
+    A = rng.integers(0, 2**64, size=(600, W), dtype=np.uint64, endpoint=False)
+    W8 = search.padded_words(W)
+    T = np.full((W8, 256), 7, dtype=np.uint64)
+    _load_tile(A, 300, count, T)
+    expected = np.zeros((W8, 256), dtype=np.uint64)
+    expected[:W, :count] = A[300 : 300 + count].T
+    np.testing.assert_array_equal(T, expected)
+
+
+@pytest.mark.nojit
+def test_transpose8x8_matches_plain_python():
+    src = np.arange(400, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    dst = np.zeros(500, dtype=np.uint64)
+    _transpose(src, 7, 40, dst, 3, 50)
+    expected = np.zeros(500, dtype=np.uint64)
+    for i in range(8):
+        for k in range(8):
+            expected[3 + 50 * i + k] = src[7 + 40 * k + i]
+    np.testing.assert_array_equal(dst, expected)
+    plain = np.zeros(500, dtype=np.uint64)
+    _intrinsics.transpose8x8(src, 7, 40, plain, 3, 50)
+    np.testing.assert_array_equal(plain, expected)
