@@ -27,7 +27,10 @@ ADDRESS_BLOCK = 1 << 16
 
 #: Bytes of the temporaries (deltas, per-thread partial sums) of one fused
 #: scan-and-update call; larger batches are cut into calls of this size.
-FUSED_BUDGET = 8 << 20
+#: Small on purpose: the canonical int8 memory's arrays take 1.128 GB, and
+#: this keeps a whole write-and-read session's peak resident size within
+#: 1.3 GB (docs/performance.md) at a cost of ~5% read throughput.
+FUSED_BUDGET = 2 << 20
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
@@ -324,7 +327,8 @@ class SDM:
         # not fused); they are applied in order, so the batch still equals
         # sequential writes.
         if self._fused(words.shape[0]):
-            write_chunk, step = self._write_chunk_fused, self._fused_step(8)
+            itemsize = self._delta_dtype(weight).itemsize
+            write_chunk, step = self._write_chunk_fused, self._fused_step(itemsize)
         else:
             write_chunk, step = self._write_chunk_csr, queries_per_chunk(self.n_locations)
         for start in range(0, words.shape[0], step):
@@ -350,7 +354,7 @@ class SDM:
 
     def _fused_step(self, bytes_per_counter):
         # Queries per fused call whose temporaries (bytes_per_counter for each
-        # data bit of each query; deltas may be int64) fit in FUSED_BUDGET.
+        # data bit of each query) fit in FUSED_BUDGET.
         return max(TILED_MIN_QUERIES, FUSED_BUDGET // (bytes_per_counter * self.n_data_bits))
 
     def _scan_setup(self, words, parallel):
@@ -359,13 +363,15 @@ class SDM:
         par = use_parallel(words.shape[0] * self.n_locations * W, parallel)
         return pad_queries(words), tile_size(W), par
 
-    def _deltas(self, data_words, weight):
-        bits = unpack_bits(data_words, self.n_data_bits)
-        info = np.iinfo(self.counter_dtype)
+    def _delta_dtype(self, weight):
         # Same dtype as the counters when the weight fits: the update then
         # compiles to saturating vector adds.  A larger weight is kept exact.
-        dtype = self.counter_dtype if -info.max <= weight <= info.max else np.int64
-        signed = bits.astype(dtype)
+        info = np.iinfo(self.counter_dtype)
+        return np.dtype(self.counter_dtype if -info.max <= weight <= info.max else np.int64)
+
+    def _deltas(self, data_words, weight):
+        bits = unpack_bits(data_words, self.n_data_bits)
+        signed = bits.astype(self._delta_dtype(weight))
         signed *= 2
         signed -= 1
         signed *= weight
