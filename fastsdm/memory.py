@@ -371,7 +371,9 @@ class SDM:
 
     def _deltas(self, data_words, weight):
         bits = unpack_bits(data_words, self.n_data_bits)
-        signed = bits.astype(self._delta_dtype(weight))
+        dtype = self._delta_dtype(weight)
+        # 0/1 -> -weight/+weight in place when the deltas are bytes too.
+        signed = bits.view(np.int8) if dtype == np.int8 else bits.astype(dtype)
         signed *= 2
         signed -= 1
         signed *= weight
@@ -423,6 +425,7 @@ class SDM:
             sums = read_chunk(words[chunk], tie_words[chunk], out[chunk], parallel)
             if want_sums:
                 all_sums.append(sums.astype(np.int64, copy=False))
+            del sums  # before the next chunk allocates its own
         return (out, np.concatenate(all_sums)) if want_sums else out
 
     def _read_chunk_fused(self, words, tie_words, out, parallel):
