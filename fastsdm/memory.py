@@ -14,8 +14,14 @@ from ._jit import use_parallel
 from ._kernels import counters as _c
 from ._validation import as_words, check_choice, check_int, check_words, n_words
 from .bits import unpack_bits
-from .search import (TILED_MIN_QUERIES, knn_arrays, pad_queries, queries_per_chunk,
-                     radius_csr, tile_size)
+from .search import (
+    TILED_MIN_QUERIES,
+    knn_arrays,
+    pad_queries,
+    queries_per_chunk,
+    radius_csr,
+    tile_size,
+)
 
 __all__ = ["SDM", "ReadInfo"]
 
