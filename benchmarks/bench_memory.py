@@ -3,7 +3,8 @@
 Sizes (``_common.SIZES``): small (n=256, N=10^4), medium (n=256, N=10^5) and,
 with FASTSDM_BENCH_LARGE=1, Kanerva's canonical memory (n=1000, N=10^6, int8
 counters, radius 451).  Activation probability 0.001 throughout.  "batch" 1
-is one vector per call (a 1-D input), 256 a batched call.
+is one vector per call (a 1-D input; activation lists, then counters), 256 and
+1024 batched calls (the scan fused with the counter update or sum).
 
 Memories are built in ``setup`` (not ``setup_cache``: a canonical memory is
 1.1 GiB and would be pickled); building one takes well under a second because
@@ -23,7 +24,7 @@ import fastsdm
 
 from ._common import ACTIVATION_PROBABILITY, SIZES
 
-BATCHES = [1, 256]
+BATCHES = [1, 256, 1024]
 
 
 def _counter_dtype(size):
@@ -51,7 +52,7 @@ class SDMWrite:
 
     def setup(self, size, batch, parallel):
         self.mem, _ = _memory(size)
-        self.data = fastsdm.random_addresses(256, self.mem.n_bits, seed=2)
+        self.data = fastsdm.random_addresses(max(BATCHES), self.mem.n_bits, seed=2)
         self.x = _batch(self.data, batch)
         self.mem.write(self.x, parallel=parallel)  # JIT warm-up, same kernels as timed
 
@@ -67,7 +68,7 @@ class SDMRead:
     def setup(self, size, batch, parallel):
         n_patterns = SIZES[size][1] // 1000
         self.mem, patterns = _memory(size, n_patterns=n_patterns)
-        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])),
+        cues = fastsdm.flip_bits(np.resize(patterns, (max(BATCHES), patterns.shape[1])),
                                  self.mem.n_bits, self.mem.n_bits // 10, seed=3)
         self.x = _batch(cues, batch)
         self.mem.read(self.x, parallel=parallel)  # JIT warm-up, same kernels as timed
