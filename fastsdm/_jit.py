@@ -28,7 +28,7 @@ import types
 
 import numba
 
-__all__ = ["jit", "twins", "use_parallel", "PARALLEL_MIN_WORK"]
+__all__ = ["jit", "twins", "specialize", "use_parallel", "PARALLEL_MIN_WORK"]
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -67,13 +67,13 @@ def jit(fn=None, **overrides):
     return numba.njit(**{**_OPTIONS, **overrides})(fn)
 
 
-def _renamed_copy(fn, suffix: str):
+def _renamed_copy(fn, suffix: str, globals_=None):
     # numba's on-disk cache is keyed by the function's qualified name and
     # signature, not by the ``parallel`` flag: compiling one function twice
     # would make the twins overwrite each other's cache entries.  A copy with
     # its own qualified name gets its own cache file.
-    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
-                               fn.__defaults__, fn.__closure__)
+    clone = types.FunctionType(fn.__code__, fn.__globals__ if globals_ is None else globals_,
+                               fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
     clone.__qualname__ = fn.__qualname__ + suffix
     clone.__doc__ = fn.__doc__
     clone.__module__ = fn.__module__
@@ -85,6 +85,16 @@ def twins(fn):
     serial = jit(fn)
     parallel = jit(_renamed_copy(fn, "_parallel"), parallel=True)
     return serial, parallel
+
+
+def specialize(fn, suffix: str, **constants):
+    """A copy of ``fn`` (named ``fn`` + ``suffix``) whose globals ``constants`` are fixed.
+
+    numba compiles global values as constants, so branches on them fold away
+    in the copy: one source for several kernels that differ in, e.g., what
+    they do with each result, without a run-time switch in the hot loop.
+    """
+    return _renamed_copy(fn, suffix, {**fn.__globals__, **constants})
 
 
 def use_parallel(work: int, parallel: bool | None = None) -> bool:

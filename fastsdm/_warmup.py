@@ -48,7 +48,8 @@ def warmup(counter_dtypes=("int8", "int16", "int32"), *, parallel: bool = True) 
     for dtype in counter_dtypes:
         mem = SDM(64, 64, radius=32, counter_dtype=dtype, seed=0)
         for par in modes:
-            mem.write(mem.addresses[:2], parallel=par)
-            mem.write(mem.addresses[:2], weight=np.iinfo(np.int32).max, parallel=par)
-            mem.read(mem.addresses[:2], parallel=par)
+            for batch in (mem.addresses[:2], mem.addresses[:8]):  # lists / fused scan
+                mem.write(batch, parallel=par)
+                mem.write(batch, weight=np.iinfo(np.int32).max, parallel=par)
+                mem.read(batch, parallel=par)
     return time.perf_counter() - start

@@ -93,8 +93,8 @@ def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None
         n_qblocks = -(-nq // q_block)
         n_chunks = _n_chunks(par, -(-N // L), n_qblocks, mode)
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
-        run = _h._scan_tiled_parallel if par else _h._scan_tiled_serial
-        run(pad_queries(Q), nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps)
+        run = _h.SCAN_TILED[mode][1 if par else 0]
+        run(pad_queries(Q), nq, A, L, q_block, n_chunks, radius, out_dist, out_mask, heaps)
     else:
         n_chunks = _n_chunks(par, -(-N // 64))
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS

@@ -16,14 +16,14 @@ them in the form the caller asked for (``mode``):
 
 Two drivers compute ``acc``:
 
-* :func:`_scan_tiled` for batches: a tile of ``L`` locations is transposed
+* :func:`_scan_tiled_impl` for batches: a tile of ``L`` locations is transposed
   ("bit-sliced") into ``T[word, location]`` once, then each query's distances
   are ``sum_j popcount(q[j] ^ T[j, :])``, a loop over contiguous locations
   that LLVM vectorises into ``vpxorq``/``vpopcntq``/``vpaddq`` with no
   horizontal reductions, four queries at a time.  The tile stays in cache
   while the whole query block passes over it, so the cost is popcount
   throughput, not memory bandwidth.
-* :func:`_scan_rows` for one or a few queries: the transposition would cost
+* :func:`_scan_rows_impl` for one or a few queries: the transposition would cost
   more than it saves, so each location's words are reduced in place; the scan
   then streams the address matrix once at memory bandwidth.
 """
@@ -32,7 +32,7 @@ import numpy as np
 from numba import prange
 
 from .._intrinsics import le_mask64, popcount, prefetch, transpose8x8
-from .._jit import jit, twins
+from .._jit import jit, specialize, twins
 
 MODE_DISTANCES = 0
 MODE_RADIUS = 1
@@ -391,9 +391,14 @@ def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
                     _heap_push(heap, key)
 
 
-def _scan_tiled_impl(Qp, nq, A, L, q_block, n_chunks, mode, radius, out_dist, out_mask, heaps):
+#: Set per compiled copy of _scan_tiled_impl by ``specialize`` (SCAN_TILED).
+SCAN_MODE = None
+
+
+def _scan_tiled_impl(Qp, nq, A, L, q_block, n_chunks, radius, out_dist, out_mask, heaps):
     # Qp holds nq queries padded to a multiple of 4 rows; q_block is a
-    # multiple of 4.
+    # multiple of 4.  SCAN_MODE is a compile-time constant (one kernel per
+    # mode, see SCAN_TILED below).
     N = A.shape[0]
     W8 = Qp.shape[1]
     n_tiles = (N + L - 1) // L
@@ -416,8 +421,8 @@ def _scan_tiled_impl(Qp, nq, A, L, q_block, n_chunks, mode, radius, out_dist, ou
                 prefetch_next_tile(A, start + L, L, (q - q0) // 4, (q1 - q0 + 3) // 4)
                 tile_group_distances(Qp, q, T, acc)
                 for r in range(min(4, q1 - q)):
-                    _emit(mode, q + r, start, count, acc[r], radius, out_dist, out_mask, heaps,
-                          chunk)
+                    _emit(SCAN_MODE, q + r, start, count, acc[r], radius, out_dist, out_mask,
+                          heaps, chunk)
 
 
 def _scan_rows_impl(Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps):
@@ -435,7 +440,13 @@ def _scan_rows_impl(Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps):
                 _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk)
 
 
-_scan_tiled_serial, _scan_tiled_parallel = twins(_scan_tiled_impl)
+#: (serial, parallel) tiled scans by mode.  With the mode a constant, the
+#: emit branch folds away (measured ~2.5% faster than a run-time mode).
+SCAN_TILED = {
+    mode: twins(specialize(_scan_tiled_impl, suffix, SCAN_MODE=mode))
+    for mode, suffix in ((MODE_DISTANCES, "_distances"), (MODE_RADIUS, "_radius"),
+                         (MODE_KNN, "_knn"))
+}
 _scan_rows_serial, _scan_rows_parallel = twins(_scan_rows_impl)
 
 
