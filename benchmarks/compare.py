@@ -77,6 +77,24 @@ def measure(fn, repeats, warmup=1):
             "cpu_median": float(np.median(cpu)), "runs": wall}
 
 
+def paired_ratios(fast, slow, repeats):
+    """Time ``fast`` and ``slow`` alternately; the ratios slow / fast of each pair.
+
+    Both calls of a pair see the same state of a shared machine, so the ratio
+    is steadier than a ratio of medians taken minutes apart.
+    """
+    fast()
+    slow()
+    ratios = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fast()
+        t1 = time.perf_counter()
+        slow()
+        ratios.append((time.perf_counter() - t1) / (t1 - t0))
+    return ratios
+
+
 def fmt_time(seconds):
     if seconds >= 1:
         return f"{seconds:.2f} s"
@@ -144,6 +162,8 @@ def machine_info():
         import faiss
 
         info["faiss_omp_threads"] = faiss.omp_get_max_threads()
+        # Which SIMD paths faiss was built with (its wheels dispatch at run time).
+        info["faiss_compile_options"] = faiss.get_compile_options().strip()
     except ImportError:
         pass
     return info
@@ -485,6 +505,12 @@ def search_batch(Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add, notes
     if from_faiss:
         add("radius search", nq, "faiss range_search",
             measure(lambda: from_faiss.radius(Qb, radius), reps))
+        ratios = paired_ratios(lambda: fastsdm.radius_search(Qb, A, radius),
+                               lambda: from_faiss.radius(Qb, radius), reps)
+        notes.append(f"Radius search, {nq} quer{'y' if nq == 1 else 'ies'}, fastsdm and faiss "
+                     f"range_search timed in alternation ({len(ratios)} pairs): faiss / fastsdm "
+                     f"= {np.median(ratios):.2f}× (median; {min(ratios):.2f}–"
+                     f"{max(ratios):.2f}×).")
     add("radius search", nq, "NumPy bitwise_count",
         measure(lambda: numpy_radius(sub, A, radius), reps), scale_np, mark_np)
 
