@@ -10,6 +10,10 @@ JIT an ``@overload`` replaces each one with an LLVM intrinsic:
   ``vpaddsb``/``vpaddsw`` for int8/int16 counters: a counter update that
   clamps at the dtype's limits instead of wrapping, at one instruction per
   32-64 counters.
+* ``prefetch(array, index)``: ``llvm.prefetch``, a hint to load a cache line.
+* ``le_mask64(values, start, threshold)``: one ``<64 x i64>`` compare whose
+  ``<64 x i1>`` result is a ``uint64`` bit mask.
+* ``transpose8x8(...)``: an 8 x 8 block of words transposed by vector shuffles.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-__all__ = ["popcount", "saturating_add"]
+__all__ = ["popcount", "saturating_add", "prefetch", "le_mask64", "transpose8x8"]
 
 
 def popcount(x):
