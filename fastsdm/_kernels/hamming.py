@@ -55,7 +55,7 @@ def empty_aligned(rows, cols, dtype):
     return buf[skip : skip + rows * cols].reshape((rows, cols))
 
 
-@jit(inline="always")
+@jit
 def load_tile(A, start, count, T):
     # T[j, l] = A[start + l, j]; words past W (T has W8 >= W rows) and
     # locations past ``count`` are zero.  A and T are C-contiguous.  Whole
@@ -313,9 +313,12 @@ def prefetch_next_tile(A, start, L, group, n_groups):
         prefetch(a, i)
 
 
-@jit(inline="always")
+@jit
 def tile_group_distances(Qp, q, T, acc):
     """``acc[r, l]`` = distance of query ``q + r`` (r < 4) to location ``l`` of tile ``T``."""
+    # Not inlined: every scan and fused kernel calls this one compiled copy
+    # (the four unrolled width variants would otherwise be recompiled into
+    # each of them; a call per group of four queries costs nothing measurable).
     W8 = T.shape[0]
     if W8 == 1:
         _tile_distances_1(Qp, q, T, acc)
