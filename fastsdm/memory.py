@@ -38,6 +38,10 @@ ADDRESS_BLOCK = 1 << 16
 #: 1.3 GB (docs/performance.md) at a cost of ~5% read throughput.
 FUSED_BUDGET = 2 << 20
 
+# Placeholders for the argument a fused write or read does not use.
+_NO_PARTIAL = np.zeros((1, 1, 1), dtype=np.int32)
+_NO_DELTAS = np.zeros((1, 1), dtype=np.int8)
+
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
 _REQUIRED = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
@@ -346,7 +350,8 @@ class SDM:
         # Threads own location chunks; several per thread even out the load.
         n_chunks = 4 * numba.get_num_threads() if par else 1
         run = _c._write_radius_parallel if par else _c._write_radius_serial
-        run(Qp, words.shape[0], self.addresses, L, n_chunks, self.radius, deltas, self.counters)
+        run(Qp, words.shape[0], self.addresses, L, n_chunks, self.radius, self.counters, deltas,
+            _NO_PARTIAL)
 
     def _write_chunk_csr(self, words, deltas, parallel):
         indptr, indices = self._activate_words(words, parallel)
@@ -439,7 +444,8 @@ class SDM:
         partial = np.empty((numba.get_num_threads() if par else 1, words.shape[0],
                             self.n_data_bits), self._sum_dtype_bound(self.n_locations))
         (_c._read_radius_parallel if par else _c._read_radius_serial)(
-            Qp, words.shape[0], self.addresses, L, self.radius, self.counters, partial)
+            Qp, words.shape[0], self.addresses, L, partial.shape[0], self.radius, self.counters,
+            _NO_DELTAS, partial)
         (_c._finish_read_parallel if par else _c._finish_read_serial)(partial, tie_words, out)
         return partial[0]
 

@@ -10,8 +10,9 @@ Activated rows are scattered over the counter matrix (a gigabyte for the
 canonical memory), so both loops are bound by memory latency; they prefetch
 the row ``PREFETCH_AHEAD`` places ahead, which measured ~1.7x faster.
 
-For radius activation of a batch, :func:`_write_radius` and
-:func:`_read_radius` fuse the Hamming scan with the counter update or gather:
+For radius activation of a batch, :func:`_scan_update_impl` (compiled as
+``_write_radius_*`` and ``_read_radius_*``) fuses the Hamming scan with the
+counter update or gather:
 no activation mask and no CSR lists are built.  A task owns a chunk of
 location tiles and passes every query of the batch, in order, over each tile
 (the tiled scan of ``fastsdm._kernels.hamming``).  The rows a group of four
@@ -25,7 +26,7 @@ import numpy as np
 from numba import prange
 
 from .._intrinsics import popcount, prefetch, saturating_add
-from .._jit import jit, twins
+from .._jit import jit, specialize, twins
 from .hamming import empty_aligned, load_tile, prefetch_next_tile, tile_group_distances, within
 
 PREFETCH_AHEAD = 4
@@ -152,14 +153,25 @@ def _add_into(total, row):
         total[j] += row[j]
 
 
-def _write_radius_impl(Qp, nq, A, L, n_chunks, radius, deltas, counters):
+#: Set per compiled copy of _scan_update_impl by ``specialize`` below.
+FUSED_WRITE = None
+
+
+def _scan_update_impl(Qp, nq, A, L, n_chunks, radius, counters, deltas, partial):
     # Qp: nq queries padded to a multiple of 4 rows and to the tile's words.
+    # FUSED_WRITE (a compile-time constant): add deltas[q] to every row within
+    # ``radius`` of query q, saturating; otherwise add those rows into
+    # partial[chunk, q] (one chunk per partial; the other array is unused).
     N = A.shape[0]
     n = counters.shape[1]
     flat = counters.reshape(-1)
     n_tiles = (N + L - 1) // L
     tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
+        if FUSED_WRITE:
+            pass
+        else:
+            partial[chunk] = 0
         T = empty_aligned(Qp.shape[1], L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
         rows = np.empty(4 * L, np.int64)
@@ -169,54 +181,27 @@ def _write_radius_impl(Qp, nq, A, L, n_chunks, radius, deltas, counters):
             count = min(L, N - start)
             load_tile(A, start, count, T)
             found = 0
-            for q in range(0, nq, 4):
-                prefetch_next_tile(A, start + L, L, q // 4, (nq + 3) // 4)
-                tile_group_distances(Qp, q, T, acc)
+            # One step past the last group applies its rows.
+            for q in range(0, nq + 4, 4):
+                if q < nq:
+                    prefetch_next_tile(A, start + L, L, q // 4, (nq + 3) // 4)
+                    tile_group_distances(Qp, q, T, acc)
                 # The rows of the previous group arrived during the scan above.
                 for i in range(found):
-                    _add_saturating(counters[rows[i]], deltas[queries[i]])
-                found = _collect(acc, q, min(4, nq - q), count, radius, start, rows, queries,
-                                 flat, n)
-            for i in range(found):
-                _add_saturating(counters[rows[i]], deltas[queries[i]])
+                    if FUSED_WRITE:
+                        _add_saturating(counters[rows[i]], deltas[queries[i]])
+                    else:
+                        _add_into(partial[chunk, queries[i]], counters[rows[i]])
+                found = 0
+                if q < nq:
+                    found = _collect(acc, q, min(4, nq - q), count, radius, start, rows,
+                                     queries, flat, n)
 
 
-_write_radius_serial, _write_radius_parallel = twins(_write_radius_impl)
-
-
-def _read_radius_impl(Qp, nq, A, L, radius, counters, partial):
-    # partial[chunk, q] = sum of the counter rows within ``radius`` of query
-    # q among the locations of ``chunk`` (one chunk per partial).
-    N = A.shape[0]
-    n = counters.shape[1]
-    flat = counters.reshape(-1)
-    n_chunks = partial.shape[0]
-    n_tiles = (N + L - 1) // L
-    tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
-    for chunk in prange(n_chunks):
-        sums = partial[chunk]
-        sums[:] = 0
-        T = empty_aligned(Qp.shape[1], L, np.uint64)
-        acc = empty_aligned(4, L, np.int64)
-        rows = np.empty(4 * L, np.int64)
-        queries = np.empty(4 * L, np.int64)
-        for tile in range(chunk * tiles_per_chunk, min(n_tiles, (chunk + 1) * tiles_per_chunk)):
-            start = tile * L
-            count = min(L, N - start)
-            load_tile(A, start, count, T)
-            found = 0
-            for q in range(0, nq, 4):
-                prefetch_next_tile(A, start + L, L, q // 4, (nq + 3) // 4)
-                tile_group_distances(Qp, q, T, acc)
-                for i in range(found):
-                    _add_into(sums[queries[i]], counters[rows[i]])
-                found = _collect(acc, q, min(4, nq - q), count, radius, start, rows, queries,
-                                 flat, n)
-            for i in range(found):
-                _add_into(sums[queries[i]], counters[rows[i]])
-
-
-_read_radius_serial, _read_radius_parallel = twins(_read_radius_impl)
+_write_radius_serial, _write_radius_parallel = twins(
+    specialize(_scan_update_impl, "_write", FUSED_WRITE=True))
+_read_radius_serial, _read_radius_parallel = twins(
+    specialize(_scan_update_impl, "_read", FUSED_WRITE=False))
 
 
 def _finish_read_impl(partial, tie_words, out_words):
