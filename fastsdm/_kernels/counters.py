@@ -12,8 +12,8 @@ the row ``PREFETCH_AHEAD`` places ahead, which measured ~1.7x faster.
 
 For radius activation of a batch, :func:`_scan_update_impl` (compiled as
 ``_write_radius_*`` and ``_read_radius_*``) fuses the Hamming scan with the
-counter update or gather:
-no activation mask and no CSR lists are built.  A task owns a chunk of
+counter update or gather: no activation mask and no CSR lists are built.
+A task owns a chunk of
 location tiles and passes every query of the batch, in order, over each tile
 (the tiled scan of ``fastsdm._kernels.hamming``).  The rows a group of four
 queries activates are prefetched at once and updated only after the next
@@ -168,9 +168,7 @@ def _scan_update_impl(Qp, nq, A, L, n_chunks, radius, counters, deltas, partial)
     n_tiles = (N + L - 1) // L
     tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
-        if FUSED_WRITE:
-            pass
-        else:
+        if not FUSED_WRITE:
             partial[chunk] = 0
         T = empty_aligned(Qp.shape[1], L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
