@@ -42,6 +42,7 @@ from .memory import (
     _check_counter_dtype,
     generate_addresses,
     read_iterated,
+    tie_words,
     write_inputs,
 )
 from .search import knn_arrays, queries_per_chunk
@@ -824,17 +825,7 @@ class ShardedSDM:
     # -- read -------------------------------------------------------------------------
 
     def _tie_words(self, words):
-        # Exactly SDM._tie_words: the same draws from the same stream, one tie
-        # bit per data bit.
-        W = n_words(self.n_data_bits)
-        if self.ties == "zero":
-            return np.zeros((words.shape[0], W), dtype=np.uint64)
-        if self.ties == "one":
-            return np.full((words.shape[0], W), np.iinfo(np.uint64).max, dtype=np.uint64)
-        if self.ties == "keep":
-            return words
-        return self._tie_rng.integers(0, np.iinfo(np.uint64).max, size=(words.shape[0], W),
-                                      dtype=np.uint64, endpoint=True)
+        return tie_words(self, words)
 
     def _round_sums(self, words, parallel) -> np.ndarray:
         """Counter sums over all shards for one round of queries.

@@ -400,16 +400,7 @@ class SDM:
     # -- read -----------------------------------------------------------------
 
     def _tie_words(self, words):
-        # One tie bit per data bit: the data may be wider than the address.
-        W = n_words(self.n_data_bits)
-        if self.ties == "zero":
-            return np.zeros((words.shape[0], W), dtype=np.uint64)
-        if self.ties == "one":
-            return np.full((words.shape[0], W), np.iinfo(np.uint64).max, dtype=np.uint64)
-        if self.ties == "keep":
-            return words
-        return self._tie_rng.integers(0, np.iinfo(np.uint64).max, size=(words.shape[0], W),
-                                      dtype=np.uint64, endpoint=True)
+        return tie_words(self, words)
 
     def _sum_dtype(self, indptr):
         return self._sum_dtype_bound(int(np.diff(indptr).max(initial=0)))
@@ -658,6 +649,24 @@ def write_inputs(memory, addresses, data, weight):
                              f"{words.shape[0]} and {data_words.shape[0]}")
     info = np.iinfo(np.int32)
     return words, data_words, check_int(weight, "weight", info.min + 1, info.max)
+
+
+def tie_words(memory, words):
+    """The bits a read returns where a counter sum is 0, one per data bit.
+
+    Shared by :class:`SDM` and the sharded memory (same draws from the same
+    stream): ``memory`` needs ``ties``, ``n_data_bits`` and ``_tie_rng``.  The
+    data may be wider than the address, so the width follows the data.
+    """
+    W = n_words(memory.n_data_bits)
+    if memory.ties == "zero":
+        return np.zeros((words.shape[0], W), dtype=np.uint64)
+    if memory.ties == "one":
+        return np.full((words.shape[0], W), np.iinfo(np.uint64).max, dtype=np.uint64)
+    if memory.ties == "keep":
+        return words
+    return memory._tie_rng.integers(0, np.iinfo(np.uint64).max, size=(words.shape[0], W),
+                                    dtype=np.uint64, endpoint=True)
 
 
 def read_iterated(memory, queries, iterations, return_info, parallel):
