@@ -93,6 +93,8 @@ def specialize(fn, suffix: str, **constants):
     numba compiles global values as constants, so branches on them fold away
     in the copy: one source for several kernels that differ in, e.g., what
     they do with each result, without a run-time switch in the hot loop.
+    The copy sees a snapshot of ``fn``'s module globals taken now: call this
+    after everything ``fn`` uses is defined (at the end of the module).
     """
     return _renamed_copy(fn, suffix, {**fn.__globals__, **constants})
 
