@@ -14,16 +14,39 @@ JIT an ``@overload`` replaces each one with an LLVM intrinsic:
 * ``le_mask64(values, start, threshold)``: one ``<64 x i64>`` compare whose
   ``<64 x i1>`` result is a ``uint64`` bit mask.
 * ``transpose8x8(...)``: an 8 x 8 block of words transposed by vector shuffles.
+
+Explicit 512-bit kernels (``fastsdm._jit.SIMD == "avx512"``): written as
+``<8 x i64>`` LLVM vector code, so they run on zmm registers whatever vector
+width LLVM's tuning for the CPU prefers (Intel server cores prefer 256 bits
+and would halve the width of auto-vectorised loops; numba sets no
+``min-legal-vector-width``, so 512-bit types stay legal):
+
+* ``tile_distances(Qp, q, T, acc)``: the distances of four queries to every
+  location of a transposed tile, accumulated over all words in registers.
+* ``row_distances(Q, q, A, start, count, acc)``: the distances of one query to
+  ``count`` consecutive address rows, eight rows reduced at once.
+
+Their plain-Python versions are the reference semantics (and what
+``NUMBA_DISABLE_JIT=1`` runs).  With ``NUMBA_BOUNDSCHECK=1`` their compiled
+versions check their arguments' shapes first and raise ``IndexError``, as
+numba's own indexing does.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic, overload
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
-__all__ = ["popcount", "saturating_add", "prefetch", "le_mask64", "transpose8x8"]
+from ._jit import overload
+
+__all__ = ["popcount", "saturating_add", "prefetch", "le_mask64", "transpose8x8",
+           "tile_distances", "row_distances", "TILE_STEP"]
+
+#: Check the explicit kernels' arguments (``NUMBA_BOUNDSCHECK=1``).
+BOUNDSCHECK = bool(numba.config.BOUNDSCHECK)
 
 
 def popcount(x):
@@ -60,7 +83,7 @@ def _ctpop_int64(typingctx, x):
     return sig, codegen
 
 
-@overload(popcount, jit_options={"cache": True})
+@overload(popcount)
 def _popcount_jit(x):
     if isinstance(x, types.Integer):
         def impl(x):
@@ -99,7 +122,7 @@ def _saturating_add(typingctx, counter, delta):
     return sig, codegen
 
 
-@overload(saturating_add, jit_options={"cache": True})
+@overload(saturating_add)
 def _saturating_add_jit(counter, delta):
     if isinstance(counter, types.Integer) and isinstance(delta, types.Integer):
         def impl(counter, delta):
@@ -135,7 +158,7 @@ def _prefetch(typingctx, array, index):
     return sig, codegen
 
 
-@overload(prefetch, jit_options={"cache": True})
+@overload(prefetch)
 def _prefetch_jit(array, index):
     if isinstance(array, types.Array) and isinstance(index, types.Integer):
         def impl(array, index):
@@ -185,7 +208,7 @@ def _le_mask64(typingctx, values, start, threshold):
     return sig, codegen
 
 
-@overload(le_mask64, jit_options={"cache": True})
+@overload(le_mask64)
 def _le_mask64_jit(values, start, threshold):
     if isinstance(values, types.Array) and values.dtype == types.int64:
         def impl(values, start, threshold):
@@ -257,9 +280,236 @@ def _transpose8x8(typingctx, src, src_start, src_stride, dst, dst_start, dst_str
     return sig, codegen
 
 
-@overload(transpose8x8, jit_options={"cache": True})
+@overload(transpose8x8)
 def _transpose8x8_jit(src, src_start, src_stride, dst, dst_start, dst_stride):
     def impl(src, src_start, src_stride, dst, dst_start, dst_stride):
         _transpose8x8(src, src_start, src_stride, dst, dst_start, dst_stride)
+
+    return impl
+
+
+# -- explicit 512-bit kernels -------------------------------------------------------
+
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_V8 = ir.VectorType(_I64, 8)
+#: Locations per step of :func:`tile_distances` (a tile's width is a multiple).
+TILE_STEP = 32
+_TILE_VECTORS = TILE_STEP // 8  # zmm accumulators per query: 4 queries x 4 = 16 registers
+
+
+def _vector_intrinsic(builder, name, ret, args):
+    fnty = ir.FunctionType(ret, [a.type for a in args])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+    return builder.call(fn, args)
+
+
+def _ctpop8(builder, v):
+    return _vector_intrinsic(builder, "llvm.ctpop.v8i64", _V8, [v])
+
+
+def _splat8(builder, x):
+    undef = ir.Constant(_V8, ir.Undefined)
+    v = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, undef, ir.Constant(ir.VectorType(_I32, 8), [0] * 8))
+
+
+def _shuffle(builder, a, b, lanes):
+    return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, 8), lanes))
+
+
+def _v8_at(builder, data, offset):
+    # Pointer to the 8 words data[offset : offset + 8].
+    return builder.bitcast(builder.gep(data, [offset]), _V8.as_pointer())
+
+
+def _const(value):
+    return ir.Constant(_I64, value)
+
+
+def _as_i64(context, builder, signature, args, k):
+    return context.cast(builder, args[k], signature.args[k], types.int64)
+
+
+def _is_words(arr, ndim, dtype_bits=64):
+    return (isinstance(arr, types.Array) and arr.ndim == ndim and arr.layout == "C"
+            and isinstance(arr.dtype, types.Integer) and arr.dtype.bitwidth == dtype_bits)
+
+
+def tile_distances(Qp, q, T, acc):
+    """Distances of queries ``q .. q + 3`` to every location of a transposed tile.
+
+    ``acc[r, l] = sum_j popcount(Qp[q + r, j] ^ T[j, l])`` for ``r < 4``,
+    ``j < T.shape[0]`` and ``l < T.shape[1]``.  ``T`` is ``(words,
+    locations)``, C-contiguous, with a multiple of :data:`TILE_STEP` locations;
+    ``Qp`` has at least ``q + 4`` rows and ``T.shape[0]`` words; ``acc`` is int64
+    with at least 4 rows and ``T.shape[1]`` columns, C-contiguous.
+
+    Under the JIT: for each step of 32 locations, 16 zmm accumulators (4
+    queries x 4 vectors of 8 locations) take ``vpxorq``/``vpopcntq``/``vpaddq``
+    over all words, with each word of the tile loaded once for four queries
+    and each query word broadcast once for 32 locations; stored once.
+    """
+    n_words, n_loc = T.shape
+    for r in range(4):
+        for l in range(n_loc):
+            d = 0
+            for j in range(n_words):
+                d += popcount(Qp[q + r, j] ^ T[j, l])
+            acc[r, l] = d
+
+
+@intrinsic
+def _tile_distances(typingctx, Qp, q, T, acc):
+    if not (_is_words(Qp, 2) and _is_words(T, 2) and _is_words(acc, 2)
+            and isinstance(q, types.Integer)):
+        return None
+    sig = types.void(Qp, q, T, acc)
+
+    def codegen(context, builder, signature, args):
+        qa = context.make_array(signature.args[0])(context, builder, args[0])
+        ta = context.make_array(signature.args[2])(context, builder, args[2])
+        aa = context.make_array(signature.args[3])(context, builder, args[3])
+        q0 = _as_i64(context, builder, signature, args, 1)
+        n_words, n_loc = cgutils.unpack_tuple(builder, ta.shape, 2)
+        q_stride = cgutils.unpack_tuple(builder, qa.shape, 2)[1]
+        a_stride = cgutils.unpack_tuple(builder, aa.shape, 2)[1]
+        zero = ir.Constant(_V8, None)
+        sums = [[cgutils.alloca_once(builder, _V8) for _ in range(_TILE_VECTORS)]
+                for _ in range(4)]
+        q_rows = [builder.gep(qa.data, [builder.mul(builder.add(q0, _const(r)), q_stride)])
+                  for r in range(4)]
+        with cgutils.for_range_slice(builder, _const(0), n_loc, _const(TILE_STEP),
+                                     intp=_I64) as (l0, _):
+            for row in sums:
+                for s in row:
+                    builder.store(zero, s)
+            with cgutils.for_range(builder, n_words, intp=_I64) as loop:
+                j = loop.index
+                base = builder.add(builder.mul(j, n_loc), l0)
+                tv = [builder.load(_v8_at(builder, ta.data, builder.add(base, _const(8 * u))),
+                                   align=8) for u in range(_TILE_VECTORS)]
+                for r in range(4):
+                    w = _splat8(builder, builder.load(builder.gep(q_rows[r], [j])))
+                    for u in range(_TILE_VECTORS):
+                        count = _ctpop8(builder, builder.xor(w, tv[u]))
+                        builder.store(builder.add(builder.load(sums[r][u]), count), sums[r][u])
+            for r in range(4):
+                base = builder.add(builder.mul(_const(r), a_stride), l0)
+                for u in range(_TILE_VECTORS):
+                    builder.store(builder.load(sums[r][u]),
+                                  _v8_at(builder, aa.data, builder.add(base, _const(8 * u))),
+                                  align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@overload(tile_distances)
+def _tile_distances_jit(Qp, q, T, acc):
+    def impl(Qp, q, T, acc):
+        if BOUNDSCHECK:
+            if (q < 0 or q + 4 > Qp.shape[0] or Qp.shape[1] < T.shape[0] or acc.shape[0] < 4
+                    or acc.shape[1] < T.shape[1] or T.shape[1] % TILE_STEP != 0):
+                raise IndexError("tile_distances: the arrays do not fit the tile")
+        _tile_distances(Qp, q, T, acc)
+
+    return impl
+
+
+def _hsum8(builder, v):
+    # Eight <8 x i64> vectors -> one whose lane i is the sum of v[i]'s lanes:
+    # three rounds of shuffles and adds (a transpose that adds as it goes).
+    def fold(a, b, lo, hi):
+        return builder.add(_shuffle(builder, a, b, lo), _shuffle(builder, a, b, hi))
+
+    w = [fold(v[2 * k], v[2 * k + 1], [0, 8, 2, 10, 4, 12, 6, 14], [1, 9, 3, 11, 5, 13, 7, 15])
+         for k in range(4)]
+    b = [fold(w[2 * k], w[2 * k + 1], [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15])
+         for k in range(2)]
+    return fold(b[0], b[1], [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15])
+
+
+def row_distances(Q, q, A, start, count, acc):
+    """Distances of query ``Q[q]`` to the address rows ``start .. start + count - 1``.
+
+    ``acc[l] = sum_j popcount(Q[q, j] ^ A[start + l, j])`` for ``l < count``.
+    ``Q`` and ``A`` are C-contiguous with the same number of words; ``acc`` is
+    int64 with at least ``count`` entries.
+
+    Under the JIT: each row is read as whole ``<8 x i64>`` vectors (the last,
+    partial one with a masked load), and the per-row sums of eight rows are
+    reduced together by shuffles into one vector of eight distances.
+    """
+    n_words = A.shape[1]
+    for l in range(count):
+        d = 0
+        for j in range(n_words):
+            d += popcount(Q[q, j] ^ A[start + l, j])
+        acc[l] = d
+
+
+@intrinsic
+def _row_distances(typingctx, Q, q, A, start, count, acc):
+    if not (_is_words(Q, 2) and _is_words(A, 2) and _is_words(acc, 1)
+            and all(isinstance(x, types.Integer) for x in (q, start, count))):
+        return None
+    sig = types.void(Q, q, A, start, count, acc)
+
+    def codegen(context, builder, signature, args):
+        qa = context.make_array(signature.args[0])(context, builder, args[0])
+        aa = context.make_array(signature.args[2])(context, builder, args[2])
+        ca = context.make_array(signature.args[5])(context, builder, args[5])
+        q0, first, n_rows = (_as_i64(context, builder, signature, args, k) for k in (1, 3, 4))
+        n_words = cgutils.unpack_tuple(builder, aa.shape, 2)[1]
+        n_vec = builder.udiv(n_words, _const(8))
+        tail_at = builder.mul(n_vec, _const(8))
+        tail = builder.sub(n_words, tail_at)
+        has_tail = builder.icmp_unsigned("!=", tail, _const(0))
+        tail_mask = builder.icmp_unsigned("<", ir.Constant(_V8, list(range(8))),
+                                          _splat8(builder, tail))
+        query = builder.gep(qa.data, [builder.mul(q0, n_words)])
+
+        def masked_load(ptr):
+            return _vector_intrinsic(builder, "llvm.masked.load.v8i64.p0", _V8,
+                                     [ptr, ir.Constant(_I32, 8), tail_mask,
+                                      ir.Constant(_V8, None)])
+
+        def row_sum(row):
+            # popcount(query ^ row), summed over the row's vectors, in 8 lanes.
+            total = cgutils.alloca_once_value(builder, ir.Constant(_V8, None))
+            address = builder.gep(aa.data, [builder.mul(row, n_words)])
+            with cgutils.for_range(builder, n_vec, intp=_I64) as loop:
+                at = builder.mul(loop.index, _const(8))
+                x = builder.xor(builder.load(_v8_at(builder, address, at), align=8),
+                                builder.load(_v8_at(builder, query, at), align=8))
+                builder.store(builder.add(builder.load(total), _ctpop8(builder, x)), total)
+            with builder.if_then(has_tail):
+                x = builder.xor(masked_load(_v8_at(builder, address, tail_at)),
+                                masked_load(_v8_at(builder, query, tail_at)))
+                builder.store(builder.add(builder.load(total), _ctpop8(builder, x)), total)
+            return builder.load(total)
+
+        full = builder.mul(builder.udiv(n_rows, _const(8)), _const(8))
+        with cgutils.for_range_slice(builder, _const(0), full, _const(8), intp=_I64) as (l0, _):
+            rows = [row_sum(builder.add(first, builder.add(l0, _const(i)))) for i in range(8)]
+            builder.store(_hsum8(builder, rows), _v8_at(builder, ca.data, l0), align=8)
+        with cgutils.for_range_slice(builder, full, n_rows, _const(1), intp=_I64) as (l, _):
+            total = _vector_intrinsic(builder, "llvm.vector.reduce.add.v8i64", _I64,
+                                      [row_sum(builder.add(first, l))])
+            builder.store(total, builder.gep(ca.data, [l]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@overload(row_distances)
+def _row_distances_jit(Q, q, A, start, count, acc):
+    def impl(Q, q, A, start, count, acc):
+        if BOUNDSCHECK:
+            if (q < 0 or q >= Q.shape[0] or Q.shape[1] != A.shape[1] or start < 0 or count < 0
+                    or start + count > A.shape[0] or count > acc.shape[0]):
+                raise IndexError("row_distances: the arrays do not fit the rows")
+        _row_distances(Q, q, A, start, count, acc)
 
     return impl

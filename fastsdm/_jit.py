@@ -3,32 +3,72 @@
 Every kernel in fastsdm is built here, with the same settings:
 
 * ``cache=True`` (turn off with ``FASTSDM_NUMBA_CACHE=0``): the first call of a
-  kernel compiles it (seconds); later processes load the machine code from
-  numba's cache (milliseconds).
+  kernel compiles it (about a second of CPU); later processes load the machine
+  code from numba's cache (milliseconds).  The same policy applies to the
+  ``@overload``\\ s of the intrinsics (:func:`overload`).
 * ``nogil=True``: kernels release the GIL, so Python threads can overlap them.
 * ``fastmath=False``: integer kernels gain nothing from it, and float kernels
   must keep IEEE semantics (NaN checks, reproducible sums).
 * ``error_model="numpy"``: division follows NumPy and is not wrapped in
   Python exception checks inside hot loops.
 
-Parallel kernels come as *twins*: the same Python function compiled once
-serially and once with ``parallel=True`` (``prange`` becomes ``range`` in the
-serial twin).  Both are built at import time, never inside a call, and the
-public wrappers pick one by the amount of work (:func:`use_parallel`), because
-waking a thread pool costs more than a small call is worth.
+**Parallel work.**  The binary kernels take a range of *tasks* (``lo, hi``)
+whose outputs are disjoint, and :func:`run_tasks` runs a call's tasks either
+in the calling thread or split into contiguous ranges over
+``numba.get_num_threads()`` threads (a small pool of Python threads; the
+kernels release the GIL).  Each kernel is compiled once: a ``parallel=True``
+twin compiled by numba cost 2-2.5 times the serial kernel's compile time
+(its loop body is compiled a second time as a gufunc), and that was half of
+a cold session's CPU time.  The wrappers choose by the amount of work
+(:func:`use_parallel`), because waking threads costs more than a small call is
+worth.  :func:`twins` (serial and ``parallel=True`` compilations of a
+``prange`` function) remains for kernels whose loops need numba's scheduler.
+
+**Variants** (what a scan does with each distance, which vector code it uses)
+are built by parameter: a module-level factory such as
+``hamming.make_scan_tiled(mode, simd)`` returns a closure whose parameters
+numba compiles as constants, so the branches on them fold away.  Each factory
+is called once per variant at import (building a dispatcher compiles
+nothing), and each variant is cached under its own name (:func:`named`).
+Closures capture constants only: numba's cache key includes a pickle of the
+captured values, and a captured dispatcher pickles differently in every
+process (the cache would never hit).
+
+**Vector width** (:data:`SIMD`): on CPUs with AVX-512 VPOPCNTDQ the hot binary
+kernels use explicit 512-bit vector code (``fastsdm._intrinsics``), whatever
+vector width LLVM's tuning for the CPU prefers (256 bits on Intel server
+cores); elsewhere they use portable loops that LLVM vectorises itself.  The
+choice is made once, at import, from the CPU features numba compiles for
+(``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` are honoured);
+``FASTSDM_SIMD=generic`` forces the portable code and ``FASTSDM_SIMD=avx512``
+the explicit one (correct on any CPU, fast only with VPOPCNTDQ).
+
+**Compilation is announced**: the first time in a process that a fastsdm
+kernel must be compiled (not loaded from the cache), one line on stderr says
+what, about how long, and that it is cached afterwards
+(``FASTSDM_QUIET_COMPILE=1`` silences it).  :func:`compile_stats` counts
+compilations, so that callers can tell a call that compiled from one that ran.
 
 fastsdm never changes process-wide numba settings (threading layer, thread
-count) at import: those belong to the application.
+count) at import: those belong to the application.  It registers one listener
+for numba's ``numba:compile`` event (numba's event API), which only observes.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+import sys
+import threading
+import time
 import types
+from typing import NamedTuple
 
 import numba
+from numba.core import event as _event
 
-__all__ = ["jit", "twins", "specialize", "use_parallel", "PARALLEL_MIN_WORK"]
+__all__ = ["jit", "twins", "overload", "named", "run_tasks", "use_parallel", "compile_stats",
+           "CompileStats", "PARALLEL_MIN_WORK", "SIMD", "CACHE"]
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -52,28 +92,93 @@ def _env_int(name: str, default: int) -> int:
 CACHE = _env_flag("FASTSDM_NUMBA_CACHE", True)
 
 #: Below this many elementary operations (e.g. query-words x locations) a call
-#: runs serially: a parallel launch costs tens of microseconds with a passive
-#: thread pool and milliseconds with a spinning OpenMP pool.
+#: runs serially: waking threads costs tens of microseconds.
 #: Override with ``FASTSDM_PARALLEL_MIN_WORK``.
 PARALLEL_MIN_WORK = _env_int("FASTSDM_PARALLEL_MIN_WORK", 2_000_000)
 
 _OPTIONS = dict(cache=CACHE, nogil=True, fastmath=False, error_model="numpy")
+
+# -- vector width ----------------------------------------------------------------
+
+#: The kernel variants: explicit 512-bit vector code, or portable loops.
+SIMD_VARIANTS = ("avx512", "generic")
+#: LLVM features the explicit variant needs (vpopcntq on zmm registers).
+SIMD_FEATURES = ("+avx512f", "+avx512vpopcntdq")
+
+
+def target_features() -> str:
+    """The LLVM CPU features numba compiles for (``NUMBA_CPU_FEATURES`` or the host's)."""
+    features = numba.config.CPU_FEATURES
+    if features is not None:
+        return features
+    from llvmlite import binding
+
+    return binding.get_host_cpu_features().flatten()
+
+
+def choose_simd(setting: str | None = None, features: str | None = None) -> str:
+    """The kernel variant for a ``FASTSDM_SIMD`` setting and an LLVM feature string.
+
+    ``"auto"`` (or ``None``) picks ``"avx512"`` when ``features`` (default:
+    :func:`target_features`) has every entry of :data:`SIMD_FEATURES`, else
+    ``"generic"``; ``"avx512"`` and ``"generic"`` force a variant.
+    """
+    value = "auto" if setting is None else setting.strip().lower()
+    if value == "auto":
+        have = set((target_features() if features is None else features).split(","))
+        return "avx512" if all(f in have for f in SIMD_FEATURES) else "generic"
+    if value in SIMD_VARIANTS:
+        return value
+    raise ValueError(f"environment variable FASTSDM_SIMD must be one of auto, "
+                     f"{', '.join(SIMD_VARIANTS)}, got {setting!r}; unset it to let fastsdm "
+                     "choose by CPU")
+
+
+#: The variant every public function uses, chosen once at import.
+SIMD = choose_simd(os.environ.get("FASTSDM_SIMD"))
+
+# -- building kernels ------------------------------------------------------------
+
+#: Every dispatcher built by :func:`jit` (for the cache report and the notice).
+_KERNELS: list = []
+_KERNEL_IDS: set = set()
 
 
 def jit(fn=None, **overrides):
     """Compile ``fn`` with fastsdm's numba policy (usable bare or with options)."""
     if fn is None:
         return lambda f: jit(f, **overrides)
-    return numba.njit(**{**_OPTIONS, **overrides})(fn)
+    dispatcher = numba.njit(**{**_OPTIONS, **overrides})(fn)
+    _KERNELS.append(dispatcher)
+    _KERNEL_IDS.add(id(dispatcher))
+    return dispatcher
 
 
-def _renamed_copy(fn, suffix: str, globals_=None):
+def overload(py_fn):
+    """``numba.extending.overload`` under the same cache policy as :func:`jit`."""
+    from numba.extending import overload as _overload
+
+    return _overload(py_fn, jit_options={"cache": CACHE})
+
+
+def named(fn, name: str):
+    """``fn`` renamed to ``name`` (qualified name too): a variant's own cache files.
+
+    numba names its cache files after the function's qualified name; the
+    variants one factory builds would otherwise share an index file.
+    """
+    fn.__name__ = name
+    fn.__qualname__ = name
+    return fn
+
+
+def _renamed_copy(fn, suffix: str):
     # numba's on-disk cache is keyed by the function's qualified name and
     # signature, not by the ``parallel`` flag: compiling one function twice
     # would make the twins overwrite each other's cache entries.  A copy with
     # its own qualified name gets its own cache file.
-    clone = types.FunctionType(fn.__code__, fn.__globals__ if globals_ is None else globals_,
-                               fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                               fn.__defaults__, fn.__closure__)
     clone.__qualname__ = fn.__qualname__ + suffix
     clone.__doc__ = fn.__doc__
     clone.__module__ = fn.__module__
@@ -87,18 +192,6 @@ def twins(fn):
     return serial, parallel
 
 
-def specialize(fn, suffix: str, **constants):
-    """A copy of ``fn`` (named ``fn`` + ``suffix``) whose globals ``constants`` are fixed.
-
-    numba compiles global values as constants, so branches on them fold away
-    in the copy: one source for several kernels that differ in, e.g., what
-    they do with each result, without a run-time switch in the hot loop.
-    The copy sees a snapshot of ``fn``'s module globals taken now: call this
-    after everything ``fn`` uses is defined (at the end of the module).
-    """
-    return _renamed_copy(fn, suffix, {**fn.__globals__, **constants})
-
-
 def use_parallel(work: int, parallel: bool | None = None) -> bool:
     """Decide whether a call of ``work`` elementary operations runs in parallel.
 
@@ -108,3 +201,168 @@ def use_parallel(work: int, parallel: bool | None = None) -> bool:
     if parallel is not None:
         return bool(parallel)
     return work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+
+
+# -- running tasks on threads ------------------------------------------------------
+
+_pool = None
+_pool_pid = None
+_pool_lock = threading.Lock()
+
+
+def _workers(n: int) -> concurrent.futures.ThreadPoolExecutor:
+    # One pool per process (a forked child starts its own), grown on demand.
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < n:
+            _pool = concurrent.futures.ThreadPoolExecutor(max_workers=n,
+                                                          thread_name_prefix="fastsdm")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _wait(futures):
+    # Wait for every task even if the caller is interrupted (Ctrl-C): a task
+    # still running would go on writing into arrays the caller owns.
+    interrupted = None
+    pending = set(futures)
+    while pending:
+        try:
+            _, pending = concurrent.futures.wait(pending)
+        except BaseException as exc:  # KeyboardInterrupt while waiting
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
+    for future in futures:
+        future.result()  # a task's exception, re-raised here
+
+
+def run_tasks(kernel, n_tasks: int, args: tuple, parallel: bool) -> None:
+    """Run ``kernel(lo, hi, *args)`` over the tasks ``0 .. n_tasks - 1``.
+
+    Serially: one call with the whole range.  In parallel: the range cut into
+    ``numba.get_num_threads()`` contiguous parts (as numba's static ``prange``
+    schedule does), the first run by the calling thread and the others by a
+    pool of threads, all running at once (the kernels release the GIL).  The
+    tasks of a kernel write disjoint outputs, so the result does not depend
+    on the split.
+    """
+    parts = min(n_tasks, numba.get_num_threads()) if parallel else 1
+    if parts <= 1:
+        kernel(0, n_tasks, *args)
+        return
+    bounds = [n_tasks * p // parts for p in range(parts + 1)]
+    pool = _workers(parts - 1)
+    futures = [pool.submit(kernel, bounds[p], bounds[p + 1], *args) for p in range(1, parts)]
+    try:
+        kernel(bounds[0], bounds[1], *args)
+    finally:
+        _wait(futures)
+
+
+# -- compilation: count it, say it once -------------------------------------------------
+
+
+class CompileStats(NamedTuple):
+    """fastsdm kernel compilations in this process (cache loads excluded)."""
+
+    count: int
+    seconds: float
+
+
+#: Print the one-line compile notice (``FASTSDM_QUIET_COMPILE=1`` silences it).
+QUIET_COMPILE = _env_flag("FASTSDM_QUIET_COMPILE", False)
+
+
+class _CompileWatch(_event.Listener):
+    """Counts the outermost compilations of fastsdm kernels; announces the first."""
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+        self.announced = False
+        self._depth = 0
+        self._start = 0.0
+
+    @staticmethod
+    def _ours(ev) -> bool:
+        data = ev.data or {}
+        return id(data.get("dispatcher")) in _KERNEL_IDS
+
+    # numba compiles under one global lock: events never interleave.
+    def on_start(self, ev):
+        if not self._ours(ev):
+            return
+        self._depth += 1
+        if self._depth > 1:
+            return
+        self._start = time.process_time()
+        if not self.announced and not QUIET_COMPILE:
+            _announce(ev.data["dispatcher"])
+        self.announced = True
+
+    def on_end(self, ev):
+        if not self._ours(ev):
+            return
+        self._depth -= 1
+        if self._depth == 0:
+            self.count += 1
+            self.seconds += time.process_time() - self._start
+
+
+def _announce(dispatcher):
+    name = dispatcher.py_func.__name__
+    if CACHE:
+        where = numba.config.CACHE_DIR or "__pycache__ beside fastsdm's sources"
+        later = f"each is cached ({where}) and loads in milliseconds afterwards"
+    else:
+        later = "the cache is off (FASTSDM_NUMBA_CACHE=0), so every process compiles again"
+    sys.stderr.write(
+        f"fastsdm: compiling kernel {name} for this CPU: a kernel's first use takes about a "
+        f"second of CPU (a first session compiles a few); {later}. Set "
+        "FASTSDM_QUIET_COMPILE=1 to hide this note.\n")
+    sys.stderr.flush()
+
+
+_WATCH = _CompileWatch()
+_event.register("numba:compile", _WATCH)
+
+
+def compile_stats() -> CompileStats:
+    """How many fastsdm kernels this process compiled, and the CPU seconds spent.
+
+    Cheap (two attribute reads): compare the values before and after a call
+    to learn whether it compiled, e.g. so that a progress estimate does not
+    extrapolate from a compiling step.
+    """
+    return CompileStats(_WATCH.count, _WATCH.seconds)
+
+
+def cache_report() -> dict:
+    """Where fastsdm's kernels are cached and what this process did with the cache.
+
+    ``dirs``: the kernels' cache directories; ``index_files``/``bytes``: what
+    is in them now; ``compiled``/``compile_seconds``: kernels this process
+    compiled (the cache did not have them); ``loaded``: kernel signatures
+    this process loaded from the cache.
+    """
+    dirs = set()
+    loaded = 0
+    for dispatcher in _KERNELS:
+        stats = dispatcher.stats
+        if stats.cache_path:
+            dirs.add(stats.cache_path)
+        loaded += sum(stats.cache_hits.values())
+    index_files = n_bytes = 0
+    for d in sorted(dirs):
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith((".nbi", ".nbc")):
+                index_files += entry.name.endswith(".nbi")
+                n_bytes += entry.stat().st_size
+    compiled = compile_stats()
+    return {"dirs": sorted(dirs), "index_files": index_files, "bytes": n_bytes,
+            "compiled": compiled.count, "compile_seconds": compiled.seconds, "loaded": loaded}

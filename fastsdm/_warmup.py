@@ -50,6 +50,5 @@ def warmup(counter_dtypes=("int8", "int16", "int32"), *, parallel: bool = True) 
         for par in modes:
             for batch in (mem.addresses[:2], mem.addresses[:8]):  # lists / fused scan
                 mem.write(batch, parallel=par)
-                mem.write(batch, weight=np.iinfo(np.int32).max, parallel=par)
                 mem.read(batch, parallel=par)
     return time.perf_counter() - start

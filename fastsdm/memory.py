@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from . import _persist
-from ._jit import use_parallel
+from ._jit import run_tasks, use_parallel
 from ._kernels import counters as _c
 from ._validation import as_words, check_choice, check_int, check_words, n_words
 from .bits import unpack_bits
@@ -346,12 +346,17 @@ class SDM:
             write_chunk(words[chunk], self._deltas(data_words[chunk], weight), parallel)
 
     def _write_chunk_fused(self, words, deltas, parallel):
+        if deltas.dtype != self.counters.dtype:
+            # A weight beyond the counters' range (int64 deltas) is rare: the
+            # activation-list path serves it, and no second fused kernel per
+            # counter dtype is compiled for it.
+            return self._write_chunk_csr(words, deltas, parallel)
         Qp, L, par = self._scan_setup(words, parallel)
         # Threads own location chunks; several per thread even out the load.
         n_chunks = 4 * numba.get_num_threads() if par else 1
-        run = _c._write_radius_parallel if par else _c._write_radius_serial
-        run(Qp, words.shape[0], self.addresses, L, n_chunks, self.radius, self.counters, deltas,
-            _NO_PARTIAL)
+        run_tasks(_c.scan_update(True), n_chunks,
+                  (Qp, words.shape[0], self.addresses, L, n_chunks, self.radius, self.counters,
+                   deltas, _NO_PARTIAL), par)
 
     def _write_chunk_csr(self, words, deltas, parallel):
         indptr, indices = self._activate_words(words, parallel)
@@ -394,8 +399,7 @@ class SDM:
         par = use_parallel(indices.size * self.n_data_bits, parallel)
         parts = 4 * numba.get_num_threads() if par else 1
         bounds = np.linspace(0, self.n_locations, parts + 1).astype(np.int64)
-        run = _c._write_parallel if par else _c._write_serial
-        run(indptr, indices, deltas, self.counters, bounds)
+        run_tasks(_c.write_lists, parts, (indptr, indices, deltas, self.counters, bounds), par)
 
     # -- read -----------------------------------------------------------------
 
@@ -434,18 +438,18 @@ class SDM:
         Qp, L, par = self._scan_setup(words, parallel)
         partial = np.empty((numba.get_num_threads() if par else 1, words.shape[0],
                             self.n_data_bits), self._sum_dtype_bound(self.n_locations))
-        (_c._read_radius_parallel if par else _c._read_radius_serial)(
-            Qp, words.shape[0], self.addresses, L, partial.shape[0], self.radius, self.counters,
-            _NO_DELTAS, partial)
-        (_c._finish_read_parallel if par else _c._finish_read_serial)(partial, tie_words, out)
+        run_tasks(_c.scan_update(False), partial.shape[0],
+                  (Qp, words.shape[0], self.addresses, L, partial.shape[0], self.radius,
+                   self.counters, _NO_DELTAS, partial), par)
+        _c._finish_read(partial, tie_words, out)
         return partial[0]
 
     def _read_chunk_csr(self, words, tie_words, out, parallel):
         indptr, indices = self._activate_words(words, parallel)
         sums = np.empty((indptr.size - 1, self.n_data_bits), dtype=self._sum_dtype(indptr))
         par = use_parallel(indices.size * self.n_data_bits, parallel)
-        run = _c._read_parallel if par else _c._read_serial
-        run(indptr, indices, self.counters, tie_words, sums, out)
+        run_tasks(_c.read_lists, indptr.size - 1,
+                  (indptr, indices, self.counters, tie_words, sums, out), par)
         return sums
 
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,

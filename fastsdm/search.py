@@ -10,7 +10,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._jit import use_parallel
+from . import _jit
+from ._jit import run_tasks, use_parallel
 from ._kernels import hamming as _h
 from ._validation import _describe, check_int, check_words
 
@@ -23,26 +24,36 @@ QUERY_BLOCK = 256
 #: Bytes of the per-query radius bit masks held at once (queries are chunked).
 MASK_BUDGET = 32 << 20
 
+#: Longest vectors (bits, rounded up to whole words) whose distances fit int32.
+MAX_DISTANCE_BITS = np.iinfo(np.int32).max
+
 _EMPTY_DIST = np.zeros((1, 1), dtype=np.int32)
 _EMPTY_MASK = np.zeros((1, 1), dtype=np.uint64)
 _EMPTY_HEAPS = np.zeros((1, 1, 1), dtype=np.int64)
 
 
-def padded_words(n_words: int) -> int:
-    """Words per vector in the tiled kernels: 1, 2, 4 or a multiple of 8."""
+def padded_words(n_words: int, simd: str | None = None) -> int:
+    """Words per vector in the tiled kernels.
+
+    The explicit 512-bit kernel loops over the words as they are; the portable
+    one takes 1, 2, 4 or a multiple of 8 (zero words cost popcounts of 0).
+    """
+    if (simd or _jit.SIMD) == "avx512":
+        return n_words
     if n_words <= 4:
         return 1 << (n_words - 1).bit_length()
     return -(-n_words // 8) * 8
 
 
-def tile_size(n_words: int) -> int:
+def tile_size(n_words: int, simd: str | None = None) -> int:
     """Locations per tile: the transposed tile takes ~32 KiB (measured best)."""
-    return 64 * int(np.clip(32768 // (8 * padded_words(n_words) * 64), 1, 16))
+    return 64 * int(np.clip(32768 // (8 * padded_words(n_words, simd) * 64), 1, 16))
 
 
-def pad_queries(Q: np.ndarray) -> np.ndarray:
-    # The tiled kernels read 4 queries per pass and 1, 2, 4 or 8 words of each.
-    w8 = padded_words(Q.shape[1])
+def pad_queries(Q: np.ndarray, simd: str | None = None) -> np.ndarray:
+    # The tiled kernels read 4 queries per pass (and the portable one 1, 2, 4
+    # or 8 words of each).
+    w8 = padded_words(Q.shape[1], simd)
     q4 = -(-Q.shape[0] // 4) * 4
     if (q4, w8) == Q.shape:
         return Q
@@ -77,9 +88,13 @@ def _n_chunks(parallel: bool, n_units: int, n_qblocks: int = 1, mode: int = 0) -
     return int(max(1, min(n_units, want)))
 
 
-def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None):
-    """Run one scan; returns the k-NN heaps (MODE_KNN) or None."""
+def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None, shift=1):
+    """Run one scan; returns the k-NN heaps (MODE_KNN, keys ``d << shift | i``) or None."""
     nq, N, W = Q.shape[0], A.shape[0], A.shape[1]
+    if mode != _h.MODE_RADIUS and 64 * W > MAX_DISTANCE_BITS:
+        raise ValueError(f"vectors of {64 * W} bits are too long for int32 Hamming distances "
+                         f"(at most {MAX_DISTANCE_BITS} bits); use radius_search, or split "
+                         "the vectors and add the distances of the parts")
     par = use_parallel(nq * N * W, parallel)
     out_dist = _EMPTY_DIST if out_dist is None else out_dist
     out_mask = _EMPTY_MASK if out_mask is None else out_mask
@@ -93,13 +108,14 @@ def _scan(Q, A, mode, radius=0, out_dist=None, out_mask=None, k=0, parallel=None
         n_qblocks = -(-nq // q_block)
         n_chunks = _n_chunks(par, -(-N // L), n_qblocks, mode)
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
-        run = _h.SCAN_TILED[mode][1 if par else 0]
-        run(pad_queries(Q), nq, A, L, q_block, n_chunks, radius, out_dist, out_mask, heaps)
+        run_tasks(_h.scan_tiled(mode), n_qblocks * n_chunks,
+                  (pad_queries(Q), nq, A, L, q_block, n_chunks, radius, out_dist, out_mask, heaps,
+                   shift), par)
     else:
         n_chunks = _n_chunks(par, -(-N // 64))
         heaps = _new_heaps(n_chunks, nq, k) if mode == _h.MODE_KNN else _EMPTY_HEAPS
-        run = _h._scan_rows_parallel if par else _h._scan_rows_serial
-        run(Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps)
+        run_tasks(_h.scan_rows(), n_chunks,
+                  (Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps, shift), par)
     return heaps if mode == _h.MODE_KNN else None
 
 
@@ -149,11 +165,11 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
 def _mask_to_csr(mask, parallel):
     counts = np.empty(mask.shape[0], dtype=np.int64)
     par = use_parallel(mask.size, parallel)
-    (_h._mask_counts_parallel if par else _h._mask_counts_serial)(mask, counts)
+    run_tasks(_h.mask_counts, mask.shape[0], (mask, counts), par)
     indptr = np.zeros(mask.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     indices = np.empty(indptr[-1], dtype=np.int64)
-    (_h._mask_to_indices_parallel if par else _h._mask_to_indices_serial)(mask, indptr, indices)
+    run_tasks(_h.mask_to_indices, mask.shape[0], (mask, indptr, indices), par)
     return indptr, indices
 
 
@@ -239,11 +255,11 @@ def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
 
 def knn_arrays(Q, A, k, parallel=None):
     """k nearest addresses of each query (validated 2-D input, 1 <= k <= N)."""
-    heaps = _scan(Q, A, _h.MODE_KNN, k=k, parallel=parallel)
+    shift = _h.key_shift(A.shape[0], A.shape[1])
+    heaps = _scan(Q, A, _h.MODE_KNN, k=k, parallel=parallel, shift=shift)
     indices = np.empty((Q.shape[0], k), dtype=np.int64)
     distances = np.empty((Q.shape[0], k), dtype=np.int32)
-    par = use_parallel(heaps.size * 8, parallel)
-    (_h._merge_heaps_parallel if par else _h._merge_heaps_serial)(heaps, k, indices, distances)
+    _h.merge_heaps(heaps, k, shift, indices, distances)
     return indices, distances
 
 

@@ -10,8 +10,8 @@ Activated rows are scattered over the counter matrix (a gigabyte for the
 canonical memory), so both loops are bound by memory latency; they prefetch
 the row ``PREFETCH_AHEAD`` places ahead, which measured ~1.7x faster.
 
-For radius activation of a batch, :func:`_scan_update_impl` (compiled as
-``_write_radius_*`` and ``_read_radius_*``) fuses the Hamming scan with the
+For radius activation of a batch, :func:`make_scan_update` (compiled as
+``write_radius_*`` and ``read_radius_*``) fuses the Hamming scan with the
 counter update or gather: no activation mask and no CSR lists are built.
 A task owns a chunk of
 location tiles and passes every query of the batch, in order, over each tile
@@ -23,10 +23,10 @@ row belongs to one tile, and the queries pass over a tile in order.
 """
 
 import numpy as np
-from numba import prange
 
-from .._intrinsics import popcount, prefetch, saturating_add
-from .._jit import jit, specialize, twins
+from .. import _jit
+from .._intrinsics import popcount, prefetch, saturating_add, tile_distances
+from .._jit import SIMD_VARIANTS, jit, named, run_tasks
 from .hamming import empty_aligned, load_tile, prefetch_next_tile, tile_group_distances, within
 
 PREFETCH_AHEAD = 4
@@ -40,12 +40,13 @@ def _prefetch_row(flat, row, n):
         prefetch(flat, row * n + offset)
 
 
-def _write_impl(indptr, indices, deltas, counters, bounds):
-    n_parts = bounds.shape[0] - 1
+@jit
+def write_lists(lo, hi, indptr, indices, deltas, counters, bounds):
+    # Tasks are the location ranges bounds[part] .. bounds[part + 1].
     nq = indptr.shape[0] - 1
     n = counters.shape[1]
     flat = counters.reshape(-1)
-    for part in prange(n_parts):
+    for part in range(lo, hi):
         first = bounds[part]
         stop = bounds[part + 1]
         for q in range(nq):
@@ -63,8 +64,6 @@ def _write_impl(indptr, indices, deltas, counters, bounds):
                     row[j] = saturating_add(row[j], delta[j])
 
 
-_write_serial, _write_parallel = twins(_write_impl)
-
 
 @jit(inline="always")
 def _bit_shift(j):
@@ -73,11 +72,12 @@ def _bit_shift(j):
     return np.uint64(8 * ((j >> 3) & 7) + 7 - (j & 7))
 
 
-def _read_impl(indptr, indices, counters, tie_words, sums, out_words):
-    nq = indptr.shape[0] - 1
+@jit
+def read_lists(lo, hi, indptr, indices, counters, tie_words, sums, out_words):
+    # Tasks are queries.
     n = counters.shape[1]
     flat = counters.reshape(-1)
-    for q in prange(nq):
+    for q in range(lo, hi):
         s = sums[q]
         s[:] = 0
         a = indptr[q]
@@ -106,7 +106,16 @@ def _read_impl(indptr, indices, counters, tie_words, sums, out_words):
         _threshold(s, tie_words, q, out_words)
 
 
-_read_serial, _read_parallel = twins(_read_impl)
+def _read_serial(indptr, indices, counters, tie_words, sums, out_words):
+    # The read of activation lists, serially (also used by fastsdm.distributed).
+    run_tasks(read_lists, indptr.shape[0] - 1,
+              (indptr, indices, counters, tie_words, sums, out_words), False)
+
+
+def _read_parallel(indptr, indices, counters, tie_words, sums, out_words):
+    # The same, queries split over threads.
+    run_tasks(read_lists, indptr.shape[0] - 1,
+              (indptr, indices, counters, tie_words, sums, out_words), True)
 
 
 @jit(inline="always")
@@ -153,62 +162,77 @@ def _add_into(total, row):
         total[j] += row[j]
 
 
-#: Set per compiled copy of _scan_update_impl by ``specialize`` below.
-FUSED_WRITE = None
+def make_scan_update(write: bool, simd: str):
+    """The fused scan-and-update kernel (tasks are chunks of location tiles).
 
+    ``write`` (a compile-time constant of the closure): add ``deltas[q]`` to
+    every row within ``radius`` of query ``q``, saturating; otherwise add
+    those rows into ``partial[chunk, q]`` (one chunk per partial; the other
+    array is unused).  ``simd``: explicit 512-bit or portable tile distances.
+    """
+    explicit = simd == "avx512"
 
-def _scan_update_impl(Qp, nq, A, L, n_chunks, radius, counters, deltas, partial):
-    # Qp: nq queries padded to a multiple of 4 rows and to the tile's words.
-    # FUSED_WRITE (a compile-time constant): add deltas[q] to every row within
-    # ``radius`` of query q, saturating; otherwise add those rows into
-    # partial[chunk, q] (one chunk per partial; the other array is unused).
-    N = A.shape[0]
-    n = counters.shape[1]
-    flat = counters.reshape(-1)
-    n_tiles = (N + L - 1) // L
-    tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
-    for chunk in prange(n_chunks):
-        if not FUSED_WRITE:
-            partial[chunk] = 0
-        T = empty_aligned(Qp.shape[1], L, np.uint64)
-        acc = empty_aligned(4, L, np.int64)
-        rows = np.empty(4 * L, np.int64)
-        queries = np.empty(4 * L, np.int64)
-        for tile in range(chunk * tiles_per_chunk, min(n_tiles, (chunk + 1) * tiles_per_chunk)):
-            start = tile * L
-            count = min(L, N - start)
-            load_tile(A, start, count, T)
-            found = 0
-            # One step past the last group applies its rows.
-            for q in range(0, nq + 4, 4):
-                if q < nq:
-                    prefetch_next_tile(A, start + L, L, q // 4, (nq + 3) // 4)
-                    tile_group_distances(Qp, q, T, acc)
-                # The rows of the previous group arrived during the scan above.
-                for i in range(found):
-                    if FUSED_WRITE:
-                        _add_saturating(counters[rows[i]], deltas[queries[i]])
-                    else:
-                        _add_into(partial[chunk, queries[i]], counters[rows[i]])
+    def scan_update(lo, hi, Qp, nq, A, L, n_chunks, radius, counters, deltas, partial):
+        # Qp: nq queries padded to a multiple of 4 rows and to the tile's words.
+        # Tasks are chunks of tiles.
+        N = A.shape[0]
+        n = counters.shape[1]
+        flat = counters.reshape(-1)
+        n_tiles = (N + L - 1) // L
+        tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
+        for chunk in range(lo, hi):
+            if not write:
+                partial[chunk] = 0
+            T = empty_aligned(Qp.shape[1], L, np.uint64)
+            acc = empty_aligned(4, L, np.int64)
+            rows = np.empty(4 * L, np.int64)
+            queries = np.empty(4 * L, np.int64)
+            for tile in range(chunk * tiles_per_chunk,
+                              min(n_tiles, (chunk + 1) * tiles_per_chunk)):
+                start = tile * L
+                count = min(L, N - start)
+                load_tile(A, start, count, T)
                 found = 0
-                if q < nq:
-                    found = _collect(acc, q, min(4, nq - q), count, radius, start, rows,
-                                     queries, flat, n)
+                # One step past the last group applies its rows.
+                for q in range(0, nq + 4, 4):
+                    if q < nq:
+                        prefetch_next_tile(A, start + L, L, q // 4, (nq + 3) // 4)
+                        if explicit:
+                            tile_distances(Qp, q, T, acc)
+                        else:
+                            tile_group_distances(Qp, q, T, acc)
+                    # The rows of the previous group arrived during the scan above.
+                    for i in range(found):
+                        if write:
+                            _add_saturating(counters[rows[i]], deltas[queries[i]])
+                        else:
+                            _add_into(partial[chunk, queries[i]], counters[rows[i]])
+                    found = 0
+                    if q < nq:
+                        found = _collect(acc, q, min(4, nq - q), count, radius, start, rows,
+                                         queries, flat, n)
+
+    return jit(named(scan_update, f"{'write' if write else 'read'}_radius_{simd}"))
 
 
-_write_radius_serial, _write_radius_parallel = twins(
-    specialize(_scan_update_impl, "_write", FUSED_WRITE=True))
-_read_radius_serial, _read_radius_parallel = twins(
-    specialize(_scan_update_impl, "_read", FUSED_WRITE=False))
+#: Fused kernels by (write, vector code).
+SCAN_UPDATE = {(write, simd): make_scan_update(write, simd)
+               for write in (True, False) for simd in SIMD_VARIANTS}
 
 
-def _finish_read_impl(partial, tie_words, out_words):
-    # Sum the chunks' partial sums into partial[0] and threshold them.
-    for q in prange(partial.shape[1]):
+def scan_update(write: bool, simd: str | None = None):
+    """The fused write (``write=True``) or read kernel (``simd``: ``_jit.SIMD``)."""
+    return SCAN_UPDATE[write, simd or _jit.SIMD]
+
+
+@jit
+def _finish_read(partial, tie_words, out_words):
+    # Sum the chunks' partial sums into partial[0] and threshold them.  Serial
+    # only: a few microseconds against the scan's milliseconds, where a
+    # parallel twin would cost a second of compile time.
+    for q in range(partial.shape[1]):
         s = partial[0, q]
         for c in range(1, partial.shape[0]):
             _add_into(s, partial[c, q])
         _threshold(s, tie_words, q, out_words)
 
-
-_finish_read_serial, _finish_read_parallel = twins(_finish_read_impl)

@@ -2,47 +2,70 @@
 
 All scans share one structure.  The locations are cut into *tiles* and the
 queries into *blocks*; a task is a (query block, chunk of tiles) pair, and
-tasks write disjoint parts of the output, so ``prange`` over tasks needs no
-locks.  For each tile the driver computes the distances of one query to every
+tasks write disjoint parts of the output, so the tasks of a call can run on
+several threads without locks (every kernel takes the range ``lo, hi`` of
+tasks it runs; ``fastsdm._jit.run_tasks`` splits a call's tasks over threads).
+For each tile the driver computes the distances of one query to every
 location of the tile (``acc``) and hands them to :func:`_emit`, which stores
 them in the form the caller asked for (``mode``):
 
 * ``MODE_DISTANCES``: the distances themselves, ``out_dist[q, i]``;
 * ``MODE_RADIUS``: a bit per location, set when ``distance <= radius``, in
-  ``out_mask[q, i // 64]`` (bit ``i % 64``); :func:`_mask_to_csr` turns the
-  masks into CSR index lists;
-* ``MODE_KNN``: a bounded max-heap of keys ``distance << 40 | index`` per
-  query and location chunk, merged by :func:`_merge_heaps`.
+  ``out_mask[q, i // 64]`` (bit ``i % 64``); :func:`mask_counts` and
+  :func:`mask_to_indices` turn the masks into CSR index lists;
+* ``MODE_KNN``: a bounded max-heap of keys ``distance << shift | index`` per
+  query and location chunk, merged by :func:`merge_heaps`; ``shift`` is the
+  bit length of the largest location index (:func:`key_shift`), so the key
+  fits an int64 for every memory that fits in RAM.
 
-Two drivers compute ``acc``:
+Two drivers compute ``acc``, each built per variant by a factory
+(``make_scan_tiled(mode, simd)``, ``make_scan_rows(simd)``):
 
-* :func:`_scan_tiled_impl` for batches: a tile of ``L`` locations is transposed
+* the tiled scan, for batches: a tile of ``L`` locations is transposed
   ("bit-sliced") into ``T[word, location]`` once, then each query's distances
-  are ``sum_j popcount(q[j] ^ T[j, :])``, a loop over contiguous locations
-  that LLVM vectorises into ``vpxorq``/``vpopcntq``/``vpaddq`` with no
-  horizontal reductions, four queries at a time.  The tile stays in cache
+  are ``sum_j popcount(q[j] ^ T[j, :])`` over contiguous locations, four
+  queries at a time, with no horizontal reductions.  The tile stays in cache
   while the whole query block passes over it, so the cost is popcount
-  throughput, not memory bandwidth.
-* :func:`_scan_rows_impl` for one or a few queries: the transposition would cost
-  more than it saves, so each location's words are reduced in place; the scan
-  then streams the address matrix once at memory bandwidth.
+  throughput, not memory bandwidth.  With ``simd == "avx512"`` the tile
+  kernel is explicit 512-bit code (``_intrinsics.tile_distances``: 16 zmm
+  accumulators held over all words); otherwise portable loops that LLVM
+  vectorises at the width its CPU tuning prefers.
+* the row-wise scan, for a few queries: the transposition would cost more
+  than it saves, so each location's words are reduced in place
+  (``_intrinsics.row_distances`` reduces eight rows at once with shuffles);
+  the scan then streams the address matrix once at memory bandwidth.
 """
 
 import numpy as np
-from numba import prange
 
-from .._intrinsics import le_mask64, popcount, prefetch, transpose8x8
-from .._jit import jit, specialize, twins
+from .. import _jit
+from .._intrinsics import le_mask64, popcount, prefetch, row_distances, tile_distances, transpose8x8
+from .._jit import SIMD_VARIANTS, jit, named
 
 MODE_DISTANCES = 0
 MODE_RADIUS = 1
 MODE_KNN = 2
+MODES = (MODE_DISTANCES, MODE_RADIUS, MODE_KNN)
+MODE_NAMES = {MODE_DISTANCES: "distances", MODE_RADIUS: "radius", MODE_KNN: "knn"}
 
-#: Bits of a k-NN heap key that hold the location index (N < 2**40).
-KEY_INDEX_BITS = 40
-KEY_INDEX_MASK = (1 << KEY_INDEX_BITS) - 1
 #: The largest key: an empty heap slot.
 KEY_EMPTY = np.iinfo(np.int64).max
+
+
+def key_shift(n_locations: int, n_words: int) -> int:
+    """Bits of a k-NN heap key below the distance: enough for every location index.
+
+    A key ``distance << shift | index`` must stay below ``KEY_EMPTY``:
+    ``64 * n_words`` (the largest distance) needs ``(64 * n_words).bit_length()``
+    bits above ``shift``.  Raises ``ValueError`` when the two do not fit in 63
+    bits (beyond any memory a machine holds: N * n > 2**56 bits).
+    """
+    shift = max(1, (n_locations - 1).bit_length())
+    if shift + (64 * n_words).bit_length() > 63:
+        raise ValueError(f"k-nearest search over {n_locations} locations of {64 * n_words} "
+                         "bits exceeds the 63-bit sort keys of its heaps; use fewer locations "
+                         "or shorter vectors")
+    return shift
 
 
 @jit(inline="always")
@@ -313,28 +336,33 @@ def prefetch_next_tile(A, start, L, group, n_groups):
         prefetch(a, i)
 
 
-def _tile_group_distances_impl(Qp, q, T, acc):
-    # acc[r, l] = distance of query q + r (r < 4) to location l of tile T.
-    W8 = T.shape[0]
-    if W8 == 1:
-        _tile_distances_1(Qp, q, T, acc)
-    elif W8 == 2:
-        _tile_distances_2(Qp, q, T, acc)
-    elif W8 == 4:
-        _tile_distances_4(Qp, q, T, acc)
-    else:
-        _tile_distances(Qp, q, T, acc)
+def _make_tile_group_distances(inline: bool):
+    def tile_group_distances(Qp, q, T, acc):
+        # acc[r, l] = distance of query q + r (r < 4) to location l of tile T.
+        W8 = T.shape[0]
+        if W8 == 1:
+            _tile_distances_1(Qp, q, T, acc)
+        elif W8 == 2:
+            _tile_distances_2(Qp, q, T, acc)
+        elif W8 == 4:
+            _tile_distances_4(Qp, q, T, acc)
+        else:
+            _tile_distances(Qp, q, T, acc)
+
+    name = "tile_group_distances" + ("_inline" if inline else "")
+    return jit(named(tile_group_distances, name), inline="always" if inline else "never")
 
 
-#: For the fused SDM kernels (one per counter dtype, serial and parallel):
-#: compiled once and called, which keeps their build time down (inlining the
-#: four unrolled width variants into each tripled a cold test run), at no
-#: measurable cost there (paired timings: 0.98-1.00x).
-tile_group_distances = jit(_tile_group_distances_impl)
-#: For the six tiled scans, where inlining measured 1.4-7.5% faster than the
+#: The portable code's tile distances (the explicit code's is
+#: ``_intrinsics.tile_distances``).  For the fused SDM kernels (one per counter
+#: dtype, serial and parallel): compiled once and called, which keeps their
+#: build time down (inlining the four unrolled width variants into each
+#: tripled a cold test run), at no measurable cost there (paired timings:
+#: 0.98-1.00x).
+tile_group_distances = _make_tile_group_distances(inline=False)
+#: For the tiled scans, where inlining measured 1.4-7.5% faster than the
 #: call (paired, interleaved timings of the 256 x 10^6 x 1024-bit radius scan).
-_tile_group_distances_inline = jit(specialize(_tile_group_distances_impl, "_inline"),
-                                   inline="always")
+_tile_group_distances_inline = _make_tile_group_distances(inline=True)
 
 
 @jit
@@ -351,7 +379,12 @@ def _row_distances(Q, q, A, start, count, acc):
 @jit
 def _heap_push(heap, key):
     # Replace the largest key of a full max-heap by a smaller ``key``.
-    k = heap.shape[0]
+    _sift_down(heap, heap.shape[0], key)
+
+
+@jit(inline="always")
+def _sift_down(heap, k, key):
+    # Put ``key`` at the root of the max-heap heap[:k] and sift it down.
     i = 0
     while True:
         child = 2 * i + 1
@@ -378,10 +411,14 @@ def within(acc, k, count, threshold):
 
 
 @jit(inline="always")
-def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
+def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk, shift):
     if mode == MODE_DISTANCES:
-        # Through a slice: an indexed 2-D store does not vectorise.
-        out_dist[q, start : start + count] = acc[:count]
+        # Through a 1-D view indexed from 0: the loop vectorises (an indexed
+        # 2-D store does not), and unlike a slice assignment it compiles no
+        # shape-mismatch error path (~2 s of compile time).
+        dist = out_dist[q, start : start + count]
+        for l in range(count):
+            dist[l] = acc[l]
     elif mode == MODE_RADIUS:
         # start is a multiple of 64: each tile fills whole mask words.
         for k in range((count + 63) // 64):
@@ -391,86 +428,121 @@ def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk):
         # compare finds them 64 at a time.
         heap = heaps[chunk, q]
         for k in range((count + 63) // 64):
-            m = within(acc, k, count, heap[0] >> KEY_INDEX_BITS)
+            m = within(acc, k, count, heap[0] >> shift)
             while m != 0:
                 low = m & (~m + np.uint64(1))
                 l = 64 * k + popcount(low - np.uint64(1))
                 m ^= low
-                key = (acc[l] << KEY_INDEX_BITS) | (start + l)
+                key = (acc[l] << shift) | (start + l)
                 if key < heap[0]:
                     _heap_push(heap, key)
 
 
-#: Set per compiled copy of _scan_tiled_impl by ``specialize`` (SCAN_TILED).
-SCAN_MODE = None
+def make_scan_tiled(mode: int, simd: str):
+    """The tiled scan for one emit ``mode`` and vector code ``simd``.
+
+    ``mode`` and ``simd`` are compile-time constants of the closure: the
+    emit branch folds away (measured ~2.5% faster than a run-time mode), and
+    so does the choice between the explicit 512-bit tile kernel
+    (``_intrinsics.tile_distances``) and the portable one.
+    """
+    explicit = simd == "avx512"
+
+    def scan_tiled(lo, hi, Qp, nq, A, L, q_block, n_chunks, radius, out_dist, out_mask, heaps,
+                   shift):
+        # Qp holds nq queries padded to a multiple of 4 rows (and, for the
+        # portable code, to 1, 2, 4 or a multiple of 8 words); q_block is a
+        # multiple of 4.
+        N = A.shape[0]
+        W8 = Qp.shape[1]
+        n_tiles = (N + L - 1) // L
+        n_qblocks = (nq + q_block - 1) // q_block
+        tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
+        for task in range(lo, hi):
+            # Chunk-major order: a thread gets a contiguous range of tasks,
+            # which then covers all query blocks for its chunks.
+            chunk = task // n_qblocks
+            qb = task % n_qblocks
+            q0 = qb * q_block
+            q1 = min(nq, q0 + q_block)
+            T = empty_aligned(W8, L, np.uint64)
+            acc = empty_aligned(4, L, np.int64)
+            for tile in range(chunk * tiles_per_chunk,
+                              min(n_tiles, (chunk + 1) * tiles_per_chunk)):
+                start = tile * L
+                count = min(L, N - start)
+                load_tile(A, start, count, T)
+                for q in range(q0, q1, 4):
+                    prefetch_next_tile(A, start + L, L, (q - q0) // 4, (q1 - q0 + 3) // 4)
+                    if explicit:
+                        tile_distances(Qp, q, T, acc)
+                    else:
+                        _tile_group_distances_inline(Qp, q, T, acc)
+                    for r in range(min(4, q1 - q)):
+                        _emit(mode, q + r, start, count, acc[r], radius, out_dist, out_mask,
+                              heaps, chunk, shift)
+
+    return jit(named(scan_tiled, f"scan_tiled_{MODE_NAMES[mode]}_{simd}"))
 
 
-def _scan_tiled_impl(Qp, nq, A, L, q_block, n_chunks, radius, out_dist, out_mask, heaps):
-    # Qp holds nq queries padded to a multiple of 4 rows; q_block is a
-    # multiple of 4.  SCAN_MODE is a compile-time constant (one kernel per
-    # mode, see SCAN_TILED below).
-    N = A.shape[0]
-    W8 = Qp.shape[1]
-    n_tiles = (N + L - 1) // L
-    n_qblocks = (nq + q_block - 1) // q_block
-    tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
-    for task in prange(n_qblocks * n_chunks):
-        # Chunk-major order: prange hands each thread a contiguous range of
-        # tasks, which then covers all query blocks for its chunks.
-        chunk = task // n_qblocks
-        qb = task % n_qblocks
-        q0 = qb * q_block
-        q1 = min(nq, q0 + q_block)
-        T = empty_aligned(W8, L, np.uint64)
-        acc = empty_aligned(4, L, np.int64)
-        for tile in range(chunk * tiles_per_chunk, min(n_tiles, (chunk + 1) * tiles_per_chunk)):
-            start = tile * L
-            count = min(L, N - start)
-            load_tile(A, start, count, T)
-            for q in range(q0, q1, 4):
-                prefetch_next_tile(A, start + L, L, (q - q0) // 4, (q1 - q0 + 3) // 4)
-                _tile_group_distances_inline(Qp, q, T, acc)
-                for r in range(min(4, q1 - q)):
-                    _emit(SCAN_MODE, q + r, start, count, acc[r], radius, out_dist, out_mask,
-                          heaps, chunk)
+def make_scan_rows(simd: str):
+    """The row-wise scan (all modes, chosen at run time); tasks are location chunks."""
+    explicit = simd == "avx512"
+
+    def scan_rows(lo, hi, Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps, shift):
+        nq = Q.shape[0]
+        N = A.shape[0]
+        n_blocks = (N + 63) // 64
+        blocks_per_chunk = (n_blocks + n_chunks - 1) // n_chunks
+        for chunk in range(lo, hi):
+            acc = np.empty(64, np.int64)
+            for block in range(chunk * blocks_per_chunk,
+                               min(n_blocks, (chunk + 1) * blocks_per_chunk)):
+                start = block * 64
+                count = min(64, N - start)
+                for q in range(nq):
+                    if explicit:
+                        row_distances(Q, q, A, start, count, acc)
+                    else:
+                        _row_distances(Q, q, A, start, count, acc)
+                    _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk,
+                          shift)
+
+    return jit(named(scan_rows, f"scan_rows_{simd}"))
 
 
-def _scan_rows_impl(Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps):
-    nq = Q.shape[0]
-    N = A.shape[0]
-    n_blocks = (N + 63) // 64
-    blocks_per_chunk = (n_blocks + n_chunks - 1) // n_chunks
-    for chunk in prange(n_chunks):
-        acc = np.empty(64, np.int64)
-        for block in range(chunk * blocks_per_chunk, min(n_blocks, (chunk + 1) * blocks_per_chunk)):
-            start = block * 64
-            count = min(64, N - start)
-            for q in range(nq):
-                _row_distances(Q, q, A, start, count, acc)
-                _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk)
+#: Tiled scans by (mode, vector code).  Building them compiles nothing: each
+#: compiles (or loads from the cache) on first use.
+SCAN_TILED = {(mode, simd): make_scan_tiled(mode, simd)
+              for mode in MODES for simd in SIMD_VARIANTS}
+#: Row-wise scans by vector code.
+SCAN_ROWS = {simd: make_scan_rows(simd) for simd in SIMD_VARIANTS}
 
 
-#: (serial, parallel) tiled scans by mode.  With the mode a constant, the
-#: emit branch folds away (measured ~2.5% faster than a run-time mode).
-SCAN_TILED = {
-    mode: twins(specialize(_scan_tiled_impl, suffix, SCAN_MODE=mode))
-    for mode, suffix in ((MODE_DISTANCES, "_distances"), (MODE_RADIUS, "_radius"),
-                         (MODE_KNN, "_knn"))
-}
-_scan_rows_serial, _scan_rows_parallel = twins(_scan_rows_impl)
+def scan_tiled(mode: int, simd: str | None = None):
+    """The tiled scan kernel for ``mode`` (``simd`` defaults to ``_jit.SIMD``)."""
+    return SCAN_TILED[mode, simd or _jit.SIMD]
 
 
-def _mask_counts_impl(mask, counts):
-    for q in prange(mask.shape[0]):
+def scan_rows(simd: str | None = None):
+    """The row-wise scan kernel (``simd`` defaults to ``_jit.SIMD``)."""
+    return SCAN_ROWS[simd or _jit.SIMD]
+
+
+@jit
+def mask_counts(lo, hi, mask, counts):
+    # Set bits of each row (tasks are rows).
+    for q in range(lo, hi):
         c = 0
         for k in range(mask.shape[1]):
             c += popcount(mask[q, k])
         counts[q] = c
 
 
-def _mask_to_indices_impl(mask, indptr, indices):
+@jit
+def mask_to_indices(lo, hi, mask, indptr, indices):
     # Set bits of each row in ascending order, into that row's CSR segment.
-    for q in prange(mask.shape[0]):
+    for q in range(lo, hi):
         pos = indptr[q]
         for k in range(mask.shape[1]):
             m = mask[q, k]
@@ -481,19 +553,27 @@ def _mask_to_indices_impl(mask, indptr, indices):
                 m ^= low
 
 
-_mask_counts_serial, _mask_counts_parallel = twins(_mask_counts_impl)
-_mask_to_indices_serial, _mask_to_indices_parallel = twins(_mask_to_indices_impl)
 
-
-def _merge_heaps_impl(heaps, k, out_idx, out_dist):
+@jit
+def merge_heaps(heaps, k, shift, out_idx, out_dist):
     # Smallest k keys of every query over all chunks, ascending: distance
-    # first, then index (the lower index wins a tie).
-    n_chunks, nq, _ = heaps.shape
-    for q in prange(nq):
-        keys = np.sort(heaps[:, q, :].ravel())[:k]
+    # first, then index (the lower index wins a tie).  Chunk 0's heap takes
+    # the other chunks' keys, then is heap-sorted in place (numba's np.sort
+    # would cost seconds of compile time for this).  Serial: microseconds
+    # beside the scan, where a parallel twin would cost a second to compile.
+    n_chunks = heaps.shape[0]
+    mask = (1 << shift) - 1
+    for q in range(heaps.shape[1]):
+        heap = heaps[0, q]
+        for c in range(1, n_chunks):
+            for key in heaps[c, q]:
+                if key < heap[0]:
+                    _heap_push(heap, key)
+        for end in range(k - 1, 0, -1):
+            top = heap[0]
+            _sift_down(heap, end, heap[end])
+            heap[end] = top
         for r in range(k):
-            out_idx[q, r] = keys[r] & KEY_INDEX_MASK
-            out_dist[q, r] = keys[r] >> KEY_INDEX_BITS
+            out_idx[q, r] = heap[r] & mask
+            out_dist[q, r] = heap[r] >> shift
 
-
-_merge_heaps_serial, _merge_heaps_parallel = twins(_merge_heaps_impl)
