@@ -494,37 +494,42 @@ def _cpu_model() -> str:
 
 
 def _numba_cache() -> dict:
-    import importlib
-    import pkgutil
+    """The numba cache as this process found it (call after any kernel ran).
 
+    ``state`` says what the command itself saw: kernels it had to compile
+    were not in the cache (it was cold for them, and holds them now), kernels
+    it loaded were (warm).  Counting cache files alone cannot tell: this
+    command runs a kernel before it looks, and would write the file it counts.
+    """
     import numba
 
-    from . import _jit, _kernels
+    from . import _jit
 
     status = {"enabled": bool(_jit.CACHE), "NUMBA_CACHE_DIR": numba.config.CACHE_DIR or None,
-              "dirs": [], "index_files": 0, "bytes": 0, "writable": None}
+              "dirs": [], "index_files": 0, "bytes": 0, "writable": None,
+              "compiled_now": 0, "loaded_now": 0, "state": None}
     if numba.config.DISABLE_JIT:
         status["enabled"] = False
         status["note"] = "NUMBA_DISABLE_JIT=1: kernels run as plain Python"
         return status
-    dirs = set()
-    modules = [importlib.import_module(f"{_kernels.__name__}.{m.name}")
-               for m in pkgutil.iter_modules(_kernels.__path__)]
-    for module in modules + [importlib.import_module("fastsdm.theory")]:
-        for value in vars(module).values():
-            cache = getattr(value, "_cache", None)
-            path = getattr(cache, "_cache_path", None)
-            if path:
-                dirs.add(path)
-    for d in sorted(dirs):
-        p = Path(d)
-        files = list(p.glob("*.nb[ic]")) if p.is_dir() else []
-        status["dirs"].append(d)
-        status["index_files"] += sum(f.suffix == ".nbi" for f in files)
-        status["bytes"] += sum(f.stat().st_size for f in files)
+    report = _jit.cache_report()
+    status.update(dirs=report["dirs"], index_files=report["index_files"], bytes=report["bytes"],
+                  compiled_now=report["compiled"], loaded_now=report["loaded"])
     if status["dirs"]:
         status["writable"] = all(os.access(d, os.W_OK) for d in status["dirs"]
                                  if Path(d).exists())
+    if report["compiled"]:
+        status["state"] = (f"cold: this command compiled {report['compiled']} kernel(s) in "
+                           f"{report['compile_seconds']:.1f} s of CPU; each kernel compiles on "
+                           "its first use (a first small session ~5 s), then loads from the "
+                           "cache")
+    elif report["loaded"]:
+        status["state"] = ("warm: this command's kernel loaded from the cache (others compile "
+                           "on first use if they are not among the cached files)")
+    else:
+        status["state"] = ("no kernel ran in this command; " + (
+            "the cache holds files from earlier runs" if report["index_files"]
+            else "the cache is empty: the first run compiles (~5 s of CPU)"))
     return status
 
 
@@ -606,7 +611,7 @@ def _format_info(info: dict) -> str:
     else:
         where = cache["NUMBA_CACHE_DIR"] or "next to the sources (__pycache__)"
         dirs = ", ".join(cache["dirs"]) or "(none yet)"
-        state = ("warm" if cache["index_files"] else "cold: the first run compiles (~10 s)")
+        state = cache["state"]
         cache_text = (f"on, {where}; {cache['index_files']} kernels cached "
                       f"({cache['bytes'] / 2**20:.1f} MiB) in {dirs} [{state}"
                       + ("" if cache["writable"] in (None, True) else "; NOT writable") + "]")

@@ -1,0 +1,308 @@
+"""The binary kernels on both code paths: explicit 512-bit and portable.
+
+``fastsdm._jit.SIMD`` chooses the kernels every public function uses; the
+``simd`` fixture sets it in-process, so each test below runs the whole public
+path (padding, tile sizes, kernel variants) once per variant and checks it
+against the references of ``tests/reference.py`` and independent oracles
+(``np.bitwise_count``, ``bitarray.util.count_xor``).  These tests also run with
+``NUMBA_DISABLE_JIT=1`` (the ``nojit`` ones) and ``NUMBA_BOUNDSCHECK=1`` (all:
+``kernel``), as ``.ci/run`` does.
+"""
+
+import numba
+import numpy as np
+import pytest
+from bitarray.util import count_xor
+
+import fastsdm
+from fastsdm import _intrinsics, _jit, search
+from fastsdm._jit import jit
+from fastsdm._kernels import counters as c
+from fastsdm._kernels import hamming as h
+from tests.reference import NaiveSDM, hamming, knn_lists, radius_lists, unpack
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(params=_jit.SIMD_VARIANTS)
+def simd(request, monkeypatch):
+    monkeypatch.setattr(_jit, "SIMD", request.param)
+    return request.param
+
+
+def _words(rng, shape, extremes=True):
+    words = rng.integers(0, 2**64, size=shape, dtype=np.uint64, endpoint=False)
+    if extremes and words.size >= 4:
+        flat = words.reshape(-1)
+        flat[0], flat[1], flat[2], flat[-1] = 2**64 - 1, 2**63, 0, 2**63
+    return words
+
+
+def _oracle(Q, A):
+    return np.bitwise_count(Q[:, None, :] ^ A[None]).sum(-1)
+
+
+# -- the explicit kernels themselves ------------------------------------------------
+
+
+@jit
+def _tile_call(Qp, q, T, acc):
+    _intrinsics.tile_distances(Qp, q, T, acc)
+
+
+@jit
+def _rows_call(Q, q, A, start, count, acc):
+    _intrinsics.row_distances(Q, q, A, start, count, acc)
+
+
+@pytest.mark.parametrize("n_words", [1, 2, 3, 5, 8, 9, 16, 17])
+@pytest.mark.parametrize("n_loc", [32, 96])
+def test_tile_distances_equal_popcounts(n_words, n_loc):
+    rng = np.random.default_rng(n_words * 100 + n_loc)
+    Qp = _words(rng, (9, n_words))
+    T = _words(rng, (n_words, n_loc))
+    acc = np.full((5, n_loc), -1, np.int64)
+    _tile_call(Qp, 5, T, acc)
+    np.testing.assert_array_equal(acc[:4], _oracle(Qp[5:9], T.T))
+    assert (acc[4] == -1).all()  # row 4 untouched
+
+
+@pytest.mark.nojit
+def test_tile_distances_in_python():
+    rng = np.random.default_rng(0)
+    Qp, T = _words(rng, (4, 3)), _words(rng, (3, 32))
+    acc = np.zeros((4, 32), np.int64)
+    _tile_call(Qp, 0, T, acc)
+    np.testing.assert_array_equal(acc, _oracle(Qp, T.T))
+
+
+@pytest.mark.parametrize("n_words", [1, 2, 7, 8, 9, 16, 17, 33])
+def test_row_distances_equal_popcounts(n_words):
+    rng = np.random.default_rng(n_words)
+    Q = _words(rng, (3, n_words))
+    A = _words(rng, (200, n_words))
+    expected = _oracle(Q[2:3], A)[0]
+    for start, count in ((0, 0), (0, 1), (5, 7), (3, 8), (9, 9), (17, 64), (136, 64)):
+        acc = np.full(70, -1, np.int64)
+        _rows_call(Q, 2, A, start, count, acc)
+        np.testing.assert_array_equal(acc[:count], expected[start : start + count])
+        assert (acc[count:] == -1).all()
+
+
+@pytest.mark.nojit
+def test_row_distances_in_python():
+    rng = np.random.default_rng(1)
+    Q, A = _words(rng, (1, 2)), _words(rng, (20, 2))
+    acc = np.zeros(20, np.int64)
+    _rows_call(Q, 0, A, 3, 11, acc)
+    np.testing.assert_array_equal(acc[:11], _oracle(Q, A[3:14])[0])
+
+
+@pytest.mark.nojit
+def test_explicit_kernels_check_their_arguments():
+    # Compiled, they check shapes only with NUMBA_BOUNDSCHECK=1 (as numba's own
+    # indexing); as Python (NUMBA_DISABLE_JIT=1), NumPy's indexing refuses.
+    if not (_intrinsics.BOUNDSCHECK or numba.config.DISABLE_JIT):
+        pytest.skip("runs with NUMBA_BOUNDSCHECK=1 or NUMBA_DISABLE_JIT=1 (.ci/run runs both)")
+    Q = np.zeros((4, 2), np.uint64)
+    with pytest.raises(IndexError):
+        _tile_call(Q, 1, np.zeros((2, 32), np.uint64), np.zeros((4, 32), np.int64))
+    with pytest.raises(IndexError):
+        _rows_call(Q, 0, np.zeros((10, 2), np.uint64), 5, 6, np.zeros(64, np.int64))
+
+
+# -- both code paths through the public functions -----------------------------------
+
+WIDTHS = [1, 63, 64, 65, 127, 129, 1000, 1024, 1025]
+#: Locations around tile sizes (64 .. 1024) and query counts on both sides of
+#: the row-wise / tiled switch.
+SHAPES = [(1, 1), (67, 3), (1037, 9), (300, 37)]
+
+
+@pytest.mark.parametrize("n", WIDTHS)
+@pytest.mark.parametrize("N,q", SHAPES)
+def test_scans_match_references_on_both_code_paths(simd, n, N, q):
+    rng = np.random.default_rng(n * 7 + N)
+    Q, A = fastsdm.random_addresses(q, n, rng), fastsdm.random_addresses(N, n, rng)
+    expected = hamming(Q, A, n)
+    for parallel in (False, True):
+        d = fastsdm.hamming_distances(Q, A, n_bits=n, parallel=parallel)
+        np.testing.assert_array_equal(d, expected)
+        for radius in sorted({0, n // 2, n}):
+            indptr, indices = fastsdm.radius_search(Q, A, radius, n_bits=n, parallel=parallel)
+            lists = radius_lists(Q, A, n, radius)
+            assert indptr.tolist() == np.cumsum([0] + [len(x) for x in lists]).tolist()
+            np.testing.assert_array_equal(indices, np.concatenate(lists))
+        k = min(N, 5)
+        idx, dist = fastsdm.knn_search(Q, A, k, n_bits=n, parallel=parallel)
+        for i, (e_idx, e_dist) in enumerate(knn_lists(Q, A, n, k)):
+            np.testing.assert_array_equal(idx[i], e_idx)
+            np.testing.assert_array_equal(dist[i], e_dist)
+    np.testing.assert_array_equal(expected, _oracle(Q, A))
+    qa, aa = fastsdm.to_bitarray(Q[:2], n), fastsdm.to_bitarray(A[:50], n)
+    assert [[count_xor(x, y) for y in aa] for x in qa] == expected[:2, :50].tolist()
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("n,N,q", [(65, 70, 3), (129, 70, 9)])
+def test_scans_on_both_code_paths_small(simd, n, N, q):
+    # The subset that also runs as plain Python (NUMBA_DISABLE_JIT=1).
+    rng = np.random.default_rng(n)
+    Q, A = fastsdm.random_addresses(q, n, rng), fastsdm.random_addresses(N, n, rng)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(Q, A), hamming(Q, A, n))
+    indptr, indices = fastsdm.radius_search(Q, A, n // 2)
+    np.testing.assert_array_equal(indices, np.concatenate(radius_lists(Q, A, n, n // 2)))
+    idx, _ = fastsdm.knn_search(Q, A, 4)
+    np.testing.assert_array_equal(idx, [e for e, _ in knn_lists(Q, A, n, 4)])
+
+
+def test_extreme_words_on_both_code_paths(simd):
+    words = np.array([2**64 - 1, 2**63, 0, 1], np.uint64)
+    A = np.stack([np.roll(words, i) for i in range(4)] * 20)  # (80, 4): n = 256
+    Q = A[::7].copy()  # 12 queries: the tiled path
+    np.testing.assert_array_equal(fastsdm.hamming_distances(Q, A), _oracle(Q, A))
+    np.testing.assert_array_equal(fastsdm.hamming_distances(Q[:2], A), _oracle(Q[:2], A))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+@pytest.mark.parametrize("n,N", [(65, 300), (129, 1100)])
+def test_sdm_matches_reference_on_both_code_paths(simd, dtype, n, N):
+    rng = np.random.default_rng(n + N)
+    radius = n // 2 - 2
+    mem = fastsdm.SDM(n, N, radius=radius, counter_dtype=dtype, ties="zero", seed=4)
+    naive = NaiveSDM(unpack(mem.addresses, n), n, radius=radius, dtype=dtype)
+    keys = fastsdm.random_addresses(20, n, rng)
+    keys[12:] = keys[0]  # saturation (with weight 40 on int8)
+    data = fastsdm.random_addresses(20, n, rng)
+    mem.write(keys[:16], data[:16], weight=40, parallel=True)  # fused
+    mem.write(keys[16], data[16], weight=40)  # activation lists
+    mem.write(keys[17:], data[17:], weight=40, parallel=False)
+    for k, d in zip(unpack(keys, n), unpack(data, n), strict=True):
+        naive.write(k, d, weight=40)
+    np.testing.assert_array_equal(mem.counters, naive.c)
+    cues = fastsdm.flip_bits(keys, n, 3, seed=5)
+    for parallel in (False, True):
+        np.testing.assert_array_equal(mem.read_sums(cues, parallel=parallel),
+                                      [naive.sums(x) for x in unpack(cues, n)])
+        np.testing.assert_array_equal(mem.read_sums(cues[:3], parallel=parallel),
+                                      [naive.sums(x) for x in unpack(cues[:3], n)])
+
+
+def test_kernel_variants_called_directly_agree():
+    # The same scan from each variant's kernel, called in this process.
+    rng = np.random.default_rng(11)
+    Q, A = fastsdm.random_addresses(12, 300, rng), fastsdm.random_addresses(500, 300, rng)
+    W = A.shape[1]
+    results = {}
+    for simd in _jit.SIMD_VARIANTS:
+        L = search.tile_size(W, simd)
+        out = np.zeros((12, 500), np.int32)
+        _jit.run_tasks(h.scan_tiled(h.MODE_DISTANCES, simd), 1,
+                       (search.pad_queries(Q, simd), 12, A, L, 12, 1, 0, out,
+                        np.zeros((1, 1), np.uint64), np.zeros((1, 1, 1), np.int64), 1), False)
+        rows = np.zeros((12, 500), np.int32)
+        _jit.run_tasks(h.scan_rows(simd), 3, (Q, A, 3, h.MODE_DISTANCES, 0, rows,
+                                              np.zeros((1, 1), np.uint64),
+                                              np.zeros((1, 1, 1), np.int64), 1), True)
+        results[simd] = (out, rows)
+    expected = hamming(Q, A, 300)
+    for out, rows in results.values():
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(rows, expected)
+    assert c.scan_update(True, "avx512") is not c.scan_update(True, "generic")
+
+
+# -- k-NN keys for long vectors (issue 11) -------------------------------------------
+
+
+@pytest.mark.parametrize("n_bits", [2**23 + 1, 2**23 + 65])
+def test_knn_is_exact_for_vectors_of_millions_of_bits(n_bits):
+    # The heap key was distance << 40 | index: a distance of 2**23 or more
+    # overflowed it (wrong neighbours, garbage indices).
+    rng = np.random.default_rng(n_bits)
+    A = fastsdm.random_addresses(6, n_bits, rng)
+    A[4] = A[1]  # a tie: the lower index wins
+    A[2] = fastsdm.flip_bits(A[1], n_bits, n_bits, seed=0)  # the complement: distance n
+    Q = A[[1, 3]].copy()
+    idx, dist = fastsdm.knn_search(Q, A, 6)
+    d = _oracle(Q, A)
+    for i in range(2):
+        order = sorted(range(6), key=lambda j, i=i: (d[i, j], j))
+        assert idx[i].tolist() == order
+        assert dist[i].tolist() == d[i, order].tolist()
+    assert idx[0].tolist()[:2] == [1, 4] and idx[0, -1] == 2 and dist[0, -1] == n_bits
+
+
+def test_k_nearest_sdm_reads_vectors_of_millions_of_bits():
+    # Wrong heap keys made k-nearest SDMs read counters at garbage rows (segfault).
+    n = 2**23 + 1
+    addresses = fastsdm.random_addresses(5, n, seed=1)
+    addresses[2] = fastsdm.flip_bits(addresses[0], n, n, seed=0)
+    mem = fastsdm.SDM(n, addresses=addresses, k_nearest=5, n_data_bits=70, ties="zero")
+    data = fastsdm.random_addresses(2, 70, seed=2)
+    mem.write(addresses[[0, 3]], data)
+    indptr, indices = mem.activate(addresses[[0, 3]])
+    assert indptr.tolist() == [0, 5, 10] and indices.tolist() == [0, 1, 2, 3, 4] * 2
+    naive = NaiveSDM(np.zeros((5, 1)), 70, k_nearest=5, dtype=np.int16)  # all rows active
+    for d in unpack(data, 70):
+        naive.write(np.zeros(1), d)
+    np.testing.assert_array_equal(mem.read_sums(addresses[[0, 3]]), [naive.sums(np.zeros(1))] * 2)
+
+
+@pytest.mark.nojit
+def test_too_long_keys_and_distances_are_refused():
+    with pytest.raises(ValueError, match="exceeds the 63-bit sort keys"):
+        h.key_shift(2**40, 2**20)
+    assert h.key_shift(1, 1) == 1 and h.key_shift(2**20 + 1, 16) == 21
+    # A (1, 2**25)-word array without memory: zero strides.
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint64), shape=(1, 2**25),
+                                           strides=(0, 0))
+    with pytest.raises(ValueError, match="too long for int32 Hamming distances"):
+        search._scan(huge, huge, h.MODE_DISTANCES, out_dist=np.zeros((1, 1), np.int32))
+
+
+# -- running tasks on threads --------------------------------------------------------
+
+
+@pytest.mark.nojit
+def test_run_tasks_covers_the_range_in_contiguous_parts(monkeypatch):
+    seen = []
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+
+    def kernel(lo, hi, tag):
+        seen.append((lo, hi, tag))
+
+    _jit.run_tasks(kernel, 10, ("x",), parallel=True)
+    assert sorted(seen) == [(0, 3, "x"), (3, 6, "x"), (6, 10, "x")]
+    seen.clear()
+    _jit.run_tasks(kernel, 10, ("y",), parallel=False)
+    assert seen == [(0, 10, "y")]
+    seen.clear()
+    _jit.run_tasks(kernel, 2, ("z",), parallel=True)  # fewer tasks than threads
+    assert sorted(seen) == [(0, 1, "z"), (1, 2, "z")]
+
+
+@pytest.mark.nojit
+def test_run_tasks_waits_for_every_task_and_reraises(monkeypatch):
+    import threading
+    import time
+
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    finished = []
+
+    def kernel(lo, hi):
+        if lo == 0:
+            raise KeyboardInterrupt  # the caller's own part is interrupted
+        time.sleep(0.2)
+        finished.append(threading.current_thread().name)
+
+    with pytest.raises(KeyboardInterrupt):
+        _jit.run_tasks(kernel, 2, (), parallel=True)
+    assert len(finished) == 1  # the other thread's task ended before the call returned
+
+    def failing(lo, hi):
+        if lo == 1:
+            raise ValueError("task 1 failed")
+
+    with pytest.raises(ValueError, match="task 1 failed"):
+        _jit.run_tasks(failing, 2, (), parallel=True)

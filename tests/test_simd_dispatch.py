@@ -1,0 +1,156 @@
+"""The choice of kernel code at import, and what a first compile tells the user.
+
+The dispatch is read once, at import, from ``FASTSDM_SIMD`` and the CPU
+features numba compiles for: the tests that change them start a fresh Python
+process.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastsdm import _jit
+
+REPO = Path(__file__).resolve().parents[1]
+HOST_HAS_VPOPCNTDQ = _jit.choose_simd("auto") == "avx512"
+
+
+def _python(code, tmp_path, **env):
+    full = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    full.pop("FASTSDM_SIMD", None)
+    full.pop("FASTSDM_QUIET_COMPILE", None)
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full, timeout=600, cwd=tmp_path)
+
+
+@pytest.mark.nojit
+def test_choose_simd_by_features_and_setting():
+    both = "+64bit,+avx512f,+avx512vpopcntdq,+popcnt"
+    assert _jit.choose_simd(None, both) == "avx512"
+    assert _jit.choose_simd("auto", both) == "avx512"
+    assert _jit.choose_simd(" AUTO ", both) == "avx512"
+    assert _jit.choose_simd(None, "+avx512f,-avx512vpopcntdq") == "generic"
+    assert _jit.choose_simd(None, "+avx2,+popcnt") == "generic"
+    assert _jit.choose_simd(None, "") == "generic"
+    assert _jit.choose_simd("generic", both) == "generic"
+    assert _jit.choose_simd("avx512", "") == "avx512"  # forced: correct anywhere
+    with pytest.raises(ValueError, match="FASTSDM_SIMD must be one of auto, avx512, generic, "
+                                         "got 'avx2'"):
+        _jit.choose_simd("avx2", both)
+
+
+_CHECK = """
+import numpy as np, fastsdm
+from fastsdm import _jit
+A = fastsdm.random_addresses(300, 200, seed=0)
+d = fastsdm.hamming_distances(A[:9], A)
+ok = bool((d == np.bitwise_count(A[:9, None] ^ A[None]).sum(-1)).all())
+print(_jit.SIMD, ok)
+"""
+
+
+@pytest.mark.parametrize("setting,expected", [("generic", "generic"), ("avx512", "avx512")])
+def test_fastsdm_simd_forces_a_variant(setting, expected, tmp_path):
+    result = _python(_CHECK, tmp_path, FASTSDM_SIMD=setting, FASTSDM_QUIET_COMPILE="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [expected, "True"]
+
+
+def test_generic_cpu_gets_the_portable_kernels(tmp_path):
+    # NUMBA_CPU_NAME=generic compiles for a baseline x86-64 (no AVX-512): the
+    # explicit kernels must not be chosen, and the portable ones must work.
+    result = _python(_CHECK, tmp_path, NUMBA_CPU_NAME="generic", FASTSDM_QUIET_COMPILE="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["generic", "True"]
+
+
+def test_a_bad_setting_is_refused_at_import(tmp_path):
+    result = _python("import fastsdm", tmp_path, FASTSDM_SIMD="sse")
+    assert result.returncode != 0
+    assert "FASTSDM_SIMD must be one of auto, avx512, generic, got 'sse'" in result.stderr
+
+
+_ASM = """
+import re, numpy as np, fastsdm
+from fastsdm import _jit, search
+from fastsdm._kernels import hamming as h
+A = fastsdm.random_addresses(256, 1024, seed=0)
+counts = {}
+for simd in _jit.SIMD_VARIANTS:
+    Q = search.pad_queries(A[:8], simd)
+    mask = np.zeros((8, 4), np.uint64)
+    kernel = h.scan_tiled(h.MODE_RADIUS, simd)
+    kernel(0, 1, Q, 8, A, search.tile_size(16, simd), 8, 1, 500,
+           np.zeros((1, 1), np.int32), mask, np.zeros((1, 1, 1), np.int64), 1)
+    asm = "".join(kernel.inspect_asm().values())
+    counts[simd] = {w: len(re.findall(r"vpopcntq\\s+%" + w, asm)) for w in ("zmm", "ymm")}
+print(counts)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HOST_HAS_VPOPCNTDQ, reason="needs a CPU with AVX-512 VPOPCNTDQ")
+def test_explicit_kernels_use_zmm_whatever_the_tuning_prefers(tmp_path):
+    # Intel server cores tune LLVM with prefer-256-bit: auto-vectorised loops
+    # then use ymm (half of VPOPCNTDQ's width).  Emulate that tuning here:
+    # the explicit kernel keeps zmm, the portable one follows the tuning.
+    from llvmlite import binding
+
+    features = binding.get_host_cpu_features().flatten() + ",+prefer-256-bit"
+    result = _python(_ASM, tmp_path, NUMBA_CPU_FEATURES=features, FASTSDM_NUMBA_CACHE="0",
+                     FASTSDM_QUIET_COMPILE="1")
+    assert result.returncode == 0, result.stderr
+    counts = eval(result.stdout.strip().splitlines()[-1])  # a dict literal we printed
+    assert counts["avx512"]["zmm"] >= 16 and counts["avx512"]["ymm"] == 0, counts
+    assert counts["generic"]["ymm"] > 0 and counts["generic"]["zmm"] == 0, counts
+
+
+_SESSION = """
+import fastsdm
+from fastsdm import _jit
+A = fastsdm.random_addresses(100, 64, seed=0)
+before = _jit.compile_stats()
+fastsdm.hamming_distances(A[:1], A)
+after = _jit.compile_stats()
+fastsdm.hamming_distances(A[:2], A)  # same kernel: no compile
+print(after.count - before.count, _jit.compile_stats().count - after.count,
+      after.seconds >= before.seconds)
+"""
+
+
+def test_a_compile_is_announced_once_and_counted(tmp_path):
+    cold = _python(_SESSION, tmp_path)
+    assert cold.returncode == 0, cold.stderr
+    notes = [line for line in cold.stderr.splitlines() if line.startswith("fastsdm: compiling")]
+    assert len(notes) == 1, cold.stderr
+    assert re.search(r"compiling kernel scan_rows_\w+ for this CPU: .*second.*cached \(.*"
+                     r"FASTSDM_QUIET_COMPILE=1", notes[0])
+    assert cold.stdout.split() == ["1", "0", "True"]
+    warm = _python(_SESSION, tmp_path)  # the same cache directory: nothing to compile
+    assert warm.returncode == 0 and "compiling" not in warm.stderr, warm.stderr
+    assert warm.stdout.split() == ["0", "0", "True"]
+    (tmp_path / "other").mkdir()
+    quiet = _python(_SESSION, tmp_path / "other", FASTSDM_QUIET_COMPILE="1")
+    assert quiet.returncode == 0 and "compiling" not in quiet.stderr, quiet.stderr
+    assert quiet.stdout.split() == ["1", "0", "True"]
+
+
+def test_info_reports_the_cache_it_found(tmp_path):
+    cmd = "import sys; from fastsdm.cli import main; sys.exit(main(['info', '--json']))"
+    cold = _python(cmd, tmp_path, FASTSDM_QUIET_COMPILE="1")
+    assert cold.returncode == 0, cold.stderr
+    cache = json.loads(cold.stdout)["numba"]["cache"]
+    assert cache["compiled_now"] >= 1 and cache["state"].startswith("cold"), cache
+    assert cache["index_files"] >= 1  # written by this very command
+    warm = _python(cmd, tmp_path, FASTSDM_QUIET_COMPILE="1")
+    cache = json.loads(warm.stdout)["numba"]["cache"]
+    assert cache["compiled_now"] == 0 and cache["loaded_now"] >= 1, cache
+    assert cache["state"].startswith("warm"), cache
