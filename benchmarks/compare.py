@@ -1,27 +1,39 @@
-"""fastsdm side by side with the alternatives, in one process, on the same data.
+"""fastsdm side by side with the alternatives and with this machine's floors.
 
-    python benchmarks/compare.py            # full: more repeats, larger subsets
-    python benchmarks/compare.py --quick    # < 5 min on 2 cores
-    python benchmarks/compare.py --json out.json
+    python benchmarks/compare.py                       # full run
+    python benchmarks/compare.py --quick               # fewer repeats and sizes
+    python benchmarks/compare.py --baseline 80e5eec    # every fastsdm row paired
+                                                       # against an earlier commit
+    python benchmarks/compare.py --json out.json       # also the raw figures
 
 Workloads (every result is checked against fastsdm before it is timed):
 
 * Hamming scan, radius search and k-NN over N = 10^6 addresses of 1024 bits,
-  batches of 1 and 256 queries: fastsdm, faiss-cpu (``faiss.hammings``,
-  ``IndexBinaryFlat.range_search`` / ``search``), NumPy 2
-  (``np.bitwise_count(q ^ A).sum(-1)``, chunked) and ``bitarray.util.count_xor``
-  (a Python loop per pair: timed on N = 10^4 and scaled).
+  batches of 1, 4 and 256 queries (radius search also 1,024): fastsdm,
+  faiss-cpu (``faiss.hammings``, ``IndexBinaryFlat.range_search`` /
+  ``search``), NumPy 2 (``np.bitwise_count(q ^ A).sum(-1)``, chunked) and
+  ``bitarray.util.count_xor`` (a Python loop per pair: timed on N = 10^4 and
+  scaled).
+* Cost per word against N: radius search, 256 queries, N = 10^4 .. 10^7
+  (10^8 with ``--large-n``: 12.8 GB of addresses).
 * Kanerva's canonical SDM (n = 1000, N = 10^6, int8 counters, radius 451):
   fastsdm against a straightforward NumPy SDM (``naive_sdm.py``) and, when it
   imports, torchhd's ``SparseDistributed``: writes and reads in batches of 256
-  and 1,024 and one per call, with identical counters and reads asserted.
-* This machine's limits: the time to stream the address matrix once (memory
-  bandwidth) and an L1-resident xor + popcount + add loop on all threads (the
-  popcount ceiling); every scan is also reported as a fraction of its bound.
+  and 1,024 and one per call, beside the radius search over the memory's own
+  addresses (the scan each of them contains), and where their time goes.
 
-Prints Markdown (machine, tables, notes); timings are medians over repeats,
-with the spread (min-max) and the median process CPU time (a sanity check
-when the machine is shared: CPU time is far less sensitive to other load).
+The floors (``floors.py``, explicit 512-bit code where the CPU has AVX-512
+VPOPCNTDQ): one pass over the address matrix from DRAM and the xor + popcount
+rate in registers, each on 1 and on 2 threads.  Every row is reported as a
+fraction of its floor (at the row's own thread count) and as a ratio to the
+best alternative, with the vector width it ran with; with ``--baseline`` every
+fastsdm row is also timed alternately against the earlier commit (paired
+ratios: steadier than medians on a shared machine).
+
+Prints Markdown (machine, floors, tables, notes); timings are medians over
+repeats, with the spread (min-max) and the median process CPU time (a sanity
+check when the machine is shared: CPU time is far less sensitive to other
+load).  A full run takes about 10 minutes on 2 cores (15 with --baseline).
 """
 
 import os
@@ -50,7 +62,10 @@ HERE = Path(__file__).resolve().parent
 N_LOCATIONS = 1_000_000
 N_BITS = 1024
 BATCH = 256
+BIG_BATCH = 1024
+FEW = 4
 KNN_K = 10
+SCALING_N = (10_000, 100_000, 1_000_000, 10_000_000)
 # The SDM: Kanerva's canonical memory.
 SDM_BITS = 1000
 SDM_RADIUS = 451
@@ -81,18 +96,27 @@ def paired_ratios(fast, slow, repeats):
     """Time ``fast`` and ``slow`` alternately; the ratios slow / fast of each pair.
 
     Both calls of a pair see the same state of a shared machine, so the ratio
-    is steadier than a ratio of medians taken minutes apart.
+    is steadier than a ratio of medians taken minutes apart.  The order
+    within a pair alternates, so neither call always runs on a warmer cache.
     """
     fast()
     slow()
     ratios = []
-    for _ in range(repeats):
+    for i in range(repeats):
+        first, second = (fast, slow) if i % 2 == 0 else (slow, fast)
         t0 = time.perf_counter()
-        fast()
+        first()
         t1 = time.perf_counter()
-        slow()
-        ratios.append((time.perf_counter() - t1) / (t1 - t0))
+        second()
+        t2 = time.perf_counter()
+        t_fast, t_slow = (t1 - t0, t2 - t1) if i % 2 == 0 else (t2 - t1, t1 - t0)
+        ratios.append(t_slow / t_fast)
     return ratios
+
+
+def ratio_stats(ratios):
+    return {"median": float(np.median(ratios)), "min": float(min(ratios)),
+            "max": float(max(ratios)), "pairs": len(ratios)}
 
 
 def fmt_time(seconds):
@@ -107,6 +131,12 @@ def fmt_rate(per_second):
     if per_second >= 100:
         return f"{per_second:,.0f}"
     return f"{per_second:.3g}"
+
+
+def fmt_ratio(stats):
+    if not stats:
+        return ""
+    return f"{stats['median']:.3f} ({stats['min']:.2f}–{stats['max']:.2f})"
 
 
 # -- machine -------------------------------------------------------------------
@@ -130,14 +160,20 @@ def cpu_info():
 
 def machine_info():
     import numba
+    from llvmlite import binding
 
     import fastsdm
+    from fastsdm import _jit
 
     model, flags = cpu_info()
+    features = _jit.target_features()
     info = {
         "cpu": model,
+        "llvm_cpu_name": numba.config.CPU_NAME or binding.get_host_cpu_name(),
         "avx512f": "avx512f" in flags,
         "avx512_vpopcntdq": "avx512_vpopcntdq" in flags,
+        "llvm prefer-256-bit": "+prefer-256-bit" in features.split(","),
+        "fastsdm vector code": _jit.SIMD,
         "logical_cpus": os.cpu_count(),
         "numba_threads": numba.get_num_threads(),
         "python": platform.python_version(),
@@ -158,124 +194,76 @@ def machine_info():
             info[name] = getattr(module, "__version__", "installed")
         except ImportError:
             info[name] = "not installed"
-    try:
+    faiss_level = faiss_simd_level()
+    if faiss_level:
         import faiss
 
         info["faiss_omp_threads"] = faiss.omp_get_max_threads()
-        # Which SIMD paths faiss was built with (its wheels dispatch at run time).
-        info["faiss_compile_options"] = faiss.get_compile_options().strip()
-    except ImportError:
+        info["faiss_simd_level"] = faiss_level
+    info["numpy_simd"] = numpy_simd()
+    try:
+        with open("/proc/loadavg") as f:
+            info["load average at start"] = " ".join(f.read().split()[:3])
+    except OSError:
         pass
     return info
 
 
-def threading_layer():
-    """numba's threading layer, after one (tiny) parallel call."""
-    import numba
-
-    import fastsdm
-
-    a = fastsdm.random_addresses(64, 64, seed=0)
-    fastsdm.hamming_distances(a[:1], a, parallel=True)
+def faiss_simd_level():
     try:
-        return numba.threading_layer()
-    except ValueError:
+        import faiss
+    except ImportError:
+        return None
+    config = getattr(faiss, "SIMDConfig", None)
+    if config is not None and hasattr(config, "get_level_name"):
+        return config.get_level_name()
+    return faiss.get_compile_options().strip()
+
+
+def numpy_simd():
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:
         return "unknown"
+    usable = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+    return f"dispatch up to {usable[-1]}" if usable else "baseline only"
 
 
-# -- machine limits ----------------------------------------------------------------
+# -- floors ---------------------------------------------------------------------------
 
 
-def build_limit_kernels():
-    import numba
+def row_floor(floors, n_queries, n_locations, n_words, threads, extra_bytes=0.0):
+    """Lower bound on a scan: one DRAM pass (plus ``extra_bytes``) or every popcount.
 
-    from fastsdm._intrinsics import popcount  # the same ctpop as the library's kernels
-
-    # The loops live in plain @njit helpers over whole (sliced) arrays: with
-    # `range(lo, hi)` indices numba must handle negative indices and the loop
-    # runs ~5x slower (measured).
-    @numba.njit(cache=False)
-    def chunk_sum(chunk):
-        s = np.uint64(0)
-        for i in range(chunk.size):
-            s += chunk[i]
-        return s
-
-    @numba.njit(parallel=True, cache=False)
-    def parallel_sum(a, n_chunks):
-        flat = a.reshape(-1)
-        step = (flat.size + n_chunks - 1) // n_chunks
-        partial = np.zeros(n_chunks, np.uint64)
-        for c in numba.prange(n_chunks):
-            partial[c] = chunk_sum(flat[c * step : (c + 1) * step])
-        return partial.sum()
-
-    @numba.njit(cache=False)
-    def popcount_block(buf, reps):
-        # Four queries per loaded word, in registers (the tiled scan's blocking):
-        # per word pair one xor, one popcount, one add.  4 * reps * buf.size pairs.
-        s0 = s1 = s2 = s3 = 0
-        for r in range(reps):
-            k0 = np.uint64(r) * np.uint64(0xD1B54A32D192ED03)
-            k1 = k0 ^ np.uint64(0x5555555555555555)
-            k2 = k0 ^ np.uint64(0x3333333333333333)
-            k3 = k0 ^ np.uint64(0x0F0F0F0F0F0F0F0F)
-            for i in range(buf.size):
-                w = buf[i]
-                s0 += popcount(w ^ k0)
-                s1 += popcount(w ^ k1)
-                s2 += popcount(w ^ k2)
-                s3 += popcount(w ^ k3)
-        return s0 + s1 + s2 + s3
-
-    @numba.njit(parallel=True, cache=False)
-    def popcount_loop(n_threads, n_words, reps):
-        # Each thread: xor + popcount + add over its own L1-resident buffer.
-        out = np.zeros(n_threads, np.int64)
-        for t in numba.prange(n_threads):
-            buf = (np.arange(n_words) + t).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-            out[t] = popcount_block(buf, reps)
-        return out
-
-    return parallel_sum, popcount_loop
+    Uses the floors measured at ``threads`` threads (the nearest measured).
+    """
+    measured = sorted(int(k.split("_")[1]) for k in floors if k.startswith("dram_"))
+    t = max(x for x in measured if x <= max(threads, measured[0]))
+    bandwidth = floors[f"dram_{t}"]["GB_per_s"] * 1e9
+    rate = floors[f"popcount_{t}"]["Gpairs_per_s"] * 1e9
+    t_dram = (n_locations * n_words * 8 + extra_bytes) / bandwidth
+    t_pop = n_queries * n_locations * n_words / rate + extra_bytes / bandwidth
+    kind = "DRAM" if t_dram >= t_pop else "popcount"
+    return max(t_dram, t_pop), f"{kind}, {t} thread{'s' if t > 1 else ''}"
 
 
-def machine_limits(A, repeats):
-    import numba
-
-    parallel_sum, popcount_loop = build_limit_kernels()
-    threads = numba.get_num_threads()
-    nbytes = A.nbytes
-    limits = {}
-    t = measure(lambda: A.sum(), repeats)
-    limits["bandwidth_numpy_1thread"] = {"time": t, "GB_per_s": nbytes / t["median"] / 1e9}
-    t = measure(lambda: parallel_sum(A, 4 * threads), repeats)
-    limits["bandwidth_numba_parallel"] = {"time": t, "GB_per_s": nbytes / t["median"] / 1e9,
-                                          "threads": threads}
-    n_words, reps = 2048, 25_000  # 16 KiB per thread: L1-resident
-    for label, n_threads in (("popcount_1thread", 1), ("popcount_all_threads", threads)):
-        t = measure(lambda n=n_threads: popcount_loop(n, n_words, reps), repeats)
-        words = n_threads * 4 * n_words * reps  # (query word, address word) pairs
-        limits[label] = {"time": t, "Gwords_per_s": words / t["median"] / 1e9,
-                         "Gwords_per_cpu_s": words / t["cpu_median"] / 1e9,
-                         "threads": n_threads}
-    # The bounds: the best bandwidth seen, and one thread's popcount rate per CPU
-    # second times the thread count (CPU time is not inflated by other load on a
-    # shared machine, so this is the ceiling even when the wall figures are not).
-    limits["bound_bandwidth_GB_per_s"] = max(limits["bandwidth_numpy_1thread"]["GB_per_s"],
-                                             limits["bandwidth_numba_parallel"]["GB_per_s"])
-    limits["bound_popcount_Gwords_per_s"] = (
-        threads * limits["popcount_1thread"]["Gwords_per_cpu_s"])
-    return limits
+# -- widths ------------------------------------------------------------------------------
 
 
-def scan_bound(limits, n_queries, n_locations, n_words):
-    """Lower bound on a scan's time: stream the matrix once, popcount every word pair."""
-    bw = limits["bound_bandwidth_GB_per_s"] * 1e9
-    pc = limits["bound_popcount_Gwords_per_s"] * 1e9
-    t_bw = n_locations * n_words * 8 / bw
-    t_pc = n_queries * n_locations * n_words / pc
-    return (t_bw, "bandwidth") if t_bw >= t_pc else (t_pc, "popcount")
+_WIDTHS = {}
+
+
+def fastsdm_width(dispatcher):
+    """The vector width of a fastsdm kernel's popcounts (compiles an uncached copy once)."""
+    from floors import width
+
+    key = id(dispatcher)
+    if key not in _WIDTHS:
+        try:
+            _WIDTHS[key] = width(dispatcher)
+        except Exception as exc:  # a report detail must not sink the run
+            _WIDTHS[key] = f"unknown ({exc})"
+    return _WIDTHS[key]
 
 
 # -- parallel launch cost -------------------------------------------------------------
@@ -309,9 +297,14 @@ def launch_costs():
     import ast
     import subprocess
 
+    import fastsdm
+
     results = {}
     for policy in ("default (unset)", "active", "passive"):
         env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(fastsdm.__file__).parents[1]), *filter(None, [env.get("PYTHONPATH")])])
+        env["FASTSDM_QUIET_COMPILE"] = "1"
         env.pop("OMP_WAIT_POLICY", None)
         if policy != "default (unset)":
             env["OMP_WAIT_POLICY"] = policy
@@ -394,8 +387,9 @@ def check_radius_faiss(indptr, indices, lims, D, I, dist):
         order = np.argsort(I[seg], kind="stable")
         theirs = I[seg][order]
         assert np.array_equal(ours, theirs), f"faiss range_search differs for query {i}"
-        assert np.array_equal(D[seg][order].astype(np.int64), dist[i, ours]), \
-            f"faiss range_search distances differ for query {i}"
+        if dist is not None:
+            assert np.array_equal(D[seg][order].astype(np.int64), dist[i, ours]), \
+                f"faiss range_search distances differ for query {i}"
 
 
 def check_knn_faiss(idx, dist, D, I, full):
@@ -419,10 +413,39 @@ def check_knn_faiss(idx, dist, D, I, full):
     return differ
 
 
+# -- rows ------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Collects rows; pairs each fastsdm row with the baseline commit when given."""
+
+    def __init__(self, args, floors, base):
+        self.args = args
+        self.floors = floors
+        self.base = base
+        self.rows = []
+
+    def paired(self, call, reps):
+        """call(module) timed alternately for fastsdm and the baseline: old / new."""
+        if self.base is None:
+            return None
+        import fastsdm
+
+        return ratio_stats(paired_ratios(partial(call, fastsdm), partial(call, self.base), reps))
+
+
+def fastsdm_threads(work, parallel):
+    import numba
+
+    from fastsdm import _jit
+
+    return numba.get_num_threads() if _jit.use_parallel(work, parallel) else 1
+
+
 # -- search section ---------------------------------------------------------------
 
 
-def search_section(args, A, Q, limits, rows, notes):
+def search_section(args, A, Q, rec, notes):
     import fastsdm
     from fastsdm.theory import radius_for_probability
 
@@ -433,86 +456,110 @@ def search_section(args, A, Q, limits, rows, notes):
         notes.append("faiss-cpu is not installed: its rows are skipped.")
     W = A.shape[1]
     radius = radius_for_probability(N_BITS, 0.001)
-    reps_fast = args.repeats
-    reps_slow = max(2, args.repeats // 2)
     n_np = args.numpy_queries
     ba_n = 10_000
     A_bits_small = fastsdm.to_bitarray(A[:ba_n], N_BITS)
     N = A.shape[0]
     notes.append(f"Search: N = {N:,} addresses of {N_BITS} bits ({A.nbytes / 2**20:.0f} MiB), "
                  f"radius {radius} (activation probability 0.001), k = {KNN_K}.")
-    notes.append(f"NumPy rows for a batch of {BATCH} are timed on its first {n_np} queries "
-                 f"and scaled ×{BATCH // n_np} (marked †); NumPy runs on one thread.")
+    notes.append(f"NumPy rows for batches larger than {n_np} are timed on the first {n_np} "
+                 "queries and scaled (marked †); NumPy runs on one thread.")
     notes.append(f"bitarray.util.count_xor is a Python loop per (query, address) pair: timed on "
                  f"N = {ba_n:,} and scaled ×{N // ba_n} (marked ‡).")
+    faiss_threads = from_faiss.faiss.omp_get_max_threads() if from_faiss else 1
+    faiss_width = f"faiss {faiss_simd_level()}" if from_faiss else ""
+    np_width = f"NumPy ({numpy_simd()})"
 
-    def add(workload, nq, impl, t, scale=1.0, mark=""):
-        bound, kind = scan_bound(limits, nq, N, W)
+    def add(workload, nq, impl, t, threads, width, scale=1.0, mark="", paired=None):
+        floor, kind = row_floor(rec.floors, nq, N, W, threads)
         med = t["median"] * scale
-        rows.append({"section": "search", "workload": workload, "queries": nq,
-                     "impl": impl + mark, "median": med, "min": t["min"] * scale,
-                     "max": t["max"] * scale, "cpu": t["cpu_median"] * scale,
-                     "per_s": nq / med, "bound": bound, "bound_kind": kind,
-                     "extrapolated": scale != 1.0})
+        rec.rows.append({"section": "search", "workload": workload, "queries": nq,
+                         "impl": impl + mark, "median": med, "min": t["min"] * scale,
+                         "max": t["max"] * scale, "cpu": t["cpu_median"] * scale,
+                         "per_s": nq / med, "threads": threads, "width": width,
+                         "floor": floor, "floor_kind": kind, "extrapolated": scale != 1.0,
+                         "baseline": paired})
 
-    for nq in (1, BATCH):
-        reps = reps_fast if nq == 1 else reps_slow
-        search_batch(Q[:nq], A, radius, reps, n_np, A_bits_small, from_faiss, add, notes)
+    batches = [1, FEW, BATCH] + ([] if args.quick else [BIG_BATCH])
+    Qbig = fastsdm.random_addresses(BIG_BATCH, N_BITS, seed=11) if BIG_BATCH in batches else None
+    for nq in batches:
+        Qb = Q[:nq] if nq <= Q.shape[0] else Qbig
+        reps = args.repeats if nq <= FEW else max(3, args.repeats // 2)
+        search_batch(args, Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add, rec,
+                     notes, faiss_threads, faiss_width, np_width, radius_only=nq == BIG_BATCH)
 
 
-def search_batch(Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add, notes):
+def search_batch(args, Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add, rec, notes,
+                 faiss_threads, faiss_width, np_width, radius_only=False):
     """One batch size: check every implementation against fastsdm, then time it."""
     import fastsdm
+    from fastsdm import search
+    from fastsdm._kernels import hamming as h
 
-    nq, N = Qb.shape[0], A.shape[0]
+    nq, N, W = Qb.shape[0], A.shape[0], A.shape[1]
     ba_n = len(A_bits_small)
     sub = Qb[: min(nq, n_np)]
     scale_np = nq / sub.shape[0]
     mark_np = "†" if scale_np != 1 else ""
+    tiled = nq >= search.TILED_MIN_QUERIES
+    work = nq * N * W
+    threads_default = fastsdm_threads(work, None)
 
-    # -- full distances
-    ref = fastsdm.hamming_distances(Qb, A)
-    assert np.array_equal(numpy_distances(sub, A), ref[: sub.shape[0]]), "numpy distances"
-    if from_faiss:
-        assert np.array_equal(from_faiss.distances(Qb), ref), "faiss distances"
-    q_bits = fastsdm.to_bitarray(Qb[0], N_BITS)
-    assert np.array_equal(bitarray_distances(q_bits, A_bits_small), ref[0, :ba_n]), \
-        "bitarray distances"
-    add("scan (all distances)", nq, "fastsdm",
-        measure(lambda: fastsdm.hamming_distances(Qb, A), reps))
-    add("scan (all distances)", nq, "fastsdm, serial",
-        measure(lambda: fastsdm.hamming_distances(Qb, A, parallel=False), reps))
-    if from_faiss:
-        add("scan (all distances)", nq, "faiss.hammings",
-            measure(lambda: from_faiss.distances(Qb), reps))
-    add("scan (all distances)", nq, "NumPy bitwise_count",
-        measure(lambda: numpy_distances(sub, A), reps), scale_np, mark_np)
-    if nq == 1:
-        add("scan (all distances)", nq, "bitarray count_xor",
-            measure(lambda: bitarray_distances(q_bits, A_bits_small), reps, warmup=0),
-            N / ba_n, "‡")
+    def width(mode):
+        return fastsdm_width(h.scan_tiled(mode) if tiled else h.scan_rows())
+
+    def fastsdm_rows(workload, call, mode):
+        add(workload, nq, "fastsdm", measure(partial(call, fastsdm, None), reps),
+            threads_default, "", paired=rec.paired(lambda m: call(m, None), reps))
+        add(workload, nq, "fastsdm, serial", measure(partial(call, fastsdm, False), reps), 1,
+            "", paired=rec.paired(lambda m: call(m, False), reps))
+        w = width(mode)
+        rec.rows[-1]["width"] = rec.rows[-2]["width"] = w
+
+    ref = None
+    if not radius_only:
+        # -- full distances
+        ref = fastsdm.hamming_distances(Qb, A)
+        assert np.array_equal(numpy_distances(sub, A), ref[: sub.shape[0]]), "numpy distances"
+        if from_faiss:
+            assert np.array_equal(from_faiss.distances(Qb), ref), "faiss distances"
+        q_bits = fastsdm.to_bitarray(Qb[0], N_BITS)
+        assert np.array_equal(bitarray_distances(q_bits, A_bits_small), ref[0, :ba_n]), \
+            "bitarray distances"
+        fastsdm_rows("scan (all distances)",
+                     lambda m, p: m.hamming_distances(Qb, A, parallel=p), h.MODE_DISTANCES)
+        if from_faiss:
+            add("scan (all distances)", nq, "faiss.hammings",
+                measure(lambda: from_faiss.distances(Qb), reps), faiss_threads, faiss_width)
+        add("scan (all distances)", nq, "NumPy bitwise_count",
+            measure(lambda: numpy_distances(sub, A), reps), 1, np_width, scale_np, mark_np)
+        if nq == 1:
+            add("scan (all distances)", nq, "bitarray count_xor",
+                measure(lambda: bitarray_distances(q_bits, A_bits_small), reps, warmup=0), 1,
+                "scalar (bitarray C code)", N / ba_n, "‡")
 
     # -- radius search
     indptr, indices = fastsdm.radius_search(Qb, A, radius)
-    for i, found in enumerate(numpy_radius(sub, A, radius)):
-        assert np.array_equal(found, indices[indptr[i] : indptr[i + 1]]), "numpy radius"
+    if not radius_only:
+        for i, found in enumerate(numpy_radius(sub, A, radius)):
+            assert np.array_equal(found, indices[indptr[i] : indptr[i + 1]]), "numpy radius"
     if from_faiss:
         check_radius_faiss(indptr, indices, *from_faiss.radius(Qb, radius), ref)
-    add("radius search", nq, "fastsdm",
-        measure(lambda: fastsdm.radius_search(Qb, A, radius), reps))
-    add("radius search", nq, "fastsdm, serial",
-        measure(lambda: fastsdm.radius_search(Qb, A, radius, parallel=False), reps))
+    fastsdm_rows("radius search", lambda m, p: m.radius_search(Qb, A, radius, parallel=p),
+                 h.MODE_RADIUS)
     if from_faiss:
         add("radius search", nq, "faiss range_search",
-            measure(lambda: from_faiss.radius(Qb, radius), reps))
+            measure(lambda: from_faiss.radius(Qb, radius), reps), faiss_threads, faiss_width)
         ratios = paired_ratios(lambda: fastsdm.radius_search(Qb, A, radius),
                                lambda: from_faiss.radius(Qb, radius), reps)
         notes.append(f"Radius search, {nq} quer{'y' if nq == 1 else 'ies'}, fastsdm and faiss "
                      f"range_search timed in alternation ({len(ratios)} pairs): faiss / fastsdm "
                      f"= {np.median(ratios):.2f}× (median; {min(ratios):.2f}–"
                      f"{max(ratios):.2f}×).")
+    if radius_only:
+        return
     add("radius search", nq, "NumPy bitwise_count",
-        measure(lambda: numpy_radius(sub, A, radius), reps), scale_np, mark_np)
+        measure(lambda: numpy_radius(sub, A, radius), reps), 1, np_width, scale_np, mark_np)
 
     # -- k nearest
     idx, dist = fastsdm.knn_search(Qb, A, KNN_K)
@@ -526,24 +573,56 @@ def search_batch(Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add, notes
                      f"distances; {differ} of {nq} index lists differ from fastsdm's, and only "
                      "in the order of equally distant locations or in which of them fill the "
                      "last places (fastsdm: lower index first; checked).")
-    add(f"k-NN (k={KNN_K})", nq, "fastsdm",
-        measure(lambda: fastsdm.knn_search(Qb, A, KNN_K), reps))
-    add(f"k-NN (k={KNN_K})", nq, "fastsdm, serial",
-        measure(lambda: fastsdm.knn_search(Qb, A, KNN_K, parallel=False), reps))
+    fastsdm_rows(f"k-NN (k={KNN_K})", lambda m, p: m.knn_search(Qb, A, KNN_K, parallel=p),
+                 h.MODE_KNN)
     if from_faiss:
         add(f"k-NN (k={KNN_K})", nq, "faiss IndexBinaryFlat.search",
-            measure(lambda: from_faiss.knn(Qb, KNN_K), reps))
+            measure(lambda: from_faiss.knn(Qb, KNN_K), reps), faiss_threads, faiss_width)
     add(f"k-NN (k={KNN_K})", nq, "NumPy bitwise_count",
-        measure(lambda: numpy_knn(sub, A, KNN_K), reps), scale_np, mark_np)
+        measure(lambda: numpy_knn(sub, A, KNN_K), reps), 1, np_width, scale_np, mark_np)
+
+
+# -- cost per word against N ----------------------------------------------------------------
+
+
+def scaling_section(args, rec, notes):
+    """Radius search, BATCH queries, n = 1024: nanoseconds per word as N grows."""
+    import fastsdm
+    from fastsdm.theory import radius_for_probability
+
+    sizes = [n for n in SCALING_N if not (args.quick and n > 1_000_000)]
+    if args.large_n:
+        sizes.append(100_000_000)
+    radius = radius_for_probability(N_BITS, 0.001)
+    Q = fastsdm.random_addresses(BATCH, N_BITS, seed=1)
+    for N in sizes:
+        A = fastsdm.random_addresses(N, N_BITS, seed=0)
+        words = BATCH * N * A.shape[1]
+        reps = max(3, min(args.repeats, int(4e10 / words)))
+
+        def call(m, A=A):
+            return m.radius_search(Q, A, radius)
+
+        t = measure(partial(call, fastsdm), reps)
+        rec.rows.append({"section": "scaling", "N": N, "median": t["median"], "min": t["min"],
+                         "max": t["max"], "cpu": t["cpu_median"],
+                         "ns_per_word": t["median"] / words * 1e9,
+                         "baseline": rec.paired(call, reps)})
+        print(f"#   N = {N:,}: {t['median'] / words * 1e9:.4f} ns per word", file=sys.stderr)
+        del A
+    notes.append(f"Cost per word: radius search of {BATCH} queries of {N_BITS} bits, time / "
+                 f"({BATCH} · N · {-(-N_BITS // 64)} words).")
 
 
 # -- SDM section ---------------------------------------------------------------------
 
 
-def sdm_section(args, rows, notes):
+def sdm_section(args, rec, notes):
     from naive_sdm import NaiveSDM
 
     import fastsdm
+    from fastsdm._kernels import counters as c
+    from fastsdm._kernels import hamming as h
 
     n, N = SDM_BITS, N_LOCATIONS
     mem = fastsdm.SDM(n, N, radius=SDM_RADIUS, counter_dtype="int8", ties="zero", seed=0)
@@ -573,55 +652,160 @@ def sdm_section(args, rows, notes):
     assert np.array_equal(ours, naive.read_many(cue_bits[:m])), "SDM reads differ"
     ours_one = np.stack([fastsdm.unpack_bits(mem.read(c), n) for c in cues[:m]])
     assert np.array_equal(ours_one, ours), "one-per-call reads differ from batched"
-    activated = np.diff(mem.activate(cues[:m])[0]).mean()
+    activated = float(np.diff(mem.activate(cues[:m])[0]).mean())
     notes.append(f"SDM: {activated:.0f} locations activated per operation on average; "
                  f"counters and reads identical after {m} writes and {m} reads.")
+    memories = {"fastsdm": mem}
+    if rec.base is not None:
+        old = rec.base.SDM(n, radius=SDM_RADIUS, counter_dtype="int8", ties="zero",
+                           addresses=mem.addresses)
+        old.counters[:] = mem.counters
+        assert np.array_equal(old.read(cues[:m]), mem.read(cues[:m])), "baseline SDM reads"
+        memories["baseline"] = old
 
     # Batched fastsdm calls take ~0.15-0.6 s: as many repeats as the search
     # rows, so that their medians are as steady; the slow serial rows fewer.
     reps, reps_slow = args.repeats, max(2, args.repeats // 2)
     one = min(16, BATCH)
-
-    def add(op, impl, t, ops):
-        rows.append({"section": "sdm", "workload": op, "impl": impl, "ops": ops,
-                     "median": t["median"] / ops, "min": t["min"] / ops, "max": t["max"] / ops,
-                     "cpu": t["cpu_median"] / ops, "per_s": ops / t["median"]})
-
-    add(f"write, batch of {BATCH}", "fastsdm",
-        measure(lambda: mem.write(patterns), reps), BATCH)
-    add(f"write, batch of {BATCH}", "fastsdm, serial",
-        measure(lambda: mem.write(patterns, parallel=False), reps_slow), BATCH)
-    add(f"read, batch of {BATCH}", "fastsdm", measure(lambda: mem.read(cues), reps), BATCH)
-    add(f"read, batch of {BATCH}", "fastsdm, serial",
-        measure(lambda: mem.read(cues, parallel=False), reps_slow), BATCH)
+    W = mem.addresses.shape[1]
     big = fastsdm.random_addresses(SDM_BIG_BATCH, n, seed=3)
     big_cues = fastsdm.flip_bits(big, n, n // 10, seed=4)
-    add(f"write, batch of {SDM_BIG_BATCH}", "fastsdm",
-        measure(lambda: mem.write(big), reps), SDM_BIG_BATCH)
-    add(f"read, batch of {SDM_BIG_BATCH}", "fastsdm",
-        measure(lambda: mem.read(big_cues), reps), SDM_BIG_BATCH)
+    inputs = {BATCH: (patterns, cues), SDM_BIG_BATCH: (big, big_cues)}
 
-    def write_each():
-        for x in patterns[:one]:
-            mem.write(x)
+    def add(op, impl, t, ops, threads, width, kind, paired=None, scan=None):
+        # kind: "write" / "read" / "scan": the counter traffic in the floor.
+        # One operation per call streams the addresses once per call.
+        traffic = {"write": 2, "read": 1, "scan": 0}[kind] * activated * n
+        calls = ops if "one per call" in op else 1
+        floor, fkind = row_floor(rec.floors, ops // calls, N, W, threads,
+                                 extra_bytes=traffic * ops // calls)
+        floor *= calls
+        rec.rows.append({"section": "sdm", "workload": op, "impl": impl, "ops": ops,
+                         "median": t["median"] / ops, "min": t["min"] / ops,
+                         "max": t["max"] / ops, "cpu": t["cpu_median"] / ops,
+                         "per_s": ops / t["median"], "threads": threads, "width": width,
+                         "floor": floor / ops,
+                         "floor_kind": fkind + (" + counter rows" if traffic else ""),
+                         "baseline": paired, "scan": scan})
 
-    def read_each():
-        for x in cues[:one]:
-            mem.read(x)
+    def pair(call):
+        if "baseline" not in memories:
+            return None
+        return ratio_stats(paired_ratios(partial(call, memories["fastsdm"]),
+                                         partial(call, memories["baseline"]), reps))
 
-    add("write, one per call", "fastsdm", measure(write_each, reps), one)
-    add("read, one per call", "fastsdm", measure(read_each, reps), one)
+    threads_big = fastsdm_threads(BATCH * N * W, None)
+    scan_rows = {}
+    for b in (BATCH, SDM_BIG_BATCH):
+        P, C = inputs[b]
+        scan_t = measure(lambda C=C: fastsdm.radius_search(C, mem.addresses, SDM_RADIUS), reps)
+        add(f"radius search over the memory's addresses, batch of {b}", "fastsdm", scan_t, b,
+            threads_big, fastsdm_width(h.scan_tiled(h.MODE_RADIUS)), "scan")
+        scan_rows[b] = rec.rows[-1]
+        add(f"write, batch of {b}", "fastsdm", measure(lambda P=P: mem.write(P), reps), b,
+            threads_big, fastsdm_width(c.scan_update(True)), "write",
+            pair(lambda x, P=P: x.write(P)), scan=scan_rows[b])
+        add(f"read, batch of {b}", "fastsdm", measure(lambda C=C: mem.read(C), reps), b,
+            threads_big, fastsdm_width(c.scan_update(False)), "read",
+            pair(lambda x, C=C: x.read(C)), scan=scan_rows[b])
+        if b == BATCH:
+            add(f"write, batch of {b}", "fastsdm, serial",
+                measure(lambda P=P: mem.write(P, parallel=False), reps_slow), b, 1,
+                rec.rows[-2]["width"], "write")
+            add(f"read, batch of {b}", "fastsdm, serial",
+                measure(lambda C=C: mem.read(C, parallel=False), reps_slow), b, 1,
+                rec.rows[-2]["width"], "read")
+
+    def write_each(x):
+        for p in patterns[:one]:
+            x.write(p)
+
+    def read_each(x):
+        for q in cues[:one]:
+            x.read(q)
+
+    def scan_each():
+        for q in cues[:one]:
+            fastsdm.radius_search(q, mem.addresses, SDM_RADIUS)
+
+    threads_one = fastsdm_threads(N * W, None)
+    width_one = fastsdm_width(h.scan_rows())
+    add("radius search over the memory's addresses, one per call", "fastsdm",
+        measure(scan_each, reps), one, threads_one, width_one, "scan")
+    scan_one = rec.rows[-1]
+    add("write, one per call", "fastsdm", measure(partial(write_each, mem), reps), one,
+        threads_one, width_one, "write", pair(write_each), scan=scan_one)
+    add("read, one per call", "fastsdm", measure(partial(read_each, mem), reps), one,
+        threads_one, width_one, "read", pair(read_each), scan=scan_one)
     t_w = measure(partial(naive.write_many, pattern_bits[:m]), reps_slow, warmup=0)
     t_r = measure(partial(naive.read_many, cue_bits[:m]), reps_slow, warmup=0)
     for op in (f"write, batch of {BATCH}", "write, one per call"):
-        add(op, "NumPy SDM (naive_sdm.py)", t_w, m)
+        add(op, "NumPy SDM (naive_sdm.py)", t_w, m, 1, f"NumPy ({numpy_simd()})", "write")
     for op in (f"read, batch of {BATCH}", "read, one per call"):
-        add(op, "NumPy SDM (naive_sdm.py)", t_r, m)
+        add(op, "NumPy SDM (naive_sdm.py)", t_r, m, 1, f"NumPy ({numpy_simd()})", "read")
     del naive
-    torchhd_rows(args, mem, patterns, cues, rows, notes, add, m)
+    sdm_breakdown(args, mem, patterns, cues, one, rec, notes)
+    torchhd_rows(args, mem, patterns, cues, rec, notes, add, m)
 
 
-def torchhd_rows(args, mem, patterns, cues, rows, notes, add, m):
+def alternating(calls, repeats):
+    """Median wall time of each call, the calls timed in turn (rotating the order)."""
+    names = list(calls)
+    for name in names:
+        calls[name]()
+    times = {name: [] for name in names}
+    for i in range(repeats):
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            t0 = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def sdm_breakdown(args, mem, patterns, cues, one, rec, notes):
+    """Where the canonical SDM's time goes: the scan, the counter rows, the rest.
+
+    Batches: the same fused kernels with nothing activated (radius -1: tile
+    transposition, distances and the activation test, no counter row) against
+    the real radius.  One operation per call: the activation (row-wise scan
+    and index list, ``mem.activate``) against the whole operation.  Each pair
+    is timed in alternation.
+    """
+    reps = args.repeats
+    radius = mem.radius
+
+    def without_rows(call):
+        def run():
+            mem.radius = -1
+            try:
+                call()
+            finally:
+                mem.radius = radius
+        return run
+
+    def each(op, xs):
+        def run():
+            for x in xs:
+                op(x)
+        return run
+
+    breakdown = []
+    for op, call, ops in ((f"write, batch of {BATCH}", lambda: mem.write(patterns), BATCH),
+                          (f"read, batch of {BATCH}", lambda: mem.read(cues), BATCH)):
+        t = alternating({"total": call, "scan": without_rows(call)}, reps)
+        breakdown.append({"operation": op, "ops": ops, "total": t["total"], "scan": t["scan"],
+                          "counters": t["total"] - t["scan"],
+                          "part": "fused kernel with radius -1 (no rows) vs the real radius"})
+    for op, call in (("write, one per call", each(mem.write, patterns[:one])),
+                     ("read, one per call", each(mem.read, cues[:one]))):
+        t = alternating({"total": call, "scan": each(mem.activate, cues[:one])}, reps)
+        breakdown.append({"operation": op, "ops": one, "total": t["total"], "scan": t["scan"],
+                          "counters": t["total"] - t["scan"],
+                          "part": "activation (row scan + index list) vs the whole operation"})
+    rec.breakdown = breakdown
+
+
+def torchhd_rows(args, mem, patterns, cues, rec, notes, add, m):
     try:
         import torch
         import torchhd
@@ -667,11 +851,14 @@ def torchhd_rows(args, mem, patterns, cues, rows, notes, add, m):
         del ref
         Pb, Cb = bip(patterns), bip(cues)
         reps = max(2, args.repeats // 2)
+        threads = torch.get_num_threads()
         with torch.no_grad():
             add(f"write, batch of {BATCH}", "torchhd SparseDistributed",
-                measure(lambda: sdm.write(Pb.clone(), Pb.clone()), reps), BATCH)
+                measure(lambda: sdm.write(Pb.clone(), Pb.clone()), reps), BATCH, threads,
+                "PyTorch (float32)", "write")
             add(f"read, batch of {BATCH}", "torchhd SparseDistributed",
-                measure(lambda: sdm.read(Cb.clone()), reps), BATCH)
+                measure(lambda: sdm.read(Cb.clone()), reps), BATCH, threads,
+                "PyTorch (float32)", "read")
     except Exception as exc:  # an unverified optional path must not sink the run
         notes.append(f"torchhd comparison failed and was skipped: {exc!r}")
 
@@ -679,8 +866,47 @@ def torchhd_rows(args, mem, patterns, cues, rows, notes, add, m):
 # -- report --------------------------------------------------------------------------
 
 
-def print_report(info, limits, launch, rows, notes, argv, started, elapsed):
+def best_alternative(rows, row):
+    """(time, name) of the fastest row of another implementation on the same workload."""
+    family = "fastsdm" if row["impl"].startswith("fastsdm") else row["impl"]
+    same = [x for x in rows if x.get("workload") == row["workload"]
+            and x.get("queries") == row.get("queries")]
+    others = [x for x in same if ("fastsdm" if x["impl"].startswith("fastsdm") else x["impl"])
+              != family]
+    if not others:
+        return None
+    best = min(others, key=lambda x: x["median"])
+    return best["median"], best["impl"]
+
+
+def print_floors(out, floors, A_shape):
+    N, W = A_shape
+    out.append("## Floors (benchmarks/floors.py)")
+    out.append("")
+    out.append(f"Vector code: fastsdm `{floors['simd']}`; DRAM floor kernel "
+               f"{floors['width_dram']}, xor+popcount floor kernel {floors['width_popcount']}.")
+    out.append("")
+    out.append("| floor | threads | median | spread (min–max) | rate |")
+    out.append("|---|---|---|---|---|")
+    for key, value in floors.items():
+        if key.startswith("dram_"):
+            out.append(f"| DRAM read of the address matrix ({N:,} × {W} words) | "
+                       f"{value['threads']} | {fmt_time(value['seconds'])} | "
+                       f"{fmt_time(value['min'])}–{fmt_time(value['max'])} | "
+                       f"{value['GB_per_s']:.1f} GB/s |")
+        elif key.startswith("popcount_"):
+            qps = value["Gpairs_per_s"] * 1e9 / (N * W)
+            out.append(f"| xor + popcount + add in registers | {value['threads']} | "
+                       f"{fmt_time(value['seconds'])} | {fmt_time(value['min'])}–"
+                       f"{fmt_time(value['max'])} | {value['Gpairs_per_s']:.1f} G word pairs/s "
+                       f"= {qps:,.0f} queries/s over {N:,} × {W} words |")
+    out.append("")
+
+
+def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_commit):
     out = []
+    rows = rec.rows
+    vs = f"old/new vs {base_commit} (paired)" if base_commit else None
     out.append("# fastsdm compare.py")
     out.append("")
     out.append(f"Command: `{argv}`  ")
@@ -693,41 +919,14 @@ def print_report(info, limits, launch, rows, notes, argv, started, elapsed):
     for key, value in info.items():
         out.append(f"| {key} | {value} |")
     out.append("")
-    out.append("## Machine limits")
-    out.append("")
-    out.append("| measurement | median | spread (min–max) | rate |")
-    out.append("|---|---|---|---|")
-    N, W = N_LOCATIONS, -(-N_BITS // 64)
-    for key, lim in limits.items():
-        if not isinstance(lim, dict):
-            continue
-        t = lim["time"]
-        if "GB_per_s" in lim:
-            what = ("read the address matrix once, NumPy A.sum() (1 thread)"
-                    if key.endswith("1thread") else
-                    f"read the address matrix once, numba prange sum ({lim['threads']} threads)")
-            rate = f"{lim['GB_per_s']:.1f} GB/s"
-        else:
-            what = (f"L1-resident xor+popcount+add, 4 queries per loaded word "
-                    f"({lim['threads']} thread{'s' if lim['threads'] > 1 else ''})")
-            qps = lim["Gwords_per_s"] * 1e9 / (N * W)
-            rate = (f"{lim['Gwords_per_s']:.1f} G word pairs/s = {qps:,.0f} queries/s "
-                    f"over {N:,} × {W} words ({lim['Gwords_per_cpu_s']:.1f} per CPU-second)")
-        out.append(f"| {what} | {fmt_time(t['median'])} | {fmt_time(t['min'])}–"
-                   f"{fmt_time(t['max'])} | {rate} |")
-    pc = limits["bound_popcount_Gwords_per_s"]
-    out.append("")
-    out.append(f"Bounds used below: bandwidth {limits['bound_bandwidth_GB_per_s']:.1f} GB/s "
-               f"(the best of the two), popcount {pc:.1f} G word pairs/s = one thread's rate "
-               f"per CPU-second × {info['numba_threads']} threads = "
-               f"{pc * 1e9 / (N * W):,.0f} queries/s over {N:,} × {W} words.")
-    out.append("")
+    print_floors(out, floors, (N_LOCATIONS, -(-N_BITS // 64)))
 
     out.append("## Parallel launch cost")
     out.append("")
     out.append("Median time of one tiny call (`hamming_distances`, 1 query × 1,000 addresses "
                "of 1024 bits), 200 calls in a fresh process per policy; *gap* = busy Python "
-               "work between calls (the application's own work).")
+               "work between calls (the application's own work).  fastsdm runs parallel "
+               "tasks on its own threads, so the OpenMP policy no longer matters to it.")
     out.append("")
     out.append("| OMP_WAIT_POLICY | serial, gap 0 | serial, gap 1 ms | parallel, gap 0 "
                "| parallel, gap 1 ms |")
@@ -737,58 +936,111 @@ def print_report(info, limits, launch, rows, notes, argv, started, elapsed):
                    f"| {fmt_time(r['parallel_gap0ms'])} | {fmt_time(r['parallel_gap1ms'])} |")
     out.append("")
 
+    def ratio_cells(r):
+        alt = best_alternative(rows, r)
+        if r["impl"].startswith("fastsdm"):
+            best = f"{alt[0] / r['median']:.3g}× ({alt[1]})" if alt else "—"
+        else:
+            fast = next((x for x in rows if x.get("workload") == r["workload"]
+                         and x.get("queries") == r.get("queries") and x["impl"] == "fastsdm"),
+                        None)
+            best = f"{fast['median'] / r['median']:.3g}× (fastsdm)" if fast else "—"
+        return best, f"{100 * r['floor'] / r['median']:.0f}% ({r['floor_kind']})"
+
     search = [r for r in rows if r["section"] == "search"]
     if search:
-        out.append(f"## Search: N = {N:,} × {N_BITS} bits")
+        out.append(f"## Search: N = {N_LOCATIONS:,} × {N_BITS} bits")
         out.append("")
-        out.append("| workload | queries | implementation | median | spread (min–max) | CPU "
-                   "| queries/s | fastsdm speed-up | % of machine limit |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+        head = ("| workload | queries | implementation | threads | vector width | median "
+                "| spread (min–max) | CPU | queries/s | × best alternative | % of floor |")
+        out.append(head + (f" {vs} |" if vs else ""))
+        out.append("|---" * (11 + bool(vs)) + "|")
         for r in search:
-            fast = next(x for x in search if x["workload"] == r["workload"]
-                        and x["queries"] == r["queries"] and x["impl"] == "fastsdm")
-            ratio = r["median"] / fast["median"]
-            pct = 100 * r["bound"] / r["median"]
-            out.append(f"| {r['workload']} | {r['queries']} | {r['impl']} | "
-                       f"{fmt_time(r['median'])} | {fmt_time(r['min'])}–{fmt_time(r['max'])} | "
-                       f"{fmt_time(r['cpu'])} | {fmt_rate(r['per_s'])} | "
-                       f"{'—' if r is fast else f'{ratio:.3g}×'} | "
-                       f"{pct:.0f}% ({r['bound_kind']}) |")
+            best, pct = ratio_cells(r)
+            line = (f"| {r['workload']} | {r['queries']} | {r['impl']} | {r['threads']} | "
+                    f"{r['width']} | {fmt_time(r['median'])} | {fmt_time(r['min'])}–"
+                    f"{fmt_time(r['max'])} | {fmt_time(r['cpu'])} | {fmt_rate(r['per_s'])} | "
+                    f"{best} | {pct} |")
+            out.append(line + (f" {fmt_ratio(r['baseline'])} |" if vs else ""))
+        out.append("")
+    scaling = [r for r in rows if r["section"] == "scaling"]
+    if scaling:
+        out.append(f"## Cost per word against N (radius search, {BATCH} queries, {N_BITS} bits)")
+        out.append("")
+        out.append("| N | median | spread (min–max) | CPU | ns per word |"
+                   + (f" {vs} |" if vs else ""))
+        out.append("|---" * (5 + bool(vs)) + "|")
+        for r in scaling:
+            out.append(f"| {r['N']:,} | {fmt_time(r['median'])} | {fmt_time(r['min'])}–"
+                       f"{fmt_time(r['max'])} | {fmt_time(r['cpu'])} | {r['ns_per_word']:.4f} |"
+                       + (f" {fmt_ratio(r['baseline'])} |" if vs else ""))
         out.append("")
     sdm = [r for r in rows if r["section"] == "sdm"]
     if sdm:
         out.append(f"## SDM: n = {SDM_BITS}, N = {N_LOCATIONS:,}, int8, radius {SDM_RADIUS}")
         out.append("")
-        out.append("| operation | implementation | ops timed | median per op | spread (min–max) "
-                   "| CPU per op | ops/s | fastsdm speed-up |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append("| operation | implementation | ops timed | threads | vector width | median "
+                   "per op | spread (min–max) | CPU per op | ops/s | × best alternative | "
+                   "÷ its scan | % of floor |" + (f" {vs} |" if vs else ""))
+        out.append("|---" * (12 + bool(vs)) + "|")
         for r in sdm:
-            fast = next(x for x in sdm if x["workload"] == r["workload"]
-                        and x["impl"] == "fastsdm")
-            ratio = r["median"] / fast["median"]
-            out.append(f"| {r['workload']} | {r['impl']} | {r['ops']} | {fmt_time(r['median'])} "
-                       f"| {fmt_time(r['min'])}–{fmt_time(r['max'])} | {fmt_time(r['cpu'])} | "
-                       f"{fmt_rate(r['per_s'])} | {'—' if r is fast else f'{ratio:.3g}×'} |")
+            best, pct = ratio_cells(r)
+            scan = r.get("scan")
+            if scan is None:
+                vs_scan = "—"
+            elif "one per call" in r["workload"]:
+                vs_scan = f"{r['median'] / scan['median']:.3g}× the scan's time"
+            else:
+                vs_scan = f"{r['per_s'] / scan['per_s']:.3g}× the scan's ops/s"
+            out.append(f"| {r['workload']} | {r['impl']} | {r['ops']} | {r['threads']} | "
+                       f"{r['width']} | {fmt_time(r['median'])} | {fmt_time(r['min'])}–"
+                       f"{fmt_time(r['max'])} | {fmt_time(r['cpu'])} | {fmt_rate(r['per_s'])} | "
+                       f"{best} | {vs_scan} | {pct} |"
+                       + (f" {fmt_ratio(r['baseline'])} |" if vs else ""))
+        out.append("")
+    breakdown = getattr(rec, "breakdown", None)
+    if breakdown:
+        out.append("### Where the canonical SDM's time goes (per operation)")
+        out.append("")
+        out.append("| operation | total | scan / activation | counter rows and the rest | "
+                   "share of the scan | how |")
+        out.append("|---|---|---|---|---|---|")
+        for b in breakdown:
+            ops = b["ops"]
+            out.append(f"| {b['operation']} | {fmt_time(b['total'] / ops)} | "
+                       f"{fmt_time(b['scan'] / ops)} | {fmt_time(b['counters'] / ops)} | "
+                       f"{100 * b['scan'] / b['total']:.0f}% | {b['part']} |")
         out.append("")
     out.append("## Notes")
     out.append("")
     out.extend(f"- {note}" for note in notes)
     out.append("- Medians over repeats after one warm-up call; *CPU* is the median process "
-               "CPU time (all threads), *fastsdm speed-up* = time of the row / time of "
-               "fastsdm (default serial/parallel choice) on the same workload.")
-    out.append("- *% of machine limit* = lower bound / measured time, the bound being the "
-               "larger of streaming the address matrix once and doing every xor+popcount at "
-               "the popcount ceiling (see the bounds under Machine limits).")
+               "CPU time (all threads); *threads* the threads the row ran on.")
+    out.append("- *× best alternative*: for a fastsdm row, the fastest other implementation's "
+               "time / this row's time; for another implementation, fastsdm's (default "
+               "serial/parallel choice) time / this row's time.")
+    out.append("- *% of floor* = floor / measured time, the floor being the larger of one DRAM "
+               "pass over the addresses and every word pair at the register xor+popcount "
+               "rate, both measured at the row's thread count (SDM rows add the activated "
+               "counter rows, read once and, for writes, written once, at DRAM bandwidth).")
+    if base_commit:
+        out.append(f"- *{vs}*: the same call with fastsdm at {base_commit}, timed alternately "
+                   "in this process; > 1 means this commit is faster (median, min–max).")
     print("\n".join(out))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="fewer repeats and smaller subsets (< 5 min on 2 cores)")
+                        help="fewer repeats and sizes (about 5 min on 2 cores)")
     parser.add_argument("--json", metavar="PATH", help="also save the raw figures as JSON")
-    parser.add_argument("--skip-sdm", action="store_true", help="only the search workloads")
-    parser.add_argument("--skip-search", action="store_true", help="only the SDM workloads")
+    parser.add_argument("--skip-sdm", action="store_true", help="no SDM workloads")
+    parser.add_argument("--skip-search", action="store_true", help="no search workloads")
+    parser.add_argument("--skip-scaling", action="store_true", help="no cost-per-word rows")
+    parser.add_argument("--large-n", action="store_true",
+                        help="cost per word up to N = 10^8 (12.8 GB of addresses)")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="pair every fastsdm row with fastsdm at this git revision")
     args = parser.parse_args(argv)
     args.repeats = 5 if args.quick else 11
     args.numpy_queries = 4 if args.quick else 32
@@ -797,12 +1049,13 @@ def main(argv=None):
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     t_start = time.perf_counter()
-    sys.path.insert(0, str(HERE))  # naive_sdm.py
+    sys.path.insert(0, str(HERE))  # naive_sdm.py, floors.py, baseline.py
     try:
         import fastsdm
     except ImportError:  # run from a source checkout without installing
         sys.path.insert(0, str(HERE.parent))
         import fastsdm
+    from floors import measure_floors
 
     print(f"# running: {command}", file=sys.stderr)
     notes = []
@@ -810,29 +1063,42 @@ def main(argv=None):
     fastsdm.warmup(("int8",))
     notes.append(f"fastsdm.warmup(('int8',)) took {time.perf_counter() - t0:.1f} s before "
                  "timing (compiling, or loading numba's cache).")
+    base = None
+    if args.baseline:
+        import baseline
+
+        base = baseline.load(args.baseline)
+        t0 = time.perf_counter()
+        base.warmup(("int8",))
+        notes.append(f"Baseline: fastsdm at {base.BASELINE_COMMIT}, imported beside this one "
+                     f"(warmup {time.perf_counter() - t0:.1f} s).")
     info = machine_info()
-    info["numba_threading_layer"] = threading_layer()
 
     A = fastsdm.random_addresses(N_LOCATIONS, N_BITS, seed=0)
     Q = fastsdm.random_addresses(BATCH, N_BITS, seed=1)
-    print("# machine limits", file=sys.stderr)
-    limits = machine_limits(A, args.repeats)
+    print("# floors", file=sys.stderr)
+    floors = measure_floors(A, args.repeats)
     print("# parallel launch cost", file=sys.stderr)
     launch = launch_costs()
-    rows = []
+    rec = Recorder(args, floors, base)
     if not args.skip_search:
         print("# search", file=sys.stderr)
-        search_section(args, A, Q, limits, rows, notes)
+        search_section(args, A, Q, rec, notes)
     del A
+    if not args.skip_scaling:
+        print("# cost per word against N", file=sys.stderr)
+        scaling_section(args, rec, notes)
     if not args.skip_sdm:
         print("# SDM", file=sys.stderr)
-        sdm_section(args, rows, notes)
+        sdm_section(args, rec, notes)
     elapsed = time.perf_counter() - t_start
-    print_report(info, limits, launch, rows, notes, command, started, elapsed)
+    base_commit = base.BASELINE_COMMIT if base is not None else None
+    print_report(info, floors, launch, rec, notes, command, started, elapsed, base_commit)
     if args.json:
         payload = {"command": command, "started": started, "elapsed_s": elapsed,
-                   "machine": info, "limits": limits, "launch_cost_s": launch, "rows": rows,
-                   "notes": notes}
+                   "machine": info, "floors": floors, "launch_cost_s": launch,
+                   "rows": [{k: v for k, v in r.items() if k != "scan"} for r in rec.rows],
+                   "breakdown": getattr(rec, "breakdown", None), "notes": notes}
         Path(args.json).write_text(json.dumps(payload, indent=1, default=str))
 
 

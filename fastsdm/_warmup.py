@@ -13,9 +13,13 @@ def warmup(counter_dtypes=("int8", "int16", "int32"), *, parallel: bool = True) 
     """Compile fastsdm's binary kernels now instead of on first use.
 
     numba compiles each kernel the first time it is called with a new type
-    signature (seconds) and caches the machine code on disk, so later
-    processes only load it (milliseconds).  Call this once at start-up, e.g.
-    before timing anything, to move that cost out of the first real call.
+    signature (about a second of CPU each) and caches the machine code on
+    disk, so later processes only load it (milliseconds).  Call this once at
+    start-up, e.g. before timing anything, to move that cost out of the first
+    real call.  On an empty cache it takes about 15 s of CPU for the three
+    counter dtypes (``python benchmarks/compile_budget.py``; 2-core AMD EPYC
+    Zen 4), under a second once cached.  Writes with a weight beyond the
+    counter dtype's range use a kernel of their own, compiled on first use.
 
     Parameters
     ----------

@@ -183,21 +183,61 @@ def queries_per_chunk(n_locations: int) -> int:
     return max(8, fit // QUERY_BLOCK * QUERY_BLOCK or fit)
 
 
+def mask_blocks(n_queries: int, n_locations: int, n_words: int) -> tuple[int, int]:
+    """(queries, locations) per block of radius masks, within :data:`MASK_BUDGET`.
+
+    When the masks of all queries do not fit, a block keeps at least
+    :data:`QUERY_BLOCK` queries (or all of them) and cuts the *locations*
+    instead: each address is then read and transposed once per block of 256
+    queries, whatever ``N`` (cutting only the queries made a large memory
+    re-stream its addresses once per few dozen queries).
+    """
+    per_query = 8 * max(1, -(-n_locations // 64))
+    if n_queries * per_query <= MASK_BUDGET:
+        return n_queries, max(1, n_locations)
+    q = min(n_queries, max(QUERY_BLOCK, queries_per_chunk(n_locations)))
+    locations = MASK_BUDGET * 8 // q
+    step = tile_size(n_words)
+    locations = locations // step * step if locations >= step else max(64, locations // 64 * 64)
+    return q, min(locations, n_locations)
+
+
+def _concat_location_blocks(parts, nq):
+    # parts: (first location, indptr, indices) of consecutive location blocks
+    # for the same queries; per query, the blocks' lists one after the other.
+    counts = sum(np.diff(indptr) for _, indptr, _ in parts)
+    indptr = np.zeros(nq + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    fill = indptr[:-1].copy()
+    for first, part_indptr, part_indices in parts:
+        part_counts = np.diff(part_indptr)
+        dest = np.repeat(fill - part_indptr[:-1], part_counts)
+        dest += np.arange(part_indices.size)
+        indices[dest] = part_indices + first
+        fill += part_counts
+    return indptr, indices
+
+
 def radius_csr(Q, A, radius, parallel=None):
     """CSR of locations within ``radius`` of each query (validated 2-D input)."""
     nq, N = Q.shape[0], A.shape[0]
-    n_mask = -(-N // 64)
-    per_chunk = queries_per_chunk(N)
+    q_step, n_step = mask_blocks(nq, N, A.shape[1])
     parts = []
-    for start in range(0, nq, per_chunk):
-        stop = min(nq, start + per_chunk)
-        mask = np.empty((stop - start, max(1, n_mask)), dtype=np.uint64)
-        if N:
-            _scan(Q[start:stop], A, _h.MODE_RADIUS, radius=radius, out_mask=mask,
-                  parallel=parallel)
-        else:
-            mask[:] = 0
-        parts.append(_mask_to_csr(mask, parallel))
+    for start in range(0, nq, q_step):
+        stop = min(nq, start + q_step)
+        blocks = []
+        for first in range(0, max(1, N), n_step):
+            last = min(N, first + n_step)
+            mask = np.empty((stop - start, max(1, -(-(last - first) // 64))), dtype=np.uint64)
+            if last > first:
+                _scan(Q[start:stop], A[first:last], _h.MODE_RADIUS, radius=radius,
+                      out_mask=mask, parallel=parallel)
+            else:
+                mask[:] = 0
+            blocks.append((first, *_mask_to_csr(mask, parallel)))
+        parts.append(blocks[0][1:] if len(blocks) == 1
+                     else _concat_location_blocks(blocks, stop - start))
     if len(parts) == 1:
         return parts[0]
     indptr = np.zeros(nq + 1, dtype=np.int64)

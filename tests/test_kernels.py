@@ -212,6 +212,23 @@ def test_kernel_variants_called_directly_agree():
     assert c.scan_update(True, "avx512") is not c.scan_update(True, "generic")
 
 
+@pytest.mark.nojit
+def test_radius_masks_are_cut_by_queries_and_locations(monkeypatch):
+    # Masks beyond MASK_BUDGET: blocks of >= QUERY_BLOCK queries over blocks
+    # of locations, whose lists are then joined per query.
+    rng = np.random.default_rng(12)
+    Q, A = fastsdm.random_addresses(300, 70, rng), fastsdm.random_addresses(700, 70, rng)
+    expected = radius_lists(Q, A, 70, 30)
+    monkeypatch.setattr(search, "MASK_BUDGET", 8 * 300)
+    assert search.mask_blocks(300, 700, 2) == (256, 64)
+    assert search.mask_blocks(40, 700, 2) == (40, 448)
+    assert search.mask_blocks(27, 700, 2) == (27, 700)
+    for parallel in (False, True):
+        indptr, indices = fastsdm.radius_search(Q, A, 30, parallel=parallel)
+        assert indptr.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
+        np.testing.assert_array_equal(indices, np.concatenate(expected))
+
+
 # -- k-NN keys for long vectors (issue 11) -------------------------------------------
 
 
