@@ -102,8 +102,9 @@ _OPTIONS = dict(cache=CACHE, nogil=True, fastmath=False, error_model="numpy")
 
 #: The kernel variants: explicit 512-bit vector code, or portable loops.
 SIMD_VARIANTS = ("avx512", "generic")
-#: LLVM features the explicit variant needs (vpopcntq on zmm registers).
-SIMD_FEATURES = ("+avx512f", "+avx512vpopcntdq")
+#: LLVM features the explicit variant needs: vpopcntq on zmm registers, and
+#: byte/word vectors (vpaddsb, masked byte loads) for the counter rows.
+SIMD_FEATURES = ("+avx512f", "+avx512bw", "+avx512vpopcntdq")
 
 
 def target_features() -> str:

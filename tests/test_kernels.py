@@ -109,6 +109,60 @@ def test_explicit_kernels_check_their_arguments():
         _tile_call(Q, 1, np.zeros((2, 32), np.uint64), np.zeros((4, 32), np.int64))
     with pytest.raises(IndexError):
         _rows_call(Q, 0, np.zeros((10, 2), np.uint64), 5, 6, np.zeros(64, np.int64))
+    with pytest.raises(IndexError):
+        _add_row_call(np.zeros((2, 5), np.int16), 2, np.zeros((2, 5), np.int8), 0)
+    with pytest.raises(IndexError):
+        _add_row_saturating_call(np.zeros((2, 5), np.int8), 0, np.zeros((2, 5), np.int8), 2)
+
+
+@jit
+def _add_row_call(dst, i, src, k):
+    _intrinsics.add_row(dst, i, src, k)
+
+
+@jit
+def _add_row_saturating_call(dst, i, src, k):
+    _intrinsics.add_row_saturating(dst, i, src, k)
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 63, 64, 65, 1000, 1024])
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32"])
+def test_add_row_saturating_clamps_like_int64_arithmetic(n, dtype):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(n)
+    dst = rng.integers(info.min, info.max, size=(3, n), dtype=dtype, endpoint=True)
+    src = rng.integers(info.min, info.max, size=(2, n), dtype=dtype, endpoint=True)
+    k = min(3, n)  # saturation both ways, and the largest sum
+    dst[1, :k] = [info.max, info.min, info.max][:k]
+    src[0, :k] = [1, -1, info.max][:k]
+    expected = dst.copy()
+    expected[1] = np.clip(dst[1].astype(np.int64) + src[0], info.min, info.max)
+    _add_row_saturating_call(dst, 1, src, 0)
+    np.testing.assert_array_equal(dst, expected)
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 1000])
+@pytest.mark.parametrize("dst_dtype,src_dtype", [("int16", "int8"), ("int32", "int8"),
+                                                  ("int32", "int16"), ("int64", "int32")])
+def test_add_row_sign_extends(n, dst_dtype, src_dtype):
+    rng = np.random.default_rng(n + 7)
+    info = np.iinfo(src_dtype)
+    src = rng.integers(info.min, info.max, size=(4, n), dtype=src_dtype, endpoint=True)
+    dst = rng.integers(-1000, 1000, size=(2, n), dtype=dst_dtype)
+    expected = dst.copy()
+    expected[0] += src[3].astype(dst_dtype)
+    _add_row_call(dst, 0, src, 3)
+    np.testing.assert_array_equal(dst, expected)
+
+
+@pytest.mark.nojit
+def test_add_rows_in_python():
+    dst = np.array([[120, -120, 0]], np.int8)
+    _add_row_saturating_call(dst, 0, np.array([[10, -10, 5]], np.int8), 0)
+    assert dst.tolist() == [[127, -128, 5]]
+    wide = np.zeros((1, 3), np.int16)
+    _add_row_call(wide, 0, np.array([[-128, 127, 1]], np.int8), 0)
+    assert wide.tolist() == [[-128, 127, 1]]
 
 
 # -- both code paths through the public functions -----------------------------------

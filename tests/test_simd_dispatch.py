@@ -33,11 +33,12 @@ def _python(code, tmp_path, **env):
 
 @pytest.mark.nojit
 def test_choose_simd_by_features_and_setting():
-    both = "+64bit,+avx512f,+avx512vpopcntdq,+popcnt"
+    both = "+64bit,+avx512f,+avx512bw,+avx512vpopcntdq,+popcnt"
     assert _jit.choose_simd(None, both) == "avx512"
     assert _jit.choose_simd("auto", both) == "avx512"
     assert _jit.choose_simd(" AUTO ", both) == "avx512"
-    assert _jit.choose_simd(None, "+avx512f,-avx512vpopcntdq") == "generic"
+    assert _jit.choose_simd(None, "+avx512f,+avx512bw,-avx512vpopcntdq") == "generic"
+    assert _jit.choose_simd(None, "+avx512f,+avx512vpopcntdq") == "generic"  # no BW
     assert _jit.choose_simd(None, "+avx2,+popcnt") == "generic"
     assert _jit.choose_simd(None, "") == "generic"
     assert _jit.choose_simd("generic", both) == "generic"
