@@ -211,11 +211,24 @@ _pool_pid = None
 _pool_lock = threading.Lock()
 
 
+def _after_fork_in_child():
+    # A forked child has none of the parent's threads (and maybe a held lock).
+    global _pool, _pool_pid, _pool_lock
+    _pool, _pool_pid, _pool_lock = None, None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _workers(n: int) -> concurrent.futures.ThreadPoolExecutor:
     # One pool per process (a forked child starts its own), grown on demand.
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < n:
+            # A smaller pool is dropped, not shut down: a call on another
+            # thread may still be submitting to it; its idle threads exit once
+            # it is garbage-collected.
             _pool = concurrent.futures.ThreadPoolExecutor(max_workers=n,
                                                           thread_name_prefix="fastsdm")
             _pool_pid = os.getpid()

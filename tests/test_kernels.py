@@ -9,6 +9,8 @@ against the references of ``tests/reference.py`` and independent oracles
 ``kernel``), as ``.ci/run`` does.
 """
 
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -377,3 +379,17 @@ def test_run_tasks_waits_for_every_task_and_reraises(monkeypatch):
 
     with pytest.raises(ValueError, match="task 1 failed"):
         _jit.run_tasks(failing, 2, (), parallel=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads (3.12+)
+def test_parallel_calls_work_in_a_forked_child():
+    # The parent's thread pool does not exist in a child: it starts its own.
+    A = fastsdm.random_addresses(3000, 256, seed=0)
+    expected = fastsdm.radius_search(A[:2], A, 100, parallel=True)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child reports through its exit status)
+        got = fastsdm.radius_search(A[:2], A, 100, parallel=True)
+        os._exit(0 if all((g == e).all() for g, e in zip(got, expected, strict=True)) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
