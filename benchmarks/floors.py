@@ -36,7 +36,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from fastsdm._intrinsics import popcount
+from fastsdm._intrinsics import next_task, popcount
 
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
@@ -113,15 +113,27 @@ def _xor_popcount_registers(typingctx, reps, seed):
     return sig, codegen
 
 
-@numba.njit(nogil=True, cache=False)
-def _stream_explicit(lo, hi, flat, out):
-    # Tasks are 32-word blocks.
-    out[lo] = _stream_xor(flat, 32 * lo, 32 * hi)
+# Kernels in fastsdm's calling convention (fastsdm._jit.run_tasks): each thread
+# claims tasks; here a task is one thread's contiguous share of the work.
 
 
 @numba.njit(nogil=True, cache=False)
-def _popcount_explicit(lo, hi, reps, out):
-    for t in range(lo, hi):
+def _stream_explicit(tasks, worker, flat, out):
+    blocks = flat.size // 32
+    while True:
+        t = next_task(tasks)
+        if t < 0:
+            break
+        lo, hi = blocks * t // tasks[1], blocks * (t + 1) // tasks[1]
+        out[t] = _stream_xor(flat, 32 * lo, 32 * hi)
+
+
+@numba.njit(nogil=True, cache=False)
+def _popcount_explicit(tasks, worker, reps, out):
+    while True:
+        t = next_task(tasks)
+        if t < 0:
+            break
         out[t] = _xor_popcount_registers(reps, t + 1)
 
 
@@ -136,8 +148,13 @@ def _xor_all(chunk):
 
 
 @numba.njit(nogil=True, cache=False)
-def _stream_generic(lo, hi, flat, out):
-    out[lo] = _xor_all(flat[32 * lo : 32 * hi])
+def _stream_generic(tasks, worker, flat, out):
+    while True:
+        t = next_task(tasks)
+        if t < 0:
+            break
+        lo, hi = flat.size * t // tasks[1], flat.size * (t + 1) // tasks[1]
+        out[t] = _xor_all(flat[lo:hi])
 
 
 @numba.njit(nogil=True, cache=False)
@@ -160,8 +177,11 @@ def _popcount_block(buf, reps):
 
 
 @numba.njit(nogil=True, cache=False)
-def _popcount_generic(lo, hi, reps, out):
-    for t in range(lo, hi):
+def _popcount_generic(tasks, worker, reps, out):
+    while True:
+        t = next_task(tasks)
+        if t < 0:
+            break
         buf = (np.arange(2048) + t).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         out[t] = _popcount_block(buf, max(1, reps // 64))  # 4 * 2048 = 64 x 128 pairs
 
@@ -206,9 +226,8 @@ def measure_floors(A: np.ndarray, repeats: int = 7, threads=(1, 2), simd: str | 
 
     simd = simd or _jit.SIMD
     stream, popcount_kernel = _kernels(simd)
-    flat = A.reshape(-1)
-    blocks = flat.size // 32
-    out = np.zeros(max(blocks, 64), np.uint64)
+    flat = A.reshape(-1)[: A.size // 32 * 32]
+    out = np.zeros(64, np.uint64)
     counts = np.zeros(64, np.int64)
     reps = 200_000
     pairs_per_task = 128 * reps if simd == "avx512" else 4 * 2048 * max(1, reps // 64)
@@ -219,7 +238,7 @@ def measure_floors(A: np.ndarray, repeats: int = 7, threads=(1, 2), simd: str | 
         n_tasks = n if n > 1 else 1
 
         def dram(n=n):
-            _jit.run_tasks(stream, blocks, (flat, out), n > 1)
+            _jit.run_tasks(stream, n, (flat, out), n > 1)
 
         def regs(n_tasks=n_tasks, n=n):
             _jit.run_tasks(popcount_kernel, n_tasks, (reps, counts), n > 1)

@@ -35,6 +35,8 @@ numba's own indexing does.
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -45,7 +47,7 @@ from ._jit import overload
 
 __all__ = ["popcount", "saturating_add", "prefetch", "le_mask64", "transpose8x8",
            "tile_distances", "row_distances", "add_row", "add_row_saturating", "prefetch_l2",
-           "TILE_STEP"]
+           "next_task", "TILE_STEP"]
 
 #: Check the explicit kernels' arguments (``NUMBA_BOUNDSCHECK=1``).
 BOUNDSCHECK = bool(numba.config.BOUNDSCHECK)
@@ -655,5 +657,49 @@ def _add_row_saturating_jit(dst, i, src, k):
                     or src.shape[1] != dst.shape[1]):
                 raise IndexError("add_row: a row out of range, or rows of different lengths")
         _add_row_saturating(dst, i, src, k)
+
+    return impl
+
+
+# -- claiming tasks ------------------------------------------------------------------
+
+_TASK_LOCK = threading.Lock()
+
+
+def next_task(tasks):
+    """Claim the next task of ``tasks = [next, count]`` (int64): its index, or -1 when none is left.
+
+    ``tasks[0]`` is incremented atomically, so threads running the same kernel
+    on the same ``tasks`` each get distinct tasks, in increasing order, until
+    ``count`` are handed out: a thread that starts late or is descheduled on a
+    busy machine simply takes fewer.  Under the JIT: one ``lock xadd``.
+    """
+    with _TASK_LOCK:
+        task = int(tasks[0])
+        tasks[0] += 1
+    return task if task < tasks[1] else -1
+
+
+@intrinsic
+def _next_task(typingctx, tasks):
+    if not (isinstance(tasks, types.Array) and tasks.dtype == types.int64 and tasks.ndim == 1):
+        return None
+    sig = types.int64(tasks)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        task = builder.atomic_rmw("add", data, _const(1), "monotonic")
+        count = builder.load(builder.gep(data, [_const(1)]))
+        return builder.select(builder.icmp_signed("<", task, count), task, _const(-1))
+
+    return sig, codegen
+
+
+@overload(next_task)
+def _next_task_jit(tasks):
+    def impl(tasks):
+        if BOUNDSCHECK and tasks.shape[0] < 2:
+            raise IndexError("next_task: tasks must hold [next, count]")
+        return _next_task(tasks)
 
     return impl

@@ -12,16 +12,18 @@ Every kernel in fastsdm is built here, with the same settings:
 * ``error_model="numpy"``: division follows NumPy and is not wrapped in
   Python exception checks inside hot loops.
 
-**Parallel work.**  The binary kernels take a range of *tasks* (``lo, hi``)
-whose outputs are disjoint, and :func:`run_tasks` runs a call's tasks either
-in the calling thread or split into contiguous ranges over
-``numba.get_num_threads()`` threads (a small pool of Python threads; the
-kernels release the GIL).  Each kernel is compiled once: a ``parallel=True``
-twin compiled by numba cost 2-2.5 times the serial kernel's compile time
-(its loop body is compiled a second time as a gufunc), and that was half of
-a cold session's CPU time.  The wrappers choose by the amount of work
-(:func:`use_parallel`), because waking threads costs more than a small call is
-worth.  :func:`twins` (serial and ``parallel=True`` compilations of a
+**Parallel work.**  The binary kernels claim *tasks* (chunks of locations,
+blocks of queries) whose outputs are disjoint, and :func:`run_tasks` runs a
+call either in the calling thread or on ``numba.get_num_threads()`` threads
+at once (a small pool of Python threads; the kernels release the GIL), which
+claim the tasks one by one from a shared counter (``_intrinsics.next_task``):
+a thread that wakes late or is slowed by other load takes fewer tasks.  Each
+kernel is compiled once: a ``parallel=True`` twin compiled by numba cost
+2-2.5 times the serial kernel's compile time (its loop body is compiled a
+second time as a gufunc), and that was half of a cold session's CPU time.
+The wrappers choose serial or parallel by the amount of work
+(:func:`use_parallel`), because waking threads costs more than a small call
+is worth.  :func:`twins` (serial and ``parallel=True`` compilations of a
 ``prange`` function) remains for kernels whose loops need numba's scheduler.
 
 **Variants** (what a scan does with each distance, which vector code it uses)
@@ -65,10 +67,11 @@ import types
 from typing import NamedTuple
 
 import numba
+import numpy as np
 from numba.core import event as _event
 
-__all__ = ["jit", "twins", "overload", "named", "run_tasks", "use_parallel", "compile_stats",
-           "CompileStats", "PARALLEL_MIN_WORK", "SIMD", "CACHE"]
+__all__ = ["jit", "twins", "overload", "named", "run_tasks", "parallel_parts", "use_parallel",
+           "compile_stats", "CompileStats", "PARALLEL_MIN_WORK", "SIMD", "CACHE"]
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -252,26 +255,35 @@ def _wait(futures):
 
 
 def run_tasks(kernel, n_tasks: int, args: tuple, parallel: bool) -> None:
-    """Run ``kernel(lo, hi, *args)`` over the tasks ``0 .. n_tasks - 1``.
+    """Run ``kernel(tasks, worker, *args)`` until its ``n_tasks`` tasks are done.
 
-    Serially: one call with the whole range.  In parallel: the range cut into
-    ``numba.get_num_threads()`` contiguous parts (as numba's static ``prange``
-    schedule does), the first run by the calling thread and the others by a
-    pool of threads, all running at once (the kernels release the GIL).  The
-    tasks of a kernel write disjoint outputs, so the result does not depend
-    on the split.
+    ``tasks`` is ``[next, n_tasks]`` (int64): the kernel claims task after
+    task with ``_intrinsics.next_task(tasks)``, an atomic increment.
+    Serially: one call, which runs every task in order.  In parallel:
+    ``min(n_tasks, numba.get_num_threads())`` calls at once, the first by the
+    calling thread and the others by a pool of threads (the kernels release
+    the GIL), each with its own ``worker`` index (0, 1, ...) for per-thread
+    scratch; they share ``tasks``, so a thread that starts late (woken from
+    sleep) or runs slowly (a busy machine) simply takes fewer tasks.  The
+    tasks of a kernel write disjoint outputs, so the result does not depend on
+    which thread ran which task.
     """
+    tasks = np.array([0, n_tasks], dtype=np.int64)
     parts = min(n_tasks, numba.get_num_threads()) if parallel else 1
     if parts <= 1:
-        kernel(0, n_tasks, *args)
+        kernel(tasks, 0, *args)
         return
-    bounds = [n_tasks * p // parts for p in range(parts + 1)]
     pool = _workers(parts - 1)
-    futures = [pool.submit(kernel, bounds[p], bounds[p + 1], *args) for p in range(1, parts)]
+    futures = [pool.submit(kernel, tasks, worker, *args) for worker in range(1, parts)]
     try:
-        kernel(bounds[0], bounds[1], *args)
+        kernel(tasks, 0, *args)
     finally:
         _wait(futures)
+
+
+def parallel_parts(n_tasks: int, parallel: bool) -> int:
+    """How many ``worker`` indices :func:`run_tasks` uses: size per-thread scratch by it."""
+    return min(n_tasks, numba.get_num_threads()) if parallel else 1
 
 
 # -- compilation: count it, say it once -------------------------------------------------

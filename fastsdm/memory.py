@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from . import _persist
-from ._jit import run_tasks, use_parallel
+from ._jit import parallel_parts, run_tasks, use_parallel
 from ._kernels import counters as _c
 from ._validation import as_words, check_choice, check_int, check_words, n_words
 from .bits import unpack_bits
@@ -352,7 +352,7 @@ class SDM:
             # counter dtype is compiled for it.
             return self._write_chunk_csr(words, deltas, parallel)
         Qp, L, par = self._scan_setup(words, parallel)
-        # Threads own location chunks; several per thread even out the load.
+        # Threads claim chunks of locations; several per thread even out the load.
         n_chunks = 4 * numba.get_num_threads() if par else 1
         run_tasks(_c.scan_update(True), n_chunks,
                   (Qp, words.shape[0], self.addresses, L, n_chunks, self.radius, self.counters,
@@ -419,8 +419,10 @@ class SDM:
         tie_words = self._tie_words(words)
         if self._fused(words.shape[0]):
             read_chunk = self._read_chunk_fused
-            # The per-thread partial sums of a chunk fit in FUSED_BUDGET.
+            # The per-thread partial sums of a chunk (and, for int8 counters,
+            # the kernel's per-thread int16 sums) fit in FUSED_BUDGET.
             itemsize = np.dtype(self._sum_dtype_bound(self.n_locations)).itemsize
+            itemsize += 2 if self.counter_dtype.itemsize == 1 else 0
             step = self._fused_step(numba.get_num_threads() * itemsize)
         else:
             read_chunk = self._read_chunk_csr
@@ -436,10 +438,13 @@ class SDM:
 
     def _read_chunk_fused(self, words, tie_words, out, parallel):
         Qp, L, par = self._scan_setup(words, parallel)
-        partial = np.empty((numba.get_num_threads() if par else 1, words.shape[0],
-                            self.n_data_bits), self._sum_dtype_bound(self.n_locations))
-        run_tasks(_c.scan_update(False), partial.shape[0],
-                  (Qp, words.shape[0], self.addresses, L, partial.shape[0], self.radius,
+        # Chunks of tiles for threads to claim (several each even out the
+        # load); one block of partial sums per thread.
+        n_chunks = 4 * numba.get_num_threads() if par else 1
+        partial = np.zeros((parallel_parts(n_chunks, par), words.shape[0], self.n_data_bits),
+                           self._sum_dtype_bound(self.n_locations))
+        run_tasks(_c.scan_update(False), n_chunks,
+                  (Qp, words.shape[0], self.addresses, L, n_chunks, self.radius,
                    self.counters, _NO_DELTAS, partial), par)
         _c._finish_read(partial, tie_words, out)
         return partial[0]

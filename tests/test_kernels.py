@@ -337,22 +337,56 @@ def test_too_long_keys_and_distances_are_refused():
 # -- running tasks on threads --------------------------------------------------------
 
 
-@pytest.mark.nojit
-def test_run_tasks_covers_the_range_in_contiguous_parts(monkeypatch):
-    seen = []
-    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+def _claim_all(tasks):
+    claimed = []
+    while (task := _intrinsics.next_task(tasks)) >= 0:
+        claimed.append(task)
+    return claimed
 
-    def kernel(lo, hi, tag):
-        seen.append((lo, hi, tag))
+
+@pytest.mark.nojit
+def test_run_tasks_hands_out_every_task_once(monkeypatch):
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+    seen = []
+
+    def kernel(tasks, worker, tag):
+        for task in _claim_all(tasks):
+            seen.append((task, worker, tag))
 
     _jit.run_tasks(kernel, 10, ("x",), parallel=True)
-    assert sorted(seen) == [(0, 3, "x"), (3, 6, "x"), (6, 10, "x")]
+    assert sorted(t for t, _, _ in seen) == list(range(10))
+    assert {w for _, w, _ in seen} <= {0, 1, 2} and {tag for _, _, tag in seen} == {"x"}
     seen.clear()
     _jit.run_tasks(kernel, 10, ("y",), parallel=False)
-    assert seen == [(0, 10, "y")]
-    seen.clear()
-    _jit.run_tasks(kernel, 2, ("z",), parallel=True)  # fewer tasks than threads
-    assert sorted(seen) == [(0, 1, "z"), (1, 2, "z")]
+    assert seen == [(t, 0, "y") for t in range(10)]  # in order, by the caller
+    assert _jit.parallel_parts(10, True) == 3 and _jit.parallel_parts(2, True) == 2
+    assert _jit.parallel_parts(10, False) == 1
+
+
+@jit
+def _claim_in_kernel(tasks, out):
+    n = 0
+    while True:
+        task = _intrinsics.next_task(tasks)
+        if task < 0:
+            break
+        out[task] += 1
+        n += 1
+    return n
+
+
+def test_next_task_is_atomic_across_threads():
+    # Threads hammering one counter: every task exactly once.
+    import threading
+
+    tasks = np.array([0, 200_000], np.int64)
+    out = np.zeros(200_000, np.int64)
+    threads = [threading.Thread(target=_claim_in_kernel, args=(tasks, out)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (out == 1).all()
 
 
 @pytest.mark.nojit
@@ -363,8 +397,8 @@ def test_run_tasks_waits_for_every_task_and_reraises(monkeypatch):
     monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
     finished = []
 
-    def kernel(lo, hi):
-        if lo == 0:
+    def kernel(tasks, worker):
+        if worker == 0:
             raise KeyboardInterrupt  # the caller's own part is interrupted
         time.sleep(0.2)
         finished.append(threading.current_thread().name)
@@ -373,8 +407,8 @@ def test_run_tasks_waits_for_every_task_and_reraises(monkeypatch):
         _jit.run_tasks(kernel, 2, (), parallel=True)
     assert len(finished) == 1  # the other thread's task ended before the call returned
 
-    def failing(lo, hi):
-        if lo == 1:
+    def failing(tasks, worker):
+        if worker == 1:
             raise ValueError("task 1 failed")
 
     with pytest.raises(ValueError, match="task 1 failed"):

@@ -89,7 +89,7 @@ for simd in _jit.SIMD_VARIANTS:
     Q = search.pad_queries(A[:8], simd)
     mask = np.zeros((8, 4), np.uint64)
     kernel = h.scan_tiled(h.MODE_RADIUS, simd)
-    kernel(0, 1, Q, 8, A, search.tile_size(16, simd), 8, 1, 500,
+    kernel(np.array([0, 1]), 0, Q, 8, A, search.tile_size(16, simd), 8, 1, 500,
            np.zeros((1, 1), np.int32), mask, np.zeros((1, 1, 1), np.int64), 1)
     asm = "".join(kernel.inspect_asm().values())
     counts[simd] = {w: len(re.findall(r"vpopcntq\\s+%" + w, asm)) for w in ("zmm", "ymm")}

@@ -28,6 +28,7 @@ from .. import _jit
 from .._intrinsics import (
     add_row,
     add_row_saturating,
+    next_task,
     popcount,
     prefetch,
     prefetch_l2,
@@ -59,12 +60,15 @@ def _prefetch_row_l2(flat, row, n):
 
 
 @jit
-def write_lists(lo, hi, indptr, indices, deltas, counters, bounds):
+def write_lists(tasks, worker, indptr, indices, deltas, counters, bounds):
     # Tasks are the location ranges bounds[part] .. bounds[part + 1].
     nq = indptr.shape[0] - 1
     n = counters.shape[1]
     flat = counters.reshape(-1)
-    for part in range(lo, hi):
+    while True:
+        part = next_task(tasks)
+        if part < 0:
+            break
         first = bounds[part]
         stop = bounds[part + 1]
         for q in range(nq):
@@ -91,11 +95,14 @@ def _bit_shift(j):
 
 
 @jit
-def read_lists(lo, hi, indptr, indices, counters, tie_words, sums, out_words):
+def read_lists(tasks, worker, indptr, indices, counters, tie_words, sums, out_words):
     # Tasks are queries.
     n = counters.shape[1]
     flat = counters.reshape(-1)
-    for q in range(lo, hi):
+    while True:
+        q = next_task(tasks)
+        if q < 0:
+            break
         s = sums[q]
         s[:] = 0
         a = indptr[q]
@@ -205,14 +212,14 @@ def make_scan_update(write: bool, simd: str):
 
     ``write`` (a compile-time constant of the closure): add ``deltas[q]`` to
     every row within ``radius`` of query ``q``, saturating; otherwise add
-    those rows into ``partial[chunk, q]`` (one chunk per partial; the other
-    array is unused).  ``simd``: explicit 512-bit or portable tile distances.
+    those rows into ``partial[worker, q]`` (one block of partial sums per
+    thread; the other array is unused).  ``simd``: explicit 512-bit or portable tile distances.
     """
     explicit = simd == "avx512"
 
-    def scan_update(lo, hi, Qp, nq, A, L, n_chunks, radius, counters, deltas, partial):
+    def scan_update(tasks, worker, Qp, nq, A, L, n_chunks, radius, counters, deltas, partial):
         # Qp: nq queries padded to a multiple of 4 rows and to the tile's words.
-        # Tasks are chunks of tiles.
+        # Tasks are chunks of tiles; a read adds into partial[worker].
         N = A.shape[0]
         n = counters.shape[1]
         flat = counters.reshape(-1)
@@ -221,15 +228,18 @@ def make_scan_update(write: bool, simd: str):
         # int8 rows add up in int16 (twice the SIMD lanes, half the bytes of
         # int32 partial sums) for up to 256 rows per query, then flush.
         narrow = not write and counters.itemsize == 1
-        for chunk in range(lo, hi):
-            if not write:
-                partial[chunk] = 0
-            sums16 = narrow_sums(nq if narrow else 0, n, counters)
-            since = np.zeros(nq if narrow else 0, np.int64)
-            T = empty_aligned(Qp.shape[1], L, np.uint64)
-            acc = empty_aligned(4, L, np.int64)
-            rows = np.empty(4 * L, np.int64)
-            queries = np.empty(4 * L, np.int64)
+        if not write:
+            partial[worker] = 0
+        sums16 = narrow_sums(nq if narrow else 0, n, counters)
+        since = np.zeros(nq if narrow else 0, np.int64)
+        T = empty_aligned(Qp.shape[1], L, np.uint64)
+        acc = empty_aligned(4, L, np.int64)
+        rows = np.empty(4 * L, np.int64)
+        queries = np.empty(4 * L, np.int64)
+        while True:
+            chunk = next_task(tasks)
+            if chunk < 0:
+                break
             for tile in range(chunk * tiles_per_chunk,
                               min(n_tiles, (chunk + 1) * tiles_per_chunk)):
                 start = tile * L
@@ -259,20 +269,20 @@ def make_scan_update(write: bool, simd: str):
                                 _add_into(sums16[r], counters[rows[i]])
                             since[r] += 1
                             if since[r] == 256:  # |sum| <= 256 * 128 fits int16
-                                _add_into(partial[chunk, r], sums16[r])
+                                _add_into(partial[worker, r], sums16[r])
                                 sums16[r] = 0
                                 since[r] = 0
                         elif explicit:
-                            add_row(partial[chunk], queries[i], counters, rows[i])
+                            add_row(partial[worker], queries[i], counters, rows[i])
                         else:
-                            _add_into(partial[chunk, queries[i]], counters[rows[i]])
+                            _add_into(partial[worker, queries[i]], counters[rows[i]])
                     found = 0
                     if q < nq:
                         found = _collect(acc, q, min(4, nq - q), count, radius, start, rows,
                                          queries, flat, n)
-            for r in range(since.shape[0]):
-                if since[r]:
-                    _add_into(partial[chunk, r], sums16[r])
+        for r in range(since.shape[0]):
+            if since[r]:
+                _add_into(partial[worker, r], sums16[r])
 
     return jit(named(scan_update, f"{'write' if write else 'read'}_radius_{simd}"))
 

@@ -3,8 +3,8 @@
 All scans share one structure.  The locations are cut into *tiles* and the
 queries into *blocks*; a task is a (query block, chunk of tiles) pair, and
 tasks write disjoint parts of the output, so the tasks of a call can run on
-several threads without locks (every kernel takes the range ``lo, hi`` of
-tasks it runs; ``fastsdm._jit.run_tasks`` splits a call's tasks over threads).
+several threads without locks (each kernel claims its tasks with
+``_intrinsics.next_task``; ``fastsdm._jit.run_tasks`` runs it on threads).
 For each tile the driver computes the distances of one query to every
 location of the tile (``acc``) and hands them to :func:`_emit`, which stores
 them in the form the caller asked for (``mode``):
@@ -39,7 +39,15 @@ Two drivers compute ``acc``, each built per variant by a factory
 import numpy as np
 
 from .. import _jit
-from .._intrinsics import le_mask64, popcount, prefetch, row_distances, tile_distances, transpose8x8
+from .._intrinsics import (
+    le_mask64,
+    next_task,
+    popcount,
+    prefetch,
+    row_distances,
+    tile_distances,
+    transpose8x8,
+)
 from .._jit import SIMD_VARIANTS, jit, named
 
 MODE_DISTANCES = 0
@@ -448,8 +456,8 @@ def make_scan_tiled(mode: int, simd: str):
     """
     explicit = simd == "avx512"
 
-    def scan_tiled(lo, hi, Qp, nq, A, L, q_block, n_chunks, radius, out_dist, out_mask, heaps,
-                   shift):
+    def scan_tiled(tasks, worker, Qp, nq, A, L, q_block, n_chunks, radius, out_dist, out_mask,
+                   heaps, shift):
         # Qp holds nq queries padded to a multiple of 4 rows (and, for the
         # portable code, to 1, 2, 4 or a multiple of 8 words); q_block is a
         # multiple of 4.
@@ -458,15 +466,18 @@ def make_scan_tiled(mode: int, simd: str):
         n_tiles = (N + L - 1) // L
         n_qblocks = (nq + q_block - 1) // q_block
         tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
-        for task in range(lo, hi):
-            # Chunk-major order: a thread gets a contiguous range of tasks,
-            # which then covers all query blocks for its chunks.
+        T = empty_aligned(W8, L, np.uint64)
+        acc = empty_aligned(4, L, np.int64)
+        while True:
+            # Chunk-major order: consecutive tasks cover all query blocks of a
+            # chunk of tiles.
+            task = next_task(tasks)
+            if task < 0:
+                break
             chunk = task // n_qblocks
             qb = task % n_qblocks
             q0 = qb * q_block
             q1 = min(nq, q0 + q_block)
-            T = empty_aligned(W8, L, np.uint64)
-            acc = empty_aligned(4, L, np.int64)
             for tile in range(chunk * tiles_per_chunk,
                               min(n_tiles, (chunk + 1) * tiles_per_chunk)):
                 start = tile * L
@@ -489,13 +500,16 @@ def make_scan_rows(simd: str):
     """The row-wise scan (all modes, chosen at run time); tasks are location chunks."""
     explicit = simd == "avx512"
 
-    def scan_rows(lo, hi, Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps, shift):
+    def scan_rows(tasks, worker, Q, A, n_chunks, mode, radius, out_dist, out_mask, heaps, shift):
         nq = Q.shape[0]
         N = A.shape[0]
         n_blocks = (N + 63) // 64
         blocks_per_chunk = (n_blocks + n_chunks - 1) // n_chunks
-        for chunk in range(lo, hi):
-            acc = np.empty(64, np.int64)
+        acc = np.empty(64, np.int64)
+        while True:
+            chunk = next_task(tasks)
+            if chunk < 0:
+                break
             for block in range(chunk * blocks_per_chunk,
                                min(n_blocks, (chunk + 1) * blocks_per_chunk)):
                 start = block * 64
@@ -530,9 +544,12 @@ def scan_rows(simd: str | None = None):
 
 
 @jit
-def mask_counts(lo, hi, mask, counts):
+def mask_counts(tasks, worker, mask, counts):
     # Set bits of each row (tasks are rows).
-    for q in range(lo, hi):
+    while True:
+        q = next_task(tasks)
+        if q < 0:
+            break
         c = 0
         for k in range(mask.shape[1]):
             c += popcount(mask[q, k])
@@ -540,9 +557,12 @@ def mask_counts(lo, hi, mask, counts):
 
 
 @jit
-def mask_to_indices(lo, hi, mask, indptr, indices):
+def mask_to_indices(tasks, worker, mask, indptr, indices):
     # Set bits of each row in ascending order, into that row's CSR segment.
-    for q in range(lo, hi):
+    while True:
+        q = next_task(tasks)
+        if q < 0:
+            break
         pos = indptr[q]
         for k in range(mask.shape[1]):
             m = mask[q, k]
