@@ -58,7 +58,6 @@ for numba's ``numba:compile`` event (numba's event API), which only observes.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import sys
 import threading
@@ -209,49 +208,73 @@ def use_parallel(work: int, parallel: bool | None = None) -> bool:
 
 # -- running tasks on threads ------------------------------------------------------
 
-_pool = None
-_pool_pid = None
-_pool_lock = threading.Lock()
+
+class _Worker:
+    """A thread that runs one job at a time, handed over and back by two locks.
+
+    Two plain locks (futex semaphores) wake it and report back: about 10 µs
+    less per parallel call than a ``concurrent.futures`` pool (measured:
+    14 µs against 23 µs for a 2-thread call of an empty kernel; numba's OpenMP
+    pool took 10 µs).
+    """
+
+    def __init__(self, index: int):
+        self.start = threading.Lock()
+        self.start.acquire()
+        self.finished = threading.Lock()
+        self.finished.acquire()
+        self.job = None
+        self.error = None
+        threading.Thread(target=self._loop, name=f"fastsdm-{index}", daemon=True).start()
+
+    def _loop(self):
+        while True:
+            self.start.acquire()
+            kernel, args = self.job
+            self.job = None
+            try:
+                kernel(*args)
+            except BaseException as exc:  # handed to the caller
+                self.error = exc
+            finally:
+                self.finished.release()
+
+    def submit(self, kernel, args):
+        self.job = (kernel, args)
+        self.error = None
+        self.start.release()
+
+    def wait(self):
+        # Wait even if the caller is interrupted (Ctrl-C): a task still
+        # running would go on writing into arrays the caller owns.
+        interrupted = None
+        while True:
+            try:
+                self.finished.acquire()
+                break
+            except BaseException as exc:  # KeyboardInterrupt while waiting
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
+_workers: list = []
+_workers_pid = None
+#: Held by the call using the workers: a concurrent call runs serially.
+_workers_busy = threading.Lock()
 
 
 def _after_fork_in_child():
     # A forked child has none of the parent's threads (and maybe a held lock).
-    global _pool, _pool_pid, _pool_lock
-    _pool, _pool_pid, _pool_lock = None, None, threading.Lock()
+    global _workers, _workers_pid, _workers_busy
+    _workers, _workers_pid, _workers_busy = [], None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _workers(n: int) -> concurrent.futures.ThreadPoolExecutor:
-    # One pool per process (a forked child starts its own), grown on demand.
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < n:
-            # A smaller pool is dropped, not shut down: a call on another
-            # thread may still be submitting to it; its idle threads exit once
-            # it is garbage-collected.
-            _pool = concurrent.futures.ThreadPoolExecutor(max_workers=n,
-                                                          thread_name_prefix="fastsdm")
-            _pool_pid = os.getpid()
-        return _pool
-
-
-def _wait(futures):
-    # Wait for every task even if the caller is interrupted (Ctrl-C): a task
-    # still running would go on writing into arrays the caller owns.
-    interrupted = None
-    pending = set(futures)
-    while pending:
-        try:
-            _, pending = concurrent.futures.wait(pending)
-        except BaseException as exc:  # KeyboardInterrupt while waiting
-            interrupted = interrupted or exc
-    if interrupted is not None:
-        raise interrupted
-    for future in futures:
-        future.result()  # a task's exception, re-raised here
 
 
 def run_tasks(kernel, n_tasks: int, args: tuple, parallel: bool) -> None:
@@ -261,24 +284,42 @@ def run_tasks(kernel, n_tasks: int, args: tuple, parallel: bool) -> None:
     task with ``_intrinsics.next_task(tasks)``, an atomic increment.
     Serially: one call, which runs every task in order.  In parallel:
     ``min(n_tasks, numba.get_num_threads())`` calls at once, the first by the
-    calling thread and the others by a pool of threads (the kernels release
-    the GIL), each with its own ``worker`` index (0, 1, ...) for per-thread
-    scratch; they share ``tasks``, so a thread that starts late (woken from
-    sleep) or runs slowly (a busy machine) simply takes fewer tasks.  The
+    calling thread and the others by fastsdm's worker threads (the kernels
+    release the GIL), each with its own ``worker`` index (0, 1, ...) for
+    per-thread scratch; they share ``tasks``, so a thread that starts late
+    (woken from sleep) or runs slowly (a busy machine) simply takes fewer
+    tasks.  While another call uses the workers, a call runs serially.  The
     tasks of a kernel write disjoint outputs, so the result does not depend on
     which thread ran which task.
     """
+    global _workers_pid
     tasks = np.array([0, n_tasks], dtype=np.int64)
     parts = min(n_tasks, numba.get_num_threads()) if parallel else 1
-    if parts <= 1:
+    if parts <= 1 or not _workers_busy.acquire(blocking=False):
         kernel(tasks, 0, *args)
         return
-    pool = _workers(parts - 1)
-    futures = [pool.submit(kernel, tasks, worker, *args) for worker in range(1, parts)]
     try:
-        kernel(tasks, 0, *args)
+        if _workers_pid != os.getpid():
+            _workers.clear()
+            _workers_pid = os.getpid()
+        while len(_workers) < parts - 1:
+            _workers.append(_Worker(len(_workers) + 1))
+        helpers = _workers[: parts - 1]
+        for worker, helper in enumerate(helpers, start=1):
+            helper.submit(kernel, (tasks, worker, *args))
+        try:
+            kernel(tasks, 0, *args)
+        finally:
+            errors = []
+            for helper in helpers:
+                try:
+                    helper.wait()
+                except BaseException as exc:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
     finally:
-        _wait(futures)
+        _workers_busy.release()
 
 
 def parallel_parts(n_tasks: int, parallel: bool) -> int:

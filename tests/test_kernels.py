@@ -415,6 +415,35 @@ def test_run_tasks_waits_for_every_task_and_reraises(monkeypatch):
         _jit.run_tasks(failing, 2, (), parallel=True)
 
 
+@pytest.mark.nojit
+def test_a_call_while_the_workers_are_busy_runs_serially(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    inside, release = threading.Event(), threading.Event()
+    workers_seen = []
+
+    def slow(tasks, worker):
+        _claim_all(tasks)
+        if worker == 1:
+            inside.set()
+            release.wait(10)
+
+    def record(tasks, worker):
+        workers_seen.append((worker, _claim_all(tasks)))
+
+    first = threading.Thread(target=_jit.run_tasks, args=(slow, 2, (), True))
+    first.start()
+    assert inside.wait(10)
+    _jit.run_tasks(record, 4, (), parallel=True)  # the workers are taken: all by the caller
+    release.set()
+    first.join()
+    assert workers_seen == [(0, [0, 1, 2, 3])]
+    workers_seen.clear()
+    _jit.run_tasks(record, 4, (), parallel=True)  # free again: shared
+    assert sorted(t for _, ts in workers_seen for t in ts) == [0, 1, 2, 3]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads (3.12+)
 def test_parallel_calls_work_in_a_forked_child():
