@@ -31,12 +31,14 @@ TIE_POLICIES = ("random", "zero", "one", "keep")
 #: regenerate any block of addresses without drawing the others.
 ADDRESS_BLOCK = 1 << 16
 
-#: Bytes of the temporaries (deltas, per-thread partial sums) of one fused
-#: scan-and-update call; larger batches are cut into calls of this size.
-#: Small on purpose: the canonical int8 memory's arrays take 1.128 GB, and
-#: this keeps a whole write-and-read session's peak resident size within
-#: 1.3 GB (docs/performance.md) at a cost of ~5% read throughput.
-FUSED_BUDGET = 2 << 20
+#: Bytes of the temporaries (deltas; per-thread partial sums, and int16 sums
+#: for int8 counters) of one fused scan-and-update call; larger batches are
+#: cut into calls of this size.  Small on purpose: the canonical int8
+#: memory's arrays take 1.128 GB, and this keeps a whole write-and-read
+#: session's peak resident size within 1.3 GB (docs/performance.md).  3 MiB
+#: keeps a canonical read of 256 queries in one call on 2 threads with the
+#: int16 sums counted (at 2 MiB it took two calls: 0.97x in paired timings).
+FUSED_BUDGET = 3 << 20
 
 # Placeholders for the argument a fused write or read does not use.
 _NO_PARTIAL = np.zeros((1, 1, 1), dtype=np.int32)
