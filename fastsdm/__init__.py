@@ -1,4 +1,44 @@
-"""fastsdm: fast Sparse Distributed Memory and its link to attention."""
+"""fastsdm: fast Sparse Distributed Memory and its link to attention.
+
+Kanerva's Sparse Distributed Memory (SDM) simulated on a CPU, fast, and the
+theory that links its read rule to softmax attention (Bricken & Pehlevan,
+NeurIPS 2021).
+
+What is where
+-------------
+Bit vectors (packed ``uint64`` words, the ``np.packbits`` byte layout)
+    ``pack_bits``, ``unpack_bits``, ``random_addresses``, ``flip_bits``,
+    ``clear_pad_bits``, ``to_bitarray``, ``from_bitarray``
+Exhaustive Hamming search
+    ``hamming_distances``, ``radius_search`` (CSR), ``knn_search``
+Memories
+    ``SDM`` (binary, Kanerva), ``ContinuousSDM`` (unit vectors, cosine
+    threshold), ``ReadInfo`` (what an iterated read did);
+    ``fastsdm.distributed.ShardedSDM`` (one memory over Dask workers)
+``fastsdm.theory``
+    exact ball and cap intersections, activation probabilities, beta fits,
+    signal-to-noise, capacity, critical distance, optimal radii
+``fastsdm.attention``
+    softmax attention, SDM-vs-softmax weights, pattern-view reads, the
+    learned QK-norm betas
+``fastsdm.experiments`` and ``fastsdm.plots``
+    capacity, critical-distance and attention experiments as tidy records,
+    tables and figures (also the ``fastsdm`` command: ``fastsdm --help``)
+``warmup()``
+    compile the kernels now rather than at their first call
+
+The guide, the theory and the API reference are in ``docs/`` (a Sphinx site).
+
+Examples
+--------
+>>> import fastsdm
+>>> mem = fastsdm.SDM(n_bits=256, n_locations=20_000, radius=112, seed=0)
+>>> patterns = fastsdm.random_addresses(20, 256, seed=1)
+>>> mem.write(patterns)
+>>> recalled = mem.read(fastsdm.flip_bits(patterns, 256, 20, seed=2), iterations=10)
+>>> bool((recalled == patterns).all())
+True
+"""
 
 __version__ = "0.1.0"
 
