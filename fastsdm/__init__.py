@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from . import attention, theory
+from . import attention, hopfield, theory
 from ._warmup import warmup
 from .bits import (
     clear_pad_bits,
@@ -34,5 +34,6 @@ __all__ = [
     "ContinuousSDM",
     "theory",
     "attention",
+    "hopfield",
     "warmup",
 ]
