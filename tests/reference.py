@@ -200,3 +200,41 @@ def modern_hopfield_step(patterns_bits, query_bits, beta, tie="keep"):
         else:
             out.append({"keep": query_bits[j], "one": 1, "zero": 0}[tie])
     return out, w
+
+
+# ---------------------------------------------------------------------------
+# Jaeckel's selected-coordinate design (fastsdm._hyperplane)
+# ---------------------------------------------------------------------------
+
+
+def selected_coordinates(mask_words, value_words, n_bits):
+    """Per location, the list of (coordinate, required value), unpacking the words."""
+    masks = unpack(np.atleast_2d(mask_words), n_bits)
+    values = unpack(np.atleast_2d(value_words), n_bits)
+    return [[(j, int(values[i, j])) for j in range(n_bits) if masks[i, j]]
+            for i in range(masks.shape[0])]
+
+
+def hyperplane_lists(queries_bits, design, n_bits=None):
+    """Activated locations per query: every (coordinate, value) must match."""
+    out = []
+    for x in np.atleast_2d(queries_bits):
+        out.append(np.array([i for i, pairs in enumerate(design)
+                             if all(int(x[j]) == v for j, v in pairs)], dtype=np.int64))
+    return out
+
+
+def all_designs(n, k):
+    """Every selected-coordinate location of {0,1}^n with k coordinates: (coords, values)."""
+    from itertools import combinations, product
+
+    return [(c, v) for c in combinations(range(n), k) for v in product((0, 1), repeat=k)]
+
+
+def count_designs_activated_by_both(n, k, h):
+    """Brute force: locations activated by 0...0 and by 1..1 0..0 (h ones)."""
+    x = [0] * n
+    y = [1] * h + [0] * (n - h)
+    return sum(1 for c, v in all_designs(n, k)
+               if all(x[j] == b for j, b in zip(c, v, strict=True))
+               and all(y[j] == b for j, b in zip(c, v, strict=True)))
