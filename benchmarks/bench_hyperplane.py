@@ -1,0 +1,83 @@
+"""Jaeckel's selected-coordinate design against the radius design, at equal activation.
+
+Each size (``_common.SIZES``: n=256 with N=10^4 and 10^5; with
+FASTSDM_BENCH_LARGE=1 the canonical n=1000, N=10^6) activates about one
+location in a thousand both ways: the radius design with Kanerva's radius
+(``radius_for``: p = 0.00106 at n = 256, 0.00107 at n = 1000) and the design
+with ``k = hyperplane_k_for_probability(n, p)`` = 10 selected coordinates
+(p = 2^-10 = 0.00098).  "method" is the activation rule and algorithm:
+
+* ``radius`` -- ``fastsdm.radius_search`` over the random addresses (the SDM's
+  activation);
+* ``scan`` -- the masked scan ``(x ^ values) & masks == 0`` over the packed
+  design (``fastsdm._hyperplane.hyperplane_activate``);
+* ``index`` -- the same activation through the inverted index by
+  (coordinate, value): ``N k / 2`` scattered bit clears per query.
+
+All three return the same CSR lists.  One query per call (a 1-D input: the
+row-wise kernels) and batches of 256 (the tiled kernels), serial and parallel
+left to the size rule.
+"""
+
+import os
+
+# Applications choose the OpenMP wait policy (see benchmarks/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import fastsdm
+from fastsdm._hyperplane import hyperplane_activate, hyperplane_index, random_design
+from fastsdm._hyperplane_theory import hyperplane_k_for_probability
+from fastsdm.theory import activation_probability
+
+from ._common import SIZES, queries, radius_for
+
+METHODS = ["radius", "scan", "index"]
+
+
+class Activate:
+    params = [list(SIZES), [1, 256], METHODS]
+    param_names = ["size", "queries", "method"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, n_queries, method):
+        n_bits, n_locations = SIZES[size]
+        self.n_bits = n_bits
+        self.queries = queries(n_queries, n_bits)
+        if method == "radius":
+            self.addresses = fastsdm.random_addresses(n_locations, n_bits, seed=0)
+            self.radius = radius_for(n_bits)
+            self.run = lambda: fastsdm.radius_search(self.queries, self.addresses, self.radius)
+        else:
+            k = hyperplane_k_for_probability(n_bits, activation_probability(n_bits,
+                                                                            radius_for(n_bits)))
+            self.masks, self.values = random_design(n_locations, n_bits, k, seed=0)
+            index = (hyperplane_index(self.masks, self.values, n_bits=n_bits)
+                     if method == "index" else None)
+            self.run = lambda: hyperplane_activate(self.queries, self.masks, self.values,
+                                                   n_bits=n_bits, index=index)
+        self.run()  # JIT warm-up
+
+    def time_activate(self, size, n_queries, method):
+        self.run()
+
+
+class BuildDesign:
+    """Drawing a random design and building its inverted index."""
+
+    params = [list(SIZES)]
+    param_names = ["size"]
+    repeat = (1, 5, 20.0)
+
+    def setup(self, size):
+        n_bits, n_locations = SIZES[size]
+        self.n_bits, self.n_locations = n_bits, n_locations
+        self.k = hyperplane_k_for_probability(n_bits, activation_probability(
+            n_bits, radius_for(n_bits)))
+        self.masks, self.values = random_design(n_locations, n_bits, self.k, seed=0)
+        hyperplane_index(self.masks[:64], self.values[:64], n_bits=n_bits)  # JIT warm-up
+
+    def time_random_design(self, size):
+        random_design(self.n_locations, self.n_bits, self.k, seed=1)
+
+    def time_build_index(self, size):
+        hyperplane_index(self.masks, self.values, n_bits=self.n_bits)
