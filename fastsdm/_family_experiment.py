@@ -72,6 +72,8 @@ MODEL_LABELS = {
     "hopfield": "classical Hopfield",
     "modern_hopfield": "modern Hopfield",
 }
+_MARKERS = {"sdm": "o", "sdm_pattern": "s", "attention": "^", "hopfield": "D",
+            "modern_hopfield": "v"}
 #: Seeds drawn per repetition (recorded in the rows as ``<name>_seed``).
 SEED_NAMES = ("memory", "pattern", "cue", "hopfield")
 
@@ -458,8 +460,12 @@ def plot_family_capacity(records: Sequence[Mapping], path=None):
                         x, y, s = x[keep], y[keep], s[keep]
                     label = MODEL_LABELS[model] if (col == 0 and value == "exact_recall_final"
                                                     ) else None
-                    _errorbar(ax, x, y, s, reps, color=color, ls=style, marker="o" if
-                              style == "-" else None, ms=3.5, lw=1.3 if style == "-" else 1.0,
+                    # Distinct markers and widths keep coinciding curves (all at
+                    # recall 1.0, say) visible under each other.
+                    _errorbar(ax, x, y, s, reps, color=color, ls=style,
+                              marker=_MARKERS[model] if style == "-" else None,
+                              ms=7.0 - models.index(model), mfc="none",
+                              lw=(3.0 - 0.4 * models.index(model)) if style == "-" else 1.0,
                               label=label)
                 first = next(r for r in rows if r["model"] == model)
                 for key, dash in (("theory_capacity", "--"), ("theory_capacity_exact", "-.")):

@@ -181,7 +181,7 @@ def test_there_is_runnable_code():
 
 #: Public modules whose ``__all__`` docs/api.rst must cover (when they exist).
 API_MODULES = ("fastsdm", "fastsdm.theory", "fastsdm.attention", "fastsdm.continuous",
-               "fastsdm.experiments", "fastsdm.plots", "fastsdm.cli")
+               "fastsdm.hopfield", "fastsdm.experiments", "fastsdm.plots", "fastsdm.cli")
 
 
 def documented_names(path: Path = DOCS / "api.rst") -> set[str]:
