@@ -7,16 +7,19 @@ location in a thousand both ways: the radius design with Kanerva's radius
 with ``k = hyperplane_k_for_probability(n, p)`` = 10 selected coordinates
 (p = 2^-10 = 0.00098).  "method" is the activation rule and algorithm:
 
-* ``radius`` -- ``fastsdm.radius_search`` over the random addresses (the SDM's
-  activation);
+* ``radius`` -- ``fastsdm.search.radius_csr`` over the random addresses (what
+  ``SDM`` calls to activate);
 * ``scan`` -- the masked scan ``(x ^ values) & masks == 0`` over the packed
-  design (``fastsdm._hyperplane.hyperplane_activate``);
+  design (``fastsdm._hyperplane.activation_csr``, what an SDM holding the
+  design would call);
 * ``index`` -- the same activation through the inverted index by
   (coordinate, value): ``N k / 2`` scattered bit clears per query.
 
-All three return the same CSR lists.  One query per call (a 1-D input: the
-row-wise kernels) and batches of 256 (the tiled kernels), serial and parallel
-left to the size rule.
+All three return the same kind of CSR lists, from validated input (checking a
+design's pad bits costs a pass over it, as much as one activation; the public
+wrappers do it, a memory does it once).  One query per call (the row-wise
+kernels) and batches of 256 (the tiled kernels); serial or parallel by the
+size rule.
 """
 
 import os
@@ -24,9 +27,12 @@ import os
 # Applications choose the OpenMP wait policy (see benchmarks/__init__.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
+import numpy as np
+
 import fastsdm
-from fastsdm._hyperplane import hyperplane_activate, hyperplane_index, random_design
+from fastsdm._hyperplane import activation_csr, hyperplane_index, random_design
 from fastsdm._hyperplane_theory import hyperplane_k_for_probability
+from fastsdm.search import radius_csr
 from fastsdm.theory import activation_probability
 
 from ._common import SIZES, queries, radius_for
@@ -42,19 +48,18 @@ class Activate:
     def setup(self, size, n_queries, method):
         n_bits, n_locations = SIZES[size]
         self.n_bits = n_bits
-        self.queries = queries(n_queries, n_bits)
+        self.queries = np.atleast_2d(queries(n_queries, n_bits))
         if method == "radius":
             self.addresses = fastsdm.random_addresses(n_locations, n_bits, seed=0)
             self.radius = radius_for(n_bits)
-            self.run = lambda: fastsdm.radius_search(self.queries, self.addresses, self.radius)
+            self.run = lambda: radius_csr(self.queries, self.addresses, self.radius)
         else:
             k = hyperplane_k_for_probability(n_bits, activation_probability(n_bits,
                                                                             radius_for(n_bits)))
             self.masks, self.values = random_design(n_locations, n_bits, k, seed=0)
             index = (hyperplane_index(self.masks, self.values, n_bits=n_bits)
                      if method == "index" else None)
-            self.run = lambda: hyperplane_activate(self.queries, self.masks, self.values,
-                                                   n_bits=n_bits, index=index)
+            self.run = lambda: activation_csr(self.queries, self.masks, self.values, index)
         self.run()  # JIT warm-up
 
     def time_activate(self, size, n_queries, method):

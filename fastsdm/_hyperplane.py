@@ -8,7 +8,8 @@ is 1, for sparse addresses.  A design is stored as two packed arrays in
 fastsdm's bit layout, one row per location:
 
 * ``masks`` -- bit ``j`` set when coordinate ``j`` is selected (``k`` bits);
-* ``values`` -- the required values, zero outside ``masks``.
+* ``values`` -- the required values (zero outside ``masks`` in the designs made
+  here; bits outside ``masks`` are ignored).
 
 so activation is ``(x ^ values) & masks == 0`` word by word.  The functions
 here validate and call the kernels of :mod:`fastsdm._kernels.hyperplane`;
@@ -33,6 +34,7 @@ from .search import TILED_MIN_QUERIES, _mask_to_csr, _n_chunks, pad_queries, que
 
 __all__ = [
     "HyperplaneIndex",
+    "activation_csr",
     "design_from_coordinates",
     "generate_design",
     "hyperplane_activate",
@@ -204,9 +206,7 @@ def _check_design(masks, values, n_bits: int):
     if M.shape != V.shape:
         raise ValueError(f"masks and values must have the same shape (one row per location), "
                          f"got {M.shape} and {V.shape}")
-    if (V & ~M).any():
-        raise ValueError("values has bits set outside masks; a required value exists only "
-                         "on a selected coordinate: pass values & masks")
+    # Bits of values outside masks are ignored by every kernel (no O(N W) check per call).
     return M, V
 
 
@@ -267,15 +267,28 @@ def hyperplane_activate(queries, masks, values, *, n_bits: int,
     n_bits = check_int(n_bits, "n_bits", 1)
     M, V = _check_design(masks, values, n_bits)
     Q, _, _ = as_words(queries, "queries", n_bits)
-    nq, N = Q.shape[0], M.shape[0]
     if index is not None:
         if not isinstance(index, HyperplaneIndex):
             raise TypeError(f"index must be a HyperplaneIndex from hyperplane_index(), got "
                             f"{type(index).__name__}")
-        if (index.n_bits, index.n_locations) != (n_bits, N):
+        if (index.n_bits, index.n_locations) != (n_bits, M.shape[0]):
             raise ValueError(f"index was built for n_bits={index.n_bits} and "
-                             f"{index.n_locations} locations, not {n_bits} and {N}; rebuild "
-                             "it with hyperplane_index(masks, values, n_bits=...)")
+                             f"{index.n_locations} locations, not {n_bits} and {M.shape[0]}; "
+                             "rebuild it with hyperplane_index(masks, values, n_bits=...)")
+    return activation_csr(Q, M, V, index, parallel)
+
+
+def activation_csr(Q, M, V, index=None, parallel=None):
+    """CSR of the locations each query activates (validated 2-D input).
+
+    The counterpart of :func:`fastsdm.search.radius_csr` for a memory that
+    holds a validated design: ``Q`` (q, W), ``M`` and ``V`` (N, W) C-contiguous
+    ``uint64`` with zero pad bits, ``index`` (optional) built from the same
+    design.  Checking a design costs a pass over it (the pad bits of every
+    row), as much as one activation: the wrapper does it, a memory does it
+    once.
+    """
+    nq, N = Q.shape[0], M.shape[0]
     if N == 0:
         return np.zeros(nq + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
     n_mask = -(-N // 64)
@@ -287,7 +300,7 @@ def hyperplane_activate(queries, masks, values, *, n_bits: int,
         if index is not None:
             par = use_parallel(block.shape[0] * index.postings.size, parallel)
             (_k._activate_index_parallel if par else _k._activate_index_serial)(
-                block, n_bits, N, index.indptr, index.postings, mask)
+                block, index.n_bits, N, index.indptr, index.postings, mask)
         else:
             _scan(block, M, V, mask, parallel)
         parts.append(_mask_to_csr(mask, parallel))

@@ -311,6 +311,19 @@ def test_activation_in_query_chunks(rng, monkeypatch):
     _check_csr(*hyperplane_activate(queries, masks, values, n_bits=50), expected)
 
 
+def test_value_bits_outside_masks_are_ignored(rng):
+    masks, values = random_design(300, 70, 3, seed=8)
+    noisy = values | (~masks & fastsdm.random_addresses(300, 70, seed=9))
+    queries = rng.integers(0, 2, size=(9, 70), dtype=np.uint8)
+    expected = hyperplane_activate(queries, masks, values, n_bits=70)
+    for q in (queries, queries[:2]):
+        for index in (None, hyperplane_index(masks, noisy, n_bits=70)):
+            got = hyperplane_activate(q, masks, noisy, n_bits=70, index=index)
+            want = hyperplane_activate(q, masks, values, n_bits=70)
+            assert (got[0] == want[0]).all() and (got[1] == want[1]).all()
+    assert expected[1].size
+
+
 def test_index_matches_naive_postings():
     masks, values = random_design(90, 20, 4, seed=4)
     index = hyperplane_index(masks, values, n_bits=20)
@@ -342,8 +355,6 @@ def test_activation_errors(rng):
     q = rng.integers(0, 2, size=(2, 16), dtype=np.uint8)
     with pytest.raises(ValueError, match="masks and values must have the same shape"):
         hyperplane_activate(q, masks, values[:5], n_bits=16)
-    with pytest.raises(ValueError, match="values has bits set outside masks"):
-        hyperplane_activate(q, masks, values | ~masks & np.uint64(0xFFFF), n_bits=16)
     with pytest.raises(TypeError, match="masks must be packed uint64 words"):
         hyperplane_activate(q, masks.astype(np.int64), values, n_bits=16)
     with pytest.raises(TypeError, match="index must be a HyperplaneIndex"):
