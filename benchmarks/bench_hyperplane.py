@@ -86,3 +86,41 @@ class BuildDesign:
 
     def time_build_index(self, size):
         hyperplane_index(self.masks, self.values, n_bits=self.n_bits)
+
+
+def main(argv=None):
+    """Paired, alternating timings of the three activations (not part of asv).
+
+    ``python -m benchmarks.bench_hyperplane [n_bits n_locations repeats]``
+    (default 1000 1000000 7: the canonical memory).  Each pair times the
+    radius activation and then one of the others on the same queries, so both
+    see the same state of a shared machine; prints the median ratio and its
+    interquartile range per batch size.
+    """
+    import sys
+    from functools import partial
+
+    from .compare import cpu_info, paired_ratios
+
+    args = sys.argv[1:] if argv is None else argv
+    n_bits, n_locations, repeats = (int(a) for a in (args + ["1000", "1000000", "7"][len(args):]))
+    radius = radius_for(n_bits)
+    k = hyperplane_k_for_probability(n_bits, activation_probability(n_bits, radius))
+    addresses = fastsdm.random_addresses(n_locations, n_bits, seed=0)
+    masks, values = random_design(n_locations, n_bits, k, seed=0)
+    index = hyperplane_index(masks, values, n_bits=n_bits)
+    print(f"{cpu_info()[0]}; n = {n_bits}, N = {n_locations:,}: radius {radius} "
+          f"(p = {activation_probability(n_bits, radius):.6f}) against k = {k} "
+          f"(p = {2.0**-k:.6f}); time ratio to the radius activation, median (IQR) of "
+          f"{repeats} alternating pairs")
+    for n_queries in (1, 256):
+        Q = np.atleast_2d(queries(n_queries, n_bits))
+        for name, idx in (("scan", None), ("index", index)):
+            ratios = paired_ratios(partial(radius_csr, Q, addresses, radius),
+                                   partial(activation_csr, Q, masks, values, idx), repeats)
+            q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+            print(f"  {n_queries:4d} queries  {name:5s}: {med:.2f} ({q1:.2f}-{q3:.2f})")
+
+
+if __name__ == "__main__":
+    main()
