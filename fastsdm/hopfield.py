@@ -20,7 +20,8 @@ with the input/output conventions of :class:`fastsdm.SDM`:
 of :mod:`fastsdm.bits`) or 0/1 rows, and reads answer in kind, exactly like
 :meth:`fastsdm.SDM.read`.  Bit 1 is the bipolar value +1 and bit 0 is -1 (the
 SDM's counters use the same sign: +1 where the data bit is 1).  A read
-returns the bits of the updated bipolar state.
+returns the bits of the updated bipolar state; :func:`to_bipolar` and
+:func:`from_bipolar` convert to and from ±1 rows.
 
 **Iterated reads.** ``read(queries, iterations=k, return_info=True)`` updates
 each query up to ``k`` times and stops a query as soon as an update returns
@@ -64,7 +65,9 @@ __all__ = [
     "Hopfield",
     "ModernHopfield",
     "classical_capacity",
+    "from_bipolar",
     "modern_retrieve",
+    "to_bipolar",
 ]
 
 UPDATES = ("asynchronous", "synchronous")
@@ -141,6 +144,73 @@ def _softmax_from_distances(h: np.ndarray, beta: float) -> np.ndarray:
     weights = np.exp(shifted)
     weights /= weights.sum(axis=1, keepdims=True)  # >= 1 term equal to 1
     return weights
+
+
+def to_bipolar(x, n_bits: int) -> np.ndarray:
+    """Bipolar ``int8`` rows (+1 for bit 1, -1 for bit 0) of packed words or 0/1 rows.
+
+    Parameters
+    ----------
+    x : ndarray, shape (W,) / (n_bits,) or (m, W) / (m, n_bits)
+        Packed ``uint64`` words or 0/1 bits.
+    n_bits : int
+
+    Returns
+    -------
+    ndarray of int8, shape (n_bits,) or (m, n_bits)
+
+    See Also
+    --------
+    from_bipolar : The inverse.
+
+    Examples
+    --------
+    >>> from fastsdm.hopfield import to_bipolar
+    >>> to_bipolar([1, 0, 1], 3)
+    array([ 1, -1,  1], dtype=int8)
+    """
+    n_bits = check_int(n_bits, "n_bits", 1)
+    words, single, _ = as_words(x, "x", n_bits)
+    out = _bipolar(words, n_bits)
+    return out[0] if single else out
+
+
+def from_bipolar(x) -> np.ndarray:
+    """Packed words of bipolar rows: +1 becomes bit 1, -1 bit 0.
+
+    Parameters
+    ----------
+    x : array_like of -1/+1, shape (..., n)
+        Integers or floats; every value must be exactly -1 or +1 (a zero has
+        no sign: decide it first, e.g. ``np.where(x > 0, 1, -1)``).
+
+    Returns
+    -------
+    ndarray of uint64, shape (..., ceil(n / 64))
+        For any memory's ``write`` or ``read``; ``unpack_bits`` gives 0/1 rows.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric.
+    ValueError
+        If a value is not -1 or +1.
+
+    Examples
+    --------
+    >>> import fastsdm
+    >>> from fastsdm.hopfield import from_bipolar
+    >>> fastsdm.unpack_bits(from_bipolar([1, -1, -1, 1]), 4)
+    array([1, 0, 0, 1], dtype=uint8)
+    """
+    array = np.asarray(x)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"x must be numeric -1/+1 values, got {_describe(array)}")
+    if array.size and not np.isin(array, (-1, 1)).all():
+        bad = array[~np.isin(array, (-1, 1))].flat[0]
+        raise ValueError(f"x must hold only -1 and +1 (bipolar states), got {bad!r}; map "
+                         "0/1 bits with 2 * bits - 1, or decide zeros with np.where(x > 0, 1, -1)")
+    return pack_bits(array > 0)
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,14 @@ import pytest
 import fastsdm
 from fastsdm import hopfield
 from fastsdm.attention import sdm_pattern_read, softmax_attention, softmax_weights
-from fastsdm.hopfield import Hopfield, ModernHopfield, classical_capacity, modern_retrieve
+from fastsdm.hopfield import (
+    Hopfield,
+    ModernHopfield,
+    classical_capacity,
+    from_bipolar,
+    modern_retrieve,
+    to_bipolar,
+)
 from tests.reference import (
     bipolar,
     hebbian_weights,
@@ -591,3 +598,32 @@ def test_fixed_point_capacity_is_where_stored_patterns_stop_being_fixed():
         net.write(patterns)
         fixed = (net.read(patterns) == patterns).all(axis=1).mean()
         assert check(fixed), (m, fixed)
+
+
+# ---------------------------------------------------------------------------
+# Bipolar conversions
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_bipolar_round_trip(rng):
+    b = bits(rng, 5, 70)
+    x = to_bipolar(b, 70)
+    assert x.dtype == np.int8 and x.tolist() == [bipolar(row) for row in b]
+    assert (to_bipolar(fastsdm.pack_bits(b), 70) == x).all()
+    assert (from_bipolar(x) == fastsdm.pack_bits(b)).all()
+    assert (from_bipolar(x.astype(float)) == fastsdm.pack_bits(b)).all()
+    assert (to_bipolar(b[0], 70) == x[0]).all()
+    # A network reads bipolar states through them.
+    net = Hopfield(70, seed=0)
+    net.write(from_bipolar(x))
+    assert (to_bipolar(net.read(from_bipolar(x)), 70) == x).all()
+
+
+def test_bipolar_errors():
+    with pytest.raises(ValueError, match="x must hold only -1 and \\+1"):
+        from_bipolar([1, 0, -1])
+    with pytest.raises(TypeError, match="x must be numeric"):
+        from_bipolar(["a"])
+    with pytest.raises(ValueError, match="bits must be 0 or 1"):
+        to_bipolar([1, -1], 2)
