@@ -15,6 +15,9 @@ Memories
     ``SDM`` (binary, Kanerva), ``ContinuousSDM`` (unit vectors, cosine
     threshold), ``ReadInfo`` (what an iterated read did);
     ``fastsdm.distributed.ShardedSDM`` (one memory over Dask workers)
+``fastsdm.hopfield``
+    classical (Hebbian) and modern (softmax) Hopfield networks, the other
+    members of the associative-memory family, with the same read interface
 ``fastsdm.theory``
     exact ball and cap intersections, activation probabilities, beta fits,
     signal-to-noise, capacity, critical distance, optimal radii
@@ -42,7 +45,7 @@ True
 
 __version__ = "0.1.0"
 
-from . import attention, theory
+from . import attention, hopfield, theory
 from ._warmup import warmup
 from .bits import (
     clear_pad_bits,
@@ -74,5 +77,6 @@ __all__ = [
     "ContinuousSDM",
     "theory",
     "attention",
+    "hopfield",
     "warmup",
 ]

@@ -267,7 +267,7 @@ def _prepare_attention(q, K, beta, normalize: bool):
     K = _real_array(K, "K", (2,), "(N, d)")
     Q = _real_array(q, "q", (1, 2), "(d,) or (m, d)")
     _check_width(Q, "q", K, "K")
-    beta = _check_beta(beta)
+    beta = 1.0 / math.sqrt(K.shape[1]) if beta is None else _check_beta(beta)
     single = Q.ndim == 1
     Q = np.atleast_2d(Q)
     if normalize:
@@ -280,7 +280,7 @@ def _prepare_attention(q, K, beta, normalize: bool):
     return _softmax_rows(scores, beta), single
 
 
-def softmax_weights(q: npt.ArrayLike, K: npt.ArrayLike, beta: float, *,
+def softmax_weights(q: npt.ArrayLike, K: npt.ArrayLike, beta: float | None = None, *,
                     normalize: bool = False) -> np.ndarray:
     """Attention weights ``softmax(β K q)``.
 
@@ -290,8 +290,11 @@ def softmax_weights(q: npt.ArrayLike, K: npt.ArrayLike, beta: float, *,
         One query or a batch of queries (real numbers).
     K : array_like, shape (N, d)
         Keys, one per row (``N >= 1``).
-    beta : float
-        Inverse temperature (positive, finite).
+    beta : float, optional
+        Inverse temperature (positive, finite). Default ``1/sqrt(d)``, the
+        scaled dot product of Transformers (and torchhd's default); see the
+        Notes of :func:`softmax_attention` for how it compares with the β of
+        an SDM.
     normalize : bool, default False
         L2-normalise the query and every key first (Query-Key Normalization),
         so that the scores are cosines in ``[-1, 1]``.
@@ -338,13 +341,15 @@ def softmax_weights(q: npt.ArrayLike, K: npt.ArrayLike, beta: float, *,
     array([0.867, 0.117, 0.016])
     >>> softmax_weights([3.0, 0.0], K, beta=2.0, normalize=True).round(3)  # length ignored
     array([0.867, 0.117, 0.016])
+    >>> softmax_weights([1.0, 0.0], K).round(3)  # beta = 1/sqrt(2)
+    array([0.576, 0.284, 0.14 ])
     """
     weights, single = _prepare_attention(q, K, beta, normalize)
     return weights[0] if single else weights
 
 
-def softmax_attention(q: npt.ArrayLike, K: npt.ArrayLike, V: npt.ArrayLike, beta: float, *,
-                      normalize: bool = False) -> np.ndarray:
+def softmax_attention(q: npt.ArrayLike, K: npt.ArrayLike, V: npt.ArrayLike,
+                      beta: float | None = None, *, normalize: bool = False) -> np.ndarray:
     """Softmax attention ``Σ_μ softmax_μ(β K q) V_μ``.
 
     Parameters
@@ -355,9 +360,11 @@ def softmax_attention(q: npt.ArrayLike, K: npt.ArrayLike, V: npt.ArrayLike, beta
         Keys, one per row.
     V : array_like, shape (N, dv)
         Values, one row per key.
-    beta : float
-        Inverse temperature (positive, finite). GPT-2 uses ``1/sqrt(d)`` on
-        unnormalised vectors; Query-Key Normalization learns it.
+    beta : float, optional
+        Inverse temperature (positive, finite). Default ``1/sqrt(d)`` with
+        ``d`` the key width: the scaled dot product of Transformers (GPT-2 uses
+        ``1/sqrt(64)`` on unnormalised vectors) and torchhd's default.
+        Query-Key Normalization learns it instead.
     normalize : bool, default False
         L2-normalise the query and the keys first (Query-Key Normalization).
 
@@ -391,6 +398,17 @@ def softmax_attention(q: npt.ArrayLike, K: npt.ArrayLike, V: npt.ArrayLike, beta
     correspondence of Bricken & Pehlevan (2021); the normalisation is that of
     Henry et al. (2020).
 
+    **The default β against the SDM's.** ``1/sqrt(d)`` suits unnormalised
+    vectors, whose dot products grow like ``d``.  On bipolar (±1) vectors of
+    ``d = n`` bits, ``q·k = n cos``, so the default weighs keys by
+    ``exp(sqrt(n) cos)``: a β of ``sqrt(n)`` on cosines, 8 for ``n = 64``.
+    An SDM of radius ``d`` corresponds to ``β = fit_beta(n, d)`` on cosines
+    (``normalize=True``): 35.5, 15.9 and 10.1 for ``n = 64`` and the
+    memory-, SNR- and critical-distance-optimal radii 5, 11 and 15, i.e. a
+    sharper softmax than the default.  With ``normalize=True`` the default
+    stays ``1/sqrt(d)`` (0.125 for ``d = 64``), nearly uniform weights on
+    cosines: pass the fitted β there.
+
     Examples
     --------
     >>> import numpy as np
@@ -402,6 +420,8 @@ def softmax_attention(q: npt.ArrayLike, K: npt.ArrayLike, V: npt.ArrayLike, beta
     >>> softmax_attention([[1.0, 0.0], [0.0, 1.0]], K, V, beta=1e6).round(3)
     array([[10.,  0.],
            [ 0., 10.]])
+    >>> softmax_attention([1.0, 0.0], K, V).round(3)  # beta = 1/sqrt(2)
+    array([6.698, 3.302])
     """
     weights, single = _prepare_attention(q, K, beta, normalize)
     V = _real_array(V, "V", (2,), "(N, dv)")
