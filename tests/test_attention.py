@@ -461,7 +461,8 @@ def test_continuous_read_is_normalised_softmax_attention(rng):
     assert theory.fit_cap_beta(64, 11) == pytest.approx(21.53975, abs=5e-6)
     keys = unit(rng.standard_normal((40, 64)))
     cap_fit = continuous_pattern_read(keys[:3], keys, radius=11, beta="fit")
-    np.testing.assert_allclose(cap_fit, continuous_pattern_read(keys[:3], keys, beta=21.53974571720978))
+    np.testing.assert_allclose(cap_fit, continuous_pattern_read(keys[:3], keys,
+                                                                beta=21.53974571720978))
 
 
 def test_continuous_read_without_overlap_returns_query():
