@@ -10,8 +10,13 @@ literature, implemented so that it stays exact (Python integers) or accurate
   softmax attention with ``β = c2·n/2`` (Bricken & Pehlevan 2021),
 * the optimal radii for signal-to-noise ratio (Kanerva 1993), memory capacity
   and critical distance,
+* one read of a finite memory: the exact moments of the signal, the self-bias
+  of autoassociative storage and the crosstalk over the binomial distribution
+  of distances, and the bit-error, exact-recall and critical-distance
+  predictions built on them (three models: autoassociative,
+  heteroassociative, and Bricken & Pehlevan's),
 * hyperspherical caps and their intersections for the continuous SDM
-  (Lee & Kim 2014).
+  (Lee & Kim 2014), and the β fitted to them.
 
 References
 ----------
