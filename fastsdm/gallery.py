@@ -254,7 +254,7 @@ def _beta(ctx: _Context):
         betas = np.array([theory.fit_beta(n, int(d)) for d in radii])
         probs = np.array([theory.activation_probability(n, int(d)) for d in radii])
         left.plot(radii / n, betas, style, color="k", lw=1.2, label=f"n = {n}")
-        keep = probs > 1e-300
+        keep = probs > 1e-40
         right.plot(probs[keep], betas[keep], style, color="k", lw=1.2, label=f"n = {n}")
     for d in (5, 11, 15):
         beta = theory.fit_beta(_N64, d)
@@ -275,6 +275,7 @@ def _beta(ctx: _Context):
     left.set_title("β against the radius (larger balls: smaller β)")
     left.legend(frameon=False, fontsize=7)
     right.set_xscale("log")
+    right.set_xlim(1e-40, 1.5)
     right.set_xlabel("activation probability p(d)")
     right.set_title("β against the activation probability")
     right.legend(frameon=False, fontsize=7)

@@ -1791,8 +1791,8 @@ def critical_distance(
     (:func:`bit_error_probability` for the exact form). For the canonical memory
     with ``m = 10,000`` it gives 228 bits where fastsdm's simulation crosses the
     diagonal after one read at about 230 (the paper model: 164). Iterated reads
-    converge from slightly less far, about 205 bits, and Kanerva reports about 209:
-    a one-read model is an upper bound of the iterated critical distance.
+    converge from 200 bits and diverge from 220 (on a 20-bit grid; Kanerva reports
+    about 209): a one-read model is an upper bound of the iterated critical distance.
 
     Examples
     --------
@@ -1884,9 +1884,9 @@ def optimal_radius(
     The two roundings can differ by one.
 
     The critical distance is an integer, so ties are common: in the paper model
-    ``CD(15) = CD(16) = CD(17) = 30`` at ``n = 64`` (its crosstalk term vanishes
-    while ``2d < n/2`` and the cue distance is capped by ``2d`` until then).
-    The smallest tied radius is returned, which is the paper's 15;
+    ``CD(15) = CD(16) = CD(17) = 30`` at ``n = 64`` (up to ``d = 15`` its crosstalk
+    term vanishes and ``CD(d) = 2d``; from 16 on the crosstalk holds it at 30, then
+    pulls it down). The smallest tied radius is returned, which is the paper's 15;
     ``return_all=True`` shows the tie.
 
     Examples
