@@ -1,7 +1,7 @@
 """Draw the figures of the fastsdm documentation with fastsdm itself.
 
-Run by ``docs/conf.py`` at every build (a few seconds), so the figures always
-match the code; or by hand::
+Run by ``docs/conf.py`` at every build (about ten seconds, the quick paper
+gallery included), so the figures always match the code; or by hand::
 
     python docs/make_figures.py [OUTPUT_DIRECTORY]
 
