@@ -27,6 +27,8 @@ Memories
 ``fastsdm.experiments`` and ``fastsdm.plots``
     capacity, critical-distance and attention experiments as tidy records,
     tables and figures (also the ``fastsdm`` command: ``fastsdm --help``)
+``fastsdm.gallery``
+    the paper's computational figures and tables, regenerated (``fastsdm paper``)
 ``warmup()``
     compile the kernels now rather than at their first call
 

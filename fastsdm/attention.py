@@ -23,7 +23,8 @@ correspondence:
   option and iteration to a fixed point,
 * a curve-level comparison of the SDM weights and the fitted softmax,
 * the β learned by Query-Key Normalization Transformers, placed against the
-  β of the optimal SDM radii.
+  β of the optimal SDM radii, and the effective β of a softmax over raw
+  query-key dot products (Bricken & Pehlevan's reading of GPT-2).
 
 References
 ----------
@@ -55,9 +56,11 @@ __all__ = [
     "LearnedBetaSummary",
     "WeightComparison",
     "cap_weights",
+    "EffectiveBeta",
     "compare_weights",
     "continuous_pattern_read",
     "cosine_to_hamming",
+    "effective_beta",
     "hamming_to_cosine",
     "learned_beta_summary",
     "load_learned_betas",
@@ -105,6 +108,27 @@ class WeightComparison(NamedTuple):
     max_abs_diff: float
     total_variation: float
     kl: float
+
+
+class EffectiveBeta(NamedTuple):
+    """Result of :func:`effective_beta`.
+
+    Attributes
+    ----------
+    beta : float
+        The effective β of all the queries together.
+    per_query : ndarray of float64, shape (m,)
+        One estimate per query.
+    method : str
+        ``"max"`` or ``"fit"``.
+    scale : float
+        The factor that multiplied the dot products (``1/sqrt(d)`` by default).
+    """
+
+    beta: float
+    per_query: np.ndarray
+    method: str
+    scale: float
 
 
 class LearnedBetaSummary(NamedTuple):
@@ -875,12 +899,12 @@ def _cosine_weigher(n: int, radius, beta):
         radius = _check_cap_radius(radius, n)
         if beta is None:
             return lambda cos: cap_weights(n, radius, cos)
-        beta = theory.fit_beta(n, round(radius))
+        beta = theory.fit_cap_beta(n, round(radius))
     elif radius is not None:
         _check_cap_radius(radius, n)
     if isinstance(beta, str):
         raise ValueError(f"beta must be a positive number, 'fit' or None, got {beta!r}; "
-                         "use beta='fit' for theory.fit_beta(n, round(radius))")
+                         "use beta='fit' for theory.fit_cap_beta(n, round(radius))")
     beta = _check_beta(beta)
     return lambda cos: _softmax_rows(cos, beta)
 
@@ -908,7 +932,10 @@ def continuous_pattern_read(queries: npt.ArrayLike, keys: npt.ArrayLike,
         Dimension used for the cap geometry (default: the vectors' width ``d``).
     beta : float, "fit" or None, default None
         ``None``: weights ``∝`` cap intersection. A number: ``softmax(β cos_μ)``.
-        ``"fit"``: ``β = theory.fit_beta(n, round(radius))``.
+        ``"fit"``: ``β = theory.fit_cap_beta(n, round(radius))``, the β fitted to
+        the cap intersections themselves (the authors' "CFit"; until fastsdm
+        0.1.0 this was the binary ``fit_beta``, 15.85 instead of 21.54 at
+        ``n = 64``, ``radius = 11``).
     iterations : int, default 1
         Number of reads; ``> 1`` only for autoassociative reads. Iteration stops
         early once no query moves by more than ``1e-12``.
@@ -1228,3 +1255,133 @@ def learned_beta_summary(n: int = 64, n_locations: float = 2**64,
         beta_mem=beta["memory"],
         fraction_between=float(np.mean((betas >= low) & (betas <= high))),
     )
+
+
+# ---------------------------------------------------------------------------
+# The effective β of a softmax over raw dot products
+# ---------------------------------------------------------------------------
+
+_EFFECTIVE_METHODS = ("max", "fit")
+
+
+def effective_beta(queries: npt.ArrayLike, keys: npt.ArrayLike, *, scale: float | None = None,
+                   method: str = "max") -> EffectiveBeta:
+    """The β of ``softmax(scale · K q)`` read as a softmax over cosine similarities.
+
+    Attention without Query-Key Normalization (GPT-2) scores key ``j`` by
+    ``s_j = scale · q·k_j = (scale ‖q‖ ‖k_j‖) · cos(q, k_j)``. Bricken &
+    Pehlevan (2021, §3) ask which β the same softmax has when written as
+    ``softmax(β cos)`` over L2-normalised vectors, to compare it with the β of
+    the optimal SDM radii. This function answers for arrays you bring (one
+    attention head: its queries and the keys they attend over); it downloads
+    nothing.
+
+    Parameters
+    ----------
+    queries : array_like, shape (d,) or (m, d)
+        Query vectors, as they enter the dot product (real, finite).
+    keys : array_like, shape (N, d)
+        Key vectors (real, finite). For causal attention pass, for each query,
+        the keys it may see (e.g. the last token's query against all keys, as
+        the paper does).
+    scale : float, optional
+        The factor multiplying ``q·k`` inside the softmax; default
+        ``1/sqrt(d)``, that of scaled dot-product attention (GPT-2's head
+        dimension 64 gives 1/8). Pass the learned gain for a QK-normalised model.
+    method : {"max", "fit"}, default "max"
+        ``"max"``, the paper's: ``per_query = max_j s_j`` and ``beta`` its
+        maximum over queries. ``"fit"``: ``per_query`` is the least-squares
+        slope of ``s_j`` on ``cos(q, k_j)`` with an intercept, and ``beta`` the
+        slope pooled over all queries (each with its own intercept).
+
+    Returns
+    -------
+    EffectiveBeta
+        ``beta``, ``per_query``, ``method`` and ``scale``.
+
+    Raises
+    ------
+    TypeError
+        If an array is not real-valued or ``scale`` is not a real number.
+    ValueError
+        If a shape is wrong, the widths differ, an array holds NaN or infinities,
+        ``scale`` is not positive, ``method`` is unknown, the dot products
+        overflow, or (``"fit"``) a vector is zero or no query sees two keys at
+        different cosines.
+
+    See Also
+    --------
+    learned_beta_summary : The β learned by QK-normalised Transformers.
+    fastsdm.theory.fit_beta : The β of an SDM radius.
+    softmax_weights : ``softmax_weights(q, K, eff.beta, normalize=True)``.
+
+    Notes
+    -----
+    **"max"** (Bricken & Pehlevan 2021, §3 and their GPT-2 analysis). Since
+    ``cos <= 1``, scores ``s_j = β_j cos_j`` can only be written with one β
+    if ``β >= max_j s_j``; taking ``β = max_j s_j`` assumes the best-matching
+    key is nearly parallel to the query, and the paper reports, per head, the
+    maximum over its inputs. It is a lower bound on the β the scores need, and
+    an estimate of it when some key aligns with the query.
+
+    **"fit"**. A softmax ignores a constant added to all the scores of one
+    query, so ``softmax(s) = softmax(β cos)`` exactly when
+    ``s_j = β cos_j + c`` for all ``j``. The least-squares β of
+    ``s_j ≈ β cos_j + c_q`` minimises the squared error of the log-weights
+    (up to their per-query constants). When every query and every key has the
+    same norm it is exact, ``β = scale ‖q‖ ‖k‖``, and the two softmaxes are
+    identical; with varying norms it is the best single β in that sense.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsdm.attention import effective_beta
+    >>> rng = np.random.default_rng(0)
+    >>> directions = rng.standard_normal((20, 64))
+    >>> directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    >>> keys = 12.0 * directions                       # ‖k‖ = 12
+    >>> queries = 10.0 * directions[:5]                # ‖q‖ = 10, parallel to keys 0..4
+    >>> round(effective_beta(queries, keys).beta, 6)   # (1/8)·10·12, the paper's max
+    15.0
+    >>> round(effective_beta(queries, keys, method="fit").beta, 6)
+    15.0
+    """
+    K = _real_array(keys, "keys", (2,), "(N, d)")
+    Q = _real_array(queries, "queries", (1, 2), "(d,) or (m, d)")
+    _check_width(Q, "queries", K, "keys")
+    Q = np.atleast_2d(Q)
+    method = check_choice(method, "method", _EFFECTIVE_METHODS)
+    scale = 1.0 / math.sqrt(K.shape[1]) if scale is None else _check_scale(scale)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, with a fix
+        scores = scale * (Q @ K.T)
+    if not np.isfinite(scores).all():
+        raise ValueError("the scores scale·q·k overflowed float64; rescale the queries and "
+                         "keys (the estimate scales with their norms)")
+    if method == "max":
+        per_query = scores.max(axis=1)
+        return EffectiveBeta(float(per_query.max()), per_query, method, float(scale))
+    fix = "drop it: its cosine with the keys is undefined (or use method='max')"
+    cos = np.clip(_unit_rows(Q, "queries", fix) @ _unit_rows(K, "keys", fix).T, -1.0, 1.0)
+    cos_c = cos - cos.mean(axis=1, keepdims=True)
+    scores_c = scores - scores.mean(axis=1, keepdims=True)
+    spread = np.einsum("ij,ij->i", cos_c, cos_c)
+    covariance = np.einsum("ij,ij->i", cos_c, scores_c)
+    resolved = spread > 1e-12 * K.shape[0]
+    if not resolved.any():
+        raise ValueError(f"method='fit' needs, for some query, two keys at different cosines, "
+                         f"got {K.shape[0]} key(s) all at the same cosine from every query; "
+                         "pass more keys or use method='max'")
+    per_query = np.full(Q.shape[0], np.nan)
+    per_query[resolved] = covariance[resolved] / spread[resolved]
+    beta = float(covariance[resolved].sum() / spread[resolved].sum())
+    return EffectiveBeta(beta, per_query, method, float(scale))
+
+
+def _check_scale(scale) -> float:
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale must be a positive real number, got {scale!r} of type "
+                        f"{type(scale).__name__}; pass e.g. scale=1/np.sqrt(64) (GPT-2)")
+    if not 0.0 < float(scale) < math.inf:
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}; pass the "
+                         "factor that multiplies q·k inside the softmax, e.g. 1/np.sqrt(64)")
+    return float(scale)

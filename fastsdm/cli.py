@@ -5,6 +5,7 @@ Usage::
     fastsdm capacity [--preset small|kanerva] [overrides] [--out DIR] [--format json|csv]
     fastsdm critical-distance [--preset small|kanerva] [overrides] ...
     fastsdm attention [--preset small|digits] [overrides] ...
+    fastsdm paper [--out DIR] [--quick] [--force]
     fastsdm info [--json]
 
 Each experiment validates its arguments first (a bad one exits with status 2
@@ -13,6 +14,8 @@ bar on stderr, prints a summary table, and writes ``results.json`` (or
 ``.csv``), ``config.json``, ``summary.md`` and a PNG figure to ``--out``
 (default: a new timestamped folder under ``./fastsdm-results/``). Ctrl-C stops
 the run, keeps and writes the finished rows, and exits with status 130.
+``fastsdm paper`` regenerates the figures and tables of Bricken & Pehlevan
+(2021) and Kanerva (1988) (:mod:`fastsdm.gallery`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ _FLAGS = {
     "repetitions": "--repetitions",
     "iterations": "--iterations",
     "beta_method": "--beta-method",
+    "storage": "--storage",
 }
 
 
@@ -201,6 +205,8 @@ def _preset_epilog(experiment: str) -> str:
         lines.append("  (no radius: the radius activating a fraction 0.001 of the locations)")
     if experiment == "critical_distance":
         lines.append("  (no distances: 0..n_bits/2 every step bits, step = round(n_bits/64))")
+    if experiment == "capacity":
+        lines.append("  (no iterations: 10, or 1 with --storage heteroassociative)")
     return "\n".join(lines)
 
 
@@ -235,10 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "start:stop:step")
     g.add_argument("--noise", type=_int_list(0), metavar="LIST",
                    help="cue noise levels in flipped bits, e.g. 0,16,32")
+    g.add_argument("--storage", choices=("autoassociative", "heteroassociative"),
+                   help="store each pattern at its own address (default) or at an "
+                        "independent random address (one read, no iteration); the theory "
+                        "columns use the matching model")
     g.add_argument("--cues", dest="n_cues", type=_positive_int, metavar="C",
                    help="cues read per point")
     g.add_argument("--iterations", type=_positive_int, metavar="I",
-                   help="maximum reads of the iterated read")
+                   help="maximum reads of the iterated read (default 10; 1 when "
+                        "heteroassociative)")
     _output_options(p, tuple(PRESETS["capacity"]))
 
     p = _sub(sub, "critical-distance", "final vs cue distance under iterated reads",
@@ -283,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--beta-method", choices=("paper", "ols"), help="beta estimator")
     _output_options(p, tuple(PRESETS["attention"]))
 
+    _add_paper_parser(sub)
+
     p = _sub(sub, "info", "versions, CPU features, numba threads and cache",
              """Show versions, the CPU model and the flags fastsdm's kernels use, numba's
              threads, threading layer and cache.""")
@@ -314,6 +327,9 @@ def _experiment_kwargs(experiment: str, args: argparse.Namespace) -> dict:
     if {"distances", "step"} & overrides.keys():
         kwargs.pop("distances", None)
         kwargs.pop("step", None)
+    # A heteroassociative read is not iterated: a preset's iteration count gives way.
+    if overrides.get("storage") == "heteroassociative" and "iterations" not in overrides:
+        kwargs.pop("iterations", None)
     kwargs.update(overrides)
     return kwargs
 
@@ -361,6 +377,8 @@ def _prepare_out(path: Path | None, experiment: str) -> Path:
 def _headline(records) -> list[str]:
     """One-line findings to print under the table."""
     lines = []
+    if records and "theory_model" in records[0]:
+        lines.append(_agreement(records))
     if records.experiment == "critical_distance":
         seen = {}
         for r in records:
@@ -371,8 +389,32 @@ def _headline(records) -> list[str]:
             recalls = sorted({r["critical_distance_recall"] for r in rows})
             lines.append(f"m = {m}: critical distance {'/'.join(map(str, sims))} bits "
                          f"(mean final < cue), {'/'.join(map(str, recalls))} bits (>= 50% "
-                         f"recalled); one-step model {rows[0]['critical_distance_theory']} bits")
+                         f"recalled); one-step model {rows[0]['critical_distance_theory']} bits "
+                         f"({rows[0]['theory_model']}; paper model "
+                         f"{rows[0]['critical_distance_theory_paper']} bits)")
     return lines
+
+
+def _agreement(records) -> str:
+    """Where the one-read theory and the measurement agree, in one line."""
+    model = records[0]["theory_model"]
+    if records.experiment == "capacity":
+        measured, predicted, paper = ("bit_error_rate_1", "theory_bit_error_rate_1",
+                                      "theory_bit_error_rate_1_paper")
+        unit = "bit error rate"
+    else:
+        measured, predicted, paper = ("mean_distance_1", "theory_distance_1",
+                                      "theory_distance_1_paper")
+        unit = "bits"
+    gaps = [abs(r[predicted] - r[measured]) for r in records]
+    paper_gaps = [abs(r[paper] - r[measured]) for r in records]
+    worst = max(range(len(gaps)), key=gaps.__getitem__)
+    where = records[worst]
+    point = (f"m = {where['n_patterns']}, noise {where['noise']}" if "noise" in where
+             else f"m = {where['n_patterns']}, cue distance {where['cue_distance']}")
+    return (f"theory ({model} model, one read) vs measurement: largest gap {gaps[worst]:.3g} "
+            f"({unit}, at {point}), median {float(sorted(gaps)[len(gaps) // 2]):.3g}; "
+            f"the paper model's largest gap {max(paper_gaps):.3g}")
 
 
 def _environment() -> dict:
@@ -423,9 +465,13 @@ def _run_experiment(args: argparse.Namespace) -> int:
         files.append(write(table, out / f"{name}.{ext}"))
     table = experiments.summary_table(records)
     headline = _headline(records)
+    model = config.get("theory_model")
+    named = (f"\nTheory columns: the {model} one-read model of fastsdm.theory (the storage of "
+             f"this run); *_paper: the model of Bricken & Pehlevan (2021, App. B).\n"
+             if model else "")
     (out / "summary.md").write_text(
-        f"# fastsdm {args.command}\n\n{table}\n" + "".join(f"\n{line}\n" for line in headline),
-        encoding="utf-8")
+        f"# fastsdm {args.command}\n{named}\n{table}\n"
+        + "".join(f"\n{line}\n" for line in headline), encoding="utf-8")
     files.append(out / "summary.md")
     meta = {
         "command": shlex.join([PROG, *args._argv]),
@@ -466,6 +512,55 @@ def _run_experiment(args: argparse.Namespace) -> int:
               f"in {out}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return status
+
+
+# ---------------------------------------------------------------------------
+# paper: the gallery of published figures (fastsdm.gallery)
+# ---------------------------------------------------------------------------
+
+
+def _add_paper_parser(sub) -> None:
+    p = _sub(sub, "paper", "regenerate the figures of Bricken & Pehlevan (2021) and Kanerva "
+             "(1988)",
+             """Regenerate the computational figures and tables of Bricken & Pehlevan
+             (2021) and Kanerva (1988) with fastsdm: one PNG per exhibit, summary.md with the
+             published numbers beside fastsdm's, numbers.json and the measured data as CSV.
+             The full size simulates Kanerva's canonical memory (1.1 GB, minutes); --quick
+             shrinks the two simulations to seconds. Needs matplotlib.""")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="output folder (default: ./fastsdm-results/<timestamp>-paper); an "
+                        "existing folder with files is refused unless --force")
+    p.add_argument("--quick", action="store_true",
+                   help="reduced simulations (seconds; for CI and a first look)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out that already holds files, overwriting them")
+    p.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                   help="seed of the simulations (default 0)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+
+def _run_paper(args: argparse.Namespace) -> int:
+    from . import gallery
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only
+    except ImportError:
+        raise _UsageError(f"{PROG} paper: error: the gallery draws figures with matplotlib, "
+                          'which is not installed: pip install "fastsdm[plot]"') from None
+    try:
+        result = gallery.run(args.out, quick=args.quick, force=args.force, seed=args.seed,
+                             progress=not args.quiet)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise _UsageError(f"{PROG} paper: error: {exc}".replace("force=True (fastsdm paper "
+                                                                "--force)", "--force")) from None
+    if not args.quiet:
+        done = sum(r["status"].startswith("reproduced") for r in result.rows)
+        published = sum(r["published"] is not None for r in result.rows)
+        print(f"{done} of {published} published numbers reproduced; wrote "
+              f"{len(result.files)} files to {result.out} (see summary.md)")
+    return 0
 
 
 # ---------------------------------------------------------------------------
@@ -677,6 +772,8 @@ def main(argv: list[str] | None = None) -> int:
         args._argv = argv
         if args.command == "info":
             return _run_info(args)
+        if args.command == "paper":
+            return _run_paper(args)
         return _run_experiment(args)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -56,6 +56,7 @@ from .memory import SDM, _available_memory, _gib
 __all__ = [
     "EXPERIMENTS",
     "PRESETS",
+    "STORAGE",
     "ExperimentInterrupted",
     "Records",
     "attention_comparison",
@@ -231,18 +232,21 @@ def _row_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         axis=1, dtype=np.int64)
 
 
-def _recall(mem: SDM, cues: np.ndarray, targets: np.ndarray, iterations: int) -> dict:
+def _recall(mem: SDM, cues: np.ndarray, targets: np.ndarray, iterations: int,
+            autoassociative: bool = True) -> dict:
     """Read ``cues`` once and iterated; distances of both results to ``targets``.
 
     The iterated read continues from the single read (so the first step is
     shared) and stops per cue at a fixed point, as ``SDM.read(iterations=)``.
+    A heteroassociative read (``autoassociative=False``) is not iterated and has
+    no fixed points (``fixed_point_fraction`` is None).
     """
     first = mem.read(cues)
     d1 = _row_distances(first, targets)
     final = first.copy()
     steps = np.ones(cues.shape[0], dtype=np.int64)
     fixed = (first == cues).all(axis=1)
-    if iterations > 1 and not fixed.all():
+    if iterations > 1 and autoassociative and not fixed.all():
         todo = ~fixed
         more, info = mem.read(first[todo], iterations=iterations - 1, return_info=True)
         final[todo] = more
@@ -252,13 +256,14 @@ def _recall(mem: SDM, cues: np.ndarray, targets: np.ndarray, iterations: int) ->
     n = mem.n_bits
     return {
         "mean_distance_1": float(d1.mean()),
+        "std_distance_1": float(d1.std()),
         "bit_error_rate_1": float(d1.mean() / n),
         "exact_recall_1": float(np.mean(d1 == 0)),
         "mean_distance_final": float(dist.mean()),
         "std_distance_final": float(dist.std()),
         "bit_error_rate_final": float(dist.mean() / n),
         "exact_recall_final": float(np.mean(dist == 0)),
-        "fixed_point_fraction": float(fixed.mean()),
+        "fixed_point_fraction": float(fixed.mean()) if autoassociative else None,
         "mean_steps": float(steps.mean()),
     }
 
@@ -299,16 +304,39 @@ def _interrupted(records: Records, total: int) -> None:
 # ---------------------------------------------------------------------------
 
 
+#: How an experiment stores its words: each at its own address, or at an
+#: independent random address (the names of the one-read models of fastsdm.theory).
+STORAGE = ("autoassociative", "heteroassociative")
+
+
+def _check_storage(storage, iterations) -> tuple[str, int]:
+    storage = check_choice(storage, "storage", STORAGE)
+    if iterations is None:
+        return storage, 10 if storage == "autoassociative" else 1
+    iterations = check_int(iterations, "iterations", 1,
+                           hint="the maximum number of reads per cue (1 = a single read)")
+    if storage == "heteroassociative" and iterations > 1:
+        raise ValueError(f"iterations={iterations} needs storage='autoassociative': a "
+                         "heteroassociative read returns data, not an address to read at "
+                         "again; use iterations=1")
+    return storage, iterations
+
+
 def _capacity_config(*, n_bits, n_locations, radius, activation_probability, counter_dtype,
-                     n_patterns, noise, n_cues, iterations, repetitions, seed) -> dict:
+                     n_patterns, noise, storage, n_cues, iterations, repetitions, seed) -> dict:
+    storage, iterations = _check_storage(storage, iterations)
     n_patterns = _int_list(n_patterns, "n_patterns", 1,
                            hint="numbers of stored patterns, e.g. [500, 1000, 2000]")
+    # A heteroassociative memory also keeps the addresses of the stored words.
     memory = _check_memory(n_bits, n_locations, radius, activation_probability, counter_dtype,
-                           n_patterns)
+                           [2 * m for m in n_patterns] if storage != "autoassociative"
+                           else n_patterns)
     n_bits = memory["n_bits"]
     return {
         "experiment": "capacity",
         **memory,
+        "storage": storage,
+        "theory_model": storage,
         "n_patterns": n_patterns,
         "noise": _int_list(noise, "noise", 0, n_bits,
                            hint="cue noise in flipped bits, between 0 and n_bits"),
@@ -316,57 +344,20 @@ def _capacity_config(*, n_bits, n_locations, radius, activation_probability, cou
     }
 
 
-def _one_read_model(n: int, d: int, n_locations: int, m: int,
-                    noise: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted one-read bit-error probability and exact-recall rate at each cue noise.
-
-    See the Notes of :func:`capacity`. Returns two float arrays, one entry per
-    ``noise`` value.
-    """
-    noise = np.asarray(noise, dtype=np.int64)
-    # S(x) = N I(x) / 2^n for x = 0..n, from exact intersections in log space.
-    log_s = (math.log(n_locations) - n * math.log(2.0)
-             + np.asarray(theory.log_intersection(n, d, np.arange(n + 1)), dtype=np.float64))
-    s = np.exp(log_s)
-    half = float(s[n // 2])
-    var = max(m - 1, 0) * (half + half * half)  # crosstalk variance of the other patterns
-    ber = np.empty(noise.size)
-    exact = np.empty(noise.size)
-    for i, x in enumerate(noise):
-        mean = float(s[x])
-        ber[i] = _tail(mean, mean + var)
-        if mean == 0.0:
-            exact[i] = 0.5**n  # no signal: every bit is a coin flip (random ties)
-            continue
-        # Poisson number of shared locations c; given c, bits err independently.
-        c = np.arange(max(0, int(mean - 12 * math.sqrt(mean) - 20)),
-                      int(mean + 12 * math.sqrt(mean) + 20))
-        log_pmf = c * math.log(mean) - mean - np.array([math.lgamma(k + 1.0) for k in c])
-        p_bit = np.array([_tail(float(k), var) if k else 0.5 for k in c])
-        exact[i] = float(np.sum(np.exp(log_pmf + n * np.log1p(-p_bit))))
-    return ber, exact
-
-
-def _tail(signal: float, variance: float) -> float:
-    """Φ(−signal/√variance), with Φ(−∞) = 0 (no noise) and ties at 0 counted as 1/2."""
-    if variance <= 0.0:
-        return 0.0 if signal > 0 else 0.5
-    return 0.5 * math.erfc(signal / math.sqrt(2.0 * variance))
-
-
 def capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None = None,
              activation_probability: float | None = None, counter_dtype: str = "int16",
              n_patterns: Sequence[int] = (250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000,
                                           12000, 16000),
-             noise: Sequence[int] = (0, 16, 32, 48), n_cues: int = 200, iterations: int = 10,
-             repetitions: int = 1, seed: int | None = 0, progress: bool = True) -> Records:
+             noise: Sequence[int] = (0, 16, 32, 48), storage: str = "autoassociative",
+             n_cues: int = 200, iterations: int | None = None, repetitions: int = 1,
+             seed: int | None = 0, progress: bool = True) -> Records:
     """Recall as a memory fills: bit errors and exact recall against stored patterns.
 
     For each repetition a fresh memory and ``max(n_patterns)`` random patterns
-    are drawn; the patterns are written incrementally (autoassociatively) and
-    at each checkpoint ``m`` of ``n_patterns``, ``n_cues`` of the ``m`` stored
-    patterns are chosen at random and read from cues with ``noise`` bits
-    flipped -- once, and iterated up to ``iterations`` reads.
+    are drawn; the patterns are written incrementally and at each checkpoint
+    ``m`` of ``n_patterns``, ``n_cues`` of the ``m`` stored patterns are chosen
+    at random and read from cues with ``noise`` bits flipped -- once, and
+    (autoassociatively) iterated up to ``iterations`` reads.
 
     Parameters
     ----------
@@ -384,11 +375,17 @@ def capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None
         Checkpoints: numbers of stored patterns (sorted, distinct).
     noise : int or sequence of int
         Cue noise, in flipped bits (``0 <= noise <= n_bits``).
+    storage : {"autoassociative", "heteroassociative"}
+        ``"autoassociative"``: each pattern is written at its own address and
+        read back from a noisy copy of it. ``"heteroassociative"``: each pattern
+        is written at an independent random address and read back from a noisy
+        copy of that address (no iteration).
     n_cues : int
         Cues per checkpoint (distinct stored patterns; at most ``m``). The same
         targets are used for every noise level of a checkpoint.
-    iterations : int
-        Maximum reads of the iterated read (stopping at a fixed point).
+    iterations : int, optional
+        Maximum reads of the iterated read (stopping at a fixed point). Default
+        10 for autoassociative storage; heteroassociative storage allows only 1.
     repetitions : int
         Independent memories and pattern sets.
     seed : int or None
@@ -403,9 +400,12 @@ def capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None
         One row per (repetition, n_patterns, noise), with the measured
         ``bit_error_rate_1``, ``exact_recall_1`` (one read),
         ``bit_error_rate_final``, ``exact_recall_final``,
-        ``fixed_point_fraction``, ``mean_steps`` (iterated), the predictions
-        ``theory_snr``, ``theory_bit_error_rate_1``, ``theory_exact_recall_1``,
-        and the configuration, seeds and versions.
+        ``fixed_point_fraction``, ``mean_steps`` (iterated; the fixed-point
+        fraction is None for heteroassociative storage), the predictions
+        ``theory_bit_error_rate_1`` and ``theory_exact_recall_1`` of the model
+        named in ``theory_model``, the paper model's
+        ``theory_bit_error_rate_1_paper``, Kanerva's (1993) ``theory_snr`` and
+        ``theory_bit_error_rate_snr``, and the configuration, seeds and versions.
 
     Raises
     ------
@@ -416,49 +416,40 @@ def capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None
 
     See Also
     --------
-    critical_distance, fastsdm.theory.snr, fastsdm.plots.plot_capacity
+    critical_distance, fastsdm.theory.bit_error_probability,
+    fastsdm.theory.exact_recall_probability, fastsdm.plots.plot_capacity
 
     Notes
     -----
-    **Prediction.** A cue ``x`` bits from a stored pattern activates the
-    locations of its ball; those also in the pattern's ball carry the pattern,
-    ``S(x) = N·I(x)/2^n`` of them on average (:func:`fastsdm.theory.intersection`).
-    Each of the other ``m − 1`` patterns, independent and about ``n/2`` bits
-    away, adds a random ±1 through the ``S½ = N·I(⌊n/2⌋)/2^n`` locations the two
-    balls share. The counter sum of a bit is then approximately normal with
-    mean ``S(x)`` and variance ``S(x) + (m − 1)(S½ + S½²)``, so one read gets a
-    bit wrong with probability
+    **Prediction.** The model is the one that matches the storage
+    (``theory_model = storage``): :func:`fastsdm.theory.bit_error_probability`
+    and :func:`fastsdm.theory.exact_recall_probability` with
+    ``model=storage``. A cue ``x`` bits from a stored pattern shares
+    ``S(x) = N·I(x)/2^n`` locations with it on average; each of the other
+    ``m − 1`` patterns adds crosstalk through the locations it shares with the
+    cue, averaged over its random distance from the cue; stored
+    autoassociatively, those patterns also pull every bit towards the cue's own
+    value (the self-bias ``b``), which helps the right bits and keeps the
+    flipped ones wrong. The one-read bit error is
+    ``[x·P_flipped + (n − x)·P_right]/n`` with ``P ≈ Φ(−(S ∓ b)/σ)``, and exact
+    recall mixes the per-bit errors over the number of shared locations (the
+    bits of one read share it, so they do not err independently).
 
-    .. math:: P_1(x) = \\Phi\\!\\left(-\\frac{S(x)}{\\sqrt{S(x) + (m-1)(S_{1/2} + S_{1/2}^2)}}
-              \\right)
-
-    (``theory_bit_error_rate_1``; the one-step model of
-    :func:`fastsdm.theory.critical_distance`, divided by ``n``). At ``x = 0``,
-    with ``S(0) = pN`` and ``S½ ≈ p²N``, the ratio is Kanerva's (1993)
-    ``SNR = sqrt(pN / (1 + pm + p³mN))`` (``theory_snr``) and
-    ``P_1 = Φ(−SNR)`` (``theory_bit_error_rate_snr``; it uses ``m`` for
-    ``m − 1`` and ``p²N`` for ``S½``).
-
-    Exact recall needs all ``n`` bits right, and the bits of one read do not
-    err independently: they share the number ``c`` of locations in both balls,
-    ``Binomial(N, I(x)/2^n) ≈ Poisson(S(x))`` -- the ``S(x)`` term of the
-    variance. Given ``c`` the bits err independently, each with probability
-    ``Φ(−c/√V)``, ``V = (m − 1)(S½ + S½²)``, hence
-
-    .. math:: P_{\\mathrm{exact}}(x) = \\sum_{c \\ge 0} \\frac{S(x)^c e^{-S(x)}}{c!}
-              \\left(1 - \\Phi\\!\\left(-\\frac{c}{\\sqrt{V}}\\right)\\right)^{n}
-
-    (``theory_exact_recall_1``; ``c = 0`` reads coin flips). The naive
-    ``(1 − P_1)^n`` would badly underestimate recall: for ``n = 256``,
-    ``N = 50,000``, ``d = 103``, ``m = 250`` and 32 noisy bits it gives 0.06,
-    the mixture 0.61, and the simulation reads 62 % of the cues exactly.
-    There is no closed form for iterated reads.
+    The paper model (``theory_bit_error_rate_1_paper``, Bricken & Pehlevan 2021,
+    App. B) treats every other pattern as ``n/2`` bits away and has no
+    self-bias: it understates heteroassociative errors (``n = 256``,
+    ``N = 10^5``, ``d = 103``, 2,000 patterns, 32 noisy bits: 7.2 % against
+    9.3 % measured and 9.6 % from the heteroassociative model) and overstates
+    autoassociative ones, by far at high load (canonical memory, int8, 60,000
+    patterns, 200 cues, noise 0: 2.1e-3 against 1.5e-5 measured and 3.0e-5
+    from the autoassociative model; exact recall 0.14 against 0.985 and 0.97). At ``x = 0``, with
+    ``S½ ≈ p²N``, its ratio is Kanerva's (1993)
+    ``SNR = sqrt(pN / (1 + pm + p³mN))`` (``theory_snr``,
+    ``theory_bit_error_rate_snr = Φ(−SNR)``). There is no closed form for
+    iterated reads.
 
     **Measurement.** Bit error rate = mean Hamming distance to the target / n;
-    exact recall = fraction of cues read back exactly. At high loads a memory
-    with large ``p`` drifts towards the identity map (each location's counters
-    accumulate a bias towards its own address), so reads at ``noise = 0`` can
-    look better than the model there; noisy cues measure retrieval.
+    exact recall = fraction of cues read back exactly.
 
     Writing incrementally into one memory makes the whole curve cost about as
     much as the largest checkpoint alone. With the defaults (``n = 256``,
@@ -472,12 +463,16 @@ def capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None
     ...                 noise=[0, 8], n_cues=20, progress=False)
     >>> [(r["n_patterns"], r["noise"], r["exact_recall_final"]) for r in rows]
     [(10, 0, 1.0), (10, 8, 1.0), (100, 0, 0.8), (100, 8, 0.05)]
+    >>> rows = capacity(n_bits=64, n_locations=2000, radius=24, n_patterns=[100], noise=[8],
+    ...                 storage="heteroassociative", n_cues=20, progress=False)
+    >>> rows[0]["theory_model"], rows[0]["iterations"], rows[0]["fixed_point_fraction"]
+    ('heteroassociative', 1, None)
     """
     config = _capacity_config(
         n_bits=n_bits, n_locations=n_locations, radius=radius,
         activation_probability=activation_probability, counter_dtype=counter_dtype,
-        n_patterns=n_patterns, noise=noise, n_cues=n_cues, iterations=iterations,
-        repetitions=repetitions, seed=seed)
+        n_patterns=n_patterns, noise=noise, storage=storage, n_cues=n_cues,
+        iterations=iterations, repetitions=repetitions, seed=seed)
     return _run_capacity(config, progress)
 
 
@@ -485,24 +480,31 @@ def _filled_memories(c: dict, bar):
     """Per repetition, one memory filled up to each load of ``c["n_patterns"]``.
 
     Writing the patterns incrementally into one memory is much faster than
-    rebuilding it per load.  Yields ``(repetition, seeds, memory, m, targets,
-    rng)``: ``targets`` are up to ``n_cues`` of the ``m`` stored patterns and
-    ``rng`` draws that repetition's cue noise.
+    rebuilding it per load.  Yields ``(repetition, seeds, memory, m, keys,
+    targets, rng)``: ``targets`` are up to ``n_cues`` of the ``m`` stored
+    patterns, ``keys`` the addresses they were written at (the targets
+    themselves unless ``c["storage"]`` is heteroassociative), and ``rng`` draws
+    that repetition's cue noise.
     """
     n = c["n_bits"]
+    hetero = c.get("storage", "autoassociative") == "heteroassociative"
     for rep in range(c["repetitions"]):
         seeds = _repetition_seeds(c["seed"], rep, ("memory", "pattern", "cue"))
         mem = SDM(n, c["n_locations"], radius=c["radius"], counter_dtype=c["counter_dtype"],
                   seed=seeds["memory_seed"])
-        patterns = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
+        addresses = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
+        patterns = addresses
+        if hetero:
+            patterns = random_addresses(c["n_patterns"][-1], n, seed=np.random.SeedSequence(
+                seeds["pattern_seed"], spawn_key=(1,)))
         rng = np.random.default_rng(seeds["cue_seed"])
         written = 0
         for m in c["n_patterns"]:
             bar.note(f"rep {rep}: writing {m} patterns")
-            mem.write(patterns[written:m])
+            mem.write(addresses[written:m], patterns[written:m] if hetero else None)
             written = m
-            targets = patterns[np.sort(rng.choice(m, size=min(c["n_cues"], m), replace=False))]
-            yield rep, seeds, mem, m, targets, rng
+            chosen = np.sort(rng.choice(m, size=min(c["n_cues"], m), replace=False))
+            yield rep, seeds, mem, m, addresses[chosen], patterns[chosen], rng
 
 
 def _run_capacity(config: dict, progress: bool) -> Records:
@@ -513,21 +515,26 @@ def _run_capacity(config: dict, progress: bool) -> Records:
     bar = _Progress(total, "capacity", progress)
     scalar_config = {k: v for k, v in c.items() if not isinstance(v, list)}
     stamp = versions()
+    auto = c["storage"] == "autoassociative"
     try:
-        for rep, seeds, mem, m, targets, rng in _filled_memories(c, bar):
-            model_ber, model_exact = _one_read_model(n, d, N, m, c["noise"])
+        for rep, seeds, mem, m, keys, targets, rng in _filled_memories(c, bar):
+            model = dict(model=c["theory_model"])
+            model_ber = theory.bit_error_probability(n, d, N, m, c["noise"], **model)
+            model_exact = theory.exact_recall_probability(n, d, N, m, c["noise"], **model)
+            paper_ber = theory.bit_error_probability(n, d, N, m, c["noise"], model="paper")
             snr = theory.snr(n, d, N, m)
             for i, k in enumerate(c["noise"]):
                 bar.note(f"rep {rep}: m={m}, noise={k}")
-                cues = flip_bits(targets, n, k, seed=rng)
-                measured = _recall(mem, cues, targets, c["iterations"])
+                cues = flip_bits(keys, n, k, seed=rng)
+                measured = _recall(mem, cues, targets, c["iterations"], auto)
                 records.append({
                     "experiment": "capacity", "repetition": rep, "n_patterns": m,
                     "noise": k, "noise_fraction": k / n, "n_cues_read": len(targets),
                     **measured,
-                    "theory_snr": snr, "theory_bit_error_rate_1": float(model_ber[i]),
+                    "theory_bit_error_rate_1": float(model_ber[i]),
                     "theory_exact_recall_1": float(model_exact[i]),
-                    "theory_bit_error_rate_snr": _PHI(-snr),
+                    "theory_bit_error_rate_1_paper": float(paper_ber[i]),
+                    "theory_snr": snr, "theory_bit_error_rate_snr": _PHI(-snr),
                     **scalar_config, **seeds, **stamp,
                 })
                 bar.update()
@@ -563,6 +570,10 @@ def _critical_distance_config(*, n_bits, n_locations, radius, activation_probabi
     return {
         "experiment": "critical_distance",
         **memory,
+        # Iterated reads feed the read back as an address: words are stored
+        # autoassociatively, and the matching one-read model is used.
+        "storage": "autoassociative",
+        "theory_model": "autoassociative",
         "n_patterns": n_patterns,
         "distances": _int_list(distances, "distances", 0, n_bits,
                                hint="cue distances in bits, between 0 and n_bits"),
@@ -625,10 +636,12 @@ def critical_distance(*, n_bits: int = 256, n_locations: int = 50_000,
         One row per (repetition, n_patterns, cue_distance): ``mean_distance_1``
         (after one read), ``mean_distance_final``, ``std_distance_final``,
         ``exact_recall_final`` (fraction that converged to the target exactly),
-        ``fixed_point_fraction``, ``mean_steps``; the model's
-        ``theory_distance_1``; and, repeated on each row of a completed curve,
-        ``critical_distance_sim``, ``critical_distance_recall`` and
-        ``critical_distance_theory``.
+        ``fixed_point_fraction``, ``mean_steps``; the one-read predictions
+        ``theory_distance_1`` (the autoassociative model, named in
+        ``theory_model``) and ``theory_distance_1_paper``; and, repeated on each
+        row of a completed curve, ``critical_distance_sim``,
+        ``critical_distance_recall``, ``critical_distance_theory`` and
+        ``critical_distance_theory_paper``.
 
     Raises
     ------
@@ -655,19 +668,27 @@ def critical_distance(*, n_bits: int = 256, n_locations: int = 50_000,
       distance ``x_j <= x_k`` at least half of the cues converge to the target
       exactly.
     * ``critical_distance_theory``: :func:`fastsdm.theory.critical_distance`
-      with ``r = n_locations`` -- the one-step model; ``theory_distance_1`` is
-      its predicted distance after one read (compare ``mean_distance_1``).
-      When the model's curve stays below the diagonal all the way to ``n/2``
-      (few patterns), the model reports ``n``: it predicts no critical
-      distance at all, while the simulation still finds one.
+      with ``r = n_locations`` and the autoassociative one-read model (the
+      words are stored at their own addresses); ``theory_distance_1`` is its
+      predicted distance after one read (compare ``mean_distance_1``, which it
+      tracks within a few bits). ``critical_distance_theory_paper`` and
+      ``theory_distance_1_paper`` are the model of Bricken & Pehlevan (2021),
+      which ignores the pull of the stored words towards the cue and so
+      predicts a shorter critical distance. When a model's curve stays below
+      the diagonal all the way to ``n``, it reports ``n``: no critical distance.
 
     Both simulated definitions are 0 when the first positive grid distance
     already fails, and equal the largest grid distance when none fails (then
     only a lower bound). Beyond the critical distance iterated reads wander
-    away instead of converging (Kanerva 1988, ch. 7). For the canonical memory
-    (``n = 1000``, ``N = 10^6``, ``d = 451``, ``m = 10^4``) Kanerva reports
-    about 209 bits from simulation; the one-step model gives 164, because
-    iterating can recover cues that a single read only brings slightly closer.
+    away instead of converging (Kanerva 1988, ch. 7). The one-read model
+    predicts where a single read stops bringing cues closer; iterating
+    converges from a little less far, because after the first read the cue is
+    no longer a random point at its distance (it has moved towards other stored
+    words). For the canonical memory (``n = 1000``, ``N = 10^6``, ``d = 451``,
+    ``m = 10^4``) the model gives 228 bits, fastsdm's one-read simulation
+    crosses the diagonal at about 230, and its iterated reads converge from 200
+    bits and diverge from 220 (Kanerva reports about 209); the paper model gives
+    164.
 
     Examples
     --------
@@ -694,8 +715,9 @@ def _run_critical_distance(config: dict, progress: bool) -> Records:
     scalar_config = {k: v for k, v in c.items() if not isinstance(v, list)}
     stamp = versions()
     try:
-        for rep, seeds, mem, m, targets, rng in _filled_memories(c, bar):
-            model = theory.critical_distance(n, d, N, m)
+        for rep, seeds, mem, m, _, targets, rng in _filled_memories(c, bar):
+            model = theory.critical_distance(n, d, N, m, model=c["theory_model"])
+            paper = theory.critical_distance(n, d, N, m, model="paper")
             curve = []
             for x in c["distances"]:
                 bar.note(f"rep {rep}: m={m}, cue distance {x}")
@@ -706,8 +728,10 @@ def _run_critical_distance(config: dict, progress: bool) -> Records:
                     "n_patterns": m, "cue_distance": x, "n_cues_read": len(targets),
                     **measured,
                     "theory_distance_1": float(model.curve[1][x]),
+                    "theory_distance_1_paper": float(paper.curve[1][x]),
                     "critical_distance_sim": None, "critical_distance_recall": None,
                     "critical_distance_theory": model.distance,
+                    "critical_distance_theory_paper": paper.distance,
                     **scalar_config, **seeds, **stamp,
                 }
                 curve.append(row)
@@ -1134,11 +1158,12 @@ def to_json(records: Sequence[Mapping], path, *, indent: int | None = 1) -> Path
 #: Columns of :func:`summary_table` per experiment: parameters, then metrics.
 SUMMARY_COLUMNS = {
     "capacity": (("n_patterns", "noise"),
-                 ("bit_error_rate_1", "theory_bit_error_rate_1", "exact_recall_1",
-                  "theory_exact_recall_1", "exact_recall_final", "mean_steps")),
+                 ("bit_error_rate_1", "theory_bit_error_rate_1", "theory_bit_error_rate_1_paper",
+                  "exact_recall_1", "theory_exact_recall_1", "exact_recall_final",
+                  "mean_steps")),
     "critical_distance": (("n_patterns", "cue_distance"),
-                          ("mean_distance_1", "theory_distance_1", "mean_distance_final",
-                           "exact_recall_final", "mean_steps")),
+                          ("mean_distance_1", "theory_distance_1", "theory_distance_1_paper",
+                           "mean_distance_final", "exact_recall_final", "mean_steps")),
     "attention": (("radius", "noise"),
                   ("beta", "weights_total_variation", "sdm_exact_recall",
                    "softmax_exact_recall", "read_agreement")),

@@ -118,9 +118,11 @@ def plot_capacity(records: Sequence[Mapping], path=None):
 
     Three panels over the number of stored patterns ``m`` (log scale): the
     bit error rate of one read (log scale; zero rates are not drawn) and the
-    exact-recall rate of one read, each with the prediction of
-    :func:`fastsdm.experiments.capacity` (dashed); and the exact-recall rate
-    after iterated reads. One colour per noise level.
+    exact-recall rate of one read, each with the prediction of the one-read
+    model that matches the storage (dashed; named in the legend, see
+    :func:`fastsdm.experiments.capacity`) and, for the bit errors, the paper
+    model (dotted); and the exact-recall rate after iterated reads. One colour
+    per noise level.
 
     Parameters
     ----------
@@ -134,16 +136,20 @@ def plot_capacity(records: Sequence[Mapping], path=None):
     matplotlib.figure.Figure
     """
     _matplotlib()
-    from .experiments import _one_read_model
+    from . import theory
 
     rows = _rows(records, "capacity")
     r0 = rows[0]
     n, N, d = r0["n_bits"], r0["n_locations"], r0["radius"]
+    name = r0.get("theory_model", "autoassociative")
     reps = len({r["repetition"] for r in rows})
     noises = sorted({r["noise"] for r in rows})
     ms = sorted({r["n_patterns"] for r in rows})
-    dense = np.unique(np.geomspace(ms[0], ms[-1], 80).round().astype(int))
-    model = {int(m): _one_read_model(n, d, N, int(m), noises) for m in dense}
+    dense = np.unique(np.geomspace(ms[0], ms[-1], 60).round().astype(int))
+    model = {int(m): (theory.bit_error_probability(n, d, N, int(m), noises, model=name),
+                      theory.exact_recall_probability(n, d, N, int(m), noises, model=name),
+                      theory.bit_error_probability(n, d, N, int(m), noises, model="paper"))
+             for m in dense}
     stats = {v: _mean_by(rows, ("noise", "n_patterns"), v)
              for v in ("bit_error_rate_1", "exact_recall_1", "exact_recall_final")}
     with _matplotlib().rc_context(_STYLE):
@@ -152,11 +158,13 @@ def plot_capacity(records: Sequence[Mapping], path=None):
             label = f"noise {k} bits ({100 * k / n:.0f}%)"
             ber = np.array([model[int(m)][0][i] for m in dense])
             exact = np.array([model[int(m)][1][i] for m in dense])
+            paper = np.array([model[int(m)][2][i] for m in dense])
             x, y, s = _series(stats["bit_error_rate_1"], (k,))
             keep = y > 0
             _errorbar(axes[0], x[keep], y[keep], s[keep], reps, color=color, marker="o", ms=4,
                       ls="none", label=label)
             axes[0].plot(dense, ber, color=color, ls="--", lw=1.2)
+            axes[0].plot(dense, paper, color=color, ls=":", lw=0.9, alpha=0.7)
             x, y, s = _series(stats["exact_recall_1"], (k,))
             _errorbar(axes[1], x, y, s, reps, color=color, marker="o", ms=4, ls="none",
                       label=label)
@@ -185,11 +193,13 @@ def plot_capacity(records: Sequence[Mapping], path=None):
         from matplotlib.lines import Line2D
 
         handles, labels = axes[2].get_legend_handles_labels()
-        handles.append(Line2D([], [], color="0.3", ls="--", lw=1.2))
-        labels.append("theory, one read (Kanerva 1993 SNR model)")
-        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels),
+        handles += [Line2D([], [], color="0.3", ls="--", lw=1.2),
+                    Line2D([], [], color="0.3", ls=":", lw=0.9)]
+        labels += [f"theory, one read: {name} model", "paper model (Bricken & Pehlevan, "
+                   "App. B; left panel)"]
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4),
                    frameon=False)
-        fig.suptitle(f"SDM capacity — {_memory_title(r0)}", fontsize=10)
+        fig.suptitle(f"SDM capacity, {name} storage — {_memory_title(r0)}", fontsize=10)
         _save(fig, path)
     return fig
 
@@ -198,10 +208,11 @@ def plot_critical_distance(records: Sequence[Mapping], path=None):
     """Final distance after iterated reads against cue distance.
 
     Left: mean distance to the target after iterated reads (solid), after one
-    read (dotted), the one-step model of :func:`fastsdm.theory.critical_distance`
-    (dashed) and the diagonal; the critical distances (simulated and model)
-    are in the legend. Right: fraction of cues that converged to the target
-    exactly.
+    read (dotted), the autoassociative one-read model of
+    :func:`fastsdm.theory.critical_distance` (dashed), the paper's model
+    (dash-dot, thin) and the diagonal; the critical distances (simulated and
+    both models) are in the legend. Right: fraction of cues that converged to
+    the target exactly.
 
     Parameters
     ----------
@@ -221,8 +232,10 @@ def plot_critical_distance(records: Sequence[Mapping], path=None):
     ms = sorted({r["n_patterns"] for r in rows})
     stats = {v: _mean_by(rows, ("n_patterns", "cue_distance"), v)
              for v in ("mean_distance_final", "mean_distance_1", "theory_distance_1",
-                       "exact_recall_final", "critical_distance_sim",
-                       "critical_distance_theory")}
+                       "theory_distance_1_paper", "exact_recall_final",
+                       "critical_distance_sim", "critical_distance_theory",
+                       "critical_distance_theory_paper")}
+    name = r0.get("theory_model", "autoassociative")
     with _matplotlib().rc_context(_STYLE):
         from matplotlib.lines import Line2D
 
@@ -232,14 +245,19 @@ def plot_critical_distance(records: Sequence[Mapping], path=None):
         for color, m in zip(_colors(len(ms)), ms, strict=True):
             sim = [v for k, (v, _) in stats["critical_distance_sim"].items() if k[0] == m]
             model = [v for k, (v, _) in stats["critical_distance_theory"].items() if k[0] == m]
+            paper = [v for k, (v, _) in stats["critical_distance_theory_paper"].items()
+                     if k[0] == m]
             label = f"m = {m:,}: critical distance " + (f"{np.mean(sim):.0f}" if sim else "n/a")
-            label += f" (model {model[0]:.0f})" if model else ""
+            label += f" (model {model[0]:.0f}" if model else ""
+            label += (f", paper {paper[0]:.0f})" if paper else ")") if model else ""
             x, y, s = _series(stats["mean_distance_final"], (m,))
             _errorbar(axes[0], x, y, s, reps, color=color, marker="o", ms=3.5, lw=1.4)
             x, y, _ = _series(stats["mean_distance_1"], (m,))
             axes[0].plot(x, y, color=color, ls=":", lw=1.3)
             x, y, _ = _series(stats["theory_distance_1"], (m,))
             axes[0].plot(x, y, color=color, ls="--", lw=1.0)
+            x, y, _ = _series(stats["theory_distance_1_paper"], (m,))
+            axes[0].plot(x, y, color=color, ls="-.", lw=0.7, alpha=0.7)
             x, y, s = _series(stats["exact_recall_final"], (m,))
             _errorbar(axes[1], x, y, s, reps, color=color, marker="o", ms=3.5, lw=1.4,
                       label=label)
@@ -248,10 +266,12 @@ def plot_critical_distance(records: Sequence[Mapping], path=None):
         styles = [Line2D([], [], color="0.3", marker="o", ms=3.5, lw=1.4),
                   Line2D([], [], color="0.3", ls=":", lw=1.3),
                   Line2D([], [], color="0.3", ls="--", lw=1.0),
+                  Line2D([], [], color="0.3", ls="-.", lw=0.7),
                   Line2D([], [], color="0.6", lw=1)]
         axes[0].legend(styles, [f"after iterated reads (≤ {r0['iterations']})",
-                                "after one read", "one-step model (one read)",
-                                "no change (y = x)"], loc="upper left", frameon=False)
+                                "after one read", f"one-read model ({name})",
+                                "paper model (Bricken & Pehlevan)", "no change (y = x)"],
+                       loc="upper left", frameon=False)
         axes[0].set_xlim(0, top)
         axes[0].set_ylim(0, max(top, n / 2) * 1.05)
         axes[0].set_xlabel("cue distance to the stored pattern (bits)")

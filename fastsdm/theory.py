@@ -10,8 +10,13 @@ literature, implemented so that it stays exact (Python integers) or accurate
   softmax attention with ``β = c2·n/2`` (Bricken & Pehlevan 2021),
 * the optimal radii for signal-to-noise ratio (Kanerva 1993), memory capacity
   and critical distance,
+* one read of a finite memory: the exact moments of the signal, the self-bias
+  of autoassociative storage and the crosstalk over the binomial distribution
+  of distances, and the bit-error, exact-recall and critical-distance
+  predictions built on them (three models: autoassociative,
+  heteroassociative, and Bricken & Pehlevan's),
 * hyperspherical caps and their intersections for the continuous SDM
-  (Lee & Kim 2014).
+  (Lee & Kim 2014), and the β fitted to them.
 
 References
 ----------
@@ -40,18 +45,23 @@ import numpy.typing as npt
 from fastsdm._jit import jit
 
 __all__ = [
+    "READ_MODELS",
     "CriticalDistance",
+    "ReadStatistics",
     "activated_std",
     "activation_probability",
     "ball_size",
+    "bit_error_probability",
     "cap_fraction",
     "cap_intersection",
     "capacity",
     "critical_distance",
+    "exact_recall_probability",
     "expected_activated",
     "expected_cap_neurons",
     "expected_intersection",
     "fit_beta",
+    "fit_cap_beta",
     "intersection",
     "intersection_fraction",
     "log_ball_size",
@@ -62,6 +72,7 @@ __all__ = [
     "optimal_radius",
     "radius_for_beta",
     "radius_for_probability",
+    "read_statistics",
     "snr",
 ]
 
@@ -1203,6 +1214,468 @@ def optimal_probability(
     return _memory_optimal_probability(r, z)
 
 
+# ---------------------------------------------------------------------------
+# One read of a finite memory: signal, self-bias and crosstalk
+# ---------------------------------------------------------------------------
+
+#: The one-read models, by how the words were stored.
+READ_MODELS = ("autoassociative", "heteroassociative", "paper")
+#: Signals S(x) up to this size are mixed over the exact binomial count of shared
+#: locations; above it the count is normal to better than 1/sqrt(1024) in skewness.
+_MIXTURE_MAX_SIGNAL = 1024.0
+#: Gauss-Hermite nodes for the normal count of shared locations (exact recall only).
+_HERMITE_NODES = 48
+_HERMITE = np.polynomial.hermite.hermgauss(_HERMITE_NODES)
+#: log c! for every count the exact mixture can reach (c <= 1024 + 12·32 + 12).
+_LOG_COUNT_FACTORIALS = np.array([math.lgamma(k + 1.0) for k in range(1500)])
+
+
+class ReadStatistics(NamedTuple):
+    """Moments of one read under a model of :func:`read_statistics`.
+
+    The counter sum of bit ``j`` read at a cue ``x`` bits from a stored word,
+    multiplied by ``±1`` so that it is positive when the read bit is the cue's
+    bit, is ``t_j = ε_j·c + Z_j``: ``ε_j = +1`` where the cue bit is right and
+    ``−1`` where it is flipped, ``c`` the number of hard locations shared by the
+    cue and the word's address (the *signal*), ``Z_j`` the *crosstalk* of the
+    other ``m − 1`` words. The read bit is wrong when ``ε_j·t_j < 0``.
+
+    Attributes
+    ----------
+    x : ndarray of int64
+        Cue distances ``0..n``.
+    signal : ndarray of float64
+        ``E[c] = S(x) = N·I(x)/2^n``.
+    signal_var : ndarray of float64
+        ``Var[c] = S(x)(1 − I(x)/2^n)`` (binomial; ``S(x)`` in the paper model).
+    bias : float
+        ``E[Z_j]``: the self-bias ``b`` towards the cue (0 unless autoassociative).
+    crosstalk_var : float
+        ``Var[Z_j]``.
+    cov_correct, cov_flipped : ndarray of float64
+        ``Cov[c, Z_j]`` on a bit where the cue is right, and where it is flipped.
+    model : str
+        The model these moments belong to.
+    """
+
+    x: np.ndarray
+    signal: np.ndarray
+    signal_var: np.ndarray
+    bias: float
+    crosstalk_var: float
+    cov_correct: np.ndarray
+    cov_flipped: np.ndarray
+    model: str
+
+
+def _check_model(model) -> str:
+    return _check_choice(model, "model", READ_MODELS)
+
+
+def _check_patterns(n_patterns, what: str = "the critical distance") -> float:
+    m = _check_positive(n_patterns, "n_patterns")
+    if m < 1.0:
+        raise ValueError(
+            f"n_patterns must be >= 1 for {what}, got {n_patterns!r}; "
+            f"store at least one pattern"
+        )
+    return m
+
+
+def _log_binomial_weights(n: int) -> np.ndarray:
+    """``log P(Bin(n, 1/2) = h)`` for ``h = 0..n``."""
+    lf = _log_factorials(n)
+    h = np.arange(n + 1)
+    return _log_comb(lf, n, h) - n * _LOG2
+
+
+@lru_cache(maxsize=16)
+def _log_agreeing_overlap(n: int, d: int) -> np.ndarray:
+    """``log J(x)``, ``x = 0..n``: Σ z̃_j q̃_j over z in both balls, j a bit where they agree.
+
+    Let q and ξ differ in x bits and agree on bit j. Sorting the points z of
+    O(q, d) ∩ O(ξ, d) by i (bits of the x where z differs from q) and k (other
+    agreeing bits where z differs from both), the ones with z_j = q_j and those
+    with z_j ≠ q_j cancel except where max(i, x − i) + k = d exactly, so
+
+        J(x) = Σ_i C(x, i) · C(n − x − 1, d − max(i, x − i)),
+
+    a sum of positive terms. J(0) = C(n − 1, d). No agreeing bit when x = n (-inf).
+    """
+    lf = _log_factorials(n)
+    out = np.full(n + 1, -np.inf)
+    for x in range(n):
+        i = np.arange(x + 1)
+        k = d - np.maximum(i, x - i)
+        ok = (k >= 0) & (k <= n - x - 1)
+        if ok.any():
+            terms = _log_comb(lf, x, i[ok]) + _log_comb(lf, n - x - 1, k[ok])
+            out[x] = _logsumexp(terms)
+    out.flags.writeable = False
+    return out
+
+
+def _read_moments(n: int, d: int, r: float, m: float, model: str) -> ReadStatistics:
+    """All moments of :class:`ReadStatistics` for ``x = 0..n`` (see the docs' derivation)."""
+    log_r = math.log(r)
+    log_i = _log_intersections(n, d)
+    log_s = log_r - n * _LOG2 + log_i
+    s = np.exp(log_s)
+    x = np.arange(n + 1, dtype=np.int64)
+    zeros = np.zeros(n + 1)
+    if model == "paper":
+        # Kanerva's form as in Bricken & Pehlevan (2021, App. B): every other word
+        # is treated as sharing S(⌊n/2⌋) locations with the cue.
+        half = float(s[n // 2])
+        crosstalk = max(m - 1.0, 0.0) * (half + half * half)
+        return ReadStatistics(x, s, s.copy(), 0.0, crosstalk, zeros, zeros.copy(), model)
+    signal_var = s - np.exp(2.0 * log_s - log_r)  # S (1 − I/2^n), binomial count
+    # Crosstalk of one other word μ at the binomial distance h from the cue:
+    # E[c_μ²] = S(h) + S(h)²(1 − 1/N), averaged over h ~ Bin(n, 1/2).
+    log_w = _log_binomial_weights(n)
+    mean_s = math.exp(_logsumexp(log_w + log_s))  # = N p(d)² exactly
+    mean_s2 = math.exp(_logsumexp(log_w + 2.0 * log_s))
+    per_word = mean_s + mean_s2 * (1.0 - 1.0 / r)
+    others = max(m - 1.0, 0.0)
+    if model == "heteroassociative":
+        return ReadStatistics(x, s, signal_var, 0.0, others * per_word, zeros, zeros.copy(),
+                              model)
+    # Autoassociative: word μ was written at its own address, so its bits lean
+    # towards the cue's where the two are close. With κ = C(n−1, d)/2^n every
+    # location's counter j carries E[C_ij | a_i] = m κ ã_ij, and
+    # E[c_μ y^μ_j q̃_j] = E_h[S(h)(1 − 2h/n)] = N κ² (exact identity).
+    lf = _log_factorials(n)
+    log_kappa = (_log_comb(lf, n - 1, d) - n * _LOG2) if d < n else -math.inf
+    kappa = math.exp(log_kappa)
+    word_bias = math.exp(log_r + 2.0 * log_kappa)
+    bias = others * word_bias
+    p = math.exp(log_ball_size(n, d) - n * _LOG2)
+    # The words share the locations: Cov(c_μ y^μ, c_ν y^ν) = Var_L(κ Σ_{i∈A(q)} ã_ij q̃_j).
+    shared = others * max(m - 2.0, 0.0) * math.exp(log_r + 2.0 * log_kappa) * (p - kappa**2)
+    crosstalk = others * (per_word - word_bias**2) + shared
+    # Cov(c, Z_j) = (m − 1) κ N (J(x)/2^n − κ I(x)/2^n) on a right bit, −(m − 1) κ² S on a
+    # flipped one (J = 0 there: the intersection is symmetric in the two centres).
+    log_j = _log_agreeing_overlap(n, d)
+    cov_correct = others * kappa * (np.exp(log_r - n * _LOG2 + log_j) - kappa * s)
+    cov_flipped = -others * kappa**2 * s
+    return ReadStatistics(x, s, signal_var, bias, crosstalk, cov_correct, cov_flipped, model)
+
+
+@jit
+def _below_zero(mean, var):
+    """P(N(mean, var) < 0) + P(= 0)/2 elementwise (var = 0: a step, ties count 1/2)."""
+    out = np.empty(mean.size)
+    for i in range(mean.size):
+        if var[i] > 0.0:
+            out[i] = 0.5 * math.erfc(mean[i] / math.sqrt(2.0 * var[i]))
+        elif mean[i] > 0.0:
+            out[i] = 0.0
+        elif mean[i] < 0.0:
+            out[i] = 1.0
+        else:
+            out[i] = 0.5
+    return out
+
+
+def _count_grid(signal: float, signal_var: float, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points and weights for the number c of locations shared by cue and word.
+
+    c ~ Binomial(N, I(x)/2^n): summed exactly over integers (truncated at 12
+    standard deviations) while S <= _MIXTURE_MAX_SIGNAL, else Gauss-Hermite
+    nodes of the normal limit.
+    """
+    if signal <= 0.0:
+        return np.zeros(1), np.ones(1)
+    if signal >= r:  # every location is shared (d = n)
+        return np.array([r]), np.ones(1)
+    if signal > _MIXTURE_MAX_SIGNAL:
+        nodes, weights = _HERMITE
+        return signal + math.sqrt(2.0 * signal_var) * nodes, weights / math.sqrt(math.pi)
+    spread = 12.0 * math.sqrt(signal) + 12.0
+    lo = max(0, int(signal - spread))
+    hi = int(min(math.floor(r), math.ceil(signal + spread)))
+    c = np.arange(lo, hi + 1, dtype=np.float64)
+    # log Binomial(N, S/N) = log Poisson(S) + Σ_{k<c} log(1 − k/N) + (N − c) log(1 − S/N) + S
+    steps = np.concatenate(([0.0], np.cumsum(np.log1p(-np.arange(hi) / r))))
+    log_pmf = (c * math.log(signal) - signal - _LOG_COUNT_FACTORIALS[lo : hi + 1]
+               + steps[lo:] + (r - c) * math.log1p(-signal / r) + signal)
+    weights = np.exp(log_pmf - log_pmf.max())
+    return c, weights / weights.sum()
+
+
+def _conditional_errors(c, stats: ReadStatistics, x: int, sign: int) -> np.ndarray:
+    """P(bit wrong | c) on a right (sign=+1) or flipped (sign=−1) cue bit.
+
+    Given c, Z_j is taken normal with the regression mean b + γ (c − S) and
+    variance Var Z − Cov²/Var c, which keeps every first and second moment exact.
+    """
+    cov = float((stats.cov_correct if sign > 0 else stats.cov_flipped)[x])
+    s, var_c = float(stats.signal[x]), float(stats.signal_var[x])
+    gamma = cov / var_c if var_c > 0.0 else 0.0
+    var = max(stats.crosstalk_var - (cov * gamma), 0.0)
+    mean = c + sign * (stats.bias + gamma * (c - s))
+    return _below_zero(np.ascontiguousarray(mean, dtype=np.float64), np.full(c.size, var))
+
+
+def _bit_errors(stats: ReadStatistics, r: float, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bit error on right and on flipped cue bits after one read, at each x of ``xs``."""
+    right, flipped = np.empty(xs.size), np.empty(xs.size)
+    for k, x in enumerate(xs):
+        s, var_c = float(stats.signal[x]), float(stats.signal_var[x])
+        if s > _MIXTURE_MAX_SIGNAL:  # normal count: the jointly normal closed form
+            means = np.array([s + stats.bias, s - stats.bias])
+            variances = np.array([var_c + stats.crosstalk_var + 2.0 * stats.cov_correct[x],
+                                  var_c + stats.crosstalk_var - 2.0 * stats.cov_flipped[x]])
+            right[k], flipped[k] = _below_zero(means, np.maximum(variances, 0.0))
+            continue
+        c, w = _count_grid(s, var_c, r)
+        right[k] = float(w @ _conditional_errors(c, stats, int(x), +1))
+        flipped[k] = float(w @ _conditional_errors(c, stats, int(x), -1))
+    return right, flipped
+
+
+def _validate_read(n, d, n_locations, n_patterns, model, what):
+    n = _check_n(n)
+    d = _check_radius(d, n)
+    r = _check_positive(n_locations, "n_locations")
+    m = _check_patterns(n_patterns, what)
+    return n, d, r, m, _check_model(model)
+
+
+def read_statistics(
+    n: int, d: int, n_locations: float, n_patterns: float, *, model: str = "autoassociative"
+) -> ReadStatistics:
+    """Mean, variance and covariances of the counter sums of one read (one-read model).
+
+    Parameters
+    ----------
+    n : int
+        Number of bits (``n >= 1``).
+    d : int
+        Activation radius, in ``[0, n]``.
+    n_locations : float
+        Number ``N`` of uniformly random hard locations (positive).
+    n_patterns : float
+        Number ``m`` of stored words (``>= 1``), uniformly random.
+    model : {"autoassociative", "heteroassociative", "paper"}, default "autoassociative"
+        How the words were stored: each at its own address (``SDM.write(words)``),
+        at an independent random address (``SDM.write(addresses, words)``), or
+        the simplified crosstalk of Bricken & Pehlevan (2021, App. B).
+
+    Returns
+    -------
+    ReadStatistics
+        Per cue distance ``x = 0..n``: the signal ``S(x)`` and its variance, the
+        bias ``b`` and variance of the crosstalk, and their covariances.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type.
+    ValueError
+        If an argument is out of range, ``n_patterns < 1`` or ``model`` is unknown.
+
+    See Also
+    --------
+    bit_error_probability, exact_recall_probability, critical_distance
+
+    Notes
+    -----
+    With ``S(h) = N·I(h)/2^n`` and ``h ~ Bin(n, 1/2)`` the distance from the cue
+    to a random stored word, the crosstalk of each other word has second moment
+    ``E_h[S(h) + S(h)²(1 − 1/N)]`` (heteroassociative: that is all). Stored
+    autoassociatively, each word also leans towards the cue by
+    ``E_h[S(h)(1 − 2h/n)] = N κ²``, ``κ = C(n−1, d)/2^n``, so that
+    ``b = (m − 1) N κ²``, and the words' contributions are correlated through the
+    shared locations, which adds ``(m − 1)(m − 2) κ² N (p − κ²)`` to the variance.
+    These moments are exact over random locations and words (the derivation is
+    in the documentation's theory page); only the shape of the distribution is
+    approximated by :func:`bit_error_probability`.
+
+    Examples
+    --------
+    >>> from fastsdm.theory import read_statistics
+    >>> stats = read_statistics(1000, 451, 10**6, 10_000)
+    >>> round(stats.bias, 2), round(float(stats.signal[200]), 2)
+    (128.61, 103.46)
+    >>> round(stats.crosstalk_var ** 0.5, 1)
+    166.7
+    """
+    n, d, r, m, model = _validate_read(n, d, n_locations, n_patterns, model, "a read model")
+    return _read_moments(n, d, r, m, model)
+
+
+def bit_error_probability(
+    n: int, d: int, n_locations: float, n_patterns: float, x: int | npt.ArrayLike,
+    *, model: str = "autoassociative",
+) -> float | np.ndarray:
+    """Probability that a bit is wrong after one read from a cue ``x`` bits off.
+
+    Parameters
+    ----------
+    n : int
+        Number of bits (``n >= 1``).
+    d : int
+        Activation radius, in ``[0, n]``.
+    n_locations : float
+        Number ``N`` of hard locations (positive).
+    n_patterns : float
+        Number ``m`` of stored random words (``>= 1``).
+    x : int or array_like of int
+        Distance(s) from the cue to the word's address, in ``[0, n]``.
+    model : {"autoassociative", "heteroassociative", "paper"}, default "autoassociative"
+        How the words were stored (see :func:`read_statistics`).
+
+    Returns
+    -------
+    float or ndarray of float64
+        The expected fraction of the ``n`` bits that differ from the stored word
+        after one read, in ``[0, 1]``; autoassociatively ``x'(x)/n``.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type.
+    ValueError
+        If an argument is out of range, ``n_patterns < 1`` or ``model`` is unknown.
+
+    See Also
+    --------
+    read_statistics, exact_recall_probability, critical_distance
+
+    Notes
+    -----
+    A bit is wrong when its oriented counter sum ``ε c + Z`` is negative, ties
+    broken at random (the memory's default ``ties="random"``). The number ``c``
+    of shared locations is summed over its exact binomial distribution (normal
+    limit once ``S(x) > 1024``); given ``c`` the crosstalk ``Z`` is taken normal
+    with its exact conditional mean and variance. Autoassociatively
+
+    .. math:: \\frac{x'(x)}{n} = \\frac{x}{n}\\, P_\\mathrm{flipped}(x)
+              + \\frac{n - x}{n}\\, P_\\mathrm{right}(x),
+              \\quad P_\\mathrm{right} \\approx \\Phi\\!\\left(-\\frac{S + b}{\\sigma_+}\\right),
+              \\ P_\\mathrm{flipped} \\approx \\Phi\\!\\left(-\\frac{S - b}{\\sigma_-}\\right).
+
+    ``model="paper"`` is ``Φ(−S/√(S + (m − 1)(S½ + S½²)))`` with ``S½ = S(⌊n/2⌋)``.
+
+    Examples
+    --------
+    >>> from fastsdm.theory import bit_error_probability
+    >>> round(float(bit_error_probability(1000, 451, 10**6, 10_000, 200)) * 1000, 1)
+    177.9
+    >>> [round(float(p), 4) for p in bit_error_probability(256, 103, 10**5, 2000, [32, 32],
+    ...                                                       model="heteroassociative")]
+    [0.0961, 0.0961]
+    """
+    n, d, r, m, model = _validate_read(n, d, n_locations, n_patterns, model,
+                                       "a bit-error probability")
+    xs, scalar = _check_distances(x, n)
+    flat = xs.ravel()
+    if model == "paper":
+        errors = _paper_curve(n, d, math.log(r), m)[flat] / n
+    else:
+        right, flipped = _bit_errors(_read_moments(n, d, r, m, model), r, flat)
+        errors = (flat * flipped + (n - flat) * right) / n
+    errors = np.clip(errors, 0.0, 1.0).reshape(xs.shape)
+    return float(errors) if scalar else errors
+
+
+def exact_recall_probability(
+    n: int, d: int, n_locations: float, n_patterns: float, x: int | npt.ArrayLike,
+    *, model: str = "autoassociative",
+) -> float | np.ndarray:
+    """Probability that one read from a cue ``x`` bits off returns the stored word exactly.
+
+    Parameters
+    ----------
+    n : int
+        Number of bits (``n >= 1``).
+    d : int
+        Activation radius, in ``[0, n]``.
+    n_locations : float
+        Number ``N`` of hard locations (positive).
+    n_patterns : float
+        Number ``m`` of stored random words (``>= 1``).
+    x : int or array_like of int
+        Distance(s) from the cue to the word's address, in ``[0, n]``.
+    model : {"autoassociative", "heteroassociative", "paper"}, default "autoassociative"
+        How the words were stored (see :func:`read_statistics`).
+
+    Returns
+    -------
+    float or ndarray of float64
+        The probability that all ``n`` bits are right, in ``[0, 1]``.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type.
+    ValueError
+        If an argument is out of range, ``n_patterns < 1`` or ``model`` is unknown.
+
+    See Also
+    --------
+    bit_error_probability
+
+    Notes
+    -----
+    The bits of one read do not err independently: they share ``c``, the number
+    of locations the cue shares with the word. Given ``c`` they are taken as
+    independent, so
+
+    .. math:: P_\\mathrm{exact}(x) = \\sum_c P(c)\\,
+              \\bigl(1 - P_\\mathrm{right}(c)\\bigr)^{n - x}
+              \\bigl(1 - P_\\mathrm{flipped}(c)\\bigr)^{x}
+
+    over the binomial (or, for ``S > 1024``, normal) distribution of ``c``. The
+    ``"paper"`` model mixes ``Φ(−c/√V)``, ``V = (m − 1)(S½ + S½²)``, over
+    ``c ~ Poisson(S)`` (a read with ``c = 0`` is coin flips). The crosstalk also
+    fluctuates from read to read, which this ignores: the prediction is an upper
+    bound in spirit, good where the crosstalk is a sum of many words.
+
+    Examples
+    --------
+    >>> from fastsdm.theory import exact_recall_probability
+    >>> round(float(exact_recall_probability(1000, 451, 10**6, 10_000, 0)), 4)
+    1.0
+    >>> round(float(exact_recall_probability(64, 20, 1000, 1, 41)), 6)  # no shared location
+    0.0
+    """
+    n, d, r, m, model = _validate_read(n, d, n_locations, n_patterns, model,
+                                       "an exact-recall probability")
+    xs, scalar = _check_distances(x, n)
+    stats = _read_moments(n, d, r, m, model)
+    out = np.empty(xs.size)
+    for k, cue in enumerate(xs.ravel()):
+        out[k] = _exact_recall(stats, r, n, int(cue))
+    out = np.clip(out, 0.0, 1.0).reshape(xs.shape)
+    return float(out) if scalar else out
+
+
+def _exact_recall(stats: ReadStatistics, r: float, n: int, x: int) -> float:
+    s = float(stats.signal[x])
+    if stats.model == "paper":
+        if s == 0.0:
+            return 0.5**n
+        # Poisson number of shared locations c; given c, bits err independently.
+        if s > _MIXTURE_MAX_SIGNAL:  # normal limit, Gauss-Hermite nodes
+            nodes, weights = _HERMITE
+            c, w = s + math.sqrt(2.0 * s) * nodes, weights / math.sqrt(math.pi)
+        else:
+            c = np.arange(max(0, int(s - 12 * math.sqrt(s) - 20)),
+                          int(s + 12 * math.sqrt(s) + 20)).astype(np.float64)
+            w = np.exp(c * math.log(s) - s - _LOG_COUNT_FACTORIALS[c.astype(np.intp)])
+        var = np.full(c.size, stats.crosstalk_var)
+        p_bit = np.where(c > 0, _below_zero(c, var), 0.5)
+        return float(w @ np.exp(n * np.log1p(-p_bit)))
+    c, w = _count_grid(s, float(stats.signal_var[x]), r)
+    right = _conditional_errors(c, stats, x, +1)
+    flipped = _conditional_errors(c, stats, x, -1)
+    with np.errstate(divide="ignore"):  # log(0) = -inf: a certain error, probability 0
+        log_ok = (n - x) * np.log1p(-right) + x * np.log1p(-flipped)
+    return float(w @ np.exp(log_ok))
+
+
 class CriticalDistance(NamedTuple):
     """Result of :func:`critical_distance`.
 
@@ -1232,7 +1705,7 @@ def _one_step_distances(n, log_s, log_noise):
     return x_new
 
 
-def _critical_distance(n: int, d: int, log_r: float, m: float) -> CriticalDistance:
+def _paper_curve(n: int, d: int, log_r: float, m: float) -> np.ndarray:
     log_s = log_r - n * _LOG2 + _log_intersections(n, d)  # S(x) = r I(x) / 2^n
     log_half = log_s[n // 2]
     # Crosstalk variance (m − 1)(S½ + S½²) with S½ = S(⌊n/2⌋), a sum of positive terms.
@@ -1240,16 +1713,28 @@ def _critical_distance(n: int, d: int, log_r: float, m: float) -> CriticalDistan
         log_noise = math.log(m - 1.0) + log_half + float(np.logaddexp(0.0, log_half))
     else:
         log_noise = -math.inf
-    x_new = _one_step_distances(n, log_s, log_noise)
+    return _one_step_distances(n, log_s, log_noise)
+
+
+def _one_step_curve(n: int, d: int, r: float, m: float, model: str) -> np.ndarray:
+    """x'(x) for x = 0..n."""
+    if model == "paper":
+        return _paper_curve(n, d, math.log(r), m)
+    xs = np.arange(n + 1)
+    right, flipped = _bit_errors(_read_moments(n, d, r, m, model), r, xs)
+    return np.clip(xs * flipped + (n - xs) * right, 0.0, float(n))
+
+
+def _crossing(x_new: np.ndarray) -> int:
+    n = x_new.size - 1
     converging = x_new[1:] < np.arange(1, n + 1)
-    distance = n if converging.all() else int(np.argmin(converging))
-    return CriticalDistance(distance, (np.arange(n + 1, dtype=np.int64), x_new))
+    return n if converging.all() else int(np.argmin(converging))
 
 
 def critical_distance(
-    n: int, d: int, n_locations: float, n_patterns: float
+    n: int, d: int, n_locations: float, n_patterns: float, *, model: str = "autoassociative"
 ) -> CriticalDistance:
-    """Critical distance of an SDM under the one-step read model.
+    """Critical distance of an SDM under a one-read model.
 
     Parameters
     ----------
@@ -1261,6 +1746,13 @@ def critical_distance(
         Number of hard locations ``r`` (positive).
     n_patterns : float
         Number of stored patterns ``m`` (``>= 1``).
+    model : {"autoassociative", "heteroassociative", "paper"}, default "autoassociative"
+        The one-read model (:func:`read_statistics`). The default predicts
+        fastsdm's simulated memory with words stored at their own addresses,
+        the setting in which Kanerva (1988) defines the critical distance;
+        ``"paper"`` is the model of Bricken & Pehlevan (2021, App. B), which
+        reproduces their figures and ``d*_CD = 15`` (it was the only model, and
+        so the default, before fastsdm 0.1.0).
 
     Returns
     -------
@@ -1272,48 +1764,58 @@ def critical_distance(
     TypeError
         If an argument has the wrong type.
     ValueError
-        If an argument is out of range or ``n_patterns < 1``.
+        If an argument is out of range, ``n_patterns < 1`` or ``model`` is unknown.
 
     See Also
     --------
     optimal_radius : ``criterion="critical_distance"``.
+    bit_error_probability : ``x_new / n``.
 
     Notes
     -----
-    A cue ``x`` bits from a stored pattern is read once; the expected new distance is
+    A cue ``x`` bits from a stored word is read once and the expected distance
+    ``x'(x)`` of the result from the word is predicted; the critical distance is
+    the largest ``x`` such that reading reduces the distance for every
+    ``1 <= y <= x`` (Kanerva 1988, ch. 7). ``model="paper"`` is
 
     .. math:: x'(x) = n\\,\\Phi\\!\\left(-\\frac{S(x)}
               {\\sqrt{S(x) + (m-1)(S_{1/2} + S_{1/2}^2)}}\\right),
               \\qquad S(x) = r\\,I(x)/2^n,\\ S_{1/2} = S(\\lfloor n/2 \\rfloor),
 
-    the model that reproduces the figures of Bricken & Pehlevan (2021, App. B).
-    The critical distance is the largest ``x`` such that reading reduces the
-    distance for every ``1 <= y <= x`` (Kanerva 1988, ch. 7). ``S`` is handled in
-    log space and ``Φ(−t) = erfc(t/√2)/2`` keeps the tails accurate.
+    whose crosstalk vanishes when ``2d < ⌊n/2⌋``. ``"autoassociative"`` adds the
+    self-bias ``b`` towards the cue and the crosstalk of all distances,
 
-    Approximation limit: the crosstalk term uses ``I(⌊n/2⌋)``, which vanishes when
-    ``2d < ⌊n/2⌋``; below that radius the model ignores interference between
-    patterns entirely.
+    .. math:: x'(x) \\approx x\\,\\Phi\\!\\left(-\\frac{S - b}{\\sigma_-}\\right)
+              + (n - x)\\,\\Phi\\!\\left(-\\frac{S + b}{\\sigma_+}\\right)
+
+    (:func:`bit_error_probability` for the exact form). For the canonical memory
+    with ``m = 10,000`` it gives 228 bits where fastsdm's simulation crosses the
+    diagonal after one read at about 230 (the paper model: 164). Iterated reads
+    converge from 200 bits and diverge from 220 (on a 20-bit grid; Kanerva reports
+    about 209): a one-read model is an upper bound of the iterated critical distance.
 
     Examples
     --------
     >>> from fastsdm.theory import critical_distance
-    >>> result = critical_distance(64, 15, 2**64, 1024)
+    >>> critical_distance(1000, 451, 10**6, 10_000).distance
+    228
+    >>> critical_distance(1000, 451, 10**6, 10_000, model="paper").distance
+    164
+    >>> result = critical_distance(64, 15, 2**64, 1024, model="paper")
     >>> result.distance  # 2d: no crosstalk in this model while 2d < n/2
     30
     >>> [round(float(v), 3) for v in result.curve[1][29:33]]
     [0.0, 0.0, 32.0, 32.0]
     """
-    n = _check_n(n)
-    d = _check_radius(d, n)
-    r = _check_positive(n_locations, "n_locations")
-    m = _check_positive(n_patterns, "n_patterns")
-    if m < 1.0:
-        raise ValueError(
-            f"n_patterns must be >= 1 for the critical distance, got {n_patterns!r}; "
-            f"store at least one pattern"
-        )
-    return _critical_distance(n, d, math.log(r), m)
+    n, d, r, m, model = _validate_read(n, d, n_locations, n_patterns, model,
+                                       "the critical distance")
+    x_new = _one_step_curve(n, d, r, m, model)
+    return CriticalDistance(_crossing(x_new), (np.arange(n + 1, dtype=np.int64), x_new))
+
+
+def _ties(scores) -> tuple[int, ...]:
+    scores = np.asarray(scores)
+    return tuple(int(i) for i in np.flatnonzero(scores == scores.max()))
 
 
 def optimal_radius(
@@ -1325,7 +1827,9 @@ def optimal_radius(
     *,
     z: float | None = None,
     p_whole: float = 0.5,
-) -> int:
+    model: str = "paper",
+    return_all: bool = False,
+) -> int | tuple[int, ...]:
     """Radius that maximises SNR, memory capacity or critical distance.
 
     Parameters
@@ -1342,22 +1846,31 @@ def optimal_radius(
     rounding : {"paper", "argmax"}, default "paper"
         ``"paper"``: convert the optimal probability to a radius with
         :func:`radius_for_probability`. ``"argmax"``: the integer ``d`` in ``[0, n]``
-        maximising the objective exactly (smallest ``d`` on ties). For
-        ``"critical_distance"`` both mean ``argmax_d CD(d)`` over ``d`` in ``[0, n//2]``.
+        maximising the objective exactly. For ``"critical_distance"`` both mean
+        ``argmax_d CD(d)`` over ``d`` in ``[0, n//2]``.
     z, p_whole : float, optional
         Reliability for ``"memory"``, as in :func:`capacity`.
+    model : {"paper", "autoassociative", "heteroassociative"}, default "paper"
+        The one-read model of ``"critical_distance"`` (:func:`critical_distance`).
+        The default is the paper's, so that the three criteria are the published
+        ones; the other criteria accept only ``"paper"``.
+    return_all : bool, default False
+        Return every radius that attains the maximum (ascending) instead of the
+        smallest one.
 
     Returns
     -------
-    int
-        The optimal radius.
+    int or tuple of int
+        The optimal radius (the smallest on ties), or all tied radii.
 
     Raises
     ------
     TypeError
         If an argument has the wrong type.
     ValueError
-        If an argument is out of range or ``criterion``/``rounding`` is unknown.
+        If an argument is out of range, ``criterion``/``rounding``/``model`` is
+        unknown, or a model other than ``"paper"`` is given for ``"snr"`` or
+        ``"memory"``.
 
     See Also
     --------
@@ -1366,40 +1879,130 @@ def optimal_radius(
     Notes
     -----
     For ``n = 64``, ``r = 2**64``, ``m = 1024`` this gives ``d*_SNR = 11``,
-    ``d*_Mem = 5`` and ``d*_CD = 15`` (Bricken & Pehlevan 2021, Table 1; the
-    corresponding β are 15.9, 35.5 and 10.1). The two roundings can differ by one.
-    The critical-distance model drops crosstalk when ``2d < ⌊n/2⌋`` (see
-    :func:`critical_distance`): ``d*_CD = 15`` is the last radius below that limit.
+    ``d*_Mem = 5`` and ``d*_CD = 15``, the values of Bricken & Pehlevan (2021),
+    stated in §1 and derived in App. B.5; their β are 15.9, 35.5 and 10.1.
+    The two roundings can differ by one.
+
+    The critical distance is an integer, so ties are common: in the paper model
+    ``CD(15) = CD(16) = CD(17) = 30`` at ``n = 64`` (up to ``d = 15`` its crosstalk
+    term vanishes and ``CD(d) = 2d``; from 16 on the crosstalk holds it at 30, then
+    pulls it down). The smallest tied radius is returned, which is the paper's 15;
+    ``return_all=True`` shows the tie.
 
     Examples
     --------
     >>> from fastsdm.theory import optimal_radius
     >>> [optimal_radius(64, 2**64, 1024, c) for c in ("snr", "memory", "critical_distance")]
     [11, 5, 15]
+    >>> optimal_radius(64, 2**64, 1024, "critical_distance", return_all=True)
+    (15, 16, 17)
     """
     n = _check_n(n)
     r = _check_positive(n_locations, "n_locations")
     m = _check_positive(n_patterns, "n_patterns")
     criterion = _check_choice(criterion, "criterion", _CRITERIA)
     rounding = _check_choice(rounding, "rounding", _ROUNDINGS)
+    model = _check_model(model)
+    if not isinstance(return_all, (bool, np.bool_)):
+        raise TypeError(f"return_all must be True or False, got {return_all!r}")
     if criterion == "critical_distance":
-        if m < 1.0:
+        m = _check_patterns(n_patterns)
+        ties = _ties([_crossing(_one_step_curve(n, d, r, m, model))
+                      for d in range(n // 2 + 1)])
+    else:
+        if model != "paper":
             raise ValueError(
-                f"n_patterns must be >= 1 for the critical distance, got {n_patterns!r}; "
-                f"store at least one pattern"
+                f"model={model!r} applies to criterion='critical_distance' only; "
+                f"'{criterion}' is the paper's closed form: drop model or pass model='paper'"
             )
-        distances = [_critical_distance(n, d, math.log(r), m).distance for d in range(n // 2 + 1)]
-        return int(np.argmax(distances))
-    if criterion == "snr":
-        if rounding == "paper":
-            return radius_for_probability(n, optimal_probability(r, m, "snr"))
-        log_r, log_m = math.log(r), math.log(m)
-        scores = [_log_snr(lp, log_r, log_m) for lp in _log_activation_probabilities(n)]
-        return int(np.argmax(scores))
-    z = _default_z(n, z, p_whole)
-    if rounding == "paper":
-        return radius_for_probability(n, _memory_optimal_probability(r, z))
-    return int(np.argmax([_capacity(lp, r, z) for lp in _log_activation_probabilities(n)]))
+        if criterion == "snr":
+            if rounding == "paper":
+                ties = (radius_for_probability(n, optimal_probability(r, m, "snr")),)
+            else:
+                log_r, log_m = math.log(r), math.log(m)
+                ties = _ties([_log_snr(lp, log_r, log_m)
+                              for lp in _log_activation_probabilities(n)])
+        else:
+            z = _default_z(n, z, p_whole)
+            if rounding == "paper":
+                ties = (radius_for_probability(n, _memory_optimal_probability(r, z)),)
+            else:
+                ties = _ties([_capacity(lp, r, z) for lp in _log_activation_probabilities(n)])
+    return ties if return_all else ties[0]
+
+
+# ---------------------------------------------------------------------------
+# β of the continuous memory: the exponential fit to cap intersections
+# ---------------------------------------------------------------------------
+
+
+def fit_cap_beta(
+    n: int, d: int, method: str = "paper", return_intercept: bool = False
+) -> float | tuple[float, float]:
+    """Softmax β that best mimics the continuous SDM's cap-intersection weights ("CFit").
+
+    Parameters
+    ----------
+    n : int
+        Dimension (``n >= 2``).
+    d : int
+        Radius in bit units, an integer in ``[2, n]`` (the cap is
+        ``cos >= 1 − 2d/n``; the fit needs at least two points).
+    method : {"paper", "ols"}, default "paper"
+        The estimator, as in :func:`fit_beta`.
+    return_intercept : bool, default False
+        Also return the intercept ``mean(y) − β·mean(x)``.
+
+    Returns
+    -------
+    float or tuple of float
+        β, or ``(β, intercept)``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``d`` is not an integer.
+    ValueError
+        If ``n < 2``, ``d`` is outside ``[2, n]`` or ``method`` is unknown.
+
+    See Also
+    --------
+    fit_beta : The same fit to the binary ball intersections.
+    cap_intersection : The fitted weights.
+
+    Notes
+    -----
+    The points are those of :func:`fit_beta`, ``x = 1 − 2h/n`` for
+    ``h = 0..d−1``, with ``y = log cap_intersection(n, d, x)``: the log of the
+    fraction of the sphere in two caps whose centres have cosine ``x``. The
+    authors of Bricken & Pehlevan (2021) fit this line in their code ("CFit",
+    the β of their continuous SDM-attention reads); with their convention
+    (``method="paper"``) it gives 71.70921, 29.76709 and 21.53975 for
+    ``n = 64``, ``d = 5, 9, 11``. Caps shrink faster with the angle than balls
+    (at ``n = 64``), so the cap β is larger than the binary one (35.5, 20.0 and
+    15.9). The number of locations only moves the intercept.
+
+    Examples
+    --------
+    >>> from fastsdm.theory import fit_cap_beta
+    >>> [round(fit_cap_beta(64, d), 5) for d in (5, 9, 11)]
+    [71.70921, 29.76709, 21.53975]
+    >>> round(fit_cap_beta(64, 11, method="ols"), 2)
+    19.58
+    """
+    n = _check_n(n, minimum=2, why=" for a β fit")
+    d = _check_int(d, "radius d")
+    if d < 2:
+        raise ValueError(
+            f"fit_cap_beta needs at least two points (h = 0..d-1), so d must be >= 2, got {d}; "
+            f"use a radius of 2 or more"
+        )
+    d = _check_radius(d, n, minimum=2)
+    method = _check_choice(method, "method", _BETA_METHODS)
+    x = 1.0 - 2.0 * np.arange(d) / n
+    y = log_cap_intersection(n, d, x)
+    slope, intercept = _fit_line(x, y, method)
+    return (slope, intercept) if return_intercept else slope
 
 
 # ---------------------------------------------------------------------------

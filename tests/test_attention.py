@@ -455,8 +455,14 @@ def test_continuous_read_is_normalised_softmax_attention(rng):
     assert auto.shape == (16,)
     np.testing.assert_allclose(auto, unit(softmax_attention(Q[0], K, unit(K), 7.0, normalize=True)))
     fitted = continuous_pattern_read(Q, K, V, radius=6, beta="fit")
-    np.testing.assert_allclose(fitted, softmax_attention(Q, K, V, theory.fit_beta(16, 6),
+    np.testing.assert_allclose(fitted, softmax_attention(Q, K, V, theory.fit_cap_beta(16, 6),
                                                          normalize=True), rtol=1e-12)
+    # the cap-fitted β (the authors' CFit), not the binary ball fit
+    assert theory.fit_cap_beta(64, 11) == pytest.approx(21.53975, abs=5e-6)
+    keys = unit(rng.standard_normal((40, 64)))
+    cap_fit = continuous_pattern_read(keys[:3], keys, radius=11, beta="fit")
+    np.testing.assert_allclose(cap_fit, continuous_pattern_read(keys[:3], keys,
+                                                                beta=21.53974571720978))
 
 
 def test_continuous_read_without_overlap_returns_query():
@@ -700,7 +706,7 @@ ERRORS = {
         _bad_continuous(radius=-1.0, beta=2.0), ValueError, r"radius d must be in \[0, n\]"),
     "cont-fit-radius-small": (
         _bad_continuous(radius=1.0, beta="fit"),
-        ValueError, "fit_beta needs at least two points"),
+        ValueError, "fit_cap_beta needs at least two points"),
     "cont-fit-missing": (
         _bad_continuous(radius=None, beta="fit"),
         ValueError, "radius is required"),
@@ -743,6 +749,37 @@ ERRORS = {
         lambda: attention._parse_betas(["task,module,beta\n", "x,y\n"]),
         ValueError, "must have 3 fields"),
     "summary-n": (lambda: learned_beta_summary(n=64.0), TypeError, "n .* must be an integer"),
+    # effective_beta
+    "eff-keys-1d": (
+        lambda: attention.effective_beta(np.ones(4), np.ones(4)),
+        ValueError, r"keys must be a non-empty array of shape \(N, d\)"),
+    "eff-width": (
+        lambda: attention.effective_beta(np.ones(3), np.ones((2, 4))),
+        ValueError, "queries and keys must have the same number of features"),
+    "eff-nan": (
+        lambda: attention.effective_beta(np.ones(4), np.full((2, 4), np.nan)),
+        ValueError, "keys contains NaN or infinite values"),
+    "eff-type": (
+        lambda: attention.effective_beta(np.array(["a"]), np.ones((2, 1))),
+        TypeError, "queries must be a real-valued"),
+    "eff-scale-type": (
+        lambda: attention.effective_beta(np.ones(4), np.ones((2, 4)), scale="1/8"),
+        TypeError, "scale must be a positive real number, got '1/8'"),
+    "eff-scale-range": (
+        lambda: attention.effective_beta(np.ones(4), np.ones((2, 4)), scale=0.0),
+        ValueError, "scale must be a positive finite number, got 0.0"),
+    "eff-method": (
+        lambda: attention.effective_beta(np.ones(4), np.ones((2, 4)), method="mean"),
+        ValueError, "method must be one of 'max', 'fit', got 'mean'"),
+    "eff-overflow": (
+        lambda: attention.effective_beta(np.full(4, 1e200), np.full((2, 4), 1e200)),
+        ValueError, "overflowed float64"),
+    "eff-fit-zero": (
+        lambda: attention.effective_beta(np.zeros(4), np.ones((2, 4)), method="fit"),
+        ValueError, "queries has a zero vector"),
+    "eff-fit-one-key": (
+        lambda: attention.effective_beta(np.ones((3, 4)), np.ones((1, 4)), method="fit"),
+        ValueError, "method='fit' needs, for some query, two keys at different cosines"),
 }
 
 
@@ -779,3 +816,52 @@ def test_neuron_view_approaches_the_pattern_view_as_n_grows():
     assert errors[1_000] > errors[10_000] > errors[100_000]
     assert errors[100_000] < 0.06
     assert errors[1_000] / errors[100_000] > 4  # ~sqrt(100) = 10 in theory
+
+
+# ---------------------------------------------------------------------------
+# The effective β of unnormalised attention
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_effective_beta_with_equal_norms_is_exact(rng):
+    # ‖q‖ = a, ‖k‖ = b: the scores are (scale·a·b)·cos, so both methods recover β exactly
+    # once a key is parallel to each query, and the softmaxes are identical.
+    d, a, b = 64, 7.0, 3.0
+    directions = unit(rng.standard_normal((50, d)))
+    keys, queries = b * directions, a * directions[[3, 7, 11]]
+    truth = a * b / math.sqrt(d)
+    for method in ("max", "fit"):
+        result = attention.effective_beta(queries, keys, method=method)
+        assert result.beta == pytest.approx(truth, rel=1e-12)
+        np.testing.assert_allclose(result.per_query, truth, rtol=1e-12)
+        assert result.method == method and result.scale == 1 / 8
+    eff = attention.effective_beta(queries, keys, method="fit").beta
+    np.testing.assert_allclose(softmax_weights(queries, keys, 1 / 8),
+                               softmax_weights(queries, keys, eff, normalize=True), rtol=1e-10)
+
+
+@nojit
+def test_effective_beta_max_is_the_papers_largest_input(rng):
+    # Without a parallel key the paper's estimate is max_j scale·q·k_j (a lower bound).
+    Q, K = rng.standard_normal((6, 64)) * 4, rng.standard_normal((30, 64)) * 4
+    result = attention.effective_beta(Q, K)
+    scores = [[sum(q * k) / 8 for k in K] for q in Q]  # plain loops
+    np.testing.assert_allclose(result.per_query, [max(row) for row in scores], rtol=1e-12)
+    assert result.beta == pytest.approx(max(max(row) for row in scores), rel=1e-12)
+    assert attention.effective_beta(Q[0], K, scale=0.5).beta == pytest.approx(
+        4 * result.per_query[0], rel=1e-12)
+
+
+@nojit
+def test_effective_beta_fit_recovers_a_planted_beta_through_varying_norms(rng):
+    # A QK-normalised head with gain β (scale=1): the fit reads β back exactly. With
+    # key norms drawn independently of the cosines, the pooled slope is β·mean‖k‖.
+    d, beta = 32, 17.5
+    qh, kh = unit(rng.standard_normal((8, d))), unit(rng.standard_normal((40, d)))
+    result = attention.effective_beta(beta * qh, kh, scale=1.0, method="fit")
+    assert result.beta == pytest.approx(beta, rel=1e-12)  # equal norms after scaling
+    norms = rng.uniform(0.5, 1.5, 40)
+    noisy = attention.effective_beta(beta * qh, kh * norms[:, None], scale=1.0, method="fit")
+    assert noisy.beta == pytest.approx(beta * norms.mean(), rel=0.15)
+    assert np.all(np.isfinite(noisy.per_query))

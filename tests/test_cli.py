@@ -169,7 +169,7 @@ def test_python_m_fastsdm_info_subprocess():
 
 @pytest.mark.parametrize("argv", [["--help"], ["capacity", "--help"],
                                   ["critical-distance", "--help"], ["attention", "--help"],
-                                  ["info", "--help"]])
+                                  ["paper", "--help"], ["info", "--help"]])
 def test_help(argv, capsys):
     code, out, _ = _run(argv, capsys)
     assert code == 0 and out.startswith("usage: fastsdm")
@@ -215,6 +215,11 @@ BAD = [
     (["critical-distance", "--n-bits", "64", "--distances", "0,100"],
      r"each of --distances must be in \[0, 64\], got 100"),
     (["attention", "--radii", "1,5"], r"each of --radii must be in \[2, 64\], got 1"),
+    (["capacity", "--storage", "hetero"], r"argument --storage: invalid choice: 'hetero'"),
+    (["capacity", "--storage", "heteroassociative", "--iterations", "3"],
+     r"--iterations=3 needs --storage autoassociative: a heteroassociative read returns "
+     r"data"),
+    (["paper", "--seed", "-1"], r"argument --seed: must be a non-negative integer"),
     (["attention", "--dataset", "digits", "--n-bits", "32"],
      r"--dataset digits has 64-bit patterns"),
 ]
@@ -295,3 +300,30 @@ def test_a_failing_figure_keeps_the_results(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert "could not draw the figure: RuntimeError: no ink" in err
     assert (tmp_path / "results.json").is_file() and (tmp_path / "config.json").is_file()
+
+
+def test_capacity_storage_and_theory_in_the_summary(tmp_path, capsys):
+    out_dir = tmp_path / "hetero"
+    code, out, err = _run([*TINY["capacity"], "--storage", "heteroassociative", "--out",
+                           str(out_dir), "--no-plot", "-q"], capsys)
+    assert code == 0, err
+    rows = json.loads((out_dir / "results.json").read_text())
+    assert {r["storage"] for r in rows} == {r["theory_model"] for r in rows} == {
+        "heteroassociative"}
+    assert {r["iterations"] for r in rows} == {1}
+    summary = (out_dir / "summary.md").read_text()
+    assert "the heteroassociative one-read model" in summary
+    assert re.search(r"theory \(heteroassociative model, one read\) vs measurement: largest "
+                     r"gap [\d.e-]+ \(bit error rate, at m = \d+, noise \d+\), median", summary)
+    assert "the paper model's largest gap" in summary
+
+
+def test_hetero_storage_drops_the_presets_iterations():
+    from fastsdm.cli import _experiment_kwargs, build_parser
+
+    args = build_parser().parse_args(["capacity", "--preset", "kanerva", "--storage",
+                                      "heteroassociative"])
+    kwargs = _experiment_kwargs("capacity", args)
+    assert "iterations" not in kwargs and kwargs["storage"] == "heteroassociative"
+    args = build_parser().parse_args(["capacity", "--preset", "kanerva"])
+    assert _experiment_kwargs("capacity", args)["iterations"] == 10

@@ -285,6 +285,6 @@ def test_package_docstring_is_a_map():
 
     doc = fastsdm.__doc__
     missing = [name for name in fastsdm.__all__ if not name.startswith("__") and name not in doc]
-    modules = ("theory", "attention", "hopfield", "experiments", "plots", "distributed")
+    modules = ("theory", "attention", "hopfield", "experiments", "plots", "distributed", "gallery")
     missing += [m for m in modules if f"fastsdm.{m}" not in doc]
     assert not missing, f"fastsdm's docstring does not mention {missing}"

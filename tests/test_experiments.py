@@ -99,30 +99,53 @@ def test_capacity_recall_falls_with_load_and_noise(capacity_rows):
 
 def test_capacity_theory_beside_measurement(capacity_rows):
     at = _by(capacity_rows, "n_patterns", "noise")
-    for m, k in [(20, 24), (100, 12), (100, 24)]:  # light loads: the model holds
+    assert {r["theory_model"] for r in capacity_rows} == {"autoassociative"}
+    for m, k in [(20, 24), (100, 12), (100, 24)]:  # light loads
         row = at[m, k]
         assert row["bit_error_rate_1"] == pytest.approx(row["theory_bit_error_rate_1"],
                                                         abs=0.01)
+    for m, k in [(400, 12), (400, 24)]:  # loaded: 100 cues of one memory
+        row = at[m, k]
+        assert row["bit_error_rate_1"] == pytest.approx(row["theory_bit_error_rate_1"],
+                                                        rel=0.15)
     for k in (12, 24):  # 100 cues per point: exact recall within sampling error
         row = at[100, k]
         assert row["exact_recall_1"] == pytest.approx(row["theory_exact_recall_1"], abs=0.15)
+    # the paper model misses the loaded memory: no self-bias, crosstalk from n/2 only
+    assert abs(at[400, 24]["theory_bit_error_rate_1_paper"]
+               - at[400, 24]["bit_error_rate_1"]) > 0.02
     # theory_bit_error_rate_1 is the one-step model of theory.critical_distance, per bit
     row = at[100, 12]
     model = theory.critical_distance(128, 51, 4000, 100).curve[1][12] / 128
     assert row["theory_bit_error_rate_1"] == pytest.approx(model, rel=1e-9)
+    paper = theory.critical_distance(128, 51, 4000, 100, model="paper").curve[1][12] / 128
+    assert row["theory_bit_error_rate_1_paper"] == pytest.approx(paper, rel=1e-9)
+    assert row["theory_exact_recall_1"] == theory.exact_recall_probability(128, 51, 4000, 100,
+                                                                           12)
     assert row["theory_bit_error_rate_snr"] == pytest.approx(
         0.5 * math.erfc(row["theory_snr"] / math.sqrt(2)))
 
 
-def test_one_read_model_limits():
-    # One pattern: no crosstalk. A read is exact unless no location is shared
-    # (probability e^-S, then coin flips); per bit Φ(-S/√S) in Kanerva's model.
-    ber, exact = ex._one_read_model(64, 20, 1000, 1, [0, 41])
-    s = 1000 * theory.activation_probability(64, 20)
-    assert ber[0] == pytest.approx(0.5 * math.erfc(math.sqrt(s / 2)))
-    assert exact[0] == pytest.approx(1 - math.exp(-s) + math.exp(-s) * 0.5**64)
-    # Beyond 2d no location is shared: coin flips.
-    assert ber[1] == pytest.approx(0.5) and exact[1] == pytest.approx(0.5**64)
+def test_heteroassociative_capacity():
+    rows = ex.capacity(**TINY, n_patterns=[100, 400], noise=[0, 12],
+                       storage="heteroassociative", progress=False)
+    assert rows.config["storage"] == rows.config["theory_model"] == "heteroassociative"
+    assert rows.config["iterations"] == 1
+    at = _by(rows, "n_patterns", "noise")
+    for row in rows:
+        assert row["mean_steps"] == 1.0 and row["fixed_point_fraction"] is None
+        assert row["exact_recall_final"] == row["exact_recall_1"]
+        assert row["theory_bit_error_rate_1"] == theory.bit_error_probability(
+            128, 51, 4000, row["n_patterns"], row["noise"], model="heteroassociative")
+    # the read returns the data written at the address, not the address: a noiseless
+    # cue of an autoassociative memory is read back nearly exactly at 400 patterns,
+    # a heteroassociative one loses ~1.5 % of its bits, as its model says
+    assert at[400, 0]["bit_error_rate_1"] == pytest.approx(
+        at[400, 0]["theory_bit_error_rate_1"], abs=0.005)
+    assert at[400, 0]["bit_error_rate_1"] > 0.005
+    for m, k in [(100, 12), (400, 12)]:
+        assert at[m, k]["bit_error_rate_1"] == pytest.approx(
+            at[m, k]["theory_bit_error_rate_1"], rel=0.15)
 
 
 def test_capacity_is_reproducible_and_seeded():
@@ -147,13 +170,18 @@ def test_critical_distance_schema_and_estimates(critical_rows):
         curve = [r for r in rows if r["n_patterns"] == m]
         assert [r["cue_distance"] for r in curve] == list(range(0, 65, 8))
         model = theory.critical_distance(128, 51, 4000, m)
+        paper = theory.critical_distance(128, 51, 4000, m, model="paper")
         assert {r["critical_distance_theory"] for r in curve} == {model.distance}
+        assert {r["critical_distance_theory_paper"] for r in curve} == {paper.distance}
+        assert {r["theory_model"] for r in curve} == {"autoassociative"}
         (sim,) = {r["critical_distance_sim"] for r in curve}
         (recall,) = {r["critical_distance_recall"] for r in curve}
         assert 0 < sim < 64 and 0 < recall < 64
         assert curve[0]["exact_recall_final"] == 1.0 and curve[-1]["exact_recall_final"] < 0.5
         for r in curve:
             assert r["theory_distance_1"] == pytest.approx(model.curve[1][r["cue_distance"]])
+            assert r["theory_distance_1_paper"] == pytest.approx(
+                paper.curve[1][r["cue_distance"]])
             # the one-step model predicts the simulated single read
             assert abs(r["mean_distance_1"] - r["theory_distance_1"]) < 4
     cd = {r["n_patterns"]: r["critical_distance_sim"] for r in rows}
@@ -291,6 +319,10 @@ BAD = [
     ("capacity", dict(noise=[0, 300]), ValueError, r"each of noise must be in \[0, 256\]"),
     ("capacity", dict(n_cues=0), ValueError, r"n_cues must be in \[1, inf\], got 0"),
     ("capacity", dict(iterations=0), ValueError, r"iterations must be in \[1, inf\], got 0"),
+    ("capacity", dict(storage="auto"), ValueError,
+     r"storage must be one of 'autoassociative', 'heteroassociative', got 'auto'"),
+    ("capacity", dict(storage="heteroassociative", iterations=5), ValueError,
+     r"iterations=5 needs storage='autoassociative': a heteroassociative read returns data"),
     ("capacity", dict(repetitions=0), ValueError, r"repetitions must be in \[1, inf\]"),
     ("capacity", dict(seed=-1), ValueError, r"seed must be in \[0, inf\], got -1"),
     ("capacity", dict(counter_dtype="int64"), ValueError,

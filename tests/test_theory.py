@@ -356,7 +356,7 @@ def test_memory_optimum():
 @nojit
 def test_critical_distance_against_direct_formula():
     n, d, r, m = 64, 17, 2.0**40, 100
-    result = theory.critical_distance(n, d, r, m)
+    result = theory.critical_distance(n, d, r, m, model="paper")
     s = [float(r * i / 2**n) for i in theory.intersection(n, d, np.arange(n + 1))]
     half = s[n // 2]
     expected = [n * phi(-sx / math.sqrt(sx + (m - 1) * (half + half**2))) for sx in s]
@@ -374,13 +374,234 @@ def test_critical_distance_against_direct_formula():
 def test_critical_distance_noise_vanishes_below_quarter_radius():
     # 2d < n/2: I(n/2) = 0, so x'(x) = n Φ(-sqrt(S(x))) for any number of patterns
     n, d, r = 64, 15, 2.0**64
-    few = theory.critical_distance(n, d, r, 1).curve[1]
-    many = theory.critical_distance(n, d, r, 10**9).curve[1]
+    paper = {"model": "paper"}
+    few = theory.critical_distance(n, d, r, 1, **paper).curve[1]
+    many = theory.critical_distance(n, d, r, 10**9, **paper).curve[1]
     np.testing.assert_array_equal(few, many)
-    assert theory.critical_distance(n, d, r, 1024).distance == 2 * d
-    crowded = theory.critical_distance(n, 16, r, 1024)
+    assert theory.critical_distance(n, d, r, 1024, **paper).distance == 2 * d
+    crowded = theory.critical_distance(n, 16, r, 1024, **paper)
     assert crowded.distance < 2 * 16
-    assert theory.critical_distance(8, 0, 1.0, 1).distance == 0
+    assert theory.critical_distance(8, 0, 1.0, 1, **paper).distance == 0
+    # the three-way tie of the paper's d*_CD, reported rather than hidden
+    assert [theory.critical_distance(n, k, r, 1024, **paper).distance
+            for k in (14, 15, 16, 17, 18)] == [28, 30, 30, 30, 28]
+    assert theory.optimal_radius(n, r, 1024, "critical_distance", return_all=True) == (15, 16, 17)
+
+
+# ---------------------------------------------------------------------------
+# One-read models: each piece against exact enumeration, Monte Carlo and fastsdm.SDM
+# ---------------------------------------------------------------------------
+
+
+@nojit
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 13])
+def test_self_bias_identity_is_exact(n):
+    # Σ_h C(n,h) I(h) (n − 2h) = n C(n−1, d)²: the mean pull E_h[S(h)(1 − 2h/n)] of
+    # one stored word towards the cue is N κ², κ = C(n−1, d)/2^n (exact integers).
+    for d in range(n + 1):
+        lhs = sum(math.comb(n, h) * theory.intersection(n, d, h) * (n - 2 * h)
+                  for h in range(n + 1))
+        assert lhs == n * math.comb(n - 1, d) ** 2, (n, d)
+    stats = theory.read_statistics(n, min(n, 2), 1000, 11)
+    kappa = math.comb(n - 1, min(n, 2)) / 2**n
+    assert stats.bias == pytest.approx(10 * 1000 * kappa**2, rel=1e-12)
+
+
+def brute_force_overlap(n: int, d: int, x: int) -> int:
+    """Σ z̃_j q̃_j over z in O(q, d) ∩ O(ξ, d), with q, ξ x bits apart and agreeing on bit j."""
+    points = np.arange(1 << n, dtype=np.uint64)
+    q, xi = np.uint64(0), np.uint64(((1 << x) - 1) << 1)  # bit 0 agrees; bits 1..x differ
+    both = (np.bitwise_count(points ^ q) <= d) & (np.bitwise_count(points ^ xi) <= d)
+    agree_bit0 = (points & np.uint64(1)) == 0
+    return int(both[agree_bit0].sum()) - int(both[~agree_bit0].sum())
+
+
+@nojit
+@pytest.mark.parametrize("n", [2, 5, 9])
+def test_agreeing_overlap_against_enumeration(n):
+    for d in range(n + 1):
+        log_j = theory._log_agreeing_overlap(n, d)
+        for x in range(n):
+            expected = brute_force_overlap(n, d, x)
+            got = math.exp(log_j[x]) if log_j[x] > -math.inf else 0.0
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-12), (n, d, x)
+
+
+def simulate_oriented_sums(n, d, N, m, x, trials, rng):
+    """t_j = s_j q̃_j of one read, on right (ε = +1) and flipped cue bits, with NumPy only."""
+    bit = np.uint64(1) << np.arange(n, dtype=np.uint64)
+    right, flipped = [], []
+    for _ in range(trials):
+        locations = rng.integers(0, 1 << n, N, dtype=np.uint64)  # n-bit integers
+        words = rng.integers(0, 1 << n, m, dtype=np.uint64)
+        flips = rng.choice(n, x, replace=False)
+        cue = words[0] ^ np.bitwise_or.reduce(bit[flips])
+        writes = np.bitwise_count(locations[:, None] ^ words[None]) <= d  # (N, m)
+        bipolar = np.where(words[:, None] & bit, 1, -1)  # (m, n)
+        active = np.bitwise_count(locations ^ cue) <= d
+        t = (writes[active].sum(axis=0) @ bipolar) * np.where(cue & bit, 1, -1)
+        mask = np.zeros(n, dtype=bool)
+        mask[flips] = True
+        right.append(t[~mask])
+        flipped.append(t[mask])
+    return np.concatenate(right).astype(float), np.concatenate(flipped).astype(float)
+
+
+@pytest.mark.slow
+def test_read_moments_against_monte_carlo():
+    # Small memories where the shared-location term is 17 % of the variance: the
+    # issue's σ² = S + (m−1)E_h[S + S²] alone would miss the Monte Carlo variance.
+    n, d, N, m, x = 12, 4, 150, 60, 3
+    stats = theory.read_statistics(n, d, N, m)
+    right, flipped = simulate_oriented_sums(n, d, N, m, x, 4000, np.random.default_rng(0))
+    s = stats.signal[x]
+    mean_right, mean_flipped = s + stats.bias, -s + stats.bias
+    var_right = stats.signal_var[x] + stats.crosstalk_var + 2 * stats.cov_correct[x]
+    var_flipped = stats.signal_var[x] + stats.crosstalk_var - 2 * stats.cov_flipped[x]
+    assert right.mean() == pytest.approx(mean_right, abs=4 * right.std() / math.sqrt(4000))
+    assert flipped.mean() == pytest.approx(mean_flipped, abs=4 * flipped.std() / math.sqrt(4000))
+    assert right.var() == pytest.approx(var_right, rel=0.05)
+    assert flipped.var() == pytest.approx(var_flipped, rel=0.05)
+    hetero = theory.read_statistics(n, d, N, m, model="heteroassociative")
+    without_sharing = stats.signal_var[x] + hetero.crosstalk_var
+    assert right.var() > 1.12 * without_sharing
+
+
+def sdm_one_read(n, d, N, m, xs, cues, seed, hetero=False):
+    """Mean distance after one read of fastsdm.SDM, per cue distance."""
+    import fastsdm
+
+    seeds = np.random.SeedSequence(seed).spawn(3)
+    mem = fastsdm.SDM(n, N, radius=d, seed=seeds[0])
+    rng = np.random.default_rng(seeds[1])
+    keys = fastsdm.random_addresses(m, n, seed=rng)
+    data = fastsdm.random_addresses(m, n, seed=rng) if hetero else keys
+    mem.write(keys, data if hetero else None)
+    rng = np.random.default_rng(seeds[2])
+    chosen = rng.choice(m, cues, replace=False)
+    out = []
+    for x in xs:
+        read = mem.read(fastsdm.flip_bits(keys[chosen], n, x, seed=rng))
+        out.append(float(np.bitwise_count(read ^ data[chosen]).sum(axis=1).mean()))
+    return np.array(out)
+
+
+def test_autoassociative_model_tracks_the_simulated_memory():
+    n, d, N, m = 256, 108, 20_000, 1600
+    xs = np.array([16, 32, 48, 64, 96])
+    simulated = sdm_one_read(n, d, N, m, xs, 100, seed=11)
+    model = theory.critical_distance(n, d, N, m).curve[1][xs]
+    tolerance = np.maximum(10.0, 0.06 * simulated)
+    assert np.all(np.abs(model - simulated) <= tolerance), (simulated, model)
+    # the paper model, without the self-bias, misses the same measurement by far
+    paper = theory.critical_distance(n, d, N, m, model="paper").curve[1][xs]
+    assert np.all(np.abs(paper - simulated) > tolerance), (simulated, paper)
+
+
+def test_heteroassociative_bit_error_tracks_the_simulated_memory():
+    n, d, N, m, x = 256, 103, 100_000, 2000, 32
+    simulated = sdm_one_read(n, d, N, m, [x], 300, seed=12, hetero=True)[0] / n
+    model = theory.bit_error_probability(n, d, N, m, x, model="heteroassociative")
+    assert model == pytest.approx(simulated, rel=0.15)
+    paper = theory.bit_error_probability(n, d, N, m, x, model="paper")
+    assert paper != pytest.approx(simulated, rel=0.15)
+
+
+@nojit
+def test_canonical_memory_models():
+    auto = theory.critical_distance(1000, 451, 10**6, 10_000)
+    assert auto.distance == 228
+    assert theory.critical_distance(1000, 451, 10**6, 10_000, model="paper").distance == 164
+    hetero = theory.critical_distance(1000, 451, 10**6, 10_000, model="heteroassociative")
+    assert hetero.distance < 164  # more crosstalk than the paper model, no self-bias
+    stats = theory.read_statistics(1000, 451, 10**6, 10_000)
+    assert stats.bias == pytest.approx(128.6134, abs=1e-4)
+    assert auto.curve[1][200] == pytest.approx(177.94, abs=0.01)
+    # canonical load of the capacity experiment, noise 0: measured 1e-5 bit errors
+    assert theory.bit_error_probability(1000, 451, 10**6, 60_000, 0) < 1e-4
+    assert theory.bit_error_probability(1000, 451, 10**6, 60_000, 0, model="paper") > 1e-3
+
+
+@nojit
+@pytest.mark.parametrize("model", ["autoassociative", "heteroassociative"])
+def test_one_stored_word_is_exact(model):
+    # No crosstalk: a bit is wrong only when no location is shared (a coin flip),
+    # P(c = 0) = (1 − I(x)/2^n)^N, exactly.
+    n, d, N = 64, 20, 1000
+    xs = np.array([0, 10, 30, 41])
+    share = np.array([theory.intersection(n, d, int(x)) / 2**n for x in xs])
+    none = (1.0 - share) ** N
+    np.testing.assert_allclose(theory.bit_error_probability(n, d, N, 1, xs, model=model),
+                               none / 2, rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(theory.exact_recall_probability(n, d, N, 1, xs, model=model),
+                               1 - none + none * 0.5**n, rtol=1e-9)
+    # paper model: Kanerva's normal form Φ(−√S) per bit
+    s = N * share[0]
+    assert theory.bit_error_probability(n, d, N, 1, 0, model="paper") == pytest.approx(
+        phi(-math.sqrt(s)))
+
+
+@nojit
+def test_probabilities_stay_in_the_unit_interval():
+    # The paper model's Poisson mixture summed to 1.0000000000001128 here before clipping.
+    assert theory.exact_recall_probability(1000, 451, 10**6, 100, 0, model="paper") == 1.0
+    for model in theory.READ_MODELS:
+        for args in [(64, 20, 2000, 100), (256, 103, 10**5, 2000), (64, 15, 2**64, 1024)]:
+            xs = np.arange(args[0] + 1)
+            for values in (theory.bit_error_probability(*args, xs, model=model),
+                           theory.exact_recall_probability(*args, xs[::7], model=model)):
+                assert np.all((values >= 0) & (values <= 1)), (model, args)
+
+
+@nojit
+def test_read_model_shapes_and_scalars():
+    value = theory.bit_error_probability(128, 51, 4000, 100, 12)
+    assert isinstance(value, float)
+    grid = theory.bit_error_probability(128, 51, 4000, 100, [[0, 12], [24, 128]])
+    assert grid.shape == (2, 2) and grid[0, 1] == value
+    # Nothing shared with the complement: coin flips, unless the other words (stored
+    # at their own addresses) pull the read towards the cue, i.e. away from the word.
+    assert theory.bit_error_probability(128, 51, 4000, 100, 128,
+                                        model="heteroassociative") == 0.5
+    assert grid[1, 1] > 0.55
+    curve = theory.critical_distance(128, 51, 4000, 100).curve
+    np.testing.assert_allclose(curve[1][[0, 12, 24]] / 128, [grid[0, 0], value, grid[1, 0]])
+    stats = theory.read_statistics(128, 51, 4000, 100, model="paper")
+    assert stats.bias == 0.0 and stats.model == "paper"
+
+
+@nojit
+def test_optimal_radius_models_and_ties():
+    args = (64, 2**64, 1024)
+    assert theory.optimal_radius(*args, "snr", return_all=True) == (11,)
+    assert theory.optimal_radius(*args, "memory", "argmax", return_all=True) == (
+        theory.optimal_radius(*args, "memory", "argmax"),)
+    auto = theory.optimal_radius(*args, "critical_distance", model="autoassociative",
+                                 return_all=True)
+    cds = [theory.critical_distance(64, d, 2**64, 1024, model="autoassociative").distance
+           for d in range(33)]
+    assert auto == tuple(d for d in range(33) if cds[d] == max(cds))
+
+
+# ---------------------------------------------------------------------------
+# Cap-fitted β
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_fit_cap_beta_reproduces_the_authors_values():
+    assert [round(theory.fit_cap_beta(64, d), 5) for d in (5, 9, 11)] == [
+        71.70921, 29.76709, 21.53975]
+    for d in (5, 9, 11):
+        paper, ols = theory.fit_cap_beta(64, d), theory.fit_cap_beta(64, d, method="ols")
+        assert paper == pytest.approx(ols * d / (d - 1), rel=1e-12)
+        assert paper > theory.fit_beta(64, d)  # caps fall faster than balls at n = 64
+    # against an independent line fit (np.polyfit) of the same points
+    h = np.arange(11)
+    x = 1 - 2 * h / 64
+    slope, intercept = np.polyfit(x, theory.log_cap_intersection(64, 11, x), 1)
+    beta, b0 = theory.fit_cap_beta(64, 11, method="ols", return_intercept=True)
+    assert (beta, b0) == pytest.approx((slope, intercept), rel=1e-9)
 
 
 # ---------------------------------------------------------------------------
@@ -606,6 +827,27 @@ def test_tiny_cap_intersections_stay_positive_in_log_space():
          r"n_patterns must be >= 1 for the critical distance, got 0.5"),
         (lambda: theory.critical_distance(64, 15, 2**64, 0.5), ValueError,
          r"n_patterns must be >= 1 for the critical distance"),
+        (lambda: theory.critical_distance(64, 15, 2**64, 10, model="auto"), ValueError,
+         r"model must be one of 'autoassociative', 'heteroassociative', 'paper', got 'auto'"),
+        (lambda: theory.read_statistics(64, 15, 2**64, 0.5), ValueError,
+         r"n_patterns must be >= 1 for a read model, got 0.5"),
+        (lambda: theory.bit_error_probability(64, 15, 2**64, 10, 65), ValueError,
+         r"h must be in \[0, n\] = \[0, 64\], got 65"),
+        (lambda: theory.bit_error_probability(64, 15, 2**64, 10, 1.5), TypeError,
+         r"must be an integer or an array of integers"),
+        (lambda: theory.exact_recall_probability(64, 15, 0, 10, 1), ValueError,
+         r"n_locations must be a positive"),
+        (lambda: theory.exact_recall_probability(64, 15, 100, 0.0, 1), ValueError,
+         r"n_patterns must be a positive"),
+        (lambda: theory.optimal_radius(64, 2**64, 1024, "snr", model="autoassociative"),
+         ValueError, r"model='autoassociative' applies to criterion='critical_distance' only"),
+        (lambda: theory.optimal_radius(64, 2**64, 1024, return_all=1), TypeError,
+         r"return_all must be True or False, got 1"),
+        (lambda: theory.fit_cap_beta(64, 1), ValueError,
+         r"fit_cap_beta needs at least two points .* got 1"),
+        (lambda: theory.fit_cap_beta(64, 5.5), TypeError, r"radius d must be an integer"),
+        (lambda: theory.fit_cap_beta(64, 5, method="mle"), ValueError,
+         r"method must be one of 'paper', 'ols', got 'mle'"),
         (lambda: theory.cap_fraction(1, 0.5), ValueError,
          r">= 2 for caps on the sphere S\^\(n-1\), got 1"),
         (lambda: theory.cap_fraction(8, "2"), TypeError, r"radius d must be a real number"),
