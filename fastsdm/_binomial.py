@@ -96,19 +96,22 @@ def _float_log_lower(n: int, e: int) -> float:
     return log_c + top + math.log(np.exp(log_r - top).sum())
 
 
-def _float_reaches(n: int, d: int, p: float, q_complement: float) -> bool:
-    """Estimate of ``P(X <= d) >= p``."""
+def _float_reaches(n: int, d: int, log_p: float, log_q: float) -> bool:
+    """Estimate of ``P(X <= d) >= p``, given ``log p`` and ``log q = log(1 - p)``."""
     if d >= n:
         return True
     if d < 0:
         return False
     if 2 * d == n - 1:
-        return p <= 0.5
+        return log_p <= -math.log(2)
     if 2 * d < n - 1:
-        return _float_log_lower(n, d) >= math.log(p)
-    if q_complement <= 0:
-        return False
-    return _float_log_lower(n, n - 1 - d) <= math.log(q_complement)
+        return _float_log_lower(n, d) >= log_p
+    return _float_log_lower(n, n - 1 - d) <= log_q
+
+
+def _log(q: Fraction) -> float:
+    """``log q`` in double precision, also for q far below the smallest double."""
+    return -math.inf if q <= 0 else math.log(q.numerator) - math.log(q.denominator)
 
 
 # -- the rigorous enclosure --------------------------------------------------------------
@@ -229,12 +232,11 @@ def quantile(n: int, target: Fraction) -> int:
     """Smallest ``d`` with ``P(Bin(n, 1/2) <= d) >= target``, for ``0 < target <= 1``."""
     if n <= EXACT_MAX_N:
         return _exact_quantile(n, target)
-    p = float(target)
-    q_complement = float(1 - target)
+    log_p, log_q = _log(target), _log(1 - target)
     lo, hi = -1, n  # reaches(lo) is false, reaches(hi) is true
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _float_reaches(n, mid, p, q_complement):
+        if _float_reaches(n, mid, log_p, log_q):
             hi = mid
         else:
             lo = mid

@@ -741,7 +741,8 @@ def radius_for_probability(n: int, p: float) -> int:
     n = _check_n(n)
     if isinstance(p, numbers.Rational) and not _is_int(p):
         target = Fraction(p)
-        _check_probability(p, "p")
+        if not 0 < target <= 1:  # exactly: float(p) may underflow to 0
+            _check_probability(p, "p")
     else:
         target = Fraction(_check_probability(p, "p"))
     return _binomial.quantile(n, target)
