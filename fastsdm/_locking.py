@@ -13,9 +13,9 @@ it.  So every public method of a memory takes its object's lock:
 A writer announces itself before it waits for the readers inside to leave,
 and readers that arrive after that queue behind it, so a stream of readers
 cannot starve a writer.  Built from three ``threading.Lock`` objects and no
-condition variable: an uncontended reader costs four lock operations, a
-writer six (about half a microsecond, next to tens of microseconds for the
-smallest read or write).
+condition variable: an uncontended reader or writer costs four to six lock
+operations, about a microsecond with the method wrapper, next to 13-100
+microseconds for the smallest calls (``benchmarks/lock_overhead.py``).
 """
 
 from __future__ import annotations
@@ -29,48 +29,57 @@ __all__ = ["RWLock", "shared", "exclusive"]
 class RWLock:
     """A readers-writer lock that lets no stream of readers starve a writer.
 
-    Not reentrant: a thread holding it must not take it again.
+    Not reentrant: a thread holding it must not take it again.  Readers only
+    count themselves under a mutex; a writer closes the gate (new readers
+    wait on it), announces itself, and waits for the readers inside to leave:
+    the last one to leave wakes it through ``_drained``, a lock that is held
+    except while it does so.
     """
 
-    __slots__ = ("_mutex", "_room", "_gate", "_writer", "_readers")
+    __slots__ = ("_mutex", "_gate", "_drained", "_writer", "_readers")
 
     def __init__(self):
-        self._mutex = threading.Lock()  # guards _writer and _readers
-        self._room = threading.Lock()   # held by the writer, or by the readers as a group
-        self._gate = threading.Lock()   # held by the writer from announcing itself to leaving
-        self._writer = False            # a writer is waiting for the room or in it
+        self._mutex = threading.Lock()    # guards _writer and _readers
+        self._gate = threading.Lock()     # held by the writer, from announcing itself to leaving
+        self._drained = threading.Lock()  # released once by the last reader a writer waits for
+        self._drained.acquire()
+        self._writer = False
         self._readers = 0
 
     def acquire_shared(self) -> None:
         mutex = self._mutex
         mutex.acquire()
-        while self._writer:  # queue behind the writer (it holds the gate)
+        while self._writer:  # queue behind the writer
             mutex.release()
             self._gate.acquire()
             self._gate.release()
             mutex.acquire()
         self._readers += 1
-        if self._readers == 1:
-            # Free: no writer holds the room while _writer is False.
-            self._room.acquire()
         mutex.release()
 
     def release_shared(self) -> None:
-        with self._mutex:
-            self._readers -= 1
-            if self._readers == 0:
-                self._room.release()
+        mutex = self._mutex
+        mutex.acquire()
+        self._readers -= 1
+        if not self._readers and self._writer:
+            self._drained.release()  # the writer was waiting for this reader
+        mutex.release()
 
     def acquire_exclusive(self) -> None:
         self._gate.acquire()
-        with self._mutex:
-            self._writer = True
-        self._room.acquire()  # wait for the readers inside to leave
+        mutex = self._mutex
+        mutex.acquire()
+        self._writer = True
+        wait = self._readers > 0
+        mutex.release()
+        if wait:
+            self._drained.acquire()
 
     def release_exclusive(self) -> None:
-        self._room.release()
-        with self._mutex:
-            self._writer = False
+        mutex = self._mutex
+        mutex.acquire()
+        self._writer = False
+        mutex.release()
         self._gate.release()
 
 

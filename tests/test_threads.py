@@ -73,23 +73,24 @@ def test_two_writer_threads_equal_sequential_writes(activation):
 
 
 def test_two_writer_threads_on_a_continuous_memory():
-    # Values are small integers, so float32 sums are exact in any order.
-    shared = ContinuousSDM(32, 3000, radius=14, value_dim=256, seed=0)
-    sequential = ContinuousSDM(32, 3000, radius=14, value_dim=256, seed=0)
+    # Values are small integers, so float32 sums are exact in any order; wide
+    # values make each update long enough for the threads to overlap.
+    shared = ContinuousSDM(32, 1000, radius=15, value_dim=2048, seed=0)
+    sequential = ContinuousSDM(32, 1000, radius=15, value_dim=2048, seed=0)
     rng = np.random.default_rng(3)
-    parts = [(rng.standard_normal((960, 32)),
-              rng.integers(-2, 3, (960, 256)).astype(np.float32)) for _ in range(2)]
+    parts = [(rng.standard_normal((160, 32)),
+              rng.integers(-2, 3, (160, 2048)).astype(np.float32)) for _ in range(2)]
 
     def writer(keys, values):
         def work():
-            for start in range(0, 960, 8):
-                shared.write(keys[start : start + 8], values[start : start + 8], parallel=False)
+            for start in range(0, 160, 2):
+                shared.write(keys[start : start + 2], values[start : start + 2], parallel=False)
         return work
 
     _race([writer(*parts[0]), writer(*parts[1])])
     for keys, values in parts:
-        for start in range(0, 960, 8):
-            sequential.write(keys[start : start + 8], values[start : start + 8], parallel=False)
+        for start in range(0, 160, 2):
+            sequential.write(keys[start : start + 2], values[start : start + 2], parallel=False)
     assert np.array_equal(shared.accumulators, sequential.accumulators)
 
 
@@ -158,6 +159,43 @@ def test_the_lock_lets_readers_share_and_writers_wait():
     w.join(5)
     r.join(5)
     assert order == ["writer", "late reader"]
+
+
+def test_the_lock_never_lets_a_writer_in_with_anyone_else():
+    lock = RWLock()
+    state = {"readers": 0, "writers": 0}
+    guard = threading.Lock()
+    violations = []
+
+    def enter(kind):
+        with guard:
+            state[kind] += 1
+            if state["writers"] > 1 or (state["writers"] and state["readers"]):
+                violations.append(dict(state))
+
+    def leave(kind):
+        with guard:
+            state[kind] -= 1
+
+    def worker(seed):
+        def work():
+            rng = np.random.default_rng(seed)
+            for write in rng.random(3000) < 0.3:
+                if write:
+                    lock.acquire_exclusive()
+                    enter("writers")
+                    leave("writers")
+                    lock.release_exclusive()
+                else:
+                    lock.acquire_shared()
+                    enter("readers")
+                    leave("readers")
+                    lock.release_shared()
+        return work
+
+    _race([worker(seed) for seed in range(4)])
+    assert violations == [] and state == {"readers": 0, "writers": 0}
+    assert not lock._writer and lock._readers == 0
 
 
 def test_a_failing_call_releases_the_lock():
