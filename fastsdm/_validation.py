@@ -96,8 +96,8 @@ def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.
     Returns a C-contiguous ``uint64`` array (a view when the input already is).
     """
     array = np.asarray(words)
-    refuse_big_endian(array, name)
     if array.dtype != np.uint64:
+        refuse_big_endian(array, name)
         hint = ("pack 0/1 bits with fastsdm.pack_bits()"
                 if array.dtype.kind in "biu" else "addresses are binary: pack bits with "
                 "fastsdm.pack_bits()")
@@ -133,7 +133,8 @@ def as_words(x, name: str, n_bits: int):
     from .bits import pack_bits  # local: bits imports this module
 
     array = np.asarray(x)
-    refuse_big_endian(array, name)
+    if array.dtype != np.uint64:
+        refuse_big_endian(array, name)
     if array.dtype.kind not in "biu":
         raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got "
                         f"{_describe(array)}; threshold real vectors first (e.g. x > 0) "
