@@ -48,22 +48,19 @@ def _cases():
     eight = fastsdm.random_addresses(8, 256, seed=2)
     cont = ContinuousSDM(64, 2000, radius=24, seed=0)
     key = np.random.default_rng(0).standard_normal((1, 64))
-    S, C = type(sdm), type(cont)
-
-    def unwrap(method):
-        return getattr(method, "__wrapped__", method)
-
+    # The methods without their lock wrapper, looked up once.
+    write, read, activate = (getattr(type(sdm), name) for name in ("write", "read", "activate"))
+    write, read, activate = (getattr(f, "__wrapped__", f) for f in (write, read, activate))
+    cwrite, cread = (getattr(ContinuousSDM, name) for name in ("write", "read"))
+    cwrite, cread = (getattr(f, "__wrapped__", f) for f in (cwrite, cread))
     return [
-        ("SDM.write, 1 query", lambda: sdm.write(one), lambda: unwrap(S.write)(sdm, one)),
-        ("SDM.write, 8 queries", lambda: sdm.write(eight), lambda: unwrap(S.write)(sdm, eight)),
-        ("SDM.read, 1 query", lambda: sdm.read(one), lambda: unwrap(S.read)(sdm, one)),
-        ("SDM.read, 8 queries", lambda: sdm.read(eight), lambda: unwrap(S.read)(sdm, eight)),
-        ("SDM.activate, 1 query", lambda: sdm.activate(one),
-         lambda: unwrap(S.activate)(sdm, one)),
-        ("ContinuousSDM.write, 1 key", lambda: cont.write(key),
-         lambda: unwrap(C.write)(cont, key)),
-        ("ContinuousSDM.read, 1 query", lambda: cont.read(key),
-         lambda: unwrap(C.read)(cont, key)),
+        ("SDM.write, 1 query", lambda: sdm.write(one), lambda: write(sdm, one)),
+        ("SDM.write, 8 queries", lambda: sdm.write(eight), lambda: write(sdm, eight)),
+        ("SDM.read, 1 query", lambda: sdm.read(one), lambda: read(sdm, one)),
+        ("SDM.read, 8 queries", lambda: sdm.read(eight), lambda: read(sdm, eight)),
+        ("SDM.activate, 1 query", lambda: sdm.activate(one), lambda: activate(sdm, one)),
+        ("ContinuousSDM.write, 1 key", lambda: cont.write(key), lambda: cwrite(cont, key)),
+        ("ContinuousSDM.read, 1 query", lambda: cont.read(key), lambda: cread(cont, key)),
     ]
 
 
