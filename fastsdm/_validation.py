@@ -7,6 +7,7 @@ what was expected, what was received and how to fix it.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
@@ -14,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "check_int",
+    "refuse_big_endian",
     "check_choice",
     "n_words",
     "pad_mask",
@@ -22,11 +24,24 @@ __all__ = [
 ]
 
 
+def _int_fix(value, name: str) -> str:
+    """How to turn a near-integer (``100.0``, ``"100"``) into the integer meant."""
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        return f"; pass {name}={int(value)} (an int, not a float)"
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            return f"; pass a whole number such as {name}=100, not a string"
+        return f"; pass the number {name}={number}, not the string {value!r}"
+    return ""
+
+
 def check_int(value, name: str, low: int | None = None, high: int | None = None, hint: str = ""):
     """Return ``value`` as a Python int in ``[low, high]`` or raise."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}"
-                        + (f"; {hint}" if hint else ""))
+                        + (f"; {hint}" if hint else "") + _int_fix(value, name))
     value = operator.index(value)
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
@@ -59,6 +74,22 @@ def _describe(array: np.ndarray) -> str:
     return f"array of shape {array.shape} and dtype {array.dtype}"
 
 
+def refuse_big_endian(array: np.ndarray, name: str) -> None:
+    """Refuse uint64 words in a non-native byte order, saying how to convert them.
+
+    Their integer values and their bytes disagree about which bit is which,
+    so either reading could be the wrong one: the caller must choose.
+    """
+    dtype = array.dtype
+    if dtype.kind == "u" and dtype.itemsize == 8 and not dtype.isnative:
+        raise TypeError(
+            f"{name} are uint64 words in non-native (big-endian) byte order, got "
+            f"{_describe(array)} ({dtype.str}); fastsdm words are native little-endian uint64. "
+            f"If the values are the words, convert them with np.asarray({name}, "
+            f"dtype=np.uint64); if the bytes come from np.packbits, reinterpret them with "
+            f"{name}.view('<u8')")
+
+
 def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.ndarray:
     """Validate packed words: uint64, last axis W, C-contiguous; pad bits zero.
 
@@ -66,6 +97,7 @@ def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.
     """
     array = np.asarray(words)
     if array.dtype != np.uint64:
+        refuse_big_endian(array, name)
         hint = ("pack 0/1 bits with fastsdm.pack_bits()"
                 if array.dtype.kind in "biu" else "addresses are binary: pack bits with "
                 "fastsdm.pack_bits()")
@@ -101,6 +133,8 @@ def as_words(x, name: str, n_bits: int):
     from .bits import pack_bits  # local: bits imports this module
 
     array = np.asarray(x)
+    if array.dtype != np.uint64:
+        refuse_big_endian(array, name)
     if array.dtype.kind not in "biu":
         raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got "
                         f"{_describe(array)}; threshold real vectors first (e.g. x > 0) "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import _describe, check_int, check_words, n_words, pad_mask
+from ._validation import _describe, check_int, check_words, n_words, pad_mask, refuse_big_endian
 
 __all__ = [
     "pack_bits",
@@ -115,6 +115,7 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
     array([255], dtype=uint64)
     """
     n_bits = check_int(n_bits, "n_bits", 1)
+    refuse_big_endian(np.asarray(words), "words")
     array = np.array(words, dtype=np.uint64, copy=True)
     if array.ndim == 0 or array.shape[-1] != n_words(n_bits):
         raise ValueError(f"words must have {n_words(n_bits)} words per vector for "

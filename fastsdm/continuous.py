@@ -10,9 +10,6 @@ activation probability.
 
 from __future__ import annotations
 
-import math
-import numbers
-import operator
 from pathlib import Path
 
 import numba
@@ -21,6 +18,10 @@ import numpy as np
 from . import _persist
 from ._jit import use_parallel
 from ._kernels import continuous as _k
+from ._locking import RWLock, exclusive, shared
+from ._params import ContinuousParams, MetadataError, seed_entropy
+from ._params import check_accumulator_dtype as _check_dtype
+from ._params import check_real as _check_real
 from ._validation import _describe, check_int
 from .memory import ADDRESS_BLOCK, ReadInfo, _available_memory, _gib
 
@@ -29,7 +30,9 @@ __all__ = ["ContinuousSDM"]
 FORMAT_NAME = "fastsdm.ContinuousSDM"
 FORMAT_VERSION = 1
 _ARRAYS = ("addresses", "accumulators")
-ACCUMULATOR_DTYPES = ("float32", "float64")
+_REQUIRED = ContinuousParams.KEYS
+_OPTIONAL = ("open_for_writing",)
+_RESEAL = "fastsdm.ContinuousSDM.load(path, mmap=True, verify=False).flush()"
 
 #: Bytes of float32 similarities computed at once (a block of locations
 #: against a chunk of queries).  Large blocks are faster although they leave
@@ -52,22 +55,6 @@ def _rows(mask: np.ndarray) -> str:
     bad = np.flatnonzero(mask)
     shown = ", ".join(str(i) for i in bad[:10])
     return f"[{shown}{', ...' if bad.size > 10 else ''}] ({bad.size} of {mask.size})"
-
-
-def _check_real(value, name: str, low: float | None = None, high: float | None = None,
-                hint: str = ""):
-    """Return ``value`` as a finite Python int or float in ``[low, high]`` or raise."""
-    tail = f"; {hint}" if hint else ""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
-                        f"{value!r}{tail}")
-    value = operator.index(value) if isinstance(value, numbers.Integral) else float(value)
-    if not math.isfinite(value) or (low is not None and value < low) or (
-            high is not None and value > high):
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value}{tail}")
-    return value
 
 
 def _float_rows(x, name: str, width: int, what: str):
@@ -130,39 +117,6 @@ def _value_rows(array: np.ndarray, name: str, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"{name} has NaN or infinite values (or values beyond the {dtype} "
                          f"range) in rows {_rows(bad)}; remove or rescale those rows")
     return values
-
-
-def _check_dtype(dtype) -> np.dtype:
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in ACCUMULATOR_DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(ACCUMULATOR_DTYPES)} (the "
-                         f"accumulators' dtype), got {dtype!r}")
-    return np.dtype(name)
-
-
-def _activation(dim, n_locations, radius, threshold, k_nearest):
-    """``(radius, threshold, k_nearest)`` with exactly one rule given."""
-    given = [name for name, v in (("radius", radius), ("threshold", threshold),
-                                  ("k_nearest", k_nearest)) if v is not None]
-    if len(given) != 1:
-        raise ValueError("give exactly one of radius, threshold and k_nearest, got "
-                         f"{given or 'none'}")
-    if k_nearest is not None:
-        if n_locations == 0:
-            raise ValueError("k_nearest activation needs at least one location")
-        k = check_int(k_nearest, "k_nearest", 1, n_locations,
-                      hint="k_nearest counts locations and cannot exceed n_locations")
-        return None, None, k
-    if radius is not None:
-        radius = _check_real(radius, "radius", 0, dim,
-                             hint="the radius is Hamming-equivalent, in [0, dim]; give a "
-                             "cosine directly with threshold=")
-        return radius, 1.0 - 2.0 * radius / dim, None
-    return None, float(_check_real(threshold, "threshold", -1, 1,
-                                   hint="the threshold is a cosine")), None
 
 
 def generate_addresses(entropy, n_locations: int, dim: int, start: int = 0,
@@ -274,28 +228,45 @@ class ContinuousSDM:
     def __init__(self, dim: int, n_locations: int | None = None, radius: float | None = None,
                  *, threshold: float | None = None, k_nearest: int | None = None,
                  value_dim: int | None = None, seed=None, addresses=None, dtype=np.float32):
-        self.dim = check_int(dim, "dim", 1)
+        dim = check_int(dim, "dim", 1)
         if addresses is not None:
-            addresses, _ = _float_rows(addresses, "addresses", self.dim, "dim")
+            addresses, _ = _float_rows(addresses, "addresses", dim, "dim")
             if n_locations is not None and n_locations != addresses.shape[0]:
                 raise ValueError(f"n_locations={n_locations} does not match the "
                                  f"{addresses.shape[0]} addresses given; omit n_locations")
             n_locations = addresses.shape[0]
-        if n_locations is None:
-            raise TypeError("ContinuousSDM needs n_locations (or explicit addresses=)")
-        self.n_locations = check_int(n_locations, "n_locations", 0)
-        self.value_dim = self.dim if value_dim is None else check_int(value_dim, "value_dim", 1)
-        self.dtype = _check_dtype(dtype)
-        self.radius, self.threshold, self.k_nearest = _activation(
-            self.dim, self.n_locations, radius, threshold, k_nearest)
+        ContinuousParams.create(dim, n_locations, radius, threshold=threshold,
+                                k_nearest=k_nearest, value_dim=value_dim,
+                                dtype=dtype).assign(self)
         self._check_fits()
-        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
+        seq, self.seed = seed_entropy(seed)
         if addresses is None:
             self.addresses = generate_addresses(seq.entropy, self.n_locations, self.dim)
         else:
             self.addresses = _unit_rows(addresses, "addresses")
         self.accumulators = np.zeros((self.n_locations, self.value_dim), dtype=self.dtype)
+        self._lock = RWLock()
+        self._mapped = None  # set by load(mmap=True): where flush() writes
+
+    def _params(self) -> ContinuousParams:
+        return ContinuousParams.create(
+            self.dim, self.n_locations, self.radius,
+            threshold=None if self.radius is not None else self.threshold,
+            k_nearest=self.k_nearest, value_dim=self.value_dim, dtype=self.dtype, seed=self.seed)
+
+    # Pickling and copying: the lock is per object; a copy of a memory-mapped
+    # memory holds its accumulators in RAM and is not tied to the files.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        if isinstance(state.get("accumulators"), np.memmap):
+            state["accumulators"] = np.array(state["accumulators"])
+        state["_mapped"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = RWLock()
 
     # -- construction helpers -------------------------------------------------
 
@@ -424,6 +395,7 @@ class ContinuousSDM:
         array, single = _float_rows(x, name, self.dim, "dim")
         return _unit_rows(array, name), single
 
+    @shared
     def activate(self, queries, *, parallel: bool | None = None):
         """Locations activated by each query, as CSR.
 
@@ -470,6 +442,7 @@ class ContinuousSDM:
 
     # -- write ----------------------------------------------------------------
 
+    @exclusive
     def write(self, keys, values=None, *, weight: float = 1.0,
               parallel: bool | None = None) -> None:
         """Add ``weight * value`` to the accumulators of each key's locations.
@@ -551,6 +524,7 @@ class ContinuousSDM:
                 indptr, indices, self.accumulators, sums[start:stop])
         return sums
 
+    @shared
     def read(self, queries, *, iterations: int = 1, normalize: bool = True,
              return_info: bool = False, parallel: bool | None = None):
         """Sum the accumulators of each query's locations, once or iterating.
@@ -639,6 +613,7 @@ class ContinuousSDM:
             result = result[0]
         return (result, ReadInfo(steps, converged)) if return_info else result
 
+    @exclusive
     def clear(self) -> None:
         """Set every accumulator to zero.
 
@@ -656,27 +631,20 @@ class ContinuousSDM:
     # -- persistence ----------------------------------------------------------
 
     def _metadata(self) -> dict:
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "dim": self.dim,
-            "n_locations": self.n_locations,
-            "value_dim": self.value_dim,
-            "radius": self.radius,
-            "threshold": self.threshold,
-            "k_nearest": self.k_nearest,
-            "dtype": str(self.dtype),
-            "seed": self.seed,
-        }
+        return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                **self._params().to_metadata()}
 
+    @shared
     def save(self, path, *, overwrite: bool = False) -> Path:
-        """Save the memory to a directory, losslessly and without pickle.
+        """Save the memory to a directory, losslessly, crash-safely and without pickle.
 
         The directory holds ``fastsdm.json`` (format name and version,
         parameters, seed, array checksums), ``addresses.npy`` and
-        ``accumulators.npy``.  It is written to a temporary sibling first and
-        renamed, so an interrupted save never leaves a half-written memory
-        under ``path``.
+        ``accumulators.npy``.  As for :meth:`fastsdm.SDM.save`, the new
+        memory is written and ``fsync``-ed beside ``path`` and swapped in by
+        renames: at every instant ``path`` holds the complete old memory or
+        the complete new one, and the next ``save`` or :meth:`load` of that
+        path completes a swap that a crash interrupted.
 
         Parameters
         ----------
@@ -693,8 +661,12 @@ class ContinuousSDM:
         Raises
         ------
         FileExistsError
-            If ``path`` exists and ``overwrite`` is false, or it is a
-            non-empty directory that is not a saved memory.
+            If ``path`` exists and ``overwrite`` is false, or it is a file, a
+            symbolic link, a non-empty directory that is not a saved memory,
+            or a saved memory that also holds other files.
+        ValueError
+            If this memory is memory-mapped (``mmap=True``) from ``path``
+            itself: call :meth:`flush` instead.
 
         Examples
         --------
@@ -708,7 +680,8 @@ class ContinuousSDM:
         True
         """
         arrays = {name: getattr(self, name) for name in _ARRAYS}
-        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite)
+        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite,
+                                       mapped=getattr(self, "_mapped", None))
 
     @classmethod
     def load(cls, path, *, mmap: bool | str = False, verify: bool | None = None) -> ContinuousSDM:
@@ -719,13 +692,15 @@ class ContinuousSDM:
         path : str or Path
         mmap : bool or {"r+", "r", "c"}
             Memory-map the accumulators instead of reading them: ``True`` or
-            ``"r+"`` writes go to the file, ``"c"`` copy-on-write, ``"r"``
-            read-only (writes then fail).  For memories larger than RAM.
-            Writes to the file leave its checksum stale: load it again with
-            ``verify=False``, or :meth:`save` a copy.
+            ``"r+"`` writes go to the file (:meth:`flush` then records their
+            checksum), ``"c"`` copy-on-write, ``"r"`` read-only (writes then
+            fail).  For memories larger than RAM.
         verify : bool, optional
             Check the arrays' CRC-32 checksums (reads every byte).  Default:
-            True unless memory-mapped.
+            True unless memory-mapped.  As for :meth:`fastsdm.SDM.load`, a
+            memory opened with ``mmap="r+"`` keeps the checksum of its last
+            save or flush and is recorded as open for writing, so that a load
+            after unflushed writes explains the mismatch and how to proceed.
 
         Returns
         -------
@@ -735,8 +710,10 @@ class ContinuousSDM:
         ------
         ValueError
             If the directory is not a saved ContinuousSDM, or is truncated,
-            corrupt or of an unknown format version, or ``mmap`` is not one
-            of the modes above.  Files are never unpickled.
+            corrupt or of an unknown format version (every field and every
+            ``.npy`` header is checked, and the addresses must be finite unit
+            vectors), or ``mmap`` is not one of the modes above.  Files are
+            never unpickled.
 
         Examples
         --------
@@ -751,24 +728,83 @@ class ContinuousSDM:
         path = Path(path)
         mode = _persist.mmap_mode(mmap)
         verify = mode is None if verify is None else verify
-        meta = _read_metadata(path)
-        arrays = {}
-        for name in _ARRAYS:
-            spec, want_shape, want_dtype = meta["arrays"][name], *_expected(meta, name)
-            if spec.get("shape") != want_shape or spec.get("dtype") != want_dtype:
-                raise ValueError(f"{path / _persist.META_FILE} describes {name} as "
-                                 f"{spec.get('shape')} {spec.get('dtype')}, inconsistent with its "
-                                 f"parameters ({want_shape} {want_dtype}); the memory is corrupt")
-            arrays[name] = _persist.load_array(
-                path, name, spec, mode=mode if name == "accumulators" else None, verify=verify)
-        mem = cls.__new__(cls)
-        for key in ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest",
-                    "seed"):
-            setattr(mem, key, meta[key])
-        mem.dtype = np.dtype(meta["dtype"])
-        mem.addresses = arrays["addresses"]
-        mem.accumulators = arrays["accumulators"]
+        saver = "ContinuousSDM.save()"
+        with _persist.opened(path, saver=saver, write=mode == "r+") as directory:
+            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
+                                          _OPTIONAL, saver)
+            try:
+                params = ContinuousParams.from_metadata(meta)
+            except MetadataError as exc:
+                raise _persist.invalid(path / _persist.META_FILE, exc) from None
+            marker = _persist.check_marker(directory, meta)
+            specs = params.array_specs()
+            crcs = _persist.check_array_specs(directory, meta, specs)
+            arrays = {name: _persist.load_array(
+                directory, name, *specs[name], crc=crcs[name], verify=verify,
+                mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL)
+                for name in specs}
+            _check_unit_addresses(arrays["addresses"], path / "addresses.npy")
+            mem = cls.__new__(cls)
+            params.assign(mem)
+            mem.seed = params.seed
+            mem.addresses = arrays["addresses"]
+            mem.accumulators = arrays["accumulators"]
+            mem._lock = RWLock()
+            mem._mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"
+                           else None)
         return mem
+
+    @exclusive
+    def flush(self) -> None:
+        """Write a memory-mapped memory's accumulators and checksum to its files.
+
+        Only for memories loaded with ``mmap=True``/``"r+"``: flushes the
+        accumulators and records their checksum, so the directory is again a
+        complete, verifiable saved memory.
+
+        Raises
+        ------
+        ValueError
+            If the memory was not loaded with ``mmap=True``, or its directory
+            was replaced (by a ``save`` to that path) since it was loaded.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = ContinuousSDM(8, 100, radius=3, seed=0).save(os.path.join(tmp, "m"))
+        ...     mapped = ContinuousSDM.load(path, mmap=True)
+        ...     mapped.write(np.ones(8))
+        ...     mapped.flush()
+        ...     bool((ContinuousSDM.load(path).accumulators == mapped.accumulators).all())
+        True
+        """
+        mapped = getattr(self, "_mapped", None)
+        if mapped is None:
+            raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
+                             "for others")
+        with _persist.reopened(mapped, saver="ContinuousSDM.save()") as directory:
+            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
+                                          _OPTIONAL, "ContinuousSDM.save()")
+            _persist.check_array_specs(directory, meta, self._params().array_specs())
+            _persist.seal(directory, meta, "accumulators", self.accumulators)
+
+
+def _check_unit_addresses(addresses: np.ndarray, file) -> None:
+    """Refuse saved addresses that are not finite unit vectors (activation relies on it)."""
+    for start in range(0, addresses.shape[0], _NORMALIZE_ROWS):
+        rows = addresses[start : start + _NORMALIZE_ROWS].astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            norms = np.einsum("ij,ij->i", rows, rows)
+        # float32 rounding of a unit vector moves its squared norm by at
+        # most ~dim * 2**-24; four times that is still far from any rescaling.
+        bad = ~(np.abs(norms - 1.0) <= (addresses.shape[1] + 4) * 2.0**-22)
+        if bad.any():
+            row = start + int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{file} holds address {row} with squared norm {norms[row - start]} "
+                             "(addresses are finite unit vectors); the memory is corrupt")
 
 
 def _float32_bounds(lo: float, hi: float):
@@ -788,33 +824,3 @@ def _same_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.einsum("ij,ij->i", a64, a64) * np.einsum("ij,ij->i", b64, b64))
     cos = np.divide(ab, norms, out=np.zeros_like(ab), where=norms > 0)
     return (cos >= CONVERGENCE_COSINE) | (a == b).all(axis=1)
-
-
-def _expected(meta: dict, name: str) -> tuple[list, str]:
-    if name == "addresses":
-        return [meta["n_locations"], meta["dim"]], "float32"
-    return [meta["n_locations"], meta["value_dim"]], meta["dtype"]
-
-
-def _read_metadata(path: Path) -> dict:
-    meta = _persist.read_metadata(
-        path, FORMAT_NAME, FORMAT_VERSION,
-        ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest", "dtype", "seed"),
-        "ContinuousSDM.save()")
-    meta_file = path / _persist.META_FILE
-    try:
-        # The parameters must be ones the constructor accepts.
-        dim = check_int(meta["dim"], "dim", 1)
-        n = check_int(meta["n_locations"], "n_locations", 0)
-        check_int(meta["value_dim"], "value_dim", 1)
-        _check_dtype(meta["dtype"])
-        radius, threshold, k = _activation(dim, n, meta["radius"],
-                                           None if meta["radius"] is not None
-                                           else meta["threshold"], meta["k_nearest"])
-        if threshold != meta["threshold"] or not isinstance(meta["arrays"], dict) or any(
-                not isinstance(meta["arrays"].get(a), dict) for a in _ARRAYS):
-            raise ValueError("inconsistent threshold or array list")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{meta_file} holds invalid parameters ({exc}); the memory is "
-                         "corrupt") from None
-    return meta

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import signal
 import statistics
 import time
 import warnings
@@ -865,3 +866,75 @@ def test_tiny_cap_intersections_stay_positive_in_log_space():
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# radius_for_probability for any n (issue 11, section 4), intersection's check
+# ---------------------------------------------------------------------------
+
+
+def _radius_by_exact_sums(n: int, p) -> int:
+    """fastsdm 0.1.0's radius_for_probability: the exact sum of binomials, d = 0, 1, ..."""
+    target = Fraction(p)
+    threshold, total, term = target.numerator << n, 0, 1
+    for d in range(n + 1):
+        total += term
+        if total * target.denominator >= threshold:
+            return d
+        term = term * (n - d) // (d + 1)
+    raise AssertionError("unreachable")
+
+
+def _probabilities(n: int, rng) -> list:
+    ps = [0.5, 1.0, 1e-300, 5e-324, 2.0**-n, 1 - 2.0**-53, 0.001, Fraction(1, 3)]
+    ps += list(rng.uniform(0, 1, 6)) + list(10.0 ** rng.uniform(-300, 0, 6))
+    for d in rng.integers(0, n + 1, 4):
+        exact = Fraction(theory.ball_size(n, int(d)), 2**n)
+        ps += [exact, float(exact), exact + Fraction(1, 2**n)]  # ties and their roundings
+    return [p for p in ps if 0 < p <= 1]
+
+
+@nojit
+def test_radius_for_probability_fast_path_equals_the_exact_sums(monkeypatch):
+    from fastsdm import _binomial
+
+    monkeypatch.setattr(_binomial, "EXACT_MAX_N", 0)  # the estimate-and-enclosure path for all n
+    rng = np.random.default_rng(11)
+    ns = list(range(1, 40)) + [int(n) for n in rng.integers(40, 3000, 16)] + [1501, 2047, 2048]
+    for n in ns:
+        for p in _probabilities(n, rng):
+            assert theory.radius_for_probability(n, p) == _radius_by_exact_sums(n, p), (n, p)
+
+
+@nojit
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the hang guard")
+def test_radius_for_probability_answers_for_millions_of_bits():
+    binom = pytest.importorskip("scipy.stats").binom
+
+    def hang(*_):
+        raise TimeoutError("radius_for_probability did not return within 60 s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)  # fastsdm 0.1.0 needed minutes for n = 10**6
+    try:
+        # (Not 0.5 for odd n: there P(X <= (n-1)/2) = 1/2 exactly, a tie scipy's
+        # floating-point check decides the other way.)
+        cases = [(n, p) for n in (10**4 + 1, 10**5, 10**6, 10**7 + 1)
+                 for p in (0.001, 0.999, 1e-30, 0.3) + ((0.5,) if n % 2 == 0 else ())]
+        got = [theory.radius_for_probability(n, p) for n, p in cases]
+        # Exact ties far beyond the exact-sum range: P(X <= (n-1)/2) = 1/2 for odd n.
+        ties = [theory.radius_for_probability(n, 0.5) for n in (10**4 + 1, 10**7 + 1)]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert got == [int(binom.ppf(p, n, 0.5)) for n, p in cases]
+    assert ties == [5000, 5 * 10**6]
+
+
+@nojit
+def test_intersection_reports_huge_unsigned_distances_as_they_are():
+    with pytest.raises(ValueError, match=r"got 18446744073709551615;"):
+        theory.intersection(5, 2, np.uint64(2**64 - 1))
+    with pytest.raises(ValueError, match=r"got 9223372036854775808;"):
+        theory.intersection(5, 2, np.array([1, 2**63], dtype=np.uint64))
+    assert theory.intersection(5, 2, np.uint64(3)) == theory.intersection(5, 2, 3)
