@@ -116,12 +116,13 @@ def _threshold(sums: np.ndarray, tol, tie: str, query_words: np.ndarray,
     return pack_bits(bits)
 
 
-def _finish(current: np.ndarray, single: bool, bits_dtype, n_bits: int, steps, converged,
+def _finish(current: np.ndarray, single: bool, form, n_bits: int, steps, converged,
             return_info: bool):
     """Back to the caller's representation (as :meth:`fastsdm.SDM.read`)."""
-    if bits_dtype is not None:
-        current = unpack_bits(current, n_bits).astype(bits_dtype, copy=False)
-    result = current[0] if single else current
+    if form is not None:  # a fastsdm._validation.Bits: the input was not packed words
+        result = form.restore(current, n_bits)
+    else:
+        result = current[0] if single else current
     return (result, ReadInfo(steps, converged)) if return_info else result
 
 
@@ -477,7 +478,7 @@ class Hopfield:
         return out
 
     def _read_asynchronous(self, queries, iterations, return_info, parallel):
-        words, single, bits_dtype = as_words(queries, "queries", self.n_bits)
+        words, single, form = as_words(queries, "queries", self.n_bits)
         iterations = check_int(iterations, "iterations", 1,
                                hint="the maximum number of sweeps, e.g. iterations=10")
         n, nq = self.n_bits, words.shape[0]
@@ -505,7 +506,7 @@ class Hopfield:
                 if active.size == 0:
                     break
             out[start : start + step] = pack_bits(states > 0)
-        return _finish(out, single, bits_dtype, n, steps, converged, return_info)
+        return _finish(out, single, form, n, steps, converged, return_info)
 
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
              update: str | None = None, parallel: bool | None = None):

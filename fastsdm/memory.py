@@ -20,7 +20,7 @@ from ._params import (
     check_tie_rng_state,
     seed_entropy,
 )
-from ._validation import as_words, check_int, check_words, n_words
+from ._validation import as_bits, as_words, check_int, check_words, n_words
 from .bits import unpack_bits
 from .search import (
     TILED_MIN_QUERIES,
@@ -755,7 +755,8 @@ def read_iterated(memory, queries, iterations, return_info, parallel):
     ``n_data_bits`` and ``_read_words(words, parallel) -> words``.  Each query
     stops as soon as a read returns its input (a fixed point).
     """
-    words, single, bits_dtype = as_words(queries, "queries", memory.n_bits)
+    bits = as_bits(queries, "queries", memory.n_bits)
+    words = bits.words
     iterations = check_int(iterations, "iterations", 1)
     autoassociative = memory.n_data_bits == memory.n_bits
     if iterations > 1 and not autoassociative:
@@ -781,7 +782,5 @@ def read_iterated(memory, queries, iterations, return_info, parallel):
             active = active[~fixed]
             if active.size == 0:
                 break
-    if bits_dtype is not None:
-        current = unpack_bits(current, memory.n_data_bits).astype(bits_dtype, copy=False)
-    result = current[0] if single else current
+    result = bits.restore(current, memory.n_data_bits)
     return (result, ReadInfo(steps, converged)) if return_info else result
