@@ -111,6 +111,14 @@ def _int_fix(value, name: str) -> str:
     return ""
 
 
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_int(value, name: str, low: int | None = None, high: int | None = None, hint: str = "",
               *, expected: str = ""):
     """Return ``value`` as a Python int in ``[low, high]`` or raise.
@@ -235,6 +243,8 @@ def check_n(n, minimum: int = 1, why: str = "", name: str = "n (the number of bi
 
     ``why`` says what needs the minimum (``" for a β fit"``).
     """
+    if _is_integer(n) and n >= minimum:  # the common case, without building messages
+        return operator.index(n)
     return check_int(n, name, minimum, expected=f"an integer >= {minimum}{why}",
                      hint=f"pass the dimension of the space, e.g. {_symbol(name)}=1000")
 
@@ -247,9 +257,13 @@ def check_radius(d, n: int, minimum: int = 0, *, real: bool = False,
     ``1 - 2d/n``.
     """
     if real:
+        if _is_real(d) and minimum <= d <= n:  # NaN and huge ints fall through to the check
+            return float(d)
         return check_real(d, name, minimum, n, expected=f"in [{minimum}, n] = [{minimum}, {n}]",
                           hint=f"choose a radius between {minimum} and n_bits in bit units, "
                                "d = n (1 - cos) / 2 (cosine threshold 1 - 2d/n in [-1, 1])")
+    if _is_integer(d) and minimum <= d <= n:
+        return operator.index(d)
     return check_int(d, name, minimum, n, expected=f"an integer in [{minimum}, n] = "
                                                    f"[{minimum}, {n}]",
                      hint=f"choose a radius between {minimum} and n_bits")
@@ -267,7 +281,8 @@ _describe = describe  # the older private spelling, still imported by some modul
 
 
 def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
-               hint: str = "", allow_bool: bool = True, nonempty: bool = False) -> np.ndarray:
+               hint: str = "", allow_bool: bool = True, nonempty: bool = False,
+               contiguous: bool = True) -> np.ndarray:
     """A finite real array with one of ``ndims`` dimensions, as C-contiguous ``dtype``.
 
     Integers and bools are converted (NumPy would upcast them too); complex,
@@ -275,7 +290,10 @@ def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
     the expected shape in messages, e.g. ``"(m, d)"``.  ``allow_bool=False``
     refuses bools (bit vectors handed to real-vector maths); ``nonempty=True``
     refuses arrays with a zero-length axis, and messages then ask for "a
-    non-empty array of shape ...".
+    non-empty array of shape ...".  ``contiguous=False`` keeps the caller's
+    memory order (no copy when the dtype is already right): BLAS products of
+    Fortran-ordered arrays may round differently, and the attention functions
+    keep the results they always gave.
     """
     array = np.asarray(x)
     if array.dtype.kind not in ("biuf" if allow_bool else "iuf"):
@@ -288,7 +306,8 @@ def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
         dims = " or ".join(map(str, ndims))
         raise ValueError(f"{name} must have {dims} dimension{'s' if ndims != (1,) else ''}"
                          f"{f' {shape}' if shape else ''}, got {describe(array)}" + _tail(hint))
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = np.ascontiguousarray(array, dtype=dtype) if contiguous else array.astype(
+        dtype, copy=False)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError(f"{name} contains NaN or infinite values" + _tail(
             hint or f"remove or replace them, e.g. with np.nan_to_num({name})"))

@@ -266,6 +266,9 @@ def test_real_array_options():
     fortran = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     out = real_array(fortran, "K", (2,))
     assert out.flags.c_contiguous and np.array_equal(out, fortran)
+    kept = real_array(fortran, "K", (2,), contiguous=False)  # the caller's layout, no copy
+    assert kept is fortran
+    assert real_array(np.arange(3), "x", (1,), contiguous=False).dtype == np.float64
 
 
 def test_unit_rows_against_a_naive_norm(rng):

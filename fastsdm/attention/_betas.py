@@ -303,8 +303,10 @@ def effective_beta(queries: npt.ArrayLike, keys: npt.ArrayLike, *, scale: float 
     >>> round(effective_beta(queries, keys, method="fit").beta, 6)
     15.0
     """
-    K = real_array(keys, "keys", (2,), "(N, d)", allow_bool=False, nonempty=True)
-    Q = real_array(queries, "queries", (1, 2), "(d,) or (m, d)", allow_bool=False, nonempty=True)
+    K = real_array(keys, "keys", (2,), "(N, d)",
+                   allow_bool=False, nonempty=True, contiguous=False)
+    Q = real_array(queries, "queries", (1, 2), "(d,) or (m, d)",
+                   allow_bool=False, nonempty=True, contiguous=False)
     check_width(Q, "queries", K, "keys")
     Q = np.atleast_2d(Q)
     method = check_choice(method, "method", _EFFECTIVE_METHODS)

@@ -363,9 +363,11 @@ def continuous_pattern_read(queries: npt.ArrayLike, keys: npt.ArrayLike,
     1.0
     """
     fix = "drop it: continuous SDM vectors live on the unit sphere"
-    keys = unit_rows(real_array(keys, "keys", (2,), "(N, d)", allow_bool=False, nonempty=True),
+    keys = unit_rows(real_array(keys, "keys", (2,), "(N, d)",
+                                allow_bool=False, nonempty=True, contiguous=False),
                      "keys", fix)
-    Q = real_array(queries, "queries", (1, 2), "(d,) or (m, d)", allow_bool=False, nonempty=True)
+    Q = real_array(queries, "queries", (1, 2), "(d,) or (m, d)",
+                   allow_bool=False, nonempty=True, contiguous=False)
     check_width(Q, "queries", keys, "keys")
     single = Q.ndim == 1
     Q = unit_rows(np.atleast_2d(Q), "queries", fix)
@@ -380,7 +382,8 @@ def continuous_pattern_read(queries: npt.ArrayLike, keys: npt.ArrayLike,
     if autoassociative:
         values = keys
     else:
-        values = real_array(values, "values", (2,), "(N, dv)", allow_bool=False, nonempty=True)
+        values = real_array(values, "values", (2,), "(N, dv)",
+                            allow_bool=False, nonempty=True, contiguous=False)
         check_rows(values, keys.shape[0], "values")
     iterations = check_int(iterations, "iterations", 1,
                            hint="pass the number of reads, e.g. iterations=5")

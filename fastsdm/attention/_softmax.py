@@ -107,8 +107,10 @@ def softmax_rows(scores: np.ndarray, beta: float) -> np.ndarray:
 
 
 def _prepare_attention(q, K, beta, normalize: bool):
-    K = real_array(K, "K", (2,), "(N, d)", allow_bool=False, nonempty=True)
-    Q = real_array(q, "q", (1, 2), "(d,) or (m, d)", allow_bool=False, nonempty=True)
+    K = real_array(K, "K", (2,), "(N, d)",
+                   allow_bool=False, nonempty=True, contiguous=False)
+    Q = real_array(q, "q", (1, 2), "(d,) or (m, d)",
+                   allow_bool=False, nonempty=True, contiguous=False)
     check_width(Q, "q", K, "K")
     beta = 1.0 / math.sqrt(K.shape[1]) if beta is None else check_beta(beta, hint=BETA_HINT)
     single = Q.ndim == 1
@@ -267,7 +269,8 @@ def softmax_attention(q: npt.ArrayLike, K: npt.ArrayLike, V: npt.ArrayLike,
     array([6.698, 3.302])
     """
     weights, single = _prepare_attention(q, K, beta, normalize)
-    V = real_array(V, "V", (2,), "(N, dv)", allow_bool=False, nonempty=True)
+    V = real_array(V, "V", (2,), "(N, dv)",
+                   allow_bool=False, nonempty=True, contiguous=False)
     check_rows(V, weights.shape[1], "V")
     out = weights @ V
     return out[0] if single else out
