@@ -964,3 +964,19 @@ def test_jaeckels_design_is_part_of_the_theory():
     # Its h_max default is the ball radius of the same activation probability.
     assert theory.hyperplane_fit_beta(64, 10) == theory.hyperplane_fit_beta(
         64, 10, theory.radius_for_probability(64, 2.0**-10))
+
+
+@nojit
+def test_reliability_below_a_coin_flip_is_refused():
+    # z = Φ⁻¹(p_whole^(1/n)) <= 0: capacity divided by z² = 0 (n = 1, p_whole = 0.5) or
+    # read a negative z as positive (p_whole = 1e-30 over 64 bits); both are errors now.
+    for call in (lambda: theory.capacity(1, 0, 2**40),
+                 lambda: theory.capacity(64, 5, 2**64, p_whole=1e-30),
+                 lambda: theory.optimal_probability(2**64, criterion="memory", n=1),
+                 lambda: theory.optimal_radius(64, 2**64, 1024, "memory", p_whole=1e-30)):
+        with pytest.raises(ValueError, match=r"gives no positive z-score; pass p_whole in "
+                                             r"\(0.5\*\*n, 1\)"):
+            call()
+    # Just above a coin flip per bit is a (tiny) positive z, and answers.
+    z = statistics.NormalDist().inv_cdf(0.5 + 1e-9)
+    assert theory.capacity(1, 0, 2**40, p_whole=0.5 + 1e-9) == theory.capacity(1, 0, 2**40, z=z)

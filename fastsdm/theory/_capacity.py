@@ -91,7 +91,14 @@ def _default_z(n: int, z, p_whole) -> float:
     if z is not None:
         return check_positive(z, "z", "3.0")
     p_whole = check_probability(p_whole, "p_whole", allow_one=False)
-    return statistics.NormalDist().inv_cdf(p_whole ** (1.0 / n))
+    per_bit = p_whole ** (1.0 / n)
+    if not 0.5 < per_bit < 1.0:
+        # z <= 0 asks each bit to be right no more often than a coin flip (the formulas
+        # would divide by z**2 = 0, or read a negative z as positive); 1.0 is rounding.
+        raise ValueError(f"p_whole={p_whole!r} over n={n} bits asks each bit to be right with "
+                         f"probability {per_bit!r}, which gives no positive z-score; pass "
+                         f"p_whole in (0.5**n, 1) = ({0.5**n!r}, 1) with margin, or z=")
+    return statistics.NormalDist().inv_cdf(per_bit)
 
 
 def _capacity(log_p: float, r: float, z: float) -> float:
