@@ -31,9 +31,8 @@ import numpy as np
 
 import fastsdm
 from fastsdm._hyperplane import activation_csr, hyperplane_index, random_design
-from fastsdm._hyperplane_theory import hyperplane_k_for_probability
 from fastsdm.search import radius_csr
-from fastsdm.theory import activation_probability
+from fastsdm.theory import activation_probability, hyperplane_k_for_probability
 
 from ._common import SIZES, queries, radius_for
 

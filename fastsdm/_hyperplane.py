@@ -16,7 +16,7 @@ here validate and call the kernels of :mod:`fastsdm._kernels.hyperplane`;
 the activation returns the CSR lists of :func:`fastsdm.radius_search`
 (``indptr`` int64, ``indices`` int64 ascending within each query), so a
 memory can swap the radius rule for this one.  The theory lives in
-:mod:`fastsdm._hyperplane_theory`.
+:mod:`fastsdm.theory` (the ``hyperplane_*`` functions).
 """
 
 from __future__ import annotations

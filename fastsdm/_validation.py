@@ -9,20 +9,34 @@ wrote it (``"n_bits"``, ``"radius d"``, ``"n (the number of bits)"``);
 
 Scalars
     :func:`check_int`, :func:`check_real`, :func:`check_positive`,
-    :func:`check_probability`, :func:`check_choice`, :func:`check_dtype`
+    :func:`check_probability`, :func:`check_choice`, :func:`check_dtype`;
+    the theory's dimension and radius (:func:`check_n`, :func:`check_radius`)
+    and a softmax's inverse temperature (:func:`check_beta`)
 Arrays
-    :func:`describe`, :func:`real_array`, :func:`check_distances`,
-    :func:`check_cosines`, :func:`refuse_big_endian`
+    :func:`describe`, :func:`real_array`, :func:`unit_rows`,
+    :func:`check_width`, :func:`check_rows`, :func:`refuse_big_endian`;
+    Hamming distances and cosines of any shape (:func:`check_distances`,
+    :func:`check_cosines`) or as rows over patterns (:func:`check_distance_rows`,
+    :func:`check_cosine_rows`)
 Bit vectors
     :func:`check_words` (packed words only) and :func:`as_bits`, which takes
     every form fastsdm accepts -- packed ``uint64`` words, ``np.packbits``
     ``uint8`` bytes, 0/1 or bool rows -- and gives back :class:`Bits`, whose
     :meth:`Bits.restore` answers in the caller's form.  :func:`as_words` is
     the older three-value spelling of :func:`as_bits`.
+Argument names
+    :func:`renamed_keywords` lets a function keep accepting an older keyword
+    spelling of an argument.
+
+Messages name bounds in numbers (``must be in [0, 64]``) unless the caller
+states them in its own terms with ``expected=`` (``"an integer in [0, n] =
+[0, 64]"``, ``"an integer >= 2 for a β fit"``): the check is the same, only the
+words differ.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -44,13 +58,21 @@ __all__ = [
     "check_int",
     "check_real",
     "check_positive",
+    "check_beta",
     "check_probability",
     "check_choice",
     "check_dtype",
+    "check_n",
+    "check_radius",
     "describe",
     "real_array",
+    "unit_rows",
+    "check_width",
+    "check_rows",
     "check_distances",
+    "check_distance_rows",
     "check_cosines",
+    "check_cosine_rows",
     "refuse_big_endian",
     "n_words",
     "pad_mask",
@@ -58,6 +80,7 @@ __all__ = [
     "Bits",
     "as_bits",
     "as_words",
+    "renamed_keywords",
 ]
 
 
@@ -68,8 +91,15 @@ def _tail(hint: str) -> str:
 # -- scalars -------------------------------------------------------------------
 
 
+def _symbol(name: str) -> str:
+    """The argument a described name stands for: ``"radius d"`` -> ``d``,
+    ``"n (the number of bits)"`` -> ``n``."""
+    return name.split(" (")[0].split()[-1]
+
+
 def _int_fix(value, name: str) -> str:
     """How to turn a near-integer (``100.0``, ``"100"``) into the integer meant."""
+    name = _symbol(name)
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
         return f"; pass {name}={int(value)} (an int, not a float)"
     if isinstance(value, str):
@@ -81,11 +111,21 @@ def _int_fix(value, name: str) -> str:
     return ""
 
 
-def check_int(value, name: str, low: int | None = None, high: int | None = None, hint: str = ""):
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name: str, low: int | None = None, high: int | None = None, hint: str = "",
+              *, expected: str = ""):
     """Return ``value`` as a Python int in ``[low, high]`` or raise.
 
     ``bool`` is refused (``True`` as a size is always a mistake); NumPy
-    integers are accepted.
+    integers are accepted.  ``expected`` words the range in the caller's
+    terms (``"an integer in [0, n] = [0, 64]"``) instead of ``"in [0, 64]"``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}"
@@ -94,16 +134,20 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None,
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}" + _tail(hint))
+        raise ValueError(f"{name} must be {expected or f'in [{lo}, {hi}]'}, got {value}"
+                         + _tail(hint))
     return value
 
 
 def check_real(value, name: str, low: float | None = None, high: float | None = None, *,
-               low_open: bool = False, high_open: bool = False, hint: str = "") -> float:
+               low_open: bool = False, high_open: bool = False, hint: str = "",
+               expected: str = "") -> float:
     """Return ``value`` as a finite Python float in the given interval or raise.
 
     ``low_open``/``high_open`` exclude the bound itself.  ``bool`` and
     strings are refused; NumPy scalars and Python ints are accepted.
+    ``expected`` words the interval in the caller's terms, as in
+    :func:`check_int`.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}"
@@ -119,25 +163,40 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
         hi = "inf" if high is None else str(high)
         left = "(" if low_open or low is None else "["
         right = ")" if high_open or high is None else "]"
-        interval = f"{left}{lo}, {hi}{right}"
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}"
-                         + _tail(hint))
+        interval = f"a finite number in {left}{lo}, {hi}{right}"
+        raise ValueError(f"{name} must be {expected or interval}, got {value!r}" + _tail(hint))
     return number
 
 
-def check_positive(value, name: str, example: str = "1_000_000") -> float:
-    """A positive finite real number (counts such as ``n_locations`` may be huge)."""
+def check_positive(value, name: str, example: str = "1_000_000", *, hint: str = "",
+                   kind: str = "number", minimum: float | None = None, why: str = "") -> float:
+    """A positive finite real number (counts such as ``n_locations`` may be huge).
+
+    ``kind`` names the type a wrong-typed value should have had (``"real
+    number"`` for an inverse temperature); ``minimum`` refuses positive values
+    below it, ``why`` saying what needs it (``" for the critical distance"``);
+    ``hint`` is appended to every message.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r} of type "
-                        f"{type(value).__name__}; pass a value such as {name}={example}")
+        raise TypeError(f"{name} must be a positive {kind}, got {value!r} of type "
+                        f"{type(value).__name__}; pass a value such as {name}={example}"
+                        + _tail(hint))
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not 0.0 < number < math.inf:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}; pass a "
-                         f"value such as {name}={example}")
+                         f"value such as {name}={example}" + _tail(hint))
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}{why}, got {value!r}" + _tail(hint))
     return number
+
+
+def check_beta(beta, name: str = "beta", example: str = "15.6", hint: str = "") -> float:
+    """An inverse temperature β of a softmax: a positive finite real number."""
+    return check_positive(beta, name, example, kind="real number",
+                          hint=hint or "the inverse temperature of the softmax")
 
 
 def check_probability(p, name: str, *, allow_zero: bool = False, allow_one: bool = True,
@@ -179,6 +238,37 @@ def check_dtype(dtype, name: str, choices) -> np.dtype:
     return np.dtype(found)
 
 
+def check_n(n, minimum: int = 1, why: str = "", name: str = "n (the number of bits)") -> int:
+    """The dimension ``n`` of a formula (the number of bits), an int >= ``minimum``.
+
+    ``why`` says what needs the minimum (``" for a β fit"``).
+    """
+    if _is_integer(n) and n >= minimum:  # the common case, without building messages
+        return operator.index(n)
+    return check_int(n, name, minimum, expected=f"an integer >= {minimum}{why}",
+                     hint=f"pass the dimension of the space, e.g. {_symbol(name)}=1000")
+
+
+def check_radius(d, n: int, minimum: int = 0, *, real: bool = False,
+                 name: str = "radius d"):
+    """A radius in ``[minimum, n]``: an int, or (``real=True``) a float in bit units.
+
+    Real radii are those of hyperspherical caps, whose cosine threshold is
+    ``1 - 2d/n``.
+    """
+    if real:
+        if _is_real(d) and minimum <= d <= n:  # NaN and huge ints fall through to the check
+            return float(d)
+        return check_real(d, name, minimum, n, expected=f"in [{minimum}, n] = [{minimum}, {n}]",
+                          hint=f"choose a radius between {minimum} and n_bits in bit units, "
+                               "d = n (1 - cos) / 2 (cosine threshold 1 - 2d/n in [-1, 1])")
+    if _is_integer(d) and minimum <= d <= n:
+        return operator.index(d)
+    return check_int(d, name, minimum, n, expected=f"an integer in [{minimum}, n] = "
+                                                   f"[{minimum}, {n}]",
+                     hint=f"choose a radius between {minimum} and n_bits")
+
+
 # -- arrays --------------------------------------------------------------------
 
 
@@ -191,25 +281,67 @@ _describe = describe  # the older private spelling, still imported by some modul
 
 
 def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
-               hint: str = "") -> np.ndarray:
+               hint: str = "", allow_bool: bool = True, nonempty: bool = False,
+               contiguous: bool = True) -> np.ndarray:
     """A finite real array with one of ``ndims`` dimensions, as C-contiguous ``dtype``.
 
     Integers and bools are converted (NumPy would upcast them too); complex,
     object and string arrays, NaN and infinity are refused.  ``shape`` names
-    the expected shape in messages, e.g. ``"(m, d)"``.
+    the expected shape in messages, e.g. ``"(m, d)"``.  ``allow_bool=False``
+    refuses bools (bit vectors handed to real-vector maths); ``nonempty=True``
+    refuses arrays with a zero-length axis, and messages then ask for "a
+    non-empty array of shape ...".  ``contiguous=False`` keeps the caller's
+    memory order (no copy when the dtype is already right): BLAS products of
+    Fortran-ordered arrays may round differently, and the attention functions
+    keep the results they always gave.
     """
     array = np.asarray(x)
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in ("biuf" if allow_bool else "iuf"):
         raise TypeError(f"{name} must be a real-valued array{f' of shape {shape}' if shape else ''}"
                         f", got {describe(array)}" + _tail(hint or "pass float or integer values"))
+    if nonempty and (array.ndim not in ndims or 0 in array.shape):
+        raise ValueError(f"{name} must be a non-empty array of shape {shape}, got "
+                         f"{describe(array)}" + _tail(hint or "one vector per row"))
     if array.ndim not in ndims:
         dims = " or ".join(map(str, ndims))
         raise ValueError(f"{name} must have {dims} dimension{'s' if ndims != (1,) else ''}"
                          f"{f' {shape}' if shape else ''}, got {describe(array)}" + _tail(hint))
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = np.ascontiguousarray(array, dtype=dtype) if contiguous else array.astype(
+        dtype, copy=False)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values" + _tail(hint))
+        raise ValueError(f"{name} contains NaN or infinite values" + _tail(
+            hint or f"remove or replace them, e.g. with np.nan_to_num({name})"))
     return array
+
+
+def unit_rows(x: np.ndarray, name: str, fix: str = "drop it or use normalize=False") -> np.ndarray:
+    """Float rows scaled to unit L2 norm; a zero row (no direction) is refused.
+
+    Each row is divided by its largest entry first, so that squaring inside
+    the norm neither overflows (1e200) nor underflows (1e-200).
+    """
+    peak = np.abs(x).max(axis=-1, keepdims=True)
+    if not (peak > 0.0).all():
+        raise ValueError(f"{name} has a zero vector (row {int(np.argmin(peak.ravel()))}), which "
+                         f"has no direction and cannot be L2-normalised; {fix}")
+    x = x / peak
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def check_width(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
+    """Refuse two arrays whose last axes (their features) differ in length."""
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"{a_name} and {b_name} must have the same number of features, got "
+                         f"{a.shape[-1]} ({describe(a)}) and {b.shape[-1]} ({describe(b)}); "
+                         "project them to a common width first")
+
+
+def check_rows(values: np.ndarray, n_rows: int, name: str, per: str = "key",
+               of: str = "keys") -> None:
+    """Refuse ``values`` unless it has one row per ``per`` (``n_rows`` ``of``)."""
+    if values.shape[0] != n_rows:
+        raise ValueError(f"{name} must have one row per {per}, got {values.shape[0]} rows for "
+                         f"{n_rows} {of}; pass {name} with shape ({n_rows}, ...)")
 
 
 def check_distances(h, n: int) -> tuple[np.ndarray, bool]:
@@ -231,7 +363,9 @@ def check_distances(h, n: int) -> tuple[np.ndarray, bool]:
     return arr.astype(np.int64), arr.ndim == 0
 
 
-def check_cosines(c, name: str = "cos") -> tuple[np.ndarray, bool]:
+def check_cosines(c, name: str = "cos",
+                  hint: str = "clip rounding errors with np.clip(cos, -1, 1)"
+                  ) -> tuple[np.ndarray, bool]:
     """Cosines in ``[-1, 1]`` as a float64 array, and whether ``c`` was a scalar."""
     arr = np.asarray(c)
     if arr.size == 0:
@@ -242,9 +376,50 @@ def check_cosines(c, name: str = "cos") -> tuple[np.ndarray, bool]:
     arr = arr.astype(np.float64)
     bad = arr[~((arr >= -1.0) & (arr <= 1.0))]  # NaN fails both comparisons
     if bad.size:
-        raise ValueError(f"{name} must lie in [-1, 1], got {bad.flat[0]}; cosine similarities "
-                         "of unit vectors are in [-1, 1]")
+        raise ValueError(f"{name} must lie in [-1, 1], got {bad.flat[0]}" + _tail(hint))
     return arr, arr.ndim == 0
+
+
+def _check_pattern_axis(array: np.ndarray, name: str) -> None:
+    if array.ndim == 0 or array.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one pattern along the last axis, got "
+                         f"{describe(array)}; pass e.g. an array of shape (N,) or (m, N)")
+
+
+def check_distance_rows(distances, n: int, name: str = "distances") -> np.ndarray:
+    """Hamming distances from queries to ``N >= 1`` patterns, shape ``(..., N)``, as intp.
+
+    Unlike :func:`check_distances` (any shape, scalars included) the last
+    axis runs over patterns and must not be empty: weights are normalised
+    along it.
+    """
+    array = np.asarray(distances)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer Hamming distances, got {describe(array)}; "
+                        "convert cosines with cosine_to_hamming() or use np.rint(h).astype(int)")
+    _check_pattern_axis(array, name)
+    if array.min() < 0 or array.max() > n:
+        raise ValueError(f"{name} must lie in [0, n] = [0, {n}], got values in "
+                         f"[{array.min()}, {array.max()}]; check that n matches the vectors")
+    return array.astype(np.intp, copy=False)
+
+
+def check_cosine_rows(cosines, name: str = "cosines") -> np.ndarray:
+    """Cosines from queries to ``N >= 1`` patterns, shape ``(..., N)``, as float64.
+
+    The rows counterpart of :func:`check_cosines`, as :func:`check_distance_rows`
+    is of :func:`check_distances`.
+    """
+    array = np.asarray(cosines)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got {describe(array)}; "
+                        "pass cosine similarities as floats")
+    _check_pattern_axis(array, name)
+    array = array.astype(np.float64, copy=False)
+    if not ((array >= -1.0) & (array <= 1.0)).all():
+        raise ValueError(f"{name} must lie in [-1, 1] (NaN is refused); clip rounding errors "
+                         f"with np.clip({name}, -1, 1)")
+    return array
 
 
 def refuse_big_endian(array: np.ndarray, name: str) -> None:
@@ -381,8 +556,9 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
                         "threshold real vectors first (e.g. x > 0) or use fastsdm.ContinuousSDM "
                         "(np.packbits uint8 bytes are accepted too)")
     if array.ndim not in ndim:
-        raise ValueError(f"{name} must be one vector (1-D) or a batch (2-D), got "
-                         f"{describe(array)}")
+        expected = ("have 2 dimensions (one vector per row)" if tuple(ndim) == (2,)
+                    else "be one vector (1-D) or a batch (2-D)")
+        raise ValueError(f"{name} must {expected}, got {describe(array)}")
     if array.shape[-1] == 0 or (array.size == 0 and not allow_empty):
         raise ValueError(f"{name} is empty ({describe(array)}); pass at least one vector")
     single = array.ndim == 1
@@ -408,6 +584,13 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
                              "to the row length means 0/1 bits)")
         form = ROWS
         width = array.shape[-1] if n_bits is None else n_bits
+        if (width != array.shape[-1] == n_words(width) and array.size
+                and (array.min() < 0 or array.max() > 1)):
+            # The width of packed words and values beyond 0/1: words in another dtype.
+            raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got "
+                            f"{describe(array)}, which looks like packed words in the wrong "
+                            f"dtype; convert them with np.asarray({name}).view(np.uint64) "
+                            "(int64) or .astype(np.uint64)")
         if array.shape[-1] != width:
             raise ValueError(f"{name} as 0/1 bits must have {width} columns, got "
                              f"{describe(array)}; (packed words must be uint64 with "
@@ -426,3 +609,28 @@ def as_words(x, name: str, n_bits: int):
     """
     bits = as_bits(x, name, n_bits)
     return bits.words, bits.single, (None if bits.form == WORDS else bits)
+
+
+# -- argument names ----------------------------------------------------------------
+
+
+def renamed_keywords(**old_to_new: str):
+    """Decorate a function so that it also accepts older keyword spellings.
+
+    ``@renamed_keywords(distances="h")`` lets callers keep writing
+    ``f(..., distances=x)`` for ``f(..., h=x)``, silently (the old spelling
+    is not wrong, only no longer preferred); passing both is a TypeError.
+    The signature shown by ``help()`` and Sphinx is the new one.
+    """
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both {new}= and {old}= (its "
+                                        f"older spelling); pass only {new}=")
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+        return wrapper
+    return decorate

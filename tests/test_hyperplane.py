@@ -10,7 +10,7 @@ import pytest
 
 import fastsdm
 from fastsdm import _hyperplane
-from fastsdm import _hyperplane_theory as ht
+from fastsdm import theory as ht
 from fastsdm._hyperplane import (
     HyperplaneIndex,
     design_from_coordinates,

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastsdm import theory
+from fastsdm.theory import _caps, _reads
 
 nojit = pytest.mark.nojit
 LOG2 = math.log(2.0)
@@ -421,7 +422,7 @@ def brute_force_overlap(n: int, d: int, x: int) -> int:
 @pytest.mark.parametrize("n", [2, 5, 9])
 def test_agreeing_overlap_against_enumeration(n):
     for d in range(n + 1):
-        log_j = theory._log_agreeing_overlap(n, d)
+        log_j = _reads._log_agreeing_overlap(n, d)
         for x in range(n):
             expected = brute_force_overlap(n, d, x)
             got = math.exp(log_j[x]) if log_j[x] > -math.inf else 0.0
@@ -617,15 +618,15 @@ def test_log_betainc_against_scipy():
             for x in (1e-8, 1e-3, 0.1, 0.5, 0.9, 0.99, 0.999999):
                 expected = special.betainc(a, b, x)
                 if expected > 1e-300:
-                    got = math.exp(theory._log_betainc(a, b, x, 1.0 - x))
+                    got = math.exp(_caps._log_betainc(a, b, x, 1.0 - x))
                     assert got == pytest.approx(expected, rel=1e-10), (a, b, x)
 
 
 @nojit
 def test_gauss_kronrod_constants_integrate_polynomials_exactly():
-    x = np.concatenate([-theory._GK_X[:-1], theory._GK_X[::-1]])
-    w = np.concatenate([theory._GK_W[:-1], theory._GK_W[::-1]])
-    gx, gw = x[1::2], np.concatenate([theory._G_W[:-1], theory._G_W[::-1]])
+    x = np.concatenate([-_caps._GK_X[:-1], _caps._GK_X[::-1]])
+    w = np.concatenate([_caps._GK_W[:-1], _caps._GK_W[::-1]])
+    gx, gw = x[1::2], np.concatenate([_caps._G_W[:-1], _caps._G_W[::-1]])
     for k in range(23):
         exact = 2.0 / (k + 1) if k % 2 == 0 else 0.0
         assert w @ x**k == pytest.approx(exact, abs=1e-15)
@@ -781,7 +782,7 @@ def test_tiny_cap_intersections_stay_positive_in_log_space():
     "call, error, match",
     [
         (lambda: theory.ball_size(64.0, 3), TypeError, r"n \(the number of bits\) must be an int"),
-        (lambda: theory.ball_size(True, 0), TypeError, r"must be an integer, got True"),
+        (lambda: theory.ball_size(True, 0), TypeError, r"must be an integer, got bool True"),
         (lambda: theory.ball_size(0, 0), ValueError, r"must be an integer >= 1, got 0"),
         (lambda: theory.ball_size(8, 2.5), TypeError, r"radius d must be an integer"),
         (lambda: theory.intersection(64, 70, 0), ValueError,
@@ -896,7 +897,7 @@ def _probabilities(n: int, rng) -> list:
 
 @nojit
 def test_radius_for_probability_fast_path_equals_the_exact_sums(monkeypatch):
-    from fastsdm import _binomial
+    from fastsdm.theory import _binomial
 
     monkeypatch.setattr(_binomial, "EXACT_MAX_N", 0)  # the estimate-and-enclosure path for all n
     rng = np.random.default_rng(11)
@@ -938,3 +939,44 @@ def test_intersection_reports_huge_unsigned_distances_as_they_are():
     with pytest.raises(ValueError, match=r"got 9223372036854775808;"):
         theory.intersection(5, 2, np.array([1, 2**63], dtype=np.uint64))
     assert theory.intersection(5, 2, np.uint64(3)) == theory.intersection(5, 2, 3)
+
+
+# ---------------------------------------------------------------------------
+# The package layout (issue 13): one vocabulary of checks, Jaeckel's design re-exported
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_a_bool_is_not_a_probability():
+    # Before the shared vocabulary, True passed as the rational 1 and returned n.
+    with pytest.raises(TypeError, match=r"p must be a probability \(a real number\), got True"):
+        theory.radius_for_probability(8, True)
+    assert theory.radius_for_probability(8, 1) == 8
+    assert theory.radius_for_probability(8, Fraction(1, 2)) == 4
+
+
+@nojit
+def test_jaeckels_design_is_part_of_the_theory():
+    names = [name for name in theory.__all__ if name.startswith("hyperplane_")]
+    assert len(names) == 10
+    for name in names:
+        assert getattr(theory, name).__module__ == "fastsdm.theory._hyperplane"
+    # Its h_max default is the ball radius of the same activation probability.
+    assert theory.hyperplane_fit_beta(64, 10) == theory.hyperplane_fit_beta(
+        64, 10, theory.radius_for_probability(64, 2.0**-10))
+
+
+@nojit
+def test_reliability_below_a_coin_flip_is_refused():
+    # z = Φ⁻¹(p_whole^(1/n)) <= 0: capacity divided by z² = 0 (n = 1, p_whole = 0.5) or
+    # read a negative z as positive (p_whole = 1e-30 over 64 bits); both are errors now.
+    for call in (lambda: theory.capacity(1, 0, 2**40),
+                 lambda: theory.capacity(64, 5, 2**64, p_whole=1e-30),
+                 lambda: theory.optimal_probability(2**64, criterion="memory", n=1),
+                 lambda: theory.optimal_radius(64, 2**64, 1024, "memory", p_whole=1e-30)):
+        with pytest.raises(ValueError, match=r"gives no positive z-score; pass p_whole in "
+                                             r"\(0.5\*\*n, 1\)"):
+            call()
+    # Just above a coin flip per bit is a (tiny) positive z, and answers.
+    z = statistics.NormalDist().inv_cdf(0.5 + 1e-9)
+    assert theory.capacity(1, 0, 2**40, p_whole=0.5 + 1e-9) == theory.capacity(1, 0, 2**40, z=z)

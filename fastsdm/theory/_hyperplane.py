@@ -1,4 +1,4 @@
-"""Theory of Jaeckel's selected-coordinate design (to be re-exported by fastsdm.theory).
+"""Theory of Jaeckel's selected-coordinate design (re-exported by :mod:`fastsdm.theory`).
 
 A hard location selects ``k`` of the ``n`` coordinates and requires a value on
 each; an address activates it when it agrees on all ``k`` (Jaeckel 1989).  In
@@ -42,6 +42,18 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 
+from fastsdm._validation import (
+    check_choice,
+    check_distances,
+    check_int,
+    check_n,
+    check_positive,
+    check_probability,
+)
+
+from ._beta import BETA_METHODS
+from ._hamming import radius_for_probability
+
 __all__ = [
     "hyperplane_activation_probability",
     "hyperplane_beta",
@@ -55,75 +67,15 @@ __all__ = [
     "hyperplane_location_count",
 ]
 
-_BETA_METHODS = ("paper", "ols")
 _ROUNDINGS = ("nearest", "at_least")
-
-
-# ---------------------------------------------------------------------------
-# Checks (one message each: what was expected, what was received, the fix)
-# ---------------------------------------------------------------------------
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_n(n) -> int:
-    if not _is_int(n):
-        raise TypeError(f"n (the number of bits) must be an integer, got {n!r} of type "
-                        f"{type(n).__name__}; pass a whole number such as n=1000")
-    if int(n) < 1:
-        raise ValueError(f"n (the number of bits) must be an integer >= 1, got {n}; pass the "
-                         "dimension of the space, e.g. n=1000")
-    return int(n)
-
-
-def _check_k(k, n: int) -> int:
-    if not _is_int(k):
-        raise TypeError(f"k (selected coordinates per location) must be an integer, got {k!r} "
-                        f"of type {type(k).__name__}; e.g. k=10 activates one location in 1024")
-    if not 0 <= int(k) <= n:
-        raise ValueError(f"k (selected coordinates per location) must be in [0, n] = [0, {n}], "
-                         f"got {k}; a location cannot select more coordinates than there are")
-    return int(k)
-
-
-def _check_distances(h, n: int) -> tuple[np.ndarray, bool]:
-    arr = np.asarray(h)
-    if arr.size == 0:
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"Hamming distance h must be an integer or an array of integers, got "
-                        f"dtype {arr.dtype}; convert with np.rint(h).astype(int)")
-    arr = arr.astype(np.int64)
-    bad = arr[(arr < 0) | (arr > n)]
-    if bad.size:
-        raise ValueError(f"Hamming distance h must be in [0, n] = [0, {n}], got {bad.flat[0]}; "
-                         f"distances between {n}-bit vectors lie between 0 and {n}")
-    return arr, arr.ndim == 0
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r} of type "
-                        f"{type(value).__name__}; pass e.g. {name}=1_000_000")
-    number = float(value)
-    if not 0.0 < number < math.inf:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}; pass e.g. "
-                         f"{name}=1_000_000")
-    return number
-
-
-def _check_choice(value, name: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got "
-                         f"{value!r}")
-    return value
+#: How messages name ``k``, and what they suggest when it exceeds ``n``.
+_K = "k (selected coordinates per location)"
+_K_HINT = "a location cannot select more coordinates than there are"
 
 
 def _map_exact(h, n: int, fn):
     """``fn(h)`` for a scalar, or an object array of ``fn`` values for an array."""
-    hs, scalar = _check_distances(h, n)
+    hs, scalar = check_distances(h, n)
     if scalar:
         return fn(int(hs))
     out = np.empty(hs.shape, dtype=object)
@@ -159,14 +111,23 @@ def hyperplane_location_count(n: int, k: int) -> int:
     -------
     int
 
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or is out of range.
+
+    See Also
+    --------
+    hyperplane_activation_probability : One of them is activated with probability ``2**-k``.
+
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_location_count
+    >>> from fastsdm.theory import hyperplane_location_count
     >>> hyperplane_location_count(4, 2)
     24
     """
-    n = _check_n(n)
-    k = _check_k(k, n)
+    n = check_n(n)
+    k = check_int(k, _K, 0, n, expected=f"in [0, n] = [0, {n}]", hint=_K_HINT)
     return math.comb(n, k) << k
 
 
@@ -200,25 +161,48 @@ def hyperplane_activation_probability(n: int, k: int) -> float:
 
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_activation_probability
+    >>> from fastsdm.theory import hyperplane_activation_probability
     >>> hyperplane_activation_probability(1000, 10)
     0.0009765625
     """
-    n = _check_n(n)
-    k = _check_k(k, n)
+    n = check_n(n)
+    k = check_int(k, _K, 0, n, expected=f"in [0, n] = [0, {n}]", hint=_K_HINT)
     return math.ldexp(1.0, -k)
 
 
 def hyperplane_expected_activated(n: int, k: int, n_locations: float) -> float:
     """Mean number of locations of a random design activated by an address, ``N · 2**-k``.
 
+    Parameters
+    ----------
+    n : int
+        Number of bits (``n >= 1``).
+    k : int
+        Selected coordinates per location, in ``[0, n]``.
+    n_locations : float
+        Number ``N`` of locations of the random design (positive).
+
+    Returns
+    -------
+    float
+        ``N · 2**-k``: the activated count is ``Binomial(N, 2**-k)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or is out of range.
+
+    See Also
+    --------
+    fastsdm.theory.expected_activated : The same for the radius design.
+
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_expected_activated
+    >>> from fastsdm.theory import hyperplane_expected_activated
     >>> hyperplane_expected_activated(1000, 10, 10**6)
     976.5625
     """
-    n_locations = _check_positive(n_locations, "n_locations")
+    n_locations = check_positive(n_locations, "n_locations")
     return n_locations * hyperplane_activation_probability(n, k)
 
 
@@ -256,12 +240,12 @@ def hyperplane_intersection(n: int, k: int, h: int | npt.ArrayLike) -> int | np.
 
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_intersection
+    >>> from fastsdm.theory import hyperplane_intersection
     >>> hyperplane_intersection(4, 2, [0, 1, 2, 3])
     array([6, 3, 1, 0], dtype=object)
     """
-    n = _check_n(n)
-    k = _check_k(k, n)
+    n = check_n(n)
+    k = check_int(k, _K, 0, n, expected=f"in [0, n] = [0, {n}]", hint=_K_HINT)
     return _map_exact(h, n, lambda d: math.comb(n - d, k))
 
 
@@ -269,11 +253,25 @@ def hyperplane_intersection_probability(n: int, k: int,
                                         h: int | npt.ArrayLike) -> float | np.ndarray:
     """Probability that two addresses ``h`` bits apart both activate a random location.
 
+    Parameters
+    ----------
+    n : int
+        Number of bits (``n >= 1``).
+    k : int
+        Selected coordinates per location, in ``[0, n]``.
+    h : int or array_like of int
+        Hamming distance(s) between the two addresses, in ``[0, n]``.
+
     Returns
     -------
     float or numpy.ndarray
         ``C(n - h, k) / C(n, k) · 2**-k``, the correctly rounded quotient of the
         exact integers (float64 array with the shape of ``h`` for arrays).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or is out of range.
 
     See Also
     --------
@@ -281,18 +279,27 @@ def hyperplane_intersection_probability(n: int, k: int,
 
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_intersection_probability
+    >>> from fastsdm.theory import hyperplane_intersection_probability
     >>> hyperplane_intersection_probability(4, 2, 1)
     0.125
     """
-    n = _check_n(n)
-    k = _check_k(k, n)
+    n = check_n(n)
+    k = check_int(k, _K, 0, n, expected=f"in [0, n] = [0, {n}]", hint=_K_HINT)
     total = math.comb(n, k) << k
     return _to_float(_map_exact(h, n, lambda d: Fraction(math.comb(n - d, k), total)))
 
 
 def hyperplane_intersection_fraction(n: int, k: int, h: int | npt.ArrayLike) -> float | np.ndarray:
     """Fraction of an address's activated locations that an address ``h`` bits away shares.
+
+    Parameters
+    ----------
+    n : int
+        Number of bits (``n >= 1``).
+    k : int
+        Selected coordinates per location, in ``[0, n]``.
+    h : int or array_like of int
+        Hamming distance(s) between the two addresses, in ``[0, n]``.
 
     Returns
     -------
@@ -301,14 +308,23 @@ def hyperplane_intersection_fraction(n: int, k: int, h: int | npt.ArrayLike) -> 
         rounded; the counterpart of :func:`fastsdm.theory.intersection_fraction`
         (the weight a pattern ``h`` bits from a query gets in a read).
 
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or is out of range.
+
+    See Also
+    --------
+    hyperplane_beta, hyperplane_fit_beta : β of these weights.
+
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_intersection_fraction
+    >>> from fastsdm.theory import hyperplane_intersection_fraction
     >>> [round(1000 * f) for f in hyperplane_intersection_fraction(1000, 10, [0, 10, 50, 200])]
     [1000, 904, 597, 106]
     """
-    n = _check_n(n)
-    k = _check_k(k, n)
+    n = check_n(n)
+    k = check_int(k, _K, 0, n, expected=f"in [0, n] = [0, {n}]", hint=_K_HINT)
     total = math.comb(n, k)
     return _to_float(_map_exact(h, n, lambda d: Fraction(math.comb(n - d, k), total)))
 
@@ -317,15 +333,38 @@ def hyperplane_expected_intersection(n: int, k: int, h: int | npt.ArrayLike,
                                      n_locations: float) -> float | np.ndarray:
     """Expected number of locations of a random design activated by both addresses.
 
-    ``N · C(n - h, k) / C(n, k) · 2**-k``.
+    Parameters
+    ----------
+    n : int
+        Number of bits (``n >= 1``).
+    k : int
+        Selected coordinates per location, in ``[0, n]``.
+    h : int or array_like of int
+        Hamming distance(s) between the two addresses, in ``[0, n]``.
+    n_locations : float
+        Number ``N`` of locations of the random design (positive).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``N · C(n - h, k) / C(n, k) · 2**-k``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or is out of range.
+
+    See Also
+    --------
+    hyperplane_intersection_probability, fastsdm.theory.expected_intersection
 
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_expected_intersection
+    >>> from fastsdm.theory import hyperplane_expected_intersection
     >>> round(hyperplane_expected_intersection(1000, 10, 100, 10**6), 2)
     338.8
     """
-    n_locations = _check_positive(n_locations, "n_locations")
+    n_locations = check_positive(n_locations, "n_locations")
     return n_locations * hyperplane_intersection_probability(n, k, h)
 
 
@@ -360,18 +399,14 @@ def hyperplane_k_for_probability(n: int, p: float, rounding: str = "nearest") ->
 
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_k_for_probability
+    >>> from fastsdm.theory import hyperplane_k_for_probability
     >>> hyperplane_k_for_probability(1000, 0.001), hyperplane_k_for_probability(
     ...     1000, 0.001, rounding="at_least")
     (10, 9)
     """
-    n = _check_n(n)
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
-        raise TypeError(f"p must be a probability (a real number), got {p!r} of type "
-                        f"{type(p).__name__}; pass e.g. p=0.001")
-    if not 0.0 < float(p) <= 1.0:
-        raise ValueError(f"p must be a probability in (0, 1], got {p!r}; pass e.g. p=0.001")
-    rounding = _check_choice(rounding, "rounding", _ROUNDINGS)
+    n = check_n(n)
+    check_probability(p, "p")
+    rounding = check_choice(rounding, "rounding", _ROUNDINGS)
     target = Fraction(p) if isinstance(p, numbers.Rational) else Fraction(float(p))
     k = 0  # the largest k with 2**-k >= p
     while k < n and Fraction(1, 1 << (k + 1)) >= target:
@@ -424,12 +459,12 @@ def hyperplane_beta(n: int, k: int) -> float:
 
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_beta
+    >>> from fastsdm.theory import hyperplane_beta
     >>> round(hyperplane_beta(1000, 10), 4), round(hyperplane_beta(10**6, 10), 4)
     (5.0252, 5.0)
     """
-    n = _check_n(n)
-    k = _check_k(k, n)
+    n = check_n(n)
+    k = check_int(k, _K, 0, n, expected=f"in [0, n] = [0, {n}]", hint=_K_HINT)
     if k == n:
         raise ValueError(f"hyperplane_beta needs k < n (got k = n = {n}): with every "
                          "coordinate selected a single differing bit already removes every "
@@ -474,29 +509,24 @@ def hyperplane_fit_beta(n: int, k: int, h_max: int | None = None,
 
     Examples
     --------
-    >>> from fastsdm._hyperplane_theory import hyperplane_fit_beta
+    >>> from fastsdm.theory import hyperplane_fit_beta
     >>> from fastsdm.theory import fit_beta
     >>> round(hyperplane_fit_beta(64, 10), 2), round(fit_beta(64, 20), 2)  # same p
     (6.81, 5.6)
     """
-    from .theory import radius_for_probability
-
-    n = _check_n(n)
+    n = check_n(n)
     if n < 2:
         raise ValueError(f"hyperplane_fit_beta needs n >= 2 (two distances to fit), got {n}")
-    k = _check_k(k, n)
+    k = check_int(k, _K, 0, n, expected=f"in [0, n] = [0, {n}]", hint=_K_HINT)
     if not 1 <= k <= n - 1:
         raise ValueError(f"hyperplane_fit_beta needs k in [1, n - 1] = [1, {n - 1}], got {k}; "
                          "k = 0 gives flat weights (no decay) and k = n none beyond h = 0")
     if h_max is None:
         h_max = min(max(2, radius_for_probability(n, math.ldexp(1.0, -k))), n - k + 1)
-    elif not _is_int(h_max):
-        raise TypeError(f"h_max must be an integer, got {h_max!r} of type "
-                        f"{type(h_max).__name__}")
-    if not 2 <= int(h_max) <= n - k + 1:
-        raise ValueError(f"h_max must be in [2, n - k + 1] = [2, {n - k + 1}] (the weights "
-                         f"vanish beyond h = n - k), got {h_max}")
-    method = _check_choice(method, "method", _BETA_METHODS)
+    h_max = check_int(h_max, "h_max", 2, n - k + 1,
+                      expected=f"in [2, n - k + 1] = [2, {n - k + 1}]",
+                      hint="the weights vanish beyond h = n - k")
+    method = check_choice(method, "method", BETA_METHODS)
     h = np.arange(int(h_max))
     lf = [math.lgamma(v + 1.0) for v in range(n + 1)]
     y = np.array([lf[n - d] - lf[k] - lf[n - d - k] for d in h])  # ln C(n - h, k)
