@@ -13,6 +13,7 @@ import pytest
 import fastsdm
 from fastsdm import experiments as ex
 from fastsdm.cli import main
+from fastsdm.experiments import _attention, _common
 
 REPO = Path(fastsdm.__file__).resolve().parents[1]
 TINY_MEMORY = ["--n-bits", "64", "--locations", "500", "--radius", "24", "--cues", "5"]
@@ -198,9 +199,9 @@ BAD = [
      r"argument --activation-probability: must be in \(0, 1\]"),
     (["capacity", "--radius", "100", "--activation-probability", "0.01"],
      r"--radius and --activation-probability are alternatives: give one, not both"),
-    (["capacity", "--n-bits", "1000", "--locations", "1000000000"],
-     r"the memory and patterns need [\d.]+ GiB .* but only [\d.]+ GiB is available; use "
-     r"--counter-dtype int8"),
+    (["capacity", "--n-bits", "1000", "--locations", "50000000000", "--counter-dtype", "int8"],
+     r"the memory and patterns need [\d.]+ TiB .* but only [\d.]+ [GT]iB is available; use "
+     r"fewer locations"),
     (["capacity", "--preset", "huge"], r"unknown preset 'huge'; choose one of small, kanerva"),
     (["attention", "--preset", "kanerva"], r"unknown preset 'kanerva'; choose one of small, "
                                            r"digits"),
@@ -217,7 +218,7 @@ BAD = [
     (["attention", "--radii", "1,5"], r"each of --radii must be in \[2, 64\], got 1"),
     (["capacity", "--storage", "hetero"], r"argument --storage: invalid choice: 'hetero'"),
     (["capacity", "--storage", "heteroassociative", "--iterations", "3"],
-     r"--iterations=3 needs --storage autoassociative: a heteroassociative read returns "
+     r"--iterations 3 needs --storage autoassociative: a heteroassociative read returns "
      r"data"),
     (["paper", "--seed", "-1"], r"argument --seed: must be a non-negative integer"),
     (["attention", "--dataset", "digits", "--n-bits", "32"],
@@ -255,12 +256,12 @@ def test_digits_without_sklearn(tmp_path, capsys, monkeypatch):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command, step", [("capacity", "_recall"),
-                                           ("critical-distance", "_recall"),
-                                           ("attention", "_pattern_recall")])
-def test_ctrl_c_writes_finished_rows_and_exits_130(command, step, tmp_path, capsys,
+@pytest.mark.parametrize("command, module, step", [("capacity", _common, "recall"),
+                                                   ("critical-distance", _common, "recall"),
+                                                   ("attention", _attention, "pattern_recall")])
+def test_ctrl_c_writes_finished_rows_and_exits_130(command, module, step, tmp_path, capsys,
                                                    monkeypatch):
-    original = getattr(ex, step)
+    original = getattr(module, step)
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -269,7 +270,7 @@ def test_ctrl_c_writes_finished_rows_and_exits_130(command, step, tmp_path, caps
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ex, step, interrupted_step)
+    monkeypatch.setattr(module, step, interrupted_step)
     code, out, err = _run([*TINY[command], "--out", str(tmp_path), "--no-plot"], capsys)
     assert code == 130
     assert "interrupted; kept the 2 finished rows" in err
@@ -280,10 +281,12 @@ def test_ctrl_c_writes_finished_rows_and_exits_130(command, step, tmp_path, caps
 
 
 def test_ctrl_c_outside_an_experiment(monkeypatch, capsys):
+    from fastsdm.experiments._registry import Experiment
+
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ex, "configure", boom)
+    monkeypatch.setattr(Experiment, "configure", boom)
     code, _, err = _run(TINY["capacity"], capsys)
     assert code == 130 and "interrupted" in err
 
@@ -319,11 +322,9 @@ def test_capacity_storage_and_theory_in_the_summary(tmp_path, capsys):
 
 
 def test_hetero_storage_drops_the_presets_iterations():
-    from fastsdm.cli import _experiment_kwargs, build_parser
+    from fastsdm.experiments._registry import REGISTRY
 
-    args = build_parser().parse_args(["capacity", "--preset", "kanerva", "--storage",
-                                      "heteroassociative"])
-    kwargs = _experiment_kwargs("capacity", args)
+    record = REGISTRY["capacity"]
+    kwargs = record.arguments("kanerva", {"storage": "heteroassociative"})
     assert "iterations" not in kwargs and kwargs["storage"] == "heteroassociative"
-    args = build_parser().parse_args(["capacity", "--preset", "kanerva"])
-    assert _experiment_kwargs("capacity", args)["iterations"] == 10
+    assert record.arguments("kanerva", {})["iterations"] == 10

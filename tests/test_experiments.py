@@ -11,6 +11,7 @@ import pytest
 import fastsdm
 from fastsdm import experiments as ex
 from fastsdm import theory
+from fastsdm.experiments import _attention, _common, _critical_distance
 
 # Tiny but meaningful: p ~ 0.01, about 53 locations per read.
 TINY = dict(n_bits=128, n_locations=4000, activation_probability=0.01, n_cues=100)
@@ -196,10 +197,10 @@ def test_estimate_critical_distances_definitions():
 
     rows = curve([(0, 0, 1.0), (10, 0, 1.0), (20, 5, 0.8), (30, 29, 0.5), (40, 60, 0.2),
                   (50, 10, 0.9)])  # a lucky point beyond the first failure does not count
-    assert ex._estimate_critical_distances(rows) == {"critical_distance_sim": 30,
+    assert _critical_distance.estimate_critical_distances(rows) == {"critical_distance_sim": 30,
                                                      "critical_distance_recall": 30}
     rows = curve([(0, 0, 1.0), (10, 12, 0.4)])
-    assert ex._estimate_critical_distances(rows) == {"critical_distance_sim": 0,
+    assert _critical_distance.estimate_critical_distances(rows) == {"critical_distance_sim": 0,
                                                      "critical_distance_recall": 0}
 
 
@@ -257,8 +258,9 @@ def test_attention_digits_without_sklearn(monkeypatch):
 # -- Ctrl-C -------------------------------------------------------------------
 
 
-def _interrupt_after(monkeypatch, name, k):
-    original = getattr(ex, name)
+def _interrupt_after(monkeypatch, step, k):
+    module, name = step
+    original = getattr(module, name)
     calls = []
 
     def step(*args, **kwargs):
@@ -267,16 +269,20 @@ def _interrupt_after(monkeypatch, name, k):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ex, name, step)
+    monkeypatch.setattr(module, name, step)
+
+
+RECALL = (_common, "recall")
+PATTERN_RECALL = (_attention, "pattern_recall")
 
 
 @pytest.mark.parametrize("run, step", [
     (lambda: ex.capacity(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20],
-                         noise=[0, 4, 8], n_cues=5, progress=False), "_recall"),
+                         noise=[0, 4, 8], n_cues=5, progress=False), RECALL),
     (lambda: ex.critical_distance(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20],
-                                  distances=[0, 4, 8], n_cues=5, progress=False), "_recall"),
+                                  distances=[0, 4, 8], n_cues=5, progress=False), RECALL),
     (lambda: ex.attention_comparison(radii=[5, 9], n_patterns=16, noise=[0, 4, 8], n_cues=4,
-                                     progress=False), "_pattern_recall"),
+                                     progress=False), PATTERN_RECALL),
 ], ids=["capacity", "critical_distance", "attention"])
 def test_ctrl_c_keeps_finished_rows(monkeypatch, run, step):
     _interrupt_after(monkeypatch, step, 4)
@@ -287,7 +293,7 @@ def test_ctrl_c_keeps_finished_rows(monkeypatch, run, step):
 
 
 def test_ctrl_c_leaves_unfinished_critical_distance_curve_unestimated(monkeypatch):
-    _interrupt_after(monkeypatch, "_recall", 4)
+    _interrupt_after(monkeypatch, RECALL, 4)
     with pytest.warns(ex.ExperimentInterrupted):
         rows = ex.critical_distance(n_bits=64, n_locations=500, radius=24,
                                     n_patterns=[10, 20], distances=[0, 4, 8], n_cues=5,
@@ -310,7 +316,7 @@ BAD = [
     ("capacity", dict(radius=100, activation_probability=0.01), ValueError,
      r"radius and activation_probability are alternatives: give one, not both"),
     ("capacity", dict(activation_probability=1.5), ValueError,
-     r"activation_probability must be in \(0, 1\], got 1.5"),
+     r"activation_probability must be a probability in \(0, 1\], got 1.5"),
     ("capacity", dict(n_patterns=[100, 0]), ValueError,
      r"each of n_patterns must be in \[1, inf\], got 0"),
     ("capacity", dict(n_patterns=[]), ValueError, r"n_patterns is empty"),
@@ -326,10 +332,10 @@ BAD = [
     ("capacity", dict(repetitions=0), ValueError, r"repetitions must be in \[1, inf\]"),
     ("capacity", dict(seed=-1), ValueError, r"seed must be in \[0, inf\], got -1"),
     ("capacity", dict(counter_dtype="int64"), ValueError,
-     r"counter_dtype must be one of 'int8', 'int16', 'int32', got 'int64'"),
+     r"counter_dtype must be one of int8, int16, int32, got 'int64'"),
     ("capacity", dict(n_bits=1000, n_locations=10**9), MemoryError,
-     r"the memory and patterns need .* GiB .* but only .* GiB is available; use "
-     r"counter_dtype='int8'"),
+     r"the memory and patterns need .* TiB .* but only .* is available; use fewer locations: "
+     r"about [\d,]+ fit with int8 counters"),
     ("capacity", dict(n_bits=64, n_locations=100, n_patterns=[10**11]), MemoryError,
      r"the memory and patterns need 745.06 GiB"),
     ("capacity", dict(n_bits=1000, n_locations=10**10, counter_dtype="int8"), MemoryError,
@@ -359,7 +365,8 @@ def test_bad_arguments_fail_before_work(experiment, kwargs, error, match):
 
 def test_bad_digits_arguments():
     pytest.importorskip("sklearn")
-    with pytest.raises(ValueError, match=r"threshold must be in \(0, 16\] .*, got 20"):
+    with pytest.raises(ValueError, match=r"threshold must be a finite number in \(0, 16\], got "
+                                         r"20; digit pixels are 0..16"):
         ex.configure("attention", dataset="digits", threshold=20)
     with pytest.raises(ValueError, match=r"n_patterns must be in \[1, \d+\], got 5000; the "
                                          r"binarised digits have \d+ distinct patterns"):
