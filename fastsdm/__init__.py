@@ -127,5 +127,10 @@ def __getattr__(name: str):
     return value
 
 
+#: Modules reached as attributes (``fastsdm.experiments``), imported on first access.
+_MODULES = ("theory", "attention", "hopfield", "experiments", "plots", "distributed", "gallery",
+            "cli", "bits", "search", "memory", "continuous")
+
+
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_MODULES))

@@ -254,6 +254,7 @@ def findings(records: Records) -> list[str]:
 #: capacity, because a cue that *is* a stored pattern only tests that pattern's
 #: stability (a fixed point), not recall from a noisy cue.
 NOISE_0 = "noise 0: the cue is the stored pattern (stability, not recall from noise)"
+NOISE_0_PANEL = "dotted, noise 0: stored patterns as cues (stability, not capacity)"
 
 
 def draw(rows: Sequence[Mapping]):
@@ -296,11 +297,6 @@ def draw(rows: Sequence[Mapping]):
         # noise 0 iterated is drawn dashed and named on the panel: it is not a capacity.
         fig_.errorbar(axes[2], x, y, s, reps, color=color, marker="o", ms=4, lw=1.2,
                       ls=":" if k == 0 else "-", label=label)
-        if k == 0 and len(x):
-            axes[2].annotate("noise 0: stored patterns stay fixed points\n(stability, not "
-                             "a capacity)", xy=(x[-1], y[-1]), xytext=(-4, -10),
-                             textcoords="offset points", ha="right", va="top", fontsize=7,
-                             color=color)
     cues = max(r["n_cues_read"] for r in rows)
     floor = 1.0 / (n * cues)  # one wrong bit among all the cues of a point
     axes[0].axhline(floor, color="0.5", lw=0.8, ls=":")
@@ -314,7 +310,9 @@ def draw(rows: Sequence[Mapping]):
     axes[0].set_ylabel("bit error rate (fraction of n bits)")
     axes[1].set_title("One read: exact recall")
     axes[1].set_ylabel("exact recall (fraction of cues)")
-    axes[2].set_title(f"Iterated reads (≤ {r0['iterations']}): exact recall")
+    # Said above the panel, where it covers no curve.
+    axes[2].set_title(f"Iterated reads (≤ {r0['iterations']}): exact recall"
+                      + (f"\n{NOISE_0_PANEL}" if 0 in noises else ""))
     axes[2].set_ylabel("exact recall (fraction of cues)")
     for ax in axes:
         ax.set_xscale("log")

@@ -354,10 +354,11 @@ def draw(rows: Sequence[Mapping]):
         ax.plot(x, y, color="0.45", ls="-.", lw=0.8)
         if curve["sim"] is not None:
             ax.axvline(curve["sim"], color=color, lw=1.0, ls=(0, (1, 2)))
-        sim = "n/a" if curve["sim"] is None else f"{curve['sim']:.0f}"
+        sim = ("n/a (unfinished curve)" if curve["sim"] is None
+               else f"{curve['sim']:.0f} bits")
         models = ("" if curve["model"] is None else
                   f" (model {curve['model']:.0f}, paper {curve['paper']:.0f})")
-        ax.set_title(f"m = {m:,}: critical distance {sim} bits{models}", fontsize=9)
+        ax.set_title(f"m = {m:,}: critical distance {sim}{models}", fontsize=9)
         ax.set_xlim(0, top)
         ax.set_ylim(0, max(top, n / 2) * 1.05)
         ax.set_xlabel("cue distance to the stored pattern (bits)")

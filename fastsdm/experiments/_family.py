@@ -424,7 +424,7 @@ def findings(records: Records) -> list[str]:
             text = ("none" if held is None else f"{held:,}" + ("+" if held == last else ""))
             cap = next(r for r in records if r["model"] == model)["theory_capacity"]
             theory = ("" if cap is None else " (theory: none)" if cap <= 0
-                      else f" (theory {cap:,.1f})")
+                      else f" (theory {cap:,.4g})")
             parts.append(f"{model} {text}{theory}")
         lines.append(f"noise {k}: exact recall after iterating >= 50% up to m = "
                      + ", ".join(parts) + " (+: at every load measured)")
