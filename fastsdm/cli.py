@@ -265,13 +265,9 @@ def _prepare_out(args: argparse.Namespace, stem: str) -> Path:
     from .experiments._io import prepare_folder
 
     try:
-        out = prepare_folder(args.out, force=args.force, stem=stem, force_hint="--force")
-    except (FileExistsError, NotADirectoryError) as exc:
+        return prepare_folder(args.out, force=args.force, stem=stem, force_hint="--force")
+    except OSError as exc:  # an earlier run's folder, a file, or no permission
         raise _UsageError(f"{PROG} {args.command}: error: --out: {exc}") from None
-    except OSError as exc:
-        raise _UsageError(f"{PROG} {args.command}: error: cannot create the output folder "
-                          f"{args.out} ({exc.strerror or exc}); choose another --out") from None
-    return out
 
 
 def _run_experiment(args: argparse.Namespace) -> int:

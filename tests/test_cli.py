@@ -230,6 +230,16 @@ BAD = [
     (["paper", "--seed", "-1"], r"argument --seed: must be a non-negative integer"),
     (["attention", "--dataset", "digits", "--n-bits", "32"],
      r"--dataset digits has 64-bit patterns"),
+    (["family", "--models", "sdm,transformer"],
+     r"argument --models: unknown name 'transformer' in 'sdm,transformer'; choose from sdm, "),
+    (["family", "--models", ","], r"argument --models: expected names from sdm, "),
+    (["family", "--modern-beta", "0"], r"--modern-beta must be a positive finite number, got "
+                                       r"0.0"),
+    (["family", "--radius", "1"], r"--radius must be >= 2 for the fitted β"),
+    (["attention", "--threshold", "x"], r"argument --threshold: expected a number, got 'x'"),
+    (["capacity", "--activation-probability", "x"],
+     r"argument --activation-probability: expected a probability, got 'x'"),
+    (["capacity", "--patterns", ","], r"argument --patterns: expected at least one integer"),
 ]
 
 
@@ -251,6 +261,10 @@ def test_out_is_a_file(tmp_path, capsys):
     target.write_text("x")
     code, _, err = _run([*TINY["capacity"], "--out", str(target)], capsys)
     assert code == 2 and "exists and is not a folder" in err and len(err.splitlines()) == 1
+    code, _, err = _run([*TINY["capacity"], "--out", str(target / "below")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert re.search(r"^fastsdm capacity: error: --out: cannot create the output folder "
+                     r".*below \(Not a directory\); choose another folder$", err), err
 
 
 def test_digits_without_sklearn(tmp_path, capsys, monkeypatch):

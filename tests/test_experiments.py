@@ -535,6 +535,30 @@ def test_configure_errors_name_their_parameters():
     with pytest.raises(TypeError, match=r"capacity: got an unexpected keyword argument "
                                         r"'nbits'; did you mean 'n_bits'\?"):
         ex.configure("capacity", nbits=64)
+    with pytest.raises(TypeError, match=r"capacity: got an unexpected keyword argument 'zzz'; "
+                                        r"its arguments are n_bits, n_locations, radius"):
+        ex.configure("capacity", zzz=1)
+    with pytest.raises(ValueError, match=r"config must be a configuration made by configure\(\), "
+                                         r"with an 'experiment' key naming one of capacity, "):
+        ex.run({"n_bits": 64})
+
+
+def test_register_refuses_a_second_record_and_undeclared_fields(toy_experiment):
+    import dataclasses
+
+    from fastsdm.experiments._registry import register
+
+    with pytest.raises(ValueError, match=r"experiment 'toy' \(command 'toy'\) is registered "
+                                         r"already"):
+        register(toy_experiment)
+
+    @dataclasses.dataclass(frozen=True)
+    class Bare:
+        size: int = 3
+
+    with pytest.raises(TypeError, match=r"Bare.size was not made with param\(\): it has no "
+                                        r"help text or flag"):
+        register(dataclasses.replace(toy_experiment, name="bare", command="bare", config=Bare))
 
 
 def test_messages_are_spelled_for_the_caller():

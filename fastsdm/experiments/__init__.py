@@ -51,6 +51,7 @@ from .._validation import check_choice
 # Registered in this order (the command's subcommands and the tables follow it).
 from ._capacity import capacity  # isort: skip
 from ._critical_distance import critical_distance  # isort: skip
+from ._attention import DATASETS as DATASETS  # isort: skip (the attention datasets)
 from ._attention import attention_comparison  # isort: skip
 from ._family import MODELS as FAMILY_MODELS  # isort: skip
 from ._family import family_capacity  # isort: skip

@@ -232,7 +232,8 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
     ``out=None`` is a new folder (:func:`new_folder_name`).  An existing folder
     that holds files is refused with :class:`FileExistsError` unless
     ``force``; ``force_hint`` says how to force (``"force=True"``,
-    ``"--force"``).  A path that is a file raises :class:`NotADirectoryError`.
+    ``"--force"``).  A path that is a file raises :class:`NotADirectoryError`,
+    a folder that cannot be made :class:`OSError`.
     """
     out = new_folder_name(stem) if out is None else Path(out)
     if out.exists() and not out.is_dir():
@@ -243,7 +244,11 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
         raise FileExistsError(f"the output folder {out} already holds files ({shown}), from "
                               f"an earlier run; choose a new folder, or pass {force_hint} to "
                               "overwrite them")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the output folder {out} ({exc.strerror or exc}); choose "
+                      "another folder") from None
     return out
 
 
