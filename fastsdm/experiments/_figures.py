@@ -132,7 +132,8 @@ def figure(experiment: str, records: Sequence[Mapping], path=None):
         note = interruption_note(records)
         if note:
             # Where people look: across the top of the figure, in red.
-            fig.text(0.5, 1.0, f"{note.upper()[:11]}{note[11:]}", ha="center", va="bottom",
+            fig.text(0.5, 1.0, note.replace("Interrupted", "INTERRUPTED", 1), ha="center",
+                     va="bottom",
                      color="#c0392b", fontsize=10, fontweight="bold",
                      bbox={"facecolor": "#fdecea", "edgecolor": "#c0392b", "pad": 3})
         if path is not None:
