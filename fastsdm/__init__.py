@@ -25,14 +25,18 @@ Memories
     softmax attention, SDM-vs-softmax weights, pattern-view reads, the
     learned QK-norm betas
 ``fastsdm.experiments`` and ``fastsdm.plots``
-    capacity, critical-distance and attention experiments as tidy records,
-    tables and figures (also the ``fastsdm`` command: ``fastsdm --help``)
+    capacity, critical-distance, attention and associative-memory-family
+    experiments as tidy records, tables and figures (also the ``fastsdm``
+    command: ``fastsdm --help``)
 ``fastsdm.gallery``
     the paper's computational figures and tables, regenerated (``fastsdm paper``)
 ``warmup()``
     compile the kernels now rather than at their first call
 
-The guide, the theory and the API reference are in ``docs/`` (a Sphinx site).
+Every name and module above is imported on first use, so ``import fastsdm``
+itself is instant and loads neither numba nor matplotlib, Dask or
+scikit-learn.  The guide, the theory and the API reference are in ``docs/``
+(a Sphinx site).
 
 Examples
 --------
@@ -47,20 +51,27 @@ True
 
 __version__ = "0.1.0"
 
-from . import attention, hopfield, theory
-from ._warmup import warmup
-from .bits import (
-    clear_pad_bits,
-    flip_bits,
-    from_bitarray,
-    pack_bits,
-    random_addresses,
-    to_bitarray,
-    unpack_bits,
-)
-from .continuous import ContinuousSDM
-from .memory import SDM, ReadInfo
-from .search import hamming_distances, knn_search, radius_search
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
+
+#: Public names of the top-level namespace and the module that defines each.
+_NAMES = {
+    "pack_bits": "bits",
+    "unpack_bits": "bits",
+    "random_addresses": "bits",
+    "flip_bits": "bits",
+    "clear_pad_bits": "bits",
+    "to_bitarray": "bits",
+    "from_bitarray": "bits",
+    "hamming_distances": "search",
+    "radius_search": "search",
+    "knn_search": "search",
+    "SDM": "memory",
+    "ReadInfo": "memory",
+    "ContinuousSDM": "continuous",
+    "warmup": "_warmup",
+}
 
 __all__ = [
     "__version__",
@@ -82,3 +93,44 @@ __all__ = [
     "hopfield",
     "warmup",
 ]
+
+if TYPE_CHECKING:  # what static tools see; at run time the names load on first access
+    from . import attention, hopfield, theory
+    from . import distributed as distributed
+    from . import experiments as experiments
+    from . import gallery as gallery
+    from . import plots as plots
+    from ._warmup import warmup
+    from .bits import (
+        clear_pad_bits,
+        flip_bits,
+        from_bitarray,
+        pack_bits,
+        random_addresses,
+        to_bitarray,
+        unpack_bits,
+    )
+    from .continuous import ContinuousSDM
+    from .memory import SDM, ReadInfo
+    from .search import hamming_distances, knn_search, radius_search
+
+
+def __getattr__(name: str):
+    """Import a public name or a submodule (``fastsdm.experiments``) on first access."""
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    elif not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups do not come here
+    return value
+
+
+#: Modules reached as attributes (``fastsdm.experiments``), imported on first access.
+_MODULES = ("theory", "attention", "hopfield", "experiments", "plots", "distributed", "gallery",
+            "cli", "bits", "search", "memory", "continuous")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_MODULES))

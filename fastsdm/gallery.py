@@ -28,8 +28,8 @@ exhibit                    reproduces
 =========================  ==================================================
 
 Only the last two simulate; ``quick=True`` shrinks them (seconds instead of
-minutes: the full ``one_step`` is Kanerva's canonical memory, 1.1 GB of int8
-counters and about two minutes on two cores). Needs matplotlib
+minutes: the full ``one_step`` is Kanerva's canonical memory, 1.05 GiB with
+int8 counters, and about two minutes on two cores). Needs matplotlib
 (``pip install "fastsdm[plot]"``).
 
 References
@@ -600,24 +600,11 @@ EXHIBITS = tuple(exhibit for exhibit, _ in _EXHIBITS)
 
 
 def _output_folder(out, force: bool) -> Path:
-    if out is None:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = Path("fastsdm-results") / f"{stamp}-paper"
-        out, k = base, 2
-        while out.exists():
-            out, k = base.with_name(f"{base.name}-{k}"), k + 1
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"the gallery output {out} exists and is not a folder; "
-                                 "choose another folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        held = sorted(p.name for p in out.iterdir())
-        shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
-        raise FileExistsError(f"the gallery output folder {out} already holds files ({shown}); "
-                              "choose a new folder, or pass force=True (fastsdm paper --force) "
-                              "to overwrite them")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    """The folder :func:`run` writes: refused if it holds files, unless ``force``."""
+    from .experiments._io import prepare_folder
+
+    return prepare_folder(out, force=force, stem="paper",
+                          force_hint="force=True (fastsdm paper --force)")
 
 
 def _summary(rows: list[dict], files: dict[str, list[str]], meta: dict) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,6 +12,7 @@ from . import _persist
 from ._jit import use_parallel
 from ._kernels import counters as _c
 from ._locking import RWLock, exclusive, shared
+from ._machine import available_memory as _available_memory
 from ._params import (
     MetadataError,
     SDMParams,
@@ -70,21 +70,6 @@ class ReadInfo(NamedTuple):
 
     steps: np.ndarray
     converged: np.ndarray
-
-
-def _available_memory() -> int | None:
-    """Bytes of memory available for new allocations, or None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _gib(n_bytes: int) -> str:
@@ -163,7 +148,7 @@ class SDM:
     Notes
     -----
     Memory use is ``N * (8 * ceil(n / 64) + n_data * itemsize)`` bytes:
-    1.13 GiB for Kanerva's canonical memory (n = 1000, N = 10**6) with int8
+    1.05 GiB for Kanerva's canonical memory (n = 1000, N = 10**6) with int8
     counters.  The constructor refuses a memory that does not fit in the
     available RAM; :meth:`load` with ``mmap=True`` serves larger ones from
     disk.

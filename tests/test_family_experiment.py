@@ -1,4 +1,4 @@
-"""The family capacity experiment (fastsdm._family_experiment) at small sizes."""
+"""The family capacity experiment (fastsdm.experiments.family_capacity) at small sizes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import fastsdm
-from fastsdm import _family_experiment as fe
 from fastsdm import experiments as ex
 from fastsdm import theory
 from fastsdm.attention import sdm_pattern_read
+from fastsdm.experiments import _family as fe
+from fastsdm.experiments import _io
 from fastsdm.hopfield import Hopfield, ModernHopfield
 
 SMALL = dict(n_bits=64, n_locations=1500, radius=24, n_patterns=[4, 12, 40], noise=[0, 6],
@@ -43,7 +44,7 @@ def test_rows_layout(rows):
     assert rows[0]["attention_beta"] == theory.fit_beta(64, 24)
     assert rows[0]["modern_beta"] == 1 / 8
     # JSON round trip (plain values only).
-    back = json.loads(json.dumps([ex._plain(r) for r in rows]))
+    back = json.loads(json.dumps([_io.plain(r) for r in rows]))
     assert back[0]["model"] == "sdm"
 
 
@@ -154,7 +155,7 @@ def test_model_subset_and_synchronous_hopfield():
 
 
 def test_ctrl_c_keeps_finished_rows(monkeypatch):
-    original = fe._measure
+    original = fe.measure
     calls = []
 
     def step(*args, **kwargs):
@@ -163,7 +164,7 @@ def test_ctrl_c_keeps_finished_rows(monkeypatch):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(fe, "_measure", step)
+    monkeypatch.setattr(fe, "measure", step)
     with pytest.warns(ex.ExperimentInterrupted, match=r"interrupted \(Ctrl-C\) after 7 of 30"):
         rows = fe.family_capacity(**SMALL)
     assert rows.interrupted and len(rows) == 7
@@ -198,9 +199,11 @@ def test_bad_arguments(kwargs, error, match):
 
 def test_plot(rows, tmp_path):
     pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
     back = json.loads(ex.to_json(rows, tmp_path / "r.json").read_text())
     path = tmp_path / "family.png"
-    fig = fe.plot_family_capacity(back, path)
+    fig = plots.plot_family_capacity(back, path)
     assert path.stat().st_size > 10_000
     axes = fig.axes
     assert len(axes) == 4  # 2 rows x 2 noise levels
@@ -212,17 +215,19 @@ def test_plot(rows, tmp_path):
     sdm_cap = theory.capacity(64, 24, 1500)
     assert (round(sdm_cap, 6) in vertical) == (sdm_cap > 0)
     with pytest.raises(ValueError, match="no family_capacity rows to plot"):
-        fe.plot_family_capacity([{"experiment": "capacity"}])
+        plots.plot_family_capacity([{"experiment": "capacity"}])
 
 
 def test_plot_draws_a_positive_sdm_capacity(tmp_path):
     pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
     rows = fe.family_capacity(n_bits=128, n_locations=10_000, radius=47, n_patterns=[20],
                               noise=[0], n_cues=4, iterations=1, models=["sdm"],
                               progress=False)
     cap = theory.capacity(128, 47, 10_000)
     assert cap > 0
-    fig = fe.plot_family_capacity(rows)
+    fig = plots.plot_family_capacity(rows)
     xs = {round(line.get_xdata()[0], 6) for line in fig.axes[0].lines
           if len(set(line.get_xdata())) == 1}
     assert round(cap, 6) in xs

@@ -1,8 +1,8 @@
 """The associative-memory family side by side: capacity of SDM, attention and Hopfield.
 
-One experiment runner, :func:`family_capacity`, and its figure,
-:func:`plot_family_capacity`.  Five memories store the *same* random patterns
-and are read from the *same* noisy cues:
+The experiment :func:`fastsdm.experiments.family_capacity` (``fastsdm family``)
+and its figure (:func:`fastsdm.plots.plot_family_capacity`).  Five memories
+store the *same* random patterns and are read from the *same* noisy cues:
 
 * ``"sdm"`` -- :class:`fastsdm.SDM` with ``N`` hard locations and radius ``d``;
 * ``"sdm_pattern"`` -- the same SDM with infinitely many locations, the
@@ -18,8 +18,7 @@ and are read from the *same* noisy cues:
 
 The rows have the layout of :mod:`fastsdm.experiments` (a
 :class:`~fastsdm.experiments.Records` of dicts with configuration, seeds and
-versions).  The lead registers the runner with the experiments registry and
-the command line.
+versions).
 
 References
 ----------
@@ -39,30 +38,21 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import theory
-from ._validation import check_choice
-from .attention import sdm_pattern_read
-from .bits import flip_bits, random_addresses
-from .experiments import (
-    Records,
-    _check_common,
-    _check_memory,
-    _int_list,
-    _interrupted,
-    _Progress,
-    _repetition_seeds,
-    _row_distances,
-    versions,
-)
-from .hopfield import UPDATES, Hopfield, ModernHopfield, classical_capacity
-from .memory import SDM
+from ..hopfield import UPDATES
+from . import _common as common
+from . import _fields as fields
+from ._common import Records
+from ._progress import Progress
+from ._registry import Experiment, Names, about, param, register
 
-__all__ = ["MODELS", "family_capacity", "plot_family_capacity"]
+__all__ = ["MODELS", "FamilyConfig", "draw", "family_capacity", "findings", "measure",
+           "memories", "run", "theory_capacity"]
 
-EXPERIMENT = "family_capacity"
+NAME = "family_capacity"
 #: The memories compared, in the order of the rows (and the figure's legend).
 MODELS = ("sdm", "sdm_pattern", "attention", "hopfield", "modern_hopfield")
 MODEL_LABELS = {
@@ -78,62 +68,81 @@ _MARKERS = {"sdm": "o", "sdm_pattern": "s", "attention": "^", "hopfield": "D",
 SEED_NAMES = ("memory", "pattern", "cue", "hopfield")
 
 
-# ---------------------------------------------------------------------------
-# Configuration
-# ---------------------------------------------------------------------------
+def _check_models(models, name: str) -> list[str]:
+    return fields.name_list(models, name, MODELS)
 
 
-def _check_models(models) -> list[str]:
-    if isinstance(models, str):
-        models = [models]
-    try:
-        chosen = list(models)
-    except TypeError:
-        raise TypeError(f"models must be a sequence of names from {MODELS}, got "
-                        f"{type(models).__name__} {models!r}") from None
-    if not chosen:
-        raise ValueError(f"models is empty; give at least one of {', '.join(MODELS)}")
-    for name in chosen:
-        check_choice(name, "each of models", MODELS)
-    return [name for name in MODELS if name in chosen]  # canonical order, no repeats
+@dataclass(frozen=True, kw_only=True)
+class FamilyConfig:
+    """The arguments of :func:`family_capacity` (see it for their meaning)."""
+
+    n_bits: int = fields.n_bits(256, "pattern length in bits")
+    n_locations: int = fields.n_locations()
+    radius: int | None = fields.radius()
+    activation_probability: float | None = fields.activation_probability()
+    counter_dtype: str = fields.counter_dtype()
+    n_patterns: Sequence[int] = fields.n_patterns(
+        (10, 20, 35, 50, 100, 200, 500, 1000, 2000, 4000, 8000),
+        "checkpoints, numbers of stored patterns: 10,100,1000 or start:stop:step")
+    noise: Sequence[int] = fields.noise((0, 32))
+    n_cues: int = fields.n_cues(100, "cues per checkpoint (the same for every model)")
+    iterations: int = fields.iterations(10, "maximum reads of the iterated read")
+    modern_beta: float | None = param(
+        None, "beta of the modern Hopfield network on bipolar dot products (default "
+        "1/sqrt(n))", flag="--modern-beta", parse=fields.parse_real, metavar="B")
+    hopfield_update: str = param("asynchronous", "dynamics of the classical Hopfield network",
+                                 flag="--hopfield-update", choices=UPDATES,
+                                 check=fields.choice(UPDATES))
+    models: Sequence[str] = param(MODELS, f"models, comma-separated: {','.join(MODELS)}",
+                                  flag="--models", parse=fields.parse_names(MODELS),
+                                  metavar="LIST", check=_check_models)
+    repetitions: int = fields.repetitions()
+    seed: int | None = fields.seed()
+
+    def resolve(self, names: Names) -> dict:
+        from .. import theory
+
+        with about("n_patterns"):
+            n_patterns = fields.int_list(self.n_patterns, names("n_patterns"), 1,
+                                         hint="numbers of stored patterns, e.g. [10, 100, "
+                                              "1000]")
+        memory = fields.check_memory(self, names, max(n_patterns))
+        n = memory["n_bits"]
+        if memory["radius"] < 2:
+            with about("radius"):
+                raise ValueError(f"{names('radius')} must be >= 2 for the fitted β of the "
+                                 "attention model (fit_beta needs two points), got "
+                                 f"{memory['radius']}; use a larger {names('radius')} or "
+                                 f"{names('activation_probability')}")
+        with about("noise"):
+            noise = fields.int_list(self.noise, names("noise"), 0, n,
+                                    hint="cue noise in flipped bits, between 0 and n_bits")
+        with about("modern_beta"):
+            modern_beta = _check_modern_beta(self.modern_beta, n, names("modern_beta"))
+        return {
+            "experiment": NAME,
+            **memory,
+            "n_patterns": n_patterns,
+            "noise": noise,
+            "models": list(self.models),
+            "attention_beta": theory.fit_beta(n, memory["radius"]),
+            "modern_beta": modern_beta,
+            "hopfield_update": self.hopfield_update,
+            "n_cues": self.n_cues, "iterations": self.iterations,
+            "repetitions": self.repetitions, "seed": self.seed,
+        }
 
 
-def _check_modern_beta(beta, n_bits: int) -> float:
+def _check_modern_beta(beta, n_bits: int, name: str) -> float:
     if beta is None:
         return 1.0 / math.sqrt(n_bits)
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
-        raise TypeError(f"modern_beta must be a positive real number or None, got {beta!r} "
-                        f"of type {type(beta).__name__}; e.g. modern_beta=0.1")
+        raise TypeError(f"{name} must be a positive real number or None, got {beta!r} "
+                        f"of type {type(beta).__name__}; e.g. {name}=0.1")
     if not 0.0 < float(beta) < math.inf:
-        raise ValueError(f"modern_beta must be a positive finite number, got {beta!r}; e.g. "
-                         "modern_beta=0.1, or None for 1/sqrt(n_bits)")
+        raise ValueError(f"{name} must be a positive finite number, got {beta!r}; e.g. "
+                         f"{name}=0.1, or None for 1/sqrt(n_bits)")
     return float(beta)
-
-
-def _config(*, n_bits, n_locations, radius, activation_probability, counter_dtype, n_patterns,
-            noise, n_cues, iterations, modern_beta, hopfield_update, models, repetitions,
-            seed) -> dict:
-    n_patterns = _int_list(n_patterns, "n_patterns", 1,
-                           hint="numbers of stored patterns, e.g. [10, 100, 1000]")
-    memory = _check_memory(n_bits, n_locations, radius, activation_probability, counter_dtype,
-                           n_patterns)
-    n = memory["n_bits"]
-    if memory["radius"] < 2:
-        raise ValueError(f"radius must be >= 2 for the fitted β of the attention model "
-                         f"(fit_beta needs two points), got {memory['radius']}; use a larger "
-                         "radius or activation_probability")
-    return {
-        "experiment": EXPERIMENT,
-        **memory,
-        "n_patterns": n_patterns,
-        "noise": _int_list(noise, "noise", 0, n,
-                           hint="cue noise in flipped bits, between 0 and n_bits"),
-        "models": _check_models(models),
-        "attention_beta": theory.fit_beta(n, memory["radius"]),
-        "modern_beta": _check_modern_beta(modern_beta, n),
-        "hopfield_update": check_choice(hopfield_update, "hopfield_update", UPDATES),
-        **_check_common(n_cues, iterations, repetitions, seed),
-    }
 
 
 def theory_capacity(model: str, config: Mapping) -> dict:
@@ -142,6 +151,9 @@ def theory_capacity(model: str, config: Mapping) -> dict:
     Returns ``{"theory_capacity": float | None, "theory_capacity_source": str,
     "theory_capacity_exact": float | None}``; see :func:`family_capacity`.
     """
+    from .. import theory
+    from ..hopfield import classical_capacity
+
     n, d, N = config["n_bits"], config["radius"], config["n_locations"]
     if model == "sdm":
         return {"theory_capacity": theory.capacity(n, d, N),
@@ -154,12 +166,9 @@ def theory_capacity(model: str, config: Mapping) -> dict:
     return {"theory_capacity": None, "theory_capacity_source": "", "theory_capacity_exact": None}
 
 
-# ---------------------------------------------------------------------------
-# The run
-# ---------------------------------------------------------------------------
 
 
-def _measure(read, cues: np.ndarray, targets: np.ndarray, n: int, iterations: int) -> dict:
+def measure(read, cues: np.ndarray, targets: np.ndarray, n: int, iterations: int) -> dict:
     """One read and an iterated read (continuing from it) of ``cues``; their errors.
 
     ``read(words, iterations)`` returns ``(result, ReadInfo)``.  As in
@@ -167,7 +176,7 @@ def _measure(read, cues: np.ndarray, targets: np.ndarray, n: int, iterations: in
     step and stops per cue at a fixed point.
     """
     first, info = read(cues, 1)
-    d1 = _row_distances(first, targets)
+    d1 = common.row_distances(first, targets)
     final = first.copy()
     steps = np.ones(cues.shape[0], dtype=np.int64)
     fixed = info.converged.copy()
@@ -177,7 +186,7 @@ def _measure(read, cues: np.ndarray, targets: np.ndarray, n: int, iterations: in
         final[todo] = more
         steps[todo] += more_info.steps
         fixed[todo] = more_info.converged
-    dist = _row_distances(final, targets)
+    dist = common.row_distances(final, targets)
     return {
         "mean_distance_1": float(d1.mean()),
         "bit_error_rate_1": float(d1.mean() / n),
@@ -191,13 +200,17 @@ def _measure(read, cues: np.ndarray, targets: np.ndarray, n: int, iterations: in
     }
 
 
-def _memories(c: dict, seeds: dict, patterns: np.ndarray):
+def memories(c: dict, seeds: dict, patterns: np.ndarray):
     """Empty SDM / Hopfield / modern networks for one repetition, and the readers.
 
     Returns ``(write, readers)``: ``write(chunk)`` adds patterns to the
     networks that hold state, ``readers[model](m)`` is the read function of
-    :func:`_measure` when ``m`` patterns are stored.
+    :func:`measure` when ``m`` patterns are stored.
     """
+    from ..attention import sdm_pattern_read
+    from ..hopfield import Hopfield, ModernHopfield
+    from ..memory import SDM
+
     n, models = c["n_bits"], c["models"]
     sdm = (SDM(n, c["n_locations"], radius=c["radius"], counter_dtype=c["counter_dtype"],
                seed=seeds["memory_seed"]) if "sdm" in models else None)
@@ -226,20 +239,24 @@ def _memories(c: dict, seeds: dict, patterns: np.ndarray):
     return write, readers
 
 
-def _run(c: dict, progress: bool) -> Records:
+def run(config: Mapping, progress: bool) -> Records:
+    """Run a configuration of :class:`FamilyConfig` (made by ``configure``)."""
+    from ..bits import flip_bits, random_addresses
+
+    c = dict(config)
     n = c["n_bits"]
-    records = Records(experiment=EXPERIMENT, config=c)
     total = c["repetitions"] * len(c["n_patterns"]) * len(c["noise"]) * len(c["models"])
-    bar = _Progress(total, EXPERIMENT, progress)
-    scalar_config = {k: v for k, v in c.items() if not isinstance(v, list)}
-    stamp = versions()
+    records = Records(experiment=NAME, config=c, expected=total)
+    bar = Progress(total, NAME, progress)
+    scalar_config = common.scalar_config(c)
+    stamp = common.versions()
     capacities = {model: theory_capacity(model, c) for model in c["models"]}
     try:
         for rep in range(c["repetitions"]):
-            seeds = _repetition_seeds(c["seed"], rep, SEED_NAMES)
+            seeds = common.repetition_seeds(c["seed"], rep, SEED_NAMES)
             patterns = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
             rng = np.random.default_rng(seeds["cue_seed"])
-            write, readers = _memories(c, seeds, patterns)
+            write, readers = memories(c, seeds, patterns)
             written = 0
             for m in c["n_patterns"]:
                 bar.note(f"rep {rep}: writing {m} patterns")
@@ -251,10 +268,10 @@ def _run(c: dict, progress: bool) -> Records:
                     cues = flip_bits(targets, n, k, seed=rng)
                     for model in c["models"]:
                         bar.note(f"rep {rep}: m={m}, noise={k}, {model}")
-                        measured = _measure(readers[model](m), cues, targets, n,
+                        measured = measure(readers[model](m), cues, targets, n,
                                             c["iterations"])
                         records.append({
-                            "experiment": EXPERIMENT, "model": model, "repetition": rep,
+                            "experiment": NAME, "model": model, "repetition": rep,
                             "n_patterns": m, "noise": k, "noise_fraction": k / n,
                             "n_cues_read": len(targets), **measured, **capacities[model],
                             **scalar_config, "models": ",".join(c["models"]), **seeds,
@@ -262,10 +279,11 @@ def _run(c: dict, progress: bool) -> Records:
                         })
                         bar.update()
     except KeyboardInterrupt:
-        _interrupted(records, total)
+        common.interrupted(records)
     finally:
         bar.close()
     return records
+
 
 
 def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int | None = None,
@@ -317,7 +335,7 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
         Dynamics of the classical network (asynchronous: random order,
         seeded by ``hopfield_seed``).
     models : sequence of str
-        A subset of :data:`MODELS`.
+        A subset of :data:`fastsdm.experiments.FAMILY_MODELS`.
     repetitions : int
         Independent pattern sets (and memories).
     seed : int or None
@@ -350,7 +368,7 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
     See Also
     --------
     fastsdm.experiments.capacity : The SDM alone, with its one-read model.
-    plot_family_capacity : The figure.
+    fastsdm.plots.plot_family_capacity : The figure.
 
     Notes
     -----
@@ -375,7 +393,7 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
 
     Examples
     --------
-    >>> from fastsdm._family_experiment import family_capacity
+    >>> from fastsdm.experiments import family_capacity
     >>> rows = family_capacity(n_bits=64, n_locations=2000, radius=24, n_patterns=[4, 40],
     ...                        noise=[4], n_cues=10, progress=False)
     >>> [(r["model"], r["n_patterns"], r["exact_recall_final"]) for r in rows
@@ -383,126 +401,132 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
     [('hopfield', 4, 1.0), ('modern_hopfield', 4, 1.0), ('hopfield', 40, 0.0),
      ('modern_hopfield', 40, 1.0)]
     """
-    config = _config(n_bits=n_bits, n_locations=n_locations, radius=radius,
-                     activation_probability=activation_probability,
-                     counter_dtype=counter_dtype, n_patterns=n_patterns, noise=noise,
-                     n_cues=n_cues, iterations=iterations, modern_beta=modern_beta,
-                     hopfield_update=hopfield_update, models=models,
-                     repetitions=repetitions, seed=seed)
-    return _run(config, progress)
+    return RECORD.execute(locals())
 
 
-# ---------------------------------------------------------------------------
-# The figure
-# ---------------------------------------------------------------------------
+def findings(records: Records) -> list[str]:
+    """Per noise level: up to which load each model still recalls half of the cues."""
+    from . import _figures as fig_
+
+    stats = fig_.mean_by(records, ("noise", "model", "n_patterns"), "exact_recall_final")
+    lines = []
+    for k in sorted({r["noise"] for r in records}):
+        parts = []
+        for model in [m for m in MODELS if any(r["model"] == m for r in records)]:
+            points = [(key[2], value) for key, (value, _) in stats.items()
+                      if key[:2] == (k, model)]
+            held = None
+            for m, value in points:
+                if value < 0.5:
+                    break
+                held = m
+            last = points[-1][0] if points else None
+            text = ("none" if held is None else f"{held:,}" + ("+" if held == last else ""))
+            cap = next(r for r in records if r["model"] == model)["theory_capacity"]
+            theory = ("" if cap is None else " (theory: none)" if cap <= 0
+                      else f" (theory {cap:,.4g})")
+            parts.append(f"{model} {text}{theory}")
+        lines.append(f"noise {k}: exact recall after iterating >= 50% up to m = "
+                     + ", ".join(parts) + " (+: at every load measured)")
+    return lines
 
 
-def plot_family_capacity(records: Sequence[Mapping], path=None):
-    """Exact recall and bit error rate of each model against stored patterns.
+def draw(rows: Sequence[Mapping]):
+    """Exact recall and bit errors per model against stored patterns (plot_family_capacity)."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
-    One column per cue noise; top row exact recall, bottom row bit error
-    rate (log scale; zero rates not drawn), against the number of stored
-    patterns (log scale).  Solid lines: iterated reads; dotted: one read.
-    Vertical dashed lines in a model's colour mark its theoretical capacity
-    where one exists (:func:`family_capacity`, Notes): the SDM's
-    :func:`fastsdm.theory.capacity` and classical Hopfield's ``0.138 n``, with
-    its exact-recall capacity ``n / (2 ln n)`` dash-dotted.
+    from . import _figures as fig_
 
-    Parameters
-    ----------
-    records : sequence of dict
-        Rows of :func:`family_capacity` (plain dicts read back from JSON work).
-    path : str or Path, optional
-        Save the figure there.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Raises
-    ------
-    ValueError
-        If there are no rows of this experiment.
-    ImportError
-        Without matplotlib.
-    """
-    from .plots import _STYLE, _errorbar, _matplotlib, _mean_by, _rows, _save, _series
-
-    mpl = _matplotlib()
-    rows = _rows(records, EXPERIMENT)
     r0 = rows[0]
     noises = sorted({r["noise"] for r in rows})
     present = {r["model"] for r in rows}
     models = [m for m in MODELS if m in present]
     reps = len({r["repetition"] for r in rows})
     ms = sorted({r["n_patterns"] for r in rows})
-    stats = {v: _mean_by(rows, ("model", "noise", "n_patterns"), v)
+    stats = {v: fig_.mean_by(rows, ("model", "noise", "n_patterns"), v)
              for v in ("exact_recall_final", "exact_recall_1", "bit_error_rate_final",
                        "bit_error_rate_1")}
-    colors = dict(zip(models, _colormap(len(models)), strict=True))
-    with mpl.rc_context(_STYLE):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(4.2 * len(noises) + 1.0, 6.6), layout="constrained")
-        axes = fig.subplots(2, len(noises), squeeze=False, sharex=True)
-        floor = 1.0 / (r0["n_bits"] * max(r["n_cues_read"] for r in rows))
-        for col, k in enumerate(noises):
-            top, bottom = axes[0, col], axes[1, col]
-            for model in models:
-                color = colors[model]
-                for value, ax, style in (("exact_recall_final", top, "-"),
-                                         ("exact_recall_1", top, ":"),
-                                         ("bit_error_rate_final", bottom, "-"),
-                                         ("bit_error_rate_1", bottom, ":")):
-                    x, y, s = _series(stats[value], (model, k))
-                    if value.startswith("bit"):
-                        keep = y > 0
-                        x, y, s = x[keep], y[keep], s[keep]
-                    label = MODEL_LABELS[model] if (col == 0 and value == "exact_recall_final"
-                                                    ) else None
-                    # Distinct markers and widths keep coinciding curves (all at
-                    # recall 1.0, say) visible under each other.
-                    _errorbar(ax, x, y, s, reps, color=color, ls=style,
-                              marker=_MARKERS[model] if style == "-" else None,
-                              ms=7.0 - models.index(model), mfc="none",
-                              lw=(3.0 - 0.4 * models.index(model)) if style == "-" else 1.0,
-                              label=label)
-                first = next(r for r in rows if r["model"] == model)
-                for key, dash in (("theory_capacity", "--"), ("theory_capacity_exact", "-.")):
-                    cap = first.get(key)
-                    if cap is not None and cap > 0:
-                        for ax in (top, bottom):
-                            ax.axvline(cap, color=color, ls=dash, lw=1.0, alpha=0.8)
-            top.set_title(f"cue noise {k} bits ({100 * k / r0['n_bits']:.0f}%)")
-            top.set_ylim(-0.03, 1.03)
-            bottom.set_yscale("log")
-            bottom.set_ylim(floor / 5, 0.7)
-            bottom.set_xlabel("stored patterns m (log scale)")
-            for ax in (top, bottom):
-                ax.set_xscale("log")
-                ax.set_xlim(ms[0] / 1.3, ms[-1] * 1.3)
-        axes[0, 0].set_ylabel("exact recall (fraction of cues)")
-        axes[1, 0].set_ylabel("bit error rate")
-        from matplotlib.lines import Line2D
-
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        handles += [Line2D([], [], color="0.3", ls="-"), Line2D([], [], color="0.3", ls=":"),
-                    Line2D([], [], color="0.3", ls="--"), Line2D([], [], color="0.3", ls="-.")]
-        labels += [f"iterated (≤ {r0['iterations']} reads)", "one read",
-                   "capacity: theory.capacity (SDM), 0.138 n (Hopfield)",
-                   "Hopfield exact recall n / (2 ln n)"]
-        fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
-        fig.suptitle(f"The associative-memory family — n = {r0['n_bits']}, SDM N = "
-                     f"{r0['n_locations']:,}, d = {r0['radius']}, attention β = "
-                     f"{r0['attention_beta']:.2f} (fit), modern β = {r0['modern_beta']:.3g}, "
-                     f"Hopfield {r0['hopfield_update']}, {r0['n_cues']} cues/point, "
-                     f"{reps} rep., seed {r0['seed']}", fontsize=9)
-        _save(fig, path)
+    colors = dict(zip(models, fig_.colors(len(models), "tab10"), strict=True))
+    fig = Figure(figsize=(4.2 * len(noises) + 1.0, 6.6), layout="constrained")
+    axes = fig.subplots(2, len(noises), squeeze=False, sharex=True)
+    floor = 1.0 / (r0["n_bits"] * max(r["n_cues_read"] for r in rows))
+    for col, k in enumerate(noises):
+        top, bottom = axes[0, col], axes[1, col]
+        for model in models:
+            color = colors[model]
+            for value, ax, style in (("exact_recall_final", top, "-"),
+                                     ("exact_recall_1", top, ":"),
+                                     ("bit_error_rate_final", bottom, "-"),
+                                     ("bit_error_rate_1", bottom, ":")):
+                x, y, s = fig_.series(stats[value], (model, k))
+                if value.startswith("bit"):
+                    keep = y > 0
+                    x, y, s = x[keep], y[keep], s[keep]
+                label = MODEL_LABELS[model] if (col == 0 and value == "exact_recall_final"
+                                                ) else None
+                # Distinct markers and widths keep coinciding curves (all at
+                # recall 1.0, say) visible under each other.
+                fig_.errorbar(ax, x, y, s, reps, color=color, ls=style,
+                          marker=_MARKERS[model] if style == "-" else None,
+                          ms=7.0 - models.index(model), mfc="none",
+                          lw=(3.0 - 0.4 * models.index(model)) if style == "-" else 1.0,
+                          label=label)
+            first = next(r for r in rows if r["model"] == model)
+            for key, dash in (("theory_capacity", "--"), ("theory_capacity_exact", "-.")):
+                cap = first.get(key)
+                if cap is not None and cap > 0:
+                    for ax in (top, bottom):
+                        ax.axvline(cap, color=color, ls=dash, lw=1.0, alpha=0.8)
+        top.set_title(f"cue noise {k} bits ({100 * k / r0['n_bits']:.0f}%)")
+        top.set_ylim(-0.03, 1.03)
+        bottom.set_yscale("log")
+        bottom.set_ylim(floor / 5, 0.7)
+        bottom.set_xlabel("stored patterns m (log scale)")
+        for ax in (top, bottom):
+            ax.set_xscale("log")
+            ax.set_xlim(ms[0] / 1.3, ms[-1] * 1.3)
+    axes[0, 0].set_ylabel("exact recall (fraction of cues)")
+    axes[1, 0].set_ylabel("bit error rate")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.3", ls="-"), Line2D([], [], color="0.3", ls=":"),
+                Line2D([], [], color="0.3", ls="--"), Line2D([], [], color="0.3", ls="-.")]
+    labels += [f"iterated (≤ {r0['iterations']} reads)", "one read",
+               "capacity: theory.capacity (SDM), 0.138 n (Hopfield)",
+               "Hopfield exact recall n / (2 ln n)"]
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle(f"The associative-memory family — n = {r0['n_bits']}, SDM N = "
+                 f"{r0['n_locations']:,}, d = {r0['radius']}, attention β = "
+                 f"{r0['attention_beta']:.2f} (fit), modern β = {r0['modern_beta']:.3g}, "
+                 f"Hopfield {r0['hopfield_update']}, {r0['n_cues']} cues/point, "
+                 f"{reps} rep., seed {r0['seed']}", fontsize=9)
     return fig
 
 
-def _colormap(k: int):
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return [cmap(i) for i in range(k)]
+RECORD = register(Experiment(
+    name=NAME,
+    config=FamilyConfig,
+    run=run,
+    function=family_capacity,
+    draw=draw,
+    presets={
+        "small": {},
+        "hopfield": {"n_bits": 128, "n_locations": 20_000, "n_patterns": [4, 8, 12, 16, 20,
+                                                                        25, 30, 40, 60, 100],
+                     "noise": [0, 8, 16]},
+    },
+    summary=(("n_patterns", "noise", "model"),
+             ("exact_recall_1", "exact_recall_final", "bit_error_rate_final", "mean_steps",
+              "theory_capacity")),
+    command="family",
+    title="SDM, attention and Hopfield networks side by side: capacity",
+    description="The associative-memory family on the same random patterns and the same "
+                "noisy cues: SDM with N hard locations, its pattern view (N to infinity), "
+                "softmax attention at the beta fitted to the radius, and the classical and "
+                "modern Hopfield networks. Exact recall and bit errors against the number of "
+                "stored patterns, with each model's theoretical capacity where one exists "
+                "(fastsdm.theory.capacity for the SDM, 0.138 n for classical Hopfield). "
+                "Preset hopfield: loads around the classical network's capacity.",
+    notes=("no radius: the radius activating a fraction 0.001 of the locations",),
+    findings=findings,
+))
