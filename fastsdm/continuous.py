@@ -10,6 +10,7 @@ activation probability.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -43,6 +44,18 @@ QUERY_CHUNK = 1024
 CONVERGENCE_COSINE = 1.0 - 1e-6
 #: Rows converted to float64 at once when normalising.
 _NORMALIZE_ROWS = 4096
+#: Threshold activation of fewer queries than this scans the addresses row by
+#: row (one pass at memory bandwidth, float32 dot products); larger batches
+#: use the int8 scan where the CPU has AVX-512 VNNI, BLAS elsewhere.
+ROWS_MAX_QUERIES = 8
+#: Whether threshold activation may use the int8 scan (set at import from
+#: the CPU numba compiles for).
+INT8_SCAN = _k.vnni_available()
+#: Bytes of int8 addresses in one tile of the int8 scan: every query block
+#: passes over a tile while it stays in the core's cache.
+INT8_TILE_BYTES = 64 << 10
+#: The int8 scan's smallest dim (below, a vector of 16 lanes is mostly padding).
+LANES_MIN_DIM = 16
 
 
 # -- input checks ------------------------------------------------------------
@@ -71,12 +84,21 @@ def _check_real(value, name: str, low: float | None = None, high: float | None =
 
 
 def _float_rows(x, name: str, width: int, what: str):
-    """``x`` as a 2-D float array of ``width`` columns and whether it was 1-D."""
+    """``x`` as a 2-D real array of ``width`` columns and whether it was 1-D.
+
+    Any real dtype is accepted, as NumPy would upcast it: floats, signed and
+    unsigned integers and booleans (0 and 1).  Keys, queries and addresses
+    are normalised in float64 and rounded to float32 (integers beyond 2**53
+    round to the nearest float64 first); values are converted to the
+    accumulators' dtype.  Complex, object, string and date arrays are refused.
+    """
     array = np.asarray(x)
-    if array.dtype.kind != "f":
-        hint = ("binary vectors belong in fastsdm.SDM; " if array.dtype.kind in "biu" else "")
-        raise TypeError(f"{name} must be real vectors of a float dtype, got {_describe(array)}; "
-                        f"{hint}convert with np.asarray({name}, dtype=np.float32)")
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real vectors, got {_describe(array)}; take the real "
+                        f"part (np.real({name})) or the magnitude (np.abs({name})) first")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real vectors of a numeric dtype, got "
+                        f"{_describe(array)}; convert with np.asarray({name}, dtype=np.float32)")
     if array.ndim not in (1, 2) or array.shape[-1] != width:
         raise ValueError(f"{name} must be one vector of length {width} ({what}) or a batch of "
                          f"shape (m, {width}), got {_describe(array)}")
@@ -378,6 +400,81 @@ class ContinuousSDM:
             yield start, S
 
     def _threshold_csr(self, Q, parallel):
+        nq, dim = Q.shape
+        if self.n_locations == 0:
+            return np.zeros(nq + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if nq < ROWS_MAX_QUERIES:
+            return self._scan_csr(Q, parallel, rows=True)
+        if INT8_SCAN and LANES_MIN_DIM <= dim <= _k.INT8_MAX_DIM:
+            return self._scan_csr(Q, parallel, rows=False)
+        return self._blas_csr(Q, parallel)
+
+    def _scan_csr(self, Q, parallel, rows):
+        """Threshold activation by the rows or the int8 scan (see _kernels.continuous)."""
+        A = np.ascontiguousarray(self.addresses)
+        N, dim = A.shape
+        nq, thr = Q.shape[0], self.threshold
+        lo32, hi32 = _float32_bounds(thr - self._margin, thr + self._margin)
+        par = use_parallel(nq * N * dim // 16, parallel)
+        pieces = 4 * numba.get_num_threads() if par else 1
+        if rows:
+            L = 1
+        else:
+            n4 = 4 * -(-dim // _k.LANES)
+            L = max(_k.BLOCK_LOCATIONS, INT8_TILE_BYTES // (4 * n4) // _k.BLOCK_LOCATIONS
+                    * _k.BLOCK_LOCATIONS)
+            X, xinfo = _int8_queries(Q, n4)
+        n_units = -(-N // L)
+        cuts = np.linspace(0, n_units, min(n_units, pieces) + 1).astype(np.int64)
+        sizes = np.minimum(cuts[1:] * L, N) - np.minimum(cuts[:-1] * L, N)
+        expect = nq * sizes * _expected_fraction(dim, thr)
+        caps = np.minimum(nq * sizes, np.ceil(1.25 * expect + 8 * np.sqrt(expect) + 256))
+
+        def scan(first, last, caps):
+            region = np.zeros(first.size + 1, dtype=np.int64)
+            np.cumsum(caps.astype(np.int64), out=region[1:])
+            pair_q = np.empty(region[-1], dtype=np.int32)
+            pair_l = np.empty(region[-1], dtype=np.int64)
+            n_pairs = np.zeros(first.size, dtype=np.int64)
+            if rows:
+                kernel = _k._scan_rows_parallel if par else _k._scan_rows_serial
+                kernel(A, A.reshape(-1), Q, thr, lo32, hi32, first, last, region, pair_q,
+                       pair_l, n_pairs)
+            else:
+                kernel = _k._scan_int8_parallel if par else _k._scan_int8_serial
+                kernel(A, A.reshape(-1), A.reshape(-1).view(np.int32), Q, X, xinfo, thr, lo32,
+                       hi32, L, first, last, region, pair_q, pair_l, n_pairs)
+            return region, pair_q, pair_l, n_pairs
+
+        first, last = cuts[:-1], cuts[1:]
+        region, pair_q, pair_l, n_pairs = scan(first, last, caps)
+        over = np.flatnonzero(n_pairs > np.diff(region))
+        if over.size:
+            # More activations than estimated (clustered addresses or queries):
+            # scan those chunks again into regions of their exact size.
+            again = scan(first[over], last[over], n_pairs[over])
+            once = (region, pair_q, pair_l, n_pairs)
+            redone = {int(c): k for k, c in enumerate(over)}
+            parts = [(again, redone[c]) if c in redone else (once, c) for c in range(first.size)]
+            pair_q = np.concatenate([r[1][r[0][k] : r[0][k] + r[3][k]] for r, k in parts])
+            pair_l = np.concatenate([r[2][r[0][k] : r[0][k] + r[3][k]] for r, k in parts])
+            n_pairs = np.array([r[3][k] for r, k in parts], dtype=np.int64)
+            region = np.zeros(first.size + 1, dtype=np.int64)
+            np.cumsum(n_pairs, out=region[1:])
+        par_csr = use_parallel(int(n_pairs.sum()), parallel)
+        counts = np.zeros((first.size, nq), dtype=np.int64)
+        (_k._pair_counts_parallel if par_csr else _k._pair_counts_serial)(
+            pair_q, region, n_pairs, counts)
+        indptr = np.zeros(nq + 1, dtype=np.int64)
+        np.cumsum(counts.sum(axis=0), out=indptr[1:])
+        offsets = indptr[:-1] + (np.cumsum(counts, axis=0) - counts)
+        indices = np.empty(indptr[-1], dtype=np.int64)
+        (_k._pair_fill_parallel if par_csr else _k._pair_fill_serial)(
+            pair_q, pair_l, region, n_pairs, offsets, indices)
+        return indptr, indices
+
+    def _blas_csr(self, Q, parallel):
+        """Threshold activation from BLAS similarities (CPUs without AVX-512 VNNI)."""
         nq, thr = Q.shape[0], self.threshold
         lo, hi = _float32_bounds(thr - self._margin, thr + self._margin)
         indptrs, flats = [], []
@@ -429,8 +526,8 @@ class ContinuousSDM:
 
         Parameters
         ----------
-        queries : array_like of float, shape (dim,) or (q, dim)
-            Non-zero real vectors (L2-normalised here).
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
         parallel : bool, optional
             Force the parallel or serial kernels.
 
@@ -444,7 +541,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If the queries are not of a float dtype.
+            If the queries are not real numbers (complex, object, ...).
         ValueError
             If their shape is wrong, or a query is zero, NaN or infinite.
 
@@ -476,9 +573,9 @@ class ContinuousSDM:
 
         Parameters
         ----------
-        keys : array_like of float, shape (dim,) or (m, dim)
-            Non-zero real vectors (L2-normalised here).
-        values : array_like of float, shape (value_dim,) or (m, value_dim), optional
+        keys : array_like of real numbers, shape (dim,) or (m, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
+        values : array_like of real numbers, shape (value_dim,) or (m, value_dim), optional
             What to store, one row per key, not normalised.  ``None`` stores
             the normalised keys (autoassociative memories only).
         weight : float
@@ -489,7 +586,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If keys or values are not of a float dtype.
+            If keys or values are not real numbers (complex, object, ...).
         ValueError
             If shapes disagree, a key is zero, NaN or infinite, a value is NaN
             or infinite, or the accumulators are read-only.
@@ -557,8 +654,8 @@ class ContinuousSDM:
 
         Parameters
         ----------
-        queries : array_like of float, shape (dim,) or (q, dim)
-            Non-zero real vectors (L2-normalised here).
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
         iterations : int
             Maximum number of reads.  With ``iterations > 1`` (autoassociative
             memories only) the direction of each result is read again, and
@@ -568,7 +665,8 @@ class ContinuousSDM:
             zero (no location activated, or nothing stored there).
         normalize : bool
             Return unit vectors (a zero sum gives a zero vector); ``False``
-            returns the raw sums of the last read.
+            returns the raw sums of the last read (:meth:`read_sums` gives
+            them in float64).
         return_info : bool
             Also return a :class:`fastsdm.ReadInfo` with the reads taken per
             query and whether it converged (its last result had the direction
@@ -589,7 +687,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If the queries are not of a float dtype.
+            If the queries are not real numbers (complex, object, ...).
         ValueError
             If their shape is wrong, a query is zero, NaN or infinite, or
             ``iterations > 1`` for a heteroassociative memory.
@@ -638,6 +736,47 @@ class ContinuousSDM:
         if single:
             result = result[0]
         return (result, ReadInfo(steps, converged)) if return_info else result
+
+    def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
+        """The sums a read normalises: accumulators of each query's locations, in float64.
+
+        One read, no normalisation and no rounding to the accumulators'
+        dtype: ``read(queries, normalize=False)`` is this rounded to
+        ``dtype``.  The sums run in ascending location order.
+
+        Parameters
+        ----------
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Returns
+        -------
+        ndarray of float64, shape (value_dim,) or (q, value_dim)
+
+        Raises
+        ------
+        TypeError
+            If the queries are not real numbers.
+        ValueError
+            If their shape is wrong, or a query is zero, NaN or infinite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(3, threshold=0.5, value_dim=2, addresses=np.eye(3))
+        >>> mem.write([[1, 0, 0], [0, 1, 0]], [[3.0, 4.0], [1.0, 0.0]])
+        >>> mem.read_sums([1, 1, 0])
+        array([4., 4.])
+        >>> mem.read_sums([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+        array([[3., 4.],
+               [0., 0.]])
+        """
+        Q, single = self._queries(queries, "queries")
+        sums = self._sums(Q, parallel)
+        return sums[0] if single else sums
 
     def clear(self) -> None:
         """Set every accumulator to zero.
@@ -769,6 +908,41 @@ class ContinuousSDM:
         mem.addresses = arrays["addresses"]
         mem.accumulators = arrays["accumulators"]
         return mem
+
+
+def _int8_queries(Q: np.ndarray, n4: int):
+    """Unit queries quantised for the int8 scan: packed words and error terms.
+
+    Query ``x`` becomes ``sx * xq + ex`` with ``sx = max|x| / 127`` and
+    ``xq = round(x / sx)`` in ``[-127, 127]``, stored as ``xq + 128`` bytes,
+    four per int32 word, ``n4`` words per query (zero padding stores 128);
+    the number of rows is rounded up to a multiple of 4 with padding queries
+    (never activated: their bounds are set to the int32 maximum).  ``xinfo``
+    holds ``sx``, ``Kx = sx * |xq|``, ``Ex = |ex|`` and ``|x|`` per query, in
+    float64 (the bound of _kernels.continuous._int8_bounds).
+    """
+    nq, dim = Q.shape
+    x = Q.astype(np.float64)
+    sx = np.abs(x).max(axis=1) / 127.0
+    xq = np.rint(x / sx[:, None])
+    err = x - sx[:, None] * xq
+    xinfo = np.stack([sx, sx * np.sqrt(np.einsum("ij,ij->i", xq, xq)),
+                      np.sqrt(np.einsum("ij,ij->i", err, err)),
+                      np.sqrt(np.einsum("ij,ij->i", x, x))], axis=1)
+    words = np.full((-(-nq // 4) * 4, 4 * n4), 128, dtype=np.uint8)
+    words[:nq, :dim] = (xq + 128).astype(np.uint8)
+    return words.view(np.int32).reshape(-1), xinfo
+
+
+@functools.lru_cache(maxsize=256)
+def _expected_fraction(dim: int, threshold: float) -> float:
+    """Estimated fraction of random unit vectors activated (sizes the scans' buffers).
+
+    The normal approximation of the cosine of random unit vectors,
+    ``N(0, 1/dim)``, whose tails are heavier than the exact distribution's:
+    an overestimate.  A wrong estimate costs a rescan, never a wrong result.
+    """
+    return min(1.0, 0.5 * math.erfc(threshold * math.sqrt(dim / 2.0)))
 
 
 def _float32_bounds(lo: float, hi: float):
