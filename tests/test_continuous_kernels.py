@@ -151,9 +151,9 @@ def int8_scan(mem, x, lo32, hi32, L=64):
     pair_q = np.empty(cap, dtype=np.int32)
     pair_l = np.empty(cap, dtype=np.int64)
     n_pairs = np.zeros(1, dtype=np.int64)
-    _k._scan_int8_serial(A, A.reshape(-1), A.reshape(-1).view(np.int32), U, X, xinfo,
-                         mem.threshold, np.float32(lo32), np.float32(hi32), L, first, last,
-                         region, pair_q, pair_l, n_pairs)
+    _k._scan(np.zeros(1, np.int64), True, A, A.reshape(-1), A.reshape(-1).view(np.int32), U,
+             X, xinfo, mem.threshold, np.float32(lo32), np.float32(hi32), first, last,
+             *continuous._int8_scratch(1, L, n4, X.size // n4), region, pair_q, pair_l, n_pairs)
     n = n_pairs[0]
     return set(zip(pair_q[:n].tolist(), pair_l[:n].tolist(), strict=True))
 
@@ -210,7 +210,7 @@ def test_dot32_is_within_the_float32_margin(n, rng):
     exact = float(x.astype(np.float64) @ a.astype(np.float64))
     margin = (n + 4) * 2.0**-23  # ContinuousSDM._margin
     assert abs(float(_jit_dot32(x, a, n)) - exact) < margin / 2
-    assert abs(float(_k.dot32(x, 0, a, 0, n)) - exact) < margin / 2
+    assert abs(float(_k._dot32_py(x, 0, a, 0, n)) - exact) < margin / 2
 
 
 @kernel
@@ -218,15 +218,15 @@ def test_dot32_is_within_the_float32_margin(n, rng):
 def test_primitives_refuse_out_of_range_slices_in_python():
     x = np.zeros(32, dtype=np.float32)
     with pytest.raises(IndexError, match="beyond an array of 32"):
-        _k.dot32(x, 16, x, 0, 32)
+        _k._dot32_py(x, 16, x, 0, 32)
     with pytest.raises(ValueError, match="multiple of 16"):
-        _k.dot32(x, 0, x, 0, 20)
+        _k._dot32_py(x, 0, x, 0, 20)
     with pytest.raises(ValueError, match="multiple of 16"):
-        _k.quantize_row(x, 0, 20, 1.0, 1.0, np.zeros(80, np.int32), 0, np.zeros(3), 0)
+        _k._quantize_row_py(x, 0, 20, 1.0, 1.0, np.zeros(80, np.int32), 0, np.zeros(3), 0)
     with pytest.raises(IndexError, match="beyond an array of 16"):
-        _k.quantize_row(x, 0, 32, 1.0, 1.0, np.zeros(16, np.int32), 0, np.zeros(3), 0)
+        _k._quantize_row_py(x, 0, 32, 1.0, 1.0, np.zeros(16, np.int32), 0, np.zeros(3), 0)
     with pytest.raises(IndexError, match="beyond an array of 8"):
-        _k.int8_masks(np.zeros(8, np.int32), 0, 1, np.zeros(4, np.int32), 0,
+        _k._int8_masks_py(np.zeros(8, np.int32), 0, 1, np.zeros(4, np.int32), 0,
                       np.zeros(32, np.int32), 0, np.zeros(4, np.int32),
                       np.zeros(4, np.int32), 0, np.zeros(4, np.uint32), np.zeros(4, np.uint32))
 
@@ -239,7 +239,7 @@ def test_quantize_row_matches_its_python_form(n, rng):
     inv, scale = np.float32(127.0 / amax), np.float32(amax / 127.0)
     n4 = n // 4
     results = []
-    for fn in (_jit_quantize, lambda *args: _k.quantize_row(args[0], 0, *args[1:], 0)):
+    for fn in (_jit_quantize, lambda *args: _k._quantize_row_py(args[0], 0, *args[1:], 0)):
         T = np.full(16 * n4, -7, dtype=np.int32)
         sums = np.zeros(3)
         fn(a, n, inv, scale, T, 3, sums)
@@ -269,7 +269,7 @@ def test_int8_masks_match_their_python_form(n4, rng):
     hi = np.percentile(D, 70, axis=1).astype(np.int32)
     lo[2] = D[2, 5]  # a bound equal to a dot product: >= is inclusive
     out = []
-    for fn in (_jit_masks, lambda T, n4, X, *rest: _k.int8_masks(T, 0, n4, X, 0, rest[0], 0,
+    for fn in (_jit_masks, lambda T, n4, X, *rest: _k._int8_masks_py(T, 0, n4, X, 0, rest[0], 0,
                                                                rest[1], rest[2], 0, *rest[3:])):
         maybe, sure = np.zeros(4, np.uint32), np.zeros(4, np.uint32)
         fn(T, n4, X, init, lo, hi, maybe, sure)

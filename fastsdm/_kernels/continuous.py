@@ -33,7 +33,7 @@ Three scans produce the activation lists (CSR, ascending per query):
   address matrix (the floor of a matrix-vector product).
 
 The int8 and rows scans write ``(query, location)`` pairs into a region of a
-shared buffer per location chunk; :func:`_pairs_to_csr` turns them into CSR.
+shared buffer per location chunk (the wrapper sorts them into CSR).
 
 Selection is parallel over queries (BLAS) or location chunks (the others).
 Writes are parallel over *location ranges*: every thread applies the whole
@@ -48,8 +48,8 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import prange
-from numba.core import cgutils, types
-from numba.extending import intrinsic, overload
+from numba.core import cgutils, config, types
+from numba.extending import intrinsic
 
 from .._intrinsics import popcount, prefetch
 from .._jit import jit, twins
@@ -73,10 +73,14 @@ PREFETCH_AHEAD = 4
 
 # -- vector primitives -------------------------------------------------------
 #
-# Each is a plain Python function (it runs as is under NUMBA_DISABLE_JIT=1,
-# with explicit bounds checks) and, under the JIT, an LLVM intrinsic on
-# 16-lane vectors.  Their loops read raw pointers: callers keep every index
-# in bounds (the Python versions raise IndexError where they would not be).
+# Each is an LLVM intrinsic on 16-lane vectors (``_dot32``, ...) and a plain
+# Python function of the same meaning (``_dot32_py``, ...) that runs under
+# NUMBA_DISABLE_JIT=1, with explicit bounds checks.  The intrinsics read raw
+# pointers: callers keep every index in bounds (the Python forms raise
+# IndexError where they would not be).  Calling an intrinsic directly emits
+# its code in place; an @overload wrapper is a separate function called
+# through a pointer (~60 cycles per call, measured) unless numba inlines it
+# in its own IR, which costs seconds of compilation.
 
 
 def _need(array, stop):
@@ -84,7 +88,7 @@ def _need(array, stop):
         raise IndexError(f"vector access up to {stop} beyond an array of {array.shape[0]}")
 
 
-def dot32(x, x_off, a, a_off, n):
+def _dot32_py(x, x_off, a, a_off, n):
     """float32 dot product of ``x[x_off:x_off + n]`` and ``a[a_off:a_off + n]``.
 
     ``n`` is a multiple of 16.  Under the JIT: four accumulators of 16
@@ -99,7 +103,7 @@ def dot32(x, x_off, a, a_off, n):
                              a[a_off : a_off + n].astype(np.float32)))
 
 
-def quantize_row(a, a_off, n, inv, scale, T, t_off, sums, s_off):
+def _quantize_row_py(a, a_off, n, inv, scale, T, t_off, sums, s_off):
     """Quantise ``a[a_off:a_off + n]`` (float32, ``n`` a multiple of 16) to int8.
 
     ``q = roundeven(a * inv)`` (float32 product), stored four values per
@@ -125,7 +129,7 @@ def quantize_row(a, a_off, n, inv, scale, T, t_off, sums, s_off):
     sums[s_off + 2] = (row64 * row64).sum()
 
 
-def int8_masks(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure):
+def _int8_masks_py(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure):
     """Threshold masks of 4 queries x 32 locations from exact int8 dot products.
 
     ``T[t_off:]`` holds two panels of 16 locations: word
@@ -231,12 +235,6 @@ def _dot32(typingctx, x, x_off, a, a_off, n):
     return sig, codegen
 
 
-@overload(dot32, inline="always", jit_options={"cache": True})
-def _dot32_jit(x, x_off, a, a_off, n):
-    def impl(x, x_off, a, a_off, n):
-        return _dot32(x, x_off, a, a_off, n)
-
-    return impl
 
 
 @intrinsic
@@ -294,12 +292,6 @@ def _quantize_row(typingctx, a, a_off, n, inv, scale, T, t_off, sums, s_off):
     return sig, codegen
 
 
-@overload(quantize_row, inline="always", jit_options={"cache": True})
-def _quantize_row_jit(a, a_off, n, inv, scale, T, t_off, sums, s_off):
-    def impl(a, a_off, n, inv, scale, T, t_off, sums, s_off):
-        _quantize_row(a, a_off, n, inv, scale, T, t_off, sums, s_off)
-
-    return impl
 
 
 @intrinsic
@@ -356,12 +348,14 @@ def _int8_masks(typingctx, T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, m
     return sig, codegen
 
 
-@overload(int8_masks, inline="always", jit_options={"cache": True})
-def _int8_masks_jit(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure):
-    def impl(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure):
-        _int8_masks(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure)
+# The kernels call these names: the intrinsics under the JIT (emitted in
+# place, no call), the Python forms under NUMBA_DISABLE_JIT=1.
+if config.DISABLE_JIT:
+    dot32, quantize_row, int8_masks = _dot32_py, _quantize_row_py, _int8_masks_py
+else:
+    dot32, quantize_row, int8_masks = _dot32, _quantize_row, _int8_masks
 
-    return impl
+
 
 
 @jit(inline="always")
@@ -565,10 +559,11 @@ def _dot(U, q, A, i, u_flat, a_flat):
     return s
 
 
-@jit(inline="always")
+@jit
 def _decide(U, q, A, i, u_flat, a_flat, lo32, hi32, threshold):
-    # The exact decision for a pair the cheap similarity could not decide: a
-    # float32 dot product, and the float64 cosine within its margin.
+    # The exact decision for a pair the int8 bound could not decide: a
+    # float32 dot product, and the float64 cosine within its margin.  Not
+    # inlined: it runs for a small fraction of the pairs.
     s = _dot(U, q, A, i, u_flat, a_flat)
     if s < lo32:
         return False
@@ -650,142 +645,132 @@ def _tile_abs_max(a_bits, start, stop):
     return m
 
 
-def _scan_int8_impl(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, L, first, last,
-                    region, pair_q, pair_l, n_pairs):
-    # Chunk c scans tiles first[c]:last[c] of L locations (L a multiple of
-    # 32) and writes its pairs to pair_q/pair_l[region[c]:region[c + 1]];
-    # n_pairs[c] is its pair count, also when that overflows the region.
-    # Within a chunk the pairs come tile by tile, query by query, location
-    # ascending.
+@jit
+def _scan_int8_chunk(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, first, last,
+                     T, init, sums, bounds, masks, pair_q, pair_l, base, cap):
+    # Tiles first:last of L = init.size locations (a multiple of 32): pairs
+    # to pair_q/pair_l[base:base + cap], tile by tile, query by query,
+    # location ascending; returns the pair count, also when it overflows cap.
+    # Scratch (allocated by the caller: each np.empty dtype inside a kernel
+    # is a compilation of its own): T (the int8 tile, L * n4 words), init
+    # (L), sums (3 L), bounds (2, queries padded to 4), masks (2, 4).  One
+    # compiled function shared by the serial and parallel drivers (compiling
+    # the body inside a parallel loop costs seconds more).
     N, d = A.shape
     nq = U.shape[0]
+    L = init.shape[0]
     head = d // LANES * LANES
     n4 = 4 * ((d + LANES - 1) // LANES)
-    nqp = X.shape[0] // n4
     n_panels = L // LANES
+    nqp = bounds.shape[1]
+    lo_t = bounds[0]
+    hi_t = bounds[1]
+    maybe = masks[0]
+    sure = masks[1]
     u_flat = U.reshape(-1)
-    for c in prange(first.shape[0]):
-        T = np.zeros(n_panels * n4 * LANES, dtype=np.int32)
-        init = np.empty(L, dtype=np.int32)
-        sums = np.empty(3 * L, dtype=np.float64)
-        lo_t = np.empty(nqp, dtype=np.int32)
-        hi_t = np.empty(nqp, dtype=np.int32)
-        maybe = np.empty(BLOCK_QUERIES, dtype=np.uint32)
-        sure = np.empty(BLOCK_QUERIES, dtype=np.uint32)
-        base = region[c]
-        cap = region[c + 1] - base
-        count = 0
-        for tile in range(first[c], last[c]):
-            start = tile * L
-            rows = min(L, N - start)
-            amax = _float32_magnitude(_tile_abs_max(a_bits, start * d, (start + rows) * d))
-            if amax == 0.0:
-                amax = 1.0  # zero rows: every value quantises to 0, exactly
-            scale = np.float32(amax / 127.0)
-            inv = np.float32(127.0 / amax)
-            e2_max = 0.0
-            a2_min = np.inf
-            a2_max = 0.0
-            for r in range(rows):
+    count = 0
+    for tile in range(first, last):
+        start = tile * L
+        rows = min(L, N - start)
+        amax = _float32_magnitude(_tile_abs_max(a_bits, start * d, (start + rows) * d))
+        if amax == 0.0:
+            amax = 1.0  # zero rows: every value quantises to 0, exactly
+        scale = np.float32(amax / 127.0)
+        inv = np.float32(127.0 / amax)
+        e2_max = 0.0
+        a2_min = np.inf
+        a2_max = 0.0
+        for r in range(rows):
+            t_off = (r // LANES) * n4 * LANES + r % LANES
+            a_off = (start + r) * d
+            quantize_row(a_flat, a_off, head, inv, scale, T, t_off, sums, 3 * r)
+            qsum = sums[3 * r]
+            e2 = sums[3 * r + 1]
+            a2 = sums[3 * r + 2]
+            for w in range(head // 4, n4):
+                word = 0
+                for b in range(4):
+                    j = 4 * w + b
+                    if j < d:
+                        av = a_flat[a_off + j]
+                        qv = np.rint(av * inv)
+                        err = np.float64(av) - np.float64(scale) * np.float64(qv)
+                        qsum += qv
+                        e2 += err * err
+                        a2 += np.float64(av) * np.float64(av)
+                        word |= (np.int64(qv) & 0xFF) << (8 * b)
+                if word >= 1 << 31:
+                    word -= 1 << 32
+                T[t_off + w * LANES] = word
+            init[r] = -128 * np.int64(qsum)
+            e2_max = max(e2_max, e2)
+            a2_min = min(a2_min, a2)
+            a2_max = max(a2_max, a2)
+        if rows < L:
+            for r in range(rows, L):
+                init[r] = PAD_INIT
                 t_off = (r // LANES) * n4 * LANES + r % LANES
-                a_off = (start + r) * d
-                quantize_row(a_flat, a_off, head, inv, scale, T, t_off, sums, 3 * r)
-                qsum = sums[3 * r]
-                e2 = sums[3 * r + 1]
-                a2 = sums[3 * r + 2]
-                for w in range(head // 4, n4):
-                    word = 0
-                    for b in range(4):
-                        j = 4 * w + b
-                        if j < d:
-                            av = a_flat[a_off + j]
-                            qv = np.rint(av * inv)
-                            err = np.float64(av) - np.float64(scale) * np.float64(qv)
-                            qsum += qv
-                            e2 += err * err
-                            a2 += np.float64(av) * np.float64(av)
-                            word |= (np.int64(qv) & 0xFF) << (8 * b)
-                    if word >= 1 << 31:
-                        word -= 1 << 32
-                    T[t_off + w * LANES] = word
-                init[r] = -128 * np.int64(qsum)
-                e2_max = max(e2_max, e2)
-                a2_min = min(a2_min, a2)
-                a2_max = max(a2_max, a2)
-            if rows < L:
-                for r in range(rows, L):
-                    init[r] = PAD_INIT
-                    t_off = (r // LANES) * n4 * LANES + r % LANES
-                    for w in range(n4):
-                        T[t_off + w * LANES] = 0
-            _int8_bounds(threshold, np.float64(scale), e2_max, a2_min, a2_max, xinfo, nq,
-                         lo_t, hi_t)
-            for q0 in range(0, nqp, BLOCK_QUERIES):
-                for p0 in range(0, n_panels, 2):
-                    int8_masks(T, p0 * n4 * LANES, n4, X, q0 * n4, init, p0 * LANES, lo_t,
-                               hi_t, q0, maybe, sure)
-                    for k in range(BLOCK_QUERIES):
-                        m = np.int64(maybe[k])
-                        if m == 0:
-                            continue
-                        q = q0 + k
-                        s = np.int64(sure[k])
-                        while m != 0:
-                            low = m & -m
-                            m ^= low
-                            i = start + p0 * LANES + popcount(low - 1)
-                            if (s & low) != 0 or _decide(U, q, A, i, u_flat, a_flat, lo32, hi32,
-                                                         threshold):
-                                count = _emit(pair_q, pair_l, base, cap, count, q, i)
-        n_pairs[c] = count
+                for w in range(n4):
+                    T[t_off + w * LANES] = 0
+        _int8_bounds(threshold, np.float64(scale), e2_max, a2_min, a2_max, xinfo, nq,
+                     lo_t, hi_t)
+        for q0 in range(0, nqp, BLOCK_QUERIES):
+            for p0 in range(0, n_panels, 2):
+                int8_masks(T, p0 * n4 * LANES, n4, X, q0 * n4, init, p0 * LANES, lo_t,
+                           hi_t, q0, maybe, sure)
+                for k in range(BLOCK_QUERIES):
+                    m = np.int64(maybe[k])
+                    if m == 0:
+                        continue
+                    q = q0 + k
+                    s = np.int64(sure[k])
+                    while m != 0:
+                        low = m & -m
+                        m ^= low
+                        i = start + p0 * LANES + popcount(low - 1)
+                        if (s & low) != 0 or _decide(U, q, A, i, u_flat, a_flat, lo32, hi32,
+                                                     threshold):
+                            count = _emit(pair_q, pair_l, base, cap, count, q, i)
+    return count
 
 
-_scan_int8_serial, _scan_int8_parallel = twins(_scan_int8_impl)
 
 
-def _scan_rows_impl(A, a_flat, U, threshold, lo32, hi32, first, last, region, pair_q, pair_l,
-                    n_pairs):
-    # Chunk c scans locations first[c]:last[c], each address row once
-    # against every query (float32 dot products, exact within the margin);
-    # pairs as in _scan_int8_impl, location by location.
+@jit
+def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, pair_l, base,
+                     cap):
+    # Locations first:last, each address row once against every query
+    # (float32 dot products, exact within the margin); pairs as in
+    # _scan_int8_chunk, location by location.
     u_flat = U.reshape(-1)
-    nq = U.shape[0]
-    for c in prange(first.shape[0]):
+    count = 0
+    for i in range(first, last):
+        for q in range(U.shape[0]):
+            s = _dot(U, q, A, i, u_flat, a_flat)
+            if s >= hi32 or (s >= lo32 and _decide(U, q, A, i, u_flat, a_flat, lo32, hi32,
+                                                   threshold)):
+                count = _emit(pair_q, pair_l, base, cap, count, q, i)
+    return count
+
+
+@jit
+def _scan(ids, int8, A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, first, last, T,
+          init, sums, bounds, masks, region, pair_q, pair_l, n_pairs):
+    # Chunk c in ids scans locations (rows scan) or tiles (int8 scan, with
+    # scratch T[c], init[c], ...) first[c]:last[c] into
+    # pair_q/pair_l[region[c]:region[c + 1]]; n_pairs[c] is its pair count,
+    # also when that overflows the region.  Serial: the wrapper runs chunks
+    # on several threads at once (see continuous._on_threads).
+    for c in ids:
         base = region[c]
         cap = region[c + 1] - base
-        count = 0
-        for i in range(first[c], last[c]):
-            for q in range(nq):
-                if _decide(U, q, A, i, u_flat, a_flat, lo32, hi32, threshold):
-                    count = _emit(pair_q, pair_l, base, cap, count, q, i)
-        n_pairs[c] = count
-
-
-_scan_rows_serial, _scan_rows_parallel = twins(_scan_rows_impl)
-
-
-def _pair_counts_impl(pair_q, region, n_pairs, counts):
-    # counts[c, q]: pairs of query q in chunk c.
-    for c in prange(n_pairs.shape[0]):
-        for t in range(region[c], region[c] + n_pairs[c]):
-            counts[c, pair_q[t]] += 1
-
-
-_pair_counts_serial, _pair_counts_parallel = twins(_pair_counts_impl)
-
-
-def _pair_fill_impl(pair_q, pair_l, region, n_pairs, offsets, out):
-    # Scatter chunk c's pairs to out[offsets[c, q]...]: chunks cover ascending
-    # location ranges and each keeps its locations ascending per query, so
-    # every query's list comes out ascending.  offsets is consumed.
-    for c in prange(n_pairs.shape[0]):
-        for t in range(region[c], region[c] + n_pairs[c]):
-            q = pair_q[t]
-            out[offsets[c, q]] = pair_l[t]
-            offsets[c, q] += 1
-
-
-_pair_fill_serial, _pair_fill_parallel = twins(_pair_fill_impl)
+        if int8:
+            n_pairs[c] = _scan_int8_chunk(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32,
+                                          first[c], last[c], T[c], init[c], sums[c], bounds[c],
+                                          masks[c], pair_q, pair_l, base, cap)
+        else:
+            n_pairs[c] = _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first[c],
+                                          last[c], pair_q, pair_l, base, cap)
 
 
 def vnni_available() -> bool:
