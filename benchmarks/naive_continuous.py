@@ -15,8 +15,9 @@ matrix, and NumPy fancy indexing per query.  No threads but BLAS's own.
 ``exact=True`` adds what the obvious code lacks: a float32 product can put a
 cosine within BLAS's rounding error of the threshold on the wrong side, so
 similarities within ``margin`` of the threshold are decided again by the
-float64 cosine (fastsdm's rule).  compare.py checks fastsdm against the exact
-variant and times the plain one.
+float64 cosine (fastsdm's rule; its sums run in another order, which only
+matters for a cosine within ~1e-15 of the threshold).  compare.py checks
+fastsdm against the exact variant and times the plain one.
 """
 
 import numpy as np
@@ -49,25 +50,15 @@ class NaiveContinuousSDM:
             yield start, U[start : start + step] @ self.addresses.T
 
     def _csr(self, U: np.ndarray, start: int, S: np.ndarray):
-        rows, cols = np.nonzero(S >= self.threshold)  # row-major: ascending per query
+        mask = S >= np.float32(self.threshold)
         if self.exact:
             near_r, near_c = np.nonzero(np.abs(S - np.float32(self.threshold)) <= self.margin)
-            if near_r.size:
-                x = U[start + near_r].astype(np.float64)
-                a = self.addresses[near_c].astype(np.float64)
-                cos = (x * a).sum(1) / np.sqrt((x * x).sum(1) * (a * a).sum(1))
-                keep = np.ones(rows.size, dtype=bool)
-                pos = np.searchsorted(rows * S.shape[1] + cols, near_r * S.shape[1] + near_c)
-                hit = (pos < rows.size) & (rows[np.minimum(pos, rows.size - 1)] == near_r) & (
-                    cols[np.minimum(pos, rows.size - 1)] == near_c)
-                keep[pos[hit]] = False  # decided again below
-                add = cos >= self.threshold
-                rows = np.concatenate([rows[keep], near_r[add]])
-                cols = np.concatenate([cols[keep], near_c[add]])
-                order = np.lexsort((cols, rows))
-                rows, cols = rows[order], cols[order]
-        indptr = np.searchsorted(rows, np.arange(S.shape[0] + 1))
-        return indptr, cols
+            x = U[start + near_r].astype(np.float64)
+            a = self.addresses[near_c].astype(np.float64)
+            cos = (x * a).sum(1) / np.sqrt((x * x).sum(1) * (a * a).sum(1))
+            mask[near_r, near_c] = cos >= self.threshold
+        rows, cols = np.nonzero(mask)  # row-major: ascending per query
+        return np.searchsorted(rows, np.arange(S.shape[0] + 1)), cols
 
     def activate(self, x):
         """Activated locations of each query as a list of ascending index arrays."""
