@@ -49,7 +49,7 @@ _NORMALIZE_ROWS = 4096
 #: Threshold activation of fewer queries than this scans the addresses row by
 #: row (one pass at memory bandwidth, float32 dot products); larger batches
 #: use the int8 scan where the CPU has AVX-512 VNNI, BLAS elsewhere.
-ROWS_MAX_QUERIES = 8
+ROWS_MAX_QUERIES = 5
 #: Whether threshold activation may use the int8 scan (set at import from
 #: the CPU numba compiles for).
 INT8_SCAN = _k.vnni_available()

@@ -97,6 +97,20 @@ def test_scans_agree_on_larger_memories(path, dim, rng, monkeypatch):
 
 @kernel
 @nojit
+def test_the_rows_scan_with_every_query_count(rng, monkeypatch):
+    # Four queries per pass over a row; the last window of 5, 6, 7, 9, ...
+    # queries overlaps the one before.
+    use_path(monkeypatch, "rows")
+    mem = ContinuousSDM(DIM, N, radius=10, seed=6)
+    x = rng.standard_normal((10, DIM))
+    want = ref_activate(mem, unit32(x))
+    for nq in range(1, 11):
+        got = csr_lists(*mem.activate(x[:nq], parallel=nq % 2 == 0))
+        assert all(np.array_equal(g, w) for g, w in zip(got, want[:nq], strict=True))
+
+
+@kernel
+@nojit
 @pytest.mark.parametrize("path", ["rows", pytest.param("int8", marks=needs_int8)])
 def test_a_rescan_when_activations_exceed_the_estimate(path, rng, monkeypatch):
     # Buffers are sized by an estimate; with the estimate forced to zero every
@@ -213,6 +227,23 @@ def test_dot32_is_within_the_float32_margin(n, rng):
     assert abs(float(_k._dot32_py(x, 0, a, 0, n)) - exact) < margin / 2
 
 
+@jit
+def _jit_dots4(u, stride, a, n):
+    return _k.dots4(u, 0, stride, a, 0, n)
+
+
+@kernel
+@pytest.mark.parametrize("n", [16, 64, 272])
+def test_dots4_are_four_dot_products_within_the_margin(n, rng):
+    u = unit32(rng.standard_normal((4, n)))
+    a = unit32(rng.standard_normal(n))[0]
+    exact = u.astype(np.float64) @ a.astype(np.float64)
+    margin = (n + 4) * 2.0**-23
+    for got in (_jit_dots4(u.reshape(-1), n, a, n), _k._dots4_py(u.reshape(-1), 0, n, a, 0, n)):
+        assert len(got) == 4
+        assert np.abs(np.array(got, dtype=np.float64) - exact).max() < margin / 2
+
+
 @kernel
 @nojit
 def test_primitives_refuse_out_of_range_slices_in_python():
@@ -221,6 +252,10 @@ def test_primitives_refuse_out_of_range_slices_in_python():
         _k._dot32_py(x, 16, x, 0, 32)
     with pytest.raises(ValueError, match="multiple of 16"):
         _k._dot32_py(x, 0, x, 0, 20)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        _k._dots4_py(x, 0, 0, x, 0, 8)
+    with pytest.raises(IndexError, match="beyond an array of 32"):
+        _k._dots4_py(x, 0, 8, x, 0, 16)
     with pytest.raises(ValueError, match="multiple of 16"):
         _k._quantize_row_py(x, 0, 20, 1.0, 1.0, np.zeros(80, np.int32), 0, np.zeros(3), 0)
     with pytest.raises(IndexError, match="beyond an array of 16"):
