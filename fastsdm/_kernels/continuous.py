@@ -617,14 +617,6 @@ def _decide(U, q, A, i, u_flat, a_flat, lo32, hi32, threshold):
 
 
 @jit(inline="always")
-def _emit(pair_q, pair_l, base, cap, count, q, i):
-    if count < cap:
-        pair_q[base + count] = q
-        pair_l[base + count] = i
-    return count + 1
-
-
-@jit(inline="always")
 def _ceil_bound(value):
     # ceil(value) as an int32 bound, clamped to [PAD_INIT // 2, INT32_MAX]:
     # every real D lies strictly inside, so a clamped bound decides the same.
@@ -776,7 +768,10 @@ def _scan_int8_chunk(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, firs
                         i = start + p0 * LANES + popcount(low - 1)
                         if (s & low) != 0 or _decide(U, q, A, i, u_flat, a_flat, lo32, hi32,
                                                      threshold):
-                            count = _emit(pair_q, pair_l, base, cap, count, q, i)
+                            if count < cap:
+                                pair_q[base + count] = q
+                                pair_l[base + count] = i
+                            count += 1
     return count
 
 
