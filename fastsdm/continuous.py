@@ -34,10 +34,11 @@ FORMAT_VERSION = 1
 _ARRAYS = ("addresses", "accumulators")
 ACCUMULATOR_DTYPES = ("float32", "float64")
 
-#: Bytes of float32 similarities computed at once (a block of locations
-#: against a chunk of queries).  Large blocks are faster although they leave
-#: the cache: every block hands the cores from BLAS's threads to numba's and
-#: back, and each switch costs milliseconds of spinning threads.
+#: Bytes of float32 similarities computed at once by the BLAS path (a block of
+#: locations against a chunk of queries; k-nearest activation, and threshold
+#: activation on CPUs without AVX-512 VNNI).  Large blocks are faster although
+#: they leave the cache: every block hands the cores from BLAS's threads to
+#: numba's and back, and each switch costs milliseconds of spinning threads.
 SIMILARITY_BUDGET = 64 << 20
 #: Queries per matrix product and per activation list held at once.
 QUERY_CHUNK = 1024
@@ -264,14 +265,18 @@ class ContinuousSDM:
     -----
     Activation is decided exactly: the cosine is the float64 cosine of the
     float32 unit vectors, summed in a fixed order, so activation does not
-    depend on the batch, the thread count or the BLAS library.  (Similarities
-    are computed by BLAS in float32 and only those within a bound of BLAS's
-    rounding error of the decision are recomputed.)  A query equal to an
-    address activates it even at ``radius=0``.
+    depend on the batch, the thread count, the CPU or the BLAS library.
+    (Cheaper similarities with a rigorous error bound decide the pairs far
+    from the threshold: int8 dot products for batches on CPUs with AVX-512
+    VNNI, float32 dot products for a few queries, BLAS elsewhere; only the
+    pairs within the bound are recomputed.)  A query equal to an address
+    activates it even at ``radius=0``.
 
     Memory use is ``N * (4 * dim + value_dim * itemsize)`` bytes; a call adds
-    at most :data:`SIMILARITY_BUDGET` bytes of similarities and the activation
-    lists of :data:`QUERY_CHUNK` queries at a time.  The
+    the activation lists of :data:`QUERY_CHUNK` queries at a time, about
+    64 KiB of int8 tiles per thread (or, on the BLAS path and for
+    ``k_nearest``, at most :data:`SIMILARITY_BUDGET` bytes of similarities)
+    and the query vectors' copies.  The
     constructor refuses a memory that does not fit in the available RAM;
     :meth:`load` with ``mmap=True`` serves larger accumulators from disk.
 
