@@ -10,11 +10,13 @@ activation probability.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import itertools
 import math
 import numbers
 import operator
+import os
 import threading
 from pathlib import Path
 
@@ -935,14 +937,30 @@ def _int8_queries(Q: np.ndarray, n4: int):
     return words.view(np.int32).reshape(-1), xinfo
 
 
+_POOL_LOCK = threading.Lock()
+_POOL = None  # (process id, workers, executor) of the scans' helper threads
+
+
+def _helper_pool(workers: int):
+    """A thread pool of at least ``workers`` threads, created once per process."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < workers:
+            # (A new process after fork() has none of its parent's threads.)
+            _POOL = (os.getpid(), workers, concurrent.futures.ThreadPoolExecutor(
+                workers, thread_name_prefix="fastsdm-continuous"))
+        return _POOL[2]
+
+
 def _on_threads(parallel: bool, n_tasks: int, run) -> None:
     """``run(ids)`` over the task indices ``0..n_tasks-1``, on several threads if ``parallel``.
 
-    The scans are serial numba kernels that release the GIL; parallel calls
-    run them on ``numba.get_num_threads()`` Python threads, each taking the
-    next task as it finishes one.  (A numba ``prange`` driver would compile
-    the scans again inside its parallel loop: ~2.7 s more on a cold cache,
-    measured, where threads cost ~0.1 ms per call.)
+    The scans are serial numba kernels that release the GIL; a parallel call
+    runs them on ``numba.get_num_threads()`` threads (this one and idle
+    helpers kept in a pool), each taking the next task as it finishes one,
+    and returns when every task is done (a helper that starts late finds
+    none left).  A numba ``prange`` driver would compile the scans again
+    inside its parallel loop: ~2.7 s more on a cold cache, measured.
     """
     threads = min(numba.get_num_threads(), n_tasks) if parallel else 1
     if threads <= 1:
@@ -950,20 +968,26 @@ def _on_threads(parallel: bool, n_tasks: int, run) -> None:
         return
     tasks = itertools.count()  # next() is atomic under the GIL
     errors = []
+    left = [n_tasks]
+    lock = threading.Lock()
+    done = threading.Event()
 
     def work():
-        try:
-            while (task := next(tasks)) < n_tasks:
+        while (task := next(tasks)) < n_tasks:
+            try:
                 run(np.array([task], dtype=np.int64))
-        except BaseException as exc:  # re-raised in the calling thread
-            errors.append(exc)
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+            with lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    done.set()
 
-    helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
-    for helper in helpers:
-        helper.start()
+    pool = _helper_pool(threads - 1)
+    for _ in range(threads - 1):
+        pool.submit(work)
     work()
-    for helper in helpers:
-        helper.join()
+    done.wait()
     if errors:
         raise errors[0]
 

@@ -390,3 +390,33 @@ def test_read_sums_are_the_float64_sums(dtype, rng):
     one = mem.read_sums(x[2])
     assert one.shape == (4,) and np.array_equal(one, sums[2])
     assert np.array_equal(mem.read_sums(x, parallel=True), mem.read_sums(x, parallel=False))
+
+
+# ---------------------------------------------------------------------------
+# The scans' threads
+# ---------------------------------------------------------------------------
+
+
+@nojit
+@pytest.mark.parametrize("parallel", [False, True])
+def test_every_task_runs_once_and_errors_reach_the_caller(parallel, monkeypatch):
+    monkeypatch.setattr(continuous.numba, "get_num_threads", lambda: 3)
+    seen = []
+    continuous._on_threads(parallel, 40, lambda ids: seen.extend(ids.tolist()))
+    assert sorted(seen) == list(range(40))
+
+    def fail(ids):
+        if 7 in ids:
+            raise ArithmeticError("task 7")
+
+    with pytest.raises(ArithmeticError, match="task 7"):
+        continuous._on_threads(parallel, 12, fail)
+
+
+@nojit
+def test_the_helper_pool_is_per_process(monkeypatch):
+    pool = continuous._helper_pool(2)
+    assert continuous._helper_pool(1) is pool and continuous._helper_pool(2) is pool
+    monkeypatch.setattr(continuous.os, "getpid", lambda: -1)  # as in a forked child
+    child = continuous._helper_pool(2)
+    assert child is not pool and continuous._helper_pool(2) is child

@@ -781,8 +781,9 @@ def _scan_int8_chunk(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, firs
 def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, pair_l, base,
                      cap):
     # Locations first:last, each address row once against every query, four
-    # queries per pass over the row (float32 dot products, exact within the
-    # margin); pairs as in _scan_int8_chunk, location by location.  (No
+    # queries per pass over a row, or four rows per pass for fewer queries
+    # (float32 dot products, exact within the margin); pairs as in
+    # _scan_int8_chunk, each query's locations ascending.  (No
     # helper functions with array arguments in this loop: numba inlines them
     # with a reference-count update per array and call, ~4x the loop's cost,
     # measured.)
@@ -790,7 +791,25 @@ def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, p
     nq, d = U.shape
     head = d // LANES * LANES
     count = 0
-    for i in range(first, last):
+    i = first
+    while i < last:
+        if nq < 4 and i + 4 <= last:
+            # Few queries: four rows per call instead (independent sums).
+            for q in range(nq):
+                s0, s1, s2, s3 = dots4(a_flat, i * d, d, u_flat, q * d, head)
+                for t in range(4):
+                    s = s0 if t == 0 else (s1 if t == 1 else (s2 if t == 2 else s3))
+                    r = i + t
+                    for j in range(head, d):
+                        s += U[q, j] * A[r, j]
+                    if s >= hi32 or (s >= lo32 and _decide(U, q, A, r, u_flat, a_flat, lo32,
+                                                           hi32, threshold)):
+                        if count < cap:
+                            pair_q[base + count] = q
+                            pair_l[base + count] = r
+                        count += 1
+            i += 4
+            continue
         q = 0
         while q < nq:
             # Four queries at a time; the last window overlaps the one before
@@ -816,6 +835,7 @@ def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, p
                         pair_l[base + count] = i
                     count += 1
                 q += 1
+        i += 1
     return count
 
 
