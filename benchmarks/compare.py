@@ -833,11 +833,14 @@ def continuous_report(rows):
     for r in rows:
         tf, ts, tg = (np.median(r[k]) for k in ("fastsdm", "numpy", "gemm"))
         ratio, floor = np.array(r["ratio"]), np.array(r["floor"])
-        out.append(f"| {r['dim']} | {r['N']:,} | {r['batch']} | {r['op']} | {fmt_time(tf)} "
-                   f"| {fmt_time(ts)} | {np.median(ratio):.2f}× ({ratio.min():.2f}–"
-                   f"{ratio.max():.2f}) | {fmt_time(tg)} = {r['flops'] / tg / 1e9:.0f} GFLOP/s "
-                   f"| {np.median(floor):.2f} ({floor.min():.2f}–{floor.max():.2f}) |")
-    out += ["", "*NumPy code*: `benchmarks/naive_continuous.py` (BLAS similarities in "
+        out.append(f"| {r['dim']} | {r['N']:,} | {r['batch']} | {r['op']} | {fmt_time(tf)} = "
+                   f"{r['flops'] / tf / 1e9:.0f} | {fmt_time(ts)} | {np.median(ratio):.2f}× "
+                   f"({ratio.min():.2f}–{ratio.max():.2f}) | {fmt_time(tg)} = "
+                   f"{r['flops'] / tg / 1e9:.0f} | {np.median(floor):.2f} "
+                   f"({floor.min():.2f}–{floor.max():.2f}) |")
+    out += ["", "Times are medians; *= n* is the rate in GFLOP/s of the float32 matrix product "
+            "of the same shapes (2 · batch · N · dim floating-point operations) that the time "
+            "amounts to. *NumPy code*: `benchmarks/naive_continuous.py` (BLAS similarities in "
             "chunks of ≤ 256 MiB, threshold, `np.nonzero`, fancy-indexed sums); *NumPy GEMM "
             "alone*: its similarity products only (`A @ u` for one query), the floor of any "
             "float32 implementation, timed in turn with the activation rows; *GEMM / "
