@@ -686,13 +686,22 @@ CONTINUOUS_POINTS_QUICK = [(256, 200_000, (1, 256)), (64, 100_000, (256,)),
                            (1024, 50_000, (256,)), (256, 10_000, (1, 256))]
 
 
-def _alternating_times(repeats, *fns):
-    """Call ``fns`` in turn, ``repeats`` rounds after a warm-up round; wall times per round."""
+#: Idle seconds before each timed call of the ContinuousSDM rows: OpenBLAS's
+#: worker threads spin for 50-100 ms after a call (measured), taking a core
+#: from whatever runs next; back to back, fastsdm's single-query calls after a
+#: NumPy call ran 1.3-1.5x slower than after an idle pause.
+CONTINUOUS_GAP = 0.15
+
+
+def _alternating_times(repeats, *fns, gap=CONTINUOUS_GAP):
+    """Call ``fns`` in turn, ``repeats`` rounds after a warm-up round, each after ``gap``
+    idle seconds; the wall times per round."""
     for fn in fns:
         fn()
     times = np.zeros((len(fns), repeats))
     for r in range(repeats):
         for k, fn in enumerate(fns):
+            time.sleep(gap)
             t0 = time.perf_counter()
             fn()
             times[k, r] = time.perf_counter() - t0
@@ -847,8 +856,9 @@ def continuous_report(rows):
             "fastsdm* = the fraction of that floor each operation reaches (above 1: fastsdm's "
             "whole operation takes less time than NumPy's float32 matrix product alone; the "
             "int8 scan does most of its arithmetic in int8). Medians over rounds of "
-            "alternating calls (spread min–max); write and read rows are divided by the "
-            "GEMM's median.", ""]
+            "alternating calls (spread min–max), each call after "
+            f"{CONTINUOUS_GAP:g} s idle (OpenBLAS's threads spin for 50–100 ms after a "
+            "call); write and read rows are divided by the GEMM's median.", ""]
     return out
 
 

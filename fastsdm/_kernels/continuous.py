@@ -16,7 +16,7 @@ Three scans produce the activation lists (CSR, ascending per query):
   bound on any float32 dot product's rounding error) of the threshold are
   decided by :func:`_cosine`.  The fallback on CPUs without AVX-512 VNNI, and
   the k-nearest scan (:func:`_knn_impl`).
-* int8 (:func:`_scan_int8_impl`), batches on CPUs with AVX-512 VNNI: each
+* int8 (:func:`_scan_int8_chunk`), batches on CPUs with AVX-512 VNNI: each
   tile of locations is quantised to int8 once per call (:func:`quantize_row`)
   and every query block passes over it while it is in cache;
   :func:`int8_masks` computes 4 queries x 32 locations of exact integer dot
@@ -25,15 +25,17 @@ Three scans produce the activation lists (CSR, ascending per query):
   quantisation error is bounded per tile and per query (see
   :func:`_int8_bounds`); the pairs inside the bound are decided by a float32
   dot product (:func:`dot32`) with the BLAS margin, and the rare ones inside
-  that by :func:`_cosine`.  No similarity matrix is ever stored, and the scan
-  is one parallel region (no hand-over between BLAS's and numba's threads).
-* rows (:func:`_scan_rows_impl`), a few queries, any CPU: each address row is
-  read once from memory and its float32 dot products with every query
-  (:func:`dot32`) are decided as above; the cost is one pass over the
-  address matrix (the floor of a matrix-vector product).
+  that by :func:`_cosine`.  No similarity matrix is ever stored, and no BLAS
+  call interrupts the scan (no hand-over between BLAS's and numba's threads).
+* rows (:func:`_scan_rows_chunk`), a few queries, any CPU: each address row is
+  read once from memory and its float32 dot products with the queries
+  (:func:`dots4`: four queries per pass over a row, or four rows per pass for
+  fewer queries) are decided as above; the cost is one pass over the address
+  matrix (the floor of a matrix-vector product).
 
-The int8 and rows scans write ``(query, location)`` pairs into a region of a
-shared buffer per location chunk (the wrapper sorts them into CSR).
+The int8 and rows scans (driver :func:`_scan`) write ``(query, location)``
+pairs into a region of a shared buffer per chunk of locations; the wrapper
+runs the chunks on several threads and sorts the pairs into CSR.
 
 Selection is parallel over queries (BLAS) or location chunks (the others).
 Writes are parallel over *location ranges*: every thread applies the whole
