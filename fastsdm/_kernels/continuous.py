@@ -29,9 +29,9 @@ Three scans produce the activation lists (CSR, ascending per query):
   call interrupts the scan (no hand-over between BLAS's and numba's threads).
 * rows (:func:`_scan_rows_chunk`), a few queries, any CPU: each address row is
   read once from memory and its float32 dot products with the queries
-  (:func:`dots4`: four queries per pass over a row, or four rows per pass for
-  fewer queries) are decided as above; the cost is one pass over the address
-  matrix (the floor of a matrix-vector product).
+  (:func:`dots4`: four queries per pass over a row) are decided as above;
+  the cost is one pass over the address matrix (the floor of a
+  matrix-vector product).
 
 The int8 and rows scans (driver :func:`_scan`) write ``(query, location)``
 pairs into a region of a shared buffer per chunk of locations; the wrapper
@@ -783,35 +783,17 @@ def _scan_int8_chunk(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, firs
 def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, pair_l, base,
                      cap):
     # Locations first:last, each address row once against every query, four
-    # queries per pass over a row, or four rows per pass for fewer queries
-    # (float32 dot products, exact within the margin); pairs as in
-    # _scan_int8_chunk, each query's locations ascending.  (No
-    # helper functions with array arguments in this loop: numba inlines them
-    # with a reference-count update per array and call, ~4x the loop's cost,
-    # measured.)
+    # queries per pass over a row (float32 dot products, exact within the
+    # margin); pairs as in _scan_int8_chunk, location by location.  Measured:
+    # four rows per pass for fewer queries is slower (10-21 GB/s against
+    # 30 GB/s one row at a time), and helper functions with array arguments
+    # in this loop cost ~4x (numba inlines them with a reference-count update
+    # per array and call).
     u_flat = U.reshape(-1)
     nq, d = U.shape
     head = d // LANES * LANES
     count = 0
-    i = first
-    while i < last:
-        if nq < 4 and i + 4 <= last:
-            # Few queries: four rows per call instead (independent sums).
-            for q in range(nq):
-                s0, s1, s2, s3 = dots4(a_flat, i * d, d, u_flat, q * d, head)
-                for t in range(4):
-                    s = s0 if t == 0 else (s1 if t == 1 else (s2 if t == 2 else s3))
-                    r = i + t
-                    for j in range(head, d):
-                        s += U[q, j] * A[r, j]
-                    if s >= hi32 or (s >= lo32 and _decide(U, q, A, r, u_flat, a_flat, lo32,
-                                                           hi32, threshold)):
-                        if count < cap:
-                            pair_q[base + count] = q
-                            pair_l[base + count] = r
-                        count += 1
-            i += 4
-            continue
+    for i in range(first, last):
         q = 0
         while q < nq:
             # Four queries at a time; the last window overlaps the one before
@@ -837,7 +819,6 @@ def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, p
                         pair_l[base + count] = i
                     count += 1
                 q += 1
-        i += 1
     return count
 
 
