@@ -61,6 +61,22 @@ def test_every_scan_matches_the_reference(path, parallel, kwargs, rng, monkeypat
 
 @kernel
 @nojit
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_blas_scan_in_blocks_and_chunks(parallel, rng, monkeypatch):
+    # The fallback's block merges (several location blocks, several query
+    # chunks), which the default sizes never reach on a small memory.
+    use_path(monkeypatch, "blas")
+    monkeypatch.setattr(continuous, "SIMILARITY_BUDGET", 4 * 64 * 5)  # 64 locations
+    monkeypatch.setattr(continuous, "QUERY_CHUNK", 5)
+    mem = ContinuousSDM(DIM, N, radius=10, seed=7)
+    x = rng.standard_normal((Q, DIM))
+    got = csr_lists(*mem.activate(x, parallel=parallel))
+    want = ref_activate(mem, unit32(x))
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+@kernel
+@nojit
 @pytest.mark.parametrize("path", PATHS)
 def test_every_scan_decides_cosines_exactly_at_the_threshold(path, rng, monkeypatch):
     use_path(monkeypatch, path)
