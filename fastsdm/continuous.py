@@ -10,6 +10,12 @@ activation probability.
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import itertools
+import math
+import os
+import threading
 from pathlib import Path
 
 import numba
@@ -34,10 +40,11 @@ _REQUIRED = ContinuousParams.KEYS
 _OPTIONAL = ("open_for_writing",)
 _RESEAL = "fastsdm.ContinuousSDM.load(path, mmap=True, verify=False).flush()"
 
-#: Bytes of float32 similarities computed at once (a block of locations
-#: against a chunk of queries).  Large blocks are faster although they leave
-#: the cache: every block hands the cores from BLAS's threads to numba's and
-#: back, and each switch costs milliseconds of spinning threads.
+#: Bytes of float32 similarities computed at once by the BLAS path (a block of
+#: locations against a chunk of queries; k-nearest activation, and threshold
+#: activation on CPUs without AVX-512 VNNI).  Large blocks are faster although
+#: they leave the cache: every block hands the cores from BLAS's threads to
+#: numba's and back, and each switch costs milliseconds of spinning threads.
 SIMILARITY_BUDGET = 64 << 20
 #: Queries per matrix product and per activation list held at once.
 QUERY_CHUNK = 1024
@@ -46,6 +53,18 @@ QUERY_CHUNK = 1024
 CONVERGENCE_COSINE = 1.0 - 1e-6
 #: Rows converted to float64 at once when normalising.
 _NORMALIZE_ROWS = 4096
+#: Threshold activation of fewer queries than this scans the addresses row by
+#: row (one pass at memory bandwidth, float32 dot products); larger batches
+#: use the int8 scan where the CPU has AVX-512 VNNI, BLAS elsewhere.
+ROWS_MAX_QUERIES = 5
+#: Whether threshold activation may use the int8 scan (set at import from
+#: the CPU numba compiles for).
+INT8_SCAN = _k.vnni_available()
+#: Bytes of int8 addresses in one tile of the int8 scan: every query block
+#: passes over a tile while it stays in the core's cache.
+INT8_TILE_BYTES = 64 << 10
+#: The int8 scan's smallest dim (below, a vector of 16 lanes is mostly padding).
+LANES_MIN_DIM = 16
 
 
 # -- input checks ------------------------------------------------------------
@@ -58,12 +77,21 @@ def _rows(mask: np.ndarray) -> str:
 
 
 def _float_rows(x, name: str, width: int, what: str):
-    """``x`` as a 2-D float array of ``width`` columns and whether it was 1-D."""
+    """``x`` as a 2-D real array of ``width`` columns and whether it was 1-D.
+
+    Any real dtype is accepted, as NumPy would upcast it: floats, signed and
+    unsigned integers and booleans (0 and 1).  Keys, queries and addresses
+    are normalised in float64 and rounded to float32 (integers beyond 2**53
+    round to the nearest float64 first); values are converted to the
+    accumulators' dtype.  Complex, object, string and date arrays are refused.
+    """
     array = np.asarray(x)
-    if array.dtype.kind != "f":
-        hint = ("binary vectors belong in fastsdm.SDM; " if array.dtype.kind in "biu" else "")
-        raise TypeError(f"{name} must be real vectors of a float dtype, got {_describe(array)}; "
-                        f"{hint}convert with np.asarray({name}, dtype=np.float32)")
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real vectors, got {_describe(array)}; take the real "
+                        f"part (np.real({name})) or the magnitude (np.abs({name})) first")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real vectors of a numeric dtype, got "
+                        f"{_describe(array)}; convert with np.asarray({name}, dtype=np.float32)")
     if array.ndim not in (1, 2) or array.shape[-1] != width:
         raise ValueError(f"{name} must be one vector of length {width} ({what}) or a batch of "
                          f"shape (m, {width}), got {_describe(array)}")
@@ -194,14 +222,18 @@ class ContinuousSDM:
     -----
     Activation is decided exactly: the cosine is the float64 cosine of the
     float32 unit vectors, summed in a fixed order, so activation does not
-    depend on the batch, the thread count or the BLAS library.  (Similarities
-    are computed by BLAS in float32 and only those within a bound of BLAS's
-    rounding error of the decision are recomputed.)  A query equal to an
-    address activates it even at ``radius=0``.
+    depend on the batch, the thread count, the CPU or the BLAS library.
+    (Cheaper similarities with a rigorous error bound decide the pairs far
+    from the threshold: int8 dot products for batches on CPUs with AVX-512
+    VNNI, float32 dot products for a few queries, BLAS elsewhere; only the
+    pairs within the bound are recomputed.)  A query equal to an address
+    activates it even at ``radius=0``.
 
     Memory use is ``N * (4 * dim + value_dim * itemsize)`` bytes; a call adds
-    at most :data:`SIMILARITY_BUDGET` bytes of similarities and the activation
-    lists of :data:`QUERY_CHUNK` queries at a time.  The
+    the activation lists of :data:`QUERY_CHUNK` queries at a time, about
+    64 KiB of int8 tiles per thread (or, on the BLAS path and for
+    ``k_nearest``, at most :data:`SIMILARITY_BUDGET` bytes of similarities)
+    and the query vectors' copies.  The
     constructor refuses a memory that does not fit in the available RAM;
     :meth:`load` with ``mmap=True`` serves larger accumulators from disk.
 
@@ -349,6 +381,76 @@ class ContinuousSDM:
             yield start, S
 
     def _threshold_csr(self, Q, parallel):
+        nq, dim = Q.shape
+        if self.n_locations == 0:
+            return np.zeros(nq + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if nq < ROWS_MAX_QUERIES:
+            return self._scan_csr(Q, parallel, rows=True)
+        if INT8_SCAN and LANES_MIN_DIM <= dim <= _k.INT8_MAX_DIM:
+            return self._scan_csr(Q, parallel, rows=False)
+        return self._blas_csr(Q, parallel)
+
+    def _scan_csr(self, Q, parallel, rows):
+        """Threshold activation by the rows or the int8 scan (see _kernels.continuous)."""
+        A = np.ascontiguousarray(self.addresses)
+        N, dim = A.shape
+        nq, thr = Q.shape[0], self.threshold
+        lo32, hi32 = _float32_bounds(thr - self._margin, thr + self._margin)
+        # Work: the rows scan's multiply-adds / 4 (threads paid off from ~3 *
+        # 10^4 x 256 floats for one query, measured); the int8 scan's
+        # quantised values plus its multiply-adds / 16 (64 per instruction).
+        par = use_parallel(nq * N * dim // 4 if rows else N * dim + nq * N * dim // 16, parallel)
+        pieces = 4 * numba.get_num_threads() if par else 1
+        if rows:  # chunks of locations; the int8 arguments are placeholders
+            L = 1
+            X, xinfo = np.zeros(_k.BLOCK_QUERIES, dtype=np.int32), np.zeros((1, 4))
+        else:  # chunks of tiles of L locations, L * n4 int8 words in cache
+            n4 = 4 * -(-dim // _k.LANES)
+            L = max(_k.BLOCK_LOCATIONS, INT8_TILE_BYTES // (4 * n4) // _k.BLOCK_LOCATIONS
+                    * _k.BLOCK_LOCATIONS)
+            X, xinfo = _int8_queries(Q, n4)
+        n_units = -(-N // L)
+        cuts = np.linspace(0, n_units, min(n_units, pieces) + 1).astype(np.int64)
+        sizes = np.minimum(cuts[1:] * L, N) - np.minimum(cuts[:-1] * L, N)
+        expect = nq * sizes * _expected_fraction(dim, thr)
+        caps = np.minimum(nq * sizes, np.ceil(1.25 * expect + 8 * np.sqrt(expect) + 256))
+
+        def scan(first, last, caps):
+            region = np.zeros(first.size + 1, dtype=np.int64)
+            np.cumsum(caps.astype(np.int64), out=region[1:])
+            pair_q = np.empty(region[-1], dtype=np.int32)
+            pair_l = np.empty(region[-1], dtype=np.int64)
+            n_pairs = np.zeros(first.size, dtype=np.int64)
+            scratch = (_int8_scratch(1, _k.BLOCK_LOCATIONS, 4, 4) if rows else
+                       _int8_scratch(first.size, L, n4, X.size // n4))
+            args = (not rows, A, A.reshape(-1), A.reshape(-1).view(np.int32), Q, X, xinfo, thr,
+                    lo32, hi32, first, last, *scratch, region, pair_q, pair_l, n_pairs)
+            _on_threads(par, first.size, lambda ids: _k._scan(ids, *args))
+            return region, pair_q, pair_l, n_pairs
+
+        first, last = cuts[:-1], cuts[1:]
+        region, pair_q, pair_l, n_pairs = scan(first, last, caps)
+        over = n_pairs > np.diff(region)
+        if over.any():
+            # More activations than estimated (clustered addresses or queries):
+            # scan those chunks again into regions of their exact size.
+            again = scan(first[over], last[over], n_pairs[over])
+        runs, redo = [], 0
+        for c in range(first.size):
+            r, q_, l_, n_ = again if over[c] else (region, pair_q, pair_l, n_pairs)
+            k = redo if over[c] else c
+            redo += over[c]
+            runs.append((q_[r[k] : r[k] + n_[k]], l_[r[k] : r[k] + n_[k]]))
+        # Chunks cover ascending location ranges and keep each query's
+        # locations ascending: a stable sort by query makes the CSR.
+        queries = np.concatenate([q_ for q_, _ in runs])
+        order = np.argsort(queries, kind="stable")
+        indptr = np.zeros(nq + 1, dtype=np.int64)
+        np.cumsum(np.bincount(queries, minlength=nq), out=indptr[1:])
+        return indptr, np.concatenate([l_ for _, l_ in runs])[order]
+
+    def _blas_csr(self, Q, parallel):
+        """Threshold activation from BLAS similarities (CPUs without AVX-512 VNNI)."""
         nq, thr = Q.shape[0], self.threshold
         lo, hi = _float32_bounds(thr - self._margin, thr + self._margin)
         indptrs, flats = [], []
@@ -401,8 +503,8 @@ class ContinuousSDM:
 
         Parameters
         ----------
-        queries : array_like of float, shape (dim,) or (q, dim)
-            Non-zero real vectors (L2-normalised here).
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
         parallel : bool, optional
             Force the parallel or serial kernels.
 
@@ -416,7 +518,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If the queries are not of a float dtype.
+            If the queries are not real numbers (complex, object, ...).
         ValueError
             If their shape is wrong, or a query is zero, NaN or infinite.
 
@@ -449,9 +551,9 @@ class ContinuousSDM:
 
         Parameters
         ----------
-        keys : array_like of float, shape (dim,) or (m, dim)
-            Non-zero real vectors (L2-normalised here).
-        values : array_like of float, shape (value_dim,) or (m, value_dim), optional
+        keys : array_like of real numbers, shape (dim,) or (m, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
+        values : array_like of real numbers, shape (value_dim,) or (m, value_dim), optional
             What to store, one row per key, not normalised.  ``None`` stores
             the normalised keys (autoassociative memories only).
         weight : float
@@ -462,7 +564,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If keys or values are not of a float dtype.
+            If keys or values are not real numbers (complex, object, ...).
         ValueError
             If shapes disagree, a key is zero, NaN or infinite, a value is NaN
             or infinite, or the accumulators are read-only.
@@ -531,8 +633,8 @@ class ContinuousSDM:
 
         Parameters
         ----------
-        queries : array_like of float, shape (dim,) or (q, dim)
-            Non-zero real vectors (L2-normalised here).
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
         iterations : int
             Maximum number of reads.  With ``iterations > 1`` (autoassociative
             memories only) the direction of each result is read again, and
@@ -542,7 +644,8 @@ class ContinuousSDM:
             zero (no location activated, or nothing stored there).
         normalize : bool
             Return unit vectors (a zero sum gives a zero vector); ``False``
-            returns the raw sums of the last read.
+            returns the raw sums of the last read (:meth:`read_sums` gives
+            them in float64).
         return_info : bool
             Also return a :class:`fastsdm.ReadInfo` with the reads taken per
             query and whether it converged (its last result had the direction
@@ -563,7 +666,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If the queries are not of a float dtype.
+            If the queries are not real numbers (complex, object, ...).
         ValueError
             If their shape is wrong, a query is zero, NaN or infinite, or
             ``iterations > 1`` for a heteroassociative memory.
@@ -612,6 +715,48 @@ class ContinuousSDM:
         if single:
             result = result[0]
         return (result, ReadInfo(steps, converged)) if return_info else result
+
+    @shared
+    def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
+        """The sums a read normalises: accumulators of each query's locations, in float64.
+
+        One read, no normalisation and no rounding to the accumulators'
+        dtype: ``read(queries, normalize=False)`` is this rounded to
+        ``dtype``.  The sums run in ascending location order.
+
+        Parameters
+        ----------
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Returns
+        -------
+        ndarray of float64, shape (value_dim,) or (q, value_dim)
+
+        Raises
+        ------
+        TypeError
+            If the queries are not real numbers.
+        ValueError
+            If their shape is wrong, or a query is zero, NaN or infinite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(3, threshold=0.5, value_dim=2, addresses=np.eye(3))
+        >>> mem.write([[1, 0, 0], [0, 1, 0]], [[3.0, 4.0], [1.0, 0.0]])
+        >>> mem.read_sums([1, 1, 0])
+        array([4., 4.])
+        >>> mem.read_sums([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+        array([[3., 4.],
+               [0., 0.]])
+        """
+        Q, single = self._queries(queries, "queries")
+        sums = self._sums(Q, parallel)
+        return sums[0] if single else sums
 
     @exclusive
     def clear(self) -> None:
@@ -805,6 +950,103 @@ def _check_unit_addresses(addresses: np.ndarray, file) -> None:
             row = start + int(np.flatnonzero(bad)[0])
             raise ValueError(f"{file} holds address {row} with squared norm {norms[row - start]} "
                              "(addresses are finite unit vectors); the memory is corrupt")
+
+
+def _int8_queries(Q: np.ndarray, n4: int):
+    """Unit queries quantised for the int8 scan: packed words and error terms.
+
+    Query ``x`` becomes ``sx * xq + ex`` with ``sx = max|x| / 127`` and
+    ``xq = round(x / sx)`` in ``[-127, 127]``, stored as ``xq + 128`` bytes,
+    four per int32 word, ``n4`` words per query (zero padding stores 128);
+    the number of rows is rounded up to a multiple of 4 with padding queries
+    (never activated: their bounds are set to the int32 maximum).  ``xinfo``
+    holds ``sx``, ``Kx = sx * |xq|``, ``Ex = |ex|`` and ``|x|`` per query, in
+    float64 (the bound of _kernels.continuous._int8_bounds).
+    """
+    nq, dim = Q.shape
+    x = Q.astype(np.float64)
+    sx = np.abs(x).max(axis=1) / 127.0
+    xq = np.rint(x / sx[:, None])
+    err = x - sx[:, None] * xq
+    xinfo = np.stack([sx, sx * np.sqrt(np.einsum("ij,ij->i", xq, xq)),
+                      np.sqrt(np.einsum("ij,ij->i", err, err)),
+                      np.sqrt(np.einsum("ij,ij->i", x, x))], axis=1)
+    words = np.full((-(-nq // 4) * 4, 4 * n4), 128, dtype=np.uint8)
+    words[:nq, :dim] = (xq + 128).astype(np.uint8)
+    return words.view(np.int32).reshape(-1), xinfo
+
+
+_POOL_LOCK = threading.Lock()
+_POOL = None  # (process id, workers, executor) of the scans' helper threads
+
+
+def _helper_pool(workers: int):
+    """A thread pool of at least ``workers`` threads, created once per process."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < workers:
+            # (A new process after fork() has none of its parent's threads.)
+            _POOL = (os.getpid(), workers, concurrent.futures.ThreadPoolExecutor(
+                workers, thread_name_prefix="fastsdm-continuous"))
+        return _POOL[2]
+
+
+def _on_threads(parallel: bool, n_tasks: int, run) -> None:
+    """``run(ids)`` over the task indices ``0..n_tasks-1``, on several threads if ``parallel``.
+
+    The scans are serial numba kernels that release the GIL; a parallel call
+    runs them on ``numba.get_num_threads()`` threads (this one and idle
+    helpers kept in a pool), each taking the next task as it finishes one,
+    and returns when every task is done (a helper that starts late finds
+    none left).  A numba ``prange`` driver would compile the scans again
+    inside its parallel loop: ~2.7 s more on a cold cache, measured.
+    """
+    threads = min(numba.get_num_threads(), n_tasks) if parallel else 1
+    if threads <= 1:
+        run(np.arange(n_tasks, dtype=np.int64))
+        return
+    tasks = itertools.count()  # next() is atomic under the GIL
+    errors = []
+    left = [n_tasks]
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def work():
+        while (task := next(tasks)) < n_tasks:
+            try:
+                run(np.array([task], dtype=np.int64))
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+            with lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    done.set()
+
+    pool = _helper_pool(threads - 1)
+    for _ in range(threads - 1):
+        pool.submit(work)
+    work()
+    done.wait()
+    if errors:
+        raise errors[0]
+
+
+def _int8_scratch(chunks: int, L: int, n4: int, n_queries: int):
+    """Per-chunk scratch of the int8 scan: tile words, initial sums, row sums, bounds, masks."""
+    return (np.zeros((chunks, L * n4), dtype=np.int32), np.empty((chunks, L), dtype=np.int32),
+            np.empty((chunks, 3 * L)), np.empty((chunks, 2, n_queries), dtype=np.int32),
+            np.empty((chunks, 2, _k.BLOCK_QUERIES), dtype=np.uint32))
+
+
+@functools.lru_cache(maxsize=256)
+def _expected_fraction(dim: int, threshold: float) -> float:
+    """Estimated fraction of random unit vectors activated (sizes the scans' buffers).
+
+    The normal approximation of the cosine of random unit vectors,
+    ``N(0, 1/dim)``, whose tails are heavier than the exact distribution's:
+    an overestimate.  A wrong estimate costs a rescan, never a wrong result.
+    """
+    return min(1.0, 0.5 * math.erfc(threshold * math.sqrt(dim / 2.0)))
 
 
 def _float32_bounds(lo: float, hi: float):
