@@ -2,7 +2,10 @@
 
 dim = 256 float32 addresses; the threshold is the Hamming-equivalent radius
 whose spherical cap holds 0.001 of the sphere (~N/1000 activated locations).
-Skipped (NotImplementedError in setup) when fastsdm.continuous is absent.
+Threshold activation takes one of three scans: rows (fewer than
+``ROWS_MAX_QUERIES`` queries), int8 (larger batches, CPUs with AVX-512 VNNI)
+or BLAS (the fallback; ``ContinuousScans`` times it on every CPU).  Skipped
+(NotImplementedError in setup) when fastsdm.continuous is absent.
 """
 
 import os
@@ -14,7 +17,7 @@ import numpy as np
 
 from ._common import CONTINUOUS_SIZES, continuous_radius
 
-BATCHES = [1, 256]
+BATCHES = [1, 4, 16, 256]
 
 
 def _continuous_sdm():
@@ -72,18 +75,65 @@ class ContinuousRead:
 
 
 class ContinuousActivate:
-    """Activation alone (BLAS similarities + exact threshold), a batch of 256."""
+    """Activation alone (the default scan for the batch size), batches of 1, 16 and 256."""
 
-    params = [list(CONTINUOUS_SIZES)]
-    param_names = ["size"]
+    params = [list(CONTINUOUS_SIZES), [1, 16, 256]]
+    param_names = ["size", "batch"]
 
-    def setup(self, size):
+    def setup(self, size, batch):
         self.mem, patterns = _memory(size)
-        self.x = patterns[:256]
+        self.x = _batch(patterns, batch)
         self.mem.activate(self.x)  # JIT warm-up, same kernels as timed
 
-    def time_activate_256(self, size):
+    def time_activate(self, size, batch):
         self.mem.activate(self.x)
+
+
+class ContinuousScans:
+    """Each threshold scan on the same batch of 64: rows, int8 (AVX-512 VNNI only), BLAS."""
+
+    params = [list(CONTINUOUS_SIZES), ["rows", "int8", "blas"]]
+    param_names = ["size", "scan"]
+
+    def setup(self, size, scan):
+        from fastsdm import continuous
+
+        if not hasattr(continuous, "INT8_SCAN"):  # before the scans could be chosen
+            raise NotImplementedError("this fastsdm has one threshold scan")
+        if scan == "int8" and not continuous._k.vnni_available():
+            raise NotImplementedError("the int8 scan needs AVX-512 VNNI")
+        self._saved = continuous.ROWS_MAX_QUERIES, continuous.INT8_SCAN
+        continuous.ROWS_MAX_QUERIES = 10**9 if scan == "rows" else 0
+        continuous.INT8_SCAN = scan == "int8"
+        self.mem, patterns = _memory(size)
+        self.x = patterns[:64]
+        self.mem.activate(self.x)  # JIT warm-up, same kernels as timed
+
+    def teardown(self, size, scan):
+        from fastsdm import continuous
+
+        if hasattr(self, "_saved"):  # setup may have skipped
+            continuous.ROWS_MAX_QUERIES, continuous.INT8_SCAN = self._saved
+
+    def time_activate_64(self, size, scan):
+        self.mem.activate(self.x)
+
+
+class ContinuousReadSums:
+    """``read_sums``: activation and the float64 gather, without normalisation."""
+
+    params = [list(CONTINUOUS_SIZES), BATCHES]
+    param_names = ["size", "batch"]
+
+    def setup(self, size, batch):
+        self.mem, patterns = _memory(size, n_patterns=CONTINUOUS_SIZES[size][1] // 1000)
+        if not hasattr(self.mem, "read_sums"):
+            raise NotImplementedError("ContinuousSDM.read_sums is not in this fastsdm")
+        self.x = _batch(patterns, batch)
+        self.mem.read_sums(self.x)  # JIT warm-up, same kernels as timed
+
+    def time_read_sums(self, size, batch):
+        self.mem.read_sums(self.x)
 
 
 class ContinuousIteratedRead:

@@ -867,6 +867,217 @@ def torchhd_rows(args, mem, patterns, cues, rec, notes, add, m):
         notes.append(f"torchhd comparison failed and was skipped: {exc!r}")
 
 
+# -- ContinuousSDM section ---------------------------------------------------------------
+
+#: (dim, n_locations, batch sizes) of the ContinuousSDM rows; memories of
+#: ~1 GiB of addresses at most (the NumPy baseline needs its own accumulators).
+CONTINUOUS_POINTS = [(256, 1_000_000, (1, 16, 256, 1024)), (64, 1_000_000, (1, 256)),
+                     (1024, 250_000, (1, 256)), (256, 10_000, (1, 256))]
+CONTINUOUS_POINTS_QUICK = [(256, 200_000, (1, 256)), (64, 100_000, (256,)),
+                           (1024, 50_000, (256,)), (256, 10_000, (1, 256))]
+
+
+#: Idle seconds before each timed call of the ContinuousSDM rows: OpenBLAS's
+#: worker threads spin for 50-100 ms after a call (measured), taking a core
+#: from whatever runs next; back to back, fastsdm's single-query calls after a
+#: NumPy call ran 1.3-1.5x slower than after an idle pause.
+CONTINUOUS_GAP = 0.15
+
+
+def _alternating_times(repeats, *fns, gap=CONTINUOUS_GAP):
+    """Call ``fns`` in turn, ``repeats`` rounds after a warm-up round, each after ``gap``
+    idle seconds; the wall times per round."""
+    for fn in fns:
+        fn()
+    times = np.zeros((len(fns), repeats))
+    for r in range(repeats):
+        for k, fn in enumerate(fns):
+            time.sleep(gap)
+            t0 = time.perf_counter()
+            fn()
+            times[k, r] = time.perf_counter() - t0
+    return times
+
+
+def blas_info():
+    """NumPy's BLAS library, its kernels and thread count (threadpoolctl when installed)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl not installed)"
+    libs = [p for p in threadpool_info() if p.get("user_api") == "blas"
+            and "numpy" in str(p.get("filepath", ""))]
+    return "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')} "
+                     f"kernels), {p.get('num_threads')} threads" for p in libs) or "unknown"
+
+
+def continuous_section(args, rows, notes):
+    """ContinuousSDM against the obvious NumPy code (naive_continuous.py) and NumPy's GEMM."""
+    from fastsdm import continuous
+
+    points = CONTINUOUS_POINTS_QUICK if args.quick else CONTINUOUS_POINTS
+    notes.append(f"ContinuousSDM: radius with activation probability ≥ 0.001 for each dim, "
+                 f"float32 accumulators, value_dim = dim; threshold scan "
+                 f"{'int8 (AVX-512 VNNI)' if continuous.INT8_SCAN else 'BLAS'} for batches of "
+                 f"≥ {continuous.ROWS_MAX_QUERIES} queries, rows below. NumPy's BLAS: "
+                 f"{blas_info()} (its default).")
+    for dim, N, batches in points:
+        continuous_point(args, dim, N, batches, rows, notes)
+
+
+def continuous_point(args, dim, N, batches, rows, notes):
+    """One memory: every batch size, checked, then timed."""
+    from _common import continuous_radius
+    from naive_continuous import NaiveContinuousSDM
+
+    from fastsdm.continuous import ContinuousSDM
+
+    mem = ContinuousSDM(dim, N, radius=continuous_radius(dim), seed=0)
+    margin = (dim + 4) * 2.0**-23  # ContinuousSDM's bound on a float32 dot's error
+    exact = NaiveContinuousSDM(mem.addresses, mem.threshold, exact=True, margin=margin)
+    plain = NaiveContinuousSDM(mem.addresses, mem.threshold)
+    plain.accumulators = exact.accumulators  # one array: the exact code only checks
+    rng = np.random.default_rng(1)
+    for batch in batches:
+        X = rng.standard_normal((batch, dim)).astype(np.float32)
+        continuous_checks(mem, exact, plain, X, rng, notes)
+        continuous_batch(args, mem, plain, X, rows)
+
+
+def continuous_batch(args, mem, plain, X, rows):
+    """Paired timings of activate, write and read: fastsdm / NumPy code / NumPy's GEMM."""
+    from naive_continuous import unit_rows
+
+    batch, (N, dim) = X.shape[0], mem.addresses.shape
+    x = X[0] if batch == 1 else X  # one vector: the single-call API
+    U, A = unit_rows(X), mem.addresses
+    budget = 4.0 if args.quick else 15.0  # seconds of paired timing per row, roughly
+
+    def gemm():
+        if batch == 1:
+            return A @ U[0]
+        return [S for _, S in plain.similarities(U)]
+
+    point = {"section": "continuous", "dim": dim, "N": N, "batch": batch,
+             "flops": 2 * batch * N * dim}
+    t_gemm = None
+    for op, fast, slow in (("activate", lambda: mem.activate(x), lambda: plain.activate(X)),
+                           ("write", lambda: mem.write(x), lambda: plain.write(X)),
+                           ("read", lambda: mem.read(x), lambda: plain.read(X))):
+        t0 = time.perf_counter()
+        fast()
+        slow()
+        if t_gemm is None:
+            gemm()
+        reps = int(np.clip(budget / (time.perf_counter() - t0), 3, args.repeats))
+        if t_gemm is None:  # activation: fastsdm, NumPy code and GEMM in turn
+            tf, ts, t_gemm = _alternating_times(reps, fast, slow, gemm)
+            floor = t_gemm / tf
+        else:  # the GEMM's times from the activation rows
+            tf, ts = _alternating_times(reps, fast, slow)
+            floor = np.median(t_gemm) / tf
+        rows.append({**point, "op": op, "reps": reps, "fastsdm": tf.tolist(),
+                     "numpy": ts.tolist(), "gemm": t_gemm.tolist(), "ratio": (ts / tf).tolist(),
+                     "floor": floor.tolist()})
+        print(f"#   dim {dim}, N {N:,}, batch {batch}, {op}: NumPy / fastsdm "
+              f"{np.median(ts / tf):.2f}x, GEMM / fastsdm {np.median(floor):.2f}",
+              file=sys.stderr)
+
+
+def continuous_checks(mem, exact, plain, X, rng, notes):
+    """fastsdm's activation, writes and read sums equal the exact NumPy code's."""
+    dim, N, batch = mem.dim, mem.n_locations, X.shape[0]
+    x = X[0] if batch == 1 else X
+    indptr, indices = mem.activate(x)
+    want = exact.activate(X)
+    for q, w in enumerate(want):
+        assert np.array_equal(indices[indptr[q] : indptr[q + 1]], w), "activation"
+    # The plain code decides by float32 similarities: any pair it decides
+    # otherwise must have its exact cosine within float32 rounding of the
+    # threshold.
+    differ = 0
+    for q, (p, w) in enumerate(zip(plain.activate(X), want, strict=True)):
+        wrong = np.setxor1d(p, w)
+        u = X[q].astype(np.float64)
+        a = mem.addresses[wrong].astype(np.float64)
+        cos = a @ u / np.sqrt((a * a).sum(1) * (u @ u))
+        assert np.all(np.abs(cos - mem.threshold) <= exact.margin), "plain NumPy activation"
+        differ += wrong.size
+    mem.clear()
+    exact.accumulators[...] = 0
+    keys = X + 0.1 * rng.standard_normal(X.shape).astype(np.float32)
+    mem.write(keys[0] if batch == 1 else keys)
+    exact.write(keys)
+    assert np.array_equal(mem.accumulators, exact.accumulators), "accumulators"
+    sums = mem.read_sums(x)
+    assert np.array_equal(np.atleast_2d(sums), exact.read_sums(X)), "read sums"
+    np.testing.assert_allclose(np.atleast_2d(mem.read(x)), exact.read(X), rtol=1e-6, atol=1e-7)
+    activated = indptr[-1] / batch
+    notes.append(f"ContinuousSDM dim {dim}, N = {N:,}, batch {batch}: {activated:.0f} "
+                 f"locations per query; activation, accumulators and read sums identical to "
+                 f"the exact NumPy code; the plain (timed) NumPy code's activation differs in "
+                 f"{differ} (query, location) pairs, all within float32 rounding of the "
+                 "threshold.")
+    plain.accumulators[...] = mem.accumulators  # the timed code starts from the same state
+
+
+def continuous_report(rows):
+    """Markdown lines of the ContinuousSDM table."""
+    rows = [r for r in rows if r["section"] == "continuous"]
+    if not rows:
+        return []
+    out = ["## ContinuousSDM: fastsdm, the obvious NumPy code and NumPy's GEMM", "",
+           "| dim | N | batch | operation | fastsdm | NumPy code | NumPy / fastsdm (paired) "
+           "| NumPy GEMM alone | GEMM / fastsdm (paired) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        tf, ts, tg = (np.median(r[k]) for k in ("fastsdm", "numpy", "gemm"))
+        ratio, floor = np.array(r["ratio"]), np.array(r["floor"])
+        out.append(f"| {r['dim']} | {r['N']:,} | {r['batch']} | {r['op']} | {fmt_time(tf)} = "
+                   f"{r['flops'] / tf / 1e9:.0f} | {fmt_time(ts)} | {np.median(ratio):.2f}× "
+                   f"({ratio.min():.2f}–{ratio.max():.2f}) | {fmt_time(tg)} = "
+                   f"{r['flops'] / tg / 1e9:.0f} | {np.median(floor):.2f} "
+                   f"({floor.min():.2f}–{floor.max():.2f}) |")
+    out += ["", "Times are medians; *= n* is the rate in GFLOP/s of the float32 matrix product "
+            "of the same shapes (2 · batch · N · dim floating-point operations) that the time "
+            "amounts to. *NumPy code*: `benchmarks/naive_continuous.py` (BLAS similarities in "
+            "chunks of ≤ 256 MiB, threshold, `np.nonzero`, fancy-indexed sums); *NumPy GEMM "
+            "alone*: its similarity products only (`A @ u` for one query), the floor of any "
+            "float32 implementation, timed in turn with the activation rows; *GEMM / "
+            "fastsdm* = the fraction of that floor each operation reaches (above 1: fastsdm's "
+            "whole operation takes less time than NumPy's float32 matrix product alone; the "
+            "int8 scan does most of its arithmetic in int8). Medians over rounds of "
+            "alternating calls (spread min–max), each call after "
+            f"{CONTINUOUS_GAP:g} s idle (OpenBLAS's threads spin for 50–100 ms after a "
+            "call); write and read rows are divided by the GEMM's median.", ""]
+    return out
+
+
+def continuous_main(args):
+    """``--only-continuous``: the machine block and the ContinuousSDM rows alone."""
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    t_start = time.perf_counter()
+    info = machine_info()
+    info["blas"] = blas_info()
+    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as f:
+        info["loadavg_before"] = f.read().strip()
+    rows, notes = [], []
+    continuous_section(args, rows, notes)
+    elapsed = time.perf_counter() - t_start
+    out = ["# fastsdm compare.py --only-continuous", "", f"Command: `{command}`  ",
+           f"Started: {started}; wall time {elapsed:.0f} s", "", "## Machine", "", "| | |",
+           "|---|---|"]
+    out += [f"| {key} | {value} |" for key, value in info.items()]
+    out += ["", *continuous_report(rows), "## Notes", "", *(f"- {n}" for n in notes)]
+    print("\n".join(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"command": command, "started": started,
+                                               "elapsed_s": elapsed, "machine": info,
+                                               "rows": rows, "notes": notes}, indent=1,
+                                              default=str))
+
+
 # -- report --------------------------------------------------------------------------
 
 
@@ -1016,6 +1227,7 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
                        f"{fmt_time(b['scan'] / ops)} | {fmt_time(b['counters'] / ops)} | "
                        f"{100 * b['scan'] / b['total']:.0f}% | {b['part']} |")
         out.append("")
+    out.extend(continuous_report(rows))
     out.append("## Notes")
     out.append("")
     out.extend(f"- {note}" for note in notes)
@@ -1042,6 +1254,10 @@ def main(argv=None):
     parser.add_argument("--skip-sdm", action="store_true", help="no SDM workloads")
     parser.add_argument("--skip-search", action="store_true", help="no search workloads")
     parser.add_argument("--skip-scaling", action="store_true", help="no cost-per-word rows")
+    parser.add_argument("--skip-continuous", action="store_true",
+                        help="without the ContinuousSDM workloads")
+    parser.add_argument("--only-continuous", action="store_true",
+                        help="only the ContinuousSDM workloads (~10 min; --quick ~1 min)")
     parser.add_argument("--large-n", action="store_true",
                         help="cost per word up to N = 10^8 (12.8 GB of addresses)")
     parser.add_argument("--baseline", metavar="REV",
@@ -1050,6 +1266,9 @@ def main(argv=None):
     args.repeats = 5 if args.quick else 11
     args.numpy_queries = 4 if args.quick else 32
     args.naive_ops = 4 if args.quick else 16
+    if args.only_continuous:
+        sys.path.insert(0, str(HERE))  # naive_continuous.py, _common.py
+        return continuous_main(args)
 
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
@@ -1096,6 +1315,9 @@ def main(argv=None):
     if not args.skip_sdm:
         print("# SDM", file=sys.stderr)
         sdm_section(args, rec, notes)
+    if not args.skip_continuous:
+        print("# ContinuousSDM", file=sys.stderr)
+        continuous_section(args, rec.rows, notes)
     elapsed = time.perf_counter() - t_start
     base_commit = base.BASELINE_COMMIT if base is not None else None
     print_report(info, floors, launch, rec, notes, command, started, elapsed, base_commit)

@@ -4,8 +4,9 @@ Build (warnings are errors)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Needs the ``docs`` extra (Sphinx, numpydoc, myst-parser, matplotlib).  No
-network access: no intersphinx, and a theme that ships with Sphinx.
+Needs the ``docs`` extra (Sphinx, numpydoc, myst-parser, matplotlib,
+latex2mathml).  The built site needs no network: no intersphinx, a theme that
+ships with Sphinx, and maths rendered to MathML at build time (no MathJax CDN).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ ROOT = DOCS.parent
 # Document the checkout this file belongs to, installed or not.
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(DOCS))
+sys.path.insert(0, str(DOCS / "_ext"))
 
 import fastsdm  # noqa: E402
 
@@ -35,7 +37,7 @@ version = release = fastsdm.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
+    "mathml",  # docs/_ext/mathml.py: formulas as MathML at build time, no CDN
     "numpydoc",
     "myst_parser",  # performance.md
 ]

@@ -1,12 +1,16 @@
 """Draw the figures of the fastsdm documentation with fastsdm itself.
 
-Run by ``docs/conf.py`` at every build (a few seconds), so the figures always
-match the code; or by hand::
+Run by ``docs/conf.py`` at every build (about ten seconds, the quick paper
+gallery included), so the figures always match the code; or by hand::
 
     python docs/make_figures.py [OUTPUT_DIRECTORY]
 
 The PNGs go to ``docs/_static/figures/`` by default.  Every number plotted
-comes from :mod:`fastsdm.theory` and :mod:`fastsdm.attention`.
+comes from :mod:`fastsdm.theory` and :mod:`fastsdm.attention`, except the
+simulated canonical memory of ``one_step_canonical.png``: it is read from
+``docs/data/one_step_canonical.csv``, measured once with ``fastsdm paper``
+(full size, seed 0; about two minutes on two cores).  The paper gallery is
+drawn by :func:`fastsdm.gallery.run` at its quick size into ``gallery/``.
 """
 
 from __future__ import annotations
@@ -153,13 +157,14 @@ def sdm_vs_softmax(out: Path) -> Path:
 
 
 def critical_distance(out: Path) -> Path:
-    """The one-step model: x'(x) for the canonical memory, and CD(d) for n = 64."""
+    """One-read curves of the canonical memory (three models), and CD(d) for n = 64."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.6, 3.4))
-    for m, color in ((1000, "#1b9e77"), (M_CANON, "k"), (20_000, "#d95f02")):
-        result = theory.critical_distance(N_CANON, D_CANON, R_CANON, m)
+    for model, color in (("autoassociative", "k"), ("heteroassociative", "#1b9e77"),
+                         ("paper", "#d95f02")):
+        result = theory.critical_distance(N_CANON, D_CANON, R_CANON, M_CANON, model=model)
         x, x_new = result.curve
         left.plot(x, x_new, color=color, lw=1.3,
-                  label=f"$m={m:,}$: critical distance {result.distance}")
+                  label=f"{model}: critical distance {result.distance}")
         left.plot([result.distance], [x_new[result.distance]], "o", color=color, ms=4)
     left.plot([0, N_CANON], [0, N_CANON], color="#999999", lw=0.8, ls="--",
               label="$x' = x$")
@@ -167,27 +172,76 @@ def critical_distance(out: Path) -> Path:
     left.set_ylim(0, 600)
     left.set_xlabel("cue distance $x$ to the stored pattern (bits)")
     left.set_ylabel("expected distance after one read $x'$")
-    left.set_title(f"one-step model, $n={N_CANON}$, $N=10^6$, $d={D_CANON}$")
+    left.set_title(f"one-read models, $n={N_CANON}$, $N=10^6$, $d={D_CANON}$, $m=10^4$")
     left.legend(frameon=False, loc="lower right")
 
     radii = np.arange(0, N64 // 2 + 1)
-    cds = [theory.critical_distance(N64, int(d), R64, M64).distance for d in radii]
-    best = theory.optimal_radius(N64, R64, M64, "critical_distance")
-    right.plot(radii, cds, "o-", ms=3, color="k", label="CD$(d)$, $r=2^{64}$, $m=1024$")
+    cds = [theory.critical_distance(N64, int(d), R64, M64, model="paper").distance
+           for d in radii]
+    ties = theory.optimal_radius(N64, R64, M64, "critical_distance", return_all=True)
+    right.plot(radii, cds, "o-", ms=3, color="k", label="CD$(d)$, paper model")
     right.plot(radii, 2 * radii, color="#999999", lw=0.8, ls="--", label="$2d$")
     right.axvspan(0, N64 / 4, color="#7570b3", alpha=0.08,
                   label=r"$2d < n/2$: model has no crosstalk")
-    right.plot([best], [cds[best]], "o", ms=8, color=COLORS[15], zorder=3)
-    right.annotate(rf"$d^*_{{\mathrm{{CD}}}}={best}$", (best, cds[best]), xytext=(21, 37),
-                   color=COLORS[15], arrowprops={"arrowstyle": "->", "color": COLORS[15]})
+    for d in ties:
+        right.plot([d], [cds[d]], "o", ms=8, mfc="none", color=COLORS[15], zorder=3)
+    right.annotate(rf"$d^*_{{\mathrm{{CD}}}}$ = {', '.join(map(str, ties))}",
+                   (ties[-1], cds[ties[-1]]), xytext=(22.5, 34), color=COLORS[15],
+                   arrowprops={"arrowstyle": "->", "color": COLORS[15]})
     right.set_xlim(0, N64 // 2)
     right.set_ylim(0, 46)
     right.set_xlabel("radius $d$ (bits)")
     right.set_ylabel("critical distance (bits)")
-    right.set_title("$n=64$: critical distance against the radius")
+    right.set_title("$n=64$, $r=2^{64}$, $m=1024$: CD against the radius")
     right.legend(frameon=False, loc="upper left")
     fig.tight_layout()
     return _save(fig, out, "critical_distance.png")
+
+
+#: fastsdm's canonical memory, measured once: ``fastsdm paper --out DIR`` (full size,
+#: seed 0) writes DIR/one_step.csv, copied here.
+CANONICAL_MEASUREMENT = Path(__file__).resolve().parent / "data" / "one_step_canonical.csv"
+
+
+def one_step_canonical(out: Path) -> Path:
+    """The measured canonical memory against the one-read models (stored measurement)."""
+    import csv
+
+    with CANONICAL_MEASUREMENT.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    x = np.array([int(r["cue_distance"]) for r in rows])
+    one = np.array([float(r["mean_distance_1"]) for r in rows])
+    se = np.array([float(r["std_distance_1"]) / np.sqrt(int(r["n_cues"])) for r in rows])
+    final = np.array([float(r["mean_distance_final"]) for r in rows])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.4, 3.6))
+    models = {m: theory.critical_distance(N_CANON, D_CANON, R_CANON, M_CANON, model=m)
+              for m in ("autoassociative", "paper")}
+    for name, color in (("autoassociative", "k"), ("paper", "#d95f02")):
+        left.plot(*models[name].curve, color=color, lw=1.2,
+                  label=f"{name} model: crosses at {models[name].distance}")
+    left.errorbar(x, one, yerr=2 * se, fmt="o", ms=3.5, color="#1b9e77", capsize=2,
+                  label="simulated, one read (±2 s.e.)")
+    left.plot(x, final, "s--", ms=3.5, lw=0.8, color="#7570b3", mfc="none",
+              label="simulated, iterated (≤ 20 reads)")
+    left.plot([0, 500], [0, 500], ":", color="#999999", lw=0.8)
+    left.set_xlim(0, 500)
+    left.set_ylim(0, 520)
+    left.set_xlabel("cue distance $x$ (bits)")
+    left.set_ylabel("mean distance after reading (bits)")
+    left.set_title("canonical memory, 10,000 words, int8, seed 0")
+    left.legend(frameon=False, loc="upper left", fontsize=7.5)
+    right.axhline(0, color="#999999", lw=0.8)
+    right.fill_between(x, -2 * se, 2 * se, color="#1b9e77", alpha=0.15,
+                       label="±2 s.e. of the simulated mean")
+    for name, color, mark in (("autoassociative", "k", "o"), ("paper", "#d95f02", "s")):
+        right.plot(x, models[name].curve[1][x] - one, f"{mark}-", ms=3, color=color,
+                   label=f"{name} model − simulation")
+    right.set_xlabel("cue distance $x$ (bits)")
+    right.set_ylabel("model − simulation, one read (bits)")
+    right.set_title("where theory and measurement agree")
+    right.legend(frameon=False, fontsize=7.5)
+    fig.tight_layout()
+    return _save(fig, out, "one_step_canonical.png")
 
 
 def learned_beta(out: Path) -> Path:
@@ -249,7 +303,15 @@ def caps_vs_balls(out: Path) -> Path:
 
 
 FIGURES = (intersections, beta_vs_radius, sdm_vs_softmax, critical_distance, learned_beta,
-           caps_vs_balls)
+           caps_vs_balls, one_step_canonical)
+
+
+def paper_gallery(out: Path) -> list[Path]:
+    """The gallery of :doc:`paper_gallery` at its quick size (``fastsdm paper --quick``)."""
+    from fastsdm import gallery
+
+    result = gallery.run(out / "gallery", quick=True, force=True)
+    return [path for path in result.files if path.suffix == ".png"]
 
 
 def main(out: str | Path = OUT) -> list[Path]:
@@ -257,7 +319,8 @@ def main(out: str | Path = OUT) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with plt.rc_context(STYLE):
-        return [figure(out) for figure in FIGURES]
+        paths = [figure(out) for figure in FIGURES]
+    return paths + paper_gallery(out)
 
 
 if __name__ == "__main__":

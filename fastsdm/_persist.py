@@ -1,24 +1,91 @@
 """Saved memories: a directory of ``.npy`` arrays and a JSON description.
 
-Shared by :class:`fastsdm.SDM` and :class:`fastsdm.ContinuousSDM`.  The JSON
-file names the format and its version, holds the parameters and, per array,
-its dtype, shape and CRC-32.  Arrays are read with ``allow_pickle=False``:
-nothing is ever unpickled, and a truncated, corrupt or foreign file is refused
-with a ``ValueError`` that says which file and why.
+Shared by :class:`fastsdm.SDM` and :class:`fastsdm.ContinuousSDM` (and by
+the shard directories of a ``ShardedSDM`` checkpoint).  ``fastsdm.json``
+names the format and its version, holds the parameters and, per array, its
+dtype, shape and CRC-32.
+
+Saving works like a database's atomic commit (SQLite's, with a directory in
+place of a page):
+
+1. Under an advisory lock on the path (``fcntl.flock`` on a sibling
+   ``.NAME.fastsdm-lock`` file, removed again when the save ends), undo or
+   clean up whatever an interrupted earlier save left behind.
+2. Write the new memory into a sibling directory ``.NAME.fastsdm-new-TOKEN``
+   and ``fsync`` every file and the directory.
+3. First save: one ``rename``.  Overwrite: on Linux, ``renameat2`` with
+   ``RENAME_EXCHANGE`` swaps the two directories atomically, so the path
+   holds the complete old memory and then the complete new one with no
+   instant in between; the old one (now under the temporary name) is then
+   removed.  Where the exchange is unavailable (another OS, a file system
+   without it), the old directory is first renamed aside to
+   ``.NAME.fastsdm-old-TOKEN`` and the new one renamed in.
+
+Recovery, done by the next ``save`` or ``load`` of that path: if the path is
+missing and an ``-old-`` directory exists, a fallback swap was interrupted
+between its two renames, and the old memory is renamed back (the save did
+not happen: a save commits when the new directory appears at the path).
+Every other ``-new-``/``-old-`` sibling of that path is removed.  So at
+every instant the path, or the recovery, gives the complete old or the
+complete new memory, and no temporary directory outlives the next save or
+load.  Only siblings named after that exact path are touched.
+
+Reading trusts nothing: the JSON is parsed strictly (no NaN, no duplicate
+keys, size-limited); every ``.npy`` header is parsed here (never by
+``np.load``, never with pickle) and checked against the description before
+any byte of data is read or mapped, and a file whose size differs from what
+its header promises is refused (``np.memmap`` in ``"r+"`` mode would
+otherwise extend a short file with zeros).  Every problem is one
+``ValueError`` that names the file.
+
+A memory opened with ``mmap="r+"`` changes its counters in place.  Its
+description keeps the checksum of the last save or ``flush()`` and records
+``open_for_writing`` (when, which process, on which host, last flush), so a
+later checksum mismatch is reported as "written through a memory map after
+its last flush" with the ways to proceed, not as plain corruption.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import socket
+import sys
+import time
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: saves are not locked
+    fcntl = None
+
 META_FILE = "fastsdm.json"
+#: A description is a few kilobytes; anything much larger is not one.
+MAX_META_BYTES = 1 << 20
+#: Longest .npy header accepted (numpy's own default limit).
+MAX_HEADER_BYTES = 10_000
+_META_TMP = ".fastsdm.json.tmp"
+_CORRUPT = ("the file is truncated or corrupt (or was not written by fastsdm): restore it from "
+            "a copy")
+
+#: Test hook: called with the name of each step of a save or recovery.  The
+#: crash tests set it, in a child process, to a function that kills the process
+#: at one step.
+_fault = None
+
+
+def _step(name: str) -> None:
+    if _fault is not None:
+        _fault(name)
 
 
 def crc32(array: np.ndarray) -> int:
@@ -39,91 +106,636 @@ def mmap_mode(mmap) -> str | None:
     return mode
 
 
-def write_metadata(path: Path, meta: dict) -> None:
-    tmp = path / (META_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, path / META_FILE)
+# -- file system primitives -----------------------------------------------------------
 
 
-def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool) -> Path:
-    """Write ``arrays`` and ``meta`` to the directory ``path``, atomically.
+def _fsync_dir(path) -> None:
+    """Make a directory's entries durable (where the OS lets a directory be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
-    Everything goes to a temporary sibling first, which is then renamed, so
-    an interrupted save never leaves a half-written memory under ``path``.
+
+def _remove(path: Path) -> None:
+    """Remove a leftover directory (or file), as far as the OS allows."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def _load_renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.renameat2  # glibc >= 2.28
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                     ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+_renameat2 = _load_renameat2()
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+# Errors that mean "this system or file system cannot exchange": fall back.
+_NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths atomically; False where that is not supported."""
+    if _renameat2 is None:
+        return False
+    import ctypes
+
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _NO_EXCHANGE:
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+class _PathLock:
+    """An advisory lock on a path, held through a sibling lock file.
+
+    The file is removed by the holder on release.  A process that locked a
+    file that was meanwhile removed (or replaced) sees that its inode is no
+    longer the one at the path and tries again, so removal keeps mutual
+    exclusion.  Where locking is impossible (no ``fcntl``, a read-only
+    directory, a file system without ``flock``) the lock is a no-op.
+    """
+
+    def __init__(self, path: Path):
+        self.file = path.parent / f".{path.name}.fastsdm-lock"
+        self.fd = None
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if fcntl is None:
+            return True
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        while True:
+            try:
+                fd = os.open(self.file, flags, 0o644)
+            except OSError:
+                return True  # cannot create it (read-only directory): unlocked
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            except OSError:
+                os.close(fd)
+                return True  # no flock on this file system: unlocked
+            try:
+                held = os.stat(self.file, follow_symlinks=False)
+                mine = os.fstat(fd)
+                same = (held.st_dev, held.st_ino) == (mine.st_dev, mine.st_ino)
+            except OSError:
+                same = False
+            if same:
+                self.fd = fd
+                return True
+            os.close(fd)  # removed by its last holder meanwhile: lock the new one
+
+    def release(self) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.file)
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+
+
+def _token() -> str:
+    # Time first, so that names sort by age.
+    return f"{time.time_ns():016x}{secrets.token_hex(4)}"
+
+
+_SIBLING = re.compile(r"(new|old)-[0-9a-f]{24}|lock")
+
+
+def _siblings(path: Path) -> list[tuple[str, Path]]:
+    """``(kind, path)`` of the siblings a save of ``path`` leaves, oldest first.
+
+    ``kind`` is "new" (a memory being written), "old" (a memory moved aside)
+    or "lock".
+    """
+    prefix = f".{path.name}.fastsdm-"
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        rest = name[len(prefix):]
+        if name.startswith(prefix) and _SIBLING.fullmatch(rest):
+            found.append((rest[:3] if rest != "lock" else "lock", rest, path.parent / name))
+    found.sort(key=lambda item: item[1][4:])
+    return [(kind, p) for kind, _, p in found]
+
+
+def _recover(path: Path) -> None:
+    """Finish what an interrupted save left at ``path`` (call holding its lock)."""
+    siblings = _siblings(path)
+    if not os.path.lexists(path):
+        olds = [p for kind, p in siblings if kind == "old"]
+        if olds:
+            # A fallback swap stopped between its renames: the save did not
+            # commit, so the old memory goes back.
+            os.rename(olds[-1], path)
+            _fsync_dir(path.parent)
+            _step("restored")
+            siblings = [(kind, p) for kind, p in siblings if p != olds[-1]]
+    for kind, p in siblings:
+        if kind != "lock":
+            _remove(p)
+
+
+def _recover_quietly(path: Path) -> None:
+    """:func:`_recover` for loads: a read-only directory must not make a load fail."""
+    try:
+        _recover(path)
+    except OSError as exc:
+        olds = [p for kind, p in _siblings(path) if kind == "old"]
+        if not os.path.lexists(path) and olds:
+            raise ValueError(f"a save to {path} was interrupted after moving the previous "
+                             f"memory to {olds[-1]}, and it cannot be moved back ({exc}); "
+                             f"rename {olds[-1]} to {path} yourself") from None
+
+
+# -- saving -----------------------------------------------------------------------------
+
+
+class Mapped(NamedTuple):
+    """Where a memory opened with ``mmap="r+"`` lives: its path and directory identity."""
+
+    path: Path
+    identity: tuple
+
+
+def _identity(path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _check_target(path: Path, overwrite: bool, mapped: Mapped | None) -> None:
+    if not os.path.lexists(path):
+        return
+    if mapped is not None and _identity(path) == mapped.identity:
+        raise ValueError(f"this memory is memory-mapped from {path} (loaded with mmap=True): "
+                         "saving over that directory would swap out the files its writes go "
+                         "to; call flush() to bring it up to date, or save to another path")
+    if path.is_symlink():
+        raise FileExistsError(f"{path} is a symbolic link; save to the directory it points to "
+                              f"({os.path.realpath(path)}) or choose another path")
+    if not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if not path.is_dir():
+        raise FileExistsError(f"{path} is a file, not a saved fastsdm memory; refusing to replace "
+                              "it: remove it yourself or choose another path")
+    entries = os.listdir(path)
+    if entries and META_FILE not in entries:
+        raise FileExistsError(f"{path} is a non-empty directory that is not a saved fastsdm "
+                              "memory; refusing to replace it")
+    foreign = sorted(e for e in entries
+                     if e not in (META_FILE, _META_TMP) and not e.endswith(".npy"))
+    if foreign:
+        raise FileExistsError(f"{path} is a saved fastsdm memory but also holds {foreign[:5]}; "
+                              "refusing to delete them: move them away or choose another path")
+
+
+def _write_file(file: Path, data: bytes) -> None:
+    with open(file, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_npy(file: Path, array: np.ndarray) -> None:
+    with open(file, "xb") as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
+                   mapped: Mapped | None = None) -> Path:
+    """Write ``arrays`` and ``meta`` to the directory ``path``, crash-safely.
+
+    At every instant ``path`` holds the complete old memory (or nothing, on
+    a first save) or the complete new one; see the module docstring.
+    ``mapped`` is where the saving memory is memory-mapped from (with
+    ``mmap="r+"``): saving over that directory is refused.
     """
     path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        if path.is_dir() and not (path / META_FILE).exists() and any(path.iterdir()):
-            raise FileExistsError(f"{path} is a non-empty directory that is not a saved "
-                                  "fastsdm memory; refusing to replace it")
+    if path.name in ("", ".", ".."):
+        raise ValueError(f"cannot save to {str(path)!r}: name the directory to create, e.g. "
+                         "'memories/run-1'")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    lock = _PathLock(path)
+    lock.acquire()
     try:
-        meta = {**meta, "arrays": {}}
-        for name, array in arrays.items():
-            np.save(tmp / f"{name}.npy", array, allow_pickle=False)
-            meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
-                                    "crc32": crc32(array)}
-        write_metadata(tmp, meta)
-        if path.exists():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _step("locked")
+        _recover(path)
+        _step("recovered")
+        _check_target(path, overwrite, mapped)
+        token = _token()
+        new = path.parent / f".{path.name}.fastsdm-new-{token}"
+        os.mkdir(new)
+        try:
+            _step("created")
+            meta = {**meta, "arrays": {}}
+            for name, array in arrays.items():
+                _write_npy(new / f"{name}.npy", array)
+                meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
+                                        "crc32": crc32(array)}
+                _step(f"wrote {name}.npy")
+            _write_file(new / META_FILE, json.dumps(meta, indent=1).encode())
+            _step(f"wrote {META_FILE}")
+            _fsync_dir(new)
+            _step("synced")
+            if not os.path.lexists(path):
+                os.rename(new, path)
+                _fsync_dir(path.parent)
+                _step("renamed")
+            elif _exchange(new, path):
+                _fsync_dir(path.parent)
+                _step("exchanged")
+                _remove(new)  # the old memory, now under the temporary name
+                _step("removed old")
+            else:
+                aside = path.parent / f".{path.name}.fastsdm-old-{token}"
+                os.rename(path, aside)
+                _fsync_dir(path.parent)
+                _step("moved aside")
+                os.rename(new, path)
+                _fsync_dir(path.parent)
+                _step("moved in")
+                _remove(aside)
+                _step("removed old")
+        except BaseException:
+            try:
+                _recover(path)  # put back the old memory if it was moved aside
+            except OSError:
+                pass
+            raise
+    finally:
+        lock.release()
     return path
 
 
-def read_metadata(path: Path, format_name: str, version: int, required, saver: str) -> dict:
-    """The JSON description of a saved memory, checked for format and keys."""
-    meta_file = path / META_FILE
-    if not meta_file.is_file():
-        raise ValueError(f"{path} is not a saved fastsdm memory (no {META_FILE}); save one "
-                         f"with {saver}")
+# -- reading ---------------------------------------------------------------------------
+
+# os.replace takes dir_fd arguments wherever os.rename does (both call renameat).
+_DIR_FD = os.open in os.supports_dir_fd and os.rename in os.supports_dir_fd
+
+
+class Directory:
+    """A saved memory's directory, opened once: its files are opened relative to it.
+
+    A save that swaps another memory in while this one is being read does
+    not mix the two: the open directory is the one that was there.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = None
+        try:
+            if _DIR_FD:
+                self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                st = os.fstat(self.fd)
+            else:
+                st = os.stat(path)
+                if not path.is_dir():
+                    raise NotADirectoryError(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(path) from None
+        self.identity = (st.st_dev, st.st_ino)
+
+    def open(self, name: str, mode: str = "rb"):
+        if self.fd is None:
+            return open(self.path / name, mode)
+        return open(name, mode, opener=lambda n, flags: os.open(n, flags, dir_fd=self.fd))
+
+    def replace_file(self, name: str, data: bytes) -> None:
+        """Replace ``name`` atomically (temporary file, fsync, rename, fsync)."""
+        with self.open(_META_TMP, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if self.fd is None:
+            os.replace(self.path / _META_TMP, self.path / name)
+            _fsync_dir(self.path)
+        else:
+            os.replace(_META_TMP, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+            os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+@contextmanager
+def opened(path, *, saver: str, write: bool = False):
+    """Open the saved memory at ``path`` for a load, after recovering an interrupted save.
+
+    ``write``: hold the path's lock until the block ends (a load that will
+    change the directory: ``mmap="r+"``).  Otherwise the lock is taken only
+    to clean up leftovers, and not waited for while a save is running and
+    the path holds a complete memory.
+    """
+    path = Path(path)
+    lock = _PathLock(path)
+    held = False
     try:
-        meta = json.loads(meta_file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{meta_file} is not valid JSON ({exc}); the memory is corrupt") from None
+        if write:
+            held = lock.acquire()
+            _recover_quietly(path)
+        elif _siblings(path):
+            # Wait for a running save only when the path holds nothing yet.
+            held = lock.acquire(blocking=not os.path.lexists(path))
+            if held:
+                _recover_quietly(path)
+                lock.release()
+                held = False
+        try:
+            directory = Directory(path)
+        except FileNotFoundError:
+            raise ValueError(f"{path} is not a saved fastsdm memory (no {META_FILE}); save one "
+                             f"with {saver}") from None
+        try:
+            yield directory
+        finally:
+            directory.close()
+    finally:
+        if held:
+            lock.release()
+
+
+@contextmanager
+def reopened(mapped: Mapped, *, saver: str):
+    """The directory of a memory opened with ``mmap="r+"``, locked, for a flush."""
+    lock = _PathLock(mapped.path)
+    lock.acquire()
+    try:
+        if _identity(mapped.path) != mapped.identity:
+            raise ValueError(f"{mapped.path} was replaced after this memory was opened from it "
+                             "with mmap=True (a save() put another memory there): its writes "
+                             "went to the replaced files, which are no longer at that path; "
+                             "save() this memory to keep its state")
+        directory = Directory(mapped.path)
+        try:
+            yield directory
+        finally:
+            directory.close()
+    finally:
+        lock.release()
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _no_duplicates(pairs):
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate keys {sorted({k for k in keys if keys.count(k) > 1})}")
+    return dict(pairs)
+
+
+def read_metadata(directory: Directory, format_name: str, version: int, required,
+                  optional=(), saver: str = "save()") -> dict:
+    """The JSON description of a saved memory, checked for format, version and keys."""
+    path, meta_file = directory.path, directory.path / META_FILE
+    try:
+        with directory.open(META_FILE) as f:
+            raw = f.read(MAX_META_BYTES + 1)
+    except (FileNotFoundError, IsADirectoryError):
+        raise ValueError(f"{path} is not a saved fastsdm memory (no {META_FILE}); save one "
+                         f"with {saver}") from None
+    if len(raw) > MAX_META_BYTES:
+        raise ValueError(f"{meta_file} is larger than {MAX_META_BYTES} bytes, far larger than "
+                         "a fastsdm description; the memory is corrupt")
+    try:
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constants,
+                          object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{meta_file} is not valid JSON ({exc}); the memory is "
+                         "corrupt") from None
     if not isinstance(meta, dict) or meta.get("format") != format_name:
         found = meta.get("format") if isinstance(meta, dict) else None
         hint = f"; load it with {found}.load()" if found in ("fastsdm.SDM",
                                                               "fastsdm.ContinuousSDM") else ""
         raise ValueError(f"{meta_file} does not describe a {format_name} memory "
                          f"(format={found!r}){hint}")
-    if meta.get("format_version") != version:
-        raise ValueError(f"{path} has format version {meta.get('format_version')!r}; this "
-                         f"fastsdm reads version {version}: upgrade fastsdm")
+    found = meta.get("format_version")
+    if type(found) is not int or found != version:
+        raise ValueError(f"{path} has format version {found!r}; this fastsdm reads version "
+                         f"{version}: upgrade fastsdm")
     missing = (set(required) | {"arrays"}) - meta.keys()
     if missing:
         raise ValueError(f"{meta_file} lacks {sorted(missing)}; the memory is corrupt")
+    unknown = meta.keys() - set(required) - set(optional) - {"arrays", "format",
+                                                              "format_version"}
+    if unknown:
+        raise ValueError(f"{meta_file} has unknown fields {sorted(unknown)}; the memory is "
+                         "corrupt, or was written by a newer fastsdm: upgrade fastsdm")
     return meta
 
 
-def load_array(path: Path, name: str, spec: dict, *, mode: str | None, verify: bool,
-               shape=None, dtype=None) -> np.ndarray:
-    """Load ``name.npy`` (memory-mapped with ``mode``), checked against ``spec``.
+def invalid(meta_file, exc) -> ValueError:
+    """The error for a description field that fails its check."""
+    return ValueError(f"{meta_file} holds invalid parameters ({exc}); the memory is corrupt")
 
-    ``shape``/``dtype`` default to the ones ``spec`` records; a checksum of
-    ``None`` (a memory-mapped file written in place) is not verified.
+
+def check_array_specs(directory: Directory, meta: dict, expected: dict,
+                      nullable=()) -> dict:
+    """Check ``meta["arrays"]`` against ``expected`` ``{name: (shape, dtype)}``; the checksums.
+
+    ``nullable``: arrays whose checksum may be null (written in place by a
+    memory map of a fastsdm that cleared checksums on open).
     """
-    shape = spec.get("shape") if shape is None else shape
-    dtype = spec.get("dtype") if dtype is None else dtype
-    file = path / f"{name}.npy"
+    meta_file = directory.path / META_FILE
+    arrays = meta["arrays"]
+    if type(arrays) is not dict or arrays.keys() != expected.keys():
+        found = sorted(arrays) if type(arrays) is dict else arrays
+        raise invalid(meta_file, f"arrays must describe {sorted(expected)}, got {found!r}"[:300])
+    crcs = {}
+    for name, (shape, dtype) in expected.items():
+        spec = arrays[name]
+        ok = (type(spec) is dict and spec.keys() == {"dtype", "shape", "crc32"}
+              and type(spec["dtype"]) is str and type(spec["shape"]) is list
+              and all(type(n) is int for n in spec["shape"]))
+        crc = spec.get("crc32") if type(spec) is dict else None
+        if not ok or not ((type(crc) is int and 0 <= crc < 2**32)
+                          or (crc is None and name in nullable)):
+            raise invalid(meta_file, f"arrays.{name} must be {{'dtype': str, 'shape': [int, "
+                                     f"...], 'crc32': int}}, got {spec!r}"[:300])
+        if spec["shape"] != list(shape) or spec["dtype"] != dtype:
+            raise ValueError(f"{meta_file} describes {name} as {spec['shape']} {spec['dtype']}, "
+                             f"inconsistent with its parameters ({list(shape)} {dtype}); the "
+                             "memory is corrupt")
+        crcs[name] = crc
+    return crcs
+
+
+def check_marker(directory: Directory, meta: dict) -> dict | None:
+    """The ``open_for_writing`` record of ``meta``, checked, or None."""
+    marker = meta.get("open_for_writing")
+    if marker is None:
+        return None
+    ok = (type(marker) is dict and marker.keys() == {"opened", "flushed", "pid", "host"}
+          and type(marker["opened"]) is str and len(marker["opened"]) <= 64
+          and (marker["flushed"] is None or (type(marker["flushed"]) is str
+                                             and len(marker["flushed"]) <= 64))
+          and type(marker["pid"]) is int and 0 <= marker["pid"] < 2**63
+          and type(marker["host"]) is str and len(marker["host"]) <= 255)
+    if not ok:
+        raise invalid(directory.path / META_FILE,
+                      f"open_for_writing must be {{'opened': str, 'flushed': str or null, "
+                      f"'pid': int, 'host': str}}, got {marker!r}"[:300])
+    return marker
+
+
+def _npy_error(file, problem: str) -> ValueError:
+    return ValueError(f"{file} {problem}; {_CORRUPT}")
+
+
+def _read_header(f, file) -> tuple[np.dtype, tuple, int]:
+    """Parse a .npy header without numpy's loader: ``(dtype, shape, data offset)``."""
+    if f.read(4) == b"PK\x03\x04":
+        raise _npy_error(file, "is a zip archive (an .npz written by np.savez?), not a .npy file")
+    f.seek(0)
     try:
-        array = np.load(file, mmap_mode=mode, allow_pickle=False)
-    except FileNotFoundError:
-        raise ValueError(f"{path} is not a complete fastsdm memory: {file.name} is "
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+                f, max_header_size=MAX_HEADER_BYTES)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+                f, max_header_size=MAX_HEADER_BYTES)
+        else:
+            raise ValueError(f"format version {version} (fastsdm writes 1.0)")
+    except Exception as exc:  # numpy parses untrusted text here: any failure is a bad file
+        raise _npy_error(file, f"has a damaged .npy header ({type(exc).__name__}: {exc})"[:400]
+                         ) from None
+    if dtype.hasobject:
+        raise _npy_error(file, "holds Python objects (dtype object), which fastsdm never "
+                               "unpickles")
+    if fortran:
+        raise _npy_error(file, f"holds a Fortran-ordered array (shape {shape}); fastsdm writes "
+                               "C order")
+    return dtype, shape, f.tell()
+
+
+def _readinto(f, array: np.ndarray, file) -> None:
+    buf = memoryview(array.reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(buf):
+        got = f.readinto(buf[done:])
+        if not got:
+            raise _npy_error(file, "ended early while being read")
+        done += got
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _mismatch(file, marker: dict | None, reseal: str) -> ValueError:
+    if marker is None:
+        return ValueError(f"{file} fails its checksum: the data is corrupt; restore it from a "
+                          "copy (or load with verify=False to inspect it as it is)")
+    flushed = marker["flushed"] or "never"
+    return ValueError(
+        f"{file} fails its checksum, and {META_FILE} records that the memory was opened for "
+        f"writing with mmap=True (process {marker['pid']} on {marker['host']}, at "
+        f"{marker['opened']}; last flush(): {flushed}).  Writes through that memory map change "
+        "the file without updating its checksum until flush() records a new one: if that "
+        "process is still running, call its flush(); if it ended without one (or crashed), the "
+        "file holds its writes (a batch cut by a crash may be partly applied).  To use the data "
+        f"as it is, load with verify=False; to accept it and record a new checksum, run "
+        f"{reseal}.  If nothing wrote to it through a memory map, the file is damaged: restore "
+        "it from a copy")
+
+
+def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc: int | None,
+               mode: str | None, verify: bool, marker: dict | None = None,
+               reseal: str = "") -> np.ndarray:
+    """Read (or memory-map with ``mode``) ``name.npy``, checked before any data is touched.
+
+    The header must give exactly ``shape`` and the little-endian ``dtype``, C
+    order, and the file must be exactly as long as the header promises.
+    With ``verify``, a non-null ``crc`` must match.
+    """
+    file = directory.path / f"{name}.npy"
+    try:
+        f = directory.open(f"{name}.npy", "r+b" if mode == "r+" else "rb")
+    except (FileNotFoundError, IsADirectoryError):
+        raise ValueError(f"{directory.path} is not a complete fastsdm memory: {name}.npy is "
                          "missing") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{file} is truncated or corrupt and cannot be loaded ({exc}); "
-                         "restore it from a copy") from None
-    if str(array.dtype) != dtype or list(array.shape) != list(shape):
-        raise ValueError(f"{file} holds an array of shape {array.shape} and dtype "
-                         f"{array.dtype}, but {META_FILE} says {shape} {dtype}; the memory "
-                         "is corrupt")
-    if verify and spec.get("crc32") is not None and crc32(array) != spec["crc32"]:
-        raise ValueError(f"{file} fails its checksum: the data is corrupt; restore it "
-                         "from a copy")
+    with f:
+        got_dtype, got_shape, offset = _read_header(f, file)
+        want = np.dtype(dtype).newbyteorder("<")
+        if got_dtype != want or tuple(got_shape) != tuple(shape):
+            raise ValueError(f"{file} holds an array of shape {got_shape} and dtype "
+                             f"{got_dtype.str}, but {META_FILE} says {tuple(shape)} {dtype}; the "
+                             "memory is corrupt")
+        nbytes = int(np.prod(shape, dtype=object)) * want.itemsize
+        size = os.fstat(f.fileno()).st_size
+        if size != offset + nbytes:
+            raise _npy_error(file, f"is {size} bytes long but its header promises {offset} + "
+                                   f"{nbytes} (shape {tuple(shape)}, {dtype})")
+        if mode is None:
+            array = np.empty(shape, dtype=want)
+            _readinto(f, array, file)
+        else:
+            array = np.memmap(f, dtype=want, mode=mode, offset=offset, shape=tuple(shape))
+    if verify and crc is not None and crc32(array) != crc:
+        raise _mismatch(file, marker, reseal)
     return array
+
+
+def write_metadata(directory: Directory, meta: dict) -> None:
+    """Replace the description of an opened memory, atomically and durably."""
+    directory.replace_file(META_FILE, json.dumps(meta, indent=1).encode())
+
+
+def mark_open_for_writing(directory: Directory, meta: dict) -> Mapped:
+    """Record that the memory is memory-mapped for writing (its checksum stays)."""
+    meta["open_for_writing"] = {"opened": _stamp(), "flushed": None, "pid": os.getpid(),
+                                "host": socket.gethostname()[:255]}
+    write_metadata(directory, meta)
+    return Mapped(directory.path, directory.identity)
+
+
+def seal(directory: Directory, meta: dict, name: str, array: np.ndarray) -> None:
+    """Flush a memory-mapped array and record its checksum (``flush()``)."""
+    if isinstance(array, np.memmap):
+        array.flush()
+    meta["arrays"][name]["crc32"] = crc32(array)
+    marker = meta.get("open_for_writing")
+    if isinstance(marker, dict):
+        marker["flushed"] = _stamp()
+    write_metadata(directory, meta)

@@ -1,62 +1,444 @@
-"""Input checks shared by the public wrappers.
+"""The one vocabulary of input checks, used by every fastsdm module.
 
-Each check either returns a normalised value (C-contiguous, the dtype the
-kernels expect) or raises one ``TypeError``/``ValueError`` whose message says
-what was expected, what was received and how to fix it.
+Each check either returns a normalised value (a Python number, a
+C-contiguous array of the dtype the kernels expect) or raises one
+``TypeError``/``ValueError`` whose message says what was expected, what was
+received and how to fix it.  ``name`` is the argument's name as the caller
+wrote it (``"n_bits"``, ``"radius d"``, ``"n (the number of bits)"``);
+``hint`` is appended after a semicolon.
+
+Scalars
+    :func:`check_int`, :func:`check_real`, :func:`check_positive`,
+    :func:`check_probability`, :func:`check_choice`, :func:`check_dtype`;
+    the theory's dimension and radius (:func:`check_n`, :func:`check_radius`)
+    and a softmax's inverse temperature (:func:`check_beta`)
+Arrays
+    :func:`describe`, :func:`real_array`, :func:`unit_rows`,
+    :func:`check_width`, :func:`check_rows`, :func:`refuse_big_endian`;
+    Hamming distances and cosines of any shape (:func:`check_distances`,
+    :func:`check_cosines`) or as rows over patterns (:func:`check_distance_rows`,
+    :func:`check_cosine_rows`)
+Bit vectors
+    :func:`check_words` (packed words only) and :func:`as_bits`, which takes
+    every form fastsdm accepts -- packed ``uint64`` words, ``np.packbits``
+    ``uint8`` bytes, 0/1 or bool rows -- and gives back :class:`Bits`, whose
+    :meth:`Bits.restore` answers in the caller's form.  :func:`as_words` is
+    the older three-value spelling of :func:`as_bits`.
+Argument names
+    :func:`renamed_keywords` lets a function keep accepting an older keyword
+    spelling of an argument.
+
+Messages name bounds in numbers (``must be in [0, 64]``) unless the caller
+states them in its own terms with ``expected=`` (``"an integer in [0, n] =
+[0, 64]"``, ``"an integer >= 2 for a β fit"``): the check is the same, only the
+words differ.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 import operator
+from typing import NamedTuple
 
 import numpy as np
 
+from ._layout import (
+    bits_from_words,
+    bytes_from_words,
+    n_bytes,
+    n_words,
+    pad_mask,
+    words_from_bits,
+    words_from_bytes,
+)
+
 __all__ = [
     "check_int",
+    "check_real",
+    "check_positive",
+    "check_beta",
+    "check_probability",
     "check_choice",
+    "check_dtype",
+    "check_n",
+    "check_radius",
+    "describe",
+    "real_array",
+    "unit_rows",
+    "check_width",
+    "check_rows",
+    "check_distances",
+    "check_distance_rows",
+    "check_cosines",
+    "check_cosine_rows",
+    "refuse_big_endian",
     "n_words",
     "pad_mask",
     "check_words",
+    "Bits",
+    "as_bits",
     "as_words",
+    "renamed_keywords",
 ]
 
 
-def check_int(value, name: str, low: int | None = None, high: int | None = None, hint: str = ""):
-    """Return ``value`` as a Python int in ``[low, high]`` or raise."""
+def _tail(hint: str) -> str:
+    return f"; {hint}" if hint else ""
+
+
+# -- scalars -------------------------------------------------------------------
+
+
+def _symbol(name: str) -> str:
+    """The argument a described name stands for: ``"radius d"`` -> ``d``,
+    ``"n (the number of bits)"`` -> ``n``."""
+    return name.split(" (")[0].split()[-1]
+
+
+def _int_fix(value, name: str) -> str:
+    """How to turn a near-integer (``100.0``, ``"100"``) into the integer meant."""
+    name = _symbol(name)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        return f"; pass {name}={int(value)} (an int, not a float)"
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            return f"; pass a whole number such as {name}=100, not a string"
+        return f"; pass the number {name}={number}, not the string {value!r}"
+    return ""
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name: str, low: int | None = None, high: int | None = None, hint: str = "",
+              *, expected: str = ""):
+    """Return ``value`` as a Python int in ``[low, high]`` or raise.
+
+    ``bool`` is refused (``True`` as a size is always a mistake); NumPy
+    integers are accepted.  ``expected`` words the range in the caller's
+    terms (``"an integer in [0, n] = [0, 64]"``) instead of ``"in [0, 64]"``.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}"
-                        + (f"; {hint}" if hint else ""))
+                        + _tail(hint) + _int_fix(value, name))
     value = operator.index(value)
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}"
-                         + (f"; {hint}" if hint else ""))
+        raise ValueError(f"{name} must be {expected or f'in [{lo}, {hi}]'}, got {value}"
+                         + _tail(hint))
     return value
 
 
-def check_choice(value, name: str, choices):
-    if value not in choices:
+def check_real(value, name: str, low: float | None = None, high: float | None = None, *,
+               low_open: bool = False, high_open: bool = False, hint: str = "",
+               expected: str = "") -> float:
+    """Return ``value`` as a finite Python float in the given interval or raise.
+
+    ``low_open``/``high_open`` exclude the bound itself.  ``bool`` and
+    strings are refused; NumPy scalars and Python ints are accepted.
+    ``expected`` words the interval in the caller's terms, as in
+    :func:`check_int`.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}"
+                        + _tail(hint))
+    try:
+        number = float(value)
+    except OverflowError:  # a Python int beyond the float range
+        number = math.inf if value > 0 else -math.inf
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and (number >= high if high_open else number > high)
+    if not math.isfinite(number) or too_low or too_high:
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        interval = f"a finite number in {left}{lo}, {hi}{right}"
+        raise ValueError(f"{name} must be {expected or interval}, got {value!r}" + _tail(hint))
+    return number
+
+
+def check_positive(value, name: str, example: str = "1_000_000", *, hint: str = "",
+                   kind: str = "number", minimum: float | None = None, why: str = "") -> float:
+    """A positive finite real number (counts such as ``n_locations`` may be huge).
+
+    ``kind`` names the type a wrong-typed value should have had (``"real
+    number"`` for an inverse temperature); ``minimum`` refuses positive values
+    below it, ``why`` saying what needs it (``" for the critical distance"``);
+    ``hint`` is appended to every message.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive {kind}, got {value!r} of type "
+                        f"{type(value).__name__}; pass a value such as {name}={example}"
+                        + _tail(hint))
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not 0.0 < number < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}; pass a "
+                         f"value such as {name}={example}" + _tail(hint))
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}{why}, got {value!r}" + _tail(hint))
+    return number
+
+
+def check_beta(beta, name: str = "beta", example: str = "15.6", hint: str = "") -> float:
+    """An inverse temperature β of a softmax: a positive finite real number."""
+    return check_positive(beta, name, example, kind="real number",
+                          hint=hint or "the inverse temperature of the softmax")
+
+
+def check_probability(p, name: str, *, allow_zero: bool = False, allow_one: bool = True,
+                      example: str = "0.001") -> float:
+    """A probability in ``(0, 1]`` (or with/without either end) as a float."""
+    low, high = ("[" if allow_zero else "("), ("]" if allow_one else ")")
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{name} must be a probability (a real number), got {p!r} of type "
+                        f"{type(p).__name__}; pass a float such as {name}={example}")
+    value = float(p)
+    ok_low = value >= 0.0 if allow_zero else value > 0.0
+    ok_high = value <= 1.0 if allow_one else value < 1.0
+    if not (ok_low and ok_high):
+        raise ValueError(f"{name} must be a probability in {low}0, 1{high}, got {p!r}; pass a "
+                         f"value such as {name}={example}")
+    return value
+
+
+def check_choice(value, name: str, choices, hint: str = ""):
+    """``value`` if it is one of ``choices``, else one ValueError listing them."""
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value tested against a set
+        ok = False
+    if not ok:
         options = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+        raise ValueError(f"{name} must be one of {options}, got {value!r}" + _tail(hint))
     return value
 
 
-def n_words(n_bits: int) -> int:
-    """Number of uint64 words that hold ``n_bits`` bits."""
-    return (n_bits + 63) // 64
+def check_dtype(dtype, name: str, choices) -> np.dtype:
+    """A NumPy dtype whose name is one of ``choices`` (e.g. the counter dtypes)."""
+    try:
+        found = np.dtype(dtype).name
+    except TypeError:
+        found = None
+    if found not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {dtype!r}")
+    return np.dtype(found)
 
 
-def pad_mask(n_bits: int) -> np.ndarray:
-    """Per-word masks of the valid bits of an ``n_bits`` vector, shape (W,)."""
-    bits = np.zeros(8 * n_words(n_bits) * 8, dtype=np.uint8)
-    bits[:n_bits] = 1
-    return np.packbits(bits).view("<u8").astype(np.uint64)
+def check_n(n, minimum: int = 1, why: str = "", name: str = "n (the number of bits)") -> int:
+    """The dimension ``n`` of a formula (the number of bits), an int >= ``minimum``.
+
+    ``why`` says what needs the minimum (``" for a β fit"``).
+    """
+    if _is_integer(n) and n >= minimum:  # the common case, without building messages
+        return operator.index(n)
+    return check_int(n, name, minimum, expected=f"an integer >= {minimum}{why}",
+                     hint=f"pass the dimension of the space, e.g. {_symbol(name)}=1000")
 
 
-def _describe(array: np.ndarray) -> str:
+def check_radius(d, n: int, minimum: int = 0, *, real: bool = False,
+                 name: str = "radius d"):
+    """A radius in ``[minimum, n]``: an int, or (``real=True``) a float in bit units.
+
+    Real radii are those of hyperspherical caps, whose cosine threshold is
+    ``1 - 2d/n``.
+    """
+    if real:
+        if _is_real(d) and minimum <= d <= n:  # NaN and huge ints fall through to the check
+            return float(d)
+        return check_real(d, name, minimum, n, expected=f"in [{minimum}, n] = [{minimum}, {n}]",
+                          hint=f"choose a radius between {minimum} and n_bits in bit units, "
+                               "d = n (1 - cos) / 2 (cosine threshold 1 - 2d/n in [-1, 1])")
+    if _is_integer(d) and minimum <= d <= n:
+        return operator.index(d)
+    return check_int(d, name, minimum, n, expected=f"an integer in [{minimum}, n] = "
+                                                   f"[{minimum}, {n}]",
+                     hint=f"choose a radius between {minimum} and n_bits")
+
+
+# -- arrays --------------------------------------------------------------------
+
+
+def describe(array: np.ndarray) -> str:
+    """``array of shape (2, 3) and dtype int64``: how messages name an array."""
     return f"array of shape {array.shape} and dtype {array.dtype}"
+
+
+_describe = describe  # the older private spelling, still imported by some modules
+
+
+def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
+               hint: str = "", allow_bool: bool = True, nonempty: bool = False,
+               contiguous: bool = True) -> np.ndarray:
+    """A finite real array with one of ``ndims`` dimensions, as C-contiguous ``dtype``.
+
+    Integers and bools are converted (NumPy would upcast them too); complex,
+    object and string arrays, NaN and infinity are refused.  ``shape`` names
+    the expected shape in messages, e.g. ``"(m, d)"``.  ``allow_bool=False``
+    refuses bools (bit vectors handed to real-vector maths); ``nonempty=True``
+    refuses arrays with a zero-length axis, and messages then ask for "a
+    non-empty array of shape ...".  ``contiguous=False`` keeps the caller's
+    memory order (no copy when the dtype is already right): BLAS products of
+    Fortran-ordered arrays may round differently, and the attention functions
+    keep the results they always gave.
+    """
+    array = np.asarray(x)
+    if array.dtype.kind not in ("biuf" if allow_bool else "iuf"):
+        raise TypeError(f"{name} must be a real-valued array{f' of shape {shape}' if shape else ''}"
+                        f", got {describe(array)}" + _tail(hint or "pass float or integer values"))
+    if nonempty and (array.ndim not in ndims or 0 in array.shape):
+        raise ValueError(f"{name} must be a non-empty array of shape {shape}, got "
+                         f"{describe(array)}" + _tail(hint or "one vector per row"))
+    if array.ndim not in ndims:
+        dims = " or ".join(map(str, ndims))
+        raise ValueError(f"{name} must have {dims} dimension{'s' if ndims != (1,) else ''}"
+                         f"{f' {shape}' if shape else ''}, got {describe(array)}" + _tail(hint))
+    array = np.ascontiguousarray(array, dtype=dtype) if contiguous else array.astype(
+        dtype, copy=False)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values" + _tail(
+            hint or f"remove or replace them, e.g. with np.nan_to_num({name})"))
+    return array
+
+
+def unit_rows(x: np.ndarray, name: str, fix: str = "drop it or use normalize=False") -> np.ndarray:
+    """Float rows scaled to unit L2 norm; a zero row (no direction) is refused.
+
+    Each row is divided by its largest entry first, so that squaring inside
+    the norm neither overflows (1e200) nor underflows (1e-200).
+    """
+    peak = np.abs(x).max(axis=-1, keepdims=True)
+    if not (peak > 0.0).all():
+        raise ValueError(f"{name} has a zero vector (row {int(np.argmin(peak.ravel()))}), which "
+                         f"has no direction and cannot be L2-normalised; {fix}")
+    x = x / peak
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def check_width(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
+    """Refuse two arrays whose last axes (their features) differ in length."""
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"{a_name} and {b_name} must have the same number of features, got "
+                         f"{a.shape[-1]} ({describe(a)}) and {b.shape[-1]} ({describe(b)}); "
+                         "project them to a common width first")
+
+
+def check_rows(values: np.ndarray, n_rows: int, name: str, per: str = "key",
+               of: str = "keys") -> None:
+    """Refuse ``values`` unless it has one row per ``per`` (``n_rows`` ``of``)."""
+    if values.shape[0] != n_rows:
+        raise ValueError(f"{name} must have one row per {per}, got {values.shape[0]} rows for "
+                         f"{n_rows} {of}; pass {name} with shape ({n_rows}, ...)")
+
+
+def check_distances(h, n: int) -> tuple[np.ndarray, bool]:
+    """Hamming distances in ``[0, n]`` as an int64 array, and whether ``h`` was a scalar."""
+    arr = np.asarray(h)
+    if arr.size == 0:
+        arr = arr.astype(np.int64)  # [] arrives as float64
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"Hamming distance h must be an integer or an array of integers, got "
+                        f"dtype {arr.dtype}; convert with np.rint(h).astype(int) "
+                        "(h = n(1 - cos)/2, rounded)")
+    # Check the range before any cast: uint64 values beyond int64 must be
+    # reported as they are, not wrapped.
+    bad = arr[(arr < 0) | (arr > n)]
+    if bad.size:
+        raise ValueError(f"Hamming distance h must be in [0, n] = [0, {n}], got "
+                         f"{int(bad.flat[0])}; distances between {n}-bit vectors lie between "
+                         f"0 and {n}")
+    return arr.astype(np.int64), arr.ndim == 0
+
+
+def check_cosines(c, name: str = "cos",
+                  hint: str = "clip rounding errors with np.clip(cos, -1, 1)"
+                  ) -> tuple[np.ndarray, bool]:
+    """Cosines in ``[-1, 1]`` as a float64 array, and whether ``c`` was a scalar."""
+    arr = np.asarray(c)
+    if arr.size == 0:
+        arr = arr.astype(np.float64)
+    if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be a real number or an array of them, got dtype "
+                        f"{arr.dtype}; pass cosine similarities in [-1, 1]")
+    arr = arr.astype(np.float64)
+    bad = arr[~((arr >= -1.0) & (arr <= 1.0))]  # NaN fails both comparisons
+    if bad.size:
+        raise ValueError(f"{name} must lie in [-1, 1], got {bad.flat[0]}" + _tail(hint))
+    return arr, arr.ndim == 0
+
+
+def _check_pattern_axis(array: np.ndarray, name: str) -> None:
+    if array.ndim == 0 or array.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one pattern along the last axis, got "
+                         f"{describe(array)}; pass e.g. an array of shape (N,) or (m, N)")
+
+
+def check_distance_rows(distances, n: int, name: str = "distances") -> np.ndarray:
+    """Hamming distances from queries to ``N >= 1`` patterns, shape ``(..., N)``, as intp.
+
+    Unlike :func:`check_distances` (any shape, scalars included) the last
+    axis runs over patterns and must not be empty: weights are normalised
+    along it.
+    """
+    array = np.asarray(distances)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer Hamming distances, got {describe(array)}; "
+                        "convert cosines with cosine_to_hamming() or use np.rint(h).astype(int)")
+    _check_pattern_axis(array, name)
+    if array.min() < 0 or array.max() > n:
+        raise ValueError(f"{name} must lie in [0, n] = [0, {n}], got values in "
+                         f"[{array.min()}, {array.max()}]; check that n matches the vectors")
+    return array.astype(np.intp, copy=False)
+
+
+def check_cosine_rows(cosines, name: str = "cosines") -> np.ndarray:
+    """Cosines from queries to ``N >= 1`` patterns, shape ``(..., N)``, as float64.
+
+    The rows counterpart of :func:`check_cosines`, as :func:`check_distance_rows`
+    is of :func:`check_distances`.
+    """
+    array = np.asarray(cosines)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got {describe(array)}; "
+                        "pass cosine similarities as floats")
+    _check_pattern_axis(array, name)
+    array = array.astype(np.float64, copy=False)
+    if not ((array >= -1.0) & (array <= 1.0)).all():
+        raise ValueError(f"{name} must lie in [-1, 1] (NaN is refused); clip rounding errors "
+                         f"with np.clip({name}, -1, 1)")
+    return array
+
+
+def refuse_big_endian(array: np.ndarray, name: str) -> None:
+    """Refuse uint64 words in a non-native byte order, saying how to convert them.
+
+    Their integer values and their bytes disagree about which bit is which,
+    so either reading could be the wrong one: the caller must choose.
+    """
+    dtype = array.dtype
+    if dtype.kind == "u" and dtype.itemsize == 8 and not dtype.isnative:
+        raise TypeError(
+            f"{name} are uint64 words in non-native (big-endian) byte order, got "
+            f"{describe(array)} ({dtype.str}); fastsdm words are native little-endian uint64. "
+            f"If the values are the words, convert them with np.asarray({name}, "
+            f"dtype=np.uint64); if the bytes come from np.packbits, reinterpret them with "
+            f"{name}.view('<u8')")
+
+
+# -- bit vectors -----------------------------------------------------------------
 
 
 def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.ndarray:
@@ -66,18 +448,19 @@ def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.
     """
     array = np.asarray(words)
     if array.dtype != np.uint64:
+        refuse_big_endian(array, name)
         hint = ("pack 0/1 bits with fastsdm.pack_bits()"
                 if array.dtype.kind in "biu" else "addresses are binary: pack bits with "
                 "fastsdm.pack_bits()")
-        raise TypeError(f"{name} must be packed uint64 words, got {_describe(array)}; {hint}")
+        raise TypeError(f"{name} must be packed uint64 words, got {describe(array)}; {hint}")
     if array.ndim not in ndim:
         raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions "
-                         f"(vectors x words), got {_describe(array)}")
+                         f"(vectors x words), got {describe(array)}")
     if n_bits is not None:
         W = n_words(n_bits)
         if array.shape[-1] != W:
             raise ValueError(f"{name} must have {W} words per vector for n_bits={n_bits}, "
-                             f"got {_describe(array)}; pack {n_bits}-bit vectors with "
+                             f"got {describe(array)}; pack {n_bits}-bit vectors with "
                              f"fastsdm.pack_bits()")
     array = np.ascontiguousarray(array, dtype=np.uint64)
     if n_bits is not None and n_bits % 64 and array.size:
@@ -89,36 +472,165 @@ def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.
     return array
 
 
-def as_words(x, name: str, n_bits: int):
-    """Accept packed words or 0/1 rows of ``n_bits``; return words and how to undo.
+#: The forms a bit vector may arrive in (:attr:`Bits.form`).
+WORDS, BYTES, ROWS = "words", "bytes", "rows"
 
-    Returns ``(words2d, single, bits_dtype)``: 2-D uint64 words, whether the
-    input was a single vector, and the dtype of the 0/1 input (``None`` for
-    words) so results can be returned in the caller's representation.
-    ``uint64`` input is always read as packed words; 0/1 rows must be bool or
-    another integer dtype.
+
+class Bits(NamedTuple):
+    """Bit vectors brought to the kernels' one shape, and how to answer in kind.
+
+    Attributes
+    ----------
+    words : ndarray of uint64, shape (m, W)
+        C-contiguous packed words with zero pad bits.
+    n_bits : int
+        The vectors' length.
+    single : bool
+        The input was one vector (results drop the leading axis).
+    form : {"words", "bytes", "rows"}
+        Packed ``uint64`` words, ``np.packbits`` ``uint8`` bytes, or 0/1 rows.
+    dtype : numpy.dtype
+        The input's dtype (0/1 rows come back in it).
     """
-    from .bits import pack_bits  # local: bits imports this module
 
+    words: np.ndarray
+    n_bits: int
+    single: bool
+    form: str
+    dtype: np.dtype
+
+    def restore(self, words: np.ndarray, n_bits: int | None = None) -> np.ndarray:
+        """``words`` (m, W') of ``n_bits`` bits in the caller's form and shape."""
+        n_bits = self.n_bits if n_bits is None else n_bits
+        if self.form == BYTES:
+            out = bytes_from_words(words, n_bits)
+        elif self.form == ROWS:
+            out = bits_from_words(words, n_bits).astype(self.dtype, copy=False)
+        else:
+            out = words
+        return out[0] if self.single else out
+
+
+def _bits_from_rows(array: np.ndarray, name: str) -> np.ndarray:
+    if array.dtype != np.bool_ and array.size:
+        low, high = array.min(), array.max()
+        if low < 0 or high > 1:
+            raise ValueError(f"{name} bits must be 0 or 1, got values in [{low}, {high}]; use "
+                             f"({name} != 0) to turn integers into bits")
+    return words_from_bits(array)
+
+
+def _bytes_form(array: np.ndarray, n_bits: int | None) -> bool:
+    """Whether a uint8 array holds ``np.packbits`` bytes rather than 0/1 values."""
+    width = array.shape[-1]
+    if n_bits is not None:
+        if width == n_bits and width != n_bytes(n_bits):
+            return False
+        if width == n_bytes(n_bits) and width != n_bits:
+            return True
+        # n_bits == 1: one column either way; a 0/1 value reads the same both ways
+        # except that byte 1 would be a set pad bit, so values above 1 are bytes.
+        return bool(array.size) and int(array.max()) > 1
+    return bool(array.size) and int(array.max()) > 1
+
+
+def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
+            allow_empty: bool = False) -> Bits:
+    """Bit vectors in any accepted form as :class:`Bits` (packed words, 2-D).
+
+    Accepted forms, told apart by dtype (and, for ``uint8``, by width):
+
+    * ``uint64``: packed words, ``ceil(n_bits / 64)`` per vector, pad bits 0;
+    * ``uint8`` of width ``ceil(n_bits / 8)``: ``np.packbits`` bytes, pad bits 0;
+    * ``bool`` or other integer dtypes (``uint8`` of width ``n_bits``): 0/1 rows.
+
+    Without ``n_bits`` (search functions), the width is read off the input:
+    ``64 W`` for words, ``8 B`` for bytes, the row length for 0/1 rows.  A
+    ``uint8`` array holding only 0 and 1 is then ambiguous (bits, or bytes
+    with only their last bit used) and is refused: pass ``n_bits=``.
+    """
     array = np.asarray(x)
+    refuse_big_endian(array, name)
     if array.dtype.kind not in "biu":
-        raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got "
-                        f"{_describe(array)}; threshold real vectors first (e.g. x > 0) "
-                        "or use fastsdm.ContinuousSDM")
-    if array.ndim not in (1, 2):
-        raise ValueError(f"{name} must be one vector (1-D) or a batch (2-D), got "
-                         f"{_describe(array)}")
-    if array.shape[0] == 0 or array.shape[-1] == 0:
-        raise ValueError(f"{name} is empty ({_describe(array)}); pass at least one vector")
+        raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got {describe(array)}; "
+                        "threshold real vectors first (e.g. x > 0) or use fastsdm.ContinuousSDM "
+                        "(np.packbits uint8 bytes are accepted too)")
+    if array.ndim not in ndim:
+        expected = ("have 2 dimensions (one vector per row)" if tuple(ndim) == (2,)
+                    else "be one vector (1-D) or a batch (2-D)")
+        raise ValueError(f"{name} must {expected}, got {describe(array)}")
+    if array.shape[-1] == 0 or (array.size == 0 and not allow_empty):
+        raise ValueError(f"{name} is empty ({describe(array)}); pass at least one vector")
     single = array.ndim == 1
     if array.dtype == np.uint64:
-        words = check_words(array, name, n_bits)
-        bits_dtype = None
+        form = WORDS
+        width = 64 * array.shape[-1] if n_bits is None else n_bits
+        words = check_words(array, name, width, ndim=ndim)
+    elif array.dtype == np.uint8 and _bytes_form(array, n_bits):
+        form = BYTES
+        if n_bits is None:
+            width = 8 * array.shape[-1]
+        else:
+            width = n_bits
+            if array.shape[-1] != n_bytes(n_bits):
+                raise ValueError(f"{name} as np.packbits bytes must have {n_bytes(n_bits)} "
+                                 f"columns for n_bits={n_bits}, got {describe(array)}")
+        words = check_words(words_from_bytes(np.ascontiguousarray(array)), name, width,
+                            ndim=ndim)
     else:
-        if array.shape[-1] != n_bits:
-            raise ValueError(f"{name} as 0/1 bits must have {n_bits} columns, got "
-                             f"{_describe(array)}; (packed words must be uint64 with "
-                             f"{n_words(n_bits)} columns)")
-        words = pack_bits(array)
-        bits_dtype = array.dtype
-    return np.atleast_2d(words), single, bits_dtype
+        if array.dtype == np.uint8 and n_bits is None and array.shape[-1] > 1:
+            raise ValueError(f"{name} is uint8 with only 0 and 1 values: it could be 0/1 bits "
+                             "or np.packbits bytes; pass n_bits= to say which (n_bits equal "
+                             "to the row length means 0/1 bits)")
+        form = ROWS
+        width = array.shape[-1] if n_bits is None else n_bits
+        if (width != array.shape[-1] == n_words(width) and array.size
+                and (array.min() < 0 or array.max() > 1)):
+            # The width of packed words and values beyond 0/1: words in another dtype.
+            raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got "
+                            f"{describe(array)}, which looks like packed words in the wrong "
+                            f"dtype; convert them with np.asarray({name}).view(np.uint64) "
+                            "(int64) or .astype(np.uint64)")
+        if array.shape[-1] != width:
+            raise ValueError(f"{name} as 0/1 bits must have {width} columns, got "
+                             f"{describe(array)}; (packed words must be uint64 with "
+                             f"{n_words(width)} columns, np.packbits bytes uint8 with "
+                             f"{n_bytes(width)})")
+        words = _bits_from_rows(array, name)
+    return Bits(np.atleast_2d(words), width, single, form, array.dtype)
+
+
+def as_words(x, name: str, n_bits: int):
+    """Accept bit vectors of ``n_bits`` in any form; return ``(words2d, single, form)``.
+
+    The older spelling of :func:`as_bits`: ``form`` is the :class:`Bits`
+    itself when the input was not packed words (so ``form is not None`` means
+    "convert results back with ``form.restore``"), and ``None`` for words.
+    """
+    bits = as_bits(x, name, n_bits)
+    return bits.words, bits.single, (None if bits.form == WORDS else bits)
+
+
+# -- argument names ----------------------------------------------------------------
+
+
+def renamed_keywords(**old_to_new: str):
+    """Decorate a function so that it also accepts older keyword spellings.
+
+    ``@renamed_keywords(distances="h")`` lets callers keep writing
+    ``f(..., distances=x)`` for ``f(..., h=x)``, silently (the old spelling
+    is not wrong, only no longer preferred); passing both is a TypeError.
+    The signature shown by ``help()`` and Sphinx is the new one.
+    """
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both {new}= and {old}= (its "
+                                        f"older spelling); pass only {new}=")
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+        return wrapper
+    return decorate

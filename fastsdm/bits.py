@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import _describe, check_int, check_words, n_words, pad_mask
+from ._layout import bits_from_words, n_words, pad_mask, words_from_bytes
+from ._validation import check_int, check_words, describe, refuse_big_endian
 
 __all__ = [
     "pack_bits",
@@ -59,22 +60,17 @@ def pack_bits(bits) -> np.ndarray:
     """
     array = np.asarray(bits)
     if array.dtype.kind not in "biu":
-        raise TypeError(f"bits must be bool or integers 0/1, got {_describe(array)}; "
+        raise TypeError(f"bits must be bool or integers 0/1, got {describe(array)}; "
                         "threshold real values first, e.g. pack_bits(x > 0)")
     if array.ndim == 0 or array.shape[-1] == 0:
         raise ValueError(f"bits must have at least one bit along the last axis, got "
-                         f"{_describe(array)}")
+                         f"{describe(array)}")
     if array.dtype != np.bool_:
         if array.size and (array.min() < 0 or array.max() > 1):
             raise ValueError(f"bits must be 0 or 1, got values in [{array.min()}, {array.max()}]; "
                              "use (x != 0) to turn integers into bits")
         array = array.astype(np.bool_)
-    n = array.shape[-1]
-    W = n_words(n)
-    packed = np.packbits(array, axis=-1)
-    out = np.zeros(array.shape[:-1] + (8 * W,), dtype=np.uint8)
-    out[..., : packed.shape[-1]] = packed
-    return out.view("<u8").astype(np.uint64, copy=False)
+    return words_from_bytes(np.packbits(array, axis=-1))
 
 
 def unpack_bits(words, n_bits: int) -> np.ndarray:
@@ -97,9 +93,7 @@ def unpack_bits(words, n_bits: int) -> np.ndarray:
            [0, 1, 0]], dtype=uint8)
     """
     n_bits = check_int(n_bits, "n_bits", 1)
-    array = check_words(words, "words", n_bits, ndim=range(1, 33))
-    as_bytes = array.astype("<u8", copy=False).view(np.uint8)
-    return np.unpackbits(as_bytes, axis=-1, count=n_bits)
+    return bits_from_words(check_words(words, "words", n_bits, ndim=range(1, 33)), n_bits)
 
 
 def clear_pad_bits(words, n_bits: int) -> np.ndarray:
@@ -115,10 +109,11 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
     array([255], dtype=uint64)
     """
     n_bits = check_int(n_bits, "n_bits", 1)
+    refuse_big_endian(np.asarray(words), "words")
     array = np.array(words, dtype=np.uint64, copy=True)
     if array.ndim == 0 or array.shape[-1] != n_words(n_bits):
         raise ValueError(f"words must have {n_words(n_bits)} words per vector for "
-                         f"n_bits={n_bits}, got {_describe(array)}")
+                         f"n_bits={n_bits}, got {describe(array)}")
     array &= pad_mask(n_bits)
     return array
 

@@ -5,49 +5,49 @@ Usage::
     fastsdm capacity [--preset small|kanerva] [overrides] [--out DIR] [--format json|csv]
     fastsdm critical-distance [--preset small|kanerva] [overrides] ...
     fastsdm attention [--preset small|digits] [overrides] ...
+    fastsdm family [--preset small|hopfield] [overrides] ...
+    fastsdm paper [--out DIR] [--quick] [--force]
     fastsdm info [--json]
 
+The experiment subcommands, their flags, help text and presets are generated
+from the registry of :mod:`fastsdm.experiments` (one record per experiment).
 Each experiment validates its arguments first (a bad one exits with status 2
-and a one-line message on stderr, before any long work), runs with a progress
-bar on stderr, prints a summary table, and writes ``results.json`` (or
-``.csv``), ``config.json``, ``summary.md`` and a PNG figure to ``--out``
-(default: a new timestamped folder under ``./fastsdm-results/``). Ctrl-C stops
-the run, keeps and writes the finished rows, and exits with status 130.
+and a one-line message on stderr, before any long work; a mistyped option is
+answered with the closest one), runs with a progress bar on stderr, prints a
+summary table, and writes ``results.json`` (or ``.csv``), ``config.json``,
+``summary.md`` and a PNG figure to ``--out`` (default: a new timestamped folder
+under ``./fastsdm-results/``). A folder that holds files already is refused
+unless ``--force`` is given: a run never overwrites an earlier one unasked.
+Ctrl-C stops the run, keeps and writes the finished rows (the figure and
+``summary.md`` say the run was interrupted), and exits with status 130; Ctrl-C
+while the command is still starting exits with 130 too, without a traceback.
+``fastsdm paper`` regenerates the figures and tables of Bricken & Pehlevan
+(2021) and Kanerva (1988) (:mod:`fastsdm.gallery`).
+
+This module imports only the standard library at import time: numpy, numba and
+the experiments are imported inside :func:`main`, where Ctrl-C is caught.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime as _dt
+import difflib
 import json
 import os
-import platform
-import re
 import shlex
 import sys
+import textwrap
 import time
 import warnings
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 PROG = "fastsdm"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-# Library parameter -> command-line flag, to phrase library errors in CLI terms.
-_FLAGS = {
-    "n_bits": "--n-bits",
-    "n_locations": "--locations",
-    "activation_probability": "--activation-probability",
-    "counter_dtype": "--counter-dtype",
-    "n_patterns": "--patterns",
-    "n_cues": "--cues",
-    "repetitions": "--repetitions",
-    "iterations": "--iterations",
-    "beta_method": "--beta-method",
-}
+#: Subcommands that are not experiments of the registry.
+OTHER_COMMANDS = ("paper", "info")
 
 
 class _UsageError(Exception):
@@ -55,348 +55,240 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that reports errors on one line and knows its own flags."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flags: list[str] = []
+
+    def add_flag(self, group, *flags: str, **kwargs):
+        self.flags.extend(flags)
+        return group.add_argument(*flags, **kwargs)
+
     def error(self, message):  # argparse would print the usage block and exit
         raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 # ---------------------------------------------------------------------------
-# Argument types: each rejects a malformed value with a message naming it
+# The parser, generated from the experiments' registry
 # ---------------------------------------------------------------------------
 
 
-def _parse_int(text: str) -> int:
-    try:
-        return int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+def _text(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def _positive_int(text: str) -> int:
-    value = _parse_int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _presets_epilog(record) -> str:
+    """The presets of an experiment spelled as flags, with the memory each needs."""
+    from ._machine import format_bytes
+    from .experiments._fields import memory_nbytes
+
+    params = record.params()
+    defaults = record.defaults()
+    lines = ["presets:"]
+    for name, preset in record.presets.items():
+        values = {**defaults, **preset}
+        parts = [f"{params[k].flag} {_text(v)}" for k, v in values.items()
+                 if v is not None and params[k].flag and k not in ("seed", "repetitions")]
+        text = f"{name}: " + " ".join(parts)
+        if "n_locations" in values:
+            size = memory_nbytes(values["n_bits"], values["n_locations"],
+                                 values["counter_dtype"])
+            text += f" (SDM memory {format_bytes(size)})"
+        lines.append(textwrap.fill(text, width=78, initial_indent="  ",
+                                   subsequent_indent="    ", break_on_hyphens=False))
+    lines += [f"  ({note})" for note in (*record.notes, "a flag given overrides the preset")]
+    return "\n".join(lines)
 
 
-def _non_negative_int(text: str) -> int:
-    value = _parse_int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
+def _sub(sub, name: str, help: str, description: str, epilog: str | None = None) -> _Parser:
+    return sub.add_parser(
+        name, help=help, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(" ".join(description.split()), width=78), epilog=epilog)
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability, got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
-    return value
-
-
-def _real(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _int_list(minimum: int):
-    """A parser for '100,200,300' or 'start:stop:step' (stop included)."""
-
-    def parse(text: str) -> list[int]:
-        text = text.strip()
-        try:
-            if ":" in text:
-                parts = [_parse_int(p) for p in text.split(":")]
-                if len(parts) != 3 or parts[2] <= 0:
-                    raise argparse.ArgumentTypeError(
-                        f"a range is start:stop:step with step > 0, got {text!r}")
-                values = list(range(parts[0], parts[1] + 1, parts[2]))
-            else:
-                values = [_parse_int(p) for p in text.split(",") if p.strip()]
-        except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(f"{exc} in the list {text!r}") from None
-        if not values:
-            raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
-        low = [v for v in values if v < minimum]
-        if low:
-            kind = "positive" if minimum == 1 else f">= {minimum}"
-            raise argparse.ArgumentTypeError(f"values must be {kind}, got {low[0]} in {text!r}")
-        return values
+def _preset_type(record):
+    def parse(text: str) -> str:
+        if text not in record.presets:
+            raise argparse.ArgumentTypeError(f"unknown preset {text!r}; choose one of "
+                                             f"{', '.join(record.presets)}")
+        return text
 
     return parse
 
 
-# ---------------------------------------------------------------------------
-# The parser
-# ---------------------------------------------------------------------------
+def _add_experiment(sub, record) -> None:
+    from .experiments._registry import GROUPS
 
-_EXPERIMENTS = {  # subcommand -> name in fastsdm.experiments
-    "capacity": "capacity",
-    "critical-distance": "critical_distance",
-    "attention": "attention",
-}
-
-
-def _output_options(p: argparse.ArgumentParser, presets: tuple[str, ...]) -> None:
-    g = p.add_argument_group("run and output")
-    g.add_argument("--preset", default="small", metavar="NAME",
-                   help=f"parameter set: {', '.join(presets)} (default: small)")
-    g.add_argument("--repetitions", type=_positive_int, metavar="K",
-                   help="independent repetitions per point (default 1)")
-    g.add_argument("--seed", type=_non_negative_int, metavar="S",
-                   help="base seed; per-repetition seeds are recorded (default 0)")
-    g.add_argument("--out", type=Path, metavar="DIR",
-                   help="output folder (default: ./fastsdm-results/<timestamp>-<experiment>)")
-    g.add_argument("--format", choices=("json", "csv"), default="json",
-                   help="results file format (default json)")
-    g.add_argument("--no-plot", action="store_true", help="do not draw the PNG figure")
-    g.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bar, no table: only errors")
-
-
-def _memory_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("memory (override the preset)")
-    g.add_argument("--n-bits", type=_positive_int, metavar="n", help="address length in bits")
-    g.add_argument("--locations", dest="n_locations", type=_positive_int, metavar="N",
-                   help="number of hard locations")
-    g.add_argument("--radius", type=_non_negative_int, metavar="d",
-                   help="activation radius in bits (replaces --activation-probability)")
-    g.add_argument("--activation-probability", type=_probability, metavar="p",
-                   help="choose the radius activating this fraction of locations")
-    g.add_argument("--counter-dtype", choices=("int8", "int16", "int32"),
-                   help="counter width (counters saturate)")
+    p = _sub(sub, record.command, record.title, record.description, _presets_epilog(record))
+    p.set_defaults(experiment=record.name)
+    params = record.params()
+    groups = {}
+    for key in GROUPS:
+        if key == "run" or any(prm.group == key and prm.flag for prm in params.values()):
+            groups[key] = p.add_argument_group(GROUPS[key])
+    run = groups["run"]
+    p.add_flag(run, "--preset", default="small", metavar="NAME", type=_preset_type(record),
+               help=f"parameter set: {', '.join(record.presets)} (default: small)")
+    for name, prm in params.items():
+        if not prm.flag:
+            continue
+        default = record.defaults()[name]
+        shown = f" (default {_text(default)})" if prm.group == "run" else ""
+        kwargs = {"dest": name, "default": None, "help": prm.help + shown}
+        if prm.choices:
+            kwargs["choices"] = prm.choices
+        else:
+            kwargs.update(type=prm.parse, metavar=prm.metavar)
+        p.add_flag(groups[prm.group], prm.flag, **kwargs)
+    _output_flags(p, run, record.command.replace("_", "-"))
+    p.add_flag(run, "--format", choices=("json", "csv"), default="json",
+               help="results file format (default json)")
+    p.add_flag(run, "--no-plot", action="store_true", help="do not draw the PNG figure")
 
 
-def _preset_epilog(experiment: str) -> str:
-    """The presets of an experiment, spelled out (defaults of the function + overrides)."""
-    import inspect
-    import textwrap
-
-    from .experiments import EXPERIMENTS, PRESETS
-
-    defaults = {k: p.default for k, p in inspect.signature(EXPERIMENTS[experiment]).parameters
-                .items() if k not in ("progress", "seed", "repetitions")}
-    lines = ["presets:"]
-    for name, preset in PRESETS[experiment].items():
-        values = {**defaults, **preset}
-        if "radius" in preset:
-            values.pop("activation_probability", None)
-        if values.get("radius") is None:
-            values.pop("radius", None)
-        if values.get("distances") is None:
-            values.pop("distances", None)
-        parts = []
-        for key, value in values.items():
-            if value is None:
-                continue
-            if isinstance(value, (list, tuple)):
-                value = ",".join(map(str, value))
-            parts.append(f"{key}={value}")
-        lines.append(textwrap.fill(f"{name}: " + ", ".join(parts), width=78,
-                                   initial_indent="  ", subsequent_indent="    "))
-    if experiment in ("capacity", "critical_distance"):
-        lines.append("  (no radius: the radius activating a fraction 0.001 of the locations)")
-    if experiment == "critical_distance":
-        lines.append("  (no distances: 0..n_bits/2 every step bits, step = round(n_bits/64))")
-    return "\n".join(lines)
+def _output_flags(p: _Parser, group, stem: str) -> None:
+    """--out, --force and --quiet: the same for every command that writes a folder."""
+    p.add_flag(group, "--out", type=Path, metavar="DIR",
+               help=f"output folder (default: ./fastsdm-results/<timestamp>-{stem}); a folder "
+                    "that already holds files is refused unless --force")
+    p.add_flag(group, "--force", action="store_true",
+               help="write into an --out that holds an earlier run, replacing its files")
+    p.add_flag(group, "-q", "--quiet", action="store_true",
+               help="no progress bar, no table: only errors")
 
 
-def _sub(sub, name: str, help: str, description: str, experiment: str | None = None):
-    import textwrap
+def _add_paper(sub) -> None:
+    from ._machine import format_bytes
+    from .experiments._fields import memory_nbytes, parse_non_negative_int
 
-    return sub.add_parser(
-        name, help=help, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=textwrap.fill(" ".join(description.split()), width=78),
-        epilog=_preset_epilog(experiment) if experiment else None)
+    size = format_bytes(memory_nbytes(1000, 10**6, "int8"))
+    p = _sub(sub, "paper", "regenerate the figures of Bricken & Pehlevan (2021) and Kanerva "
+             "(1988)",
+             f"""Regenerate the computational figures and tables of Bricken & Pehlevan
+             (2021) and Kanerva (1988) with fastsdm: one PNG per exhibit, summary.md with the
+             published numbers beside fastsdm's, numbers.json and the measured data as CSV.
+             The full size simulates Kanerva's canonical memory ({size}, minutes); --quick
+             shrinks the two simulations to seconds. Needs matplotlib.""")
+    group = p.add_argument_group("run and output")
+    p.add_flag(group, "--quick", action="store_true",
+               help="reduced simulations (seconds; for CI and a first look)")
+    p.add_flag(group, "--seed", type=parse_non_negative_int, default=0, metavar="S",
+               help="seed of the simulations (default 0)")
+    _output_flags(p, group, "paper")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``fastsdm`` command."""
+    """The argument parser of the ``fastsdm`` command, generated from the experiments' registry.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        One subcommand per registered experiment, then ``paper`` and ``info``.
+
+    Examples
+    --------
+    >>> from fastsdm.cli import build_parser
+    >>> args = build_parser().parse_args(["capacity", "--locations", "2000"])
+    >>> args.experiment, args.n_locations, args.preset
+    ('capacity', 2000, 'small')
+    """
     from . import __version__
-    from .experiments import PRESETS
+    from .experiments._registry import REGISTRY
 
     parser = _Parser(prog=PROG, description="Fast Kanerva Sparse Distributed Memory: "
                      "experiments and machine information.")
     parser.add_argument("--version", action="version", version=f"fastsdm {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = _sub(sub, "capacity", "recall as the memory fills up, with the theory",
-             """Write random patterns incrementally into one memory; at each checkpoint
-             read stored patterns from noisy cues, once and iterated, and compare bit errors
-             and exact recall with Kanerva's (1993) SNR theory. The small preset runs in
-             seconds; kanerva (the canonical memory, 1.06 GiB) in minutes.""", "capacity")
-    _memory_options(p)
-    g = p.add_argument_group("experiment")
-    g.add_argument("--patterns", dest="n_patterns", type=_int_list(1), metavar="LIST",
-                   help="checkpoints, numbers of stored patterns: 100,200,400 or "
-                        "start:stop:step")
-    g.add_argument("--noise", type=_int_list(0), metavar="LIST",
-                   help="cue noise levels in flipped bits, e.g. 0,16,32")
-    g.add_argument("--cues", dest="n_cues", type=_positive_int, metavar="C",
-                   help="cues read per point")
-    g.add_argument("--iterations", type=_positive_int, metavar="I",
-                   help="maximum reads of the iterated read")
-    _output_options(p, tuple(PRESETS["capacity"]))
-
-    p = _sub(sub, "critical-distance", "final vs cue distance under iterated reads",
-             """Kanerva's convergence experiment: store m patterns, read from cues at
-             distances 0..n/2, iterate, and record the final distance to the target;
-             estimate the critical distance and compare with the one-step model. Preset
-             kanerva: the canonical memory with 10,000 patterns (Kanerva reports about 209
-             bits; about 1.5 minutes).""", "critical_distance")
-    _memory_options(p)
-    g = p.add_argument_group("experiment")
-    g.add_argument("--patterns", dest="n_patterns", type=_int_list(1), metavar="LIST",
-                   help="numbers of stored patterns, one curve each")
-    g.add_argument("--distances", type=_int_list(0), metavar="LIST",
-                   help="cue distances in bits: 0,10,20 or start:stop:step "
-                        "(default 0..n/2 every --step bits)")
-    g.add_argument("--step", type=_positive_int, metavar="B",
-                   help="spacing of the default cue-distance grid")
-    g.add_argument("--cues", dest="n_cues", type=_positive_int, metavar="C",
-                   help="cues per curve")
-    g.add_argument("--iterations", type=_positive_int, metavar="I",
-                   help="maximum reads per cue")
-    _output_options(p, tuple(PRESETS["critical_distance"]))
-
-    p = _sub(sub, "attention", "SDM (pattern view) vs softmax attention with fitted beta",
-             """Fit beta to the SDM intersection curve for each radius, compare the weight
-             curves, and read stored patterns from noisy cues with the SDM pattern-view read
-             and with softmax attention (Bricken & Pehlevan 2021). Preset digits uses
-             scikit-learn's 8x8 digits (needs scikit-learn).""", "attention")
-    g = p.add_argument_group("experiment")
-    g.add_argument("--n-bits", type=_positive_int, metavar="n", help="pattern length")
-    g.add_argument("--radii", type=_int_list(0), metavar="LIST", help="radii, e.g. 5,9,11,15")
-    g.add_argument("--patterns", dest="n_patterns", type=_positive_int, metavar="M",
-                   help="number of stored patterns (keys)")
-    g.add_argument("--noise", type=_int_list(0), metavar="LIST",
-                   help="cue noise levels in flipped bits")
-    g.add_argument("--cues", dest="n_cues", type=_positive_int, metavar="C",
-                   help="cues per point")
-    g.add_argument("--iterations", type=_positive_int, metavar="I", help="reads per cue")
-    g.add_argument("--dataset", choices=("random", "digits"), help="stored patterns")
-    g.add_argument("--threshold", type=_real, metavar="T",
-                   help="digits: pixels (0..16) >= T become 1 (default 8)")
-    g.add_argument("--beta-method", choices=("paper", "ols"), help="beta estimator")
-    _output_options(p, tuple(PRESETS["attention"]))
-
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
+    parser.commands = sub.choices  # name -> subparser
+    for record in REGISTRY.values():
+        _add_experiment(sub, record)
+    _add_paper(sub)
     p = _sub(sub, "info", "versions, CPU features, numba threads and cache",
              """Show versions, the CPU model and the flags fastsdm's kernels use, numba's
              threads, threading layer and cache.""")
-    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_flag(p, "--json", action="store_true", help="print a JSON object")
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse, answering a mistyped command or option with the closest known one."""
+    commands = parser.commands
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and argv[0] == first and first not in commands:
+        close = difflib.get_close_matches(first, list(commands), n=1)
+        guess = f"; did you mean {close[0]!r}?" if close else ""
+        raise _UsageError(f"{PROG}: error: argument COMMAND: invalid choice: {first!r}{guess} "
+                          f"(choose from {', '.join(commands)}; see {PROG} --help)")
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        sub = commands[args.command]
+        guess = ""
+        options = [a.split("=", 1)[0] for a in extras if a.startswith("-")]
+        if options:  # compare without the dashes, which every flag shares
+            known = {flag.lstrip("-"): flag for flag in sub.flags}
+            close = difflib.get_close_matches(options[0].lstrip("-"), list(known), n=1)
+            guess = f"; did you mean {known[close[0]]}?" if close else ""
+        raise _UsageError(f"{sub.prog}: error: unrecognized arguments: {' '.join(extras)}"
+                          f"{guess} (see {sub.prog} --help)")
+    return args
 
 
 # ---------------------------------------------------------------------------
 # Experiments
 # ---------------------------------------------------------------------------
 
-_RUN_OPTIONS = {"command", "preset", "out", "format", "no_plot", "quiet", "_argv"}
 
-
-def _experiment_kwargs(experiment: str, args: argparse.Namespace) -> dict:
-    from .experiments import PRESETS
-
-    presets = PRESETS[experiment]
-    if args.preset not in presets:
-        raise _UsageError(f"{PROG} {args.command}: error: unknown preset {args.preset!r}; "
-                          f"choose one of {', '.join(presets)}")
-    kwargs = dict(presets[args.preset])
-    overrides = {k: v for k, v in vars(args).items()
-                 if k not in _RUN_OPTIONS and v is not None}
-    # An override of how the radius is chosen replaces the preset's choice.
-    if {"radius", "activation_probability", "n_bits"} & overrides.keys():
-        kwargs.pop("radius", None)
-        kwargs.pop("activation_probability", None)
-    if {"distances", "step"} & overrides.keys():
-        kwargs.pop("distances", None)
-        kwargs.pop("step", None)
-    kwargs.update(overrides)
-    return kwargs
-
-
-# Parameters whose names are also plain words: renamed only as the subject of
-# a message ("radius must be ...", "each of noise must be ...").
-_SUBJECT_FLAGS = {"radius": "--radius", "noise": "--noise", "radii": "--radii",
-                  "step": "--step", "seed": "--seed", "threshold": "--threshold",
-                  "dataset": "--dataset", "distances": "--distances"}
-
-
-def _cli_message(exc: BaseException) -> str:
-    """A library error phrased with the command's flags, on one line."""
+def _message(exc: BaseException, record) -> str:
+    """A library error on one line; it names the flag (the registry's ``exc.parameters``)."""
     text = " ".join(str(exc).split())
-    match = re.match(r"(each of )?([a-z_]+)\b", text)
-    if match and match[2] in _SUBJECT_FLAGS:
-        text = text[: match.start(2)] + _SUBJECT_FLAGS[match[2]] + text[match.end(2):]
-    for name, flag in {**_FLAGS, "dataset": "--dataset"}.items():
-        text = re.sub(rf"(?<![\w-]){name}\b", flag, text)
-    return re.sub(r"(--[a-z-]+)='([^']*)'", r"\1 \2", text)  # --flag='x' -> --flag x
+    flags = [record.flags()(p) for p in getattr(exc, "parameters", ())]
+    if flags and not any(flag in text for flag in flags):
+        text = f"{', '.join(flags)}: {text}"
+    return text
 
 
-def _new_out_dir(experiment: str) -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("fastsdm-results") / f"{stamp}-{experiment.replace('_', '-')}"
-    out, k = base, 2
-    while out.exists():
-        out, k = base.with_name(f"{base.name}-{k}"), k + 1
-    return out
-
-
-def _prepare_out(path: Path | None, experiment: str) -> Path:
-    out = _new_out_dir(experiment) if path is None else path
-    if out.exists() and not out.is_dir():
-        raise _UsageError(f"{PROG}: error: --out {out} exists and is not a folder; choose "
-                          "another path")
+def _clear_earlier_run(out: Path) -> None:
+    """With --force: remove the files an earlier run listed in its config.json (only those)."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _UsageError(f"{PROG}: error: cannot create the output folder {out} "
-                          f"({exc.strerror or exc}); choose another --out") from None
-    return out
+        earlier = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    names = earlier.get("files", []) if isinstance(earlier, dict) else []
+    for name in names:
+        if isinstance(name, str) and Path(name).name == name and (out / name).is_file():
+            (out / name).unlink()
 
 
-def _headline(records) -> list[str]:
-    """One-line findings to print under the table."""
-    lines = []
-    if records.experiment == "critical_distance":
-        seen = {}
-        for r in records:
-            if r["critical_distance_sim"] is not None:
-                seen.setdefault(r["n_patterns"], []).append(r)
-        for m, rows in seen.items():
-            sims = sorted({r["critical_distance_sim"] for r in rows})
-            recalls = sorted({r["critical_distance_recall"] for r in rows})
-            lines.append(f"m = {m}: critical distance {'/'.join(map(str, sims))} bits "
-                         f"(mean final < cue), {'/'.join(map(str, recalls))} bits (>= 50% "
-                         f"recalled); one-step model {rows[0]['critical_distance_theory']} bits")
-    return lines
-
-
-def _environment() -> dict:
-    import numba
+def _prepare_out(args: argparse.Namespace, stem: str) -> Path:
+    from .experiments._io import prepare_folder
 
     try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel kernel ran yet
-        layer = None
-    return {"numba_threads": numba.get_num_threads(), "threading_layer": layer,
-            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
-            "cpu": _cpu_model(), "platform": platform.platform()}
+        return prepare_folder(args.out, force=args.force, stem=stem, force_hint="--force")
+    except OSError as exc:  # an earlier run's folder, a file, or no permission
+        raise _UsageError(f"{PROG} {args.command}: error: --out: {exc}") from None
 
 
 def _run_experiment(args: argparse.Namespace) -> int:
-    from . import experiments
+    import datetime as _dt
 
-    experiment = _EXPERIMENTS[args.command]
-    kwargs = _experiment_kwargs(experiment, args)
+    from . import _machine
+    from .experiments import _io
+    from .experiments._common import ExperimentInterrupted, versions
+    from .experiments._registry import REGISTRY
+
+    record = REGISTRY[args.experiment]
+    given = {name: getattr(args, name) for name in record.params()
+             if getattr(args, name, None) is not None}
+    kwargs = record.arguments(args.preset, given)
     try:
-        config = experiments.configure(experiment, **kwargs)
+        config = record.configure(kwargs, record.flags())
     except (TypeError, ValueError, MemoryError, ImportError) as exc:
-        raise _UsageError(f"{PROG} {args.command}: error: {_cli_message(exc)}") from None
-    out = _prepare_out(args.out, experiment)
+        raise _UsageError(f"{PROG} {args.command}: error: {_message(exc, record)}") from None
+    out = _prepare_out(args, args.command)
+    if args.force:
+        _clear_earlier_run(out)
     plot = not args.no_plot
     if plot:
         try:
@@ -411,33 +303,35 @@ def _run_experiment(args: argparse.Namespace) -> int:
     started = _dt.datetime.now().astimezone()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
-        # The CLI reports an interruption itself (exit status 130).
-        warnings.simplefilter("ignore", experiments.ExperimentInterrupted)
-        records = experiments.run(config, progress=not args.quiet)
+        # The command reports an interruption itself (exit status 130).
+        warnings.simplefilter("ignore", ExperimentInterrupted)
+        records = record.run(config, not args.quiet)
     wall = time.perf_counter() - t0
 
     ext = args.format
-    write = experiments.to_json if ext == "json" else experiments.to_csv
+    write = _io.to_json if ext == "json" else _io.to_csv
     files = [write(records, out / f"results.{ext}")]
     for name, table in records.tables.items():
         files.append(write(table, out / f"{name}.{ext}"))
-    table = experiments.summary_table(records)
-    headline = _headline(records)
-    (out / "summary.md").write_text(
-        f"# fastsdm {args.command}\n\n{table}\n" + "".join(f"\n{line}\n" for line in headline),
-        encoding="utf-8")
-    files.append(out / "summary.md")
+    findings = record.findings(records) if (record.findings and records) else []
+    preface = record.preface(config) if record.preface else ""
+    summary = out / "summary.md"
+    summary.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
+                                            preface=preface, findings=findings),
+                       encoding="utf-8")
+    files.append(summary)
     meta = {
-        "command": shlex.join([PROG, *args._argv]),
-        "argv": args._argv,
-        "experiment": experiment,
+        "command": shlex.join([PROG, *args.argv]),
+        "argv": args.argv,
+        "experiment": record.name,
         "preset": args.preset,
         "config": config,
-        "versions": experiments.versions(),
-        "environment": _environment(),
+        "versions": versions(),
+        "environment": _machine.environment(),
         "started": started.isoformat(timespec="seconds"),
         "wall_time_s": round(wall, 3),
         "rows": len(records),
+        "expected_rows": records.expected,
         "interrupted": records.interrupted,
         "files": [],
     }
@@ -445,7 +339,7 @@ def _run_experiment(args: argparse.Namespace) -> int:
     if plot and records:
         from . import plots
 
-        figure = out / f"{experiment.replace('_', '-')}.png"
+        figure = out / f"{args.command}.png"
         try:
             plots.plot(records, figure)
             files.append(figure)
@@ -457,8 +351,8 @@ def _run_experiment(args: argparse.Namespace) -> int:
     (out / "config.json").write_text(json.dumps(meta, indent=1, default=str) + "\n",
                                      encoding="utf-8")
     if not args.quiet:
-        print(table)
-        for line in headline:
+        print(_io.summary_table(records))
+        for line in findings:
             print(line)
         print(f"{len(records)} rows in {wall:.1f} s; wrote {', '.join(meta['files'])} to {out}")
     if records.interrupted:
@@ -469,185 +363,56 @@ def _run_experiment(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
-# info
+# paper: the gallery of published figures (fastsdm.gallery)
 # ---------------------------------------------------------------------------
 
-_CPU_FLAGS = ("popcnt", "avx2", "avx512f", "avx512bw", "avx512_vpopcntdq")
 
+def _run_paper(args: argparse.Namespace) -> int:
+    from . import gallery
 
-def _cpuinfo() -> dict:
-    info = {}
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("model name", "flags", "Features") and key not in info:
-                    info[key] = value.strip()
-                if "model name" in info and ("flags" in info or "Features" in info):
-                    break
-    return info
-
-
-def _cpu_model() -> str:
-    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
-
-
-def _numba_cache() -> dict:
-    """The numba cache as this process found it (call after any kernel ran).
-
-    ``state`` says what the command itself saw: kernels it had to compile
-    were not in the cache (it was cold for them, and holds them now), kernels
-    it loaded were (warm).  Counting cache files alone cannot tell: this
-    command runs a kernel before it looks, and would write the file it counts.
-    """
-    import numba
-
-    from . import _jit
-
-    status = {"enabled": bool(_jit.CACHE), "NUMBA_CACHE_DIR": numba.config.CACHE_DIR or None,
-              "dirs": [], "index_files": 0, "bytes": 0, "writable": None,
-              "compiled_now": 0, "loaded_now": 0, "state": None}
-    if numba.config.DISABLE_JIT:
-        status["enabled"] = False
-        status["note"] = "NUMBA_DISABLE_JIT=1: kernels run as plain Python"
-        return status
-    report = _jit.cache_report()
-    status.update(dirs=report["dirs"], index_files=report["index_files"], bytes=report["bytes"],
-                  compiled_now=report["compiled"], loaded_now=report["loaded"])
-    if status["dirs"]:
-        status["writable"] = all(os.access(d, os.W_OK) for d in status["dirs"]
-                                 if Path(d).exists())
-    if report["compiled"]:
-        status["state"] = (f"cold: this command compiled {report['compiled']} kernel(s) in "
-                           f"{report['compile_seconds']:.1f} s of CPU; each kernel compiles on "
-                           "its first use (a first small session ~5 s), then loads from the "
-                           "cache")
-    elif report["loaded"]:
-        status["state"] = ("warm: this command's kernel loaded from the cache (others compile "
-                           "on first use if they are not among the cached files)")
-    else:
-        status["state"] = ("no kernel ran in this command; " + (
-            "the cache holds files from earlier runs" if report["index_files"]
-            else "the cache is empty: the first run compiles (~5 s of CPU)"))
-    return status
-
-
-def _info() -> dict:
-    import llvmlite
-    import numba
-    import numpy as np
-    import tqdm
-
-    from . import __version__
-    from .memory import _available_memory
-
-    versions = {"fastsdm": __version__, "python": platform.python_version(),
-                "numpy": np.__version__, "numba": numba.__version__,
-                "llvmlite": llvmlite.__version__, "tqdm": tqdm.__version__}
-    for name, module in (("matplotlib", "matplotlib"), ("scikit-learn", "sklearn")):
-        try:
-            versions[name] = importlib_version(module)
-        except ImportError:
-            versions[name] = None
-    cpu = _cpuinfo()
-    flags = set((cpu.get("flags") or cpu.get("Features") or "").split())
-    # Run one tiny parallel kernel so numba reports the threading layer it chose.
     try:
-        layer = numba.threading_layer()
-    except ValueError:
-        from .bits import random_addresses
-        from .search import hamming_distances
+        import matplotlib
 
-        words = random_addresses(4, 64, seed=0)
-        hamming_distances(words, words, parallel=True)
-        try:
-            layer = numba.threading_layer()
-        except ValueError:
-            layer = None
-    available = _available_memory()
-    return {
-        "versions": versions,
-        "platform": platform.platform(),
-        "cpu": {"model": _cpu_model(), "logical_cpus": os.cpu_count(),
-                "flags": {f: (f in flags) if flags else None for f in _CPU_FLAGS}},
-        "numba": {"threads": numba.get_num_threads(),
-                  "NUMBA_NUM_THREADS": numba.config.NUMBA_NUM_THREADS,
-                  "threading_layer": layer,
-                  "requested_threading_layer": numba.config.THREADING_LAYER,
-                  "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
-                  "cache": _numba_cache()},
-        "memory_available_bytes": available,
-    }
-
-
-def importlib_version(module: str) -> str:
-    """Installed version of a module's distribution, importing nothing heavy."""
-    import importlib.metadata
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise ImportError(module)
-    dist = {"sklearn": "scikit-learn"}.get(module, module)
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return getattr(__import__(module), "__version__", "unknown")
-
-
-def _format_info(info: dict) -> str:
-    v = info["versions"]
-    optional = [f"{k} {v[k]}" if v[k] else f"{k} missing" for k in ("matplotlib", "scikit-learn")]
-    cpu = info["cpu"]
-    flags = cpu["flags"]
-    flag_text = ("unknown (no /proc/cpuinfo)" if all(x is None for x in flags.values())
-                 else ", ".join(f"{k} {'yes' if ok else 'no'}" for k, ok in flags.items()))
-    nb = info["numba"]
-    cache = nb["cache"]
-    if cache.get("note"):
-        cache_text = cache["note"]
-    elif not cache["enabled"]:
-        cache_text = "off (FASTSDM_NUMBA_CACHE=0): kernels compile in every process"
-    else:
-        where = cache["NUMBA_CACHE_DIR"] or "next to the sources (__pycache__)"
-        dirs = ", ".join(cache["dirs"]) or "(none yet)"
-        state = cache["state"]
-        cache_text = (f"on, {where}; {cache['index_files']} kernels cached "
-                      f"({cache['bytes'] / 2**20:.1f} MiB) in {dirs} [{state}"
-                      + ("" if cache["writable"] in (None, True) else "; NOT writable") + "]")
-    vpop = flags.get("avx512_vpopcntdq")
-    popcount = ("AVX-512 vpopcntq (fastest scan)" if vpop
-                else "scalar popcnt" if flags.get("popcnt") else "unknown")
-    mem = info["memory_available_bytes"]
-    rows = [
-        ("fastsdm", v["fastsdm"]),
-        ("python", f"{v['python']} ({info['platform']})"),
-        ("core", f"numpy {v['numpy']}, numba {v['numba']}, llvmlite {v['llvmlite']}, "
-                 f"tqdm {v['tqdm']}"),
-        ("optional", ", ".join(optional)),
-        ("cpu", f"{cpu['model']} ({cpu['logical_cpus']} logical CPUs)"),
-        ("cpu flags", flag_text),
-        ("popcount", popcount),
-        ("numba threads", f"{nb['threads']} (NUMBA_NUM_THREADS={nb['NUMBA_NUM_THREADS']})"),
-        ("threading layer", f"{nb['threading_layer']} (requested: "
-                            f"{nb['requested_threading_layer']})"),
-        ("OMP_WAIT_POLICY", nb["OMP_WAIT_POLICY"] or "unset"),
-        ("numba cache", cache_text),
-        ("memory", "unknown" if mem is None else f"{mem / 2**30:.1f} GiB available"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {val}" for k, val in rows)
+        matplotlib.use("Agg")  # files only
+    except ImportError:
+        raise _UsageError(f"{PROG} paper: error: the gallery draws figures with matplotlib, "
+                          'which is not installed: pip install "fastsdm[plot]"') from None
+    out = _prepare_out(args, "paper")
+    # The folder passed the same check as an experiment's (refused unless --force).
+    result = gallery.run(out, quick=args.quick, force=True, seed=args.seed,
+                         progress=not args.quiet)
+    if not args.quiet:
+        done = sum(r["status"].startswith("reproduced") for r in result.rows)
+        published = sum(r["published"] is not None for r in result.rows)
+        print(f"{done} of {published} published numbers reproduced; wrote "
+              f"{len(result.files)} files to {result.out} (see summary.md)")
+    return 0
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    info = _info()
-    print(json.dumps(info, indent=1) if args.json else _format_info(info))
+    from . import _machine
+
+    info = _machine.info()
+    print(json.dumps(info, indent=1) if args.json else _machine.format_info(info))
     return 0
 
 
 # ---------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------
+
+
+def _main(argv: list[str]) -> int:
+    try:
+        args = _parse(build_parser(), argv)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    args.argv = argv
+    if args.command == "info":
+        return _run_info(args)
+    if args.command == "paper":
+        return _run_paper(args)
+    return _run_experiment(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -662,9 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         0 on success, 2 for a bad command line (one line on stderr, before any
-        long work), 130 when Ctrl-C interrupted an experiment (its finished
-        rows are written), 1 when the results were written but the figure
-        failed.
+        long work), 130 when Ctrl-C interrupted the command (an experiment's
+        finished rows are written; while the command was starting, nothing
+        is), 1 when the results were written but the figure failed.
     """
     # The command is an application, so it may set process-wide settings that
     # the library must not. numba's OpenMP thread pool spin-waits between
@@ -675,14 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:  # --help, --version
-            return exc.code if isinstance(exc.code, int) else 0
-        args._argv = argv
-        if args.command == "info":
-            return _run_info(args)
-        return _run_experiment(args)
+        # Everything heavy (numpy, numba, the kernels, matplotlib) is imported in
+        # here, so Ctrl-C in the first second ends quietly too.
+        return _main(argv)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE

@@ -10,9 +10,12 @@ activation probability.
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import itertools
 import math
-import numbers
-import operator
+import os
+import threading
 from pathlib import Path
 
 import numba
@@ -21,6 +24,10 @@ import numpy as np
 from . import _persist
 from ._jit import use_parallel
 from ._kernels import continuous as _k
+from ._locking import RWLock, exclusive, shared
+from ._params import ContinuousParams, MetadataError, seed_entropy
+from ._params import check_accumulator_dtype as _check_dtype
+from ._params import check_real as _check_real
 from ._validation import _describe, check_int
 from .memory import ADDRESS_BLOCK, ReadInfo, _available_memory, _gib
 
@@ -29,12 +36,15 @@ __all__ = ["ContinuousSDM"]
 FORMAT_NAME = "fastsdm.ContinuousSDM"
 FORMAT_VERSION = 1
 _ARRAYS = ("addresses", "accumulators")
-ACCUMULATOR_DTYPES = ("float32", "float64")
+_REQUIRED = ContinuousParams.KEYS
+_OPTIONAL = ("open_for_writing",)
+_RESEAL = "fastsdm.ContinuousSDM.load(path, mmap=True, verify=False).flush()"
 
-#: Bytes of float32 similarities computed at once (a block of locations
-#: against a chunk of queries).  Large blocks are faster although they leave
-#: the cache: every block hands the cores from BLAS's threads to numba's and
-#: back, and each switch costs milliseconds of spinning threads.
+#: Bytes of float32 similarities computed at once by the BLAS path (a block of
+#: locations against a chunk of queries; k-nearest activation, and threshold
+#: activation on CPUs without AVX-512 VNNI).  Large blocks are faster although
+#: they leave the cache: every block hands the cores from BLAS's threads to
+#: numba's and back, and each switch costs milliseconds of spinning threads.
 SIMILARITY_BUDGET = 64 << 20
 #: Queries per matrix product and per activation list held at once.
 QUERY_CHUNK = 1024
@@ -43,6 +53,18 @@ QUERY_CHUNK = 1024
 CONVERGENCE_COSINE = 1.0 - 1e-6
 #: Rows converted to float64 at once when normalising.
 _NORMALIZE_ROWS = 4096
+#: Threshold activation of fewer queries than this scans the addresses row by
+#: row (one pass at memory bandwidth, float32 dot products); larger batches
+#: use the int8 scan where the CPU has AVX-512 VNNI, BLAS elsewhere.
+ROWS_MAX_QUERIES = 5
+#: Whether threshold activation may use the int8 scan (set at import from
+#: the CPU numba compiles for).
+INT8_SCAN = _k.vnni_available()
+#: Bytes of int8 addresses in one tile of the int8 scan: every query block
+#: passes over a tile while it stays in the core's cache.
+INT8_TILE_BYTES = 64 << 10
+#: The int8 scan's smallest dim (below, a vector of 16 lanes is mostly padding).
+LANES_MIN_DIM = 16
 
 
 # -- input checks ------------------------------------------------------------
@@ -54,29 +76,22 @@ def _rows(mask: np.ndarray) -> str:
     return f"[{shown}{', ...' if bad.size > 10 else ''}] ({bad.size} of {mask.size})"
 
 
-def _check_real(value, name: str, low: float | None = None, high: float | None = None,
-                hint: str = ""):
-    """Return ``value`` as a finite Python int or float in ``[low, high]`` or raise."""
-    tail = f"; {hint}" if hint else ""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
-                        f"{value!r}{tail}")
-    value = operator.index(value) if isinstance(value, numbers.Integral) else float(value)
-    if not math.isfinite(value) or (low is not None and value < low) or (
-            high is not None and value > high):
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value}{tail}")
-    return value
-
-
 def _float_rows(x, name: str, width: int, what: str):
-    """``x`` as a 2-D float array of ``width`` columns and whether it was 1-D."""
+    """``x`` as a 2-D real array of ``width`` columns and whether it was 1-D.
+
+    Any real dtype is accepted, as NumPy would upcast it: floats, signed and
+    unsigned integers and booleans (0 and 1).  Keys, queries and addresses
+    are normalised in float64 and rounded to float32 (integers beyond 2**53
+    round to the nearest float64 first); values are converted to the
+    accumulators' dtype.  Complex, object, string and date arrays are refused.
+    """
     array = np.asarray(x)
-    if array.dtype.kind != "f":
-        hint = ("binary vectors belong in fastsdm.SDM; " if array.dtype.kind in "biu" else "")
-        raise TypeError(f"{name} must be real vectors of a float dtype, got {_describe(array)}; "
-                        f"{hint}convert with np.asarray({name}, dtype=np.float32)")
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real vectors, got {_describe(array)}; take the real "
+                        f"part (np.real({name})) or the magnitude (np.abs({name})) first")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real vectors of a numeric dtype, got "
+                        f"{_describe(array)}; convert with np.asarray({name}, dtype=np.float32)")
     if array.ndim not in (1, 2) or array.shape[-1] != width:
         raise ValueError(f"{name} must be one vector of length {width} ({what}) or a batch of "
                          f"shape (m, {width}), got {_describe(array)}")
@@ -130,39 +145,6 @@ def _value_rows(array: np.ndarray, name: str, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"{name} has NaN or infinite values (or values beyond the {dtype} "
                          f"range) in rows {_rows(bad)}; remove or rescale those rows")
     return values
-
-
-def _check_dtype(dtype) -> np.dtype:
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in ACCUMULATOR_DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(ACCUMULATOR_DTYPES)} (the "
-                         f"accumulators' dtype), got {dtype!r}")
-    return np.dtype(name)
-
-
-def _activation(dim, n_locations, radius, threshold, k_nearest):
-    """``(radius, threshold, k_nearest)`` with exactly one rule given."""
-    given = [name for name, v in (("radius", radius), ("threshold", threshold),
-                                  ("k_nearest", k_nearest)) if v is not None]
-    if len(given) != 1:
-        raise ValueError("give exactly one of radius, threshold and k_nearest, got "
-                         f"{given or 'none'}")
-    if k_nearest is not None:
-        if n_locations == 0:
-            raise ValueError("k_nearest activation needs at least one location")
-        k = check_int(k_nearest, "k_nearest", 1, n_locations,
-                      hint="k_nearest counts locations and cannot exceed n_locations")
-        return None, None, k
-    if radius is not None:
-        radius = _check_real(radius, "radius", 0, dim,
-                             hint="the radius is Hamming-equivalent, in [0, dim]; give a "
-                             "cosine directly with threshold=")
-        return radius, 1.0 - 2.0 * radius / dim, None
-    return None, float(_check_real(threshold, "threshold", -1, 1,
-                                   hint="the threshold is a cosine")), None
 
 
 def generate_addresses(entropy, n_locations: int, dim: int, start: int = 0,
@@ -240,14 +222,18 @@ class ContinuousSDM:
     -----
     Activation is decided exactly: the cosine is the float64 cosine of the
     float32 unit vectors, summed in a fixed order, so activation does not
-    depend on the batch, the thread count or the BLAS library.  (Similarities
-    are computed by BLAS in float32 and only those within a bound of BLAS's
-    rounding error of the decision are recomputed.)  A query equal to an
-    address activates it even at ``radius=0``.
+    depend on the batch, the thread count, the CPU or the BLAS library.
+    (Cheaper similarities with a rigorous error bound decide the pairs far
+    from the threshold: int8 dot products for batches on CPUs with AVX-512
+    VNNI, float32 dot products for a few queries, BLAS elsewhere; only the
+    pairs within the bound are recomputed.)  A query equal to an address
+    activates it even at ``radius=0``.
 
     Memory use is ``N * (4 * dim + value_dim * itemsize)`` bytes; a call adds
-    at most :data:`SIMILARITY_BUDGET` bytes of similarities and the activation
-    lists of :data:`QUERY_CHUNK` queries at a time.  The
+    the activation lists of :data:`QUERY_CHUNK` queries at a time, about
+    64 KiB of int8 tiles per thread (or, on the BLAS path and for
+    ``k_nearest``, at most :data:`SIMILARITY_BUDGET` bytes of similarities)
+    and the query vectors' copies.  The
     constructor refuses a memory that does not fit in the available RAM;
     :meth:`load` with ``mmap=True`` serves larger accumulators from disk.
 
@@ -274,28 +260,45 @@ class ContinuousSDM:
     def __init__(self, dim: int, n_locations: int | None = None, radius: float | None = None,
                  *, threshold: float | None = None, k_nearest: int | None = None,
                  value_dim: int | None = None, seed=None, addresses=None, dtype=np.float32):
-        self.dim = check_int(dim, "dim", 1)
+        dim = check_int(dim, "dim", 1)
         if addresses is not None:
-            addresses, _ = _float_rows(addresses, "addresses", self.dim, "dim")
+            addresses, _ = _float_rows(addresses, "addresses", dim, "dim")
             if n_locations is not None and n_locations != addresses.shape[0]:
                 raise ValueError(f"n_locations={n_locations} does not match the "
                                  f"{addresses.shape[0]} addresses given; omit n_locations")
             n_locations = addresses.shape[0]
-        if n_locations is None:
-            raise TypeError("ContinuousSDM needs n_locations (or explicit addresses=)")
-        self.n_locations = check_int(n_locations, "n_locations", 0)
-        self.value_dim = self.dim if value_dim is None else check_int(value_dim, "value_dim", 1)
-        self.dtype = _check_dtype(dtype)
-        self.radius, self.threshold, self.k_nearest = _activation(
-            self.dim, self.n_locations, radius, threshold, k_nearest)
+        ContinuousParams.create(dim, n_locations, radius, threshold=threshold,
+                                k_nearest=k_nearest, value_dim=value_dim,
+                                dtype=dtype).assign(self)
         self._check_fits()
-        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
+        seq, self.seed = seed_entropy(seed)
         if addresses is None:
             self.addresses = generate_addresses(seq.entropy, self.n_locations, self.dim)
         else:
             self.addresses = _unit_rows(addresses, "addresses")
         self.accumulators = np.zeros((self.n_locations, self.value_dim), dtype=self.dtype)
+        self._lock = RWLock()
+        self._mapped = None  # set by load(mmap=True): where flush() writes
+
+    def _params(self) -> ContinuousParams:
+        return ContinuousParams.create(
+            self.dim, self.n_locations, self.radius,
+            threshold=None if self.radius is not None else self.threshold,
+            k_nearest=self.k_nearest, value_dim=self.value_dim, dtype=self.dtype, seed=self.seed)
+
+    # Pickling and copying: the lock is per object; a copy of a memory-mapped
+    # memory holds its accumulators in RAM and is not tied to the files.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        if isinstance(state.get("accumulators"), np.memmap):
+            state["accumulators"] = np.array(state["accumulators"])
+        state["_mapped"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = RWLock()
 
     # -- construction helpers -------------------------------------------------
 
@@ -378,6 +381,76 @@ class ContinuousSDM:
             yield start, S
 
     def _threshold_csr(self, Q, parallel):
+        nq, dim = Q.shape
+        if self.n_locations == 0:
+            return np.zeros(nq + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if nq < ROWS_MAX_QUERIES:
+            return self._scan_csr(Q, parallel, rows=True)
+        if INT8_SCAN and LANES_MIN_DIM <= dim <= _k.INT8_MAX_DIM:
+            return self._scan_csr(Q, parallel, rows=False)
+        return self._blas_csr(Q, parallel)
+
+    def _scan_csr(self, Q, parallel, rows):
+        """Threshold activation by the rows or the int8 scan (see _kernels.continuous)."""
+        A = np.ascontiguousarray(self.addresses)
+        N, dim = A.shape
+        nq, thr = Q.shape[0], self.threshold
+        lo32, hi32 = _float32_bounds(thr - self._margin, thr + self._margin)
+        # Work: the rows scan's multiply-adds / 4 (threads paid off from ~3 *
+        # 10^4 x 256 floats for one query, measured); the int8 scan's
+        # quantised values plus its multiply-adds / 16 (64 per instruction).
+        par = use_parallel(nq * N * dim // 4 if rows else N * dim + nq * N * dim // 16, parallel)
+        pieces = 4 * numba.get_num_threads() if par else 1
+        if rows:  # chunks of locations; the int8 arguments are placeholders
+            L = 1
+            X, xinfo = np.zeros(_k.BLOCK_QUERIES, dtype=np.int32), np.zeros((1, 4))
+        else:  # chunks of tiles of L locations, L * n4 int8 words in cache
+            n4 = 4 * -(-dim // _k.LANES)
+            L = max(_k.BLOCK_LOCATIONS, INT8_TILE_BYTES // (4 * n4) // _k.BLOCK_LOCATIONS
+                    * _k.BLOCK_LOCATIONS)
+            X, xinfo = _int8_queries(Q, n4)
+        n_units = -(-N // L)
+        cuts = np.linspace(0, n_units, min(n_units, pieces) + 1).astype(np.int64)
+        sizes = np.minimum(cuts[1:] * L, N) - np.minimum(cuts[:-1] * L, N)
+        expect = nq * sizes * _expected_fraction(dim, thr)
+        caps = np.minimum(nq * sizes, np.ceil(1.25 * expect + 8 * np.sqrt(expect) + 256))
+
+        def scan(first, last, caps):
+            region = np.zeros(first.size + 1, dtype=np.int64)
+            np.cumsum(caps.astype(np.int64), out=region[1:])
+            pair_q = np.empty(region[-1], dtype=np.int32)
+            pair_l = np.empty(region[-1], dtype=np.int64)
+            n_pairs = np.zeros(first.size, dtype=np.int64)
+            scratch = (_int8_scratch(1, _k.BLOCK_LOCATIONS, 4, 4) if rows else
+                       _int8_scratch(first.size, L, n4, X.size // n4))
+            args = (not rows, A, A.reshape(-1), A.reshape(-1).view(np.int32), Q, X, xinfo, thr,
+                    lo32, hi32, first, last, *scratch, region, pair_q, pair_l, n_pairs)
+            _on_threads(par, first.size, lambda ids: _k._scan(ids, *args))
+            return region, pair_q, pair_l, n_pairs
+
+        first, last = cuts[:-1], cuts[1:]
+        region, pair_q, pair_l, n_pairs = scan(first, last, caps)
+        over = n_pairs > np.diff(region)
+        if over.any():
+            # More activations than estimated (clustered addresses or queries):
+            # scan those chunks again into regions of their exact size.
+            again = scan(first[over], last[over], n_pairs[over])
+        runs, redo = [], 0
+        for c in range(first.size):
+            r, q_, l_, n_ = again if over[c] else (region, pair_q, pair_l, n_pairs)
+            k = redo if over[c] else c
+            redo += over[c]
+            runs.append((q_[r[k] : r[k] + n_[k]], l_[r[k] : r[k] + n_[k]]))
+        # Chunks cover ascending location ranges and keep each query's
+        # locations ascending: a stable sort by query makes the CSR.
+        queries = np.concatenate([q_ for q_, _ in runs])
+        order = np.argsort(queries, kind="stable")
+        indptr = np.zeros(nq + 1, dtype=np.int64)
+        np.cumsum(np.bincount(queries, minlength=nq), out=indptr[1:])
+        return indptr, np.concatenate([l_ for _, l_ in runs])[order]
+
+    def _blas_csr(self, Q, parallel):
+        """Threshold activation from BLAS similarities (CPUs without AVX-512 VNNI)."""
         nq, thr = Q.shape[0], self.threshold
         lo, hi = _float32_bounds(thr - self._margin, thr + self._margin)
         indptrs, flats = [], []
@@ -424,13 +497,14 @@ class ContinuousSDM:
         array, single = _float_rows(x, name, self.dim, "dim")
         return _unit_rows(array, name), single
 
+    @shared
     def activate(self, queries, *, parallel: bool | None = None):
         """Locations activated by each query, as CSR.
 
         Parameters
         ----------
-        queries : array_like of float, shape (dim,) or (q, dim)
-            Non-zero real vectors (L2-normalised here).
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
         parallel : bool, optional
             Force the parallel or serial kernels.
 
@@ -444,7 +518,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If the queries are not of a float dtype.
+            If the queries are not real numbers (complex, object, ...).
         ValueError
             If their shape is wrong, or a query is zero, NaN or infinite.
 
@@ -470,15 +544,16 @@ class ContinuousSDM:
 
     # -- write ----------------------------------------------------------------
 
+    @exclusive
     def write(self, keys, values=None, *, weight: float = 1.0,
               parallel: bool | None = None) -> None:
         """Add ``weight * value`` to the accumulators of each key's locations.
 
         Parameters
         ----------
-        keys : array_like of float, shape (dim,) or (m, dim)
-            Non-zero real vectors (L2-normalised here).
-        values : array_like of float, shape (value_dim,) or (m, value_dim), optional
+        keys : array_like of real numbers, shape (dim,) or (m, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
+        values : array_like of real numbers, shape (value_dim,) or (m, value_dim), optional
             What to store, one row per key, not normalised.  ``None`` stores
             the normalised keys (autoassociative memories only).
         weight : float
@@ -489,7 +564,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If keys or values are not of a float dtype.
+            If keys or values are not real numbers (complex, object, ...).
         ValueError
             If shapes disagree, a key is zero, NaN or infinite, a value is NaN
             or infinite, or the accumulators are read-only.
@@ -551,14 +626,15 @@ class ContinuousSDM:
                 indptr, indices, self.accumulators, sums[start:stop])
         return sums
 
+    @shared
     def read(self, queries, *, iterations: int = 1, normalize: bool = True,
              return_info: bool = False, parallel: bool | None = None):
         """Sum the accumulators of each query's locations, once or iterating.
 
         Parameters
         ----------
-        queries : array_like of float, shape (dim,) or (q, dim)
-            Non-zero real vectors (L2-normalised here).
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
         iterations : int
             Maximum number of reads.  With ``iterations > 1`` (autoassociative
             memories only) the direction of each result is read again, and
@@ -568,7 +644,8 @@ class ContinuousSDM:
             zero (no location activated, or nothing stored there).
         normalize : bool
             Return unit vectors (a zero sum gives a zero vector); ``False``
-            returns the raw sums of the last read.
+            returns the raw sums of the last read (:meth:`read_sums` gives
+            them in float64).
         return_info : bool
             Also return a :class:`fastsdm.ReadInfo` with the reads taken per
             query and whether it converged (its last result had the direction
@@ -589,7 +666,7 @@ class ContinuousSDM:
         Raises
         ------
         TypeError
-            If the queries are not of a float dtype.
+            If the queries are not real numbers (complex, object, ...).
         ValueError
             If their shape is wrong, a query is zero, NaN or infinite, or
             ``iterations > 1`` for a heteroassociative memory.
@@ -639,6 +716,49 @@ class ContinuousSDM:
             result = result[0]
         return (result, ReadInfo(steps, converged)) if return_info else result
 
+    @shared
+    def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
+        """The sums a read normalises: accumulators of each query's locations, in float64.
+
+        One read, no normalisation and no rounding to the accumulators'
+        dtype: ``read(queries, normalize=False)`` is this rounded to
+        ``dtype``.  The sums run in ascending location order.
+
+        Parameters
+        ----------
+        queries : array_like of real numbers, shape (dim,) or (q, dim)
+            Non-zero real vectors (L2-normalised here; integers are accepted).
+        parallel : bool, optional
+            Force the parallel or serial kernels.
+
+        Returns
+        -------
+        ndarray of float64, shape (value_dim,) or (q, value_dim)
+
+        Raises
+        ------
+        TypeError
+            If the queries are not real numbers.
+        ValueError
+            If their shape is wrong, or a query is zero, NaN or infinite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(3, threshold=0.5, value_dim=2, addresses=np.eye(3))
+        >>> mem.write([[1, 0, 0], [0, 1, 0]], [[3.0, 4.0], [1.0, 0.0]])
+        >>> mem.read_sums([1, 1, 0])
+        array([4., 4.])
+        >>> mem.read_sums([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+        array([[3., 4.],
+               [0., 0.]])
+        """
+        Q, single = self._queries(queries, "queries")
+        sums = self._sums(Q, parallel)
+        return sums[0] if single else sums
+
+    @exclusive
     def clear(self) -> None:
         """Set every accumulator to zero.
 
@@ -656,27 +776,20 @@ class ContinuousSDM:
     # -- persistence ----------------------------------------------------------
 
     def _metadata(self) -> dict:
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "dim": self.dim,
-            "n_locations": self.n_locations,
-            "value_dim": self.value_dim,
-            "radius": self.radius,
-            "threshold": self.threshold,
-            "k_nearest": self.k_nearest,
-            "dtype": str(self.dtype),
-            "seed": self.seed,
-        }
+        return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                **self._params().to_metadata()}
 
+    @shared
     def save(self, path, *, overwrite: bool = False) -> Path:
-        """Save the memory to a directory, losslessly and without pickle.
+        """Save the memory to a directory, losslessly, crash-safely and without pickle.
 
         The directory holds ``fastsdm.json`` (format name and version,
         parameters, seed, array checksums), ``addresses.npy`` and
-        ``accumulators.npy``.  It is written to a temporary sibling first and
-        renamed, so an interrupted save never leaves a half-written memory
-        under ``path``.
+        ``accumulators.npy``.  As for :meth:`fastsdm.SDM.save`, the new
+        memory is written and ``fsync``-ed beside ``path`` and swapped in by
+        renames: at every instant ``path`` holds the complete old memory or
+        the complete new one, and the next ``save`` or :meth:`load` of that
+        path completes a swap that a crash interrupted.
 
         Parameters
         ----------
@@ -693,8 +806,12 @@ class ContinuousSDM:
         Raises
         ------
         FileExistsError
-            If ``path`` exists and ``overwrite`` is false, or it is a
-            non-empty directory that is not a saved memory.
+            If ``path`` exists and ``overwrite`` is false, or it is a file, a
+            symbolic link, a non-empty directory that is not a saved memory,
+            or a saved memory that also holds other files.
+        ValueError
+            If this memory is memory-mapped (``mmap=True``) from ``path``
+            itself: call :meth:`flush` instead.
 
         Examples
         --------
@@ -708,7 +825,8 @@ class ContinuousSDM:
         True
         """
         arrays = {name: getattr(self, name) for name in _ARRAYS}
-        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite)
+        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite,
+                                       mapped=getattr(self, "_mapped", None))
 
     @classmethod
     def load(cls, path, *, mmap: bool | str = False, verify: bool | None = None) -> ContinuousSDM:
@@ -719,13 +837,15 @@ class ContinuousSDM:
         path : str or Path
         mmap : bool or {"r+", "r", "c"}
             Memory-map the accumulators instead of reading them: ``True`` or
-            ``"r+"`` writes go to the file, ``"c"`` copy-on-write, ``"r"``
-            read-only (writes then fail).  For memories larger than RAM.
-            Writes to the file leave its checksum stale: load it again with
-            ``verify=False``, or :meth:`save` a copy.
+            ``"r+"`` writes go to the file (:meth:`flush` then records their
+            checksum), ``"c"`` copy-on-write, ``"r"`` read-only (writes then
+            fail).  For memories larger than RAM.
         verify : bool, optional
             Check the arrays' CRC-32 checksums (reads every byte).  Default:
-            True unless memory-mapped.
+            True unless memory-mapped.  As for :meth:`fastsdm.SDM.load`, a
+            memory opened with ``mmap="r+"`` keeps the checksum of its last
+            save or flush and is recorded as open for writing, so that a load
+            after unflushed writes explains the mismatch and how to proceed.
 
         Returns
         -------
@@ -735,8 +855,10 @@ class ContinuousSDM:
         ------
         ValueError
             If the directory is not a saved ContinuousSDM, or is truncated,
-            corrupt or of an unknown format version, or ``mmap`` is not one
-            of the modes above.  Files are never unpickled.
+            corrupt or of an unknown format version (every field and every
+            ``.npy`` header is checked, and the addresses must be finite unit
+            vectors), or ``mmap`` is not one of the modes above.  Files are
+            never unpickled.
 
         Examples
         --------
@@ -751,24 +873,180 @@ class ContinuousSDM:
         path = Path(path)
         mode = _persist.mmap_mode(mmap)
         verify = mode is None if verify is None else verify
-        meta = _read_metadata(path)
-        arrays = {}
-        for name in _ARRAYS:
-            spec, want_shape, want_dtype = meta["arrays"][name], *_expected(meta, name)
-            if spec.get("shape") != want_shape or spec.get("dtype") != want_dtype:
-                raise ValueError(f"{path / _persist.META_FILE} describes {name} as "
-                                 f"{spec.get('shape')} {spec.get('dtype')}, inconsistent with its "
-                                 f"parameters ({want_shape} {want_dtype}); the memory is corrupt")
-            arrays[name] = _persist.load_array(
-                path, name, spec, mode=mode if name == "accumulators" else None, verify=verify)
-        mem = cls.__new__(cls)
-        for key in ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest",
-                    "seed"):
-            setattr(mem, key, meta[key])
-        mem.dtype = np.dtype(meta["dtype"])
-        mem.addresses = arrays["addresses"]
-        mem.accumulators = arrays["accumulators"]
+        saver = "ContinuousSDM.save()"
+        with _persist.opened(path, saver=saver, write=mode == "r+") as directory:
+            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
+                                          _OPTIONAL, saver)
+            try:
+                params = ContinuousParams.from_metadata(meta)
+            except MetadataError as exc:
+                raise _persist.invalid(path / _persist.META_FILE, exc) from None
+            marker = _persist.check_marker(directory, meta)
+            specs = params.array_specs()
+            crcs = _persist.check_array_specs(directory, meta, specs)
+            arrays = {name: _persist.load_array(
+                directory, name, *specs[name], crc=crcs[name], verify=verify,
+                mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL)
+                for name in specs}
+            _check_unit_addresses(arrays["addresses"], path / "addresses.npy")
+            mem = cls.__new__(cls)
+            params.assign(mem)
+            mem.seed = params.seed
+            mem.addresses = arrays["addresses"]
+            mem.accumulators = arrays["accumulators"]
+            mem._lock = RWLock()
+            mem._mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"
+                           else None)
         return mem
+
+    @exclusive
+    def flush(self) -> None:
+        """Write a memory-mapped memory's accumulators and checksum to its files.
+
+        Only for memories loaded with ``mmap=True``/``"r+"``: flushes the
+        accumulators and records their checksum, so the directory is again a
+        complete, verifiable saved memory.
+
+        Raises
+        ------
+        ValueError
+            If the memory was not loaded with ``mmap=True``, or its directory
+            was replaced (by a ``save`` to that path) since it was loaded.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = ContinuousSDM(8, 100, radius=3, seed=0).save(os.path.join(tmp, "m"))
+        ...     mapped = ContinuousSDM.load(path, mmap=True)
+        ...     mapped.write(np.ones(8))
+        ...     mapped.flush()
+        ...     bool((ContinuousSDM.load(path).accumulators == mapped.accumulators).all())
+        True
+        """
+        mapped = getattr(self, "_mapped", None)
+        if mapped is None:
+            raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
+                             "for others")
+        with _persist.reopened(mapped, saver="ContinuousSDM.save()") as directory:
+            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
+                                          _OPTIONAL, "ContinuousSDM.save()")
+            _persist.check_array_specs(directory, meta, self._params().array_specs())
+            _persist.seal(directory, meta, "accumulators", self.accumulators)
+
+
+def _check_unit_addresses(addresses: np.ndarray, file) -> None:
+    """Refuse saved addresses that are not finite unit vectors (activation relies on it)."""
+    for start in range(0, addresses.shape[0], _NORMALIZE_ROWS):
+        rows = addresses[start : start + _NORMALIZE_ROWS].astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            norms = np.einsum("ij,ij->i", rows, rows)
+        # float32 rounding of a unit vector moves its squared norm by at
+        # most ~dim * 2**-24; four times that is still far from any rescaling.
+        bad = ~(np.abs(norms - 1.0) <= (addresses.shape[1] + 4) * 2.0**-22)
+        if bad.any():
+            row = start + int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{file} holds address {row} with squared norm {norms[row - start]} "
+                             "(addresses are finite unit vectors); the memory is corrupt")
+
+
+def _int8_queries(Q: np.ndarray, n4: int):
+    """Unit queries quantised for the int8 scan: packed words and error terms.
+
+    Query ``x`` becomes ``sx * xq + ex`` with ``sx = max|x| / 127`` and
+    ``xq = round(x / sx)`` in ``[-127, 127]``, stored as ``xq + 128`` bytes,
+    four per int32 word, ``n4`` words per query (zero padding stores 128);
+    the number of rows is rounded up to a multiple of 4 with padding queries
+    (never activated: their bounds are set to the int32 maximum).  ``xinfo``
+    holds ``sx``, ``Kx = sx * |xq|``, ``Ex = |ex|`` and ``|x|`` per query, in
+    float64 (the bound of _kernels.continuous._int8_bounds).
+    """
+    nq, dim = Q.shape
+    x = Q.astype(np.float64)
+    sx = np.abs(x).max(axis=1) / 127.0
+    xq = np.rint(x / sx[:, None])
+    err = x - sx[:, None] * xq
+    xinfo = np.stack([sx, sx * np.sqrt(np.einsum("ij,ij->i", xq, xq)),
+                      np.sqrt(np.einsum("ij,ij->i", err, err)),
+                      np.sqrt(np.einsum("ij,ij->i", x, x))], axis=1)
+    words = np.full((-(-nq // 4) * 4, 4 * n4), 128, dtype=np.uint8)
+    words[:nq, :dim] = (xq + 128).astype(np.uint8)
+    return words.view(np.int32).reshape(-1), xinfo
+
+
+_POOL_LOCK = threading.Lock()
+_POOL = None  # (process id, workers, executor) of the scans' helper threads
+
+
+def _helper_pool(workers: int):
+    """A thread pool of at least ``workers`` threads, created once per process."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < workers:
+            # (A new process after fork() has none of its parent's threads.)
+            _POOL = (os.getpid(), workers, concurrent.futures.ThreadPoolExecutor(
+                workers, thread_name_prefix="fastsdm-continuous"))
+        return _POOL[2]
+
+
+def _on_threads(parallel: bool, n_tasks: int, run) -> None:
+    """``run(ids)`` over the task indices ``0..n_tasks-1``, on several threads if ``parallel``.
+
+    The scans are serial numba kernels that release the GIL; a parallel call
+    runs them on ``numba.get_num_threads()`` threads (this one and idle
+    helpers kept in a pool), each taking the next task as it finishes one,
+    and returns when every task is done (a helper that starts late finds
+    none left).  A numba ``prange`` driver would compile the scans again
+    inside its parallel loop: ~2.7 s more on a cold cache, measured.
+    """
+    threads = min(numba.get_num_threads(), n_tasks) if parallel else 1
+    if threads <= 1:
+        run(np.arange(n_tasks, dtype=np.int64))
+        return
+    tasks = itertools.count()  # next() is atomic under the GIL
+    errors = []
+    left = [n_tasks]
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def work():
+        while (task := next(tasks)) < n_tasks:
+            try:
+                run(np.array([task], dtype=np.int64))
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+            with lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    done.set()
+
+    pool = _helper_pool(threads - 1)
+    for _ in range(threads - 1):
+        pool.submit(work)
+    work()
+    done.wait()
+    if errors:
+        raise errors[0]
+
+
+def _int8_scratch(chunks: int, L: int, n4: int, n_queries: int):
+    """Per-chunk scratch of the int8 scan: tile words, initial sums, row sums, bounds, masks."""
+    return (np.zeros((chunks, L * n4), dtype=np.int32), np.empty((chunks, L), dtype=np.int32),
+            np.empty((chunks, 3 * L)), np.empty((chunks, 2, n_queries), dtype=np.int32),
+            np.empty((chunks, 2, _k.BLOCK_QUERIES), dtype=np.uint32))
+
+
+@functools.lru_cache(maxsize=256)
+def _expected_fraction(dim: int, threshold: float) -> float:
+    """Estimated fraction of random unit vectors activated (sizes the scans' buffers).
+
+    The normal approximation of the cosine of random unit vectors,
+    ``N(0, 1/dim)``, whose tails are heavier than the exact distribution's:
+    an overestimate.  A wrong estimate costs a rescan, never a wrong result.
+    """
+    return min(1.0, 0.5 * math.erfc(threshold * math.sqrt(dim / 2.0)))
 
 
 def _float32_bounds(lo: float, hi: float):
@@ -788,33 +1066,3 @@ def _same_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.einsum("ij,ij->i", a64, a64) * np.einsum("ij,ij->i", b64, b64))
     cos = np.divide(ab, norms, out=np.zeros_like(ab), where=norms > 0)
     return (cos >= CONVERGENCE_COSINE) | (a == b).all(axis=1)
-
-
-def _expected(meta: dict, name: str) -> tuple[list, str]:
-    if name == "addresses":
-        return [meta["n_locations"], meta["dim"]], "float32"
-    return [meta["n_locations"], meta["value_dim"]], meta["dtype"]
-
-
-def _read_metadata(path: Path) -> dict:
-    meta = _persist.read_metadata(
-        path, FORMAT_NAME, FORMAT_VERSION,
-        ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest", "dtype", "seed"),
-        "ContinuousSDM.save()")
-    meta_file = path / _persist.META_FILE
-    try:
-        # The parameters must be ones the constructor accepts.
-        dim = check_int(meta["dim"], "dim", 1)
-        n = check_int(meta["n_locations"], "n_locations", 0)
-        check_int(meta["value_dim"], "value_dim", 1)
-        _check_dtype(meta["dtype"])
-        radius, threshold, k = _activation(dim, n, meta["radius"],
-                                           None if meta["radius"] is not None
-                                           else meta["threshold"], meta["k_nearest"])
-        if threshold != meta["threshold"] or not isinstance(meta["arrays"], dict) or any(
-                not isinstance(meta["arrays"].get(a), dict) for a in _ARRAYS):
-            raise ValueError("inconsistent threshold or array list")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{meta_file} holds invalid parameters ({exc}); the memory is "
-                         "corrupt") from None
-    return meta

@@ -29,17 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _persist
 from . import memory as _memory
 from ._jit import use_parallel
 from ._kernels import counters as _c
-from ._validation import as_words, check_choice, check_int, n_words
+from ._locking import RWLock, exclusive, shared
+from ._params import MetadataError, SDMParams, check_tie_rng_state, seed_entropy
+from ._validation import as_words, check_int, n_words
 from .bits import pack_bits
 from .memory import (
     SDM,
-    TIE_POLICIES,
-    _activation,
-    _check_counter_dtype,
     generate_addresses,
     read_iterated,
     tie_words,
@@ -275,44 +274,81 @@ def _commit_save(path: str, manifest: dict) -> None:
     _write_manifest(target, manifest)
     keep = {shard["dir"] for shard in manifest["shards"]}
     for entry in target.iterdir():
-        if entry.name not in keep and _SHARD_DIR.match(entry.name) and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
+        if entry.name not in keep and _SHARD_DIR.match(entry.name):
+            # Shard directories of earlier or interrupted saves, and what an
+            # interrupted shard save left beside its directory.
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def _write_manifest(target: Path, manifest: dict) -> None:
+    """Replace the manifest atomically and durably (temporary file, fsync, rename, fsync)."""
     tmp = target / (MANIFEST_FILE + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
+    with open(tmp, "wb") as f:
+        f.write(json.dumps(manifest, indent=1).encode())
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, target / MANIFEST_FILE)
+    _persist._fsync_dir(target)
+
+
+_MANIFEST_KEYS = (*SDMParams.KEYS, "tie_rng_state", "shards", "fastsdm_version")
 
 
 def _read_manifest(path: str) -> dict:
+    """The checkpoint's manifest, every field checked (the parameters as SDM.load checks them)."""
     target = Path(path)
     file = target / MANIFEST_FILE
     if not file.is_file():
         raise ValueError(f"{target} is not a saved ShardedSDM (no {MANIFEST_FILE} there, as seen "
                          "from the Dask workers); save one with ShardedSDM.save()")
+    with open(file, "rb") as f:
+        raw = f.read(_persist.MAX_META_BYTES + 1)
     try:
-        manifest = json.loads(file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if len(raw) > _persist.MAX_META_BYTES:
+            raise ValueError(f"larger than {_persist.MAX_META_BYTES} bytes")
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=_persist._no_constants,
+                              object_pairs_hook=_persist._no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{file} is not valid JSON ({exc}); the checkpoint is corrupt") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise ValueError(f"{file} does not describe a {FORMAT_NAME} memory (format={found!r})")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{target} has format version {manifest.get('format_version')!r}; this "
+    version = manifest.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ValueError(f"{target} has format version {version!r}; this "
                          f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
-    required = {"n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
-                "ties", "seed", "tie_rng_state", "shards"}
-    missing = required - manifest.keys()
+    missing = set(_MANIFEST_KEYS) - {"fastsdm_version"} - manifest.keys()
     if missing:
         raise ValueError(f"{file} lacks {sorted(missing)}; the checkpoint is corrupt")
-    stops = [0] + [s["stop"] for s in manifest["shards"]]
-    if (not manifest["shards"] or [s["start"] for s in manifest["shards"]] != stops[:-1]
-            or stops[-1] != manifest["n_locations"]
-            or any(s["stop"] <= s["start"] for s in manifest["shards"])):
+    unknown = manifest.keys() - set(_MANIFEST_KEYS) - {"format", "format_version"}
+    if unknown:
+        raise ValueError(f"{file} has unknown fields {sorted(unknown)}; the checkpoint is "
+                         "corrupt, or was written by a newer fastsdm: upgrade fastsdm")
+    try:
+        params = SDMParams.from_metadata(manifest, min_locations=1)
+        check_tie_rng_state(manifest["tie_rng_state"])
+        if type(manifest.get("fastsdm_version", "")) is not str:
+            raise MetadataError(f"fastsdm_version must be a string, got "
+                                f"{manifest['fastsdm_version']!r}")
+        shards = manifest["shards"]
+        if not (type(shards) is list and shards and all(
+                type(s) is dict and s.keys() == {"start", "stop", "dir"}
+                and type(s["start"]) is int and type(s["stop"]) is int
+                and type(s["dir"]) is str for s in shards)):
+            raise MetadataError("shards must be a non-empty list of {'start': int, 'stop': int, "
+                                f"'dir': str}}, got {shards!r}"[:300])
+    except MetadataError as exc:
+        raise ValueError(f"{file} holds invalid parameters ({exc}); the checkpoint is "
+                         "corrupt") from None
+    stops = [0] + [s["stop"] for s in shards]
+    if ([s["start"] for s in shards] != stops[:-1] or stops[-1] != params.n_locations
+            or any(s["stop"] <= s["start"] for s in shards)):
         raise ValueError(f"{file} lists shards that do not tile locations 0:"
-                         f"{manifest['n_locations']}; the checkpoint is corrupt")
-    for shard in manifest["shards"]:
+                         f"{params.n_locations}; the checkpoint is corrupt")
+    for shard in shards:
         if not _SHARD_DIR.match(shard["dir"]) or shard["dir"].startswith("."):
             raise ValueError(f"{file} names a shard directory {shard['dir']!r} that fastsdm "
                              "does not write; the checkpoint is corrupt")
@@ -432,23 +468,15 @@ class ShardedSDM:
                  activation_probability: float | None = None, k_nearest: int | None = None,
                  n_data_bits: int | None = None, counter_dtype="int16", ties: str = "random",
                  seed=None, n_shards: int, client=None, timeout: float | None = None):
-        self.n_bits = check_int(n_bits, "n_bits", 1)
-        self.n_locations = check_int(n_locations, "n_locations", 1,
-                                     hint="a sharded memory holds at least one location")
-        self.n_data_bits = self.n_bits if n_data_bits is None else check_int(
-            n_data_bits, "n_data_bits", 1)
-        self.counter_dtype = np.dtype(_check_counter_dtype(counter_dtype))
-        self.ties = check_choice(ties, "ties", TIE_POLICIES)
-        if self.ties == "keep" and self.n_data_bits != self.n_bits:
-            raise ValueError("ties='keep' keeps the query's bit and needs n_data_bits == n_bits "
-                             f"(got {self.n_data_bits} != {self.n_bits}); choose 'random', "
-                             "'zero' or 'one' for a heteroassociative memory")
-        self.radius, self.k_nearest = _activation(self.n_bits, self.n_locations, radius,
-                                                  activation_probability, k_nearest)
+        self._lock = RWLock()
+        SDMParams.create(
+            n_bits, n_locations, radius, activation_probability=activation_probability,
+            k_nearest=k_nearest, n_data_bits=n_data_bits, counter_dtype=counter_dtype, ties=ties,
+            min_locations=1, locations_hint="a sharded memory holds at least one location"
+        ).assign(self)
         n_shards = check_int(n_shards, "n_shards", 1, self.n_locations,
                              hint="every shard holds at least one location")
-        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
+        seq, self.seed = seed_entropy(seed)
         self._tie_rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(1,)))
         self.shard_bounds = np.array([i * self.n_locations // n_shards
                                       for i in range(n_shards + 1)], dtype=np.int64)
@@ -459,10 +487,10 @@ class ShardedSDM:
     # -- cluster plumbing -------------------------------------------------------
 
     def _params(self) -> dict:
-        return {"n_bits": self.n_bits, "n_locations": self.n_locations,
-                "n_data_bits": self.n_data_bits, "radius": self.radius,
-                "k_nearest": self.k_nearest, "counter_dtype": str(self.counter_dtype),
-                "ties": self.ties, "seed": self.seed}
+        return SDMParams.create(self.n_bits, self.n_locations, self.radius,
+                                k_nearest=self.k_nearest, n_data_bits=self.n_data_bits,
+                                counter_dtype=self.counter_dtype, ties=self.ties, seed=self.seed,
+                                min_locations=1).to_metadata()
 
     def _start(self, client, owned, timeout, paths, mmap, verify):
         """Create the shard actors on ``client`` (or on a private cluster)."""
@@ -685,6 +713,7 @@ class ShardedSDM:
         raise TypeError("a ShardedSDM holds live Dask actors and cannot be pickled; save() it "
                         "and load() it where it is needed")
 
+    @shared
     def shard_info(self) -> list[dict]:
         """Where each shard lives: index, start, stop, worker, host, pid, nbytes."""
         info = self._call("describe", self._each())
@@ -735,6 +764,7 @@ class ShardedSDM:
             indices[dest] = local + self.shard_bounds[s]
         return indptr, indices
 
+    @shared
     def activate(self, queries, *, parallel: bool | None = None):
         """Locations activated by each query, as CSR with global indices.
 
@@ -771,6 +801,7 @@ class ShardedSDM:
 
     # -- write ----------------------------------------------------------------------
 
+    @exclusive
     def write(self, addresses, data=None, *, weight: int = 1, parallel: bool | None = None):
         """Store data at addresses on every shard (a batch at once).
 
@@ -818,6 +849,7 @@ class ShardedSDM:
                     for part in csr]
             self._call("write_csr", args, mutating=True)
 
+    @exclusive
     def clear(self) -> None:
         """Set every counter of every shard to zero."""
         self._call("clear", self._each(), mutating=True)
@@ -867,6 +899,7 @@ class ShardedSDM:
                 all_sums.append(sums.astype(np.int64, copy=False))
         return (out, np.concatenate(all_sums)) if want_sums else out
 
+    @shared
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
              parallel: bool | None = None):
         """Read the memory at the queries, once or iterating to a fixed point.
@@ -895,6 +928,7 @@ class ShardedSDM:
         """
         return read_iterated(self, queries, iterations, return_info, parallel)
 
+    @shared
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
         """The counter sums a read thresholds (``int64``), added over the shards.
 
@@ -928,6 +962,7 @@ class ShardedSDM:
         dtype = np.uint64 if name == "addresses" else self.counter_dtype
         return np.empty((0, width), dtype=dtype)
 
+    @shared
     def get_addresses(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Copy addresses ``start:stop`` (global indices) from the shards to the client.
 
@@ -936,6 +971,7 @@ class ShardedSDM:
         """
         return self._gather("addresses", start, stop)
 
+    @shared
     def get_counters(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Copy counters ``start:stop`` (global indices) from the shards to the client."""
         return self._gather("counters", start, stop)
@@ -943,13 +979,16 @@ class ShardedSDM:
     # -- persistence ------------------------------------------------------------------
 
     def _manifest(self, dirs) -> dict:
+        with self._tie_rng.bit_generator.lock:
+            state = self._tie_rng.bit_generator.state
         return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                 "fastsdm_version": __version__, **self._params(),
-                "tie_rng_state": self._tie_rng.bit_generator.state,
+                "tie_rng_state": state,
                 "shards": [{"start": int(self.shard_bounds[i]),
                             "stop": int(self.shard_bounds[i + 1]), "dir": d}
                            for i, d in enumerate(dirs)]}
 
+    @exclusive
     def save(self, path, *, overwrite: bool = False) -> Path:
         """Checkpoint the memory: one directory per shard plus a manifest.
 
@@ -1026,10 +1065,10 @@ class ShardedSDM:
             if owned is not None:
                 _close_cluster(owned)
             raise
-        for key in ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "ties",
-                    "seed"):
-            setattr(mem, key, manifest[key])
-        mem.counter_dtype = np.dtype(manifest["counter_dtype"])
+        params = SDMParams.from_metadata(manifest, min_locations=1)  # checked by _read_manifest
+        params.assign(mem)
+        mem.seed = params.seed
+        mem._lock = RWLock()
         mem.shard_bounds = np.array([0] + [s["stop"] for s in manifest["shards"]],
                                     dtype=np.int64)
         mem._tie_rng = np.random.default_rng()
@@ -1040,6 +1079,7 @@ class ShardedSDM:
         mem._start(client, owned, timeout, paths, mode, verify)
         return mem
 
+    @exclusive
     def flush(self) -> None:
         """Bring a memory-mapped checkpoint up to date (memories loaded with ``mmap=True``).
 
@@ -1055,6 +1095,7 @@ class ShardedSDM:
 
     # -- lifetime -------------------------------------------------------------------
 
+    @exclusive
     def close(self) -> None:
         """Release the shards (their memory on the workers) and a private cluster.
 

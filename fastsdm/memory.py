@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -12,7 +11,16 @@ import numpy as np
 from . import _persist
 from ._jit import parallel_parts, run_tasks, use_parallel
 from ._kernels import counters as _c
-from ._validation import as_words, check_choice, check_int, check_words, n_words
+from ._locking import RWLock, exclusive, shared
+from ._machine import available_memory as _available_memory
+from ._params import (
+    MetadataError,
+    SDMParams,
+    check_counter_dtype,
+    check_tie_rng_state,
+    seed_entropy,
+)
+from ._validation import as_bits, as_words, check_int, check_words, n_words
 from .bits import unpack_bits
 from .search import (
     TILED_MIN_QUERIES,
@@ -25,8 +33,6 @@ from .search import (
 
 __all__ = ["SDM", "ReadInfo"]
 
-COUNTER_DTYPES = ("int8", "int16", "int32")
-TIE_POLICIES = ("random", "zero", "one", "keep")
 #: Locations whose addresses come from one child seed: a shard of a memory can
 #: regenerate any block of addresses without drawing the others.
 ADDRESS_BLOCK = 1 << 16
@@ -46,8 +52,10 @@ _NO_DELTAS = np.zeros((1, 1), dtype=np.int8)
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
-_REQUIRED = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
-             "ties", "seed", "tie_rng_state")
+_REQUIRED = (*SDMParams.KEYS, "tie_rng_state")
+#: Set while the memory is memory-mapped for writing (see fastsdm._persist).
+_OPTIONAL = ("open_for_writing",)
+_RESEAL = "fastsdm.SDM.load(path, mmap=True, verify=False).flush()"
 
 
 class ReadInfo(NamedTuple):
@@ -64,21 +72,6 @@ class ReadInfo(NamedTuple):
 
     steps: np.ndarray
     converged: np.ndarray
-
-
-def _available_memory() -> int | None:
-    """Bytes of memory available for new allocations, or None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _gib(n_bytes: int) -> str:
@@ -157,7 +150,7 @@ class SDM:
     Notes
     -----
     Memory use is ``N * (8 * ceil(n / 64) + n_data * itemsize)`` bytes:
-    1.13 GiB for Kanerva's canonical memory (n = 1000, N = 10**6) with int8
+    1.05 GiB for Kanerva's canonical memory (n = 1000, N = 10**6) with int8
     counters.  The constructor refuses a memory that does not fit in the
     available RAM; :meth:`load` with ``mmap=True`` serves larger ones from
     disk.
@@ -182,34 +175,45 @@ class SDM:
                  activation_probability: float | None = None, k_nearest: int | None = None,
                  n_data_bits: int | None = None, counter_dtype="int16", ties: str = "random",
                  seed=None, addresses=None):
-        self.n_bits = check_int(n_bits, "n_bits", 1)
+        n_bits = check_int(n_bits, "n_bits", 1)
         if addresses is not None:
-            addresses = check_words(addresses, "addresses", self.n_bits, ndim=(2,))
+            addresses = check_words(addresses, "addresses", n_bits, ndim=(2,))
             if n_locations is not None and n_locations != addresses.shape[0]:
                 raise ValueError(f"n_locations={n_locations} does not match the "
                                  f"{addresses.shape[0]} addresses given; omit n_locations")
             n_locations = addresses.shape[0]
-        if n_locations is None:
-            raise TypeError("SDM needs n_locations (or explicit addresses=)")
-        self.n_locations = check_int(n_locations, "n_locations", 0)
-        self.n_data_bits = self.n_bits if n_data_bits is None else check_int(
-            n_data_bits, "n_data_bits", 1)
-        self.counter_dtype = np.dtype(_check_counter_dtype(counter_dtype))
-        self.ties = check_choice(ties, "ties", TIE_POLICIES)
-        if self.ties == "keep" and self.n_data_bits != self.n_bits:
-            raise ValueError("ties='keep' keeps the query's bit and needs n_data_bits == n_bits "
-                             f"(got {self.n_data_bits} != {self.n_bits}); choose 'random', "
-                             "'zero' or 'one' for a heteroassociative memory")
-        self.radius, self.k_nearest = _activation(self.n_bits, self.n_locations, radius,
-                                                  activation_probability, k_nearest)
+        SDMParams.create(
+            n_bits, n_locations, radius, activation_probability=activation_probability,
+            k_nearest=k_nearest, n_data_bits=n_data_bits, counter_dtype=counter_dtype,
+            ties=ties).assign(self)
         self._check_fits()
-        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
+        seq, self.seed = seed_entropy(seed)
         if addresses is None:
             addresses = generate_addresses(seq.entropy, self.n_locations, self.n_bits)
         self.addresses = addresses
         self.counters = np.zeros((self.n_locations, self.n_data_bits), dtype=self.counter_dtype)
         self._tie_rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(1,)))
+        self._lock = RWLock()
+        self._mapped = None  # set by load(mmap=True): where flush() writes
+
+    def _params(self) -> SDMParams:
+        return SDMParams.create(self.n_bits, self.n_locations, self.radius,
+                                k_nearest=self.k_nearest, n_data_bits=self.n_data_bits,
+                                counter_dtype=self.counter_dtype, ties=self.ties, seed=self.seed)
+
+    # Pickling and copying: the lock is per object; a copy of a memory-mapped
+    # memory holds its counters in RAM and is not tied to the files.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        if isinstance(state.get("counters"), np.memmap):
+            state["counters"] = np.array(state["counters"])
+        state["_mapped"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = RWLock()
 
     # -- construction helpers -------------------------------------------------
 
@@ -230,7 +234,7 @@ class SDM:
         1.0505...
         """
         n_data = n_bits if n_data_bits is None else n_data_bits
-        itemsize = np.dtype(_check_counter_dtype(counter_dtype)).itemsize
+        itemsize = np.dtype(check_counter_dtype(counter_dtype)).itemsize
         return n_locations * (8 * n_words(n_bits) + n_data * itemsize)
 
     @property
@@ -268,6 +272,7 @@ class SDM:
         indptr = np.arange(0, indices.size + 1, self.k_nearest, dtype=np.int64)
         return indptr, indices.ravel()
 
+    @shared
     def activate(self, queries, *, parallel: bool | None = None):
         """Locations activated by each query, as CSR.
 
@@ -298,6 +303,7 @@ class SDM:
 
     # -- write ----------------------------------------------------------------
 
+    @exclusive
     def write(self, addresses, data=None, *, weight: int = 1, parallel: bool | None = None):
         """Store data at addresses (a batch at once).
 
@@ -459,6 +465,7 @@ class SDM:
                   (indptr, indices, self.counters, tie_words, sums, out), par)
         return sums
 
+    @shared
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
              parallel: bool | None = None):
         """Read the memory at the queries, once or iterating to a fixed point.
@@ -498,6 +505,7 @@ class SDM:
         """
         return read_iterated(self, queries, iterations, return_info, parallel)
 
+    @shared
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
         """The counter sums a read thresholds (``int64``).
 
@@ -516,6 +524,7 @@ class SDM:
         _, sums = self._read_words(words, parallel, want_sums=True)
         return sums[0] if single else sums
 
+    @exclusive
     def clear(self) -> None:
         """Set every counter to zero."""
         self.counters[...] = 0
@@ -523,28 +532,24 @@ class SDM:
     # -- persistence ----------------------------------------------------------
 
     def _metadata(self) -> dict:
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "n_bits": self.n_bits,
-            "n_locations": self.n_locations,
-            "n_data_bits": self.n_data_bits,
-            "radius": self.radius,
-            "k_nearest": self.k_nearest,
-            "counter_dtype": str(self.counter_dtype),
-            "ties": self.ties,
-            "seed": self.seed,
-            "tie_rng_state": self._tie_rng.bit_generator.state,
-        }
+        with self._tie_rng.bit_generator.lock:  # not torn by a concurrent read's draw
+            state = self._tie_rng.bit_generator.state
+        return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                **self._params().to_metadata(), "tie_rng_state": state}
 
+    @shared
     def save(self, path, *, overwrite: bool = False) -> Path:
-        """Save the memory to a directory, losslessly and without pickle.
+        """Save the memory to a directory, losslessly, crash-safely and without pickle.
 
         The directory holds ``fastsdm.json`` (parameters, seed, tie-generator
         state, format version, array checksums) and ``addresses.npy`` and
-        ``counters.npy``.  It is written to a temporary sibling first and
-        renamed, so an interrupted save never leaves a half-written memory
-        under ``path``.
+        ``counters.npy``.  The new memory is written and ``fsync``-ed beside
+        ``path`` first and then swapped in by renames, so that at every
+        instant ``path`` holds the complete old memory or the complete new
+        one, even if the process is killed or the machine loses power
+        midway: a half-finished swap is completed by the next ``save`` or
+        :meth:`load` of that path, which also removes what the interrupted
+        save left beside it (see the guide's *Persistence* section).
 
         Parameters
         ----------
@@ -558,6 +563,16 @@ class SDM:
         Path
             ``path``.
 
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is false, or it is a file, a
+            symbolic link, a non-empty directory that is not a saved memory,
+            or a saved memory that also holds other files.
+        ValueError
+            If this memory is memory-mapped (``mmap=True``) from ``path``
+            itself: call :meth:`flush` instead.
+
         Examples
         --------
         >>> import tempfile, os, fastsdm
@@ -569,7 +584,8 @@ class SDM:
         True
         """
         arrays = {"addresses": self.addresses, "counters": self.counters}
-        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite)
+        return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite,
+                                       mapped=getattr(self, "_mapped", None))
 
     @classmethod
     def load(cls, path, *, mmap: bool | str = False, verify: bool | None = None) -> SDM:
@@ -585,60 +601,108 @@ class SDM:
         verify : bool, optional
             Check the arrays' CRC-32 checksums (reads every byte).  Default:
             True unless memory-mapped.  A memory opened with ``mmap="r+"``
-            changes its file in place, so its counters have no checksum until
-            :meth:`flush` records one.
+            changes its file in place: its recorded checksum stays that of
+            the last save or :meth:`flush`, and ``fastsdm.json`` records that
+            it is open for writing, so that a load after writes without a
+            ``flush()`` explains the mismatch (and how to proceed) instead of
+            calling the data corrupt.
+
+        Returns
+        -------
+        SDM
 
         Raises
         ------
         ValueError
-            If the directory is not a fastsdm memory, or is truncated, corrupt
-            or of an unknown format version.  Files are never unpickled.
+            If the directory is not a saved fastsdm memory, or is truncated,
+            corrupt or of an unknown format version: every field of
+            ``fastsdm.json`` is type- and range-checked and cross-checked
+            against the arrays, every ``.npy`` header is checked before its
+            data is read, and the error names the file and the problem.
+            Files are never unpickled.
+
+        Notes
+        -----
+        A save of this path that was interrupted (a killed process, a power
+        loss) is completed first: the path then holds the complete old or
+        the complete new memory, and the temporary directories beside it are
+        removed.  Memories saved by earlier fastsdm versions (format version
+        1) load unchanged.
+
+        Examples
+        --------
+        >>> import tempfile, os, fastsdm
+        >>> mem = fastsdm.SDM(64, 100, k_nearest=5, seed=0)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = mem.save(os.path.join(tmp, "m"))
+        ...     mapped = fastsdm.SDM.load(path, mmap=True)
+        ...     mapped.write(mapped.addresses[:2])
+        ...     mapped.flush()  # counters and checksum are on disk
+        ...     int(abs(fastsdm.SDM.load(path).counters).sum())
+        640
         """
         path = Path(path)
         mode = _persist.mmap_mode(mmap)
         verify = mode is None if verify is None else verify
-        meta = _persist.read_metadata(path, FORMAT_NAME, FORMAT_VERSION, _REQUIRED, "SDM.save()")
-        arrays = {name: _persist.load_array(path, name, meta["arrays"][name], verify=verify,
-                                            mode=mode if name == "counters" else None)
-                  for name in ("addresses", "counters")}
-        mem = cls.__new__(cls)
-        mem.n_bits = meta["n_bits"]
-        mem.n_locations = meta["n_locations"]
-        mem.n_data_bits = meta["n_data_bits"]
-        mem.radius = meta["radius"]
-        mem.k_nearest = meta["k_nearest"]
-        mem.counter_dtype = np.dtype(meta["counter_dtype"])
-        mem.ties = meta["ties"]
-        mem.seed = meta["seed"]
-        mem.addresses = check_words(arrays["addresses"], "saved addresses", mem.n_bits, ndim=(2,))
-        mem.counters = arrays["counters"]
-        mem._tie_rng = np.random.default_rng()
-        mem._tie_rng.bit_generator.state = meta["tie_rng_state"]
-        mem._path = path if mode == "r+" else None
-        if mode == "r+":
-            # Writes now change the file in place: its checksum is void until
-            # flush() records a new one.
-            meta["arrays"]["counters"]["crc32"] = None
-            _persist.write_metadata(path, meta)
+        with _persist.opened(path, saver="SDM.save()", write=mode == "r+") as directory:
+            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
+                                          _OPTIONAL, "SDM.save()")
+            meta_file = path / _persist.META_FILE
+            try:
+                params = SDMParams.from_metadata(meta)
+                tie_state = check_tie_rng_state(meta["tie_rng_state"])
+            except MetadataError as exc:
+                raise _persist.invalid(meta_file, exc) from None
+            marker = _persist.check_marker(directory, meta)
+            specs = params.array_specs()
+            crcs = _persist.check_array_specs(directory, meta, specs, nullable=("counters",))
+            arrays = {name: _persist.load_array(
+                directory, name, *specs[name], crc=crcs[name], verify=verify,
+                mode=mode if name == "counters" else None, marker=marker, reseal=_RESEAL)
+                for name in specs}
+            try:
+                check_words(arrays["addresses"], "addresses", params.n_bits, ndim=(2,))
+            except ValueError:
+                raise ValueError(f"{path / 'addresses.npy'} holds addresses with non-zero pad "
+                                 f"bits beyond bit {params.n_bits} (the layout requires zeros); "
+                                 "the memory is corrupt") from None
+            mem = cls.__new__(cls)
+            params.assign(mem)
+            mem.seed = params.seed
+            mem.addresses = arrays["addresses"]
+            mem.counters = arrays["counters"]
+            mem._tie_rng = np.random.default_rng()
+            mem._tie_rng.bit_generator.state = tie_state
+            mem._lock = RWLock()
+            mem._mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"
+                           else None)
         return mem
 
+    @exclusive
     def flush(self) -> None:
         """Write a memory-mapped memory's counters and metadata to its files.
 
         Only for memories loaded with ``mmap=True``/``"r+"``: flushes the
         counters, then records their checksum and the tie-generator state, so
         the directory is again a complete, verifiable saved memory.
+
+        Raises
+        ------
+        ValueError
+            If the memory was not loaded with ``mmap=True``, or its directory
+            was replaced (by a ``save`` to that path) since it was loaded.
         """
-        if getattr(self, "_path", None) is None:
+        mapped = getattr(self, "_mapped", None)
+        if mapped is None:
             raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
                              "for others")
-        self.counters.flush()
-        meta = _persist.read_metadata(self._path, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
-                                      "SDM.save()")
-        meta["tie_rng_state"] = self._tie_rng.bit_generator.state
-        meta["arrays"]["counters"]["crc32"] = _persist.crc32(self.counters)
-        _persist.write_metadata(self._path, meta)
-
+        with _persist.reopened(mapped, saver="SDM.save()") as directory:
+            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
+                                          _OPTIONAL, "SDM.save()")
+            _persist.check_array_specs(directory, meta, self._params().array_specs(),
+                                       nullable=("counters",))
+            meta["tie_rng_state"] = self._tie_rng.bit_generator.state
+            _persist.seal(directory, meta, "counters", self.counters)
 
 
 def write_inputs(memory, addresses, data, weight):
@@ -687,7 +751,8 @@ def read_iterated(memory, queries, iterations, return_info, parallel):
     ``n_data_bits`` and ``_read_words(words, parallel) -> words``.  Each query
     stops as soon as a read returns its input (a fixed point).
     """
-    words, single, bits_dtype = as_words(queries, "queries", memory.n_bits)
+    bits = as_bits(queries, "queries", memory.n_bits)
+    words = bits.words
     iterations = check_int(iterations, "iterations", 1)
     autoassociative = memory.n_data_bits == memory.n_bits
     if iterations > 1 and not autoassociative:
@@ -713,37 +778,5 @@ def read_iterated(memory, queries, iterations, return_info, parallel):
             active = active[~fixed]
             if active.size == 0:
                 break
-    if bits_dtype is not None:
-        current = unpack_bits(current, memory.n_data_bits).astype(bits_dtype, copy=False)
-    result = current[0] if single else current
+    result = bits.restore(current, memory.n_data_bits)
     return (result, ReadInfo(steps, converged)) if return_info else result
-
-def _check_counter_dtype(counter_dtype) -> str:
-    try:
-        name = np.dtype(counter_dtype).name
-    except TypeError:
-        name = None
-    if name not in COUNTER_DTYPES:
-        raise ValueError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, got "
-                         f"{counter_dtype!r}")
-    return name
-
-
-def _activation(n_bits, n_locations, radius, probability, k_nearest):
-    given = [name for name, v in (("radius", radius), ("activation_probability", probability),
-                                  ("k_nearest", k_nearest)) if v is not None]
-    if len(given) != 1:
-        raise ValueError("give exactly one of radius, activation_probability and k_nearest, "
-                         f"got {given or 'none'}")
-    if k_nearest is not None:
-        k = check_int(k_nearest, "k_nearest", 1, max(1, n_locations),
-                      hint="k_nearest counts locations and cannot exceed n_locations")
-        if n_locations == 0:
-            raise ValueError("k_nearest activation needs at least one location")
-        return None, k
-    if probability is not None:
-        from .theory import radius_for_probability
-
-        return radius_for_probability(n_bits, probability), None
-    return check_int(radius, "radius", 0, n_bits,
-                     hint="the activation radius is a Hamming distance in [0, n_bits]"), None

@@ -63,6 +63,9 @@ def pad_queries(Q: np.ndarray, simd: str | None = None) -> np.ndarray:
 
 
 def _prepare(queries, addresses, n_bits):
+    if n_bits is not None:
+        n_bits = check_int(n_bits, "n_bits", 1,
+                           hint="n_bits is the vector length in bits (or None: all 64 W bits)")
     A = check_words(addresses, "addresses", n_bits, ndim=(2,))
     Q = check_words(queries, "queries", n_bits)
     if Q.shape[-1] != A.shape[1]:
@@ -134,8 +137,12 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
     addresses : ndarray of uint64, shape (N, W)
         Packed addresses.
     n_bits : int, optional
-        Vector length; when given, the word count and the pad bits (which
-        must be zero) are checked.
+        Vector length in bits.  When given, vectors must have
+        ``ceil(n_bits / 64)`` words and their pad bits (the bits past
+        ``n_bits`` in the last word) must be zero: non-zero pad bits are
+        refused with a ``ValueError``.  When not given, every one of the
+        ``64 W`` bits of each vector counts, pad bits included (clear
+        untrusted pad bits with :func:`fastsdm.clear_pad_bits`).
     parallel : bool, optional
         Force the parallel (``True``) or serial (``False``) kernel; by default
         the choice follows the amount of work.
@@ -262,7 +269,9 @@ def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
         Inclusive: an address at distance exactly ``radius`` is returned.
         Between 0 and ``n_bits`` (``64 W`` when ``n_bits`` is not given).
     n_bits : int, optional
-        Vector length, to check word count and pad bits.
+        Vector length in bits: the word count is checked and non-zero pad
+        bits are refused (``ValueError``).  Without it all ``64 W`` bits of
+        each vector count, pad bits included.
     parallel : bool, optional
         Force the parallel or serial kernel.
 
@@ -314,7 +323,9 @@ def knn_search(queries, addresses, k: int, *, n_bits: int | None = None,
     k : int
         ``1 <= k <= N``.
     n_bits : int, optional
-        Vector length, to check word count and pad bits.
+        Vector length in bits: the word count is checked and non-zero pad
+        bits are refused (``ValueError``).  Without it all ``64 W`` bits of
+        each vector count, pad bits included.
     parallel : bool, optional
         Force the parallel or serial kernel.
 

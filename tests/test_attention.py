@@ -15,6 +15,8 @@ import scipy.special
 import fastsdm
 from fastsdm import attention, theory
 from fastsdm.attention import (
+    _betas,
+    _pattern,
     cap_weights,
     compare_weights,
     continuous_pattern_read,
@@ -76,7 +78,7 @@ def naive_sdm_read(query, keys, values, n: int, d: int, keep_ties: bool) -> list
 
 
 def raw_csv_rows() -> list[list[str]]:
-    path = Path(attention.__file__).parent / "data" / "qknorm_learned_betas.csv"
+    path = Path(fastsdm.__file__).parent / "data" / "qknorm_learned_betas.csv"
     with open(path, newline="", encoding="utf-8") as f:
         rows = [row for row in csv.reader(f) if row and not row[0].startswith("#")]
     assert rows[0] == ["task", "module", "beta"]
@@ -291,6 +293,100 @@ def test_sdm_pattern_read_matches_exact_integer_read(n, d, n_value_bits, rng):
         assert row.tolist() == expected
 
 
+@nojit
+@pytest.mark.parametrize("n, n_value_bits", [(20, None), (20, 10), (64, 77)])
+def test_sdm_pattern_read_takes_every_bit_form_and_answers_in_kind(n, n_value_bits, rng):
+    # Issue 13: packed words, np.packbits bytes and 0/1 (or bool) rows read alike, and the
+    # result comes back in the queries' form; keys and values may come in any form.
+    keys = rng.integers(0, 2, size=(6, n), dtype=np.uint8)
+    values = None if n_value_bits is None else rng.integers(0, 2, (6, n_value_bits), np.uint8)
+    queries = keys[rng.integers(0, 6, 9)] ^ (rng.random((9, n)) < 0.15).astype(np.uint8)
+    width = n if n_value_bits is None else n_value_bits
+    kwargs = dict(n_bits=n, radius=n // 4, n_value_bits=n_value_bits)
+    words = sdm_pattern_read(fastsdm.pack_bits(queries), fastsdm.pack_bits(keys),
+                             None if values is None else fastsdm.pack_bits(values), **kwargs)
+    expected = fastsdm.unpack_bits(words, width)
+    forms = {
+        "rows": lambda x: x,
+        "bool": lambda x: x.astype(bool),
+        "int64": lambda x: x.astype(np.int64),
+        "bytes": lambda x: np.packbits(x, axis=-1),
+        "words": fastsdm.pack_bits,
+    }
+    for label, form in forms.items():
+        stored = None if values is None else form(values)
+        out = sdm_pattern_read(form(queries), form(keys), stored, **kwargs)
+        assert out.dtype == form(queries).dtype, label
+        assert np.array_equal(out, form(expected)), label
+        one = sdm_pattern_read(form(queries)[2], fastsdm.pack_bits(keys),
+                               None if values is None else fastsdm.pack_bits(values), **kwargs)
+        assert np.array_equal(one, form(expected)[2]), label
+    # Iterated reads and ReadInfo work on any form too.
+    out, info = sdm_pattern_read(queries.astype(bool), keys, n_bits=n, radius=n // 4,
+                                 iterations=3, return_info=True)
+    ref, ref_info = sdm_pattern_read(fastsdm.pack_bits(queries), fastsdm.pack_bits(keys),
+                                     n_bits=n, radius=n // 4, iterations=3, return_info=True)
+    assert out.dtype == bool and np.array_equal(fastsdm.pack_bits(out), ref)
+    assert np.array_equal(info.steps, ref_info.steps)
+    assert np.array_equal(info.converged, ref_info.converged)
+
+
+@nojit
+def test_sdm_pattern_read_refuses_bits_it_cannot_read():
+    keys = fastsdm.random_addresses(4, 20, seed=0)
+    with pytest.raises(ValueError, match="keys bits must be 0 or 1"):
+        sdm_pattern_read(keys, np.full((4, 20), 2), n_bits=20, radius=5)
+    with pytest.raises(ValueError, match="queries as 0/1 bits must have 20 columns"):
+        sdm_pattern_read(np.ones((2, 19), np.uint8), keys, n_bits=20, radius=5)
+    with pytest.raises(TypeError, match="queries must be packed uint64 words or 0/1 bits"):
+        sdm_pattern_read(np.ones((2, 20)), keys, n_bits=20, radius=5)
+
+
+@nojit
+def test_weights_take_the_theory_argument_names(rng):
+    # sdm_weights(n, d, h) like theory.intersection(n, d, h), cap_weights(n, d, cos) like
+    # theory.cap_intersection(n, d, cos); the older keywords keep working, silently.
+    h = rng.integers(0, 17, (3, 5))
+    expected = sdm_weights(16, 4, h)
+    assert np.array_equal(sdm_weights(16, 4, h=h), expected)
+    assert np.array_equal(sdm_weights(16, 4, distances=h), expected)
+    with pytest.raises(TypeError, match=r"got both h= and distances="):
+        sdm_weights(16, 4, h=h, distances=h)
+    cos = rng.uniform(-1, 1, (2, 4))
+    expected = cap_weights(16, 4.0, cos)
+    assert np.array_equal(cap_weights(16, 4.0, cos=cos), expected)
+    assert np.array_equal(cap_weights(16, 4.0, cosines=cos), expected)
+    with pytest.raises(TypeError, match=r"got both cos= and cosines="):
+        cap_weights(16, 4.0, cos=cos, cosines=cos)
+
+
+@nojit
+def test_continuous_pattern_read_takes_dim_like_continuous_sdm(rng):
+    # dim= as in ContinuousSDM(dim, ...); n=, the older spelling, gives the same read.
+    keys, cue = rng.standard_normal((20, 8)), rng.standard_normal(8)
+    by_dim = continuous_pattern_read(cue, keys, radius=2.0, dim=12)
+    assert np.array_equal(continuous_pattern_read(cue, keys, radius=2.0, n=12), by_dim)
+    assert not np.array_equal(continuous_pattern_read(cue, keys, radius=2.0), by_dim)
+    with pytest.raises(TypeError, match="got both dim= and n="):
+        continuous_pattern_read(cue, keys, radius=2.0, dim=12, n=12)
+    with pytest.raises(ValueError, match=r"dim must be in \[2, inf\], got 1"):
+        continuous_pattern_read(cue, keys, radius=0.5, dim=1)
+
+
+@nojit
+def test_public_classes_name_the_public_module():
+    for cls in (attention.WeightComparison, attention.EffectiveBeta,
+                attention.LearnedBetaSummary):
+        assert cls.__module__ == "fastsdm.attention"
+    for cls in (theory.ReadStatistics, theory.CriticalDistance):
+        assert cls.__module__ == "fastsdm.theory"
+    import pickle
+
+    result = attention.compare_weights(16, 4)
+    assert pickle.loads(pickle.dumps(result)).kl == result.kl
+    assert b"fastsdm.attention" in pickle.dumps(result)
+
+
 def test_ties_keep_query_bits_or_read_zero():
     n = 8
     keys = fastsdm.pack_bits([[1, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0, 0, 0]])
@@ -370,9 +466,14 @@ def test_blocked_read_equals_unblocked(monkeypatch, rng):
     queries = fastsdm.flip_bits(keys[rng.integers(0, 50, 23)], n, 30, seed=rng)
     expected = [sdm_pattern_read(queries, keys, n_bits=n, radius=45, iterations=4),
                 sdm_pattern_read(queries, keys, values, n_bits=n, radius=45, n_value_bits=77)]
-    monkeypatch.setattr(attention, "BLOCK_BYTES", 8 * 50 * 3)  # 3 queries, ~2 patterns a block
+    monkeypatch.setattr(_pattern, "BLOCK_BYTES", 8 * 50 * 3)  # 3 queries, ~2 patterns a block
+    blocks = []  # the query blocks the read scanned: proof that the small blocks were used
+    scan = _pattern.hamming_distances
+    monkeypatch.setattr(_pattern, "hamming_distances", lambda q, k: blocks.append(len(q)) or
+                        scan(q, k))
     got = [sdm_pattern_read(queries, keys, n_bits=n, radius=45, iterations=4),
            sdm_pattern_read(queries, keys, values, n_bits=n, radius=45, n_value_bits=77)]
+    assert blocks and max(blocks) == 3
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not (got[0][:, -1] & ~fastsdm.clear_pad_bits(got[0], n)[:, -1]).any()
@@ -455,8 +556,14 @@ def test_continuous_read_is_normalised_softmax_attention(rng):
     assert auto.shape == (16,)
     np.testing.assert_allclose(auto, unit(softmax_attention(Q[0], K, unit(K), 7.0, normalize=True)))
     fitted = continuous_pattern_read(Q, K, V, radius=6, beta="fit")
-    np.testing.assert_allclose(fitted, softmax_attention(Q, K, V, theory.fit_beta(16, 6),
+    np.testing.assert_allclose(fitted, softmax_attention(Q, K, V, theory.fit_cap_beta(16, 6),
                                                          normalize=True), rtol=1e-12)
+    # the cap-fitted β (the authors' CFit), not the binary ball fit
+    assert theory.fit_cap_beta(64, 11) == pytest.approx(21.53975, abs=5e-6)
+    keys = unit(rng.standard_normal((40, 64)))
+    cap_fit = continuous_pattern_read(keys[:3], keys, radius=11, beta="fit")
+    np.testing.assert_allclose(cap_fit, continuous_pattern_read(keys[:3], keys,
+                                                                beta=21.53974571720978))
 
 
 def test_continuous_read_without_overlap_returns_query():
@@ -481,7 +588,7 @@ def test_learned_betas_match_the_raw_csv():
     assert table["task"].tolist() == [r[0] for r in rows]
     assert table["module"].tolist() == [r[1] for r in rows]
     assert table["beta"].tolist() == [float(r[2]) for r in rows]
-    header = (Path(attention.__file__).parent / "data" / "qknorm_learned_betas.csv").read_text()
+    header = (Path(fastsdm.__file__).parent / "data" / "qknorm_learned_betas.csv").read_text()
     assert header.startswith("# Learned attention scales")
 
 
@@ -700,7 +807,7 @@ ERRORS = {
         _bad_continuous(radius=-1.0, beta=2.0), ValueError, r"radius d must be in \[0, n\]"),
     "cont-fit-radius-small": (
         _bad_continuous(radius=1.0, beta="fit"),
-        ValueError, "fit_beta needs at least two points"),
+        ValueError, "fit_cap_beta needs at least two points"),
     "cont-fit-missing": (
         _bad_continuous(radius=None, beta="fit"),
         ValueError, "radius is required"),
@@ -734,15 +841,46 @@ ERRORS = {
         ValueError, r"every distance in h exceeds 2d = 10"),
     # learned betas
     "csv-header": (
-        lambda: attention._parse_betas(["# c\n", "a,b,c\n"]),
+        lambda: _betas._parse_betas(["# c\n", "a,b,c\n"]),
         ValueError, "must start with the header task,module,beta"),
     "csv-empty": (
-        lambda: attention._parse_betas(["# only a comment\n"]),
+        lambda: _betas._parse_betas(["# only a comment\n"]),
         ValueError, "got no rows"),
     "csv-fields": (
-        lambda: attention._parse_betas(["task,module,beta\n", "x,y\n"]),
+        lambda: _betas._parse_betas(["task,module,beta\n", "x,y\n"]),
         ValueError, "must have 3 fields"),
     "summary-n": (lambda: learned_beta_summary(n=64.0), TypeError, "n .* must be an integer"),
+    # effective_beta
+    "eff-keys-1d": (
+        lambda: attention.effective_beta(np.ones(4), np.ones(4)),
+        ValueError, r"keys must be a non-empty array of shape \(N, d\)"),
+    "eff-width": (
+        lambda: attention.effective_beta(np.ones(3), np.ones((2, 4))),
+        ValueError, "queries and keys must have the same number of features"),
+    "eff-nan": (
+        lambda: attention.effective_beta(np.ones(4), np.full((2, 4), np.nan)),
+        ValueError, "keys contains NaN or infinite values"),
+    "eff-type": (
+        lambda: attention.effective_beta(np.array(["a"]), np.ones((2, 1))),
+        TypeError, "queries must be a real-valued"),
+    "eff-scale-type": (
+        lambda: attention.effective_beta(np.ones(4), np.ones((2, 4)), scale="1/8"),
+        TypeError, "scale must be a positive real number, got '1/8'"),
+    "eff-scale-range": (
+        lambda: attention.effective_beta(np.ones(4), np.ones((2, 4)), scale=0.0),
+        ValueError, "scale must be a positive finite number, got 0.0"),
+    "eff-method": (
+        lambda: attention.effective_beta(np.ones(4), np.ones((2, 4)), method="mean"),
+        ValueError, "method must be one of 'max', 'fit', got 'mean'"),
+    "eff-overflow": (
+        lambda: attention.effective_beta(np.full(4, 1e200), np.full((2, 4), 1e200)),
+        ValueError, "overflowed float64"),
+    "eff-fit-zero": (
+        lambda: attention.effective_beta(np.zeros(4), np.ones((2, 4)), method="fit"),
+        ValueError, "queries has a zero vector"),
+    "eff-fit-one-key": (
+        lambda: attention.effective_beta(np.ones((3, 4)), np.ones((1, 4)), method="fit"),
+        ValueError, "method='fit' needs, for some query, two keys at different cosines"),
 }
 
 
@@ -779,3 +917,52 @@ def test_neuron_view_approaches_the_pattern_view_as_n_grows():
     assert errors[1_000] > errors[10_000] > errors[100_000]
     assert errors[100_000] < 0.06
     assert errors[1_000] / errors[100_000] > 4  # ~sqrt(100) = 10 in theory
+
+
+# ---------------------------------------------------------------------------
+# The effective β of unnormalised attention
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_effective_beta_with_equal_norms_is_exact(rng):
+    # ‖q‖ = a, ‖k‖ = b: the scores are (scale·a·b)·cos, so both methods recover β exactly
+    # once a key is parallel to each query, and the softmaxes are identical.
+    d, a, b = 64, 7.0, 3.0
+    directions = unit(rng.standard_normal((50, d)))
+    keys, queries = b * directions, a * directions[[3, 7, 11]]
+    truth = a * b / math.sqrt(d)
+    for method in ("max", "fit"):
+        result = attention.effective_beta(queries, keys, method=method)
+        assert result.beta == pytest.approx(truth, rel=1e-12)
+        np.testing.assert_allclose(result.per_query, truth, rtol=1e-12)
+        assert result.method == method and result.scale == 1 / 8
+    eff = attention.effective_beta(queries, keys, method="fit").beta
+    np.testing.assert_allclose(softmax_weights(queries, keys, 1 / 8),
+                               softmax_weights(queries, keys, eff, normalize=True), rtol=1e-10)
+
+
+@nojit
+def test_effective_beta_max_is_the_papers_largest_input(rng):
+    # Without a parallel key the paper's estimate is max_j scale·q·k_j (a lower bound).
+    Q, K = rng.standard_normal((6, 64)) * 4, rng.standard_normal((30, 64)) * 4
+    result = attention.effective_beta(Q, K)
+    scores = [[sum(q * k) / 8 for k in K] for q in Q]  # plain loops
+    np.testing.assert_allclose(result.per_query, [max(row) for row in scores], rtol=1e-12)
+    assert result.beta == pytest.approx(max(max(row) for row in scores), rel=1e-12)
+    assert attention.effective_beta(Q[0], K, scale=0.5).beta == pytest.approx(
+        4 * result.per_query[0], rel=1e-12)
+
+
+@nojit
+def test_effective_beta_fit_recovers_a_planted_beta_through_varying_norms(rng):
+    # A QK-normalised head with gain β (scale=1): the fit reads β back exactly. With
+    # key norms drawn independently of the cosines, the pooled slope is β·mean‖k‖.
+    d, beta = 32, 17.5
+    qh, kh = unit(rng.standard_normal((8, d))), unit(rng.standard_normal((40, d)))
+    result = attention.effective_beta(beta * qh, kh, scale=1.0, method="fit")
+    assert result.beta == pytest.approx(beta, rel=1e-12)  # equal norms after scaling
+    norms = rng.uniform(0.5, 1.5, 40)
+    noisy = attention.effective_beta(beta * qh, kh * norms[:, None], scale=1.0, method="fit")
+    assert noisy.beta == pytest.approx(beta * norms.mean(), rel=0.15)
+    assert np.all(np.isfinite(noisy.per_query))

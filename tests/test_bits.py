@@ -164,3 +164,31 @@ def test_from_bitarray_errors():
         fastsdm.from_bitarray([1, 0])
     with pytest.raises(ValueError, match="same length"):
         fastsdm.from_bitarray([bitarray("10"), bitarray("1")])
+
+
+def test_big_endian_words_are_refused_everywhere_words_are_taken():
+    w = fastsdm.random_addresses(3, 70, seed=0)
+    big = w.astype(">u8")
+    for call in (lambda: fastsdm.unpack_bits(big, 70), lambda: fastsdm.flip_bits(big, 70, 3),
+                 lambda: fastsdm.to_bitarray(big, 70), lambda: fastsdm.clear_pad_bits(big, 70)):
+        with pytest.raises(TypeError, match=r"words are uint64 words in non-native "
+                                            r"\(big-endian\) byte order, got array of shape "
+                                            r"\(3, 2\) and dtype >u8"):
+            call()
+    # Bits (0/1 values) in any byte order are still bits.
+    bits = fastsdm.unpack_bits(w, 70)
+    np.testing.assert_array_equal(fastsdm.pack_bits(bits.astype(">u8")), w)
+    # The hint's conversions: by value, and reinterpreting np.packbits bytes.
+    np.testing.assert_array_equal(fastsdm.unpack_bits(np.asarray(big, dtype=np.uint64), 70), bits)
+    packed = np.zeros((3, 16), np.uint8)
+    packed[:, :9] = np.packbits(bits, axis=-1)
+    np.testing.assert_array_equal(packed.view(">u8").view("<u8"), w)
+
+
+def test_n_bits_of_the_wrong_type_say_how_to_fix_it():
+    with pytest.raises(TypeError, match=r"got float 70.0; pass n_bits=70 \(an int"):
+        fastsdm.unpack_bits(fastsdm.random_addresses(1, 70, seed=0), 70.0)
+    with pytest.raises(TypeError, match=r"got str '70'; pass the number n_bits=70"):
+        fastsdm.random_addresses(3, "70")
+    with pytest.raises(TypeError, match=r"n_bits must be an integer, got float nan$"):
+        fastsdm.random_addresses(3, float("nan"))

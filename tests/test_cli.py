@@ -13,6 +13,7 @@ import pytest
 import fastsdm
 from fastsdm import experiments as ex
 from fastsdm.cli import main
+from fastsdm.experiments import _attention, _common
 
 REPO = Path(fastsdm.__file__).resolve().parents[1]
 TINY_MEMORY = ["--n-bits", "64", "--locations", "500", "--radius", "24", "--cues", "5"]
@@ -22,8 +23,12 @@ TINY = {
                           "--distances", "0:32:8", "--iterations", "5"],
     "attention": ["attention", "--radii", "5,11", "--patterns", "32", "--noise", "0,4",
                   "--cues", "4"],
+    "family": ["family", *TINY_MEMORY, "--patterns", "4,20", "--noise", "0,6",
+               "--iterations", "3"],
 }
-ROWS = {"capacity": 4, "critical-distance": 5, "attention": 4}
+ROWS = {"capacity": 4, "critical-distance": 5, "attention": 4, "family": 20}
+EXPERIMENT = {"capacity": "capacity", "critical-distance": "critical_distance",
+              "attention": "attention", "family": "family_capacity"}
 
 
 def _run(argv, capsys):
@@ -39,7 +44,7 @@ def test_experiment_writes_results_config_and_summary(command, tmp_path, capsys)
     assert code == 0, err
     rows = json.loads((out_dir / "results.json").read_text())
     assert len(rows) == ROWS[command]
-    experiment = command.replace("-", "_")
+    experiment = EXPERIMENT[command]
     assert {r["experiment"] for r in rows} == {experiment}
     config = json.loads((out_dir / "config.json").read_text())
     assert config["experiment"] == experiment and config["preset"] == "small"
@@ -59,6 +64,9 @@ def test_experiment_writes_results_config_and_summary(command, tmp_path, capsys)
         assert len(json.loads((out_dir / "weights.json").read_text())) == 2 * 2 * 65
     if command == "critical-distance":
         assert "critical distance" in out and "one-step model" in out
+    if command == "family":
+        assert {r["model"] for r in rows} == set(ex.FAMILY_MODELS)
+        assert "noise 6: exact recall after iterating >= 50% up to m = sdm" in summary
 
 
 def _kwargs(config):
@@ -169,7 +177,7 @@ def test_python_m_fastsdm_info_subprocess():
 
 @pytest.mark.parametrize("argv", [["--help"], ["capacity", "--help"],
                                   ["critical-distance", "--help"], ["attention", "--help"],
-                                  ["info", "--help"]])
+                                  ["family", "--help"], ["paper", "--help"], ["info", "--help"]])
 def test_help(argv, capsys):
     code, out, _ = _run(argv, capsys)
     assert code == 0 and out.startswith("usage: fastsdm")
@@ -198,9 +206,9 @@ BAD = [
      r"argument --activation-probability: must be in \(0, 1\]"),
     (["capacity", "--radius", "100", "--activation-probability", "0.01"],
      r"--radius and --activation-probability are alternatives: give one, not both"),
-    (["capacity", "--n-bits", "1000", "--locations", "1000000000"],
-     r"the memory and patterns need [\d.]+ GiB .* but only [\d.]+ GiB is available; use "
-     r"--counter-dtype int8"),
+    (["capacity", "--n-bits", "1000", "--locations", "50000000000", "--counter-dtype", "int8"],
+     r"the memory and patterns need [\d.]+ TiB .* but only [\d.]+ [GT]iB is available; use "
+     r"fewer locations"),
     (["capacity", "--preset", "huge"], r"unknown preset 'huge'; choose one of small, kanerva"),
     (["attention", "--preset", "kanerva"], r"unknown preset 'kanerva'; choose one of small, "
                                            r"digits"),
@@ -215,8 +223,23 @@ BAD = [
     (["critical-distance", "--n-bits", "64", "--distances", "0,100"],
      r"each of --distances must be in \[0, 64\], got 100"),
     (["attention", "--radii", "1,5"], r"each of --radii must be in \[2, 64\], got 1"),
+    (["capacity", "--storage", "hetero"], r"argument --storage: invalid choice: 'hetero'"),
+    (["capacity", "--storage", "heteroassociative", "--iterations", "3"],
+     r"--iterations 3 needs --storage autoassociative: a heteroassociative read returns "
+     r"data"),
+    (["paper", "--seed", "-1"], r"argument --seed: must be a non-negative integer"),
     (["attention", "--dataset", "digits", "--n-bits", "32"],
      r"--dataset digits has 64-bit patterns"),
+    (["family", "--models", "sdm,transformer"],
+     r"argument --models: unknown name 'transformer' in 'sdm,transformer'; choose from sdm, "),
+    (["family", "--models", ","], r"argument --models: expected names from sdm, "),
+    (["family", "--modern-beta", "0"], r"--modern-beta must be a positive finite number, got "
+                                       r"0.0"),
+    (["family", "--radius", "1"], r"--radius must be >= 2 for the fitted β"),
+    (["attention", "--threshold", "x"], r"argument --threshold: expected a number, got 'x'"),
+    (["capacity", "--activation-probability", "x"],
+     r"argument --activation-probability: expected a probability, got 'x'"),
+    (["capacity", "--patterns", ","], r"argument --patterns: expected at least one integer"),
 ]
 
 
@@ -238,6 +261,10 @@ def test_out_is_a_file(tmp_path, capsys):
     target.write_text("x")
     code, _, err = _run([*TINY["capacity"], "--out", str(target)], capsys)
     assert code == 2 and "exists and is not a folder" in err and len(err.splitlines()) == 1
+    code, _, err = _run([*TINY["capacity"], "--out", str(target / "below")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert re.search(r"^fastsdm capacity: error: --out: cannot create the output folder "
+                     r".*below \(Not a directory\); choose another folder$", err), err
 
 
 def test_digits_without_sklearn(tmp_path, capsys, monkeypatch):
@@ -250,12 +277,12 @@ def test_digits_without_sklearn(tmp_path, capsys, monkeypatch):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command, step", [("capacity", "_recall"),
-                                           ("critical-distance", "_recall"),
-                                           ("attention", "_pattern_recall")])
-def test_ctrl_c_writes_finished_rows_and_exits_130(command, step, tmp_path, capsys,
+@pytest.mark.parametrize("command, module, step", [("capacity", _common, "recall"),
+                                                   ("critical-distance", _common, "recall"),
+                                                   ("attention", _attention, "pattern_recall")])
+def test_ctrl_c_writes_finished_rows_and_exits_130(command, module, step, tmp_path, capsys,
                                                    monkeypatch):
-    original = getattr(ex, step)
+    original = getattr(module, step)
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -264,21 +291,28 @@ def test_ctrl_c_writes_finished_rows_and_exits_130(command, step, tmp_path, caps
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ex, step, interrupted_step)
+    monkeypatch.setattr(module, step, interrupted_step)
     code, out, err = _run([*TINY[command], "--out", str(tmp_path), "--no-plot"], capsys)
     assert code == 130
     assert "interrupted; kept the 2 finished rows" in err
     assert len(json.loads((tmp_path / "results.json").read_text())) == 2
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["interrupted"] is True and config["rows"] == 2
+    assert config["expected_rows"] == ROWS[command]
     assert "2 rows in" in out
+    # said where people look: at the top of summary.md (and in the figure, below)
+    summary = (tmp_path / "summary.md").read_text().splitlines()
+    assert summary[2] == (f"> **Interrupted (Ctrl-C) after 2 of {ROWS[command]} rows: partial "
+                          "results, the unfinished points are missing.**")
 
 
 def test_ctrl_c_outside_an_experiment(monkeypatch, capsys):
+    from fastsdm.experiments._registry import Experiment
+
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ex, "configure", boom)
+    monkeypatch.setattr(Experiment, "configure", boom)
     code, _, err = _run(TINY["capacity"], capsys)
     assert code == 130 and "interrupted" in err
 
@@ -295,3 +329,173 @@ def test_a_failing_figure_keeps_the_results(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert "could not draw the figure: RuntimeError: no ink" in err
     assert (tmp_path / "results.json").is_file() and (tmp_path / "config.json").is_file()
+
+
+def test_capacity_storage_and_theory_in_the_summary(tmp_path, capsys):
+    out_dir = tmp_path / "hetero"
+    code, out, err = _run([*TINY["capacity"], "--storage", "heteroassociative", "--out",
+                           str(out_dir), "--no-plot", "-q"], capsys)
+    assert code == 0, err
+    rows = json.loads((out_dir / "results.json").read_text())
+    assert {r["storage"] for r in rows} == {r["theory_model"] for r in rows} == {
+        "heteroassociative"}
+    assert {r["iterations"] for r in rows} == {1}
+    summary = (out_dir / "summary.md").read_text()
+    assert "the heteroassociative one-read model" in summary
+    assert re.search(r"theory \(heteroassociative model, one read\) vs measurement: largest "
+                     r"gap [\d.e-]+ \(bit error rate, at m = \d+, noise \d+\), median", summary)
+    assert "the paper model's largest gap" in summary
+
+
+def test_hetero_storage_drops_the_presets_iterations():
+    from fastsdm.experiments._registry import REGISTRY
+
+    record = REGISTRY["capacity"]
+    kwargs = record.arguments("kanerva", {"storage": "heteroassociative"})
+    assert "iterations" not in kwargs and kwargs["storage"] == "heteroassociative"
+    assert record.arguments("kanerva", {})["iterations"] == 10
+
+
+def test_an_interrupted_figure_says_so(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
+    original_recall, original_plot, calls, drawn = _common.recall, plots.plot, [], []
+
+    def interrupted_step(*args, **kwargs):
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original_recall(*args, **kwargs)
+
+    def plot(records, path):
+        drawn.append(original_plot(records, path))
+        return drawn[-1]
+
+    monkeypatch.setattr(_common, "recall", interrupted_step)
+    monkeypatch.setattr(plots, "plot", plot)
+    code, _, err = _run([*TINY["capacity"], "--out", str(tmp_path), "-q"], capsys)
+    assert code == 130, err
+    assert (tmp_path / "capacity.png").stat().st_size > 20_000
+    (fig,) = drawn
+    assert [t.get_text() for t in fig.texts if "INTERRUPTED" in t.get_text()] == [
+        "INTERRUPTED (Ctrl-C) after 1 of 4 rows: partial results, the unfinished points are "
+        "missing"]
+
+
+# -- --out never overwrites an earlier run unasked ---------------------------------
+
+
+def test_out_twice_is_refused_and_force_replaces_the_earlier_run(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    assert _run([*TINY["capacity"], "--out", str(out_dir), "-q", "--no-plot"], capsys)[0] == 0
+    before = {p.name: p.read_bytes() for p in out_dir.iterdir()}
+    code, out, err = _run([*TINY["capacity"], "--seed", "5", "--out", str(out_dir), "-q",
+                           "--no-plot"], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert re.search(r"^fastsdm capacity: error: --out: the output folder .*run already holds "
+                     r"files \(config.json, results.json, summary.md\), from an earlier run; "
+                     r"choose a new folder, or pass --force to overwrite them$", err), err
+    assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before  # untouched
+    (out_dir / "notes.txt").write_text("mine")
+    code, _, err = _run([*TINY["capacity"], "--seed", "5", "--out", str(out_dir), "-q",
+                         "--format", "csv", "--no-plot", "--force"], capsys)
+    assert code == 0, err
+    # The earlier run's files are gone (no stale results.json next to results.csv), the
+    # user's own file stays.
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "config.json", "notes.txt", "results.csv", "summary.md"]
+    assert json.loads((out_dir / "config.json").read_text())["config"]["seed"] == 5
+    assert (out_dir / "notes.txt").read_text() == "mine"
+
+
+# -- typing mistakes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["capacity", "--nosie", "16"],
+     "fastsdm capacity: error: unrecognized arguments: --nosie 16; did you mean --noise? "
+     "(see fastsdm capacity --help)"),
+    (["critical-distance", "--iteratoins=5", "--cues", "3"],
+     "fastsdm critical-distance: error: unrecognized arguments: --iteratoins=5; did you mean "
+     "--iterations? (see fastsdm critical-distance --help)"),
+    (["family", "--hopfeild-update", "synchronous"],
+     "fastsdm family: error: unrecognized arguments: --hopfeild-update synchronous; did you "
+     "mean --hopfield-update? (see fastsdm family --help)"),
+    (["capacity", "--zzz"],
+     "fastsdm capacity: error: unrecognized arguments: --zzz (see fastsdm capacity --help)"),
+    (["capcity"], "fastsdm: error: argument COMMAND: invalid choice: 'capcity'; did you mean "
+                  "'capacity'? (choose from capacity, critical-distance, attention, family, "
+                  "paper, info; see fastsdm --help)"),
+])
+def test_a_typo_is_answered_with_the_closest_option(argv, expected, capsys):
+    code, out, err = _run(argv, capsys)
+    assert (code, out, err) == (2, "", expected + "\n")
+
+
+def test_the_command_does_not_reword_library_messages():
+    # Messages are spelled with flags when they are made (the registry's Names), and
+    # errors carry their parameters: no regular expressions in the command.
+    source = Path(fastsdm.cli.__file__).read_text(encoding="utf-8")
+    assert "import re\n" not in source and "re.sub" not in source
+
+
+def test_memory_hint_in_flags(monkeypatch, tmp_path, capsys):
+    from fastsdm import _machine
+
+    monkeypatch.setattr(_machine, "available_memory", lambda: 3 * 2**30)
+    code, _, err = _run(["capacity", "--n-bits", "1000", "--locations", "2000000", "--out",
+                         str(tmp_path / "o")], capsys)
+    assert code == 2 and err.rstrip().endswith("use --counter-dtype int8 (it fits)"), err
+    code, _, err = _run(["capacity", "--n-bits", "1000", "--locations", "50000000000",
+                         "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "counter-dtype" not in err and "use fewer locations: about" in err
+
+
+# -- Ctrl-C while the command starts -------------------------------------------------------
+
+
+def test_ctrl_c_while_building_the_parser(monkeypatch, capsys):
+    # build_parser is where the heavy imports happen (the registry, numpy, numba).
+    import fastsdm.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    code, out, err = _run(TINY["capacity"], capsys)
+    assert (code, out, err) == (130, "", "fastsdm: interrupted\n")
+
+
+def _env():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return env
+
+
+def test_the_entry_point_imports_nothing_heavy():
+    # `python -m fastsdm` and the console script import fastsdm and fastsdm.cli before
+    # main() runs: neither may load numpy or numba, or Ctrl-C there would print a traceback.
+    code = ("import sys, fastsdm.__main__, fastsdm.cli\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'numpy', 'numba', 'matplotlib', 'scipy'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=_env(), timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_ctrl_c_in_the_first_second_exits_130_quietly(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fastsdm", *TINY["capacity"], "--out", str(tmp_path / "o")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=REPO,
+        # a shell may start background jobs with SIGINT ignored; a terminal would not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(0.3)  # past the interpreter's start, within the imports (about 0.6 s)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err

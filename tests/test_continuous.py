@@ -590,9 +590,10 @@ def test_memory_estimate_refuses_what_does_not_fit(monkeypatch):
 @nojit
 def test_vector_input_errors():
     mem = ContinuousSDM(4, 20, radius=2, value_dim=2, seed=0)
-    with pytest.raises(TypeError, match="queries must be real vectors.*int64.*fastsdm.SDM"):
-        mem.read(np.ones((2, 4), dtype=np.int64))
-    with pytest.raises(TypeError, match="queries must be real vectors.*complex128.*np.asarray"):
+    with pytest.raises(TypeError, match="queries must be real vectors of a numeric dtype.*<U1"
+                                        ".*np.asarray"):
+        mem.read(np.array(["a", "b", "c", "d"]))
+    with pytest.raises(TypeError, match="queries must be real vectors, got .*complex128.*np.real"):
         mem.activate(np.ones(4, dtype=complex))
     with pytest.raises(ValueError, match="length 4 \\(dim\\).*got array of shape \\(2, 3\\)"):
         mem.read(np.ones((2, 3)))

@@ -511,3 +511,34 @@ def test_shard_returns_its_own_errors(tmp_path):
     except Unpicklable as exc:
         failure = fd._Failure(exc)
     assert isinstance(failure.exc, RuntimeError) and str(failure.exc) == "Unpicklable: odd"
+
+
+def test_manifest_fields_are_checked_like_a_saved_sdm(client, tmp_path):
+    with ShardedSDM(64, 10, radius=20, seed=0, n_shards=2, client=client) as mem:
+        path = mem.save(tmp_path / "a")
+    file = path / fd.MANIFEST_FILE
+    manifest = json.loads(file.read_text())
+    cases = [
+        ({"n_locations": True}, r"holds invalid parameters \(n_locations must be an integer, "
+                                r"got bool True\)"),
+        ({"n_locations": 0}, r"n_locations must be in \[1, inf\]"),
+        ({"radius": 65}, r"radius must be in \[0, 64\]"),
+        ({"ties": "aero"}, "ties must be one of"),
+        ({"k_nearest": 11, "radius": None}, r"k_nearest must be in \[1, 10\]"),
+        ({"tie_rng_state": {"state": 1}}, "tie_rng_state must be the state of a PCG64"),
+        ({"shards": [{"start": 0, "stop": 10}]}, "shards must be a non-empty list"),
+        ({"shards": []}, "shards must be a non-empty list"),
+        ({"fastsdm_version": 1}, "fastsdm_version must be a string"),
+        ({"radius2": 3}, r"unknown fields \['radius2'\]"),
+        ({"format_version": True}, "format version True"),
+    ]
+    for changes, match in cases:
+        file.write_text(json.dumps({**manifest, **changes}))
+        with pytest.raises(ValueError, match=match):
+            ShardedSDM.load(path, client=client)
+    file.write_text(json.dumps(manifest).replace('"radius": 20', '"radius": NaN'))
+    with pytest.raises(ValueError, match="not valid JSON"):
+        ShardedSDM.load(path, client=client)
+    file.write_text(json.dumps(manifest))
+    with ShardedSDM.load(path, client=client) as back:
+        assert back.radius == 20 and back._lock is not None

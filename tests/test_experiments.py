@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import re
 import sys
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import fastsdm
 from fastsdm import experiments as ex
 from fastsdm import theory
+from fastsdm.experiments import _attention, _common, _critical_distance
 
 # Tiny but meaningful: p ~ 0.01, about 53 locations per read.
 TINY = dict(n_bits=128, n_locations=4000, activation_probability=0.01, n_cues=100)
@@ -99,30 +101,53 @@ def test_capacity_recall_falls_with_load_and_noise(capacity_rows):
 
 def test_capacity_theory_beside_measurement(capacity_rows):
     at = _by(capacity_rows, "n_patterns", "noise")
-    for m, k in [(20, 24), (100, 12), (100, 24)]:  # light loads: the model holds
+    assert {r["theory_model"] for r in capacity_rows} == {"autoassociative"}
+    for m, k in [(20, 24), (100, 12), (100, 24)]:  # light loads
         row = at[m, k]
         assert row["bit_error_rate_1"] == pytest.approx(row["theory_bit_error_rate_1"],
                                                         abs=0.01)
+    for m, k in [(400, 12), (400, 24)]:  # loaded: 100 cues of one memory
+        row = at[m, k]
+        assert row["bit_error_rate_1"] == pytest.approx(row["theory_bit_error_rate_1"],
+                                                        rel=0.15)
     for k in (12, 24):  # 100 cues per point: exact recall within sampling error
         row = at[100, k]
         assert row["exact_recall_1"] == pytest.approx(row["theory_exact_recall_1"], abs=0.15)
+    # the paper model misses the loaded memory: no self-bias, crosstalk from n/2 only
+    assert abs(at[400, 24]["theory_bit_error_rate_1_paper"]
+               - at[400, 24]["bit_error_rate_1"]) > 0.02
     # theory_bit_error_rate_1 is the one-step model of theory.critical_distance, per bit
     row = at[100, 12]
     model = theory.critical_distance(128, 51, 4000, 100).curve[1][12] / 128
     assert row["theory_bit_error_rate_1"] == pytest.approx(model, rel=1e-9)
+    paper = theory.critical_distance(128, 51, 4000, 100, model="paper").curve[1][12] / 128
+    assert row["theory_bit_error_rate_1_paper"] == pytest.approx(paper, rel=1e-9)
+    assert row["theory_exact_recall_1"] == theory.exact_recall_probability(128, 51, 4000, 100,
+                                                                           12)
     assert row["theory_bit_error_rate_snr"] == pytest.approx(
         0.5 * math.erfc(row["theory_snr"] / math.sqrt(2)))
 
 
-def test_one_read_model_limits():
-    # One pattern: no crosstalk. A read is exact unless no location is shared
-    # (probability e^-S, then coin flips); per bit Φ(-S/√S) in Kanerva's model.
-    ber, exact = ex._one_read_model(64, 20, 1000, 1, [0, 41])
-    s = 1000 * theory.activation_probability(64, 20)
-    assert ber[0] == pytest.approx(0.5 * math.erfc(math.sqrt(s / 2)))
-    assert exact[0] == pytest.approx(1 - math.exp(-s) + math.exp(-s) * 0.5**64)
-    # Beyond 2d no location is shared: coin flips.
-    assert ber[1] == pytest.approx(0.5) and exact[1] == pytest.approx(0.5**64)
+def test_heteroassociative_capacity():
+    rows = ex.capacity(**TINY, n_patterns=[100, 400], noise=[0, 12],
+                       storage="heteroassociative", progress=False)
+    assert rows.config["storage"] == rows.config["theory_model"] == "heteroassociative"
+    assert rows.config["iterations"] == 1
+    at = _by(rows, "n_patterns", "noise")
+    for row in rows:
+        assert row["mean_steps"] == 1.0 and row["fixed_point_fraction"] is None
+        assert row["exact_recall_final"] == row["exact_recall_1"]
+        assert row["theory_bit_error_rate_1"] == theory.bit_error_probability(
+            128, 51, 4000, row["n_patterns"], row["noise"], model="heteroassociative")
+    # the read returns the data written at the address, not the address: a noiseless
+    # cue of an autoassociative memory is read back nearly exactly at 400 patterns,
+    # a heteroassociative one loses ~1.5 % of its bits, as its model says
+    assert at[400, 0]["bit_error_rate_1"] == pytest.approx(
+        at[400, 0]["theory_bit_error_rate_1"], abs=0.005)
+    assert at[400, 0]["bit_error_rate_1"] > 0.005
+    for m, k in [(100, 12), (400, 12)]:
+        assert at[m, k]["bit_error_rate_1"] == pytest.approx(
+            at[m, k]["theory_bit_error_rate_1"], rel=0.15)
 
 
 def test_capacity_is_reproducible_and_seeded():
@@ -147,13 +172,18 @@ def test_critical_distance_schema_and_estimates(critical_rows):
         curve = [r for r in rows if r["n_patterns"] == m]
         assert [r["cue_distance"] for r in curve] == list(range(0, 65, 8))
         model = theory.critical_distance(128, 51, 4000, m)
+        paper = theory.critical_distance(128, 51, 4000, m, model="paper")
         assert {r["critical_distance_theory"] for r in curve} == {model.distance}
+        assert {r["critical_distance_theory_paper"] for r in curve} == {paper.distance}
+        assert {r["theory_model"] for r in curve} == {"autoassociative"}
         (sim,) = {r["critical_distance_sim"] for r in curve}
         (recall,) = {r["critical_distance_recall"] for r in curve}
         assert 0 < sim < 64 and 0 < recall < 64
         assert curve[0]["exact_recall_final"] == 1.0 and curve[-1]["exact_recall_final"] < 0.5
         for r in curve:
             assert r["theory_distance_1"] == pytest.approx(model.curve[1][r["cue_distance"]])
+            assert r["theory_distance_1_paper"] == pytest.approx(
+                paper.curve[1][r["cue_distance"]])
             # the one-step model predicts the simulated single read
             assert abs(r["mean_distance_1"] - r["theory_distance_1"]) < 4
     cd = {r["n_patterns"]: r["critical_distance_sim"] for r in rows}
@@ -168,10 +198,10 @@ def test_estimate_critical_distances_definitions():
 
     rows = curve([(0, 0, 1.0), (10, 0, 1.0), (20, 5, 0.8), (30, 29, 0.5), (40, 60, 0.2),
                   (50, 10, 0.9)])  # a lucky point beyond the first failure does not count
-    assert ex._estimate_critical_distances(rows) == {"critical_distance_sim": 30,
+    assert _critical_distance.estimate_critical_distances(rows) == {"critical_distance_sim": 30,
                                                      "critical_distance_recall": 30}
     rows = curve([(0, 0, 1.0), (10, 12, 0.4)])
-    assert ex._estimate_critical_distances(rows) == {"critical_distance_sim": 0,
+    assert _critical_distance.estimate_critical_distances(rows) == {"critical_distance_sim": 0,
                                                      "critical_distance_recall": 0}
 
 
@@ -229,8 +259,9 @@ def test_attention_digits_without_sklearn(monkeypatch):
 # -- Ctrl-C -------------------------------------------------------------------
 
 
-def _interrupt_after(monkeypatch, name, k):
-    original = getattr(ex, name)
+def _interrupt_after(monkeypatch, step, k):
+    module, name = step
+    original = getattr(module, name)
     calls = []
 
     def step(*args, **kwargs):
@@ -239,16 +270,20 @@ def _interrupt_after(monkeypatch, name, k):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ex, name, step)
+    monkeypatch.setattr(module, name, step)
+
+
+RECALL = (_common, "recall")
+PATTERN_RECALL = (_attention, "pattern_recall")
 
 
 @pytest.mark.parametrize("run, step", [
     (lambda: ex.capacity(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20],
-                         noise=[0, 4, 8], n_cues=5, progress=False), "_recall"),
+                         noise=[0, 4, 8], n_cues=5, progress=False), RECALL),
     (lambda: ex.critical_distance(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20],
-                                  distances=[0, 4, 8], n_cues=5, progress=False), "_recall"),
+                                  distances=[0, 4, 8], n_cues=5, progress=False), RECALL),
     (lambda: ex.attention_comparison(radii=[5, 9], n_patterns=16, noise=[0, 4, 8], n_cues=4,
-                                     progress=False), "_pattern_recall"),
+                                     progress=False), PATTERN_RECALL),
 ], ids=["capacity", "critical_distance", "attention"])
 def test_ctrl_c_keeps_finished_rows(monkeypatch, run, step):
     _interrupt_after(monkeypatch, step, 4)
@@ -259,7 +294,7 @@ def test_ctrl_c_keeps_finished_rows(monkeypatch, run, step):
 
 
 def test_ctrl_c_leaves_unfinished_critical_distance_curve_unestimated(monkeypatch):
-    _interrupt_after(monkeypatch, "_recall", 4)
+    _interrupt_after(monkeypatch, RECALL, 4)
     with pytest.warns(ex.ExperimentInterrupted):
         rows = ex.critical_distance(n_bits=64, n_locations=500, radius=24,
                                     n_patterns=[10, 20], distances=[0, 4, 8], n_cues=5,
@@ -282,7 +317,7 @@ BAD = [
     ("capacity", dict(radius=100, activation_probability=0.01), ValueError,
      r"radius and activation_probability are alternatives: give one, not both"),
     ("capacity", dict(activation_probability=1.5), ValueError,
-     r"activation_probability must be in \(0, 1\], got 1.5"),
+     r"activation_probability must be a probability in \(0, 1\], got 1.5"),
     ("capacity", dict(n_patterns=[100, 0]), ValueError,
      r"each of n_patterns must be in \[1, inf\], got 0"),
     ("capacity", dict(n_patterns=[]), ValueError, r"n_patterns is empty"),
@@ -291,13 +326,17 @@ BAD = [
     ("capacity", dict(noise=[0, 300]), ValueError, r"each of noise must be in \[0, 256\]"),
     ("capacity", dict(n_cues=0), ValueError, r"n_cues must be in \[1, inf\], got 0"),
     ("capacity", dict(iterations=0), ValueError, r"iterations must be in \[1, inf\], got 0"),
+    ("capacity", dict(storage="auto"), ValueError,
+     r"storage must be one of 'autoassociative', 'heteroassociative', got 'auto'"),
+    ("capacity", dict(storage="heteroassociative", iterations=5), ValueError,
+     r"iterations=5 needs storage='autoassociative': a heteroassociative read returns data"),
     ("capacity", dict(repetitions=0), ValueError, r"repetitions must be in \[1, inf\]"),
     ("capacity", dict(seed=-1), ValueError, r"seed must be in \[0, inf\], got -1"),
     ("capacity", dict(counter_dtype="int64"), ValueError,
-     r"counter_dtype must be one of 'int8', 'int16', 'int32', got 'int64'"),
+     r"counter_dtype must be one of int8, int16, int32, got 'int64'"),
     ("capacity", dict(n_bits=1000, n_locations=10**9), MemoryError,
-     r"the memory and patterns need .* GiB .* but only .* GiB is available; use "
-     r"counter_dtype='int8'"),
+     r"the memory and patterns need .* TiB .* but only .* is available; use fewer locations: "
+     r"about [\d,]+ fit with int8 counters"),
     ("capacity", dict(n_bits=64, n_locations=100, n_patterns=[10**11]), MemoryError,
      r"the memory and patterns need 745.06 GiB"),
     ("capacity", dict(n_bits=1000, n_locations=10**10, counter_dtype="int8"), MemoryError,
@@ -327,7 +366,8 @@ def test_bad_arguments_fail_before_work(experiment, kwargs, error, match):
 
 def test_bad_digits_arguments():
     pytest.importorskip("sklearn")
-    with pytest.raises(ValueError, match=r"threshold must be in \(0, 16\] .*, got 20"):
+    with pytest.raises(ValueError, match=r"threshold must be a finite number in \(0, 16\], got "
+                                         r"20; digit pixels are 0..16"):
         ex.configure("attention", dataset="digits", threshold=20)
     with pytest.raises(ValueError, match=r"n_patterns must be in \[1, \d+\], got 5000; the "
                                          r"binarised digits have \d+ distinct patterns"):
@@ -440,3 +480,443 @@ def test_plots_without_matplotlib(monkeypatch, capacity_rows):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"pip install fastsdm\[plot\]"):
         plots.plot_capacity(capacity_rows)
+
+
+# -- the registry: one record per experiment ------------------------------------
+
+
+def test_public_functions_mirror_their_config():
+    # The public functions are thin wrappers: their signatures (names, defaults,
+    # keyword-only) and docstrings must match the config dataclass they run.
+    import dataclasses
+    import inspect
+
+    from fastsdm.experiments._registry import REGISTRY
+
+    assert list(REGISTRY) == ["capacity", "critical_distance", "attention", "family_capacity"]
+    assert ex.EXPERIMENTS == {name: r.function for name, r in REGISTRY.items()}
+    assert ex.PRESETS == {name: r.presets for name, r in REGISTRY.items()}
+    assert ex.SUMMARY_COLUMNS == {name: r.summary for name, r in REGISTRY.items()}
+    for name, record in REGISTRY.items():
+        params = inspect.signature(record.function).parameters
+        assert list(params)[-1] == "progress" and params["progress"].default is True
+        fields = dataclasses.fields(record.config)
+        assert [f.name for f in fields] == list(params)[:-1], name
+        for f in fields:
+            assert params[f.name].default == f.default, (name, f.name)
+            assert params[f.name].kind is inspect.Parameter.KEYWORD_ONLY
+            assert f.metadata["param"].help, (name, f.name)
+        doc = record.function.__doc__
+        documented = doc[doc.index("Parameters\n"):doc.index("Returns\n")]
+        for f in fields:
+            assert re.search(rf"^    (\w+, )*{f.name}(, \w+)*( :|$)", documented, re.M), (
+                name, f.name)
+
+
+def test_configure_errors_name_their_parameters():
+    cases = [
+        (dict(n_bits=64, radius=65), ValueError, ("radius",)),
+        (dict(radius=100, activation_probability=0.01), ValueError,
+         ("radius", "activation_probability")),
+        (dict(noise=[0, 300]), ValueError, ("noise",)),
+        (dict(n_cues=0), ValueError, ("n_cues",)),
+        (dict(seed=-1), ValueError, ("seed",)),
+        (dict(storage="heteroassociative", iterations=5), ValueError, ("iterations",)),
+        (dict(n_patterns="100"), TypeError, ("n_patterns",)),
+        (dict(n_bits=1000, n_locations=10**10), MemoryError, ("n_locations", "counter_dtype")),
+    ]
+    for kwargs, error, parameters in cases:
+        with pytest.raises(error) as info:
+            ex.configure("capacity", **kwargs)
+        assert info.value.parameters == parameters, kwargs
+    with pytest.raises(ValueError) as info:
+        ex.configure("critical_distance", step=4, distances=[0, 8])
+    assert info.value.parameters == ("distances", "step")
+    with pytest.raises(TypeError, match=r"capacity: got an unexpected keyword argument "
+                                        r"'nbits'; did you mean 'n_bits'\?"):
+        ex.configure("capacity", nbits=64)
+    with pytest.raises(TypeError, match=r"capacity: got an unexpected keyword argument 'zzz'; "
+                                        r"its arguments are n_bits, n_locations, radius"):
+        ex.configure("capacity", zzz=1)
+    with pytest.raises(ValueError, match=r"config must be a configuration made by configure\(\), "
+                                         r"with an 'experiment' key naming one of capacity, "):
+        ex.run({"n_bits": 64})
+
+
+def test_register_refuses_a_second_record_and_undeclared_fields(toy_experiment):
+    import dataclasses
+
+    from fastsdm.experiments._registry import register
+
+    with pytest.raises(ValueError, match=r"experiment 'toy' \(command 'toy'\) is registered "
+                                         r"already"):
+        register(toy_experiment)
+
+    @dataclasses.dataclass(frozen=True)
+    class Bare:
+        size: int = 3
+
+    with pytest.raises(TypeError, match=r"Bare.size was not made with param\(\): it has no "
+                                        r"help text or flag"):
+        register(dataclasses.replace(toy_experiment, name="bare", command="bare", config=Bare))
+
+
+def test_messages_are_spelled_for_the_caller():
+    # The same check, spelled as Python arguments or as the command's flags: the
+    # command never rewrites a message.
+    from fastsdm.experiments._registry import REGISTRY
+
+    record = REGISTRY["capacity"]
+    for names, expected in ((None, "noise must be in [0, 64], got 65"),
+                            (record.flags(), "--noise must be in [0, 64], got 65")):
+        args = ({"n_bits": 64, "noise": [65]},) + ((names,) if names else ())
+        with pytest.raises(ValueError) as info:
+            record.configure(*args)
+        assert str(info.value).startswith(f"each of {expected}")
+    with pytest.raises(ValueError, match=r"^--iterations 2 needs --storage autoassociative"):
+        record.configure({"storage": "heteroassociative", "iterations": 2}, record.flags())
+
+
+@pytest.fixture
+def toy_experiment():
+    """A new experiment registered the way every experiment is: one record, nothing else."""
+    from dataclasses import dataclass
+
+    from fastsdm.experiments import _fields
+    from fastsdm.experiments._registry import REGISTRY, Experiment, about, param, register
+
+    @dataclass(frozen=True, kw_only=True)
+    class ToyConfig:
+        size: int = param(3, "rows to make", flag="--size",
+                          parse=_fields.parse_positive_int, metavar="K",
+                          check=_fields.integer(1, 50))
+        seed: int | None = _fields.seed()
+
+        def resolve(self, names):
+            with about("size"):
+                if self.size == 13:
+                    raise ValueError(f"{names('size')} must not be 13")
+            return {"experiment": "toy", "size": self.size, "seed": self.seed}
+
+    def run(config, progress):
+        return ex.Records([{"experiment": "toy", "i": i, "value": i * i}
+                           for i in range(config["size"])], experiment="toy", config=config,
+                          expected=config["size"])
+
+    def draw(rows):
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        ax = fig.subplots()
+        ax.plot([r["i"] for r in rows], [r["value"] for r in rows])
+        ax.set_xlabel("i")
+        ax.set_ylabel("value")
+        return fig
+
+    def toy(*, size=3, seed=0, progress=True):
+        return REGISTRY["toy"].execute({"size": size, "seed": seed, "progress": progress})
+
+    record = register(Experiment(
+        name="toy", config=ToyConfig, run=run, function=toy, draw=draw,
+        presets={"small": {}, "big": {"size": 40}}, summary=(("i",), ("value",)),
+        command="toy", title="a toy", description="A toy experiment."))
+    yield record
+    del REGISTRY["toy"]
+
+
+def test_a_new_experiment_is_one_record(toy_experiment, tmp_path, capsys):
+    # configure, run, the summary, the figure and the command line all come from the record.
+    from fastsdm.cli import build_parser, main
+
+    assert ex.configure("toy", size=4) == {"experiment": "toy", "size": 4, "seed": 0}
+    assert len(ex.run(ex.configure("toy", size=4), progress=False)) == 4
+    with pytest.raises(ValueError, match="size must be in \\[1, 50\\], got 99") as info:
+        ex.configure("toy", size=99)
+    assert info.value.parameters == ("size",)
+    sub = build_parser().commands["toy"]
+    assert "--size" in sub.format_help() and "big: --size 40" in sub.format_help()
+    assert main(["toy", "--size", "13", "--out", str(tmp_path / "bad")]) == 2
+    assert "fastsdm toy: error: --size must not be 13" in capsys.readouterr().err
+    code = main(["toy", "--preset", "big", "--out", str(tmp_path / "run"), "--no-plot"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert len(json.loads((tmp_path / "run" / "results.json").read_text())) == 40
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    assert summary.startswith("# fastsdm toy") and "value" in summary
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
+    rows = toy_experiment.function(size=5, progress=False)
+    assert plots.plot(rows, tmp_path / "toy.png").axes[0].get_xlabel() == "i"
+
+
+# -- progress bars: the ETA leaves compiling steps out ---------------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_eta_excludes_steps_that_compiled():
+    from fastsdm.experiments._progress import COMPILING, MEASURING, StepClock
+
+    clock = FakeClock()
+    steps = StepClock(10, clock)
+    assert steps.status() == MEASURING
+    steps.compile_started()                # the first row compiles for 10 s
+    assert steps.status() == COMPILING
+    clock.now += 10
+    steps.compile_finished()
+    steps.step_done()
+    assert steps.status() == MEASURING     # no step without compiling yet: no guess
+    assert steps.remaining() is None
+    for _ in range(2):                     # then rows take 1 s each
+        clock.now += 1
+        steps.step_done()
+    assert steps.compiled_steps == 1 and steps.clean_steps == 2
+    assert steps.remaining() == pytest.approx(7.0)  # 7 rows x 1 s, not 7 x 4 s
+    assert steps.status() == "ETA 0:07"
+    clock.now += 1
+    steps.compile_started()                # a compile that spans the end of a step
+    steps.step_done()                      # marks that step and the next one
+    clock.now += 30
+    steps.compile_finished()
+    steps.step_done()
+    assert steps.compiled_steps == 3 and steps.clean_steps == 2
+    assert steps.remaining() == pytest.approx(5.0)
+    for _ in range(5):
+        steps.step_done()
+    assert steps.status() == ""
+
+
+def test_progress_listens_to_numba_compile_events():
+    import io
+
+    from numba.core import event
+
+    from fastsdm.experiments._progress import COMPILE_EVENT, COMPILING, Progress
+
+    clock, out = FakeClock(), io.StringIO()
+    bar = Progress(4, "demo", True, clock=clock, file=out)
+    try:
+        bar.note("row 1")
+        event.start_event(COMPILE_EVENT)   # what numba fires when it compiles a kernel
+        assert bar.status() == f"{COMPILING}; row 1"
+        assert COMPILING in out.getvalue()  # shown at once, not at the next row
+        clock.now += 20
+        event.end_event(COMPILE_EVENT)
+        bar.update()
+        clock.now += 2
+        bar.update()
+        assert bar.clock.compiled_steps == 1 and bar.status() == "ETA 0:04; row 1"
+    finally:
+        bar.close()
+    event.start_event(COMPILE_EVENT)       # closed: no longer listening
+    event.end_event(COMPILE_EVENT)
+    assert bar.clock.compiling == 0 and not bar.listening
+    silent = Progress(4, "demo", False)
+    event.start_event(COMPILE_EVENT)
+    event.end_event(COMPILE_EVENT)
+    assert silent.clock.compiling == 0 and silent.bar is None
+    silent.close()
+
+
+def test_progress_sees_a_real_compilation():
+    import io
+
+    import numba
+
+    from fastsdm.experiments._progress import Progress
+
+    @numba.njit(cache=False)
+    def fresh(x):  # a new function: its first call compiles
+        return x + 1
+
+    bar = Progress(2, "demo", True, clock=FakeClock(), file=io.StringIO())
+    try:
+        fresh(1)
+        bar.update()
+        bar.update()
+    finally:
+        bar.close()
+    assert (bar.clock.compiled_steps, bar.clock.clean_steps) == (1, 1)
+
+
+# -- lazy subpackages ---------------------------------------------------------------
+
+
+def test_import_fastsdm_is_light_and_subpackages_are_attributes():
+    import subprocess
+
+    code = ("import sys, fastsdm\n"
+            "heavy = ('numba', 'matplotlib', 'scipy', 'dask', 'sklearn')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+            "fastsdm.experiments.capacity, fastsdm.plots.plot, fastsdm.gallery.run\n"
+            "fastsdm.hopfield.Hopfield, fastsdm.distributed.ShardedSDM, fastsdm.SDM\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'dask', "
+            "'sklearn'}))\n")
+    root = str(__import__("pathlib").Path(fastsdm.__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=root, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "[]"]
+    with pytest.raises(AttributeError, match="module 'fastsdm' has no attribute 'nope'"):
+        fastsdm.nope  # noqa: B018
+    assert {"experiments", "SDM"} <= set(dir(fastsdm))
+
+
+# -- figures: what they mark ------------------------------------------------------
+
+
+@pytest.mark.nojit
+def test_recall_crossing():
+    crossing = _critical_distance.recall_crossing
+    # Falls below one half between 40 (0.75) and 48 (0.25): halfway, at 44.
+    assert crossing([0, 40, 48, 56], [1.0, 0.75, 0.25, 0.0]) == 44.0
+    # Exactly one half at 48 still counts as recalled; the crossing is after it.
+    assert crossing([0, 40, 48, 56], [1.0, 0.75, 0.5, 0.0]) == 48.0
+    assert crossing([0, 8, 16], [1.0, 0.9, 0.6]) is None   # never below: beyond the grid
+    assert crossing([0, 8], [0.4, 0.0]) == 0.0             # already below at the first point
+    assert crossing([0, 10, 20], [1.0, 0.6, 0.1], level=0.35) == 15.0
+
+
+def _vertical_lines(ax):
+    return sorted(round(float(line.get_xdata()[0]), 6) for line in ax.lines
+                  if len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1])
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_critical_distance_figure_marks_each_criterion_on_its_panel(critical_rows):
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
+    fig = plots.plot_critical_distance(critical_rows)
+    ms = sorted({r["n_patterns"] for r in critical_rows})
+    assert len(fig.axes) == len(ms) + 1             # a panel per curve, then recall
+    recall_ax = fig.axes[-1]
+    crossings = []
+    for ax, m in zip(fig.axes, ms, strict=False):
+        curve = [r for r in critical_rows if r["n_patterns"] == m]
+        assert ax.get_title().startswith(f"m = {m:,}: critical distance "
+                                         f"{curve[0]['critical_distance_sim']} bits")
+        # the "mean final < cue" criterion on the distance panel ...
+        assert _vertical_lines(ax) == [curve[0]["critical_distance_sim"]]
+        # ... and where recall crosses one half, independently interpolated, on the recall panel
+        x = [r["cue_distance"] for r in curve]
+        y = [r["exact_recall_final"] for r in curve]
+        below = next(k for k, v in enumerate(y) if v < 0.5)
+        crossings.append(round(x[below - 1] + (x[below] - x[below - 1])
+                               * (y[below - 1] - 0.5) / (y[below - 1] - y[below]), 6))
+    assert _vertical_lines(recall_ax) == sorted(crossings)
+    diamonds = [line for line in recall_ax.lines if line.get_marker() == "D"]
+    assert sorted(round(float(d.get_xdata()[0]), 6) for d in diamonds) == sorted(crossings)
+    assert {float(d.get_ydata()[0]) for d in diamonds} == {0.5}
+    # The legend is the figure's, outside every panel: it covers no curve.
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not any(_overlaps(legend, ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+def test_capacity_figure_names_the_noise_0_curve(capacity_rows):
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+    from fastsdm.experiments import _capacity
+
+    fig = plots.plot_capacity(capacity_rows)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[0] == _capacity.NOISE_0 and "stability, not recall from noise" in labels[0]
+    assert _capacity.NOISE_0_PANEL in fig.axes[2].get_title()
+    iterated = [line for line in fig.axes[2].lines if len(line.get_xdata()) == 4]
+    assert [line.get_linestyle() for line in iterated] == [":", "-", "-"]  # noise 0, 12, 24
+    noisy = [r for r in capacity_rows if r["noise"] > 0]
+    fig = plots.plot_capacity(noisy)
+    assert "noise 0" not in fig.axes[2].get_title()
+    assert not any("noise 0" in t.get_text() for t in fig.legends[0].get_texts())
+
+
+def test_an_interrupted_run_says_so_in_the_figure_and_the_summary(monkeypatch, tmp_path):
+    from fastsdm.experiments import _io
+
+    _interrupt_after(monkeypatch, RECALL, 3)
+    with pytest.warns(ex.ExperimentInterrupted):
+        rows = ex.capacity(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20],
+                           noise=[0, 4, 8], n_cues=5, progress=False)
+    note = "Interrupted (Ctrl-C) after 3 of 6 rows: partial results"
+    assert _io.interruption_note(rows).startswith(note)
+    summary = _io.summary_markdown("fastsdm capacity", rows)
+    assert summary.splitlines()[2] == f"> **{_io.interruption_note(rows)}.**"
+    assert _io.interruption_note(list(rows)) == ""  # plain rows carry no such flag
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
+    texts = [t.get_text() for t in plots.plot(rows, tmp_path / "c.png").texts]
+    assert any(t.startswith("INTERRUPTED (Ctrl-C) after 3 of 6 rows") for t in texts)
+    rows.interrupted = False
+    assert not [t for t in plots.plot(rows, tmp_path / "d.png").texts
+                if "INTERRUPTED" in t.get_text()]
+
+
+# -- sizes: one unit, one number ----------------------------------------------------
+
+
+CANONICAL_INT8 = "1.05 GiB"
+
+
+def test_memory_sizes_are_quoted_one_way():
+    from pathlib import Path
+
+    from fastsdm import gallery
+    from fastsdm._machine import format_bytes
+    from fastsdm.cli import build_parser
+
+    nbytes = fastsdm.SDM.estimate_nbytes(1000, 10**6, counter_dtype="int8")
+    assert nbytes == 10**6 * (8 * 16 + 1000)
+    assert format_bytes(nbytes) == CANONICAL_INT8
+    assert f"{CANONICAL_INT8} for Kanerva's canonical memory" in fastsdm.SDM.__doc__
+    assert CANONICAL_INT8 in gallery.__doc__
+    commands = build_parser().commands
+    for command in ("capacity", "critical-distance"):
+        assert f"(SDM memory {CANONICAL_INT8})" in " ".join(
+            commands[command].format_help().split())
+    assert f"canonical memory ({CANONICAL_INT8}, minutes)" in " ".join(
+        commands["paper"].format_help().split())
+    root = Path(fastsdm.__file__).resolve().parents[1]
+    assert f"int8 counters: {CANONICAL_INT8})" in (
+        root / "fastsdm" / "experiments" / "__init__.py").read_text()
+    assert f"# {CANONICAL_INT8}" in (root / "README.md").read_text()
+    stale = ("1.13 GiB", "1.06 GiB", "1.13 GB", "1.1 GB", "1 GB)")
+    docs = root / "docs"
+    for path in [*root.joinpath("fastsdm").rglob("*.py"), root / "README.md",
+                 *docs.glob("*.rst"), *docs.joinpath("guide").glob("*.rst")]:
+        text = path.read_text(encoding="utf-8")
+        assert not [s for s in stale if s in text], path
+
+
+def test_the_memory_hint_suggests_what_can_help(monkeypatch):
+    from fastsdm import _machine
+
+    monkeypatch.setattr(_machine, "available_memory", lambda: 3 * 2**30)
+    # int16 needs 3.96 GiB, int8 2.10 GiB: int8 helps
+    with pytest.raises(MemoryError, match=r"need 3.96 GiB .* only 3.00 GiB is available; use "
+                                          r"counter_dtype='int8' \(it fits\)"):
+        ex.configure("capacity", n_bits=1000, n_locations=2 * 10**6, n_patterns=[10])
+    # 50 TB: int8 cannot help; the number of locations that fits is said instead
+    fit = (3 * 2**30 - 10 * 8 * 16) // (8 * 16 + 1000)
+    with pytest.raises(MemoryError) as info:
+        ex.configure("capacity", n_bits=1000, n_locations=5 * 10**10, n_patterns=[10])
+    message = str(info.value)
+    assert "int8'" not in message and "(it fits)" not in message
+    assert message.endswith(f"use fewer locations: about {fit:,} fit with int8 counters")
+    with pytest.raises(MemoryError, match=r"store fewer patterns"):
+        ex.configure("capacity", n_bits=1000, n_locations=10, n_patterns=[3 * 10**7])

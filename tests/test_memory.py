@@ -454,3 +454,53 @@ def test_io_errors():
         mem.read(x, iterations=3)
     with pytest.raises(ValueError, match=r"iterations must be in \[1, inf\]"):
         mem.read(x, iterations=0)
+
+
+# -- clear errors (issue 11, sections 4 and 5) ------------------------------------------
+
+
+@pytest.mark.nojit
+def test_n_bits_of_the_wrong_type_say_how_to_fix_it():
+    with pytest.raises(TypeError, match=r"n_bits must be an integer, got float 100.0; pass "
+                                        r"n_bits=100 \(an int, not a float\)"):
+        fastsdm.SDM(100.0, 10, radius=3)
+    with pytest.raises(TypeError, match=r"got str '100'; pass the number n_bits=100, not the "
+                                        r"string '100'"):
+        fastsdm.SDM("100", 10, radius=3)
+    with pytest.raises(TypeError, match=r"radius must be an integer, got float 3.5; the "
+                                        r"activation radius"):
+        fastsdm.SDM(100, 10, radius=3.5)
+
+
+def test_big_endian_words_are_never_read_as_bits():
+    mem = fastsdm.SDM(100, 30, radius=40, ties="zero", seed=0)
+    x = fastsdm.random_addresses(3, 100, seed=1)
+    big = x.astype(">u8")
+    match = r"are uint64 words in non-native \(big-endian\) byte order.*np.asarray"
+    for call in (lambda: mem.write(big), lambda: mem.write(x, big), lambda: mem.read(big),
+                 lambda: mem.read_sums(big), lambda: mem.activate(big),
+                 lambda: fastsdm.SDM(100, radius=40, addresses=mem.addresses.astype(">u8"))):
+        with pytest.raises(TypeError, match=match):
+            call()
+    assert not mem.counters.any()
+    np.testing.assert_array_equal(mem.read(np.asarray(big, dtype=np.uint64)), mem.read(x))
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGALRM"),
+                    reason="needs SIGALRM for the hang guard")
+def test_an_activation_probability_for_a_million_bits_answers():
+    import signal
+
+    binom = pytest.importorskip("scipy.stats").binom
+
+    def hang(*_):
+        raise TimeoutError("SDM(10**6, 10, activation_probability=0.001) took over 60 s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)  # fastsdm 0.1.0 did not answer within minutes
+    try:
+        mem = fastsdm.SDM(10**6, 10, activation_probability=0.001, counter_dtype="int8", seed=0)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert mem.radius == int(binom.ppf(0.001, 10**6, 0.5)) == 498455

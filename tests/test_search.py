@@ -236,3 +236,69 @@ def test_transpose8x8_matches_plain_python():
     plain = np.zeros(500, dtype=np.uint64)
     _intrinsics.transpose8x8(src, 7, 40, plain, 3, 50)
     np.testing.assert_array_equal(plain, expected)
+
+
+# -- pad bits, n_bits and byte order (issue 11, section 5) -----------------------------
+
+
+def test_pad_bits_count_without_n_bits_and_are_refused_with_it(rng):
+    n = 100
+    a = fastsdm.random_addresses(6, n, seed=0)
+    q = fastsdm.random_addresses(3, n, seed=1)
+    garbage = q.copy()
+    # Word 1 holds vector bits 64..127 as bytes 8..15; bits 100..127 are pad.
+    garbage[:, -1] |= np.uint64((1 << 63) | (1 << 33))  # vector bits 120 and 102
+    # Without n_bits every one of the 64 W bits counts (np.bitwise_count is the oracle).
+    oracle = np.bitwise_count(garbage[:, None, :] ^ a[None, :, :]).sum(axis=2)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(garbage, a), oracle)
+    assert (oracle != fastsdm.hamming_distances(q, a)).any()
+    radius = int(np.median(oracle))
+    indptr, indices = fastsdm.radius_search(garbage, a, radius)
+    assert indices.tolist() == [j for row in oracle for j in np.flatnonzero(row <= radius)]
+    _, distances = fastsdm.knn_search(garbage, a, 6)
+    np.testing.assert_array_equal(distances, np.sort(oracle, axis=1))
+    # With n_bits they are refused, by every function, for queries and addresses.
+    for call in (lambda x, y: fastsdm.hamming_distances(x, y, n_bits=n),
+                 lambda x, y: fastsdm.radius_search(x, y, 3, n_bits=n),
+                 lambda x, y: fastsdm.knn_search(x, y, 2, n_bits=n)):
+        with pytest.raises(ValueError, match="queries has non-zero pad bits beyond bit 100"):
+            call(garbage, a)
+        with pytest.raises(ValueError, match="addresses has non-zero pad bits beyond bit 100"):
+            call(q, garbage)
+    cleared = fastsdm.clear_pad_bits(garbage, n)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(cleared, a, n_bits=n),
+                                  fastsdm.hamming_distances(q, a))
+
+
+@pytest.mark.parametrize(("n_bits", "match"), [
+    (100.0, r"n_bits must be an integer, got float 100.0; .*pass n_bits=100 \(an int, not a "
+            r"float\)"),
+    ("100", r"n_bits must be an integer, got str '100'; .*pass the number n_bits=100, not the "
+            r"string '100'"),
+    ("lots", r"pass a whole number such as n_bits=100, not a string"),
+])
+def test_n_bits_of_the_wrong_type_say_how_to_fix_it(n_bits, match):
+    a = fastsdm.random_addresses(3, 100, seed=0)
+    for call in (lambda: fastsdm.hamming_distances(a, a, n_bits=n_bits),
+                 lambda: fastsdm.radius_search(a, a, 3, n_bits=n_bits),
+                 lambda: fastsdm.knn_search(a, a, 2, n_bits=n_bits)):
+        with pytest.raises(TypeError, match=match):
+            call()
+
+
+def test_big_endian_words_are_refused_with_both_conversions():
+    a = fastsdm.random_addresses(4, 100, seed=0)
+    big = a.astype(">u8")  # same values, other byte order
+    match = (r"queries are uint64 words in non-native \(big-endian\) byte order.*"
+             r"np.asarray\(queries, dtype=np.uint64\).*queries.view\('<u8'\)")
+    for call in (lambda: fastsdm.hamming_distances(big, a),
+                 lambda: fastsdm.radius_search(big, a, 3),
+                 lambda: fastsdm.knn_search(big, a, 2)):
+        with pytest.raises(TypeError, match=match):
+            call()
+    with pytest.raises(TypeError, match="addresses are uint64 words in non-native"):
+        fastsdm.hamming_distances(a, big)
+    # The first conversion of the hint gives the same words back.
+    np.testing.assert_array_equal(
+        fastsdm.hamming_distances(np.asarray(big, dtype=np.uint64), a),
+        fastsdm.hamming_distances(a, a))

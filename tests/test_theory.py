@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import signal
 import statistics
 import time
 import warnings
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastsdm import theory
+from fastsdm.theory import _caps, _reads
 
 nojit = pytest.mark.nojit
 LOG2 = math.log(2.0)
@@ -356,7 +358,7 @@ def test_memory_optimum():
 @nojit
 def test_critical_distance_against_direct_formula():
     n, d, r, m = 64, 17, 2.0**40, 100
-    result = theory.critical_distance(n, d, r, m)
+    result = theory.critical_distance(n, d, r, m, model="paper")
     s = [float(r * i / 2**n) for i in theory.intersection(n, d, np.arange(n + 1))]
     half = s[n // 2]
     expected = [n * phi(-sx / math.sqrt(sx + (m - 1) * (half + half**2))) for sx in s]
@@ -374,13 +376,234 @@ def test_critical_distance_against_direct_formula():
 def test_critical_distance_noise_vanishes_below_quarter_radius():
     # 2d < n/2: I(n/2) = 0, so x'(x) = n Φ(-sqrt(S(x))) for any number of patterns
     n, d, r = 64, 15, 2.0**64
-    few = theory.critical_distance(n, d, r, 1).curve[1]
-    many = theory.critical_distance(n, d, r, 10**9).curve[1]
+    paper = {"model": "paper"}
+    few = theory.critical_distance(n, d, r, 1, **paper).curve[1]
+    many = theory.critical_distance(n, d, r, 10**9, **paper).curve[1]
     np.testing.assert_array_equal(few, many)
-    assert theory.critical_distance(n, d, r, 1024).distance == 2 * d
-    crowded = theory.critical_distance(n, 16, r, 1024)
+    assert theory.critical_distance(n, d, r, 1024, **paper).distance == 2 * d
+    crowded = theory.critical_distance(n, 16, r, 1024, **paper)
     assert crowded.distance < 2 * 16
-    assert theory.critical_distance(8, 0, 1.0, 1).distance == 0
+    assert theory.critical_distance(8, 0, 1.0, 1, **paper).distance == 0
+    # the three-way tie of the paper's d*_CD, reported rather than hidden
+    assert [theory.critical_distance(n, k, r, 1024, **paper).distance
+            for k in (14, 15, 16, 17, 18)] == [28, 30, 30, 30, 28]
+    assert theory.optimal_radius(n, r, 1024, "critical_distance", return_all=True) == (15, 16, 17)
+
+
+# ---------------------------------------------------------------------------
+# One-read models: each piece against exact enumeration, Monte Carlo and fastsdm.SDM
+# ---------------------------------------------------------------------------
+
+
+@nojit
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 13])
+def test_self_bias_identity_is_exact(n):
+    # Σ_h C(n,h) I(h) (n − 2h) = n C(n−1, d)²: the mean pull E_h[S(h)(1 − 2h/n)] of
+    # one stored word towards the cue is N κ², κ = C(n−1, d)/2^n (exact integers).
+    for d in range(n + 1):
+        lhs = sum(math.comb(n, h) * theory.intersection(n, d, h) * (n - 2 * h)
+                  for h in range(n + 1))
+        assert lhs == n * math.comb(n - 1, d) ** 2, (n, d)
+    stats = theory.read_statistics(n, min(n, 2), 1000, 11)
+    kappa = math.comb(n - 1, min(n, 2)) / 2**n
+    assert stats.bias == pytest.approx(10 * 1000 * kappa**2, rel=1e-12)
+
+
+def brute_force_overlap(n: int, d: int, x: int) -> int:
+    """Σ z̃_j q̃_j over z in O(q, d) ∩ O(ξ, d), with q, ξ x bits apart and agreeing on bit j."""
+    points = np.arange(1 << n, dtype=np.uint64)
+    q, xi = np.uint64(0), np.uint64(((1 << x) - 1) << 1)  # bit 0 agrees; bits 1..x differ
+    both = (np.bitwise_count(points ^ q) <= d) & (np.bitwise_count(points ^ xi) <= d)
+    agree_bit0 = (points & np.uint64(1)) == 0
+    return int(both[agree_bit0].sum()) - int(both[~agree_bit0].sum())
+
+
+@nojit
+@pytest.mark.parametrize("n", [2, 5, 9])
+def test_agreeing_overlap_against_enumeration(n):
+    for d in range(n + 1):
+        log_j = _reads._log_agreeing_overlap(n, d)
+        for x in range(n):
+            expected = brute_force_overlap(n, d, x)
+            got = math.exp(log_j[x]) if log_j[x] > -math.inf else 0.0
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-12), (n, d, x)
+
+
+def simulate_oriented_sums(n, d, N, m, x, trials, rng):
+    """t_j = s_j q̃_j of one read, on right (ε = +1) and flipped cue bits, with NumPy only."""
+    bit = np.uint64(1) << np.arange(n, dtype=np.uint64)
+    right, flipped = [], []
+    for _ in range(trials):
+        locations = rng.integers(0, 1 << n, N, dtype=np.uint64)  # n-bit integers
+        words = rng.integers(0, 1 << n, m, dtype=np.uint64)
+        flips = rng.choice(n, x, replace=False)
+        cue = words[0] ^ np.bitwise_or.reduce(bit[flips])
+        writes = np.bitwise_count(locations[:, None] ^ words[None]) <= d  # (N, m)
+        bipolar = np.where(words[:, None] & bit, 1, -1)  # (m, n)
+        active = np.bitwise_count(locations ^ cue) <= d
+        t = (writes[active].sum(axis=0) @ bipolar) * np.where(cue & bit, 1, -1)
+        mask = np.zeros(n, dtype=bool)
+        mask[flips] = True
+        right.append(t[~mask])
+        flipped.append(t[mask])
+    return np.concatenate(right).astype(float), np.concatenate(flipped).astype(float)
+
+
+@pytest.mark.slow
+def test_read_moments_against_monte_carlo():
+    # Small memories where the shared-location term is 17 % of the variance: the
+    # issue's σ² = S + (m−1)E_h[S + S²] alone would miss the Monte Carlo variance.
+    n, d, N, m, x = 12, 4, 150, 60, 3
+    stats = theory.read_statistics(n, d, N, m)
+    right, flipped = simulate_oriented_sums(n, d, N, m, x, 4000, np.random.default_rng(0))
+    s = stats.signal[x]
+    mean_right, mean_flipped = s + stats.bias, -s + stats.bias
+    var_right = stats.signal_var[x] + stats.crosstalk_var + 2 * stats.cov_correct[x]
+    var_flipped = stats.signal_var[x] + stats.crosstalk_var - 2 * stats.cov_flipped[x]
+    assert right.mean() == pytest.approx(mean_right, abs=4 * right.std() / math.sqrt(4000))
+    assert flipped.mean() == pytest.approx(mean_flipped, abs=4 * flipped.std() / math.sqrt(4000))
+    assert right.var() == pytest.approx(var_right, rel=0.05)
+    assert flipped.var() == pytest.approx(var_flipped, rel=0.05)
+    hetero = theory.read_statistics(n, d, N, m, model="heteroassociative")
+    without_sharing = stats.signal_var[x] + hetero.crosstalk_var
+    assert right.var() > 1.12 * without_sharing
+
+
+def sdm_one_read(n, d, N, m, xs, cues, seed, hetero=False):
+    """Mean distance after one read of fastsdm.SDM, per cue distance."""
+    import fastsdm
+
+    seeds = np.random.SeedSequence(seed).spawn(3)
+    mem = fastsdm.SDM(n, N, radius=d, seed=seeds[0])
+    rng = np.random.default_rng(seeds[1])
+    keys = fastsdm.random_addresses(m, n, seed=rng)
+    data = fastsdm.random_addresses(m, n, seed=rng) if hetero else keys
+    mem.write(keys, data if hetero else None)
+    rng = np.random.default_rng(seeds[2])
+    chosen = rng.choice(m, cues, replace=False)
+    out = []
+    for x in xs:
+        read = mem.read(fastsdm.flip_bits(keys[chosen], n, x, seed=rng))
+        out.append(float(np.bitwise_count(read ^ data[chosen]).sum(axis=1).mean()))
+    return np.array(out)
+
+
+def test_autoassociative_model_tracks_the_simulated_memory():
+    n, d, N, m = 256, 108, 20_000, 1600
+    xs = np.array([16, 32, 48, 64, 96])
+    simulated = sdm_one_read(n, d, N, m, xs, 100, seed=11)
+    model = theory.critical_distance(n, d, N, m).curve[1][xs]
+    tolerance = np.maximum(10.0, 0.06 * simulated)
+    assert np.all(np.abs(model - simulated) <= tolerance), (simulated, model)
+    # the paper model, without the self-bias, misses the same measurement by far
+    paper = theory.critical_distance(n, d, N, m, model="paper").curve[1][xs]
+    assert np.all(np.abs(paper - simulated) > tolerance), (simulated, paper)
+
+
+def test_heteroassociative_bit_error_tracks_the_simulated_memory():
+    n, d, N, m, x = 256, 103, 100_000, 2000, 32
+    simulated = sdm_one_read(n, d, N, m, [x], 300, seed=12, hetero=True)[0] / n
+    model = theory.bit_error_probability(n, d, N, m, x, model="heteroassociative")
+    assert model == pytest.approx(simulated, rel=0.15)
+    paper = theory.bit_error_probability(n, d, N, m, x, model="paper")
+    assert paper != pytest.approx(simulated, rel=0.15)
+
+
+@nojit
+def test_canonical_memory_models():
+    auto = theory.critical_distance(1000, 451, 10**6, 10_000)
+    assert auto.distance == 228
+    assert theory.critical_distance(1000, 451, 10**6, 10_000, model="paper").distance == 164
+    hetero = theory.critical_distance(1000, 451, 10**6, 10_000, model="heteroassociative")
+    assert hetero.distance < 164  # more crosstalk than the paper model, no self-bias
+    stats = theory.read_statistics(1000, 451, 10**6, 10_000)
+    assert stats.bias == pytest.approx(128.6134, abs=1e-4)
+    assert auto.curve[1][200] == pytest.approx(177.94, abs=0.01)
+    # canonical load of the capacity experiment, noise 0: measured 1e-5 bit errors
+    assert theory.bit_error_probability(1000, 451, 10**6, 60_000, 0) < 1e-4
+    assert theory.bit_error_probability(1000, 451, 10**6, 60_000, 0, model="paper") > 1e-3
+
+
+@nojit
+@pytest.mark.parametrize("model", ["autoassociative", "heteroassociative"])
+def test_one_stored_word_is_exact(model):
+    # No crosstalk: a bit is wrong only when no location is shared (a coin flip),
+    # P(c = 0) = (1 − I(x)/2^n)^N, exactly.
+    n, d, N = 64, 20, 1000
+    xs = np.array([0, 10, 30, 41])
+    share = np.array([theory.intersection(n, d, int(x)) / 2**n for x in xs])
+    none = (1.0 - share) ** N
+    np.testing.assert_allclose(theory.bit_error_probability(n, d, N, 1, xs, model=model),
+                               none / 2, rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(theory.exact_recall_probability(n, d, N, 1, xs, model=model),
+                               1 - none + none * 0.5**n, rtol=1e-9)
+    # paper model: Kanerva's normal form Φ(−√S) per bit
+    s = N * share[0]
+    assert theory.bit_error_probability(n, d, N, 1, 0, model="paper") == pytest.approx(
+        phi(-math.sqrt(s)))
+
+
+@nojit
+def test_probabilities_stay_in_the_unit_interval():
+    # The paper model's Poisson mixture summed to 1.0000000000001128 here before clipping.
+    assert theory.exact_recall_probability(1000, 451, 10**6, 100, 0, model="paper") == 1.0
+    for model in theory.READ_MODELS:
+        for args in [(64, 20, 2000, 100), (256, 103, 10**5, 2000), (64, 15, 2**64, 1024)]:
+            xs = np.arange(args[0] + 1)
+            for values in (theory.bit_error_probability(*args, xs, model=model),
+                           theory.exact_recall_probability(*args, xs[::7], model=model)):
+                assert np.all((values >= 0) & (values <= 1)), (model, args)
+
+
+@nojit
+def test_read_model_shapes_and_scalars():
+    value = theory.bit_error_probability(128, 51, 4000, 100, 12)
+    assert isinstance(value, float)
+    grid = theory.bit_error_probability(128, 51, 4000, 100, [[0, 12], [24, 128]])
+    assert grid.shape == (2, 2) and grid[0, 1] == value
+    # Nothing shared with the complement: coin flips, unless the other words (stored
+    # at their own addresses) pull the read towards the cue, i.e. away from the word.
+    assert theory.bit_error_probability(128, 51, 4000, 100, 128,
+                                        model="heteroassociative") == 0.5
+    assert grid[1, 1] > 0.55
+    curve = theory.critical_distance(128, 51, 4000, 100).curve
+    np.testing.assert_allclose(curve[1][[0, 12, 24]] / 128, [grid[0, 0], value, grid[1, 0]])
+    stats = theory.read_statistics(128, 51, 4000, 100, model="paper")
+    assert stats.bias == 0.0 and stats.model == "paper"
+
+
+@nojit
+def test_optimal_radius_models_and_ties():
+    args = (64, 2**64, 1024)
+    assert theory.optimal_radius(*args, "snr", return_all=True) == (11,)
+    assert theory.optimal_radius(*args, "memory", "argmax", return_all=True) == (
+        theory.optimal_radius(*args, "memory", "argmax"),)
+    auto = theory.optimal_radius(*args, "critical_distance", model="autoassociative",
+                                 return_all=True)
+    cds = [theory.critical_distance(64, d, 2**64, 1024, model="autoassociative").distance
+           for d in range(33)]
+    assert auto == tuple(d for d in range(33) if cds[d] == max(cds))
+
+
+# ---------------------------------------------------------------------------
+# Cap-fitted β
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_fit_cap_beta_reproduces_the_authors_values():
+    assert [round(theory.fit_cap_beta(64, d), 5) for d in (5, 9, 11)] == [
+        71.70921, 29.76709, 21.53975]
+    for d in (5, 9, 11):
+        paper, ols = theory.fit_cap_beta(64, d), theory.fit_cap_beta(64, d, method="ols")
+        assert paper == pytest.approx(ols * d / (d - 1), rel=1e-12)
+        assert paper > theory.fit_beta(64, d)  # caps fall faster than balls at n = 64
+    # against an independent line fit (np.polyfit) of the same points
+    h = np.arange(11)
+    x = 1 - 2 * h / 64
+    slope, intercept = np.polyfit(x, theory.log_cap_intersection(64, 11, x), 1)
+    beta, b0 = theory.fit_cap_beta(64, 11, method="ols", return_intercept=True)
+    assert (beta, b0) == pytest.approx((slope, intercept), rel=1e-9)
 
 
 # ---------------------------------------------------------------------------
@@ -395,15 +618,15 @@ def test_log_betainc_against_scipy():
             for x in (1e-8, 1e-3, 0.1, 0.5, 0.9, 0.99, 0.999999):
                 expected = special.betainc(a, b, x)
                 if expected > 1e-300:
-                    got = math.exp(theory._log_betainc(a, b, x, 1.0 - x))
+                    got = math.exp(_caps._log_betainc(a, b, x, 1.0 - x))
                     assert got == pytest.approx(expected, rel=1e-10), (a, b, x)
 
 
 @nojit
 def test_gauss_kronrod_constants_integrate_polynomials_exactly():
-    x = np.concatenate([-theory._GK_X[:-1], theory._GK_X[::-1]])
-    w = np.concatenate([theory._GK_W[:-1], theory._GK_W[::-1]])
-    gx, gw = x[1::2], np.concatenate([theory._G_W[:-1], theory._G_W[::-1]])
+    x = np.concatenate([-_caps._GK_X[:-1], _caps._GK_X[::-1]])
+    w = np.concatenate([_caps._GK_W[:-1], _caps._GK_W[::-1]])
+    gx, gw = x[1::2], np.concatenate([_caps._G_W[:-1], _caps._G_W[::-1]])
     for k in range(23):
         exact = 2.0 / (k + 1) if k % 2 == 0 else 0.0
         assert w @ x**k == pytest.approx(exact, abs=1e-15)
@@ -559,7 +782,7 @@ def test_tiny_cap_intersections_stay_positive_in_log_space():
     "call, error, match",
     [
         (lambda: theory.ball_size(64.0, 3), TypeError, r"n \(the number of bits\) must be an int"),
-        (lambda: theory.ball_size(True, 0), TypeError, r"must be an integer, got True"),
+        (lambda: theory.ball_size(True, 0), TypeError, r"must be an integer, got bool True"),
         (lambda: theory.ball_size(0, 0), ValueError, r"must be an integer >= 1, got 0"),
         (lambda: theory.ball_size(8, 2.5), TypeError, r"radius d must be an integer"),
         (lambda: theory.intersection(64, 70, 0), ValueError,
@@ -606,6 +829,27 @@ def test_tiny_cap_intersections_stay_positive_in_log_space():
          r"n_patterns must be >= 1 for the critical distance, got 0.5"),
         (lambda: theory.critical_distance(64, 15, 2**64, 0.5), ValueError,
          r"n_patterns must be >= 1 for the critical distance"),
+        (lambda: theory.critical_distance(64, 15, 2**64, 10, model="auto"), ValueError,
+         r"model must be one of 'autoassociative', 'heteroassociative', 'paper', got 'auto'"),
+        (lambda: theory.read_statistics(64, 15, 2**64, 0.5), ValueError,
+         r"n_patterns must be >= 1 for a read model, got 0.5"),
+        (lambda: theory.bit_error_probability(64, 15, 2**64, 10, 65), ValueError,
+         r"h must be in \[0, n\] = \[0, 64\], got 65"),
+        (lambda: theory.bit_error_probability(64, 15, 2**64, 10, 1.5), TypeError,
+         r"must be an integer or an array of integers"),
+        (lambda: theory.exact_recall_probability(64, 15, 0, 10, 1), ValueError,
+         r"n_locations must be a positive"),
+        (lambda: theory.exact_recall_probability(64, 15, 100, 0.0, 1), ValueError,
+         r"n_patterns must be a positive"),
+        (lambda: theory.optimal_radius(64, 2**64, 1024, "snr", model="autoassociative"),
+         ValueError, r"model='autoassociative' applies to criterion='critical_distance' only"),
+        (lambda: theory.optimal_radius(64, 2**64, 1024, return_all=1), TypeError,
+         r"return_all must be True or False, got 1"),
+        (lambda: theory.fit_cap_beta(64, 1), ValueError,
+         r"fit_cap_beta needs at least two points .* got 1"),
+        (lambda: theory.fit_cap_beta(64, 5.5), TypeError, r"radius d must be an integer"),
+        (lambda: theory.fit_cap_beta(64, 5, method="mle"), ValueError,
+         r"method must be one of 'paper', 'ols', got 'mle'"),
         (lambda: theory.cap_fraction(1, 0.5), ValueError,
          r">= 2 for caps on the sphere S\^\(n-1\), got 1"),
         (lambda: theory.cap_fraction(8, "2"), TypeError, r"radius d must be a real number"),
@@ -623,3 +867,116 @@ def test_tiny_cap_intersections_stay_positive_in_log_space():
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# radius_for_probability for any n (issue 11, section 4), intersection's check
+# ---------------------------------------------------------------------------
+
+
+def _radius_by_exact_sums(n: int, p) -> int:
+    """fastsdm 0.1.0's radius_for_probability: the exact sum of binomials, d = 0, 1, ..."""
+    target = Fraction(p)
+    threshold, total, term = target.numerator << n, 0, 1
+    for d in range(n + 1):
+        total += term
+        if total * target.denominator >= threshold:
+            return d
+        term = term * (n - d) // (d + 1)
+    raise AssertionError("unreachable")
+
+
+def _probabilities(n: int, rng) -> list:
+    ps = [0.5, 1.0, 1e-300, 5e-324, 2.0**-n, 1 - 2.0**-53, 0.001, Fraction(1, 3)]
+    ps += list(rng.uniform(0, 1, 6)) + list(10.0 ** rng.uniform(-300, 0, 6))
+    for d in rng.integers(0, n + 1, 4):
+        exact = Fraction(theory.ball_size(n, int(d)), 2**n)
+        ps += [exact, float(exact), exact + Fraction(1, 2**n)]  # ties and their roundings
+    return [p for p in ps if 0 < p <= 1]
+
+
+@nojit
+def test_radius_for_probability_fast_path_equals_the_exact_sums(monkeypatch):
+    from fastsdm.theory import _binomial
+
+    monkeypatch.setattr(_binomial, "EXACT_MAX_N", 0)  # the estimate-and-enclosure path for all n
+    rng = np.random.default_rng(11)
+    ns = list(range(1, 40)) + [int(n) for n in rng.integers(40, 3000, 16)] + [1501, 2047, 2048]
+    for n in ns:
+        for p in _probabilities(n, rng):
+            assert theory.radius_for_probability(n, p) == _radius_by_exact_sums(n, p), (n, p)
+
+
+@nojit
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the hang guard")
+def test_radius_for_probability_answers_for_millions_of_bits():
+    binom = pytest.importorskip("scipy.stats").binom
+
+    def hang(*_):
+        raise TimeoutError("radius_for_probability did not return within 60 s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)  # fastsdm 0.1.0 needed minutes for n = 10**6
+    try:
+        # (Not 0.5 for odd n: there P(X <= (n-1)/2) = 1/2 exactly, a tie scipy's
+        # floating-point check decides the other way.)
+        cases = [(n, p) for n in (10**4 + 1, 10**5, 10**6, 10**7 + 1)
+                 for p in (0.001, 0.999, 1e-30, 0.3) + ((0.5,) if n % 2 == 0 else ())]
+        got = [theory.radius_for_probability(n, p) for n, p in cases]
+        # Exact ties far beyond the exact-sum range: P(X <= (n-1)/2) = 1/2 for odd n.
+        ties = [theory.radius_for_probability(n, 0.5) for n in (10**4 + 1, 10**7 + 1)]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert got == [int(binom.ppf(p, n, 0.5)) for n, p in cases]
+    assert ties == [5000, 5 * 10**6]
+
+
+@nojit
+def test_intersection_reports_huge_unsigned_distances_as_they_are():
+    with pytest.raises(ValueError, match=r"got 18446744073709551615;"):
+        theory.intersection(5, 2, np.uint64(2**64 - 1))
+    with pytest.raises(ValueError, match=r"got 9223372036854775808;"):
+        theory.intersection(5, 2, np.array([1, 2**63], dtype=np.uint64))
+    assert theory.intersection(5, 2, np.uint64(3)) == theory.intersection(5, 2, 3)
+
+
+# ---------------------------------------------------------------------------
+# The package layout (issue 13): one vocabulary of checks, Jaeckel's design re-exported
+# ---------------------------------------------------------------------------
+
+
+@nojit
+def test_a_bool_is_not_a_probability():
+    # Before the shared vocabulary, True passed as the rational 1 and returned n.
+    with pytest.raises(TypeError, match=r"p must be a probability \(a real number\), got True"):
+        theory.radius_for_probability(8, True)
+    assert theory.radius_for_probability(8, 1) == 8
+    assert theory.radius_for_probability(8, Fraction(1, 2)) == 4
+
+
+@nojit
+def test_jaeckels_design_is_part_of_the_theory():
+    names = [name for name in theory.__all__ if name.startswith("hyperplane_")]
+    assert len(names) == 10
+    for name in names:
+        assert getattr(theory, name).__module__ == "fastsdm.theory._hyperplane"
+    # Its h_max default is the ball radius of the same activation probability.
+    assert theory.hyperplane_fit_beta(64, 10) == theory.hyperplane_fit_beta(
+        64, 10, theory.radius_for_probability(64, 2.0**-10))
+
+
+@nojit
+def test_reliability_below_a_coin_flip_is_refused():
+    # z = Φ⁻¹(p_whole^(1/n)) <= 0: capacity divided by z² = 0 (n = 1, p_whole = 0.5) or
+    # read a negative z as positive (p_whole = 1e-30 over 64 bits); both are errors now.
+    for call in (lambda: theory.capacity(1, 0, 2**40),
+                 lambda: theory.capacity(64, 5, 2**64, p_whole=1e-30),
+                 lambda: theory.optimal_probability(2**64, criterion="memory", n=1),
+                 lambda: theory.optimal_radius(64, 2**64, 1024, "memory", p_whole=1e-30)):
+        with pytest.raises(ValueError, match=r"gives no positive z-score; pass p_whole in "
+                                             r"\(0.5\*\*n, 1\)"):
+            call()
+    # Just above a coin flip per bit is a (tiny) positive z, and answers.
+    z = statistics.NormalDist().inv_cdf(0.5 + 1e-9)
+    assert theory.capacity(1, 0, 2**40, p_whole=0.5 + 1e-9) == theory.capacity(1, 0, 2**40, z=z)

@@ -1,16 +1,43 @@
 """Selection and accumulation kernels of the continuous SDM.
 
-The wrapper computes similarities ``S = Q @ A[start:stop].T`` of a block of
-locations with BLAS in float32 and hands them to the selection kernels here.
-BLAS rounding depends on the batch shape, the blocking and the library, so a
-decision taken on ``S`` alone could differ between a batch and the same
-queries one by one.  Every decision is therefore *exact*: a similarity
-farther than ``margin`` (a bound on the BLAS error) from the threshold, or
-from the current k-th best, is decided by ``S``; the few within the margin
-are decided by :func:`_cosine`, a fixed-order float64 cosine that does not
-depend on anything but the two vectors.
+Every activation decision is *exact*: location ``i`` is activated by query
+``x`` when :func:`_cosine`, a fixed-order float64 cosine of the two float32
+vectors, reaches the threshold.  That value depends on nothing but the two
+vectors, so a decision does not depend on the batch, the blocking, the thread
+count or the BLAS library.  Computing it for every pair would be slow; the
+scans compute a cheaper similarity with a rigorous bound on its distance to
+the exact cosine, decide every pair farther than the bound from the threshold
+by it, and compute the exact cosine only for the few that are not.
 
-Selection is parallel over queries (each query owns its output slice).
+Three scans produce the activation lists (CSR, ascending per query):
+
+* BLAS (:func:`_select_impl`): the wrapper computes ``S = Q @ A[start:stop].T``
+  in float32 with NumPy for a block of locations; pairs within ``margin`` (a
+  bound on any float32 dot product's rounding error) of the threshold are
+  decided by :func:`_cosine`.  The fallback on CPUs without AVX-512 VNNI, and
+  the k-nearest scan (:func:`_knn_impl`).
+* int8 (:func:`_scan_int8_chunk`), batches on CPUs with AVX-512 VNNI: each
+  tile of locations is quantised to int8 once per call (:func:`quantize_row`)
+  and every query block passes over it while it is in cache;
+  :func:`int8_masks` computes 4 queries x 32 locations of exact integer dot
+  products with ``vpdpbusd`` (64 multiply-adds per instruction, four times the
+  float32 FMA rate) and compares them with per-query integer bounds.  The
+  quantisation error is bounded per tile and per query (see
+  :func:`_int8_bounds`); the pairs inside the bound are decided by a float32
+  dot product (:func:`dot32`) with the BLAS margin, and the rare ones inside
+  that by :func:`_cosine`.  No similarity matrix is ever stored, and no BLAS
+  call interrupts the scan (no hand-over between BLAS's and numba's threads).
+* rows (:func:`_scan_rows_chunk`), a few queries, any CPU: each address row is
+  read once from memory and its float32 dot products with the queries
+  (:func:`dots4`: four queries per pass over a row) are decided as above;
+  the cost is one pass over the address matrix (the floor of a
+  matrix-vector product).
+
+The int8 and rows scans (driver :func:`_scan`) write ``(query, location)``
+pairs into a region of a shared buffer per chunk of locations; the wrapper
+runs the chunks on several threads and sorts the pairs into CSR.
+
+Selection is parallel over queries (BLAS) or location chunks (the others).
 Writes are parallel over *location ranges*: every thread applies the whole
 batch, in batch order, to the rows it owns, so no two threads touch the same
 row and each row receives its additions in batch order: a batch is
@@ -18,10 +45,365 @@ bit-identical to the same writes one by one, serial or parallel.  Reads are
 parallel over queries and sum each query's locations in ascending order.
 """
 
-import numpy as np
-from numba import prange
+import math
 
+import numpy as np
+from llvmlite import ir
+from numba import prange
+from numba.core import cgutils, config, types
+from numba.extending import intrinsic
+
+from .._intrinsics import popcount, prefetch
 from .._jit import jit, twins
+
+#: float32 or int32 lanes of one 512-bit vector.
+LANES = 16
+#: One int8 block: 4 queries x 2 panels of 16 locations.
+BLOCK_QUERIES = 4
+BLOCK_LOCATIONS = 32
+#: Initial dot product of a padding location (its words are zero): below
+#: every lower bound (they are clamped to >= PAD_INIT // 2).
+PAD_INIT = -(1 << 30)
+#: Up to this dim the int8 dot products, ``|D| <= 127 * 127 * dim < 2**29``,
+#: and the accumulators, ``< 2**30``, stay clear of the bounds' clamps and of
+#: int32 overflow.
+INT8_MAX_DIM = 16384
+INT32_MAX = np.iinfo(np.int32).max
+#: Rows of the address matrix prefetched ahead of the one being read or updated.
+PREFETCH_AHEAD = 4
+
+
+# -- vector primitives -------------------------------------------------------
+#
+# Each is an LLVM intrinsic on 16-lane vectors (``_dot32``, ...) and a plain
+# Python function of the same meaning (``_dot32_py``, ...) that runs under
+# NUMBA_DISABLE_JIT=1, with explicit bounds checks.  The intrinsics read raw
+# pointers: callers keep every index in bounds (the Python forms raise
+# IndexError where they would not be).  Calling an intrinsic directly emits
+# its code in place; an @overload wrapper is a separate function called
+# through a pointer (~60 cycles per call, measured) unless numba inlines it
+# in its own IR, which costs seconds of compilation.
+
+
+def _need(array, stop):
+    if stop > array.shape[0]:
+        raise IndexError(f"vector access up to {stop} beyond an array of {array.shape[0]}")
+
+
+def _dot32_py(x, x_off, a, a_off, n):
+    """float32 dot product of ``x[x_off:x_off + n]`` and ``a[a_off:a_off + n]``.
+
+    ``n`` is a multiple of 16.  Under the JIT: four accumulators of 16
+    float32 lanes, then the lanes summed pairwise (a fixed order per build;
+    callers allow for any order's rounding error).
+    """
+    if n % LANES:
+        raise ValueError("dot32 takes a multiple of 16 elements")
+    _need(x, x_off + n)
+    _need(a, a_off + n)
+    return np.float32(np.dot(x[x_off : x_off + n].astype(np.float32),
+                             a[a_off : a_off + n].astype(np.float32)))
+
+
+def _dots4_py(u, u_off, stride, a, a_off, n):
+    """Four float32 dot products with one vector: ``u[u_off + k * stride:][:n] . a[a_off:][:n]``.
+
+    ``n`` is a multiple of 16.  Under the JIT: each 16-lane chunk of ``a`` is
+    loaded once for the four queries (four independent accumulators), then
+    each accumulator's lanes are summed pairwise.
+    """
+    if n % LANES:
+        raise ValueError("dots4 takes a multiple of 16 elements")
+    _need(u, u_off + 3 * stride + n)
+    _need(a, a_off + n)
+    row = a[a_off : a_off + n].astype(np.float32)
+    return tuple(np.float32(np.dot(u[u_off + k * stride : u_off + k * stride + n]
+                                   .astype(np.float32), row)) for k in range(4))
+
+
+def _quantize_row_py(a, a_off, n, inv, scale, T, t_off, sums, s_off):
+    """Quantise ``a[a_off:a_off + n]`` (float32, ``n`` a multiple of 16) to int8.
+
+    ``q = roundeven(a * inv)`` (float32 product), stored four values per
+    int32 word (little-endian) at ``T[t_off + 16 * w]`` for word ``w``: one
+    lane of a 16-location panel.  ``sums[s_off:s_off + 3]`` receive the sum
+    of ``q``, the sum of ``(a - scale * q) ** 2`` (the squared quantisation
+    error, ``scale * q`` with one rounding) and the sum of ``a ** 2``.  The
+    caller guarantees ``|a * inv| <= 127`` (rounded).
+    """
+    if n % LANES:
+        raise ValueError("quantize_row takes a multiple of 16 elements")
+    _need(a, a_off + n)
+    if n:
+        _need(T, t_off + 16 * (n // 4 - 1) + 1)
+    _need(sums, s_off + 3)
+    row = a[a_off : a_off + n].astype(np.float32)
+    q = np.rint(row * np.float32(inv)).astype(np.int8)
+    T[t_off : t_off + 16 * (n // 4) : 16] = q.view("<i4")
+    row64 = row.astype(np.float64)
+    err = row64 - np.float64(np.float32(scale)) * q
+    sums[s_off] = q.sum(dtype=np.int64)
+    sums[s_off + 1] = (err * err).sum()
+    sums[s_off + 2] = (row64 * row64).sum()
+
+
+def _int8_masks_py(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure):
+    """Threshold masks of 4 queries x 32 locations from exact int8 dot products.
+
+    ``T[t_off:]`` holds two panels of 16 locations: word
+    ``T[t_off + (p * n4 + w) * 16 + i]`` packs the int8 values of dims
+    ``4w:4w + 4`` of location ``16 p + i``; ``X[x_off + k * n4 + w]`` packs
+    query ``k``'s values plus 128 (uint8).  With
+    ``D[k, l] = init[i_off + l] + sum(u8(X) * s8(T))``, bit ``l`` of
+    ``maybe[k]`` is set where ``D >= lo[q_off + k]`` and of ``sure[k]`` where
+    ``D >= hi[q_off + k]``.  Under the JIT: AVX-512 VNNI ``vpdpbusd``, eight
+    16-lane accumulators.
+    """
+    _need(T, t_off + 32 * n4)
+    _need(X, x_off + 4 * n4)
+    _need(init, i_off + 32)
+    _need(lo, q_off + 4)
+    _need(hi, q_off + 4)
+    _need(maybe, 4)
+    _need(sure, 4)
+    t = T[t_off : t_off + 32 * n4].view(np.int8).reshape(2, n4, 16, 4).astype(np.int64)
+    x = X[x_off : x_off + 4 * n4].view(np.uint8).reshape(4, n4, 4).astype(np.int64)
+    D = np.einsum("kwb,pwib->kpi", x, t).reshape(4, 32) + init[i_off : i_off + 32]
+    weights = np.int64(1) << np.arange(32, dtype=np.int64)
+    for k in range(4):
+        maybe[k] = ((D[k] >= lo[q_off + k]) * weights).sum()
+        sure[k] = ((D[k] >= hi[q_off + k]) * weights).sum()
+
+
+def _array_pointer(context, builder, aryty, ary, offset, elem_type):
+    data = context.make_array(aryty)(context, builder, ary).data
+    return builder.bitcast(builder.gep(data, [offset]), elem_type.as_pointer())
+
+
+def _splat(builder, value, vec_t):
+    i32 = ir.IntType(32)
+    vec = builder.insert_element(ir.Constant(vec_t, ir.Undefined), value, ir.Constant(i32, 0))
+    return builder.shuffle_vector(vec, ir.Constant(vec_t, ir.Undefined),
+                                  ir.Constant(ir.VectorType(i32, vec_t.count), [0] * vec_t.count))
+
+
+def _tree_sum(builder, vec):
+    # Sum of a float vector's lanes, halves added pairwise: a fixed order, and
+    # log2(lanes) dependent adds where llvm.vector.reduce.fadd (in order,
+    # without reassociation) chains all of them.
+    n = vec.type.count
+    i32 = ir.IntType(32)
+    while n > 1:
+        n //= 2
+        lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, n), list(range(n))))
+        hi = builder.shuffle_vector(vec, vec,
+                                    ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
+        vec = builder.fadd(lo, hi)
+    return builder.extract_element(vec, ir.Constant(i32, 0))
+
+
+def _declare(builder, name, ret, args):
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, args), name)
+
+
+def _is_array(ty, dtype):
+    return isinstance(ty, types.Array) and ty.ndim == 1 and ty.layout == "C" and ty.dtype == dtype
+
+
+def _indices(context, builder, sig, args, positions):
+    return [context.cast(builder, args[k], sig.args[k], types.int64) for k in positions]
+
+
+@intrinsic
+def _dot32(typingctx, x, x_off, a, a_off, n):
+    if not (_is_array(x, types.float32) and _is_array(a, types.float32)):
+        return None
+    sig = types.float32(x, x_off, a, a_off, n)
+
+    def codegen(context, builder, signature, args):
+        f32, i64 = ir.FloatType(), ir.IntType(64)
+        vec_t = ir.VectorType(f32, LANES)
+        x_off_v, a_off_v, n_v = _indices(context, builder, signature, args, (1, 3, 4))
+        muladd = _declare(builder, "llvm.fmuladd.v16f32", vec_t, [vec_t] * 3)
+        acc = [cgutils.alloca_once_value(builder, ir.Constant(vec_t, None)) for _ in range(4)]
+
+        def step(chunk, slot):
+            k = builder.mul(chunk, ir.Constant(i64, LANES))
+            xv = builder.load(_array_pointer(context, builder, signature.args[0], args[0],
+                                             builder.add(x_off_v, k), vec_t), align=4)
+            av = builder.load(_array_pointer(context, builder, signature.args[2], args[2],
+                                             builder.add(a_off_v, k), vec_t), align=4)
+            builder.store(builder.call(muladd, [xv, av, builder.load(acc[slot])]), acc[slot])
+
+        # Four independent accumulators (one multiply-add chain each would
+        # wait on its latency), then the chunks left over into the first.
+        chunks = builder.udiv(n_v, ir.Constant(i64, LANES))
+        groups = builder.udiv(chunks, ir.Constant(i64, 4))
+        with cgutils.for_range(builder, groups) as loop:
+            for slot in range(4):
+                step(builder.add(builder.mul(loop.index, ir.Constant(i64, 4)),
+                                 ir.Constant(i64, slot)), slot)
+        done = builder.mul(groups, ir.Constant(i64, 4))
+        with cgutils.for_range(builder, builder.sub(chunks, done)) as loop:
+            step(builder.add(done, loop.index), 0)
+        total = builder.fadd(builder.fadd(builder.load(acc[0]), builder.load(acc[1])),
+                             builder.fadd(builder.load(acc[2]), builder.load(acc[3])))
+        return _tree_sum(builder, total)
+
+    return sig, codegen
+
+
+
+
+@intrinsic
+def _dots4(typingctx, u, u_off, stride, a, a_off, n):
+    if not (_is_array(u, types.float32) and _is_array(a, types.float32)):
+        return None
+    sig = types.UniTuple(types.float32, 4)(u, u_off, stride, a, a_off, n)
+
+    def codegen(context, builder, signature, args):
+        f32, i64 = ir.FloatType(), ir.IntType(64)
+        vec_t = ir.VectorType(f32, LANES)
+        u_off_v, stride_v, a_off_v, n_v = _indices(context, builder, signature, args,
+                                                   (1, 2, 4, 5))
+        muladd = _declare(builder, "llvm.fmuladd.v16f32", vec_t, [vec_t] * 3)
+        acc = [cgutils.alloca_once_value(builder, ir.Constant(vec_t, None)) for _ in range(4)]
+        chunks = builder.udiv(n_v, ir.Constant(i64, LANES))
+        with cgutils.for_range(builder, chunks) as loop:
+            j = builder.mul(loop.index, ir.Constant(i64, LANES))
+            av = builder.load(_array_pointer(context, builder, signature.args[3], args[3],
+                                             builder.add(a_off_v, j), vec_t), align=4)
+            for k in range(4):
+                at = builder.add(builder.add(u_off_v, builder.mul(stride_v, ir.Constant(i64, k))),
+                                 j)
+                uv = builder.load(_array_pointer(context, builder, signature.args[0], args[0],
+                                                 at, vec_t), align=4)
+                builder.store(builder.call(muladd, [uv, av, builder.load(acc[k])]), acc[k])
+        sums = [_tree_sum(builder, builder.load(acc[k])) for k in range(4)]
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return sig, codegen
+
+
+@intrinsic
+def _quantize_row(typingctx, a, a_off, n, inv, scale, T, t_off, sums, s_off):
+    if not (_is_array(a, types.float32) and _is_array(T, types.int32)
+            and _is_array(sums, types.float64)):
+        return None
+    sig = types.void(a, a_off, n, inv, scale, T, t_off, sums, s_off)
+
+    def codegen(context, builder, signature, args):
+        i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+        f32, f64 = ir.FloatType(), ir.DoubleType()
+        fv, iv = ir.VectorType(f32, LANES), ir.VectorType(i32, LANES)
+        a_off_v, n_v, t_off_v, s_off_v = _indices(context, builder, signature, args,
+                                                  (1, 2, 6, 8))
+        inv_v = _splat(builder, context.cast(builder, args[3], signature.args[3], types.float32),
+                       fv)
+        scale = context.cast(builder, args[4], signature.args[4], types.float32)
+        neg_scale_v = _splat(builder, builder.fneg(scale), fv)
+        roundeven = _declare(builder, "llvm.roundeven.v16f32", fv, [fv])
+        fma = _declare(builder, "llvm.fma.v16f32", fv, [fv] * 3)
+        muladd = _declare(builder, "llvm.fmuladd.v16f32", fv, [fv] * 3)
+        isum = _declare(builder, "llvm.vector.reduce.add.v16i32", i32, [iv])
+        q_sum = cgutils.alloca_once_value(builder, ir.Constant(iv, None))
+        e2_sum = cgutils.alloca_once_value(builder, ir.Constant(fv, None))
+        a2_sum = cgutils.alloca_once_value(builder, ir.Constant(fv, None))
+        chunks = builder.udiv(n_v, ir.Constant(i64, LANES))
+        with cgutils.for_range(builder, chunks) as loop:
+            k = loop.index
+            av = builder.load(_array_pointer(
+                context, builder, signature.args[0], args[0],
+                builder.add(a_off_v, builder.mul(k, ir.Constant(i64, LANES))), fv), align=4)
+            rounded = builder.call(roundeven, [builder.fmul(av, inv_v)])
+            qv = builder.fptosi(rounded, iv)
+            builder.store(builder.add(builder.load(q_sum), qv), q_sum)
+            err = builder.call(fma, [rounded, neg_scale_v, av])
+            builder.store(builder.call(muladd, [err, err, builder.load(e2_sum)]), e2_sum)
+            builder.store(builder.call(muladd, [av, av, builder.load(a2_sum)]), a2_sum)
+            words = builder.bitcast(builder.trunc(qv, ir.VectorType(i8, LANES)),
+                                    ir.VectorType(i32, 4))
+            for m in range(4):
+                w = builder.add(builder.mul(k, ir.Constant(i64, 4)), ir.Constant(i64, m))
+                offset = builder.add(t_off_v, builder.mul(w, ir.Constant(i64, LANES)))
+                builder.store(builder.extract_element(words, ir.Constant(i32, m)),
+                              _array_pointer(context, builder, signature.args[5], args[5],
+                                             offset, i32))
+        values = (builder.sitofp(builder.call(isum, [builder.load(q_sum)]), f64),
+                  builder.fpext(_tree_sum(builder, builder.load(e2_sum)), f64),
+                  builder.fpext(_tree_sum(builder, builder.load(a2_sum)), f64))
+        for m, value in enumerate(values):
+            builder.store(value, _array_pointer(context, builder, signature.args[7], args[7],
+                                                builder.add(s_off_v, ir.Constant(i64, m)), f64))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+
+
+@intrinsic
+def _int8_masks(typingctx, T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure):
+    if not (_is_array(T, types.int32) and _is_array(X, types.int32)
+            and _is_array(init, types.int32) and _is_array(lo, types.int32)
+            and _is_array(hi, types.int32) and _is_array(maybe, types.uint32)
+            and _is_array(sure, types.uint32)):
+        return None
+    sig = types.void(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure)
+
+    def codegen(context, builder, signature, args):
+        i16, i32, i64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
+        iv = ir.VectorType(i32, LANES)
+        t_off_v, n4_v, x_off_v, i_off_v, q_off_v = _indices(context, builder, signature, args,
+                                                            (1, 2, 4, 6, 9))
+        sa = signature.args
+
+        def ptr(k, offset, elem):
+            return _array_pointer(context, builder, sa[k], args[k], offset, elem)
+
+        dpbusd = _declare(builder, "llvm.x86.avx512.vpdpbusd.512", iv, [iv] * 3)
+        starts = [builder.load(ptr(5, builder.add(i_off_v, ir.Constant(i64, 16 * p)), iv),
+                               align=4) for p in range(2)]
+        acc = [[cgutils.alloca_once(builder, iv) for _ in range(2)]
+               for _ in range(BLOCK_QUERIES)]
+        for k in range(BLOCK_QUERIES):
+            for p in range(2):
+                builder.store(starts[p], acc[k][p])
+        panel = builder.mul(n4_v, ir.Constant(i64, LANES))
+        with cgutils.for_range(builder, n4_v) as loop:
+            w = loop.index
+            base = builder.add(t_off_v, builder.mul(w, ir.Constant(i64, LANES)))
+            tv = [builder.load(ptr(0, builder.add(base, builder.mul(panel, ir.Constant(i64, p))),
+                                   iv), align=4) for p in range(2)]
+            for k in range(BLOCK_QUERIES):
+                x_at = builder.add(x_off_v, builder.add(builder.mul(n4_v, ir.Constant(i64, k)),
+                                                        w))
+                xv = _splat(builder, builder.load(ptr(3, x_at, i32)), iv)
+                for p in range(2):
+                    builder.store(builder.call(dpbusd, [builder.load(acc[k][p]), xv, tv[p]]),
+                                  acc[k][p])
+        for k in range(BLOCK_QUERIES):
+            q_at = builder.add(q_off_v, ir.Constant(i64, k))
+            for bound, out in ((7, 10), (8, 11)):
+                limit = _splat(builder, builder.load(ptr(bound, q_at, i32)), iv)
+                halves = [builder.zext(builder.bitcast(
+                    builder.icmp_signed(">=", builder.load(acc[k][p]), limit), i16), i32)
+                    for p in range(2)]
+                bits = builder.or_(halves[0], builder.shl(halves[1], ir.Constant(i32, 16)))
+                builder.store(bits, ptr(out, ir.Constant(i64, k), i32))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# The kernels call these names: the intrinsics under the JIT (emitted in
+# place, no call), the Python forms under NUMBA_DISABLE_JIT=1.
+if config.DISABLE_JIT:
+    dot32, dots4, quantize_row, int8_masks = _dot32_py, _dots4_py, _quantize_row_py, _int8_masks_py
+else:
+    dot32, dots4, quantize_row, int8_masks = _dot32, _dots4, _quantize_row, _int8_masks
+
+
 
 
 @jit(inline="always")
@@ -159,8 +541,19 @@ def _knn_impl(S, Q, A, start, margin, heap_cos, heap_idx, fill):
 _knn_serial, _knn_parallel = twins(_knn_impl)
 
 
+@jit(inline="always")
+def _prefetch_row(flat, row, n):
+    # One hint per 64-byte cache line of the row.
+    for offset in range(0, n, 64 // flat.itemsize):
+        prefetch(flat, row * n + offset)
+
+
 def _write_impl(indptr, indices, deltas, acc, bounds):
+    # Activated rows are scattered over accumulators far larger than the
+    # caches: the row PREFETCH_AHEAD places ahead is prefetched.
     nq = indptr.shape[0] - 1
+    n = acc.shape[1]
+    flat = acc.reshape(-1)
     for part in prange(bounds.shape[0] - 1):
         first = bounds[part]
         stop = bounds[part + 1]
@@ -170,6 +563,8 @@ def _write_impl(indptr, indices, deltas, acc, bounds):
             b = np.searchsorted(seg, stop)
             delta = deltas[q]
             for t in range(a, b):
+                if t + PREFETCH_AHEAD < b:
+                    _prefetch_row(flat, seg[t + PREFETCH_AHEAD], n)
                 row = acc[seg[t]]
                 for j in range(row.shape[0]):
                     row[j] += delta[j]
@@ -179,13 +574,283 @@ _write_serial, _write_parallel = twins(_write_impl)
 
 
 def _read_impl(indptr, indices, acc, sums):
+    n = acc.shape[1]
+    flat = acc.reshape(-1)
     for q in prange(indptr.shape[0] - 1):
         s = sums[q]
         s[:] = 0.0
-        for t in range(indptr[q], indptr[q + 1]):
+        a = indptr[q]
+        b = indptr[q + 1]
+        for t in range(a, b):
+            if t + PREFETCH_AHEAD < b:
+                _prefetch_row(flat, indices[t + PREFETCH_AHEAD], n)
             row = acc[indices[t]]
             for j in range(s.shape[0]):
                 s[j] += row[j]
 
 
 _read_serial, _read_parallel = twins(_read_impl)
+
+
+# -- int8 and rows scans -----------------------------------------------------
+
+
+@jit(inline="always")
+def _dot(U, q, A, i, u_flat, a_flat):
+    # float32 dot product of query q and address i: 16-lane vector part, then
+    # the remaining dims in order.
+    d = A.shape[1]
+    head = d // LANES * LANES
+    s = dot32(u_flat, q * d, a_flat, i * d, head)
+    for j in range(head, d):
+        s += U[q, j] * A[i, j]
+    return s
+
+
+@jit
+def _decide(U, q, A, i, u_flat, a_flat, lo32, hi32, threshold):
+    # The exact decision for a pair the int8 bound could not decide: a
+    # float32 dot product, and the float64 cosine within its margin.  Not
+    # inlined: it runs for a small fraction of the pairs.
+    s = _dot(U, q, A, i, u_flat, a_flat)
+    if s < lo32:
+        return False
+    return s >= hi32 or _cosine(U, q, A, i) >= threshold
+
+
+@jit(inline="always")
+def _ceil_bound(value):
+    # ceil(value) as an int32 bound, clamped to [PAD_INIT // 2, INT32_MAX]:
+    # every real D lies strictly inside, so a clamped bound decides the same.
+    if value >= INT32_MAX:
+        return INT32_MAX
+    if value <= PAD_INIT // 2:
+        return PAD_INIT // 2
+    return np.int32(np.ceil(value))
+
+
+@jit(inline="always")
+def _int8_bounds(threshold, scale, e2_max, a2_min, a2_max, xinfo, nq, lo_t, hi_t):
+    # Integer bounds of query q against one tile: lo_t[q] <= D decides "maybe",
+    # hi_t[q] <= D decides "active".  With x = sx * xq + ex (query) and
+    # a = scale * aq + ea (location), P = sx * scale * D approximates x . a:
+    #     |x . a - P| <= Kx * |ea| + Ex * |a|      (Kx = sx |xq|, Ex = |ex|)
+    # and the cosine c = x . a / (|x| |a|) satisfies
+    #     |c - P| <= (Kx Ea + Ex na_max) / (nx na_min) + |P|max * delta
+    # where delta bounds |1 / (|x| |a|) - 1|.  The float32 sums of squares
+    # (quantize_row) are within a factor 1 +- 2**-12 of exact; the result is
+    # widened by 2**-20 (relative) and 2**-30 (absolute) for float64 rounding
+    # here, in D * sx * scale and in the exact cosine itself.
+    ea = np.sqrt(e2_max * (1.0 + 2.0**-12))
+    na_max = np.sqrt(a2_max * (1.0 + 2.0**-12))
+    na_min = np.sqrt(a2_min * (1.0 - 2.0**-12))
+    for q in range(nq):
+        sx = xinfo[q, 0]
+        kx = xinfo[q, 1]
+        ex = xinfo[q, 2]
+        nx = xinfo[q, 3]
+        r = kx * ea + ex * na_max
+        nn_lo = nx * na_min
+        nn_hi = nx * na_max
+        delta = max(abs(1.0 / nn_lo - 1.0), abs(1.0 / nn_hi - 1.0))
+        bound = (r / nn_lo + (nn_hi + r) * delta) * (1.0 + 2.0**-20) + 2.0**-30
+        w = sx * scale
+        lo_t[q] = _ceil_bound((threshold - bound) / w)
+        hi_t[q] = _ceil_bound((threshold + bound) / w)
+    for q in range(nq, lo_t.shape[0]):
+        lo_t[q] = INT32_MAX
+        hi_t[q] = INT32_MAX
+
+
+@jit(inline="always")
+def _float32_magnitude(bits):
+    # The float32 value of non-negative finite bits, exactly, as a float64.
+    exponent = int(bits >> 23)
+    mantissa = int(bits & 0x7FFFFF)
+    if exponent == 0:
+        return math.ldexp(np.float64(mantissa), -149)
+    return math.ldexp(np.float64(mantissa + (1 << 23)), exponent - 150)
+
+
+@jit(inline="always")
+def _tile_abs_max(a_bits, start, stop):
+    # The largest |a| over a tile, by the bit patterns (no NaNs: finite
+    # float32 compare like their magnitudes' bits), so the loop vectorises.
+    # (A loop over a slice: indexing a_bits[start + t] directly is ~7x slower,
+    # measured, as numba must allow for negative indices.)
+    seg = a_bits[start:stop]
+    m = np.int32(0)
+    for t in range(seg.shape[0]):
+        m = max(m, seg[t] & np.int32(0x7FFFFFFF))
+    return m
+
+
+@jit
+def _scan_int8_chunk(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, first, last,
+                     T, init, sums, bounds, masks, pair_q, pair_l, base, cap):
+    # Tiles first:last of L = init.size locations (a multiple of 32): pairs
+    # to pair_q/pair_l[base:base + cap], tile by tile, query by query,
+    # location ascending; returns the pair count, also when it overflows cap.
+    # Scratch (allocated by the caller: each np.empty dtype inside a kernel
+    # is a compilation of its own): T (the int8 tile, L * n4 words), init
+    # (L), sums (3 L), bounds (2, queries padded to 4), masks (2, 4).  One
+    # compiled function shared by the serial and parallel drivers (compiling
+    # the body inside a parallel loop costs seconds more).
+    N, d = A.shape
+    nq = U.shape[0]
+    L = init.shape[0]
+    head = d // LANES * LANES
+    n4 = 4 * ((d + LANES - 1) // LANES)
+    n_panels = L // LANES
+    nqp = bounds.shape[1]
+    lo_t = bounds[0]
+    hi_t = bounds[1]
+    maybe = masks[0]
+    sure = masks[1]
+    u_flat = U.reshape(-1)
+    count = 0
+    for tile in range(first, last):
+        start = tile * L
+        rows = min(L, N - start)
+        amax = _float32_magnitude(_tile_abs_max(a_bits, start * d, (start + rows) * d))
+        if amax == 0.0:
+            amax = 1.0  # zero rows: every value quantises to 0, exactly
+        scale = np.float32(amax / 127.0)
+        inv = np.float32(127.0 / amax)
+        e2_max = 0.0
+        a2_min = np.inf
+        a2_max = 0.0
+        for r in range(rows):
+            t_off = (r // LANES) * n4 * LANES + r % LANES
+            a_off = (start + r) * d
+            quantize_row(a_flat, a_off, head, inv, scale, T, t_off, sums, 3 * r)
+            qsum = sums[3 * r]
+            e2 = sums[3 * r + 1]
+            a2 = sums[3 * r + 2]
+            for w in range(head // 4, n4):
+                word = 0
+                for b in range(4):
+                    j = 4 * w + b
+                    if j < d:
+                        av = a_flat[a_off + j]
+                        qv = np.rint(av * inv)
+                        err = np.float64(av) - np.float64(scale) * np.float64(qv)
+                        qsum += qv
+                        e2 += err * err
+                        a2 += np.float64(av) * np.float64(av)
+                        word |= (np.int64(qv) & 0xFF) << (8 * b)
+                if word >= 1 << 31:
+                    word -= 1 << 32
+                T[t_off + w * LANES] = word
+            init[r] = -128 * np.int64(qsum)
+            e2_max = max(e2_max, e2)
+            a2_min = min(a2_min, a2)
+            a2_max = max(a2_max, a2)
+        if rows < L:
+            for r in range(rows, L):
+                init[r] = PAD_INIT
+                t_off = (r // LANES) * n4 * LANES + r % LANES
+                for w in range(n4):
+                    T[t_off + w * LANES] = 0
+        _int8_bounds(threshold, np.float64(scale), e2_max, a2_min, a2_max, xinfo, nq,
+                     lo_t, hi_t)
+        for q0 in range(0, nqp, BLOCK_QUERIES):
+            for p0 in range(0, n_panels, 2):
+                int8_masks(T, p0 * n4 * LANES, n4, X, q0 * n4, init, p0 * LANES, lo_t,
+                           hi_t, q0, maybe, sure)
+                for k in range(BLOCK_QUERIES):
+                    m = np.int64(maybe[k])
+                    if m == 0:
+                        continue
+                    q = q0 + k
+                    s = np.int64(sure[k])
+                    while m != 0:
+                        low = m & -m
+                        m ^= low
+                        i = start + p0 * LANES + popcount(low - 1)
+                        if (s & low) != 0 or _decide(U, q, A, i, u_flat, a_flat, lo32, hi32,
+                                                     threshold):
+                            if count < cap:
+                                pair_q[base + count] = q
+                                pair_l[base + count] = i
+                            count += 1
+    return count
+
+
+
+
+@jit
+def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, pair_l, base,
+                     cap):
+    # Locations first:last, each address row once against every query, four
+    # queries per pass over a row (float32 dot products, exact within the
+    # margin); pairs as in _scan_int8_chunk, location by location.  Measured:
+    # four rows per pass for fewer queries is slower (10-21 GB/s against
+    # 30 GB/s one row at a time), and helper functions with array arguments
+    # in this loop cost ~4x (numba inlines them with a reference-count update
+    # per array and call).
+    u_flat = U.reshape(-1)
+    nq, d = U.shape
+    head = d // LANES * LANES
+    count = 0
+    for i in range(first, last):
+        q = 0
+        while q < nq:
+            # Four queries at a time; the last window overlaps the one before
+            # (its queries already decided are skipped).
+            if nq >= 4:
+                w = min(q, nq - 4)
+                s0, s1, s2, s3 = dots4(u_flat, w * d, d, a_flat, i * d, head)
+                stop = w + 4
+            else:
+                w = q
+                s0 = dot32(u_flat, q * d, a_flat, i * d, head)
+                s1 = s2 = s3 = s0
+                stop = q + 1
+            while q < stop:
+                t = q - w
+                s = s0 if t == 0 else (s1 if t == 1 else (s2 if t == 2 else s3))
+                for j in range(head, d):
+                    s += U[q, j] * A[i, j]
+                if s >= hi32 or (s >= lo32 and _decide(U, q, A, i, u_flat, a_flat, lo32, hi32,
+                                                       threshold)):
+                    if count < cap:
+                        pair_q[base + count] = q
+                        pair_l[base + count] = i
+                    count += 1
+                q += 1
+    return count
+
+
+@jit
+def _scan(ids, int8, A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, first, last, T,
+          init, sums, bounds, masks, region, pair_q, pair_l, n_pairs):
+    # Chunk c in ids scans locations (rows scan) or tiles (int8 scan, with
+    # scratch T[c], init[c], ...) first[c]:last[c] into
+    # pair_q/pair_l[region[c]:region[c + 1]]; n_pairs[c] is its pair count,
+    # also when that overflows the region.  Serial: the wrapper runs chunks
+    # on several threads at once (see continuous._on_threads).
+    for c in ids:
+        base = region[c]
+        cap = region[c + 1] - base
+        if int8:
+            n_pairs[c] = _scan_int8_chunk(A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32,
+                                          first[c], last[c], T[c], init[c], sums[c], bounds[c],
+                                          masks[c], pair_q, pair_l, base, cap)
+        else:
+            n_pairs[c] = _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first[c],
+                                          last[c], pair_q, pair_l, base, cap)
+
+
+def vnni_available() -> bool:
+    """Whether numba compiles for a CPU with AVX-512 VNNI (the int8 scan's ``vpdpbusd``).
+
+    Reads the features numba itself targets (``NUMBA_CPU_FEATURES`` when set,
+    else the host's), so a build for a generic CPU never gets the instruction.
+    """
+    from numba.core import codegen, config
+
+    features = config.CPU_FEATURES
+    if features is None:
+        features = codegen.get_host_cpu_features()
+    return {"+avx512f", "+avx512bw", "+avx512vnni"} <= set(features.split(","))

@@ -1,0 +1,65 @@
+"""Classical and modern Hopfield networks (fastsdm.hopfield).
+
+Classical: n = 256 and 1024 units holding 0.1 n patterns (below the 0.138 n
+capacity); Hebbian writes of the whole set (BLAS float32 products, exact),
+and reads of 256 cues with n/8 flipped bits: one synchronous step (a BLAS
+product), one asynchronous sweep and up to 10 asynchronous sweeps (the numba
+sweep kernel, updating fields by a row per flip).  Modern: n = 256 with
+1,000 and 10,000 stored patterns, one update of 256 cues (Hamming scan,
+softmax, BLAS sum).
+"""
+
+import os
+
+# Applications choose the OpenMP wait policy (see benchmarks/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import fastsdm
+from fastsdm.hopfield import Hopfield, ModernHopfield
+
+N_CUES = 256
+
+
+class HopfieldNetwork:
+    params = [[256, 1024]]
+    param_names = ["n_bits"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, n):
+        self.patterns = fastsdm.random_addresses(n // 10, n, seed=0)
+        self.net = Hopfield(n, seed=0)
+        self.net.write(self.patterns)
+        targets = self.patterns[fastsdm.random_addresses(N_CUES, 64, seed=1)[:, 0]
+                                % self.patterns.shape[0]]
+        self.cues = fastsdm.flip_bits(targets, n, n // 8, seed=2)
+        self.net.read(self.cues[:4])  # JIT warm-up
+        self.net.read(self.cues[:4], update="synchronous")
+
+    def time_write(self, n):
+        Hopfield(n).write(self.patterns)
+
+    def time_read_synchronous(self, n):
+        self.net.read(self.cues, update="synchronous")
+
+    def time_read_asynchronous(self, n):
+        self.net.read(self.cues)
+
+    def time_read_asynchronous_iterated(self, n):
+        self.net.read(self.cues, iterations=10)
+
+
+class ModernHopfieldNetwork:
+    params = [[1000, 10_000]]
+    param_names = ["n_patterns"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, m):
+        n = 256
+        patterns = fastsdm.random_addresses(m, n, seed=0)
+        self.net = ModernHopfield(n, beta=0.1)
+        self.net.write(patterns)
+        self.cues = fastsdm.flip_bits(patterns[:N_CUES], n, 32, seed=1)
+        self.net.read(self.cues[:4])  # JIT warm-up
+
+    def time_read(self, m):
+        self.net.read(self.cues)

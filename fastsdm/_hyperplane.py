@@ -1,0 +1,339 @@
+"""Jaeckel's selected-coordinate design: random designs and activation (private).
+
+A hard location of this design selects ``k`` of the ``n`` coordinates and
+requires a value (0 or 1) on each; an address activates it when it agrees on
+all ``k`` (Jaeckel 1989, RIACS TR 89.28; US patent 5,113,507).  Jaeckel's
+*hyperplane* design (RIACS TR 89.30) is the case where every required value
+is 1, for sparse addresses.  A design is stored as two packed arrays in
+fastsdm's bit layout, one row per location:
+
+* ``masks`` -- bit ``j`` set when coordinate ``j`` is selected (``k`` bits);
+* ``values`` -- the required values (zero outside ``masks`` in the designs made
+  here; bits outside ``masks`` are ignored).
+
+so activation is ``(x ^ values) & masks == 0`` word by word.  The functions
+here validate and call the kernels of :mod:`fastsdm._kernels.hyperplane`;
+the activation returns the CSR lists of :func:`fastsdm.radius_search`
+(``indptr`` int64, ``indices`` int64 ascending within each query), so a
+memory can swap the radius rule for this one.  The theory lives in
+:mod:`fastsdm.theory` (the ``hyperplane_*`` functions).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._jit import use_parallel
+from ._kernels import hyperplane as _k
+from ._validation import _describe, as_words, check_choice, check_int, check_words, n_words
+from .bits import _k_subsets, pack_bits
+from .memory import ADDRESS_BLOCK
+from .search import TILED_MIN_QUERIES, _mask_to_csr, _n_chunks, pad_queries, queries_per_chunk
+
+__all__ = [
+    "HyperplaneIndex",
+    "activation_csr",
+    "design_from_coordinates",
+    "generate_design",
+    "hyperplane_activate",
+    "hyperplane_index",
+    "random_design",
+]
+
+REQUIRED_VALUES = ("random", "ones")
+#: Bytes of the (rows x n_bits) boolean selection masks drawn at once.
+DRAW_BYTES = 16 << 20
+
+
+class HyperplaneIndex(NamedTuple):
+    """An inverted index of a design by coordinate (:func:`hyperplane_index`).
+
+    ``postings[indptr[2 j + b] : indptr[2 j + b + 1]]`` are the locations,
+    ascending, that select coordinate ``j`` with required value ``b``.
+    """
+
+    n_bits: int
+    n_locations: int
+    indptr: np.ndarray
+    postings: np.ndarray
+
+
+def _check_k(k, n_bits: int) -> int:
+    return check_int(k, "k", 0, n_bits,
+                     hint="k is the number of selected coordinates per location, "
+                          "between 0 and n_bits")
+
+
+def generate_design(entropy, n_locations: int, n_bits: int, k: int, start: int = 0,
+                    stop: int | None = None, required: str = "random"):
+    """Locations ``start:stop`` of the random design seeded with ``entropy``.
+
+    Block ``b`` of :data:`fastsdm.memory.ADDRESS_BLOCK` locations is drawn from
+    ``SeedSequence(entropy, spawn_key=(0, b))`` (the convention of
+    :func:`fastsdm.memory.generate_addresses`), so any range can be generated
+    alone and agrees with the whole.  Within a block, rows are drawn in
+    chunks of at most :data:`DRAW_BYTES` selection bits: first the ``k``
+    coordinates of each row (Floyd's algorithm: uniform ``k``-subsets,
+    without repetition), then, with ``required="random"``, uniformly random
+    words masked to them.
+
+    Returns ``(masks, values)``, each ``uint64`` of shape
+    ``(stop - start, ceil(n_bits / 64))``.  Arguments are not validated
+    (see :func:`random_design`).
+    """
+    stop = n_locations if stop is None else stop
+    W = n_words(n_bits)
+    masks = np.empty((stop - start, W), dtype=np.uint64)
+    values = np.empty_like(masks)
+    rows_per_draw = max(1, DRAW_BYTES // n_bits)
+    for block in range(start // ADDRESS_BLOCK, -(-stop // ADDRESS_BLOCK)):
+        b0 = block * ADDRESS_BLOCK
+        b1 = min(n_locations, b0 + ADDRESS_BLOCK)
+        rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(0, block)))
+        block_masks = np.empty((b1 - b0, W), dtype=np.uint64)
+        block_values = np.empty_like(block_masks)
+        for r0 in range(0, b1 - b0, rows_per_draw):
+            rows = min(rows_per_draw, b1 - b0 - r0)
+            m = pack_bits(_k_subsets(rng, rows, n_bits, k))
+            block_masks[r0 : r0 + rows] = m
+            if required == "ones":
+                block_values[r0 : r0 + rows] = m
+            else:
+                words = rng.integers(0, np.iinfo(np.uint64).max, size=(rows, W),
+                                     dtype=np.uint64, endpoint=True)
+                block_values[r0 : r0 + rows] = words & m
+        lo, hi = max(start, b0), min(stop, b1)
+        masks[lo - start : hi - start] = block_masks[lo - b0 : hi - b0]
+        values[lo - start : hi - start] = block_values[lo - b0 : hi - b0]
+    return masks, values
+
+
+def random_design(n_locations: int, n_bits: int, k: int, *, seed=None,
+                  required: str = "random"):
+    """A random selected-coordinate design: ``k`` coordinates and values per location.
+
+    Parameters
+    ----------
+    n_locations : int
+        Number of hard locations ``N`` (>= 0).
+    n_bits : int
+        Address length ``n`` (>= 1).
+    k : int
+        Selected coordinates per location, in ``[0, n_bits]``, distinct within
+        a location and uniformly random.
+    seed : None, int or SeedSequence
+        Seeds the design (see :func:`generate_design` for the streams).
+    required : {"random", "ones"}
+        The required values: uniformly random bits (the selected-coordinate
+        design), or all 1 (Jaeckel's hyperplane design, for sparse addresses).
+
+    Returns
+    -------
+    masks, values : ndarray of uint64, shape (N, ceil(n_bits / 64))
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsdm._hyperplane import random_design
+    >>> masks, values = random_design(1000, 256, 8, seed=0)
+    >>> np.bitwise_count(masks).sum(axis=1).min(), np.bitwise_count(masks).sum(axis=1).max()
+    (np.uint64(8), np.uint64(8))
+    >>> bool((values & ~masks == 0).all())
+    True
+    """
+    n_locations = check_int(n_locations, "n_locations", 0)
+    n_bits = check_int(n_bits, "n_bits", 1)
+    k = _check_k(k, n_bits)
+    required = check_choice(required, "required", REQUIRED_VALUES)
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return generate_design(seq.entropy, n_locations, n_bits, k, required=required)
+
+
+def design_from_coordinates(coordinates, required, n_bits: int):
+    """Pack explicit selected coordinates and required values into a design.
+
+    Parameters
+    ----------
+    coordinates : array_like of int, shape (N, k)
+        The selected coordinates of each location, distinct within a row, in
+        ``[0, n_bits)``.
+    required : array_like of 0/1, shape (N, k)
+        The value required on each selected coordinate.
+    n_bits : int
+
+    Returns
+    -------
+    masks, values : ndarray of uint64, shape (N, ceil(n_bits / 64))
+
+    Examples
+    --------
+    >>> from fastsdm import unpack_bits
+    >>> from fastsdm._hyperplane import design_from_coordinates
+    >>> masks, values = design_from_coordinates([[0, 3]], [[1, 0]], 5)
+    >>> unpack_bits(masks, 5), unpack_bits(values, 5)
+    (array([[1, 0, 0, 1, 0]], dtype=uint8), array([[1, 0, 0, 0, 0]], dtype=uint8))
+    """
+    n_bits = check_int(n_bits, "n_bits", 1)
+    coords = np.asarray(coordinates)
+    values = np.asarray(required)
+    if coords.dtype.kind not in "iu" or coords.ndim != 2:
+        raise TypeError(f"coordinates must be a 2-D integer array (locations x k), got "
+                        f"{_describe(coords)}")
+    if values.shape != coords.shape or values.dtype.kind not in "biu":
+        raise ValueError(f"required must be 0/1 values of the same shape as coordinates "
+                         f"{coords.shape}, got {_describe(values)}")
+    if coords.size and (coords.min() < 0 or coords.max() >= n_bits):
+        raise ValueError(f"coordinates must lie in [0, {n_bits}), got values in "
+                         f"[{coords.min()}, {coords.max()}]")
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise ValueError("required values must be 0 or 1")
+    rows = np.arange(coords.shape[0])[:, None]
+    selected = np.zeros((coords.shape[0], n_bits), dtype=np.uint8)
+    np.add.at(selected, (rows, coords), 1)
+    if (selected > 1).any():
+        raise ValueError("coordinates must be distinct within a location (row "
+                         f"{int(np.flatnonzero((selected > 1).any(axis=1))[0])} repeats one)")
+    bits = np.zeros_like(selected)
+    bits[rows, coords] = values
+    return pack_bits(selected), pack_bits(bits)
+
+
+def _check_design(masks, values, n_bits: int):
+    M = check_words(masks, "masks", n_bits, ndim=(2,))
+    V = check_words(values, "values", n_bits, ndim=(2,))
+    if M.shape != V.shape:
+        raise ValueError(f"masks and values must have the same shape (one row per location), "
+                         f"got {M.shape} and {V.shape}")
+    # Bits of values outside masks are ignored by every kernel (no O(N W) check per call).
+    return M, V
+
+
+def hyperplane_index(masks, values, *, n_bits: int) -> HyperplaneIndex:
+    """Build the inverted index of a design by coordinate (for :func:`hyperplane_activate`).
+
+    Examples
+    --------
+    >>> from fastsdm._hyperplane import design_from_coordinates, hyperplane_index
+    >>> masks, values = design_from_coordinates([[0, 2], [2, 1]], [[1, 1], [0, 1]], 3)
+    >>> index = hyperplane_index(masks, values, n_bits=3)
+    >>> index.indptr  # keys 2 j + b for j = 0, 1, 2
+    array([0, 0, 1, 1, 2, 3, 4])
+    >>> index.postings
+    array([0, 1, 1, 0], dtype=int32)
+    """
+    n_bits = check_int(n_bits, "n_bits", 1)
+    M, V = _check_design(masks, values, n_bits)
+    total = int(np.bitwise_count(M).sum(dtype=np.int64)) if M.size else 0
+    indptr = np.empty(2 * n_bits + 1, dtype=np.int64)
+    postings = np.empty(total, dtype=np.int32 if M.shape[0] < 2**31 else np.int64)
+    _k._build_index_impl(M, V, n_bits, indptr, postings)
+    return HyperplaneIndex(n_bits, M.shape[0], indptr, postings)
+
+
+def hyperplane_activate(queries, masks, values, *, n_bits: int,
+                        index: HyperplaneIndex | None = None, parallel: bool | None = None):
+    """Locations of a selected-coordinate design activated by each query, as CSR.
+
+    Parameters
+    ----------
+    queries : ndarray, shape (W,) / (n_bits,) or (q, W) / (q, n_bits)
+        Packed ``uint64`` words or 0/1 bits.
+    masks, values : ndarray of uint64, shape (N, W)
+        The design (:func:`random_design`, :func:`design_from_coordinates`).
+    n_bits : int
+    index : HyperplaneIndex, optional
+        Use this inverted index (:func:`hyperplane_index` of the same design)
+        instead of scanning the masks.
+    parallel : bool, optional
+        Force the parallel or serial kernels.
+
+    Returns
+    -------
+    indptr : ndarray of int64, shape (q + 1,)
+    indices : ndarray of int64
+        Activated locations of query ``i``, ascending:
+        ``indices[indptr[i]:indptr[i + 1]]`` (as :func:`fastsdm.radius_search`).
+
+    Examples
+    --------
+    >>> from fastsdm._hyperplane import design_from_coordinates, hyperplane_activate
+    >>> masks, values = design_from_coordinates([[0, 2], [2, 1], [1, 0]],
+    ...                                         [[1, 1], [0, 1], [0, 1]], 3)
+    >>> hyperplane_activate([[1, 0, 1], [1, 1, 0]], masks, values, n_bits=3)
+    (array([0, 2, 3]), array([0, 2, 1]))
+    """
+    n_bits = check_int(n_bits, "n_bits", 1)
+    M, V = _check_design(masks, values, n_bits)
+    Q, _, _ = as_words(queries, "queries", n_bits)
+    if index is not None:
+        if not isinstance(index, HyperplaneIndex):
+            raise TypeError(f"index must be a HyperplaneIndex from hyperplane_index(), got "
+                            f"{type(index).__name__}")
+        if (index.n_bits, index.n_locations) != (n_bits, M.shape[0]):
+            raise ValueError(f"index was built for n_bits={index.n_bits} and "
+                             f"{index.n_locations} locations, not {n_bits} and {M.shape[0]}; "
+                             "rebuild it with hyperplane_index(masks, values, n_bits=...)")
+    return activation_csr(Q, M, V, index, parallel)
+
+
+def activation_csr(Q, M, V, index=None, parallel=None):
+    """CSR of the locations each query activates (validated 2-D input).
+
+    The counterpart of :func:`fastsdm.search.radius_csr` for a memory that
+    holds a validated design: ``Q`` (q, W), ``M`` and ``V`` (N, W) C-contiguous
+    ``uint64`` with zero pad bits, ``index`` (optional) built from the same
+    design.  Checking a design costs a pass over it (the pad bits of every
+    row), as much as one activation: the wrapper does it, a memory does it
+    once.
+    """
+    nq, N = Q.shape[0], M.shape[0]
+    if N == 0:
+        return np.zeros(nq + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    n_mask = -(-N // 64)
+    parts = []
+    per_chunk = queries_per_chunk(N)
+    for start in range(0, nq, per_chunk):
+        block = Q[start : start + per_chunk]
+        mask = np.empty((block.shape[0], n_mask), dtype=np.uint64)
+        if index is not None:
+            par = use_parallel(block.shape[0] * index.postings.size, parallel)
+            (_k._activate_index_parallel if par else _k._activate_index_serial)(
+                block, index.n_bits, N, index.indptr, index.postings, mask)
+        else:
+            _scan(block, M, V, mask, parallel)
+        parts.append(_mask_to_csr(mask, parallel))
+    if len(parts) == 1:
+        return parts[0]
+    indptr = np.zeros(nq + 1, dtype=np.int64)
+    offset, row = 0, 0
+    for part_indptr, _ in parts:
+        m = part_indptr.size - 1
+        indptr[row + 1 : row + m + 1] = part_indptr[1:] + offset
+        offset += part_indptr[-1]
+        row += m
+    return indptr, np.concatenate([indices for _, indices in parts])
+
+
+def _tile_size(n_words_: int) -> int:
+    # Two transposed tiles (masks and values) of ~16 KiB each, 64..1024 locations.
+    return 64 * int(np.clip(16384 // (8 * n_words_ * 64), 1, 16))
+
+
+def _scan(Q, M, V, out_mask, parallel):
+    nq, N, W = Q.shape[0], M.shape[0], M.shape[1]
+    par = use_parallel(2 * nq * N * W, parallel)
+    if nq >= TILED_MIN_QUERIES:
+        L = _tile_size(W)
+        n_qblocks = -(-nq // 256)
+        q_block = -(-nq // n_qblocks // 4) * 4
+        n_qblocks = -(-nq // q_block)
+        n_chunks = _n_chunks(par, -(-N // L), n_qblocks)
+        run = _k._activate_tiled_parallel if par else _k._activate_tiled_serial
+        # pad_queries: rows to a multiple of 4 (its extra words are not read).
+        run(pad_queries(Q), nq, M, V, L, q_block, n_chunks, out_mask)
+    else:
+        n_chunks = _n_chunks(par, -(-N // 64))
+        run = _k._activate_rows_parallel if par else _k._activate_rows_serial
+        run(Q, M, V, n_chunks, out_mask)

@@ -1,0 +1,365 @@
+"""One validated path for a memory's parameters.
+
+A memory's parameters come from three places: a constructor's arguments, a
+saved directory's ``fastsdm.json`` and a sharded checkpoint's manifest.  They
+all go through the frozen dataclasses here, so a file can never hold a
+memory that the constructor would refuse:
+
+* :meth:`SDMParams.create` / :meth:`ContinuousParams.create` check
+  constructor arguments (Python numbers: ``100`` and ``np.int64(100)`` are
+  both integers);
+* ``from_metadata`` first checks the JSON types strictly (a JSON ``true`` is
+  not the integer 1, ``2.0`` is not a count, strings are not numbers, no
+  unknown fields) and then runs the same ``create`` checks, turning every
+  complaint into one ``ValueError`` that names the file;
+* ``to_metadata`` is the inverse, and ``array_specs`` gives the shape and
+  dtype each saved array must have.
+
+The SDM core of a later redesign is meant to be built on these classes.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_choice, check_int, n_words
+
+__all__ = [
+    "COUNTER_DTYPES",
+    "TIE_POLICIES",
+    "ACCUMULATOR_DTYPES",
+    "SDMParams",
+    "ContinuousParams",
+    "check_counter_dtype",
+    "check_accumulator_dtype",
+    "check_real",
+    "seed_entropy",
+    "check_tie_rng_state",
+    "MetadataError",
+]
+
+COUNTER_DTYPES = ("int8", "int16", "int32")
+TIE_POLICIES = ("random", "zero", "one", "keep")
+ACCUMULATOR_DTYPES = ("float32", "float64")
+
+
+class MetadataError(ValueError):
+    """A field of a saved memory's description is missing, mistyped or out of range."""
+
+
+# -- checks shared by constructors and files -------------------------------------
+
+
+def check_counter_dtype(counter_dtype) -> str:
+    """The counter dtype's name, one of :data:`COUNTER_DTYPES`, or raise."""
+    try:
+        name = np.dtype(counter_dtype).name
+    except TypeError:
+        name = None
+    if name not in COUNTER_DTYPES:
+        raise ValueError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, got "
+                         f"{counter_dtype!r}")
+    return name
+
+
+def check_accumulator_dtype(dtype) -> np.dtype:
+    """The accumulators' dtype, one of :data:`ACCUMULATOR_DTYPES`, or raise."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in ACCUMULATOR_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(ACCUMULATOR_DTYPES)} (the "
+                         f"accumulators' dtype), got {dtype!r}")
+    return np.dtype(name)
+
+
+def check_real(value, name: str, low: float | None = None, high: float | None = None,
+               hint: str = ""):
+    """Return ``value`` as a finite Python int or float in ``[low, high]`` or raise."""
+    tail = f"; {hint}" if hint else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
+                        f"{value!r}{tail}")
+    value = operator.index(value) if isinstance(value, numbers.Integral) else float(value)
+    if not math.isfinite(value) or (low is not None and value < low) or (
+            high is not None and value > high):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value}{tail}")
+    return value
+
+
+def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
+    """The seed sequence of a constructor's ``seed`` and its recordable entropy."""
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    entropy = seq.entropy
+    if isinstance(entropy, numbers.Integral):
+        return seq, int(entropy)
+    return seq, [int(v) for v in np.asarray(entropy).ravel()]
+
+
+def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest):
+    given = [name for name, v in (("radius", radius), ("activation_probability", probability),
+                                  ("k_nearest", k_nearest)) if v is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of radius, activation_probability and k_nearest, "
+                         f"got {given or 'none'}")
+    if k_nearest is not None:
+        k = check_int(k_nearest, "k_nearest", 1, max(1, n_locations),
+                      hint="k_nearest counts locations and cannot exceed n_locations")
+        if n_locations == 0:
+            raise ValueError("k_nearest activation needs at least one location")
+        return None, k
+    if probability is not None:
+        from .theory import radius_for_probability
+
+        return radius_for_probability(n_bits, probability), None
+    return check_int(radius, "radius", 0, n_bits,
+                     hint="the activation radius is a Hamming distance in [0, n_bits]"), None
+
+
+def _continuous_activation(dim, n_locations, radius, threshold, k_nearest):
+    given = [name for name, v in (("radius", radius), ("threshold", threshold),
+                                  ("k_nearest", k_nearest)) if v is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of radius, threshold and k_nearest, got "
+                         f"{given or 'none'}")
+    if k_nearest is not None:
+        if n_locations == 0:
+            raise ValueError("k_nearest activation needs at least one location")
+        k = check_int(k_nearest, "k_nearest", 1, n_locations,
+                      hint="k_nearest counts locations and cannot exceed n_locations")
+        return None, None, k
+    if radius is not None:
+        radius = check_real(radius, "radius", 0, dim,
+                            hint="the radius is Hamming-equivalent, in [0, dim]; give a "
+                            "cosine directly with threshold=")
+        return radius, 1.0 - 2.0 * radius / dim, None
+    return None, float(check_real(threshold, "threshold", -1, 1,
+                                  hint="the threshold is a cosine")), None
+
+
+# -- strict JSON fields ------------------------------------------------------------
+
+
+def _json_int(meta: dict, key: str, *, null: bool = False):
+    value = meta[key]
+    if value is None and null:
+        return None
+    if type(value) is not int:
+        kind = "null" if value is None else type(value).__name__
+        raise MetadataError(f"{key} must be an integer{' or null' if null else ''}, got "
+                            f"{kind} {value!r}")
+    return value
+
+
+def _json_str(meta: dict, key: str):
+    value = meta[key]
+    if type(value) is not str:
+        raise MetadataError(f"{key} must be a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _json_number(meta: dict, key: str, *, null: bool = False):
+    value = meta[key]
+    if value is None and null:
+        return None
+    if type(value) not in (int, float):
+        kind = "null" if value is None else type(value).__name__
+        raise MetadataError(f"{key} must be a number{' or null' if null else ''}, got {kind} "
+                            f"{value!r}")
+    return value
+
+
+def _json_seed(meta: dict):
+    seed = meta["seed"]
+    ok = (type(seed) is int and seed >= 0) or (
+        type(seed) is list and 0 < len(seed) <= 1024
+        and all(type(v) is int and v >= 0 for v in seed))
+    if not ok:
+        raise MetadataError(f"seed must be a non-negative integer or a list of them (the "
+                            f"entropy of numpy.random.SeedSequence), got {seed!r}"[:300])
+    return seed
+
+
+def check_tie_rng_state(state) -> dict:
+    """A PCG64 ``bit_generator.state`` dict, checked field by field, or raise."""
+    keys = {"bit_generator", "state", "has_uint32", "uinteger"}
+    ok = (type(state) is dict and state.keys() == keys
+          and state["bit_generator"] == "PCG64"
+          and type(state["state"]) is dict and state["state"].keys() == {"state", "inc"}
+          and all(type(v) is int and 0 <= v < 2**128 for v in state["state"].values())
+          and state["state"]["inc"] % 2 == 1
+          and type(state["has_uint32"]) is int and state["has_uint32"] in (0, 1)
+          and type(state["uinteger"]) is int and 0 <= state["uinteger"] < 2**32)
+    if not ok:
+        raise MetadataError("tie_rng_state must be the state of a PCG64 generator "
+                            "({'bit_generator': 'PCG64', 'state': {'state': s, 'inc': odd}, "
+                            f"'has_uint32': 0 or 1, 'uinteger': u}}), got {state!r}"[:400])
+    return state
+
+
+def _create(cls, meta: dict, keys, **extra):
+    """``cls.create`` on metadata fields, its complaints as MetadataError."""
+    try:
+        return cls.create(**{key: meta[key] for key in keys}, **extra)
+    except (TypeError, ValueError) as exc:
+        raise MetadataError(str(exc)) from None
+
+
+# -- the binary memory -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SDMParams:
+    """Validated parameters of a binary SDM (or of a sharded one)."""
+
+    n_bits: int
+    n_locations: int
+    n_data_bits: int
+    radius: int | None
+    k_nearest: int | None
+    counter_dtype: str
+    ties: str
+    seed: int | list
+
+    KEYS = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
+            "ties", "seed")
+
+    @classmethod
+    def create(cls, n_bits, n_locations, radius=None, *, activation_probability=None,
+               k_nearest=None, n_data_bits=None, counter_dtype="int16", ties="random",
+               seed=0, min_locations: int = 0, locations_hint: str = "") -> SDMParams:
+        """Check constructor arguments (``seed`` is the entropy, already drawn)."""
+        n_bits = check_int(n_bits, "n_bits", 1)
+        if n_locations is None:
+            raise TypeError("SDM needs n_locations (or explicit addresses=)")
+        n_locations = check_int(n_locations, "n_locations", min_locations, hint=locations_hint)
+        n_data_bits = n_bits if n_data_bits is None else check_int(n_data_bits, "n_data_bits", 1)
+        counter_dtype = check_counter_dtype(counter_dtype)
+        ties = check_choice(ties, "ties", TIE_POLICIES)
+        if ties == "keep" and n_data_bits != n_bits:
+            raise ValueError("ties='keep' keeps the query's bit and needs n_data_bits == n_bits "
+                             f"(got {n_data_bits} != {n_bits}); choose 'random', "
+                             "'zero' or 'one' for a heteroassociative memory")
+        radius, k_nearest = _sdm_activation(n_bits, n_locations, radius, activation_probability,
+                                            k_nearest)
+        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties, seed)
+
+    @classmethod
+    def from_metadata(cls, meta: dict, *, min_locations: int = 0) -> SDMParams:
+        """Check the fields of a saved description strictly (raises :class:`MetadataError`)."""
+        for key in ("n_bits", "n_locations", "n_data_bits"):
+            _json_int(meta, key)
+        radius, k = _json_int(meta, "radius", null=True), _json_int(meta, "k_nearest", null=True)
+        if (radius is None) == (k is None):
+            raise MetadataError(f"exactly one of radius and k_nearest must be set, got "
+                                f"radius={radius!r}, k_nearest={k!r}")
+        _json_str(meta, "counter_dtype")
+        _json_str(meta, "ties")
+        seed = _json_seed(meta)
+        # Exact names: the constructor would also take "i2" or "<i2".
+        if meta["counter_dtype"] not in COUNTER_DTYPES:
+            raise MetadataError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, "
+                                f"got {meta['counter_dtype']!r}")
+        return _create(cls, meta, ("n_bits", "n_locations", "radius", "k_nearest",
+                                   "n_data_bits", "counter_dtype", "ties"), seed=seed,
+                       min_locations=min_locations)
+
+    def to_metadata(self) -> dict:
+        return {key: getattr(self, key) for key in self.KEYS}
+
+    def assign(self, memory) -> None:
+        """Set the parameters as attributes of an SDM or ShardedSDM (not the seed)."""
+        memory.n_bits, memory.n_locations = self.n_bits, self.n_locations
+        memory.n_data_bits = self.n_data_bits
+        memory.radius, memory.k_nearest = self.radius, self.k_nearest
+        memory.counter_dtype = np.dtype(self.counter_dtype)
+        memory.ties = self.ties
+
+    @property
+    def n_words(self) -> int:
+        return n_words(self.n_bits)
+
+    def array_specs(self) -> dict:
+        """``{name: (shape, dtype name)}`` of the arrays of a saved memory."""
+        return {"addresses": ((self.n_locations, self.n_words), "uint64"),
+                "counters": ((self.n_locations, self.n_data_bits), self.counter_dtype)}
+
+
+# -- the continuous memory ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContinuousParams:
+    """Validated parameters of a :class:`fastsdm.ContinuousSDM`."""
+
+    dim: int
+    n_locations: int
+    value_dim: int
+    radius: int | float | None
+    threshold: float | None
+    k_nearest: int | None
+    dtype: str
+    seed: int | list
+
+    KEYS = ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest", "dtype",
+            "seed")
+
+    @classmethod
+    def create(cls, dim, n_locations, radius=None, *, threshold=None, k_nearest=None,
+               value_dim=None, dtype=np.float32, seed=0) -> ContinuousParams:
+        """Check constructor arguments (``seed`` is the entropy, already drawn)."""
+        dim = check_int(dim, "dim", 1)
+        if n_locations is None:
+            raise TypeError("ContinuousSDM needs n_locations (or explicit addresses=)")
+        n_locations = check_int(n_locations, "n_locations", 0)
+        value_dim = dim if value_dim is None else check_int(value_dim, "value_dim", 1)
+        dtype = check_accumulator_dtype(dtype).name
+        radius, threshold, k_nearest = _continuous_activation(dim, n_locations, radius,
+                                                              threshold, k_nearest)
+        return cls(dim, n_locations, value_dim, radius, threshold, k_nearest, dtype, seed)
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> ContinuousParams:
+        """Check the fields of a saved description strictly (raises :class:`MetadataError`)."""
+        for key in ("dim", "n_locations", "value_dim"):
+            _json_int(meta, key)
+        radius = _json_number(meta, "radius", null=True)
+        threshold = _json_number(meta, "threshold", null=True)
+        k = _json_int(meta, "k_nearest", null=True)
+        _json_str(meta, "dtype")
+        seed = _json_seed(meta)
+        if meta["dtype"] not in ACCUMULATOR_DTYPES:
+            raise MetadataError(f"dtype must be one of {', '.join(ACCUMULATOR_DTYPES)}, got "
+                                f"{meta['dtype']!r}")
+        # A radius is saved with the threshold it implies; otherwise one of the two.
+        params = _create(cls, {**meta, "threshold": None if radius is not None else threshold},
+                         ("dim", "n_locations", "radius", "threshold", "k_nearest", "value_dim",
+                          "dtype"), seed=seed)
+        if params.threshold != threshold or (k is not None and threshold is not None):
+            raise MetadataError(f"threshold {threshold!r} is inconsistent with radius "
+                                f"{radius!r} and k_nearest {k!r} (dim={params.dim})")
+        return params
+
+    def to_metadata(self) -> dict:
+        return {key: getattr(self, key) for key in self.KEYS}
+
+    def assign(self, memory) -> None:
+        """Set the parameters as attributes of a ContinuousSDM (not the seed)."""
+        memory.dim, memory.n_locations = self.dim, self.n_locations
+        memory.value_dim = self.value_dim
+        memory.radius, memory.threshold = self.radius, self.threshold
+        memory.k_nearest = self.k_nearest
+        memory.dtype = np.dtype(self.dtype)
+
+    def array_specs(self) -> dict:
+        """``{name: (shape, dtype name)}`` of the arrays of a saved memory."""
+        return {"addresses": ((self.n_locations, self.dim), "float32"),
+                "accumulators": ((self.n_locations, self.value_dim), self.dtype)}

@@ -1,0 +1,330 @@
+"""Parameters shared by several experiments: their fields, command-line parsers and checks.
+
+A field factory (``n_bits()``, ``radius()``, ...) returns a dataclass field
+made with :func:`~fastsdm.experiments._registry.param`, so an experiment's
+config lists its parameters in the order of its public signature and each
+meaning is written once.  The checks raise the messages of
+:mod:`fastsdm._validation`, spelled with the caller's
+:class:`~fastsdm.experiments._registry.Names`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _machine
+from .._params import COUNTER_DTYPES
+from .._validation import check_choice, check_dtype, check_int, check_probability
+from ._registry import Names, about, param
+
+__all__ = [
+    "DEFAULT_ACTIVATION_PROBABILITY",
+    "activation_probability",
+    "check_memory",
+    "check_seed",
+    "choice",
+    "counter_dtype",
+    "int_list",
+    "integer",
+    "iterations",
+    "memory_nbytes",
+    "n_bits",
+    "n_cues",
+    "n_locations",
+    "n_patterns",
+    "name_list",
+    "noise",
+    "parse_int",
+    "parse_int_list",
+    "parse_names",
+    "parse_non_negative_int",
+    "parse_positive_int",
+    "parse_probability",
+    "parse_real",
+    "radius",
+    "repetitions",
+    "seed",
+]
+
+#: Activation probability used when neither ``radius`` nor
+#: ``activation_probability`` is given: Kanerva's canonical memory activates
+#: about one location in a thousand.
+DEFAULT_ACTIVATION_PROBABILITY = 0.001
+
+
+# ---------------------------------------------------------------------------
+# Command-line parsers: each refuses malformed text with a message naming it
+# ---------------------------------------------------------------------------
+
+
+def parse_int(text: str) -> int:
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def parse_positive_int(text: str) -> int:
+    value = parse_int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def parse_non_negative_int(text: str) -> int:
+    value = parse_int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def parse_probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
+def parse_real(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def parse_int_list(minimum: int):
+    """A parser for ``100,200,300`` or ``start:stop:step`` (stop included)."""
+
+    def parse(text: str) -> list[int]:
+        text = text.strip()
+        try:
+            if ":" in text:
+                parts = [parse_int(p) for p in text.split(":")]
+                if len(parts) != 3 or parts[2] <= 0:
+                    raise argparse.ArgumentTypeError(
+                        f"a range is start:stop:step with step > 0, got {text!r}")
+                values = list(range(parts[0], parts[1] + 1, parts[2]))
+            else:
+                values = [parse_int(p) for p in text.split(",") if p.strip()]
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} in the list {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
+        low = [v for v in values if v < minimum]
+        if low:
+            kind = "positive" if minimum == 1 else f">= {minimum}"
+            raise argparse.ArgumentTypeError(f"values must be {kind}, got {low[0]} in {text!r}")
+        return values
+
+    return parse
+
+
+def parse_names(choices: Sequence[str]):
+    """A parser for a comma-separated list of names from ``choices``."""
+
+    def parse(text: str) -> list[str]:
+        names = [p.strip() for p in text.split(",") if p.strip()]
+        if not names:
+            raise argparse.ArgumentTypeError(f"expected names from {', '.join(choices)}, got "
+                                             f"{text!r}")
+        for name in names:
+            if name not in choices:
+                raise argparse.ArgumentTypeError(f"unknown name {name!r} in {text!r}; choose "
+                                                 f"from {', '.join(choices)}")
+        return names
+
+    return parse
+
+
+# ---------------------------------------------------------------------------
+# Checks (the library's): values in, normalised values out, or one clear error
+# ---------------------------------------------------------------------------
+
+
+def integer(low: int | None = None, high: int | None = None, hint: str = ""):
+    """A field check: an integer in ``[low, high]``."""
+    return lambda value, name: check_int(value, name, low, high, hint)
+
+
+def choice(options: Sequence, hint: str = ""):
+    """A field check: one of ``options``."""
+    return lambda value, name: check_choice(value, name, tuple(options), hint)
+
+
+def int_list(values, name: str, low: int, high: int | None = None, hint: str = "") -> list[int]:
+    """``values`` (an int or a sequence of ints) as a sorted list of distinct ints."""
+    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+        values = [values]
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be an integer or a sequence of integers, got "
+                        f"{type(values).__name__} {values!r}" + (f"; {hint}" if hint else ""))
+    out = sorted({check_int(v, f"each of {name}", low, high, hint) for v in values})
+    if not out:
+        raise ValueError(f"{name} is empty; give at least one value" + (f" ({hint})" if hint
+                                                                        else ""))
+    return out
+
+
+def name_list(values, name: str, choices: Sequence[str]) -> list[str]:
+    """``values`` (a name or names from ``choices``) in the order of ``choices``, once each."""
+    if isinstance(values, str):
+        values = [values]
+    try:
+        chosen = list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of names from {tuple(choices)}, got "
+                        f"{type(values).__name__} {values!r}") from None
+    if not chosen:
+        raise ValueError(f"{name} is empty; give at least one of {', '.join(choices)}")
+    for value in chosen:
+        check_choice(value, f"each of {name}", tuple(choices))
+    return [c for c in choices if c in chosen]
+
+
+def check_seed(seed, name: str) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    return check_int(seed, name, 0, hint="pass a non-negative integer, or None for fresh "
+                                         "entropy (recorded in the rows)")
+
+
+def memory_nbytes(n_bits: int, n_locations: int, counter_dtype: str,
+                  n_patterns: int = 0) -> int:
+    """Bytes of an SDM (:meth:`fastsdm.SDM.estimate_nbytes`) and ``n_patterns`` packed words."""
+    from ..memory import SDM
+
+    return (SDM.estimate_nbytes(n_bits, n_locations, counter_dtype=counter_dtype)
+            + n_patterns * 8 * ((n_bits + 63) // 64))
+
+
+def check_memory(c, names: Names, n_patterns: int = 0) -> dict:
+    """The memory fields of a config ``c``, checked and resolved (no allocation).
+
+    ``n_patterns`` packed words are counted with the memory.  A memory that
+    does not fit the available RAM is refused with a hint that can help: int8
+    counters only when they would make it fit.
+    """
+    from .. import theory
+
+    with about("n_bits"):
+        n = check_int(c.n_bits, names("n_bits"), 1, hint="the address length, e.g. 256")
+    with about("n_locations"):
+        N = check_int(c.n_locations, names("n_locations"), 1,
+                      hint="the number of hard locations, e.g. 50_000")
+    with about("counter_dtype"):
+        dtype = check_dtype(c.counter_dtype, names("counter_dtype"), COUNTER_DTYPES).name
+    radius, requested = c.radius, None
+    if radius is not None and c.activation_probability is not None:
+        with about("radius", "activation_probability"):
+            raise ValueError(f"{names('radius')} and {names('activation_probability')} are "
+                             f"alternatives: give one, not both (got "
+                             f"{names.value('radius', radius)} and "
+                             f"{names.value('activation_probability', c.activation_probability)})")
+    if radius is None:
+        with about("activation_probability"):
+            requested = check_probability(
+                DEFAULT_ACTIVATION_PROBABILITY if c.activation_probability is None
+                else c.activation_probability, names("activation_probability"),
+                example="0.001 (Kanerva's canonical memory)")
+        radius = theory.radius_for_probability(n, requested)
+    with about("radius"):
+        radius = check_int(radius, names("radius"), 0, n,
+                           hint="the activation radius is a Hamming distance in [0, n_bits]")
+    p = theory.activation_probability(n, radius)
+    need = memory_nbytes(n, N, dtype, n_patterns)
+    available = _machine.available_memory()
+    if available is not None and need > available:
+        with about("n_locations", "counter_dtype"):
+            raise MemoryError(_memory_message(names, n, N, dtype, n_patterns, need, available))
+    return {"n_bits": n, "n_locations": N, "radius": radius, "activation_probability": p,
+            "requested_activation_probability": requested, "expected_activated": p * N,
+            "counter_dtype": dtype, "estimated_nbytes": need}
+
+
+def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int, need: int,
+                    available: int) -> str:
+    size = _machine.format_bytes
+    if dtype != "int8" and memory_nbytes(n, N, "int8", n_patterns) <= available:
+        hint = f"use {names.value('counter_dtype', 'int8')} (it fits)"
+    else:
+        per_location = memory_nbytes(n, 1, "int8")
+        fit = (available - memory_nbytes(n, 0, "int8", n_patterns)) // per_location
+        hint = (f"use fewer locations: about {fit:,} fit with int8 counters" if fit > 0 else
+                "store fewer patterns: their words alone do not fit")
+    return (f"the memory and patterns need {size(need)} ({names.value('n_bits', n)}, "
+            f"{names.value('n_locations', N)}, {dtype} counters) but only {size(available)} "
+            f"is available; {hint}")
+
+
+# ---------------------------------------------------------------------------
+# Field factories: the shared parameters, written once
+# ---------------------------------------------------------------------------
+
+
+def n_bits(default: int = 256, help: str = "address (and pattern) length in bits",
+           **details: Any):
+    details.setdefault("resets", ("radius", "activation_probability"))
+    details.setdefault("group", "memory")
+    return param(default, help, flag="--n-bits", parse=parse_positive_int, metavar="n",
+                 **details)
+
+
+def n_locations(default: int = 50_000):
+    return param(default, "number of hard locations", flag="--locations",
+                 parse=parse_positive_int, metavar="N", group="memory")
+
+
+def radius():
+    return param(None, "activation radius in bits (replaces --activation-probability)",
+                 flag="--radius", parse=parse_non_negative_int, metavar="d", group="memory",
+                 resets=("activation_probability",))
+
+
+def activation_probability():
+    return param(None, "choose the radius activating this fraction of the locations",
+                 flag="--activation-probability", parse=parse_probability, metavar="p",
+                 group="memory", resets=("radius",))
+
+
+def counter_dtype():
+    return param("int16", "counter width (counters saturate; int8 halves int16's memory)",
+                 flag="--counter-dtype", choices=COUNTER_DTYPES, group="memory")
+
+
+def n_patterns(default: Sequence[int], help: str):
+    return param(tuple(default), help, flag="--patterns", parse=parse_int_list(1),
+                 metavar="LIST")
+
+
+def noise(default: Sequence[int], help: str = "cue noise levels in flipped bits, e.g. 0,16,32"):
+    return param(tuple(default), help, flag="--noise", parse=parse_int_list(0), metavar="LIST")
+
+
+def n_cues(default: int, help: str):
+    return param(default, help, flag="--cues", parse=parse_positive_int, metavar="C",
+                 check=integer(1, hint="the number of cues read per point"))
+
+
+def iterations(default: int | None, help: str, check: bool = True):
+    return param(default, help, flag="--iterations", parse=parse_positive_int, metavar="I",
+                 check=integer(1, hint="the maximum number of reads per cue (1 = a single "
+                                       "read)") if check else None)
+
+
+def repetitions():
+    return param(1, "independent repetitions per point", flag="--repetitions",
+                 parse=parse_positive_int, metavar="K", group="run",
+                 check=integer(1, hint="independent memories and patterns per point"))
+
+
+def seed():
+    return param(0, "base seed; per-repetition seeds are recorded", flag="--seed",
+                 parse=parse_non_negative_int, metavar="S", group="run", check=check_seed)

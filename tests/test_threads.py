@@ -1,0 +1,231 @@
+"""One memory shared by threads: no update is lost, and copies stay possible.
+
+The kernels release the GIL, so two Python threads writing to one memory
+really run at once.  Every memory object has a readers-writer lock
+(fastsdm._locking): writes, ``clear`` and ``flush`` are exclusive, reads,
+``activate`` and ``save`` shared.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastsdm
+from fastsdm._locking import RWLock
+from fastsdm.continuous import ContinuousSDM
+
+
+def _race(workers) -> None:
+    """Run the callables in threads released together; re-raise their errors."""
+    barrier = threading.Barrier(len(workers))
+    errors = []
+
+    def run(work):
+        barrier.wait()
+        try:
+            work()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _batches(words, sizes):
+    start = 0
+    for size in sizes:
+        yield words[start : start + size]
+        start += size
+
+
+@pytest.mark.parametrize("activation", [{"radius": 118}, {"k_nearest": 600}])
+def test_two_writer_threads_equal_sequential_writes(activation):
+    # Order-independent data: int32 counters never saturate here, so any
+    # serialisation of the batches gives the same counters.  Without the
+    # lock the two threads' read-modify-write of shared rows lose updates.
+    params = dict(n_bits=256, n_locations=3000, counter_dtype="int32", seed=0, **activation)
+    shared, sequential = fastsdm.SDM(**params), fastsdm.SDM(**params)
+    parts = [fastsdm.random_addresses(1200, 256, seed=s) for s in (1, 2)]
+    sizes = [1, 8, 3, 16, 2] * 40  # single queries and fused batches
+
+    def writer(part):
+        def work():
+            for batch in _batches(part, sizes):
+                shared.write(batch, parallel=False)
+        return work
+
+    _race([writer(parts[0]), writer(parts[1])])
+    for part in parts:
+        for batch in _batches(part, sizes):
+            sequential.write(batch, parallel=False)
+    assert np.array_equal(shared.counters, sequential.counters)
+
+
+def test_two_writer_threads_on_a_continuous_memory():
+    # Values are small integers, so float32 sums are exact in any order; wide
+    # values make each update long enough for the threads to overlap.
+    shared = ContinuousSDM(32, 1000, radius=15, value_dim=2048, seed=0)
+    sequential = ContinuousSDM(32, 1000, radius=15, value_dim=2048, seed=0)
+    rng = np.random.default_rng(3)
+    parts = [(rng.standard_normal((160, 32)),
+              rng.integers(-2, 3, (160, 2048)).astype(np.float32)) for _ in range(2)]
+
+    def writer(keys, values):
+        def work():
+            for start in range(0, 160, 2):
+                shared.write(keys[start : start + 2], values[start : start + 2], parallel=False)
+        return work
+
+    _race([writer(*parts[0]), writer(*parts[1])])
+    for keys, values in parts:
+        for start in range(0, 160, 2):
+            sequential.write(keys[start : start + 2], values[start : start + 2], parallel=False)
+    assert np.array_equal(shared.accumulators, sequential.accumulators)
+
+
+def test_readers_during_writes_see_whole_writes():
+    # Every write adds the same pattern with weight 1 to an all-activating
+    # memory (radius = n): a read between writes returns the pattern's bits,
+    # and the sums a reader sees are always a whole number of writes.
+    mem = fastsdm.SDM(64, 50, radius=64, counter_dtype="int32", ties="zero", seed=0)
+    x = fastsdm.random_addresses(1, 64, seed=1)
+    signs = np.where(fastsdm.unpack_bits(x, 64)[0] == 1, 1, -1)
+    seen = []
+
+    def writer():
+        for _ in range(1000):
+            mem.write(x, parallel=False)
+
+    def reader():
+        for _ in range(1000):
+            seen.append(mem.read_sums(x[0], parallel=False))
+
+    _race([writer, reader])
+    for sums in seen:
+        writes, rest = divmod(int(sums[0]) * int(signs[0]), 50)
+        assert rest == 0 and np.array_equal(sums, signs * writes * 50)
+    assert np.array_equal(mem.read_sums(x[0]), signs * 1000 * 50)
+
+
+def test_the_lock_lets_readers_share_and_writers_wait():
+    lock = RWLock()
+    lock.acquire_shared()
+    inside = threading.Event()
+
+    def second_reader():
+        lock.acquire_shared()
+        inside.set()
+        lock.release_shared()
+
+    t = threading.Thread(target=second_reader)
+    t.start()
+    assert inside.wait(5), "a second reader must not wait for the first"
+    t.join()
+    # A writer waits for the reader; a reader arriving after the writer
+    # queues behind it (no writer starvation).
+    order = []
+
+    def writer():
+        lock.acquire_exclusive()
+        order.append("writer")
+        lock.release_exclusive()
+
+    def late_reader():
+        lock.acquire_shared()
+        order.append("late reader")
+        lock.release_shared()
+
+    w = threading.Thread(target=writer)
+    w.start()
+    deadline = time.monotonic() + 5
+    while not lock._writer and time.monotonic() < deadline:
+        time.sleep(0.001)
+    r = threading.Thread(target=late_reader)
+    r.start()
+    time.sleep(0.05)
+    assert order == []  # both wait: the writer for the reader, the reader for the writer
+    lock.release_shared()
+    w.join(5)
+    r.join(5)
+    assert order == ["writer", "late reader"]
+
+
+def test_the_lock_never_lets_a_writer_in_with_anyone_else():
+    lock = RWLock()
+    state = {"readers": 0, "writers": 0}
+    guard = threading.Lock()
+    violations = []
+
+    def enter(kind):
+        with guard:
+            state[kind] += 1
+            if state["writers"] > 1 or (state["writers"] and state["readers"]):
+                violations.append(dict(state))
+
+    def leave(kind):
+        with guard:
+            state[kind] -= 1
+
+    def worker(seed):
+        def work():
+            rng = np.random.default_rng(seed)
+            for write in rng.random(3000) < 0.3:
+                if write:
+                    lock.acquire_exclusive()
+                    enter("writers")
+                    leave("writers")
+                    lock.release_exclusive()
+                else:
+                    lock.acquire_shared()
+                    enter("readers")
+                    leave("readers")
+                    lock.release_shared()
+        return work
+
+    _race([worker(seed) for seed in range(4)])
+    assert violations == [] and state == {"readers": 0, "writers": 0}
+    assert not lock._writer and lock._readers == 0
+
+
+def test_a_failing_call_releases_the_lock():
+    mem = fastsdm.SDM(64, 10, radius=20, seed=0)
+    for _ in range(3):
+        with pytest.raises(TypeError):
+            mem.write(np.zeros((1, 64)))  # float input is refused inside the lock
+        with pytest.raises(TypeError):
+            mem.read(np.zeros((1, 64)))
+    mem.write(mem.addresses[:1])
+    mem.read(mem.addresses[:1])
+
+
+@pytest.mark.parametrize("make", [lambda: fastsdm.SDM(64, 40, radius=20, seed=0),
+                                  lambda: ContinuousSDM(8, 40, radius=3, seed=0)])
+def test_memories_stay_picklable_and_copyable(make, tmp_path):
+    mem = make()
+    key = mem.addresses[:2]
+    mem.write(key)
+    state = "counters" if isinstance(mem, fastsdm.SDM) else "accumulators"
+    for clone in (pickle.loads(pickle.dumps(mem)), copy.deepcopy(mem), copy.copy(mem)):
+        assert clone._lock is not mem._lock
+        assert np.array_equal(getattr(clone, state), getattr(mem, state))
+        assert np.array_equal(clone.read(key), mem.read(key))
+        clone.write(key)
+    # A copy of a memory-mapped memory lives in RAM and is not tied to the files.
+    mapped = type(mem).load(mem.save(tmp_path / "m"), mmap=True)
+    clone = pickle.loads(pickle.dumps(mapped))
+    assert not isinstance(getattr(clone, state), np.memmap)
+    with pytest.raises(ValueError, match="flush\\(\\) is for memories loaded with mmap=True"):
+        clone.flush()
+    clone.write(key)
+    assert not np.array_equal(getattr(clone, state), getattr(mapped, state))

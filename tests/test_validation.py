@@ -1,0 +1,353 @@
+"""The check vocabulary (fastsdm._validation) and the bit-vector forms it accepts."""
+
+import numpy as np
+import pytest
+
+import fastsdm
+from fastsdm import _layout
+from fastsdm._validation import (
+    as_bits,
+    check_beta,
+    check_choice,
+    check_cosine_rows,
+    check_cosines,
+    check_distance_rows,
+    check_distances,
+    check_dtype,
+    check_int,
+    check_n,
+    check_positive,
+    check_probability,
+    check_radius,
+    check_real,
+    check_rows,
+    check_width,
+    real_array,
+    renamed_keywords,
+    unit_rows,
+)
+
+pytestmark = pytest.mark.nojit
+
+
+# -- the word layout --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_bits", [1, 7, 8, 9, 63, 64, 65, 100, 1000])
+def test_layout_round_trips_against_numpy(rng, n_bits):
+    bits = rng.integers(0, 2, (5, n_bits), dtype=np.uint8)
+    words = _layout.words_from_bits(bits)
+    assert words.shape == (5, _layout.n_words(n_bits))
+    assert np.array_equal(_layout.bits_from_words(words, n_bits), bits)
+    packed = np.packbits(bits, axis=-1)
+    assert np.array_equal(_layout.bytes_from_words(words, n_bits), packed)
+    assert np.array_equal(_layout.words_from_bytes(packed), words)
+    # The contract: words are np.packbits bytes, zero-padded, viewed as little-endian.
+    padded = np.zeros((5, 8 * _layout.n_words(n_bits)), np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    assert np.array_equal(padded.view("<u8"), words)
+
+
+# -- bit vectors in every form ------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_bits", [1, 8, 9, 64, 100])
+def test_every_form_gives_the_same_words_and_comes_back_in_kind(rng, n_bits):
+    rows = rng.integers(0, 2, (4, n_bits), dtype=np.uint8)
+    rows[0, 0] = 1  # at least one set bit, so bytes of n_bits=1 are told from 0/1 rows
+    words = fastsdm.pack_bits(rows)
+    forms = {
+        "words": words,
+        "bytes": np.packbits(rows, axis=-1),
+        "rows": rows,
+        "bool": rows.astype(bool),
+        "int64": rows.astype(np.int64),
+    }
+    for label, x in forms.items():
+        got = as_bits(x, "x", n_bits)
+        assert np.array_equal(got.words, words), label
+        back = got.restore(got.words)
+        assert back.dtype == x.dtype and np.array_equal(back, x), label
+        one = as_bits(x[1], "x", n_bits)
+        assert one.single and np.array_equal(one.restore(one.words), x[1]), label
+
+
+def test_forms_without_n_bits_take_the_width_from_the_input(rng):
+    rows = rng.integers(0, 2, (3, 16), dtype=np.uint8)
+    rows[:, 0] = 1
+    assert as_bits(fastsdm.pack_bits(rows), "x").n_bits == 64
+    assert as_bits(rows.astype(bool), "x").n_bits == 16
+    packed = np.packbits(rows, axis=-1)  # holds values above 1
+    got = as_bits(packed, "x")
+    assert got.form == "bytes" and got.n_bits == 16
+    assert np.array_equal(got.words, fastsdm.pack_bits(rows))
+
+
+def test_uint8_zeros_and_ones_without_n_bits_are_ambiguous():
+    with pytest.raises(ValueError, match="could be 0/1 bits or np.packbits bytes; pass n_bits="):
+        as_bits(np.ones((2, 8), np.uint8), "x")
+
+
+def test_bytes_with_pad_bits_set_are_refused():
+    # 9 bits take 2 bytes; bits 9..15 of the second byte are pad bits.
+    with pytest.raises(ValueError, match="non-zero pad bits beyond bit 9"):
+        as_bits(np.array([[0, 0x7F]], np.uint8), "x", 9)
+
+
+def test_bytes_of_the_wrong_width_are_refused():
+    # Values above 1 can only be bytes: the message speaks of bytes.
+    with pytest.raises(ValueError, match="as np.packbits bytes must have 13 columns"):
+        as_bits(np.full((1, 12), 255, np.uint8), "x", 100)
+    with pytest.raises(ValueError, match="as 0/1 bits must have 100 columns"):
+        as_bits(np.ones((1, 12), np.uint8), "x", 100)
+
+
+def test_sdm_answers_np_packbits_bytes_with_bytes(rng):
+    mem = fastsdm.SDM(100, 500, radius=40, seed=0)
+    rows = rng.integers(0, 2, (3, 100), dtype=np.uint8)
+    mem.write(rows)
+    packed = np.packbits(rows, axis=-1)
+    out = mem.read(packed)
+    assert out.dtype == np.uint8 and out.shape == packed.shape
+    assert np.array_equal(np.unpackbits(out, axis=-1, count=100), mem.read(rows))
+
+
+# -- scalars ---------------------------------------------------------------------
+
+
+def test_check_int():
+    assert check_int(np.int64(5), "k", 0, 10) == 5
+    with pytest.raises(TypeError, match=r"k must be an integer, got bool True"):
+        check_int(True, "k")
+    with pytest.raises(TypeError, match=r"got float 3.0; pass k=3 \(an int, not a float\)"):
+        check_int(3.0, "k")
+    with pytest.raises(TypeError, match=r"pass the number k=3, not the string '3'"):
+        check_int("3", "k")
+    with pytest.raises(ValueError, match=r"k must be in \[0, 10\], got 11; fewer"):
+        check_int(11, "k", 0, 10, hint="fewer")
+
+
+def test_check_real():
+    assert check_real(np.float32(0.5), "x", 0, 1) == 0.5
+    assert check_real(2, "x") == 2.0
+    with pytest.raises(ValueError, match=r"x must be a finite number in \(0, 1\], got 0"):
+        check_real(0, "x", 0, 1, low_open=True)
+    with pytest.raises(ValueError, match=r"x must be a finite number in \(-inf, inf\), got nan"):
+        check_real(float("nan"), "x")
+    with pytest.raises(ValueError, match="finite number"):
+        check_real(10**400, "x")
+    with pytest.raises(TypeError, match="x must be a real number, got str"):
+        check_real("1", "x")
+    with pytest.raises(TypeError, match="x must be a real number, got bool"):
+        check_real(True, "x")
+
+
+def test_check_positive_and_probability():
+    assert check_positive(2**64, "N") == 2.0**64
+    with pytest.raises(ValueError, match="N must be a positive finite number, got 0"):
+        check_positive(0, "N")
+    with pytest.raises(ValueError, match="N must be a positive finite number"):
+        check_positive(10**400, "N")
+    assert check_probability(1, "p") == 1.0
+    assert check_probability(0, "p", allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match=r"p must be a probability in \(0, 1\), got 1"):
+        check_probability(1, "p", allow_one=False)
+    with pytest.raises(TypeError, match="p must be a probability"):
+        check_probability("0.1", "p")
+
+
+def test_check_choice_and_dtype():
+    assert check_choice("a", "mode", ("a", "b")) == "a"
+    with pytest.raises(ValueError, match="mode must be one of 'a', 'b', got 'c'"):
+        check_choice("c", "mode", ("a", "b"))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        check_choice(["a"], "mode", {"a"})  # unhashable: refused, not a TypeError
+    assert check_dtype("int8", "counter_dtype", ("int8", "int16")) == np.int8
+    assert check_dtype(np.int16, "counter_dtype", ("int8", "int16")) == np.int16
+    with pytest.raises(ValueError, match="counter_dtype must be one of int8, int16, got"):
+        check_dtype("float32", "counter_dtype", ("int8", "int16"))
+    with pytest.raises(ValueError, match="counter_dtype must be one of"):
+        check_dtype("nonsense", "counter_dtype", ("int8", "int16"))
+
+
+# -- arrays ------------------------------------------------------------------------
+
+
+def test_real_array():
+    out = real_array([[1, 2]], "q", (2,), "(m, d)")
+    assert out.dtype == np.float64 and out.flags.c_contiguous
+    assert real_array(np.ones((3, 2), np.float32)[:, ::1], "q", (2,)).shape == (3, 2)
+    with pytest.raises(TypeError, match=r"q must be a real-valued array of shape \(m, d\)"):
+        real_array(np.ones(2, complex), "q", (1,), "(m, d)")
+    with pytest.raises(ValueError, match="q must have 2 dimensions"):
+        real_array(np.ones(2), "q", (2,))
+    with pytest.raises(ValueError, match="q contains NaN or infinite values"):
+        real_array([[np.inf]], "q", (2,))
+
+
+def test_check_distances_and_cosines():
+    h, scalar = check_distances(np.uint64(3), 10)
+    assert scalar and h == 3 and h.dtype == np.int64
+    with pytest.raises(ValueError, match="got 18446744073709551615;"):
+        check_distances(np.uint64(2**64 - 1), 10)
+    with pytest.raises(TypeError, match="Hamming distance h must be an integer"):
+        check_distances(1.5, 10)
+    c, scalar = check_cosines([0.5, -1])
+    assert not scalar and c.dtype == np.float64
+    with pytest.raises(ValueError, match=r"cos must lie in \[-1, 1\], got nan"):
+        check_cosines([np.nan])
+    with pytest.raises(TypeError, match="cos must be a real number"):
+        check_cosines(np.array([True]))
+
+
+# -- additions for the theory and attention modules (issue 13) ----------------------
+
+
+def test_expected_words_the_range_in_the_callers_terms():
+    assert check_int(3, "k", 0, 5, expected="in [0, n] = [0, 5]") == 3
+    with pytest.raises(ValueError, match=r"^k must be in \[0, n\] = \[0, 5\], got 6; fewer$"):
+        check_int(6, "k", 0, 5, hint="fewer", expected="in [0, n] = [0, 5]")
+    with pytest.raises(ValueError, match=r"^x must be in \[0, n\] = \[0, 8\], got 9.5$"):
+        check_real(9.5, "x", 0, 8, expected="in [0, n] = [0, 8]")
+    # A described name still suggests the plain argument in its fix.
+    with pytest.raises(TypeError, match=r"got float 64.0; pass n=64 \(an int, not a float\)"):
+        check_int(64.0, "n (the number of bits)")
+    with pytest.raises(TypeError, match=r"pass d=5 \(an int"):
+        check_int(5.0, "radius d")
+
+
+def test_check_n_and_check_radius():
+    assert check_n(np.int64(7)) == 7
+    with pytest.raises(ValueError, match=r"n \(the number of bits\) must be an integer >= 2 "
+                                         r"for a fit, got 1; pass the dimension"):
+        check_n(1, 2, " for a fit")
+    with pytest.raises(TypeError, match=r"n \(the number of bits\) must be an integer, got bool"):
+        check_n(True)
+    assert check_radius(3, 8) == 3 and check_radius(2, 8, 2) == 2
+    with pytest.raises(ValueError, match=r"radius d must be an integer in \[2, n\] = \[2, 8\], "
+                                         r"got 9; choose a radius between 2 and n_bits"):
+        check_radius(9, 8, 2)
+    assert check_radius(np.float32(2.5), 8, real=True) == 2.5
+    assert check_radius(3, 8, real=True) == 3.0
+    with pytest.raises(ValueError, match=r"radius d must be in \[0, n\] = \[0, 8\], got -0.5"):
+        check_radius(-0.5, 8, real=True)
+    with pytest.raises(TypeError, match="radius d must be a real number, got str"):
+        check_radius("2", 8, real=True)
+    for huge in (10**400, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=r"radius d must be in \[0, n\] = \[0, 8\]"):
+            check_radius(huge, 8, real=True)
+
+
+def test_check_positive_options_and_check_beta():
+    with pytest.raises(TypeError, match=r"^N must be a positive number, got '1' of type str"):
+        check_positive("1", "N")
+    with pytest.raises(TypeError, match=r"beta must be a positive real number, got '2' of type "
+                                        r"str; pass a value such as beta=15.6; the inverse"):
+        check_beta("2")
+    with pytest.raises(ValueError, match=r"beta must be a positive finite number, got nan"):
+        check_beta(float("nan"))
+    assert check_beta(np.float32(0.5)) == 0.5
+    assert check_positive(1, "m", minimum=1) == 1.0
+    with pytest.raises(ValueError, match=r"^m must be >= 1 for a read, got 0.5; more$"):
+        check_positive(0.5, "m", minimum=1, why=" for a read", hint="more")
+    with pytest.raises(ValueError, match=r"m must be a positive finite number, got 0; pass a "
+                                         r"value such as m=1_000_000; more$"):
+        check_positive(0, "m", minimum=1, hint="more")
+
+
+def test_real_array_options():
+    with pytest.raises(TypeError, match="K must be a real-valued array"):
+        real_array(np.ones((2, 2), bool), "K", (2,), allow_bool=False)
+    assert real_array(np.ones((2, 2), bool), "K", (2,)).dtype == np.float64
+    for bad in (np.ones(3), np.ones((0, 3)), np.ones((3, 0))):
+        with pytest.raises(ValueError, match=r"K must be a non-empty array of shape \(N, d\)"):
+            real_array(bad, "K", (2,), "(N, d)", nonempty=True)
+    assert real_array(np.ones((0, 3)), "K", (2,)).shape == (0, 3)  # empty is fine by default
+    fortran = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    out = real_array(fortran, "K", (2,))
+    assert out.flags.c_contiguous and np.array_equal(out, fortran)
+    kept = real_array(fortran, "K", (2,), contiguous=False)  # the caller's layout, no copy
+    assert kept is fortran
+    assert real_array(np.arange(3), "x", (1,), contiguous=False).dtype == np.float64
+
+
+def test_unit_rows_against_a_naive_norm(rng):
+    x = rng.standard_normal((5, 7))
+    naive = np.array([[v / sum(w * w for w in row) ** 0.5 for v in row] for row in x.tolist()])
+    np.testing.assert_allclose(unit_rows(x, "x"), naive, rtol=1e-15)
+    # Squares of 1e200 overflow and of 1e-200 underflow: scaling first keeps the direction.
+    for scale in (1e200, 1e-200):
+        np.testing.assert_allclose(unit_rows(x * scale, "x"), naive, rtol=1e-14)
+    with pytest.raises(ValueError, match=r"x has a zero vector \(row 1\).*; drop it"):
+        unit_rows(np.array([[1.0, 0.0], [0.0, 0.0]]), "x", "drop it")
+
+
+def test_check_width_and_rows():
+    check_width(np.ones((2, 3)), "q", np.ones((4, 3)), "K")
+    with pytest.raises(ValueError, match="q and K must have the same number of features, got 2"):
+        check_width(np.ones(2), "q", np.ones((4, 3)), "K")
+    check_rows(np.ones((4, 2)), 4, "V")
+    with pytest.raises(ValueError, match=r"V must have one row per key, got 3 rows for 4 keys; "
+                                         r"pass V with shape \(4, ...\)"):
+        check_rows(np.ones((3, 2)), 4, "V")
+    with pytest.raises(ValueError, match="data must have one row per address, got 1 rows for 2 "
+                                         "addresses"):
+        check_rows(np.ones((1, 2)), 2, "data", "address", "addresses")
+
+
+def test_distance_and_cosine_rows():
+    h = check_distance_rows(np.array([[0, 8]], np.uint8), 8)
+    assert h.dtype == np.intp and h.tolist() == [[0, 8]]
+    with pytest.raises(TypeError, match="distances must be integer Hamming distances"):
+        check_distance_rows([0.5], 8)
+    for bad in (3, np.zeros((2, 0), int)):
+        with pytest.raises(ValueError, match="at least one pattern along the last axis"):
+            check_distance_rows(bad, 8)
+    with pytest.raises(ValueError, match=r"must lie in \[0, n\] = \[0, 8\], got values in "
+                                         r"\[0, 9\]"):
+        check_distance_rows([0, 9], 8)
+    with pytest.raises(ValueError, match=r"got values in \[0, 18446744073709551615\]"):
+        check_distance_rows(np.array([0, 2**64 - 1], np.uint64), 8)  # reported, not wrapped
+    c = check_cosine_rows([[1, -1]])
+    assert c.dtype == np.float64 and c.tolist() == [[1.0, -1.0]]
+    with pytest.raises(TypeError, match="cosines must be real numbers"):
+        check_cosine_rows([1j])
+    with pytest.raises(ValueError, match="cosines must have at least one pattern"):
+        check_cosine_rows([])
+    with pytest.raises(ValueError, match=r"cosines must lie in \[-1, 1\] \(NaN is refused\)"):
+        check_cosine_rows([0.0, np.nan])
+    # The any-shape check says how to fix rounding errors.
+    with pytest.raises(ValueError, match=r"cos must lie in \[-1, 1\], got 1.5; clip rounding "
+                                         r"errors with np.clip\(cos, -1, 1\)"):
+        check_cosines(1.5)
+
+
+def test_words_in_a_signed_dtype_are_named_as_such(rng):
+    words = fastsdm.random_addresses(3, 64, seed=0)
+    with pytest.raises(TypeError, match=r"keys must be packed uint64 words or 0/1 bits, got .*"
+                                        r"looks like packed words in the wrong dtype; convert"):
+        as_bits(words.view(np.int64), "keys", 64)
+    suggested = np.asarray(words.view(np.int64)).view(np.uint64)  # the fix the message gives
+    assert np.array_equal(as_bits(suggested, "keys", 64).words, words)
+    # 0/1 values of the words' width are still read as (too short) rows.
+    with pytest.raises(ValueError, match="keys as 0/1 bits must have 64 columns"):
+        as_bits(np.ones((3, 1), np.int64), "keys", 64)
+    with pytest.raises(ValueError, match=r"keys must have 2 dimensions \(one vector per row\)"):
+        as_bits(words[0], "keys", 64, ndim=(2,))
+
+
+def test_renamed_keywords():
+    @renamed_keywords(distances="h")
+    def weights(n, d, h):
+        """Weights."""
+        return n, d, h
+
+    assert weights(1, 2, 3) == weights(1, 2, h=3) == weights(1, 2, distances=3) == (1, 2, 3)
+    with pytest.raises(TypeError, match=r"weights\(\) got both h= and distances= \(its older "
+                                        r"spelling\); pass only h="):
+        weights(1, 2, h=3, distances=3)
+    import inspect
+
+    assert list(inspect.signature(weights).parameters) == ["n", "d", "h"]
+    assert weights.__doc__ == "Weights." and weights.__name__ == "weights"
+
