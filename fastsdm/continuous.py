@@ -10,18 +10,15 @@ activation probability.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import itertools
 import math
-import os
-import threading
 from pathlib import Path
 
 import numba
 import numpy as np
 
-from . import _persist
+from . import _jit, _persist
 from ._jit import use_parallel
 from ._kernels import continuous as _k
 from ._locking import RWLock, exclusive, shared
@@ -976,59 +973,25 @@ def _int8_queries(Q: np.ndarray, n4: int):
     return words.view(np.int32).reshape(-1), xinfo
 
 
-_POOL_LOCK = threading.Lock()
-_POOL = None  # (process id, workers, executor) of the scans' helper threads
-
-
-def _helper_pool(workers: int):
-    """A thread pool of at least ``workers`` threads, created once per process."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < workers:
-            # (A new process after fork() has none of its parent's threads.)
-            _POOL = (os.getpid(), workers, concurrent.futures.ThreadPoolExecutor(
-                workers, thread_name_prefix="fastsdm-continuous"))
-        return _POOL[2]
-
-
 def _on_threads(parallel: bool, n_tasks: int, run) -> None:
     """``run(ids)`` over the task indices ``0..n_tasks-1``, on several threads if ``parallel``.
 
     The scans are serial numba kernels that release the GIL; a parallel call
-    runs them on ``numba.get_num_threads()`` threads (this one and idle
-    helpers kept in a pool), each taking the next task as it finishes one,
-    and returns when every task is done (a helper that starts late finds
-    none left).  A numba ``prange`` driver would compile the scans again
+    runs them on fastsdm's worker threads (:func:`fastsdm._jit.run_tasks`,
+    the same threads as the binary kernels'), each taking the next task as it
+    finishes one.  A numba ``prange`` driver would compile the scans again
     inside its parallel loop: ~2.7 s more on a cold cache, measured.
     """
-    threads = min(numba.get_num_threads(), n_tasks) if parallel else 1
-    if threads <= 1:
+    if _jit.parallel_parts(n_tasks, parallel) <= 1:
         run(np.arange(n_tasks, dtype=np.int64))
         return
-    tasks = itertools.count()  # next() is atomic under the GIL
-    errors = []
-    left = [n_tasks]
-    lock = threading.Lock()
-    done = threading.Event()
+    claims = itertools.count()  # next() is atomic under the GIL
 
-    def work():
-        while (task := next(tasks)) < n_tasks:
-            try:
-                run(np.array([task], dtype=np.int64))
-            except BaseException as exc:  # re-raised in the calling thread
-                errors.append(exc)
-            with lock:
-                left[0] -= 1
-                if left[0] == 0:
-                    done.set()
+    def work(tasks, worker):
+        while (task := next(claims)) < n_tasks:
+            run(np.array([task], dtype=np.int64))
 
-    pool = _helper_pool(threads - 1)
-    for _ in range(threads - 1):
-        pool.submit(work)
-    work()
-    done.wait()
-    if errors:
-        raise errors[0]
+    _jit.run_tasks(work, n_tasks, (), parallel)
 
 
 def _int8_scratch(chunks: int, L: int, n4: int, n_queries: int):

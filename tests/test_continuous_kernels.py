@@ -7,6 +7,9 @@ CPU select; the int8 scan's bounds are checked on their own.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from numba.core import config
@@ -430,9 +433,15 @@ def test_every_task_runs_once_and_errors_reach_the_caller(parallel, monkeypatch)
 
 
 @nojit
-def test_the_helper_pool_is_per_process(monkeypatch):
-    pool = continuous._helper_pool(2)
-    assert continuous._helper_pool(1) is pool and continuous._helper_pool(2) is pool
-    monkeypatch.setattr(continuous.os, "getpid", lambda: -1)  # as in a forked child
-    child = continuous._helper_pool(2)
-    assert child is not pool and continuous._helper_pool(2) is child
+def test_scans_share_the_binary_kernels_worker_threads(monkeypatch):
+    # One pool of threads for the package (fastsdm._jit.run_tasks), not one per module.
+    monkeypatch.setattr(continuous.numba, "get_num_threads", lambda: 2)
+    names = set()
+
+    def record(ids):
+        names.add(threading.current_thread().name)
+        time.sleep(0.01)  # let the helper take a task
+
+    continuous._on_threads(True, 8, record)
+    helpers = {name for name in names if name != threading.current_thread().name}
+    assert helpers and all(name.startswith("fastsdm-") for name in helpers)
