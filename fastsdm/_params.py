@@ -37,6 +37,7 @@ __all__ = [
     "ContinuousParams",
     "check_counter_dtype",
     "check_accumulator_dtype",
+    "check_kappa",
     "check_real",
     "seed_entropy",
     "check_tie_rng_state",
@@ -65,6 +66,17 @@ def check_counter_dtype(counter_dtype) -> str:
         raise ValueError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, got "
                          f"{counter_dtype!r}")
     return name
+
+
+def check_kappa(kappa, counter_dtype) -> int | None:
+    """The clipping bound ``kappa`` (None, or an int in [1, the counter dtype's max]), or raise."""
+    if kappa is None:
+        return None
+    high = int(np.iinfo(check_counter_dtype(counter_dtype)).max)
+    return check_int(kappa, "kappa", 1, high,
+                     hint=f"counters are kept within [-kappa, kappa] and {counter_dtype} "
+                     f"counters hold at most {high}; use kappa=None to saturate at the dtype's "
+                     "bounds, or a wider counter_dtype")
 
 
 def check_accumulator_dtype(dtype) -> np.dtype:
@@ -228,6 +240,9 @@ class SDMParams:
     counter_dtype: str
     ties: str
     seed: int | list
+    #: Symmetric clipping bound of the counters (issue 16); saved only when set,
+    #: so memories without it keep the fields of :attr:`KEYS` (and older files load).
+    kappa: int | None = None
 
     KEYS = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
             "ties", "seed")
@@ -235,7 +250,8 @@ class SDMParams:
     @classmethod
     def create(cls, n_bits, n_locations, radius=None, *, activation_probability=None,
                k_nearest=None, n_data_bits=None, counter_dtype="int16", ties="random",
-               seed=0, min_locations: int = 0, locations_hint: str = "") -> SDMParams:
+               seed=0, kappa=None, min_locations: int = 0,
+               locations_hint: str = "") -> SDMParams:
         """Check constructor arguments (``seed`` is the entropy, already drawn)."""
         n_bits = check_int(n_bits, "n_bits", 1)
         if n_locations is None:
@@ -250,7 +266,9 @@ class SDMParams:
                              "'zero' or 'one' for a heteroassociative memory")
         radius, k_nearest = _sdm_activation(n_bits, n_locations, radius, activation_probability,
                                             k_nearest)
-        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties, seed)
+        kappa = check_kappa(kappa, counter_dtype)
+        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties, seed,
+                   kappa)
 
     @classmethod
     def from_metadata(cls, meta: dict, *, min_locations: int = 0) -> SDMParams:
@@ -268,12 +286,17 @@ class SDMParams:
         if meta["counter_dtype"] not in COUNTER_DTYPES:
             raise MetadataError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, "
                                 f"got {meta['counter_dtype']!r}")
+        # kappa is optional: files written before it existed load as kappa=None.
+        kappa = _json_int(meta, "kappa", null=True) if "kappa" in meta else None
         return _create(cls, meta, ("n_bits", "n_locations", "radius", "k_nearest",
                                    "n_data_bits", "counter_dtype", "ties"), seed=seed,
-                       min_locations=min_locations)
+                       kappa=kappa, min_locations=min_locations)
 
     def to_metadata(self) -> dict:
-        return {key: getattr(self, key) for key in self.KEYS}
+        meta = {key: getattr(self, key) for key in self.KEYS}
+        if self.kappa is not None:
+            meta["kappa"] = self.kappa
+        return meta
 
     def assign(self, memory) -> None:
         """Set the parameters as attributes of an SDM or ShardedSDM (not the seed)."""
@@ -282,6 +305,7 @@ class SDMParams:
         memory.radius, memory.k_nearest = self.radius, self.k_nearest
         memory.counter_dtype = np.dtype(self.counter_dtype)
         memory.ties = self.ties
+        memory.kappa = self.kappa
 
     @property
     def n_words(self) -> int:

@@ -54,7 +54,7 @@ FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
 _REQUIRED = (*SDMParams.KEYS, "tie_rng_state")
 #: Set while the memory is memory-mapped for writing (see fastsdm._persist).
-_OPTIONAL = ("open_for_writing",)
+_OPTIONAL = ("open_for_writing", "kappa")
 _RESEAL = "fastsdm.SDM.load(path, mmap=True, verify=False).flush()"
 
 
@@ -134,6 +134,11 @@ class SDM:
         The bit read where the counter sum is exactly zero: random (Kanerva;
         drawn from the memory's seeded generator), 0, 1, or the query's own
         bit ("keep", autoassociative memories only).
+    kappa : int, optional
+        Keep every counter within ``[-kappa, kappa]`` (symmetric clipping,
+        torchhd's ``kappa``), ``1 <= kappa <=`` the counter dtype's maximum.
+        Default ``None``: counters saturate at the dtype's bounds, which
+        are asymmetric (int8: -128 and 127).  See :doc:`/guide/weighted`.
     seed : None, int or SeedSequence
         Seeds the addresses and the tie generator.  ``None`` draws fresh
         entropy, recorded in :attr:`seed` so the memory can be rebuilt.
@@ -174,7 +179,7 @@ class SDM:
     def __init__(self, n_bits: int, n_locations: int | None = None, radius: int | None = None, *,
                  activation_probability: float | None = None, k_nearest: int | None = None,
                  n_data_bits: int | None = None, counter_dtype="int16", ties: str = "random",
-                 seed=None, addresses=None):
+                 kappa: int | None = None, seed=None, addresses=None):
         n_bits = check_int(n_bits, "n_bits", 1)
         if addresses is not None:
             addresses = check_words(addresses, "addresses", n_bits, ndim=(2,))
@@ -185,7 +190,7 @@ class SDM:
         SDMParams.create(
             n_bits, n_locations, radius, activation_probability=activation_probability,
             k_nearest=k_nearest, n_data_bits=n_data_bits, counter_dtype=counter_dtype,
-            ties=ties).assign(self)
+            ties=ties, kappa=kappa).assign(self)
         self._check_fits()
         seq, self.seed = seed_entropy(seed)
         if addresses is None:
@@ -199,7 +204,8 @@ class SDM:
     def _params(self) -> SDMParams:
         return SDMParams.create(self.n_bits, self.n_locations, self.radius,
                                 k_nearest=self.k_nearest, n_data_bits=self.n_data_bits,
-                                counter_dtype=self.counter_dtype, ties=self.ties, seed=self.seed)
+                                counter_dtype=self.counter_dtype, ties=self.ties, seed=self.seed,
+                                kappa=self.kappa)
 
     # Pickling and copying: the lock is per object; a copy of a memory-mapped
     # memory holds its counters in RAM and is not tied to the files.
@@ -259,8 +265,10 @@ class SDM:
         act = (f"radius={self.radius}" if self.k_nearest is None
                else f"k_nearest={self.k_nearest}")
         data = "" if self.n_data_bits == self.n_bits else f", n_data_bits={self.n_data_bits}"
+        kappa = "" if self.kappa is None else f", kappa={self.kappa}"
         return (f"SDM(n_bits={self.n_bits}, n_locations={self.n_locations}, {act}{data}, "
-                f"counter_dtype='{self.counter_dtype}', ties='{self.ties}', seed={self.seed})")
+                f"counter_dtype='{self.counter_dtype}', ties='{self.ties}'{kappa}, "
+                f"seed={self.seed})")
 
     # -- activation -----------------------------------------------------------
 
@@ -304,7 +312,8 @@ class SDM:
     # -- write ----------------------------------------------------------------
 
     @exclusive
-    def write(self, addresses, data=None, *, weight: int = 1, parallel: bool | None = None):
+    def write(self, addresses, data=None, *, weight: int = 1, distance_weights=None,
+              parallel: bool | None = None):
         """Store data at addresses (a batch at once).
 
         Parameters
@@ -316,7 +325,17 @@ class SDM:
             0/1.  ``None`` stores the addresses themselves (autoassociative).
         weight : int
             Added to counters where the data bit is 1 and subtracted where it
-            is 0 (negative weights erase).  Counters saturate.
+            is 0 (negative weights erase).  Counters saturate (and are clipped
+            at ``kappa`` if the memory has one).
+        distance_weights : array_like of int, optional
+            A weight per Hamming distance (PyPI ``sdm``'s weight table): a
+            location at distance ``h`` from the write address gets
+            ``weight * distance_weights[h]`` instead of ``weight``.  Length
+            ``radius + 1`` or ``n_bits + 1`` (``n_bits + 1`` for k-nearest
+            memories).  A zero entry leaves those locations unchanged, a
+            negative one subtracts (erases), as a negative ``weight`` does.
+            Every ``|weight * distance_weights[h]|`` must be below ``2**31``.
+            See :doc:`/guide/weighted`.
         parallel : bool, optional
             Force the parallel or serial kernels.
 
@@ -335,12 +354,25 @@ class SDM:
         ...     mem.write(x)
         >>> int(mem.counters[0].max()), int(mem.counters[0].min())
         (127, -128)
+
+        Weights by distance: locations at distance 0 get 3, the others 1.
+
+        >>> mem = fastsdm.SDM(64, 1000, radius=24, seed=0)
+        >>> table = [3] + [1] * 24
+        >>> mem.write(mem.addresses[0], distance_weights=table)
+        >>> sorted(set(abs(mem.counters).max(axis=1).tolist()))
+        [0, 1, 3]
         """
         if not self.counters.flags.writeable:
             raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
                              "it with mmap=True to write to the file or mmap='c' to write in RAM")
         words, data_words, weight = write_inputs(self, addresses, data, weight)
         data_words = words if data_words is None else data_words
+        if distance_weights is not None or self.kappa is not None:
+            from . import _weights  # compiles its kernels only when used
+
+            _weights.write(self, words, data_words, weight, distance_weights, parallel)
+            return
         # Chunks bound the temporaries (deltas; activation masks and CSR when
         # not fused); they are applied in order, so the batch still equals
         # sequential writes.
@@ -422,7 +454,11 @@ class SDM:
         info = np.iinfo(self.counter_dtype)
         return np.int32 if rows * max(-int(info.min), int(info.max)) < 2**31 else np.int64
 
-    def _read_words(self, words, parallel, want_sums=False):
+    def _read_words(self, words, parallel, want_sums=False, z=None):
+        if z is not None:
+            from . import _weights  # compiles its kernels only when used
+
+            return _weights.read_words(self, words, parallel, z, want_sums)
         out = np.empty((words.shape[0], n_words(self.n_data_bits)), dtype=np.uint64)
         tie_words = self._tie_words(words)
         if self._fused(words.shape[0]):
@@ -466,7 +502,7 @@ class SDM:
         return sums
 
     @shared
-    def read(self, queries, *, iterations: int = 1, return_info: bool = False,
+    def read(self, queries, *, iterations: int = 1, return_info: bool = False, z=None,
              parallel: bool | None = None):
         """Read the memory at the queries, once or iterating to a fixed point.
 
@@ -481,6 +517,11 @@ class SDM:
         return_info : bool
             Also return a :class:`ReadInfo` with the steps taken and whether
             each query converged.
+        z : float, optional
+            Sum ``sign(c) * |c| ** z`` over the activated counters ``c``
+            (PyPI ``sdm``'s generic read) instead of ``c``, in float64, added
+            in ascending location order; ``z > 0``.  ``None`` or 1: the plain
+            read.  Sums of exactly 0 are ties, as in the plain read.
         parallel : bool, optional
             Force the parallel or serial kernels.
 
@@ -502,15 +543,22 @@ class SDM:
         ...                    return_info=True)
         >>> bool((y == x).all()), info.converged
         (True, array([ True]))
+
+        A z read weighs large counters more (z > 1) or less (z < 1):
+
+        >>> bool((mem.read(x, z=0.5) == x).all())
+        True
         """
-        return read_iterated(self, queries, iterations, return_info, parallel)
+        return read_iterated(self, queries, iterations, return_info, parallel,
+                             z=_check_z(z))
 
     @shared
-    def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
-        """The counter sums a read thresholds (``int64``).
+    def read_sums(self, queries, *, z=None, parallel: bool | None = None) -> np.ndarray:
+        """The counter sums a read thresholds (``int64``; ``float64`` with ``z``).
 
         Returns an array of shape (q, n_data_bits), or (n_data_bits,) for one
-        query: the sum over activated locations of their counters.
+        query: the sum over activated locations of their counters (of
+        ``sign(c) * |c| ** z`` with ``z``, see :meth:`read`).
 
         Examples
         --------
@@ -519,9 +567,12 @@ class SDM:
         >>> mem.write([1, 0, 1, 0, 1, 0, 1, 0])
         >>> mem.read_sums([0, 0, 0, 0, 0, 0, 0, 0])
         array([ 4, -4,  4, -4,  4, -4,  4, -4])
+        >>> mem.read_sums([0, 0, 0, 0, 0, 0, 0, 0], z=2)
+        array([ 4., -4.,  4., -4.,  4., -4.,  4., -4.])
         """
+        z = _check_z(z)
         words, single, _ = as_words(queries, "queries", self.n_bits)
-        _, sums = self._read_words(words, parallel, want_sums=True)
+        _, sums = self._read_words(words, parallel, want_sums=True, z=z)
         return sums[0] if single else sums
 
     @exclusive
@@ -726,6 +777,15 @@ def write_inputs(memory, addresses, data, weight):
     return words, data_words, check_int(weight, "weight", info.min + 1, info.max)
 
 
+def _check_z(z):
+    # None for the plain read (z None or 1), else the validated exponent.
+    if z is None:
+        return None
+    from ._weights import check_z
+
+    return check_z(z)
+
+
 def tie_words(memory, words):
     """The bits a read returns where a counter sum is 0, one per data bit.
 
@@ -744,13 +804,15 @@ def tie_words(memory, words):
                                     dtype=np.uint64, endpoint=True)
 
 
-def read_iterated(memory, queries, iterations, return_info, parallel):
+def read_iterated(memory, queries, iterations, return_info, parallel, **options):
     """``memory.read``: validate, read up to ``iterations`` times, convert back.
 
     Shared by :class:`SDM` and the sharded memory: ``memory`` needs ``n_bits``,
     ``n_data_bits`` and ``_read_words(words, parallel) -> words``.  Each query
-    stops as soon as a read returns its input (a fixed point).
+    stops as soon as a read returns its input (a fixed point).  ``options``
+    whose value is not None (an SDM's ``z``) go to ``_read_words``.
     """
+    options = {key: value for key, value in options.items() if value is not None}
     bits = as_bits(queries, "queries", memory.n_bits)
     words = bits.words
     iterations = check_int(iterations, "iterations", 1)
@@ -762,7 +824,7 @@ def read_iterated(memory, queries, iterations, return_info, parallel):
     steps = np.zeros(words.shape[0], dtype=np.int64)
     converged = np.zeros(words.shape[0], dtype=bool)
     if iterations == 1:
-        current = memory._read_words(words, parallel)
+        current = memory._read_words(words, parallel, **options)
         steps[:] = 1
         if autoassociative:
             converged[:] = (current == words).all(axis=1)
@@ -770,7 +832,7 @@ def read_iterated(memory, queries, iterations, return_info, parallel):
         current = words.copy()
         active = np.arange(words.shape[0])
         for _ in range(iterations):
-            nxt = memory._read_words(current[active], parallel)
+            nxt = memory._read_words(current[active], parallel, **options)
             steps[active] += 1
             fixed = (nxt == current[active]).all(axis=1)
             current[active] = nxt

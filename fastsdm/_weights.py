@@ -1,0 +1,193 @@
+"""Weighted SDM operations (issue 16 §2): distance-weighted writes, z reads, kappa.
+
+:class:`fastsdm.SDM` hands a write here when it has ``distance_weights`` or
+the memory clips its counters at ``kappa``, and a read when it has a ``z``
+other than 1.  The default write and read never import this module, so their
+kernels and compile cost are unchanged; the kernels here
+(:mod:`fastsdm._kernels.weighted`) compile on first use.
+
+The functions take the memory (an :class:`~fastsdm.SDM`) and validated
+packed words; they reuse its activation (``_activate_words``), its fused/CSR
+choice (``_fused``) and its scan setup (``_scan_setup``, ``_fused_step``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numba
+import numpy as np
+
+from . import _jit
+from ._jit import run_tasks, use_parallel
+from ._kernels import weighted as _k
+from ._validation import check_real, n_words
+from .bits import unpack_bits
+from .search import queries_per_chunk
+
+#: The largest ``|weight * distance_weights[h]|``: the range of ``weight``.
+MAX_SCALE = int(np.iinfo(np.int32).max)
+
+
+# -- checks -------------------------------------------------------------------------
+
+
+def check_distance_weights(table, memory, weight: int) -> np.ndarray:
+    """``weight * distance_weights`` as int64 of length ``n_bits + 1``, or raise.
+
+    ``table`` is 1-D, of integers (an integer dtype, or whole finite floats),
+    of length ``radius + 1`` or ``n_bits + 1`` (only ``n_bits + 1`` for a
+    k-nearest memory, whose locations may lie at any distance); every product
+    with ``weight`` lies in ``[-(2**31 - 1), 2**31 - 1]``, the range of
+    ``weight`` itself.  Entries past ``radius`` are never used.
+    """
+    n = memory.n_bits
+    lengths = [n + 1] if memory.k_nearest is not None else sorted({memory.radius + 1, n + 1})
+    expected = " or ".join(str(v) for v in lengths)
+    why = ("k-nearest locations may lie at any distance, so the table covers 0..n_bits"
+           if memory.k_nearest is not None else
+           "entry h weighs locations at Hamming distance h, 0..radius (or 0..n_bits)")
+    if isinstance(table, (str, bytes)) or np.isscalar(table):
+        raise TypeError(f"distance_weights must be a 1-D sequence of integers of length "
+                        f"{expected} ({why}), got {type(table).__name__} {table!r}; pass "
+                        "weight= for one weight for every distance")
+    arr = np.asarray(table)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise TypeError(f"distance_weights must hold integers, got an array of dtype "
+                        f"{arr.dtype}; use e.g. np.array([...], dtype=np.int64)")
+    if arr.ndim != 1 or arr.shape[0] not in lengths:
+        raise ValueError(f"distance_weights must be 1-D of length {expected} ({why}), got "
+                         f"shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][0]
+            raise ValueError(f"distance_weights must be whole numbers (counters are integers), "
+                             f"got {bad}; round the table, e.g. np.round(w).astype(np.int64)")
+        if np.abs(arr).max(initial=0) > MAX_SCALE:
+            raise ValueError(_scale_error(arr, weight))
+    # Exact products (Python ints for the check; the table is at most n + 1 long).
+    products = [weight * int(v) for v in arr.tolist()]
+    if any(abs(p) > MAX_SCALE for p in products):
+        raise ValueError(_scale_error(arr, weight))
+    out = np.zeros(n + 1, dtype=np.int64)
+    out[: len(products)] = products
+    return out
+
+
+def _scale_error(arr, weight) -> str:
+    top = max((abs(int(v)) for v in np.asarray(arr, dtype=np.float64).tolist()), default=0)
+    return (f"weight * distance_weights[h] must lie in [-{MAX_SCALE}, {MAX_SCALE}] (the range "
+            f"of weight), got weight={weight} and a largest |distance_weights[h]| of {top}; "
+            "scale the table down (a counter saturates beyond its dtype's range anyway)")
+
+
+def check_z(z) -> float | None:
+    """The exponent of a z read: ``None`` for the plain read (z = 1), else a positive float."""
+    if z is None:
+        return None
+    z = check_real(z, "z", 0, None, low_open=True,
+                   hint="the read sums sign(c) * |c| ** z over the activated counters; "
+                   "z=1 (or None) is the plain read")
+    return None if z == 1 else float(z)
+
+
+# -- write ----------------------------------------------------------------------------
+
+
+def write(memory, words, data_words, weight, distance_weights, parallel):
+    """A weighted write (``distance_weights`` and/or the memory's ``kappa``), in batch order."""
+    n = memory.n_bits
+    if distance_weights is None:
+        scale = np.full(n + 1, weight, dtype=np.int64)
+    else:
+        scale = check_distance_weights(distance_weights, memory, weight)
+    if memory.kappa is None:
+        info = np.iinfo(memory.counter_dtype)
+        lo, hi = int(info.min), int(info.max)
+    else:
+        lo, hi = -memory.kappa, memory.kappa
+    if memory._fused(words.shape[0]):
+        chunk_fn, step = _write_chunk_fused, memory._fused_step(1)
+    else:
+        chunk_fn, step = _write_chunk_csr, queries_per_chunk(memory.n_locations)
+    for start in range(0, words.shape[0], step):
+        chunk = slice(start, start + step)
+        signs = unpack_bits(data_words[chunk], memory.n_data_bits).view(np.int8)
+        signs *= 2
+        signs -= 1
+        chunk_fn(memory, words[chunk], signs, scale, lo, hi, parallel)
+
+
+def _write_chunk_fused(memory, words, signs, scale, lo, hi, parallel):
+    Qp, L, par = memory._scan_setup(words, parallel)
+    n_chunks = 4 * numba.get_num_threads() if par else 1
+    run_tasks(_k.WEIGHTED_WRITE[_jit.SIMD], n_chunks,
+              (Qp, words.shape[0], memory.addresses, L, n_chunks, memory.radius,
+               memory.counters, signs, scale, lo, hi), par)
+
+
+def _write_chunk_csr(memory, words, signs, scale, lo, hi, parallel):
+    indptr, indices = memory._activate_words(words, parallel)
+    par = use_parallel(indices.size * memory.n_data_bits, parallel)
+    parts = 4 * numba.get_num_threads() if par else 1
+    bounds = np.linspace(0, memory.n_locations, parts + 1).astype(np.int64)
+    run_tasks(_k.write_lists_weighted, parts,
+              (indptr, indices, words, memory.addresses, signs, scale, memory.counters, lo, hi,
+               bounds), par)
+
+
+# -- read -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def power_table(dtype_name: str, z: float) -> np.ndarray:
+    """``sign(c) * |c| ** z`` for every int8/int16 counter value ``c``, at ``c - min``.
+
+    Computed with Python's float power (the C library's ``pow``, which the
+    int32 kernels call too); read-only, cached for the last few ``(dtype, z)``.
+    """
+    info = np.iinfo(dtype_name)
+    values = [(-math.pow(-c, z) if c < 0 else math.pow(c, z) if c > 0 else 0.0)
+              for c in range(int(info.min), int(info.max) + 1)]
+    table = np.array(values, dtype=np.float64)
+    table.flags.writeable = False
+    return table
+
+
+_NO_TABLE = np.zeros(1, dtype=np.float64)
+
+
+def read_words(memory, words, parallel, z, want_sums=False):
+    """``memory._read_words`` for a z read: packed results (and float64 sums)."""
+    out = np.empty((words.shape[0], n_words(memory.n_data_bits)), dtype=np.uint64)
+    ties = memory._tie_words(words)
+    table = (power_table(memory.counter_dtype.name, z) if memory.counter_dtype.itemsize <= 2
+             else _NO_TABLE)
+    sums = np.empty((words.shape[0], memory.n_data_bits), dtype=np.float64)
+    if memory._fused(words.shape[0]):
+        chunk_fn, step = _read_chunk_fused, memory._fused_step(8)
+    else:
+        chunk_fn, step = _read_chunk_csr, queries_per_chunk(memory.n_locations)
+    for start in range(0, words.shape[0], step):
+        chunk = slice(start, start + step)
+        chunk_fn(memory, words[chunk], table, z, ties[chunk], sums[chunk], out[chunk], parallel)
+    return (out, sums) if want_sums else out
+
+
+def _read_chunk_fused(memory, words, table, z, ties, sums, out, parallel):
+    # Parallel over groups of queries: each sums its rows in location order.
+    Qp, L, par = memory._scan_setup(words, parallel)
+    parts = numba.get_num_threads() if par else 1
+    group = -(-words.shape[0] // (4 * parts)) * 4
+    n_groups = -(-words.shape[0] // group)
+    run_tasks(_k.Z_READ[_jit.SIMD], n_groups,
+              (Qp, words.shape[0], memory.addresses, L, group, memory.radius, memory.counters,
+               table, z, ties, sums, out), par)
+
+
+def _read_chunk_csr(memory, words, table, z, ties, sums, out, parallel):
+    indptr, indices = memory._activate_words(words, parallel)
+    par = use_parallel(indices.size * memory.n_data_bits, parallel)
+    run_tasks(_k.read_lists_z, indptr.size - 1,
+              (indptr, indices, memory.counters, table, z, ties, sums, out), par)
