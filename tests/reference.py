@@ -52,34 +52,60 @@ def knn_lists(Q, A, n_bits, k):
 
 
 class NaiveSDM:
-    """Kanerva's SDM with unpacked bits, int64 counters and explicit clamping."""
+    """Kanerva's SDM with unpacked bits, int64 counters and explicit clamping.
+
+    The weighted operations of issue 16: ``kappa`` clamps every updated
+    counter to ``[-kappa, kappa]`` instead of the dtype's bounds;
+    ``distance_weights[h]`` multiplies the weight of a location at Hamming
+    distance ``h`` (a zero product leaves the location alone); ``sums(x, z)``
+    adds ``sign(c) * |c| ** z`` (``math.pow``, Python floats) over the
+    activated locations in ascending order.
+    """
 
     def __init__(self, addresses_bits, n_data, radius=None, k_nearest=None,
-                 dtype=np.int16):
+                 dtype=np.int16, kappa=None):
         self.a = np.asarray(addresses_bits, dtype=np.int64)
         self.radius = radius
         self.k = k_nearest
         info = np.iinfo(dtype)
         self.lo, self.hi = int(info.min), int(info.max)
+        if kappa is not None:
+            self.lo, self.hi = -kappa, kappa
         self.c = np.zeros((self.a.shape[0], n_data), dtype=np.int64)
 
+    def distances(self, x):
+        return (self.a != np.asarray(x, dtype=np.int64)).sum(axis=1)
+
     def active(self, x):
-        d = (self.a != np.asarray(x, dtype=np.int64)).sum(axis=1)
+        d = self.distances(x)
         if self.k is None:
             return np.flatnonzero(d <= self.radius)
         return np.array(sorted(range(d.size), key=lambda i: (d[i], i))[: self.k])
 
-    def write(self, x, w, weight=1):
+    def write(self, x, w, weight=1, distance_weights=None):
+        d = self.distances(x)
         for i in self.active(x):
-            for j, bit in enumerate(w):
-                v = self.c[i, j] + (weight if bit else -weight)
-                self.c[i, j] = min(max(v, self.lo), self.hi)
+            f = weight if distance_weights is None else weight * int(distance_weights[d[i]])
+            if f == 0:
+                continue
+            # Exact int64 arithmetic (|counter|, |f| < 2**31), then the clamp.
+            v = self.c[i] + f * (2 * np.asarray(w, dtype=np.int64) - 1)
+            self.c[i] = np.minimum(np.maximum(v, self.lo), self.hi)
 
-    def sums(self, x):
-        return self.c[self.active(x)].sum(axis=0)
+    def sums(self, x, z=None):
+        if z is None:
+            return self.c[self.active(x)].sum(axis=0)
+        import math
 
-    def read(self, x, tie_bits):
-        s = self.sums(x)
+        out = [0.0] * self.c.shape[1]
+        for i in sorted(self.active(x)):
+            for j in range(self.c.shape[1]):
+                c = int(self.c[i, j])
+                out[j] += math.pow(c, z) if c > 0 else -math.pow(-c, z) if c < 0 else 0.0
+        return np.array(out, dtype=np.float64)
+
+    def read(self, x, tie_bits, z=None):
+        s = self.sums(x, z)
         return np.where(s > 0, 1, np.where(s < 0, 0, tie_bits)).astype(np.uint8)
 
 
