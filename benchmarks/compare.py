@@ -5,6 +5,8 @@
     python benchmarks/compare.py --baseline 80e5eec    # every fastsdm row paired
                                                        # against an earlier commit
     python benchmarks/compare.py --json out.json       # also the raw figures
+    python benchmarks/compare.py --only-weighted --baseline main   # issue 16's options
+                                                       # and the default paired
 
 Workloads (every result is checked against fastsdm before it is timed):
 
@@ -1078,6 +1080,162 @@ def continuous_main(args):
                                               default=str))
 
 
+# -- weighted operations (issue 16 §2) --------------------------------------------------
+
+#: A tenth of the canonical memory: n = 1000, N = 10^5, int8, radius 451 (~100
+#: locations per operation); cheap enough for a quick section.
+WEIGHTED_N = 100_000
+WEIGHTED_KAPPA = 20
+WEIGHTED_Z = (0.5, 2.0)
+
+
+def weighted_section(args, base, rows, notes):
+    """Weighted writes and z reads against the NumPy reference; the default pairs."""
+    from naive_weighted import NaiveWeightedSDM
+
+    import fastsdm
+
+    n, N, r = SDM_BITS, WEIGHTED_N, SDM_RADIUS
+    table = np.arange(r + 1, 0, -1) // 50 + 1  # 10 at distance 0 down to 1 at the radius
+
+    def memories(kappa=None):
+        mem = fastsdm.SDM(n, N, radius=r, counter_dtype="int8", ties="zero", kappa=kappa,
+                          seed=0)
+        naive = NaiveWeightedSDM(address_bytes=mem.addresses.view(np.uint8)[:, : -(-n // 8)],
+                                 n_bits=n, radius=r, counter_dtype="int8", kappa=kappa)
+        return mem, naive
+
+    patterns = fastsdm.random_addresses(BATCH, n, seed=1)
+    cues = fastsdm.flip_bits(patterns, n, n // 10, seed=2)
+    pattern_bits, cue_bits = fastsdm.unpack_bits(patterns, n), fastsdm.unpack_bits(cues, n)
+    m = args.naive_ops
+    plain, _ = memories()
+    weighted, naive_w = memories()
+    clipped, naive_k = memories(WEIGHTED_KAPPA)
+    # Identical results from a clean state before anything is timed.
+    weighted.write(patterns[:m], distance_weights=table)
+    naive_w.write_many(pattern_bits[:m], distance_weights=table)
+    assert np.array_equal(weighted.counters, naive_w.counters), "weighted counters differ"
+    for _ in range(3):
+        clipped.write(patterns[:m], weight=9)
+        naive_k.write_many(pattern_bits[:m], weight=9)
+    assert np.array_equal(clipped.counters, naive_k.counters), "kappa counters differ"
+    for z in WEIGHTED_Z:
+        ours = fastsdm.unpack_bits(weighted.read(cues[:m], z=z), n)
+        assert np.array_equal(ours, naive_w.read_many(cue_bits[:m], z)), "z reads differ"
+        sums = weighted.read_sums(cues[:m], z=z)
+        expected = np.stack([naive_w.sums(x, z) for x in cue_bits[:m]])
+        assert np.allclose(sums, expected, rtol=1e-12, atol=0), "z sums differ"
+    plain.write(patterns)
+    activated = float(np.diff(plain.activate(cues[:m])[0]).mean())
+    notes.append(f"Weighted: n = {n}, N = {N:,}, radius {r} ({activated:.0f} locations per "
+                 f"operation), int8 counters, ties read as 0. distance_weights: "
+                 f"{table[0]} at distance 0 falling to 1 at the radius; kappa = "
+                 f"{WEIGHTED_KAPPA}; z reads of a memory holding the weighted writes. "
+                 f"The NumPy code (benchmarks/naive_weighted.py) loops over vectors and is "
+                 f"timed on {m} operations; its results equal fastsdm's (counters and reads "
+                 "exactly; float sums to 1e-12: NumPy's array power may differ from the C "
+                 "library's pow in the last bit).")
+
+    def row(workload, batch, fast, slow_one, plain_call):
+        x = patterns[:batch] if batch > 1 else patterns[0]
+        q = cues[:batch] if batch > 1 else cues[0]
+        t_fast = measure(partial(fast, x, q), args.repeats)["median"] / batch
+        t_naive = measure(partial(slow_one, m), max(1, args.repeats // 3))["median"] / m
+        over_plain = ratio_stats(paired_ratios(partial(fast, x, q), partial(plain_call, x, q),
+                                               args.repeats))
+        rows.append({"workload": workload, "batch": batch, "fastsdm_per_op": t_fast,
+                     "numpy_per_op": t_naive, "speedup": t_naive / t_fast,
+                     "plain_over_option": over_plain})
+        print(f"# {workload} batch {batch}: {fmt_time(t_fast)} per op", file=sys.stderr)
+
+    def plain_write(x, q):
+        plain.write(x)
+
+    def plain_read(x, q):
+        plain.read(q)
+
+    for batch in (BATCH, 1):
+        row("write, distance_weights", batch,
+            lambda x, q: weighted.write(x, distance_weights=table),
+            lambda k: naive_w.write_many(pattern_bits[:k], distance_weights=table),
+            plain_write)
+        row(f"write, kappa={WEIGHTED_KAPPA}", batch, lambda x, q: clipped.write(x),
+            lambda k: naive_k.write_many(pattern_bits[:k]), plain_write)
+        for z in WEIGHTED_Z:
+            row(f"read, z={z:g}", batch, partial(lambda x, q, z: weighted.read(q, z=z), z=z),
+                partial(lambda k, z: naive_w.read_many(cue_bits[:k], z), z=z), plain_read)
+    if base is None:
+        return
+    # The default operations, paired against the baseline commit: old / new.
+    old = base.SDM(n, N, radius=r, counter_dtype="int8", ties="zero", seed=0)
+    new = fastsdm.SDM(n, N, radius=r, counter_dtype="int8", ties="zero", seed=0)
+    for batch in (BATCH, 1):
+        x = patterns[:batch] if batch > 1 else patterns[0]
+        q = cues[:batch] if batch > 1 else cues[0]
+        for op in ("write", "read"):
+            def call(mem, op=op, x=x, q=q):
+                return mem.write(x) if op == "write" else mem.read(q)
+
+            stats = ratio_stats(paired_ratios(partial(call, new), partial(call, old),
+                                              4 * args.repeats))
+            rows.append({"workload": f"default {op} (baseline / this)", "batch": batch,
+                         "baseline_over_this": stats})
+            print(f"# default {op} batch {batch}: baseline/this {fmt_ratio(stats)}",
+                  file=sys.stderr)
+
+
+def weighted_report(rows, base_commit):
+    out = ["## Weighted SDM operations (issue 16 §2)", "",
+           "| workload | batch | fastsdm per op | NumPy per op | fastsdm speed-up | "
+           "plain / option (paired) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if "speedup" in r:
+            out.append(f"| {r['workload']} | {r['batch']} | {fmt_time(r['fastsdm_per_op'])} | "
+                       f"{fmt_time(r['numpy_per_op'])} | {r['speedup']:.0f}x | "
+                       f"{fmt_ratio(r['plain_over_option'])} |")
+    paired = [r for r in rows if "baseline_over_this" in r]
+    if paired:
+        out += ["", f"Default operations against fastsdm at {base_commit} (paired, "
+                "alternating calls; above 1: this version is faster):", "",
+                "| operation | batch | baseline / this |", "|---|---|---|"]
+        out += [f"| {r['workload'].split(' (')[0]} | {r['batch']} | "
+                f"{fmt_ratio(r['baseline_over_this'])} |" for r in paired]
+    out += ["", "*plain / option*: the plain operation's time over the option's, paired on "
+            "memories of the same shape (below 1: the option costs that much more).", ""]
+    return out
+
+
+def weighted_main(args):
+    """``--only-weighted``: the machine block and the weighted-operation rows alone."""
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    t_start = time.perf_counter()
+    import fastsdm
+
+    base = None
+    if args.baseline:
+        import baseline
+
+        base = baseline.load(args.baseline)
+    info = machine_info()
+    rows, notes = [], []
+    weighted_section(args, base, rows, notes)
+    elapsed = time.perf_counter() - t_start
+    base_commit = base.BASELINE_COMMIT if base is not None else None
+    out = ["# fastsdm compare.py --only-weighted", "", f"Command: `{command}`  ",
+           f"Started: {started}; wall time {elapsed:.0f} s; fastsdm {fastsdm.__version__}", "",
+           "## Machine", "", "| | |", "|---|---|"]
+    out += [f"| {key} | {value} |" for key, value in info.items()]
+    out += ["", *weighted_report(rows, base_commit), "## Notes", "", *(f"- {n}" for n in notes)]
+    print("\n".join(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"command": command, "started": started,
+                                               "elapsed_s": elapsed, "machine": info,
+                                               "rows": rows, "notes": notes}, indent=1,
+                                              default=str))
+
+
 # -- report --------------------------------------------------------------------------
 
 
@@ -1258,6 +1416,10 @@ def main(argv=None):
                         help="without the ContinuousSDM workloads")
     parser.add_argument("--only-continuous", action="store_true",
                         help="only the ContinuousSDM workloads (~10 min; --quick ~1 min)")
+    parser.add_argument("--only-weighted", action="store_true",
+                        help="only the weighted SDM operations of issue 16 (distance weights, "
+                        "kappa, z reads) against NumPy, and with --baseline the default "
+                        "write/read paired against that commit (~2 min; --quick ~1 min)")
     parser.add_argument("--large-n", action="store_true",
                         help="cost per word up to N = 10^8 (12.8 GB of addresses)")
     parser.add_argument("--baseline", metavar="REV",
@@ -1269,6 +1431,9 @@ def main(argv=None):
     if args.only_continuous:
         sys.path.insert(0, str(HERE))  # naive_continuous.py, _common.py
         return continuous_main(args)
+    if args.only_weighted:
+        sys.path.insert(0, str(HERE))  # naive_weighted.py, baseline.py
+        return weighted_main(args)
 
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
