@@ -151,6 +151,8 @@ class SDM:
     counters : ndarray, shape (N, n_data_bits)
     seed : int
         The entropy that generated the addresses and the tie stream.
+    kappa : int or None
+        The clipping bound of the counters (``None``: the dtype's bounds).
 
     Notes
     -----

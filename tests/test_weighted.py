@@ -285,10 +285,21 @@ def test_a_null_kappa_in_a_file_is_no_kappa(tmp_path):
 
 
 def test_sharded_memories_refuse_the_options():
+    # ShardedSDM does not take the options: each keyword is refused by name
+    # (an instance without a cluster suffices: the call fails on its keywords).
+    from fastsdm._locking import RWLock
     from fastsdm.distributed import ShardedSDM
 
-    with pytest.raises(TypeError, match="kappa"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'kappa'"):
         ShardedSDM(64, 100, radius=24, kappa=3)
+    sharded = ShardedSDM.__new__(ShardedSDM)
+    sharded._lock = RWLock()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'distance_weights'"):
+        sharded.write(np.zeros(64, np.uint8), distance_weights=[1] * 25)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        sharded.read(np.zeros(64, np.uint8), z=2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        sharded.read_sums(np.zeros(64, np.uint8), z=2)
 
 
 # -- bad input ----------------------------------------------------------------------------
