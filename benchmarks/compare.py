@@ -1177,8 +1177,10 @@ def weighted_section(args, base, rows, notes):
             def call(mem, op=op, x=x, q=q):
                 return mem.write(x) if op == "write" else mem.read(q)
 
-            stats = ratio_stats(paired_ratios(partial(call, new), partial(call, old),
-                                              4 * args.repeats))
+            # Calls of one vector take a few hundred microseconds: many pairs, so
+            # that the median is not one preemption on a shared machine.
+            pairs = (4 if batch > 1 else 40) * args.repeats
+            stats = ratio_stats(paired_ratios(partial(call, new), partial(call, old), pairs))
             rows.append({"workload": f"default {op} (baseline / this)", "batch": batch,
                          "baseline_over_this": stats})
             print(f"# default {op} batch {batch}: baseline/this {fmt_ratio(stats)}",
