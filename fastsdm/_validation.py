@@ -17,7 +17,8 @@ Arrays
     :func:`check_width`, :func:`check_rows`, :func:`refuse_big_endian`;
     Hamming distances and cosines of any shape (:func:`check_distances`,
     :func:`check_cosines`) or as rows over patterns (:func:`check_distance_rows`,
-    :func:`check_cosine_rows`)
+    :func:`check_cosine_rows`); a 1-D table of whole numbers
+    (:func:`integer_table`)
 Bit vectors
     :func:`check_words` (packed words only) and :func:`as_bits`, which takes
     every form fastsdm accepts -- packed ``uint64`` words, ``np.packbits``
@@ -73,6 +74,7 @@ __all__ = [
     "check_distance_rows",
     "check_cosines",
     "check_cosine_rows",
+    "integer_table",
     "refuse_big_endian",
     "n_words",
     "pad_mask",
@@ -420,6 +422,34 @@ def check_cosine_rows(cosines, name: str = "cosines") -> np.ndarray:
         raise ValueError(f"{name} must lie in [-1, 1] (NaN is refused); clip rounding errors "
                          f"with np.clip({name}, -1, 1)")
     return array
+
+
+def integer_table(values, name: str, lengths, why: str = "", fix: str = "") -> list[int]:
+    """A 1-D table of whole numbers of one of ``lengths``, as a list of Python ints.
+
+    Integer dtypes (or sequences of Python ints) are taken as they are;
+    floats must be finite whole numbers; bools, strings, objects and scalars
+    are refused.  ``why`` explains the length (a table indexed by distance
+    ...); ``fix`` is the hint for a scalar (e.g. the keyword to use instead).
+    """
+    expected = " or ".join(str(v) for v in sorted(set(lengths)))
+    what = f"a 1-D sequence of integers of length {expected}" + (f" ({why})" if why else "")
+    if isinstance(values, (str, bytes)) or np.isscalar(values):
+        raise TypeError(f"{name} must be {what}, got {type(values).__name__} {values!r}"
+                        + _tail(fix))
+    array = np.asarray(values)
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold integers, got an array of dtype {array.dtype}; use "
+                        "e.g. np.array([...], dtype=np.int64)")
+    if array.ndim != 1 or array.shape[0] not in lengths:
+        raise ValueError(f"{name} must be 1-D of length {expected}"
+                         + (f" ({why})" if why else "") + f", got shape {array.shape}")
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if bad.any():
+            raise ValueError(f"{name} must hold whole numbers, got {array[bad][0]}; round the "
+                             "table, e.g. np.round(table).astype(np.int64)")
+    return [int(v) for v in array.tolist()]
 
 
 def refuse_big_endian(array: np.ndarray, name: str) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from . import _jit
 from ._jit import run_tasks, use_parallel
 from ._kernels import weighted as _k
-from ._validation import check_real, n_words
+from ._validation import check_real, integer_table, n_words
 from .bits import unpack_bits
 from .search import queries_per_chunk
 
@@ -33,53 +33,33 @@ MAX_SCALE = int(np.iinfo(np.int32).max)
 # -- checks -------------------------------------------------------------------------
 
 
-def check_distance_weights(table, memory, weight: int) -> np.ndarray:
+def check_distance_weights(distance_weights, memory, weight: int) -> np.ndarray:
     """``weight * distance_weights`` as int64 of length ``n_bits + 1``, or raise.
 
-    ``table`` is 1-D, of integers (an integer dtype, or whole finite floats),
+    ``distance_weights`` is 1-D, of integers (an integer dtype, or whole finite floats),
     of length ``radius + 1`` or ``n_bits + 1`` (only ``n_bits + 1`` for a
     k-nearest memory, whose locations may lie at any distance); every product
     with ``weight`` lies in ``[-(2**31 - 1), 2**31 - 1]``, the range of
     ``weight`` itself.  Entries past ``radius`` are never used.
     """
     n = memory.n_bits
-    lengths = [n + 1] if memory.k_nearest is not None else sorted({memory.radius + 1, n + 1})
-    expected = " or ".join(str(v) for v in lengths)
+    lengths = [n + 1] if memory.k_nearest is not None else [memory.radius + 1, n + 1]
     why = ("k-nearest locations may lie at any distance, so the table covers 0..n_bits"
            if memory.k_nearest is not None else
            "entry h weighs locations at Hamming distance h, 0..radius (or 0..n_bits)")
-    if isinstance(table, (str, bytes)) or np.isscalar(table):
-        raise TypeError(f"distance_weights must be a 1-D sequence of integers of length "
-                        f"{expected} ({why}), got {type(table).__name__} {table!r}; pass "
-                        "weight= for one weight for every distance")
-    arr = np.asarray(table)
-    if arr.dtype == bool or arr.dtype.kind not in "iuf":
-        raise TypeError(f"distance_weights must hold integers, got an array of dtype "
-                        f"{arr.dtype}; use e.g. np.array([...], dtype=np.int64)")
-    if arr.ndim != 1 or arr.shape[0] not in lengths:
-        raise ValueError(f"distance_weights must be 1-D of length {expected} ({why}), got "
-                         f"shape {arr.shape}")
-    if arr.dtype.kind == "f":
-        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
-            bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][0]
-            raise ValueError(f"distance_weights must be whole numbers (counters are integers), "
-                             f"got {bad}; round the table, e.g. np.round(w).astype(np.int64)")
-        if np.abs(arr).max(initial=0) > MAX_SCALE:
-            raise ValueError(_scale_error(arr, weight))
-    # Exact products (Python ints for the check; the table is at most n + 1 long).
-    products = [weight * int(v) for v in arr.tolist()]
+    table = integer_table(distance_weights, "distance_weights", lengths, why,
+                          fix="pass weight= for one weight for every distance")
+    # Exact products of Python ints (the table is at most n + 1 long).
+    products = [weight * v for v in table]
     if any(abs(p) > MAX_SCALE for p in products):
-        raise ValueError(_scale_error(arr, weight))
+        top = max(abs(v) for v in table)
+        raise ValueError(f"weight * distance_weights[h] must lie in [-{MAX_SCALE}, {MAX_SCALE}] "
+                         f"(the range of weight), got weight={weight} and a largest "
+                         f"|distance_weights[h]| of {top}; scale the table down (a counter "
+                         "saturates beyond its dtype's range anyway)")
     out = np.zeros(n + 1, dtype=np.int64)
     out[: len(products)] = products
     return out
-
-
-def _scale_error(arr, weight) -> str:
-    top = max((abs(int(v)) for v in np.asarray(arr, dtype=np.float64).tolist()), default=0)
-    return (f"weight * distance_weights[h] must lie in [-{MAX_SCALE}, {MAX_SCALE}] (the range "
-            f"of weight), got weight={weight} and a largest |distance_weights[h]| of {top}; "
-            "scale the table down (a counter saturates beyond its dtype's range anyway)")
 
 
 def check_z(z) -> float | None:
