@@ -62,14 +62,30 @@ def check_distance_weights(distance_weights, memory, weight: int) -> np.ndarray:
     return out
 
 
-def check_z(z) -> float | None:
-    """The exponent of a z read: ``None`` for the plain read (z = 1), else a positive float."""
+def check_z(z, memory=None) -> float | None:
+    """The exponent of a z read: ``None`` for the plain read (z = 1), else a positive float.
+
+    With ``memory``, also refuse a ``z`` whose sums could overflow float64:
+    ``N * max|c| ** z`` must stay below ``2**1023`` (``max|c|`` is 128 for
+    int8 counters, 32768 for int16, 2**31 for int32), since an infinite term
+    would read as an arbitrary bit.
+    """
     if z is None:
         return None
     z = check_real(z, "z", 0, None, low_open=True,
                    hint="the read sums sign(c) * |c| ** z over the activated counters; "
                    "z=1 (or None) is the plain read")
-    return None if z == 1 else float(z)
+    if z == 1:
+        return None
+    if memory is not None:
+        bits = 8 * memory.counter_dtype.itemsize - 1  # log2 max|c|
+        room = 1023 - math.log2(max(memory.n_locations, 2))
+        if z * bits >= room:
+            raise ValueError(f"z must be below {room / bits:.4g} for this memory "
+                             f"({memory.counter_dtype} counters, {memory.n_locations} locations): "
+                             f"with z={z:g}, sums of |c| ** z could overflow float64; use a "
+                             "smaller z")
+    return float(z)
 
 
 # -- write ----------------------------------------------------------------------------

@@ -220,6 +220,7 @@ class SDM:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("kappa", None)  # pickled before kappa existed
         self.__dict__.update(state)
         self._lock = RWLock()
 
@@ -522,7 +523,9 @@ class SDM:
         z : float, optional
             Sum ``sign(c) * |c| ** z`` over the activated counters ``c``
             (PyPI ``sdm``'s generic read) instead of ``c``, in float64, added
-            in ascending location order; ``z > 0``.  ``None`` or 1: the plain
+            in ascending location order; ``z > 0``, and small enough that the
+            sums cannot overflow (``N * max|c| ** z < 2**1023``: z < 143 for
+            int8 counters in a million locations).  ``None`` or 1: the plain
             read.  Sums of exactly 0 are ties, as in the plain read.
         parallel : bool, optional
             Force the parallel or serial kernels.
@@ -552,7 +555,7 @@ class SDM:
         True
         """
         return read_iterated(self, queries, iterations, return_info, parallel,
-                             z=_check_z(z))
+                             z=_check_z(z, self))
 
     @shared
     def read_sums(self, queries, *, z=None, parallel: bool | None = None) -> np.ndarray:
@@ -572,7 +575,7 @@ class SDM:
         >>> mem.read_sums([0, 0, 0, 0, 0, 0, 0, 0], z=2)
         array([ 4., -4.,  4., -4.,  4., -4.,  4., -4.])
         """
-        z = _check_z(z)
+        z = _check_z(z, self)
         words, single, _ = as_words(queries, "queries", self.n_bits)
         _, sums = self._read_words(words, parallel, want_sums=True, z=z)
         return sums[0] if single else sums
@@ -779,13 +782,13 @@ def write_inputs(memory, addresses, data, weight):
     return words, data_words, check_int(weight, "weight", info.min + 1, info.max)
 
 
-def _check_z(z):
+def _check_z(z, memory):
     # None for the plain read (z None or 1), else the validated exponent.
     if z is None:
         return None
     from ._weights import check_z
 
-    return check_z(z)
+    return check_z(z, memory)
 
 
 def tie_words(memory, words):

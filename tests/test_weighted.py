@@ -361,6 +361,33 @@ def test_bad_z(z, error, match):
 
 
 @pytest.mark.nojit
+def test_z_whose_sums_could_overflow_is_refused():
+    # 10 int8 locations: N * 128 ** z < 2**1023 needs z < (1023 - log2 10) / 7 = 145.7.
+    mem = fastsdm.SDM(64, 10, radius=64, counter_dtype="int8", ties="zero", seed=0)
+    mem.write(mem.addresses[:2], weight=127)
+    assert np.isfinite(mem.read_sums(mem.addresses[0], z=145)).all()
+    with pytest.raises(ValueError, match=r"z must be below 145.7 for this memory \(int8 "
+                                         r"counters, 10 locations\): with z=146, sums"):
+        mem.read(mem.addresses[0], z=146)
+    big = fastsdm.SDM(64, 10, radius=64, counter_dtype="int32", seed=0)
+    with pytest.raises(ValueError, match="z must be below 32.89"):
+        big.read_sums(big.addresses[0], z=33)
+
+
+def test_a_memory_pickled_before_kappa_unpickles_without_it():
+    import pickle
+
+    mem = fastsdm.SDM(64, 10, radius=24, seed=0)
+    state = mem.__getstate__()
+    del state["kappa"]
+    back = fastsdm.SDM.__new__(fastsdm.SDM)
+    back.__setstate__(state)
+    assert back.kappa is None
+    back.write(mem.addresses[0])
+    assert pickle.loads(pickle.dumps(back)).kappa is None
+
+
+@pytest.mark.nojit
 @pytest.mark.parametrize(("dtype", "kappa", "error", "match"), [
     ("int8", 0, ValueError, r"kappa must be in \[1, 127\], got 0; counters are kept within "
                             r"\[-kappa, kappa\] and int8 counters hold at most 127"),
