@@ -15,7 +15,11 @@ fastsdm's results in compare.py.
 """
 
 import numpy as np
-from naive_sdm import NaiveSDM
+
+try:
+    from naive_sdm import NaiveSDM  # compare.py puts benchmarks/ on sys.path
+except ImportError:  # imported as benchmarks.naive_weighted (asv's discovery)
+    from .naive_sdm import NaiveSDM
 
 
 class NaiveWeightedSDM(NaiveSDM):
