@@ -210,22 +210,26 @@ def test_power_table_is_libm_pow():
     assert not table.flags.writeable
 
 
-def test_default_operations_do_not_import_the_weighted_kernels(tmp_path):
-    # The default write and read never load fastsdm._weights (their compile
-    # cost is unchanged); the options do.
-    import subprocess
-    import sys
+def test_default_operations_never_reach_the_weighted_kernels(monkeypatch):
+    # The default write and read never call fastsdm._weights (so its kernels
+    # are never compiled for them); the options do.
+    def refuse(*args, **kwargs):
+        raise AssertionError("a default operation reached fastsdm._weights")
 
-    code = ("import sys, fastsdm\n"
-            "m = fastsdm.SDM(64, 100, radius=24, seed=0)\n"
-            "m.write(m.addresses[:9]); m.read(m.addresses[:9]); m.read_sums(m.addresses[:2])\n"
-            "print('fastsdm._weights' in sys.modules)\n"
-            "m.read(m.addresses[:2], z=2)\n"
-            "print('fastsdm._weights' in sys.modules)\n")
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=root, check=True).stdout.split()
-    assert out == ["False", "True"]
+    for name in ("write", "read_words"):  # z=1 is only validated (check_z), then plain
+        monkeypatch.setattr(_weights, name, refuse)
+    mem = fastsdm.SDM(64, 100, radius=24, seed=0)
+    x = mem.addresses[:TILED_MIN_QUERIES]
+    for batch in (x, x[:2]):  # fused and CSR
+        mem.write(batch)
+        mem.read(batch, iterations=2)
+        mem.read(batch, z=None)
+        mem.read(batch, z=1)
+        mem.read_sums(batch)
+    with pytest.raises(AssertionError, match="reached fastsdm._weights"):
+        mem.read(x, z=2)
+    with pytest.raises(AssertionError, match="reached fastsdm._weights"):
+        mem.write(x, distance_weights=[1] * 25)
 
 
 # -- persistence --------------------------------------------------------------------------
