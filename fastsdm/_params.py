@@ -41,6 +41,7 @@ __all__ = [
     "seed_entropy",
     "check_tie_rng_state",
     "MetadataError",
+    "ACTIVATIONS",
 ]
 
 COUNTER_DTYPES = ("int8", "int16", "int32")
@@ -104,24 +105,68 @@ def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
     return seq, [int(v) for v in np.asarray(entropy).ravel()]
 
 
-def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest):
+ACTIVATIONS = ("radius", "k_nearest", "hyperplane")
+#: How a hyperplane design's required values were chosen ("given": explicit ``design=``).
+REQUIRED_VALUES = ("random", "ones", "given")
+
+
+def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest, activation=None,
+                    selected=None, required=None):
+    """``(radius, k_nearest, selected, required)``: exactly one of the first three is set."""
+    if activation is not None:
+        check_choice(activation, "activation", ACTIVATIONS)
+    if activation == "hyperplane" or (activation is None and selected is not None):
+        return (None, None, *_hyperplane_activation(n_bits, radius, probability, k_nearest,
+                                                    selected, required))
+    for name, value in (("selected", selected), ("required", required)):
+        if value is not None:
+            raise ValueError(f"{name}= belongs to the hyperplane activation rule; pass "
+                             f"activation='hyperplane' (got activation={activation!r})")
     given = [name for name, v in (("radius", radius), ("activation_probability", probability),
                                   ("k_nearest", k_nearest)) if v is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of radius, activation_probability and k_nearest, "
                          f"got {given or 'none'}")
+    if activation is not None and activation != ("k_nearest" if k_nearest is not None
+                                                 else "radius"):
+        raise ValueError(f"activation={activation!r} does not match {given[0]}=; give "
+                         f"{'k_nearest' if activation == 'k_nearest' else 'radius'}= (or omit "
+                         "activation)")
     if k_nearest is not None:
         k = check_int(k_nearest, "k_nearest", 1, max(1, n_locations),
                       hint="k_nearest counts locations and cannot exceed n_locations")
         if n_locations == 0:
             raise ValueError("k_nearest activation needs at least one location")
-        return None, k
+        return None, k, None, None
     if probability is not None:
         from .theory import radius_for_probability
 
-        return radius_for_probability(n_bits, probability), None
+        return radius_for_probability(n_bits, probability), None, None, None
     return check_int(radius, "radius", 0, n_bits,
-                     hint="the activation radius is a Hamming distance in [0, n_bits]"), None
+                     hint="the activation radius is a Hamming distance in [0, n_bits]"
+                     ), None, None, None
+
+
+def _hyperplane_activation(n_bits, radius, probability, k_nearest, selected, required):
+    if radius is not None or k_nearest is not None:
+        raise ValueError("the hyperplane activation rule takes selected= or "
+                         "activation_probability=, not radius= or k_nearest=")
+    if (selected is None) == (probability is None):
+        raise ValueError("the hyperplane activation rule needs exactly one of selected= (the "
+                         "coordinates each location selects) and activation_probability=, got "
+                         f"{'both' if selected is not None else 'neither'}")
+    if probability is not None:
+        from .theory import hyperplane_k_for_probability
+
+        selected = hyperplane_k_for_probability(n_bits, probability)
+    selected = check_int(selected, "selected", 0, n_bits,
+                         hint="selected is the number of coordinates each location selects, "
+                              "between 0 and n_bits")
+    required = check_choice("random" if required is None else required, "required",
+                            REQUIRED_VALUES,
+                            hint="the values required on the selected coordinates: random bits "
+                                 "or all ones ('given' means an explicit design=)")
+    return selected, required
 
 
 def _continuous_activation(dim, n_locations, radius, threshold, k_nearest):
@@ -188,6 +233,18 @@ def _json_seed(meta: dict):
     return seed
 
 
+def _json_hyperplane(meta: dict):
+    """The optional ``hyperplane`` field as ``{"selected": int, "required": str}``, or None."""
+    value = meta.get("hyperplane")
+    if value is None:
+        return None
+    if not (type(value) is dict and value.keys() == {"selected", "required"}
+            and type(value["selected"]) is int and type(value["required"]) is str):
+        raise MetadataError(f"hyperplane must be {{'selected': int, 'required': str}}, got "
+                            f"{value!r}"[:300])
+    return value
+
+
 def check_tie_rng_state(state) -> dict:
     """A PCG64 ``bit_generator.state`` dict, checked field by field, or raise."""
     keys = {"bit_generator", "state", "has_uint32", "uinteger"}
@@ -228,14 +285,22 @@ class SDMParams:
     counter_dtype: str
     ties: str
     seed: int | list
+    #: Jaeckel's selected-coordinate rule: coordinates per location (else None).
+    selected: int | None = None
+    #: Its required values: "random", "ones" or "given" (else None).
+    required: str | None = None
 
+    #: Fields every saved memory holds; a hyperplane memory adds the optional
+    #: ``"hyperplane": {"selected": k, "required": ...}`` (:data:`OPTIONAL_KEYS`).
     KEYS = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
             "ties", "seed")
+    OPTIONAL_KEYS = ("hyperplane",)
 
     @classmethod
     def create(cls, n_bits, n_locations, radius=None, *, activation_probability=None,
                k_nearest=None, n_data_bits=None, counter_dtype="int16", ties="random",
-               seed=0, min_locations: int = 0, locations_hint: str = "") -> SDMParams:
+               seed=0, min_locations: int = 0, locations_hint: str = "", activation=None,
+               selected=None, required=None) -> SDMParams:
         """Check constructor arguments (``seed`` is the entropy, already drawn)."""
         n_bits = check_int(n_bits, "n_bits", 1)
         if n_locations is None:
@@ -248,9 +313,11 @@ class SDMParams:
             raise ValueError("ties='keep' keeps the query's bit and needs n_data_bits == n_bits "
                              f"(got {n_data_bits} != {n_bits}); choose 'random', "
                              "'zero' or 'one' for a heteroassociative memory")
-        radius, k_nearest = _sdm_activation(n_bits, n_locations, radius, activation_probability,
-                                            k_nearest)
-        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties, seed)
+        radius, k_nearest, selected, required = _sdm_activation(
+            n_bits, n_locations, radius, activation_probability, k_nearest, activation,
+            selected, required)
+        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties, seed,
+                   selected, required)
 
     @classmethod
     def from_metadata(cls, meta: dict, *, min_locations: int = 0) -> SDMParams:
@@ -258,9 +325,11 @@ class SDMParams:
         for key in ("n_bits", "n_locations", "n_data_bits"):
             _json_int(meta, key)
         radius, k = _json_int(meta, "radius", null=True), _json_int(meta, "k_nearest", null=True)
-        if (radius is None) == (k is None):
-            raise MetadataError(f"exactly one of radius and k_nearest must be set, got "
-                                f"radius={radius!r}, k_nearest={k!r}")
+        hyperplane = _json_hyperplane(meta)
+        if (radius is None) + (k is None) + (hyperplane is None) != 2:
+            raise MetadataError(f"exactly one of radius, k_nearest and hyperplane must be set, "
+                                f"got radius={radius!r}, k_nearest={k!r}, "
+                                f"hyperplane={meta.get('hyperplane')!r}")
         _json_str(meta, "counter_dtype")
         _json_str(meta, "ties")
         seed = _json_seed(meta)
@@ -268,12 +337,23 @@ class SDMParams:
         if meta["counter_dtype"] not in COUNTER_DTYPES:
             raise MetadataError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, "
                                 f"got {meta['counter_dtype']!r}")
-        return _create(cls, meta, ("n_bits", "n_locations", "radius", "k_nearest",
-                                   "n_data_bits", "counter_dtype", "ties"), seed=seed,
-                       min_locations=min_locations)
+        return _create(cls, {**meta, **(hyperplane or {})},
+                       ("n_bits", "n_locations", "radius", "k_nearest", "n_data_bits",
+                        "counter_dtype", "ties") + (("selected", "required") if hyperplane
+                                                     else ()),
+                       seed=seed, min_locations=min_locations)
 
     def to_metadata(self) -> dict:
-        return {key: getattr(self, key) for key in self.KEYS}
+        meta = {key: getattr(self, key) for key in self.KEYS}
+        if self.selected is not None:
+            meta["hyperplane"] = {"selected": self.selected, "required": self.required}
+        return meta
+
+    @property
+    def activation(self) -> str:
+        """The activation rule: "radius", "k_nearest" or "hyperplane"."""
+        return ("hyperplane" if self.selected is not None
+                else "k_nearest" if self.k_nearest is not None else "radius")
 
     def assign(self, memory) -> None:
         """Set the parameters as attributes of an SDM or ShardedSDM (not the seed)."""
@@ -282,6 +362,8 @@ class SDMParams:
         memory.radius, memory.k_nearest = self.radius, self.k_nearest
         memory.counter_dtype = np.dtype(self.counter_dtype)
         memory.ties = self.ties
+        memory.activation = self.activation
+        memory.selected, memory.required = self.selected, self.required
 
     @property
     def n_words(self) -> int:
@@ -289,8 +371,10 @@ class SDMParams:
 
     def array_specs(self) -> dict:
         """``{name: (shape, dtype name)}`` of the arrays of a saved memory."""
-        return {"addresses": ((self.n_locations, self.n_words), "uint64"),
-                "counters": ((self.n_locations, self.n_data_bits), self.counter_dtype)}
+        words = ((self.n_locations, self.n_words), "uint64")
+        where = ({"masks": words, "values": words} if self.selected is not None
+                 else {"addresses": words})
+        return {**where, "counters": ((self.n_locations, self.n_data_bits), self.counter_dtype)}
 
 
 # -- the continuous memory ---------------------------------------------------------

@@ -54,7 +54,7 @@ FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
 _REQUIRED = (*SDMParams.KEYS, "tie_rng_state")
 #: Set while the memory is memory-mapped for writing (see fastsdm._persist).
-_OPTIONAL = ("open_for_writing",)
+_OPTIONAL = ("open_for_writing", *SDMParams.OPTIONAL_KEYS)
 _RESEAL = "fastsdm.SDM.load(path, mmap=True, verify=False).flush()"
 
 
@@ -174,8 +174,18 @@ class SDM:
     def __init__(self, n_bits: int, n_locations: int | None = None, radius: int | None = None, *,
                  activation_probability: float | None = None, k_nearest: int | None = None,
                  n_data_bits: int | None = None, counter_dtype="int16", ties: str = "random",
-                 seed=None, addresses=None):
+                 seed=None, addresses=None, activation: str | None = None,
+                 selected: int | None = None, required: str | None = None, design=None):
         n_bits = check_int(n_bits, "n_bits", 1)
+        if design is not None:
+            from ._hyperplane import sdm_design
+
+            if activation not in (None, "hyperplane") or addresses is not None:
+                raise ValueError("design= is the hyperplane rule's locations: it goes with "
+                                 "activation='hyperplane' and without addresses=")
+            design, n_locations, selected, required = sdm_design(
+                n_bits, n_locations, selected, required, design, None)
+            activation = "hyperplane"
         if addresses is not None:
             addresses = check_words(addresses, "addresses", n_bits, ndim=(2,))
             if n_locations is not None and n_locations != addresses.shape[0]:
@@ -185,10 +195,22 @@ class SDM:
         SDMParams.create(
             n_bits, n_locations, radius, activation_probability=activation_probability,
             k_nearest=k_nearest, n_data_bits=n_data_bits, counter_dtype=counter_dtype,
-            ties=ties).assign(self)
+            ties=ties, activation=activation, selected=selected, required=required
+        ).assign(self)
+        if self.selected is not None and addresses is not None:
+            raise ValueError("addresses= belongs to the radius and k_nearest rules; a "
+                             "hyperplane memory takes an explicit design=(masks, values)")
         self._check_fits()
         seq, self.seed = seed_entropy(seed)
-        if addresses is None:
+        self.design = None
+        if self.selected is not None:
+            if design is None:
+                from ._hyperplane import Design, generate_design
+
+                design = Design(*generate_design(seq.entropy, self.n_locations, self.n_bits,
+                                                 self.selected, required=self.required))
+            self.design = design
+        elif addresses is None:
             addresses = generate_addresses(seq.entropy, self.n_locations, self.n_bits)
         self.addresses = addresses
         self.counters = np.zeros((self.n_locations, self.n_data_bits), dtype=self.counter_dtype)
@@ -199,7 +221,8 @@ class SDM:
     def _params(self) -> SDMParams:
         return SDMParams.create(self.n_bits, self.n_locations, self.radius,
                                 k_nearest=self.k_nearest, n_data_bits=self.n_data_bits,
-                                counter_dtype=self.counter_dtype, ties=self.ties, seed=self.seed)
+                                counter_dtype=self.counter_dtype, ties=self.ties, seed=self.seed,
+                                selected=self.selected, required=self.required)
 
     # Pickling and copying: the lock is per object; a copy of a memory-mapped
     # memory holds its counters in RAM and is not tied to the files.
@@ -212,7 +235,10 @@ class SDM:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        # Pickles of memories from before the hyperplane rule lack its fields.
+        defaults = {"design": None, "selected": None, "required": None,
+                    "activation": "k_nearest" if state.get("k_nearest") else "radius"}
+        self.__dict__.update({**defaults, **state})
         self._lock = RWLock()
 
     # -- construction helpers -------------------------------------------------
@@ -239,12 +265,16 @@ class SDM:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by addresses and counters."""
-        return self.addresses.nbytes + self.counters.nbytes
+        """Bytes held by addresses (or a hyperplane design) and counters."""
+        where = self.addresses if self.design is None else self.design.masks
+        return where.nbytes * (1 if self.design is None else 2) + self.counters.nbytes
 
     def _check_fits(self):
         need = self.estimate_nbytes(self.n_bits, self.n_locations, self.n_data_bits,
                                     self.counter_dtype)
+        if self.selected is not None:
+            # Masks and values instead of addresses, and the int32 keys.
+            need += self.n_locations * (8 * self.n_words + 4 * self.selected)
         available = _available_memory()
         if available is not None and need > available:
             counters = self.n_locations * self.n_data_bits * self.counter_dtype.itemsize
@@ -256,8 +286,10 @@ class SDM:
                 f"{_gib(available)} is available; {hint}, or save and load it with mmap=True")
 
     def __repr__(self) -> str:
-        act = (f"radius={self.radius}" if self.k_nearest is None
-               else f"k_nearest={self.k_nearest}")
+        act = (f"radius={self.radius}" if self.activation == "radius"
+               else f"k_nearest={self.k_nearest}" if self.activation == "k_nearest"
+               else f"activation='hyperplane', selected={self.selected}, "
+                    f"required='{self.required}'")
         data = "" if self.n_data_bits == self.n_bits else f", n_data_bits={self.n_data_bits}"
         return (f"SDM(n_bits={self.n_bits}, n_locations={self.n_locations}, {act}{data}, "
                 f"counter_dtype='{self.counter_dtype}', ties='{self.ties}', seed={self.seed})")
@@ -265,6 +297,10 @@ class SDM:
     # -- activation -----------------------------------------------------------
 
     def _activate_words(self, words: np.ndarray, parallel=None):
+        if self.selected is not None:
+            from ._hyperplane import sdm_activate
+
+            return sdm_activate(self, words, parallel)
         if self.k_nearest is None:
             return radius_csr(words, self.addresses, self.radius, parallel)
         indices, _ = knn_arrays(words, self.addresses, self.k_nearest, parallel)
@@ -374,7 +410,7 @@ class SDM:
         # Radius activation of a batch: the scan and the counter update or
         # gather run in one kernel (fastsdm._kernels.counters), without
         # activation masks or CSR lists.
-        return self.k_nearest is None and n_queries >= TILED_MIN_QUERIES
+        return self.radius is not None and n_queries >= TILED_MIN_QUERIES
 
     def _fused_step(self, bytes_per_counter):
         # Queries per fused call whose temporaries (bytes_per_counter for each
@@ -583,7 +619,9 @@ class SDM:
         ...     bool((back.counters == mem.counters).all())
         True
         """
-        arrays = {"addresses": self.addresses, "counters": self.counters}
+        where = ({"addresses": self.addresses} if self.design is None
+                 else {"masks": self.design.masks, "values": self.design.values})
+        arrays = {**where, "counters": self.counters}
         return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite,
                                        mapped=getattr(self, "_mapped", None))
 
@@ -660,16 +698,24 @@ class SDM:
                 directory, name, *specs[name], crc=crcs[name], verify=verify,
                 mode=mode if name == "counters" else None, marker=marker, reseal=_RESEAL)
                 for name in specs}
-            try:
-                check_words(arrays["addresses"], "addresses", params.n_bits, ndim=(2,))
-            except ValueError:
-                raise ValueError(f"{path / 'addresses.npy'} holds addresses with non-zero pad "
-                                 f"bits beyond bit {params.n_bits} (the layout requires zeros); "
-                                 "the memory is corrupt") from None
+            design = None
+            if params.selected is not None:
+                from ._hyperplane import check_saved_design
+
+                design = check_saved_design(arrays["masks"], arrays["values"], params.n_bits,
+                                            params.selected, params.required, path)
+            else:
+                try:
+                    check_words(arrays["addresses"], "addresses", params.n_bits, ndim=(2,))
+                except ValueError:
+                    raise ValueError(f"{path / 'addresses.npy'} holds addresses with non-zero "
+                                     f"pad bits beyond bit {params.n_bits} (the layout requires "
+                                     "zeros); the memory is corrupt") from None
             mem = cls.__new__(cls)
             params.assign(mem)
             mem.seed = params.seed
-            mem.addresses = arrays["addresses"]
+            mem.addresses = arrays.get("addresses")
+            mem.design = design
             mem.counters = arrays["counters"]
             mem._tie_rng = np.random.default_rng()
             mem._tie_rng.bit_generator.state = tie_state

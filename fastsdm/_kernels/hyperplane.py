@@ -237,3 +237,72 @@ def _activate_index_impl(Q, n_bits, n_locations, indptr, postings, out_mask):
 
 
 _activate_index_serial, _activate_index_parallel = twins(_activate_index_impl)
+
+
+# -- activation by the design's keys (batches) ---------------------------------------
+#
+# ``E[i, t] = 2 c + b`` for the t-th coordinate ``c`` that location i selects,
+# with required value ``b``; ``T[2 j + b, w]`` has bit ``r`` set when query
+# ``64 w + r`` has value ``b`` on coordinate ``j``.  The queries that activate
+# location i are then the AND of its k rows of T: k word operations per
+# location and 64 queries, instead of 2 W per location and query in the
+# masked scan.  The result is the transposed activation: ``hits[i, w]``, the
+# bits of the queries ``64 w + r`` that activate location ``i``.
+
+
+def _activate_keys_impl(T, valid, E, n_chunks, hits):
+    N = E.shape[0]
+    k = E.shape[1]
+    Qw = T.shape[1]
+    head = min(k, 4)
+    per_chunk = (N + n_chunks - 1) // n_chunks
+    for chunk in prange(n_chunks):
+        for i in range(chunk * per_chunk, min(N, (chunk + 1) * per_chunk)):
+            for w in range(Qw):
+                acc = valid[w]
+                # The first few keys unconditionally (no branch to mispredict),
+                # then stop at the first word that no query survives.
+                for t in range(head):
+                    acc &= T[E[i, t], w]
+                if acc != 0:
+                    for t in range(head, k):
+                        acc &= T[E[i, t], w]
+                        if acc == 0:
+                            break
+                hits[i, w] = acc
+
+
+_activate_keys_serial, _activate_keys_parallel = twins(_activate_keys_impl)
+
+
+@jit
+def _hits_count(hits, indptr):
+    # indptr (zeros, q + 1 entries) <- the CSR row pointers of the transposed hits.
+    N = hits.shape[0]
+    Qw = hits.shape[1]
+    for i in range(N):
+        for w in range(Qw):
+            m = hits[i, w]
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                indptr[64 * w + popcount(low - np.uint64(1)) + 1] += 1
+                m ^= low
+    for q in range(indptr.size - 1):
+        indptr[q + 1] += indptr[q]
+
+
+@jit
+def _hits_fill(hits, indptr, indices):
+    # Locations in ascending order within each query (i runs upwards).
+    N = hits.shape[0]
+    Qw = hits.shape[1]
+    fill = indptr[:-1].copy()
+    for i in range(N):
+        for w in range(Qw):
+            m = hits[i, w]
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                q = 64 * w + popcount(low - np.uint64(1))
+                indices[fill[q]] = i
+                fill[q] += 1
+                m ^= low
