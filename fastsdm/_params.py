@@ -327,9 +327,9 @@ class SDMParams:
         radius, k = _json_int(meta, "radius", null=True), _json_int(meta, "k_nearest", null=True)
         hyperplane = _json_hyperplane(meta)
         if (radius is None) + (k is None) + (hyperplane is None) != 2:
-            raise MetadataError(f"exactly one of radius, k_nearest and hyperplane must be set, "
-                                f"got radius={radius!r}, k_nearest={k!r}, "
-                                f"hyperplane={meta.get('hyperplane')!r}")
+            raise MetadataError(f"exactly one of radius and k_nearest must be set, or neither "
+                                f"with a hyperplane field, got radius={radius!r}, "
+                                f"k_nearest={k!r}, hyperplane={meta.get('hyperplane')!r}")
         _json_str(meta, "counter_dtype")
         _json_str(meta, "ties")
         seed = _json_seed(meta)

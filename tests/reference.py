@@ -83,6 +83,25 @@ class NaiveSDM:
         return np.where(s > 0, 1, np.where(s < 0, 0, tie_bits)).astype(np.uint8)
 
 
+class NaiveHyperplaneSDM(NaiveSDM):
+    """The same memory with Jaeckel's rule: a location is activated when the
+    address agrees with it on every one of its selected coordinates.
+
+    ``design`` lists, per location, its (coordinate, required value) pairs
+    (:func:`selected_coordinates`).
+    """
+
+    def __init__(self, design, n_data, dtype=np.int16):
+        self.design = [list(pairs) for pairs in design]
+        info = np.iinfo(dtype)
+        self.lo, self.hi = int(info.min), int(info.max)
+        self.c = np.zeros((len(self.design), n_data), dtype=np.int64)
+
+    def active(self, x):
+        return np.array([i for i, pairs in enumerate(self.design)
+                         if all(int(x[j]) == v for j, v in pairs)], dtype=np.int64)
+
+
 # ---------------------------------------------------------------------------
 # Hopfield networks (fastsdm.hopfield): bipolar lists and plain loops
 # ---------------------------------------------------------------------------
