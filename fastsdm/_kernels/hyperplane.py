@@ -257,19 +257,22 @@ def _activate_keys_impl(T, valid, E, n_chunks, hits):
     head = min(k, 4)
     per_chunk = (N + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
+        acc = np.empty(Qw, np.uint64)
         for i in range(chunk * per_chunk, min(N, (chunk + 1) * per_chunk)):
+            acc[:] = valid
+            # A key at a time over all query words (contiguous in T's row);
+            # the first few without a branch, then stop once no query survives.
+            for t in range(k):
+                row = T[E[i, t]]
+                alive = np.uint64(0)
+                for w in range(Qw):
+                    a = acc[w] & row[w]
+                    acc[w] = a
+                    alive |= a
+                if t >= head - 1 and alive == 0:
+                    break
             for w in range(Qw):
-                acc = valid[w]
-                # The first few keys unconditionally (no branch to mispredict),
-                # then stop at the first word that no query survives.
-                for t in range(head):
-                    acc &= T[E[i, t], w]
-                if acc != 0:
-                    for t in range(head, k):
-                        acc &= T[E[i, t], w]
-                        if acc == 0:
-                            break
-                hits[i, w] = acc
+                hits[i, w] = acc[w]
 
 
 _activate_keys_serial, _activate_keys_parallel = twins(_activate_keys_impl)
