@@ -56,8 +56,8 @@ def test_sdm_matches_naive_reference(n, N, k, dtype):
         keys[: m // 2] = unpack(mem.design.values[:1], n)  # k = n activates one exact match
     keys[m // 2 :] = keys[0]  # repeated writes saturate int8 at weight 40
     data = rng.integers(0, 2, size=(m, n), dtype=np.uint8)
-    mem.write(keys, data, weight=40)  # a batch: through the design's keys
-    mem.write(keys[0], data[0], weight=-3)  # one row: through the masked scan
+    mem.write(keys, data, weight=40)  # a batch: the transposed keys
+    mem.write(keys[0], data[0], weight=-3)  # one row: the keys query by query
     for x, d in zip(keys, data, strict=True):
         naive.write(x, d, weight=40)
     naive.write(keys[0], data[0], weight=-3)
@@ -106,7 +106,7 @@ def test_activation_paths_agree_across_query_words_and_chunks(monkeypatch):
         got = [indices[indptr[i] : indptr[i + 1]] for i in range(Q.shape[0])]
         for a, b in zip(got, expect, strict=True):
             np.testing.assert_array_equal(a, b)
-    # The masked scan (one query at a time) gives the same lists.
+    # One query at a time (the byte-table path) gives the same lists.
     for i in range(0, 150, 37):
         np.testing.assert_array_equal(mem.activate(Q[i])[1], expect[i])
     # Query chunks: 64 queries per chunk, three chunks, the CSR stitched together.
@@ -395,7 +395,7 @@ def test_activated_and_shared_locations_match_theory(h):
         batch = np.concatenate([x, y, x, y])  # a batch: the keys path
         indptr, indices = mem.activate(batch)
         a, b = indices[indptr[0] : indptr[1]], indices[indptr[1] : indptr[2]]
-        np.testing.assert_array_equal(mem.activate(x)[1], a)  # the masked scan agrees
+        np.testing.assert_array_equal(mem.activate(x)[1], a)  # one query: same list
         single.append(a.size)
         both.append(np.intersect1d(a, b).size)
     for counts, p, expected in (

@@ -309,3 +309,63 @@ def _hits_fill(hits, indptr, indices):
                 indices[fill[q]] = i
                 fill[q] += 1
                 m ^= low
+
+
+def _activate_keys_rows_impl(X, E, n_chunks, out_mask):
+    # One or a few queries: X[q, 2 j + b] = 1 when query q has x_j = b (a
+    # byte table in L1).  Location i is activated when X[q, E[i, t]] = 1 for
+    # every t: the first four keys without a branch, then the rest until one
+    # fails.  Bits go to the radius scan's masks, 64 locations per word; a
+    # block's keys stay in L1 while every query passes over them.
+    nq = X.shape[0]
+    N = E.shape[0]
+    k = E.shape[1]
+    n_blocks = (N + 63) // 64
+    blocks_per_chunk = (n_blocks + n_chunks - 1) // n_chunks
+    for chunk in prange(n_chunks):
+        for block in range(chunk * blocks_per_chunk,
+                           min(n_blocks, (chunk + 1) * blocks_per_chunk)):
+            start = block * 64
+            count = min(64, N - start)
+            for q in range(nq):
+                x = X[q]
+                word = np.uint64(0)
+                for l in range(count):
+                    i = start + l
+                    if k >= 4:
+                        ok = x[E[i, 0]] & x[E[i, 1]] & x[E[i, 2]] & x[E[i, 3]]
+                        t0 = 4
+                    else:
+                        ok = np.uint8(1)
+                        for t in range(k):
+                            ok &= x[E[i, t]]
+                        t0 = k
+                    if ok != 0:
+                        for t in range(t0, k):
+                            if x[E[i, t]] == 0:
+                                ok = np.uint8(0)
+                                break
+                    word |= np.uint64(ok) << np.uint64(l)
+                out_mask[q, block] = word
+
+
+_activate_keys_rows_serial, _activate_keys_rows_parallel = twins(_activate_keys_rows_impl)
+
+
+@jit
+def _keys_impl(M, V, keys):
+    # keys[i, t] = 2 j + b for the t-th selected coordinate j of location i
+    # (in the order of its bits in the words), b its required value.  Every
+    # row of M has exactly keys.shape[1] bits set (checked by the caller).
+    N = M.shape[0]
+    W = M.shape[1]
+    for i in range(N):
+        t = 0
+        for w in range(W):
+            m = M[i, w]
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                b = 1 if (V[i, w] & low) != 0 else 0
+                keys[i, t] = 2 * _coordinate(w, popcount(low - np.uint64(1))) + b
+                t += 1
+                m ^= low
