@@ -106,7 +106,9 @@ class SDM:
     ``N`` hard locations each have a fixed random ``n_bits`` address and
     ``n_data_bits`` signed counters.  A location is *activated* by a vector
     when its address lies within Hamming distance ``radius`` (inclusive), or,
-    with ``k_nearest``, when it is among the ``k`` nearest addresses.
+    with ``k_nearest``, when it is among the ``k`` nearest addresses, or,
+    with Jaeckel's rule (``activation="hyperplane"``), when the vector agrees
+    with the location on each of the ``selected`` coordinates it selects.
     Writing data ``w`` at address ``x`` adds ``+weight`` to counter ``j`` of
     every activated location where ``w_j = 1`` and ``-weight`` where
     ``w_j = 0``, saturating at the counter dtype's limits.  Reading at ``x``
@@ -123,7 +125,10 @@ class SDM:
         ``radius``, ``activation_probability`` and ``k_nearest``.
     activation_probability : float, optional
         Converted to a radius with the paper's convention: the smallest ``d``
-        with ``P(Binomial(n, 1/2) <= d) >= p``.
+        with ``P(Binomial(n, 1/2) <= d) >= p``.  With the hyperplane rule,
+        to ``selected = round(-log2 p)`` (the ``2**-k`` nearest ``p`` on a
+        log scale, ties to the smaller ``k``:
+        :func:`fastsdm.theory.hyperplane_k_for_probability`).
     k_nearest : int, optional
         Activate the ``k`` nearest locations instead (ties by lower index).
     n_data_bits : int, optional
@@ -139,21 +144,48 @@ class SDM:
         entropy, recorded in :attr:`seed` so the memory can be rebuilt.
     addresses : ndarray of uint64, shape (N, W), optional
         Use these addresses instead of random ones.
+    activation : {"radius", "k_nearest", "hyperplane"}, optional
+        The activation rule; by default the one the other arguments name
+        (``selected`` or ``design`` imply "hyperplane").
+    selected : int, optional
+        Hyperplane rule: the number ``k`` of coordinates each location
+        selects, in ``[0, n_bits]``; a random address activates a location
+        with probability ``2**-k``.
+    required : {"random", "ones"}, optional
+        Hyperplane rule: the values a generated design requires on the
+        selected coordinates, random bits (default) or all 1 (Jaeckel's
+        hyperplane design, for sparse addresses).
+    design : (masks, values), optional
+        Hyperplane rule: an explicit design, two packed ``uint64`` arrays of
+        shape (N, W): the selected coordinates (the same number per
+        location) and the values required on them (bits outside ``masks``
+        are ignored).  Without it the design is drawn from ``seed`` by
+        blocks of locations, as addresses are.
 
     Attributes
     ----------
-    addresses : ndarray of uint64, shape (N, ceil(n_bits / 64))
+    addresses : ndarray of uint64, shape (N, ceil(n_bits / 64)), or None
+        None with the hyperplane rule.
+    design : Design (masks, values), or None
+        The hyperplane rule's design (None with the other rules).
+    activation : str
+        "radius", "k_nearest" or "hyperplane".
+    selected, required : int and str, or None
+        The hyperplane rule's ``k`` and how its values were chosen
+        ("random", "ones" or "given").
     counters : ndarray, shape (N, n_data_bits)
     seed : int
-        The entropy that generated the addresses and the tie stream.
+        The entropy that generated the addresses (or design) and the tie
+        stream.
 
     Notes
     -----
     Memory use is ``N * (8 * ceil(n / 64) + n_data * itemsize)`` bytes:
     1.05 GiB for Kanerva's canonical memory (n = 1000, N = 10**6) with int8
-    counters.  The constructor refuses a memory that does not fit in the
-    available RAM; :meth:`load` with ``mmap=True`` serves larger ones from
-    disk.
+    counters; the hyperplane rule holds two packed rows per location and its
+    ``int32`` keys (``4 k`` bytes) instead of one address.  The constructor
+    refuses a memory that does not fit in the available RAM; :meth:`load`
+    with ``mmap=True`` serves larger ones from disk.
 
     References
     ----------
@@ -169,6 +201,18 @@ class SDM:
     >>> recalled = mem.read(cue, iterations=10)
     >>> int(fastsdm.hamming_distances(recalled, patterns).diagonal().max())
     0
+
+    Jaeckel's selected-coordinate rule at Kanerva's activation probability
+    (``k = 10`` coordinates per location: ``2**-10`` of the locations):
+
+    >>> mem = fastsdm.SDM(1000, 20_000, activation="hyperplane",
+    ...                   activation_probability=0.001, seed=0)
+    >>> mem.selected, mem.design.masks.shape
+    (10, (20000, 16))
+    >>> mem.write(fastsdm.random_addresses(10, 1000, seed=1))
+    >>> indptr, _ = mem.activate(fastsdm.random_addresses(100, 1000, seed=2))
+    >>> float(indptr[-1] / 100)  # about 20_000 / 1024 = 19.5
+    19.49
     """
 
     def __init__(self, n_bits: int, n_locations: int | None = None, radius: int | None = None, *,
