@@ -31,19 +31,12 @@ import numpy as np
 
 from . import __version__, _persist
 from . import memory as _memory
-from ._jit import use_parallel
-from ._kernels import counters as _c
+from ._core import Locations, read_bits, tie_words, write_inputs
 from ._locking import RWLock, exclusive, shared
 from ._params import MetadataError, SDMParams, check_tie_rng_state, seed_entropy
 from ._validation import as_words, check_int, n_words
 from .bits import pack_bits
-from .memory import (
-    SDM,
-    generate_addresses,
-    read_iterated,
-    tie_words,
-    write_inputs,
-)
+from .memory import SDM, generate_addresses
 from .search import knn_arrays, queries_per_chunk
 
 __all__ = ["ShardedSDM", "ShardLostError"]
@@ -179,7 +172,8 @@ class _Shard:
         sdm = self.sdm
         if not sdm.counters.flags.writeable:
             raise ValueError("this shard's counters are read-only (loaded with mmap='r')")
-        sdm._apply(indptr, indices, sdm._deltas(data_words, weight), parallel)
+        locations = Locations.of(sdm)
+        locations.apply(indptr, indices, locations.deltas(data_words, weight), parallel)
 
     def _clear(self):
         self.sdm.clear()
@@ -192,7 +186,7 @@ class _Shard:
         total, bound = None, 0
         for start in range(0, words.shape[0], step):
             chunk = slice(start, start + step)
-            indptr, indices = sdm._activate_words(words[chunk], parallel)
+            indptr, indices = Locations.of(sdm).activate(words[chunk], parallel)
             sums, chunk_bound = self._sums_csr(indptr, indices, parallel)
             if total is None:
                 if sums.shape[0] == words.shape[0]:
@@ -210,20 +204,14 @@ class _Shard:
         The read kernel, as SDM._read_words runs it: the sums stay int32 when
         they cannot overflow it, which halves the bytes sent back.
         """
-        sdm = self.sdm
+        locations = Locations.of(self.sdm)
         m = indptr.size - 1
-        info = np.iinfo(sdm.counter_dtype)
-        bound = int(np.diff(indptr).max(initial=0)) * max(-int(info.min), int(info.max))
-        sums = np.empty((m, sdm.n_data_bits), dtype=sdm._sum_dtype(indptr))
-        out = np.empty((m, n_words(sdm.n_data_bits)), dtype=np.uint64)
-        ties = np.zeros_like(out)
-        par = use_parallel(indices.size * sdm.n_data_bits, parallel)
-        (_c._read_parallel if par else _c._read_serial)(indptr, indices, sdm.counters, ties,
-                                                        sums, out)
-        return sums, bound
+        out = np.empty((m, n_words(locations.n_data_bits)), dtype=np.uint64)
+        sums = locations.read_csr(indptr, indices, np.zeros_like(out), out, parallel)
+        return sums, locations.sum_bound(indptr)
 
     def _activate(self, words, parallel):
-        return self.sdm._activate_words(words, parallel)
+        return Locations.of(self.sdm).activate(words, parallel)
 
     def _knn(self, words, parallel):
         k = self.sdm.k_nearest
@@ -830,7 +818,8 @@ class ShardedSDM:
         if self._read_only:
             raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
                              "it with mmap=True to write to the files or mmap='c' to write in RAM")
-        words, data_words, weight = write_inputs(self, addresses, data, weight)
+        words, data_words, weight = write_inputs(self.n_bits, self.n_data_bits, addresses, data,
+                                                 weight)
         if self.k_nearest is None:
             self._call("write", self._each(words, data_words, weight, parallel), mutating=True)
             return
@@ -857,7 +846,7 @@ class ShardedSDM:
     # -- read -------------------------------------------------------------------------
 
     def _tie_words(self, words):
-        return tie_words(self, words)
+        return tie_words(self.ties, self.n_data_bits, self._tie_rng, words)
 
     def _round_sums(self, words, parallel) -> np.ndarray:
         """Counter sums over all shards for one round of queries.
@@ -926,7 +915,9 @@ class ShardedSDM:
         info : ReadInfo
             Only with ``return_info=True``.
         """
-        return read_iterated(self, queries, iterations, return_info, parallel)
+        return read_bits(lambda words: self._read_words(words, parallel), queries,
+                         n_bits=self.n_bits, n_data_bits=self.n_data_bits,
+                         iterations=iterations, return_info=return_info)
 
     @shared
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:

@@ -53,11 +53,11 @@ import numbers
 import numpy as np
 import numpy.typing as npt
 
+from ._core import ReadInfo, read_bits
 from ._jit import use_parallel
 from ._kernels import hopfield as _k
 from ._validation import _describe, as_words, check_choice, check_int, n_words
 from .bits import pack_bits, unpack_bits
-from .memory import ReadInfo, read_iterated
 from .search import hamming_distances
 
 __all__ = [
@@ -468,7 +468,7 @@ class Hopfield:
     # -- reading --------------------------------------------------------------
 
     def _read_words(self, words: np.ndarray, parallel=None) -> np.ndarray:
-        # One synchronous update (for read_iterated).
+        # One synchronous update (the step of fastsdm._core.read_bits).
         out = np.empty_like(words)
         step = _rows_per_block(8 * self.n_bits)
         for start in range(0, words.shape[0], step):
@@ -548,7 +548,9 @@ class Hopfield:
         """
         update = self.update if update is None else check_choice(update, "update", UPDATES)
         if update == "synchronous":
-            return read_iterated(self, queries, iterations, return_info, parallel)
+            return read_bits(lambda words: self._read_words(words, parallel), queries,
+                             n_bits=self.n_bits, n_data_bits=self.n_bits,
+                             iterations=iterations, return_info=return_info)
         return self._read_asynchronous(queries, iterations, return_info, parallel)
 
 
@@ -764,7 +766,9 @@ class ModernHopfield:
         >>> int(fastsdm.hamming_distances(y, x).diagonal().max()), bool(info.converged.all())
         (0, True)
         """
-        return read_iterated(self, queries, iterations, return_info, parallel)
+        return read_bits(lambda words: self._read_words(words, parallel), queries,
+                         n_bits=self.n_bits, n_data_bits=self.n_bits, iterations=iterations,
+                         return_info=return_info)
 
 
 # ---------------------------------------------------------------------------

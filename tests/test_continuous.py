@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastsdm import continuous, theory
+from fastsdm._validation import unit_vectors
 from fastsdm.continuous import ContinuousSDM
 from fastsdm.memory import SDM, ReadInfo
 
@@ -351,7 +352,7 @@ def test_input_forms_are_equivalent(rng):
 @nojit
 def test_normalisation_is_float64_then_float32(rng):
     x = rng.standard_normal((50, DIM)) * 1e200
-    u = continuous._unit_rows(x, "x")
+    u = unit_vectors(x, "x")
     assert u.dtype == np.float32 and u.flags.c_contiguous
     assert np.abs(np.linalg.norm(u.astype(np.float64), axis=1) - 1).max() < 2**-22
     np.testing.assert_array_equal(u, unit32(x / 1e200))

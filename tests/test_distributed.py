@@ -16,6 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 import fastsdm  # noqa: E402
 from fastsdm import distributed as fd  # noqa: E402
+from fastsdm._core import Locations  # noqa: E402
 from fastsdm.distributed import ShardedSDM, ShardLostError  # noqa: E402
 
 # In-process workers talk over inproc://.  The scheduler still serves HTTP: on a
@@ -109,7 +110,7 @@ def test_batches_split_in_rounds_and_chunks_change_nothing(client, monkeypatch, 
     monkeypatch.setattr(fd, "queries_per_chunk", lambda n_locations: 3)
     # Sums in int32 and int64 by turns (either is exact here): chunks of both.
     calls = iter(range(10**6))
-    monkeypatch.setattr(fastsdm.SDM, "_sum_dtype",
+    monkeypatch.setattr(Locations, "sum_dtype",
                         lambda self, indptr: np.int64 if next(calls) % 3 == 1 else np.int32)
     params = dict(n_bits=100, n_locations=200, seed=5, **activation)
     with ShardedSDM(**params, n_shards=3, client=client) as sharded:
@@ -180,7 +181,7 @@ def test_call_errors(client):
     with ShardedSDM(64, 40, radius=20, n_data_bits=32, seed=0, n_shards=2,
                     client=client) as mem:
         x = fastsdm.random_addresses(3, 64, seed=0)
-        with pytest.raises(ValueError, match="data is required"):
+        with pytest.raises(ValueError, match="values are required"):
             mem.write(x)
         with pytest.raises(ValueError, match="same number of rows, got 3 and 2"):
             mem.write(x, fastsdm.random_addresses(2, 32, seed=0))

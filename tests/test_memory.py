@@ -442,11 +442,11 @@ def test_io_errors():
         mem.read(x | np.uint64(2**63))
     with pytest.raises(ValueError, match="bits must be 0 or 1"):
         mem.read(np.full((1, 100), 2, np.uint8))
-    with pytest.raises(ValueError, match="data is required"):
+    with pytest.raises(ValueError, match="values are required"):
         mem.write(x)
     with pytest.raises(ValueError, match="same number of rows, got 2 and 1"):
         mem.write(x, fastsdm.random_addresses(1, 20, seed=0))
-    with pytest.raises(ValueError, match="data must have 1 words per vector for n_bits=20"):
+    with pytest.raises(ValueError, match="values must have 1 words per vector for n_bits=20"):
         mem.write(x, x)
     with pytest.raises(TypeError, match="weight must be an integer"):
         mem.write(x, fastsdm.random_addresses(2, 20, seed=0), weight=0.5)
