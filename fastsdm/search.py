@@ -390,3 +390,9 @@ def knn_search(queries, addresses, k: int, *, n_bits: int | None = None,
     if single:
         return indices[0], distances[0]
     return indices, distances
+
+
+# Shared with fastsdm._hyperplane, whose activation scans reuse the radius
+# path's CSR builder and chunking (public names of this module for it).
+mask_to_csr = _mask_to_csr
+location_chunks = _n_chunks
