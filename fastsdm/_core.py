@@ -40,7 +40,15 @@ import numpy as np
 from ._jit import parallel_parts, run_tasks, use_parallel
 from ._kernels import counters as _c
 from ._machine import format_bytes
-from ._validation import as_bits, as_words, check_int, n_words
+from ._validation import (
+    as_bits,
+    as_words,
+    check_int,
+    check_iterations,
+    check_pairs,
+    n_words,
+    require_values,
+)
 from .bits import pack_bits, unpack_bits
 from .search import (
     TILED_MIN_QUERIES,
@@ -216,14 +224,9 @@ def read_bits(step, queries, *, n_bits: int, n_data_bits: int, iterations, retur
     :class:`~fastsdm.distributed.ShardedSDM` and the binary Hopfield networks.
     """
     bits = as_bits(queries, "queries", n_bits)
-    iterations = check_int(iterations, "iterations", 1)
-    autoassociative = n_data_bits == n_bits
-    if iterations > 1 and not autoassociative:
-        raise ValueError("iterated reads feed the result back as an address and need an "
-                         f"autoassociative memory (n_value_bits == n_bits), got "
-                         f"{n_data_bits} != {n_bits}; use iterations=1")
+    iterations = check_iterations(iterations, n_bits, n_data_bits, "n_value_bits == n_bits")
     words, info = iterate(step, bits.words, iterations,
-                          fixed=same_rows if autoassociative else None)
+                          fixed=same_rows if n_data_bits == n_bits else None)
     result = bits.restore(words, n_data_bits)
     return (result, info) if return_info else result
 
@@ -280,14 +283,10 @@ def write_inputs(n_bits: int, n_data_bits: int, keys, values, weight):
     words, _, _ = as_words(keys, "keys", n_bits)
     data_words = None
     if values is None:
-        if n_data_bits != n_bits:
-            raise ValueError(f"values are required: this memory stores {n_data_bits}-bit "
-                             f"values at {n_bits}-bit keys (heteroassociative)")
+        require_values(n_bits, n_data_bits, "-bit")
     else:
         data_words, _, _ = as_words(values, "values", n_data_bits)
-        if data_words.shape[0] != words.shape[0]:
-            raise ValueError(f"keys and values must have the same number of rows, got "
-                             f"{words.shape[0]} and {data_words.shape[0]}")
+        check_pairs(words.shape[0], data_words.shape[0])
     info = np.iinfo(np.int32)
     return words, data_words, check_int(weight, "weight", info.min + 1, info.max)
 

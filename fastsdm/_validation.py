@@ -79,6 +79,9 @@ __all__ = [
     "finite_rows",
     "check_width",
     "check_rows",
+    "check_pairs",
+    "require_values",
+    "check_iterations",
     "check_distances",
     "check_distance_rows",
     "check_cosines",
@@ -438,7 +441,8 @@ def finite_rows(array: np.ndarray, name: str, dtype) -> np.ndarray:
         values = array.astype(dtype, order="C")
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
-        raise ValueError(f"{name} has NaN or infinite values (or values beyond the {dtype} "
+        raise ValueError(f"{name} has NaN or infinite values (or values beyond the "
+                         f"{np.dtype(dtype)} "
                          f"range) in rows {list_rows(bad)}; remove or rescale those rows")
     return values
 
@@ -457,6 +461,43 @@ def check_rows(values: np.ndarray, n_rows: int, name: str, per: str = "key",
     if values.shape[0] != n_rows:
         raise ValueError(f"{name} must have one row per {per}, got {values.shape[0]} rows for "
                          f"{n_rows} {of}; pass {name} with shape ({n_rows}, ...)")
+
+
+def check_pairs(n_keys: int, n_values: int) -> None:
+    """Refuse a write whose keys and values differ in number of rows.
+
+    The memories' write (:class:`fastsdm.SDM`, :class:`fastsdm.ContinuousSDM`,
+    the sharded memory).
+    """
+    if n_keys != n_values:
+        raise ValueError(f"keys and values must have the same number of rows, got {n_keys} "
+                         f"and {n_values}")
+
+
+def require_values(key_width: int, value_width: int, unit: str) -> None:
+    """Refuse ``values=None`` (store the keys themselves) when the widths differ.
+
+    ``unit`` words the widths (``"-bit"``, ``"-dimensional"``).
+    """
+    if key_width != value_width:
+        raise ValueError(f"values are required: this memory stores {value_width}{unit} values "
+                         f"at {key_width}{unit} keys (heteroassociative)")
+
+
+def check_iterations(iterations, key_width: int, value_width: int, names: str,
+                     fed_back_as: str = "an address") -> int:
+    """The most reads of an iterated read (>= 1), or raise.
+
+    Above 1 each result is read again, as a key: the values must be as wide
+    as the keys.  ``names`` words the equality in the memory's terms
+    (``"n_value_bits == n_bits"``).
+    """
+    iterations = check_int(iterations, "iterations", 1)
+    if iterations > 1 and key_width != value_width:
+        raise ValueError(f"iterated reads feed the result back as {fed_back_as} and need an "
+                         f"autoassociative memory ({names}), got {value_width} != {key_width}; "
+                         "use iterations=1")
+    return iterations
 
 
 def check_distances(h, n: int) -> tuple[np.ndarray, bool]:

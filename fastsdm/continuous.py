@@ -28,12 +28,15 @@ from ._params import ContinuousParams, MetadataError, check_accumulator_dtype
 from ._validation import (
     NORMALIZE_ROWS,
     check_int,
+    check_iterations,
+    check_pairs,
     check_real,
     finite_rows,
     list_rows,
     normalise_rows,
     real_rows,
     renamed_keywords,
+    require_values,
     unit_vectors,
 )
 from .memory import ADDRESS_BLOCK
@@ -546,16 +549,11 @@ class ContinuousSDM:
         """
         K, single = self._queries(keys, "keys")
         if values is None:
-            if self.value_dim != self.dim:
-                raise ValueError(f"values are required: this memory stores {self.value_dim}-"
-                                 f"dimensional values at {self.dim}-dimensional keys "
-                                 "(heteroassociative)")
+            require_values(self.dim, self.value_dim, "-dimensional")
             V = K.astype(self.dtype)
         else:
             V, _ = real_rows(values, "values", self.value_dim, "value_dim")
-            if V.shape[0] != K.shape[0]:
-                raise ValueError(f"keys and values must have the same number of rows, got "
-                                 f"{K.shape[0]} and {V.shape[0]}")
+            check_pairs(K.shape[0], V.shape[0])
             V = finite_rows(V, "values", self.dtype)
         weight = check_real(weight, "weight", integers=True)
         if not self.accumulators.flags.writeable:
@@ -643,12 +641,9 @@ class ContinuousSDM:
         array([0., 0.], dtype=float32)
         """
         Q, single = self._queries(queries, "queries")
-        iterations = check_int(iterations, "iterations", 1)
+        iterations = check_iterations(iterations, self.dim, self.value_dim, "value_dim == dim",
+                                      "a query")
         autoassociative = self.value_dim == self.dim
-        if iterations > 1 and not autoassociative:
-            raise ValueError("iterated reads feed the result back as a query and need an "
-                             f"autoassociative memory (value_dim == dim), got "
-                             f"{self.value_dim} != {self.dim}; use iterations=1")
 
         def step(rows):
             # One read: the unit vectors are the next queries (float32, like
