@@ -505,6 +505,7 @@ class ContinuousSDM:
 
     # -- write ----------------------------------------------------------------
 
+    @renamed_keywords(addresses="keys", data="values")
     @exclusive
     def write(self, keys, values=None, *, weight: float = 1.0,
               parallel: bool | None = None) -> None:
@@ -514,9 +515,12 @@ class ContinuousSDM:
         ----------
         keys : array_like of real numbers, shape (dim,) or (m, dim)
             Non-zero real vectors (L2-normalised here; integers are accepted).
+            ``addresses=`` is accepted too (:class:`fastsdm.SDM`'s older
+            spelling).
         values : array_like of real numbers, shape (value_dim,) or (m, value_dim), optional
             What to store, one row per key, not normalised.  ``None`` stores
-            the normalised keys (autoassociative memories only).
+            the normalised keys (autoassociative memories only).  ``data=``
+            is accepted too.
         weight : float
             Scales the values (negative weights erase).
         parallel : bool, optional

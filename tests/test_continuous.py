@@ -631,3 +631,21 @@ def test_vector_input_errors():
         mem.read(np.ones(4), iterations=0)
     with pytest.raises(ValueError, match="iterated reads .* autoassociative.*2 != 4"):
         mem.read(np.ones(4), iterations=2)
+
+
+def test_continuous_memory_speaks_the_sdm_vocabulary():
+    # counter_dtype=/counters/counter_dtype as SDM spells them (dtype=/
+    # accumulators still work), write(addresses=, data=) as SDM's older write.
+    a = ContinuousSDM(8, 50, radius=3, value_dim=3, counter_dtype="float64", seed=0)
+    b = ContinuousSDM(8, 50, radius=3, value_dim=3, dtype=np.float64, seed=0)
+    assert a.counter_dtype == a.dtype == b.dtype == np.float64
+    keys = np.eye(8)[:2]
+    values = np.arange(6.0).reshape(2, 3)
+    a.write(keys, values)
+    b.write(addresses=keys, data=values)
+    assert a.counters is a.accumulators
+    assert np.array_equal(a.counters, b.accumulators)
+    assert ContinuousSDM.estimate_nbytes(8, 50, 3, counter_dtype="float64") == (
+        ContinuousSDM.estimate_nbytes(8, 50, 3, dtype="float64"))
+    with pytest.raises(TypeError, match="got both keys= and addresses="):
+        a.write(keys=keys, addresses=keys, values=values)

@@ -544,3 +544,19 @@ def test_manifest_fields_are_checked_like_a_saved_sdm(client, tmp_path):
     file.write_text(json.dumps(manifest))
     with ShardedSDM.load(path, client=client) as back:
         assert back.radius == 20 and back._lock is not None
+
+
+def test_sharded_memory_speaks_the_sdm_vocabulary(client):
+    keys = fastsdm.random_addresses(4, 64, seed=1)
+    values = fastsdm.random_addresses(4, 32, seed=2)
+    single = fastsdm.SDM(64, 60, radius=25, n_value_bits=32, seed=3)
+    single.write(keys, values)
+    with ShardedSDM(64, 60, radius=25, n_value_bits=32, seed=3, n_shards=2,
+                    client=client) as new, \
+            ShardedSDM(64, 60, radius=25, n_data_bits=32, seed=3, n_shards=2,
+                       client=client) as old:
+        assert new.n_value_bits == old.n_data_bits == 32
+        new.write(keys=keys, values=values)
+        old.write(addresses=keys, data=values)
+        assert np.array_equal(new.get_counters(), single.counters)
+        assert np.array_equal(old.get_counters(), single.counters)
