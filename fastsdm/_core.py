@@ -113,6 +113,9 @@ class ReadInfo(NamedTuple):
     converged: np.ndarray
 
 
+# Its public home (fastsdm.ReadInfo, fastsdm.memory.ReadInfo): pickles keep the path they had.
+ReadInfo.__module__ = "fastsdm.memory"
+
 
 # -- the iterated read ------------------------------------------------------------------
 
