@@ -338,30 +338,25 @@ class Locations:
         and a bound on their magnitude (a shard's partial sums).
     """
 
+    # Plain attributes, set once: a batch-1 call reads them a dozen times.
+    __slots__ = ("addresses", "counters", "radius", "k_nearest", "n_locations", "n_data_bits",
+                 "counter_dtype")
+
     def __init__(self, addresses: np.ndarray, counters: np.ndarray, radius: int | None,
                  k_nearest: int | None):
         self.addresses = addresses
         self.counters = counters
         self.radius = radius
         self.k_nearest = k_nearest
+        self.n_locations = addresses.shape[0]
+        self.n_data_bits = counters.shape[1]
+        self.counter_dtype = counters.dtype
 
     @classmethod
     def of(cls, memory) -> Locations:
         """The locations of a binary memory (its public ``addresses``, ``counters``,
         ``radius`` and ``k_nearest``)."""
         return cls(memory.addresses, memory.counters, memory.radius, memory.k_nearest)
-
-    @property
-    def n_locations(self) -> int:
-        return self.addresses.shape[0]
-
-    @property
-    def n_data_bits(self) -> int:
-        return self.counters.shape[1]
-
-    @property
-    def counter_dtype(self) -> np.dtype:
-        return self.counters.dtype
 
     # -- activation -----------------------------------------------------------
 

@@ -781,6 +781,8 @@ def renamed_keywords(**old_to_new: str):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            if not kwargs or kwargs.keys().isdisjoint(old_to_new):
+                return fn(*args, **kwargs)  # the common call: no older spelling
             for old, new in old_to_new.items():
                 if old in kwargs:
                     if new in kwargs:
