@@ -27,10 +27,16 @@ import numpy as np
 
 from ._jit import use_parallel
 from ._kernels import hyperplane as _k
-from ._validation import _describe, as_words, check_choice, check_int, check_words, n_words
-from .bits import _k_subsets, pack_bits
+from ._validation import as_words, check_choice, check_int, check_words, describe, n_words
+from .bits import k_subsets, pack_bits
 from .memory import ADDRESS_BLOCK
-from .search import TILED_MIN_QUERIES, _mask_to_csr, _n_chunks, pad_queries, queries_per_chunk
+from .search import (
+    TILED_MIN_QUERIES,
+    location_chunks,
+    mask_to_csr,
+    pad_queries,
+    queries_per_chunk,
+)
 
 __all__ = [
     "HyperplaneIndex",
@@ -96,7 +102,7 @@ def generate_design(entropy, n_locations: int, n_bits: int, k: int, start: int =
         block_values = np.empty_like(block_masks)
         for r0 in range(0, b1 - b0, rows_per_draw):
             rows = min(rows_per_draw, b1 - b0 - r0)
-            m = pack_bits(_k_subsets(rng, rows, n_bits, k))
+            m = pack_bits(k_subsets(rng, rows, n_bits, k))
             block_masks[r0 : r0 + rows] = m
             if required == "ones":
                 block_values[r0 : r0 + rows] = m
@@ -180,10 +186,10 @@ def design_from_coordinates(coordinates, required, n_bits: int):
     values = np.asarray(required)
     if coords.dtype.kind not in "iu" or coords.ndim != 2:
         raise TypeError(f"coordinates must be a 2-D integer array (locations x k), got "
-                        f"{_describe(coords)}")
+                        f"{describe(coords)}")
     if values.shape != coords.shape or values.dtype.kind not in "biu":
         raise ValueError(f"required must be 0/1 values of the same shape as coordinates "
-                         f"{coords.shape}, got {_describe(values)}")
+                         f"{coords.shape}, got {describe(values)}")
     if coords.size and (coords.min() < 0 or coords.max() >= n_bits):
         raise ValueError(f"coordinates must lie in [0, {n_bits}), got values in "
                          f"[{coords.min()}, {coords.max()}]")
@@ -303,7 +309,7 @@ def activation_csr(Q, M, V, index=None, parallel=None):
                 block, index.n_bits, N, index.indptr, index.postings, mask)
         else:
             _scan(block, M, V, mask, parallel)
-        parts.append(_mask_to_csr(mask, parallel))
+        parts.append(mask_to_csr(mask, parallel))
     if len(parts) == 1:
         return parts[0]
     indptr = np.zeros(nq + 1, dtype=np.int64)
@@ -329,11 +335,11 @@ def _scan(Q, M, V, out_mask, parallel):
         n_qblocks = -(-nq // 256)
         q_block = -(-nq // n_qblocks // 4) * 4
         n_qblocks = -(-nq // q_block)
-        n_chunks = _n_chunks(par, -(-N // L), n_qblocks)
+        n_chunks = location_chunks(par, -(-N // L), n_qblocks)
         run = _k._activate_tiled_parallel if par else _k._activate_tiled_serial
         # pad_queries: rows to a multiple of 4 (its extra words are not read).
         run(pad_queries(Q), nq, M, V, L, q_block, n_chunks, out_mask)
     else:
-        n_chunks = _n_chunks(par, -(-N // 64))
+        n_chunks = location_chunks(par, -(-N // 64))
         run = _k._activate_rows_parallel if par else _k._activate_rows_serial
         run(Q, M, V, n_chunks, out_mask)
