@@ -27,10 +27,16 @@ import numpy as np
 
 from ._jit import use_parallel
 from ._kernels import hyperplane as _k
-from ._validation import _describe, as_words, check_choice, check_int, check_words, n_words
-from .bits import _k_subsets, pack_bits, unpack_bits
+from ._validation import as_words, check_choice, check_int, check_words, describe, n_words
+from .bits import k_subsets, pack_bits, unpack_bits
 from .memory import ADDRESS_BLOCK
-from .search import TILED_MIN_QUERIES, _mask_to_csr, _n_chunks, pad_queries, queries_per_chunk
+from .search import (
+    TILED_MIN_QUERIES,
+    location_chunks,
+    mask_to_csr,
+    pad_queries,
+    queries_per_chunk,
+)
 
 __all__ = [
     "Design",
@@ -59,8 +65,10 @@ DRAW_BYTES = 16 << 20
 KEYS_MIN_QUERIES = 4
 
 
-class Design(NamedTuple):
+class Design:
     """A selected-coordinate design: one packed row per location.
+
+    Unpacks as ``masks, values = design``.
 
     Attributes
     ----------
@@ -70,8 +78,32 @@ class Design(NamedTuple):
         The values required on the selected coordinates (zero elsewhere).
     """
 
-    masks: np.ndarray
-    values: np.ndarray
+    __slots__ = ("masks", "values", "_keys")
+
+    def __init__(self, masks: np.ndarray, values: np.ndarray):
+        self.masks = masks
+        self.values = values
+        self._keys = None
+
+    def __iter__(self):
+        return iter((self.masks, self.values))
+
+    def __repr__(self) -> str:
+        return f"Design(masks={self.masks.shape}, values={self.values.shape})"
+
+    def keys(self, n_bits: int, k: int) -> np.ndarray:
+        """The design's :func:`design_keys`, built on first use and kept (a benign race:
+        concurrent readers build equal keys)."""
+        if self._keys is None:
+            self._keys = design_keys(self.masks, self.values, n_bits, k)
+        return self._keys
+
+    def __getstate__(self):
+        return (self.masks, self.values)
+
+    def __setstate__(self, state):
+        self.masks, self.values = state
+        self._keys = None
 
 
 class HyperplaneIndex(NamedTuple):
@@ -123,7 +155,7 @@ def generate_design(entropy, n_locations: int, n_bits: int, k: int, start: int =
         block_values = np.empty_like(block_masks)
         for r0 in range(0, b1 - b0, rows_per_draw):
             rows = min(rows_per_draw, b1 - b0 - r0)
-            m = pack_bits(_k_subsets(rng, rows, n_bits, k))
+            m = pack_bits(k_subsets(rng, rows, n_bits, k))
             block_masks[r0 : r0 + rows] = m
             if required == "ones":
                 block_values[r0 : r0 + rows] = m
@@ -207,10 +239,10 @@ def design_from_coordinates(coordinates, required, n_bits: int):
     values = np.asarray(required)
     if coords.dtype.kind not in "iu" or coords.ndim != 2:
         raise TypeError(f"coordinates must be a 2-D integer array (locations x k), got "
-                        f"{_describe(coords)}")
+                        f"{describe(coords)}")
     if values.shape != coords.shape or values.dtype.kind not in "biu":
         raise ValueError(f"required must be 0/1 values of the same shape as coordinates "
-                         f"{coords.shape}, got {_describe(values)}")
+                         f"{coords.shape}, got {describe(values)}")
     if coords.size and (coords.min() < 0 or coords.max() >= n_bits):
         raise ValueError(f"coordinates must lie in [0, {n_bits}), got values in "
                          f"[{coords.min()}, {coords.max()}]")
@@ -339,7 +371,7 @@ def activation_csr(Q, M, V, index=None, parallel=None, keys=None):
             _keys_rows(block, keys, 64 * M.shape[1], mask, parallel)
         else:
             _scan(block, M, V, mask, parallel)
-        parts.append(_mask_to_csr(mask, parallel))
+        parts.append(mask_to_csr(mask, parallel))
     if len(parts) == 1:
         return parts[0]
     indptr = np.zeros(nq + 1, dtype=np.int64)
@@ -365,12 +397,12 @@ def _scan(Q, M, V, out_mask, parallel):
         n_qblocks = -(-nq // 256)
         q_block = -(-nq // n_qblocks // 4) * 4
         n_qblocks = -(-nq // q_block)
-        n_chunks = _n_chunks(par, -(-N // L), n_qblocks)
+        n_chunks = location_chunks(par, -(-N // L), n_qblocks)
         run = _k._activate_tiled_parallel if par else _k._activate_tiled_serial
         # pad_queries: rows to a multiple of 4 (its extra words are not read).
         run(pad_queries(Q), nq, M, V, L, q_block, n_chunks, out_mask)
     else:
-        n_chunks = _n_chunks(par, -(-N // 64))
+        n_chunks = location_chunks(par, -(-N // 64))
         run = _k._activate_rows_parallel if par else _k._activate_rows_serial
         run(Q, M, V, n_chunks, out_mask)
 
@@ -421,7 +453,7 @@ def _keys_rows(Q, keys, n_bits, out_mask, parallel):
     table[:, 0::2] = 1 - bits
     N = keys.shape[0]
     par = use_parallel(Q.shape[0] * N * min(4, max(1, keys.shape[1])), parallel)
-    n_chunks = _n_chunks(par, -(-N // 64))
+    n_chunks = location_chunks(par, -(-N // 64))
     (_k._activate_keys_rows_parallel if par else _k._activate_keys_rows_serial)(
         table, keys, n_chunks, out_mask)
 
@@ -442,7 +474,7 @@ def keys_csr(Q, keys, n_bits: int, parallel=None):
         table, valid = query_table(Q[start : start + per_chunk], n_bits)
         hits = np.empty((N, table.shape[1]), dtype=np.uint64)
         par = use_parallel(N * table.shape[1] * max(1, keys.shape[1]), parallel)
-        n_chunks = _n_chunks(par, -(-N // 64))
+        n_chunks = location_chunks(par, -(-N // 64))
         (_k._activate_keys_parallel if par else _k._activate_keys_serial)(
             table, valid, keys, n_chunks, hits)
         m = min(per_chunk, nq - start)
@@ -528,17 +560,12 @@ def check_saved_design(masks, values, n_bits: int, selected: int, required: str,
     return Design(masks, values)
 
 
-def sdm_activate(memory, words, parallel=None):
+def sdm_activate(design: Design, n_bits: int, k: int, words, parallel=None):
     """CSR of the locations of a hyperplane SDM that each query activates.
 
-    The one entry point from :class:`fastsdm.SDM`: ``memory.design`` is a
-    checked :class:`Design` of ``memory.selected`` coordinates per location;
-    its keys (:func:`design_keys`) are built on first use and kept in
-    ``memory._design_keys``.
+    The one entry point from the memories' core (:class:`fastsdm._core.Locations`):
+    ``design`` is a checked :class:`Design` of ``k`` coordinates per location;
+    its keys (:func:`design_keys`) are built on first use and kept.
     """
-    keys = getattr(memory, "_design_keys", None)
-    M, V = memory.design
-    if keys is None:
-        keys = design_keys(M, V, memory.n_bits, memory.selected)
-        memory._design_keys = keys  # a benign race: concurrent readers build equal keys
-    return activation_csr(words, M, V, None, parallel, keys)
+    return activation_csr(words, design.masks, design.values, None, parallel,
+                          design.keys(n_bits, k))

@@ -13,21 +13,22 @@ memory that the constructor would refuse:
   unknown fields) and then runs the same ``create`` checks, turning every
   complaint into one ``ValueError`` that names the file;
 * ``to_metadata`` is the inverse, and ``array_specs`` gives the shape and
-  dtype each saved array must have.
+  dtype each saved array must have;
+* ``of(memory)`` reads a memory's public attributes back into parameters
+  (what ``save`` writes), and ``assign`` sets them on a memory.
 
-The SDM core of a later redesign is meant to be built on these classes.
+Constructors and ``load`` both end in the memory's one private builder,
+which takes these parameters and the arrays.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
-import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._validation import check_choice, check_int, n_words
+from ._validation import check_choice, check_dtype, check_int, check_real, n_words
 
 __all__ = [
     "COUNTER_DTYPES",
@@ -37,7 +38,6 @@ __all__ = [
     "ContinuousParams",
     "check_counter_dtype",
     "check_accumulator_dtype",
-    "check_real",
     "seed_entropy",
     "check_tie_rng_state",
     "MetadataError",
@@ -58,46 +58,21 @@ class MetadataError(ValueError):
 
 def check_counter_dtype(counter_dtype) -> str:
     """The counter dtype's name, one of :data:`COUNTER_DTYPES`, or raise."""
-    try:
-        name = np.dtype(counter_dtype).name
-    except TypeError:
-        name = None
-    if name not in COUNTER_DTYPES:
-        raise ValueError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, got "
-                         f"{counter_dtype!r}")
-    return name
+    return check_dtype(counter_dtype, "counter_dtype", COUNTER_DTYPES).name
 
 
 def check_accumulator_dtype(dtype) -> np.dtype:
     """The accumulators' dtype, one of :data:`ACCUMULATOR_DTYPES`, or raise."""
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in ACCUMULATOR_DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(ACCUMULATOR_DTYPES)} (the "
-                         f"accumulators' dtype), got {dtype!r}")
-    return np.dtype(name)
-
-
-def check_real(value, name: str, low: float | None = None, high: float | None = None,
-               hint: str = ""):
-    """Return ``value`` as a finite Python int or float in ``[low, high]`` or raise."""
-    tail = f"; {hint}" if hint else ""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
-                        f"{value!r}{tail}")
-    value = operator.index(value) if isinstance(value, numbers.Integral) else float(value)
-    if not math.isfinite(value) or (low is not None and value < low) or (
-            high is not None and value > high):
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value}{tail}")
-    return value
+    return check_dtype(dtype, "counter_dtype", ACCUMULATOR_DTYPES, "the accumulators' dtype")
 
 
 def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
-    """The seed sequence of a constructor's ``seed`` and its recordable entropy."""
+    """The seed sequence of a constructor's ``seed`` and its recordable entropy.
+
+    ``None`` draws fresh entropy; an int, a list of ints or a
+    ``SeedSequence`` gives its entropy (the entropy of a saved memory gives
+    itself back).
+    """
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     entropy = seq.entropy
     if isinstance(entropy, numbers.Integral):
@@ -182,12 +157,11 @@ def _continuous_activation(dim, n_locations, radius, threshold, k_nearest):
                       hint="k_nearest counts locations and cannot exceed n_locations")
         return None, None, k
     if radius is not None:
-        radius = check_real(radius, "radius", 0, dim,
+        radius = check_real(radius, "radius", 0, dim, integers=True,
                             hint="the radius is Hamming-equivalent, in [0, dim]; give a "
                             "cosine directly with threshold=")
         return radius, 1.0 - 2.0 * radius / dim, None
-    return None, float(check_real(threshold, "threshold", -1, 1,
-                                  hint="the threshold is a cosine")), None
+    return None, check_real(threshold, "threshold", -1, 1, hint="the threshold is a cosine"), None
 
 
 # -- strict JSON fields ------------------------------------------------------------
@@ -301,7 +275,7 @@ class SDMParams:
                k_nearest=None, n_data_bits=None, counter_dtype="int16", ties="random",
                seed=0, min_locations: int = 0, locations_hint: str = "", activation=None,
                selected=None, required=None) -> SDMParams:
-        """Check constructor arguments (``seed`` is the entropy, already drawn)."""
+        """Check constructor arguments; ``seed`` (None draws fresh entropy) becomes its entropy."""
         n_bits = check_int(n_bits, "n_bits", 1)
         if n_locations is None:
             raise TypeError("SDM needs n_locations (or explicit addresses=)")
@@ -316,8 +290,34 @@ class SDMParams:
         radius, k_nearest, selected, required = _sdm_activation(
             n_bits, n_locations, radius, activation_probability, k_nearest, activation,
             selected, required)
-        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties, seed,
-                   selected, required)
+        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties,
+                   seed_entropy(seed)[1], selected, required)
+
+    @classmethod
+    def of(cls, memory, *, min_locations: int = 0) -> SDMParams:
+        """The parameters of a binary memory, from its public attributes (checked again)."""
+        return cls.create(memory.n_bits, memory.n_locations, memory.radius,
+                          k_nearest=memory.k_nearest, n_data_bits=memory.n_data_bits,
+                          counter_dtype=memory.counter_dtype, ties=memory.ties, seed=memory.seed,
+                          selected=getattr(memory, "selected", None),
+                          required=getattr(memory, "required", None),
+                          min_locations=min_locations)
+
+    def arguments(self) -> dict:
+        """Keyword arguments that rebuild this memory with :class:`fastsdm.SDM` (with
+        ``addresses=`` of ``n_locations`` rows, or ``n_locations=``)."""
+        return {"n_bits": self.n_bits, "radius": self.radius, "k_nearest": self.k_nearest,
+                "n_value_bits": self.n_data_bits, "counter_dtype": self.counter_dtype,
+                "ties": self.ties, "seed": self.seed}
+
+    def shard(self, start: int, stop: int) -> SDMParams:
+        """The parameters of locations ``start:stop`` as a memory of their own.
+
+        A shard of a k-nearest memory offers at most its own locations.
+        """
+        n_local = stop - start
+        k_nearest = None if self.k_nearest is None else min(self.k_nearest, n_local)
+        return replace(self, n_locations=n_local, k_nearest=k_nearest)
 
     @classmethod
     def from_metadata(cls, meta: dict, *, min_locations: int = 0) -> SDMParams:
@@ -399,7 +399,7 @@ class ContinuousParams:
     @classmethod
     def create(cls, dim, n_locations, radius=None, *, threshold=None, k_nearest=None,
                value_dim=None, dtype=np.float32, seed=0) -> ContinuousParams:
-        """Check constructor arguments (``seed`` is the entropy, already drawn)."""
+        """Check constructor arguments; ``seed`` (None draws fresh entropy) becomes its entropy."""
         dim = check_int(dim, "dim", 1)
         if n_locations is None:
             raise TypeError("ContinuousSDM needs n_locations (or explicit addresses=)")
@@ -408,7 +408,16 @@ class ContinuousParams:
         dtype = check_accumulator_dtype(dtype).name
         radius, threshold, k_nearest = _continuous_activation(dim, n_locations, radius,
                                                               threshold, k_nearest)
-        return cls(dim, n_locations, value_dim, radius, threshold, k_nearest, dtype, seed)
+        return cls(dim, n_locations, value_dim, radius, threshold, k_nearest, dtype,
+                   seed_entropy(seed)[1])
+
+    @classmethod
+    def of(cls, memory) -> ContinuousParams:
+        """The parameters of a ContinuousSDM, from its public attributes (checked again)."""
+        return cls.create(memory.dim, memory.n_locations, memory.radius,
+                          threshold=None if memory.radius is not None else memory.threshold,
+                          k_nearest=memory.k_nearest, value_dim=memory.value_dim,
+                          dtype=memory.dtype, seed=memory.seed)
 
     @classmethod
     def from_metadata(cls, meta: dict) -> ContinuousParams:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastsdm import continuous, theory
+from fastsdm._validation import unit_vectors
 from fastsdm.continuous import ContinuousSDM
 from fastsdm.memory import SDM, ReadInfo
 
@@ -351,7 +352,7 @@ def test_input_forms_are_equivalent(rng):
 @nojit
 def test_normalisation_is_float64_then_float32(rng):
     x = rng.standard_normal((50, DIM)) * 1e200
-    u = continuous._unit_rows(x, "x")
+    u = unit_vectors(x, "x")
     assert u.dtype == np.float32 and u.flags.c_contiguous
     assert np.abs(np.linalg.norm(u.astype(np.float64), axis=1) - 1).max() < 2**-22
     np.testing.assert_array_equal(u, unit32(x / 1e200))
@@ -630,3 +631,21 @@ def test_vector_input_errors():
         mem.read(np.ones(4), iterations=0)
     with pytest.raises(ValueError, match="iterated reads .* autoassociative.*2 != 4"):
         mem.read(np.ones(4), iterations=2)
+
+
+def test_continuous_memory_speaks_the_sdm_vocabulary():
+    # counter_dtype=/counters/counter_dtype as SDM spells them (dtype=/
+    # accumulators still work), write(addresses=, data=) as SDM's older write.
+    a = ContinuousSDM(8, 50, radius=3, value_dim=3, counter_dtype="float64", seed=0)
+    b = ContinuousSDM(8, 50, radius=3, value_dim=3, dtype=np.float64, seed=0)
+    assert a.counter_dtype == a.dtype == b.dtype == np.float64
+    keys = np.eye(8)[:2]
+    values = np.arange(6.0).reshape(2, 3)
+    a.write(keys, values)
+    b.write(addresses=keys, data=values)
+    assert a.counters is a.accumulators
+    assert np.array_equal(a.counters, b.accumulators)
+    assert ContinuousSDM.estimate_nbytes(8, 50, 3, counter_dtype="float64") == (
+        ContinuousSDM.estimate_nbytes(8, 50, 3, dtype="float64"))
+    with pytest.raises(TypeError, match="got both keys= and addresses="):
+        a.write(keys=keys, addresses=keys, values=values)
