@@ -295,18 +295,31 @@ def write_inputs(n_bits: int, n_data_bits: int, keys, values, weight):
 
 
 def check_fits(what: str, need: int, available: int | None, stored: str, stored_bytes: int,
-               dtype, hint: str) -> None:
+               dtype, n_locations: int, *, smaller: str | None = None,
+               smaller_need: int | None = None) -> None:
     """Refuse a memory of ``need`` bytes when less is ``available`` (None: unknown).
 
     ``stored`` names the per-location storage (``"counters"``,
     ``"accumulators"``) and ``stored_bytes`` its share; the rest is addresses.
+    ``smaller`` is the argument that shrinks the storage (e.g.
+    ``"counter_dtype='int8'"``) and ``smaller_need`` the bytes with it: the
+    message suggests it only when the memory would then fit, and otherwise
+    says how many locations fit.
     """
-    if available is not None and need > available:
-        raise MemoryError(
-            f"this {what} needs {need} bytes ({format_bytes(need)}: {stored} "
-            f"{format_bytes(stored_bytes)} at {dtype}, addresses "
-            f"{format_bytes(need - stored_bytes)}) but only {format_bytes(available)} is "
-            f"available; {hint}, or save and load it with mmap=True")
+    if available is None or need <= available:
+        return
+    if smaller is not None and smaller_need is not None and smaller_need <= available:
+        hint = f"use {smaller} (it fits)"
+    else:
+        least = need if smaller_need is None else min(need, smaller_need)
+        fit = int(available // max(1, -(-least // max(1, n_locations))))
+        hint = f"use fewer locations: about {fit:,} fit" + (
+            f" with {smaller}" if smaller is not None and smaller_need is not None else "")
+    raise MemoryError(
+        f"this {what} needs {need} bytes ({format_bytes(need)}: {stored} "
+        f"{format_bytes(stored_bytes)} at {dtype}, addresses "
+        f"{format_bytes(need - stored_bytes)}) but only {format_bytes(available)} is "
+        f"available; {hint}, or save and load it with mmap=True")
 
 
 # -- the block operations of a binary memory ----------------------------------------------

@@ -206,12 +206,14 @@ class ContinuousSDM:
                                          k_nearest=k_nearest, value_dim=value_dim,
                                          dtype=counter_dtype, seed=seed)
         itemsize = np.dtype(params.dtype).itemsize
-        check_fits("ContinuousSDM", self.estimate_nbytes(params.dim, params.n_locations,
-                                                         params.value_dim, params.dtype),
-                   _available_memory(), "accumulators",
-                   params.n_locations * params.value_dim * itemsize, params.dtype,
-                   "use counter_dtype=float32 (halves the accumulators)"
-                   if params.dtype == "float64" else "use fewer locations")
+        need = self.estimate_nbytes(params.dim, params.n_locations, params.value_dim,
+                                    params.dtype)
+        stored = params.n_locations * params.value_dim * itemsize
+        float32 = params.dtype == "float64"
+        check_fits("ContinuousSDM", need, _available_memory(), "accumulators", stored,
+                   params.dtype, params.n_locations,
+                   smaller="counter_dtype='float32'" if float32 else None,
+                   smaller_need=need - stored // 2 if float32 else None)
         if addresses is None:
             addresses = generate_addresses(params.seed, params.n_locations, params.dim)
         else:

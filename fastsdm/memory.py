@@ -220,10 +220,12 @@ class SDM:
         if params.selected is not None:
             # Masks and values instead of addresses, and the int32 keys.
             need += params.n_locations * (8 * n_words(params.n_bits) + 4 * params.selected)
-        check_fits("SDM", need,
-                   _available_memory(), "counters", counter_bytes, params.counter_dtype,
-                   "use counter_dtype='int8' (halves or quarters the counters)"
-                   if params.counter_dtype != "int8" else "use fewer locations")
+        int8 = params.counter_dtype != "int8"
+        check_fits("SDM", need, _available_memory(), "counters", counter_bytes,
+                   params.counter_dtype, params.n_locations,
+                   smaller="counter_dtype='int8'" if int8 else None,
+                   smaller_need=need - counter_bytes + counter_bytes // np.dtype(
+                       params.counter_dtype).itemsize if int8 else None)
         if params.selected is not None:
             if design is None:
                 from ._hyperplane import Design, generate_design

@@ -582,10 +582,15 @@ def test_constructor_errors():
 
 def test_memory_estimate_refuses_what_does_not_fit(monkeypatch):
     monkeypatch.setattr(continuous, "_available_memory", lambda: 10_000)
-    with pytest.raises(MemoryError, match="needs 768000 bytes .* at float64.*dtype=float32"):
+    with pytest.raises(MemoryError, match="needs 768000 bytes .* at float64.* use fewer "
+                                          "locations: about 19 fit with counter_dtype='float32'"):
         ContinuousSDM(64, 1000, radius=10, dtype=np.float64)
-    with pytest.raises(MemoryError, match="needs 512000 bytes.*use fewer locations.*mmap=True"):
+    with pytest.raises(MemoryError, match="needs 512000 bytes.*use fewer locations: about 19 "
+                                          "fit, or save and load it with mmap=True"):
         ContinuousSDM(64, 1000, radius=10)
+    monkeypatch.setattr(continuous, "_available_memory", lambda: 600_000)
+    with pytest.raises(MemoryError, match=r"use counter_dtype='float32' \(it fits\)"):
+        ContinuousSDM(64, 1000, radius=10, dtype=np.float64)
 
 
 @nojit

@@ -386,10 +386,16 @@ def test_load_checks_shapes_against_metadata(tmp_path):
 def test_memory_estimate_and_refusal(monkeypatch):
     assert fastsdm.SDM.estimate_nbytes(1000, 10**6, counter_dtype="int8") == 10**6 * (128 + 1000)
     monkeypatch.setattr(memory, "_available_memory", lambda: 10**6)
-    with pytest.raises(MemoryError, match=r"needs 2128000 bytes .* counter_dtype='int8'"):
+    # int8 would not fit either (1,128,000 bytes): say how many locations do.
+    with pytest.raises(MemoryError, match=r"needs 2128000 bytes .* use fewer locations: about "
+                                          r"886 fit with counter_dtype='int8', or save"):
         fastsdm.SDM(1000, 1000, radius=451)
-    with pytest.raises(MemoryError, match="use fewer locations"):
+    with pytest.raises(MemoryError, match="use fewer locations: about 886 fit, or save"):
         fastsdm.SDM(1000, 2000, radius=451, counter_dtype="int8")
+    # int8 fits: suggest it.
+    monkeypatch.setattr(memory, "_available_memory", lambda: 1_500_000)
+    with pytest.raises(MemoryError, match=r"use counter_dtype='int8' \(it fits\), or save"):
+        fastsdm.SDM(1000, 1000, radius=451)
 
 
 @pytest.mark.nojit
