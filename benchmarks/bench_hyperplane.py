@@ -14,6 +14,14 @@ with ``k = hyperplane_k_for_probability(n, p)`` = 10 selected coordinates
   design would call);
 * ``index`` -- the same activation through the inverted index by
   (coordinate, value): ``N k / 2`` scattered bit clears per query.
+* ``keys`` -- the same activation through the design's keys (what a hyperplane
+  ``SDM`` uses for batches of 4 or more queries): ``k`` word ANDs per location
+  and 64 queries (``fastsdm._hyperplane.keys_csr``).
+
+``SDMRule`` times whole ``SDM`` writes and reads, the radius rule against the
+hyperplane rule at the same ``activation_probability`` (0.001: radius 451,
+``k`` = 10 at n = 1000), n = 1000 with N = 10^5 and, with
+FASTSDM_BENCH_LARGE=1, the canonical N = 10^6 (int8 counters).
 
 All three return the same kind of CSR lists, from validated input (checking a
 design's pad bits costs a pass over it, as much as one activation; the public
@@ -30,13 +38,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import numpy as np
 
 import fastsdm
-from fastsdm._hyperplane import activation_csr, hyperplane_index, random_design
+from fastsdm._hyperplane import activation_csr, design_keys, hyperplane_index, random_design
 from fastsdm.search import radius_csr
 from fastsdm.theory import activation_probability, hyperplane_k_for_probability
 
-from ._common import SIZES, queries, radius_for
+from ._common import ACTIVATION_PROBABILITY, LARGE, SIZES, queries, radius_for
 
-METHODS = ["radius", "scan", "index"]
+METHODS = ["radius", "scan", "index", "keys"]
+
+#: Whole-memory rows: label -> (n_bits, n_locations).
+RULE_SIZES = {"n1000_N1e5": (1000, 100_000)}
+if LARGE:
+    RULE_SIZES["canonical"] = (1000, 1_000_000)
 
 
 class Activate:
@@ -58,11 +71,48 @@ class Activate:
             self.masks, self.values = random_design(n_locations, n_bits, k, seed=0)
             index = (hyperplane_index(self.masks, self.values, n_bits=n_bits)
                      if method == "index" else None)
-            self.run = lambda: activation_csr(self.queries, self.masks, self.values, index)
+            keys = design_keys(self.masks, self.values, n_bits, k) if method == "keys" else None
+            self.run = lambda: activation_csr(self.queries, self.masks, self.values, index,
+                                              keys=keys)
         self.run()  # JIT warm-up
 
     def time_activate(self, size, n_queries, method):
         self.run()
+
+
+def rule_memory(n_bits, n_locations, rule, n_patterns=0):
+    """An SDM with the radius or the hyperplane rule at p = 0.001, and its patterns."""
+    kwargs = {} if rule == "radius" else {"activation": "hyperplane"}
+    mem = fastsdm.SDM(n_bits, n_locations, activation_probability=ACTIVATION_PROBABILITY,
+                      counter_dtype="int8" if n_locations >= 10**6 else "int16", seed=0,
+                      **kwargs)
+    patterns = fastsdm.random_addresses(max(n_patterns, 1), n_bits, seed=1)
+    if n_patterns:
+        mem.write(patterns)
+    return mem, patterns
+
+
+class SDMRule:
+    """SDM write and read: the radius rule against the hyperplane rule, same p."""
+
+    params = [list(RULE_SIZES), [1, 256], ["radius", "hyperplane"]]
+    param_names = ["size", "batch", "rule"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, batch, rule):
+        n_bits, n_locations = RULE_SIZES[size]
+        self.mem, patterns = rule_memory(n_bits, n_locations, rule, n_locations // 1000)
+        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])), n_bits,
+                                 n_bits // 10, seed=3)
+        self.x = cues[0] if batch == 1 else cues
+        self.mem.write(self.x)  # JIT warm-up (and the design's keys), same kernels as timed
+        self.mem.read(self.x)
+
+    def time_write(self, size, batch, rule):
+        self.mem.write(self.x)
+
+    def time_read(self, size, batch, rule):
+        self.mem.read(self.x)
 
 
 class BuildDesign:
@@ -88,7 +138,7 @@ class BuildDesign:
 
 
 def main(argv=None):
-    """Paired, alternating timings of the three activations (not part of asv).
+    """Paired, alternating timings of the activations (not part of asv).
 
     ``python -m benchmarks.bench_hyperplane [n_bits n_locations repeats]``
     (default 1000 1000000 7: the canonical memory).  Each pair times the
@@ -108,15 +158,18 @@ def main(argv=None):
     addresses = fastsdm.random_addresses(n_locations, n_bits, seed=0)
     masks, values = random_design(n_locations, n_bits, k, seed=0)
     index = hyperplane_index(masks, values, n_bits=n_bits)
+    keys = design_keys(masks, values, n_bits, k)
     print(f"{cpu_info()[0]}; n = {n_bits}, N = {n_locations:,}: radius {radius} "
           f"(p = {activation_probability(n_bits, radius):.6f}) against k = {k} "
           f"(p = {2.0**-k:.6f}); time ratio to the radius activation, median (IQR) of "
           f"{repeats} alternating pairs")
     for n_queries in (1, 256):
         Q = np.atleast_2d(queries(n_queries, n_bits))
-        for name, idx in (("scan", None), ("index", index)):
+        for name, idx, kk in (("scan", None, None), ("index", index, None),
+                              ("keys", None, keys)):
             ratios = paired_ratios(partial(radius_csr, Q, addresses, radius),
-                                   partial(activation_csr, Q, masks, values, idx), repeats)
+                                   partial(activation_csr, Q, masks, values, idx, keys=kk),
+                                   repeats)
             q1, med, q3 = np.percentile(ratios, [25, 50, 75])
             print(f"  {n_queries:4d} queries  {name:5s}: {med:.2f} ({q1:.2f}-{q3:.2f})")
 

@@ -5,6 +5,7 @@
     python benchmarks/compare.py --baseline 80e5eec    # every fastsdm row paired
                                                        # against an earlier commit
     python benchmarks/compare.py --json out.json       # also the raw figures
+    python benchmarks/compare.py --only-hyperplane     # SDM: Jaeckel's rule / radius
     python benchmarks/compare.py --only-weighted --baseline main   # issue 16's options
                                                        # and the default paired
 
@@ -1238,6 +1239,104 @@ def weighted_main(args):
                                               default=str))
 
 
+# -- Jaeckel's hyperplane rule against the radius rule --------------------------------
+
+
+def hyperplane_section(args, rows):
+    """SDM activate / write / read, radius rule against the hyperplane rule, paired.
+
+    n = 1000 at activation probability 0.001 (radius 451; k = 10 selected
+    coordinates, p = 2**-10), N = 10^5 and (without --quick) Kanerva's
+    canonical N = 10^6 with int8 counters.  Each pair times the radius memory
+    and the hyperplane memory in turn (alternating which goes first) on the
+    same inputs; the ratio is hyperplane / radius (below 1: the hyperplane
+    rule is faster).
+    """
+    import fastsdm
+
+    sizes = [100_000] + ([] if args.quick else [1_000_000])
+    n_bits, p = 1000, 0.001
+    for N in sizes:
+        dtype = "int8" if N >= 10**6 else "int16"
+        mems = {rule: fastsdm.SDM(n_bits, N, activation_probability=p, counter_dtype=dtype,
+                                  seed=0, **({} if rule == "radius"
+                                             else {"activation": "hyperplane"}))
+                for rule in ("radius", "hyperplane")}
+        patterns = fastsdm.random_addresses(N // 1000, n_bits, seed=1)
+        for mem in mems.values():
+            mem.write(patterns)
+        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])), n_bits, 100,
+                                 seed=3)
+        # The activation lists agree with the theory's mean count (a sanity check).
+        counts = {rule: float(np.diff(mem.activate(cues)[0]).mean())
+                  for rule, mem in mems.items()}
+        for batch in (1, 256):
+            x = cues[0] if batch == 1 else cues
+            for op in ("activate", "write", "read"):
+                calls = {rule: getattr(mem, op) for rule, mem in mems.items()}
+                times = {"radius": [], "hyperplane": []}
+                ratios = []
+                for call in calls.values():
+                    call(x)  # warm-up: kernels compiled or loaded, the design's keys built
+                for i in range(args.repeats):
+                    order = ("radius", "hyperplane") if i % 2 == 0 else ("hyperplane", "radius")
+                    pair = {}
+                    for rule in order:
+                        t0 = time.perf_counter()
+                        calls[rule](x)
+                        pair[rule] = time.perf_counter() - t0
+                        times[rule].append(pair[rule])
+                    ratios.append(pair["hyperplane"] / pair["radius"])
+                q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+                rows.append({"N": N, "batch": batch, "op": op,
+                             "radius_s": float(np.median(times["radius"])),
+                             "hyperplane_s": float(np.median(times["hyperplane"])),
+                             "ratio": float(med), "ratio_q1": float(q1), "ratio_q3": float(q3),
+                             "pairs": len(ratios), "activated": counts,
+                             "radius": mems["radius"].radius,
+                             "selected": mems["hyperplane"].selected})
+                print(f"# N={N} batch={batch} {op}: ratio {med:.2f}", file=sys.stderr)
+        del mems
+
+
+def hyperplane_main(args):
+    """``--only-hyperplane``: the machine block and the hyperplane rows alone."""
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    t_start = time.perf_counter()
+    info = machine_info()
+    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as f:
+        info["loadavg_before"] = f.read().strip()
+    rows = []
+    hyperplane_section(args, rows)
+    elapsed = time.perf_counter() - t_start
+    out = ["# fastsdm compare.py --only-hyperplane", "", f"Command: `{command}`  ",
+           f"Started: {started}; wall time {elapsed:.0f} s", "", "## Machine", "", "| | |",
+           "|---|---|"]
+    out += [f"| {key} | {value} |" for key, value in info.items()]
+    first = rows[0]
+    out += ["", "## SDM: Jaeckel's hyperplane rule against the radius rule", "",
+            f"n = 1000, activation probability 0.001: radius {first['radius']} against "
+            f"k = {first['selected']} selected coordinates (p = 2^-{first['selected']}).  "
+            f"Median wall times of {first['pairs']} alternating pairs; ratio = hyperplane / "
+            "radius per pair, median (IQR).", "",
+            "| N | batch | operation | radius | hyperplane | hyperplane / radius |",
+            "|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['N']:,} | {r['batch']} | {r['op']} | {fmt_time(r['radius_s'])} | "
+                   f"{fmt_time(r['hyperplane_s'])} | {r['ratio']:.2f} "
+                   f"({r['ratio_q1']:.2f}-{r['ratio_q3']:.2f}) |")
+    out += ["", "Mean locations activated per cue: " + "; ".join(
+        f"N = {r['N']:,}: radius {r['activated']['radius']:.0f}, hyperplane "
+        f"{r['activated']['hyperplane']:.0f}" for r in rows if r["op"] == "activate"
+        and r["batch"] == 1)]
+    print("\n".join(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"command": command, "started": started,
+                                               "elapsed_s": elapsed, "machine": info,
+                                               "rows": rows}, indent=1, default=str))
+
+
 # -- report --------------------------------------------------------------------------
 
 
@@ -1422,6 +1521,9 @@ def main(argv=None):
                         help="only the weighted SDM operations of issue 16 (distance weights, "
                         "kappa, z reads) against NumPy, and with --baseline the default "
                         "write/read paired against that commit (~2 min; --quick ~1 min)")
+    parser.add_argument("--only-hyperplane", action="store_true",
+                        help="only the SDM rows of the hyperplane rule against the radius rule "
+                             "(~3 min; --quick: N = 10^5 only)")
     parser.add_argument("--large-n", action="store_true",
                         help="cost per word up to N = 10^8 (12.8 GB of addresses)")
     parser.add_argument("--baseline", metavar="REV",
@@ -1436,6 +1538,8 @@ def main(argv=None):
     if args.only_weighted:
         sys.path.insert(0, str(HERE))  # naive_weighted.py, baseline.py
         return weighted_main(args)
+    if args.only_hyperplane:
+        return hyperplane_main(args)
 
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])

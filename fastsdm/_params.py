@@ -13,21 +13,22 @@ memory that the constructor would refuse:
   unknown fields) and then runs the same ``create`` checks, turning every
   complaint into one ``ValueError`` that names the file;
 * ``to_metadata`` is the inverse, and ``array_specs`` gives the shape and
-  dtype each saved array must have.
+  dtype each saved array must have;
+* ``of(memory)`` reads a memory's public attributes back into parameters
+  (what ``save`` writes), and ``assign`` sets them on a memory.
 
-The SDM core of a later redesign is meant to be built on these classes.
+Constructors and ``load`` both end in the memory's one private builder,
+which takes these parameters and the arrays.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
-import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._validation import check_choice, check_int, n_words
+from ._validation import check_choice, check_dtype, check_int, check_real, n_words
 
 __all__ = [
     "COUNTER_DTYPES",
@@ -36,12 +37,12 @@ __all__ = [
     "SDMParams",
     "ContinuousParams",
     "check_counter_dtype",
-    "check_accumulator_dtype",
     "check_kappa",
-    "check_real",
+    "check_accumulator_dtype",
     "seed_entropy",
     "check_tie_rng_state",
     "MetadataError",
+    "ACTIVATIONS",
 ]
 
 COUNTER_DTYPES = ("int8", "int16", "int32")
@@ -58,14 +59,7 @@ class MetadataError(ValueError):
 
 def check_counter_dtype(counter_dtype) -> str:
     """The counter dtype's name, one of :data:`COUNTER_DTYPES`, or raise."""
-    try:
-        name = np.dtype(counter_dtype).name
-    except TypeError:
-        name = None
-    if name not in COUNTER_DTYPES:
-        raise ValueError(f"counter_dtype must be one of {', '.join(COUNTER_DTYPES)}, got "
-                         f"{counter_dtype!r}")
-    return name
+    return check_dtype(counter_dtype, "counter_dtype", COUNTER_DTYPES).name
 
 
 def check_kappa(kappa, counter_dtype) -> int | None:
@@ -81,34 +75,16 @@ def check_kappa(kappa, counter_dtype) -> int | None:
 
 def check_accumulator_dtype(dtype) -> np.dtype:
     """The accumulators' dtype, one of :data:`ACCUMULATOR_DTYPES`, or raise."""
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in ACCUMULATOR_DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(ACCUMULATOR_DTYPES)} (the "
-                         f"accumulators' dtype), got {dtype!r}")
-    return np.dtype(name)
-
-
-def check_real(value, name: str, low: float | None = None, high: float | None = None,
-               hint: str = ""):
-    """Return ``value`` as a finite Python int or float in ``[low, high]`` or raise."""
-    tail = f"; {hint}" if hint else ""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
-                        f"{value!r}{tail}")
-    value = operator.index(value) if isinstance(value, numbers.Integral) else float(value)
-    if not math.isfinite(value) or (low is not None and value < low) or (
-            high is not None and value > high):
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}], got {value}{tail}")
-    return value
+    return check_dtype(dtype, "counter_dtype", ACCUMULATOR_DTYPES, "the accumulators' dtype")
 
 
 def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
-    """The seed sequence of a constructor's ``seed`` and its recordable entropy."""
+    """The seed sequence of a constructor's ``seed`` and its recordable entropy.
+
+    ``None`` draws fresh entropy; an int, a list of ints or a
+    ``SeedSequence`` gives its entropy (the entropy of a saved memory gives
+    itself back).
+    """
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     entropy = seq.entropy
     if isinstance(entropy, numbers.Integral):
@@ -116,24 +92,68 @@ def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
     return seq, [int(v) for v in np.asarray(entropy).ravel()]
 
 
-def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest):
+ACTIVATIONS = ("radius", "k_nearest", "hyperplane")
+#: How a hyperplane design's required values were chosen ("given": explicit ``design=``).
+REQUIRED_VALUES = ("random", "ones", "given")
+
+
+def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest, activation=None,
+                    selected=None, required=None):
+    """``(radius, k_nearest, selected, required)``: exactly one of the first three is set."""
+    if activation is not None:
+        check_choice(activation, "activation", ACTIVATIONS)
+    if activation == "hyperplane" or (activation is None and selected is not None):
+        return (None, None, *_hyperplane_activation(n_bits, radius, probability, k_nearest,
+                                                    selected, required))
+    for name, value in (("selected", selected), ("required", required)):
+        if value is not None:
+            raise ValueError(f"{name}= belongs to the hyperplane activation rule; pass "
+                             f"activation='hyperplane' (got activation={activation!r})")
     given = [name for name, v in (("radius", radius), ("activation_probability", probability),
                                   ("k_nearest", k_nearest)) if v is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of radius, activation_probability and k_nearest, "
                          f"got {given or 'none'}")
+    if activation is not None and activation != ("k_nearest" if k_nearest is not None
+                                                 else "radius"):
+        raise ValueError(f"activation={activation!r} does not match {given[0]}=; give "
+                         f"{'k_nearest' if activation == 'k_nearest' else 'radius'}= (or omit "
+                         "activation)")
     if k_nearest is not None:
         k = check_int(k_nearest, "k_nearest", 1, max(1, n_locations),
                       hint="k_nearest counts locations and cannot exceed n_locations")
         if n_locations == 0:
             raise ValueError("k_nearest activation needs at least one location")
-        return None, k
+        return None, k, None, None
     if probability is not None:
         from .theory import radius_for_probability
 
-        return radius_for_probability(n_bits, probability), None
+        return radius_for_probability(n_bits, probability), None, None, None
     return check_int(radius, "radius", 0, n_bits,
-                     hint="the activation radius is a Hamming distance in [0, n_bits]"), None
+                     hint="the activation radius is a Hamming distance in [0, n_bits]"
+                     ), None, None, None
+
+
+def _hyperplane_activation(n_bits, radius, probability, k_nearest, selected, required):
+    if radius is not None or k_nearest is not None:
+        raise ValueError("the hyperplane activation rule takes selected= or "
+                         "activation_probability=, not radius= or k_nearest=")
+    if (selected is None) == (probability is None):
+        raise ValueError("the hyperplane activation rule needs exactly one of selected= (the "
+                         "coordinates each location selects) and activation_probability=, got "
+                         f"{'both' if selected is not None else 'neither'}")
+    if probability is not None:
+        from .theory import hyperplane_k_for_probability
+
+        selected = hyperplane_k_for_probability(n_bits, probability)
+    selected = check_int(selected, "selected", 0, n_bits,
+                         hint="selected is the number of coordinates each location selects, "
+                              "between 0 and n_bits")
+    required = check_choice("random" if required is None else required, "required",
+                            REQUIRED_VALUES,
+                            hint="the values required on the selected coordinates: random bits "
+                                 "or all ones ('given' means an explicit design=)")
+    return selected, required
 
 
 def _continuous_activation(dim, n_locations, radius, threshold, k_nearest):
@@ -149,12 +169,11 @@ def _continuous_activation(dim, n_locations, radius, threshold, k_nearest):
                       hint="k_nearest counts locations and cannot exceed n_locations")
         return None, None, k
     if radius is not None:
-        radius = check_real(radius, "radius", 0, dim,
+        radius = check_real(radius, "radius", 0, dim, integers=True,
                             hint="the radius is Hamming-equivalent, in [0, dim]; give a "
                             "cosine directly with threshold=")
         return radius, 1.0 - 2.0 * radius / dim, None
-    return None, float(check_real(threshold, "threshold", -1, 1,
-                                  hint="the threshold is a cosine")), None
+    return None, check_real(threshold, "threshold", -1, 1, hint="the threshold is a cosine"), None
 
 
 # -- strict JSON fields ------------------------------------------------------------
@@ -200,6 +219,18 @@ def _json_seed(meta: dict):
     return seed
 
 
+def _json_hyperplane(meta: dict):
+    """The optional ``hyperplane`` field as ``{"selected": int, "required": str}``, or None."""
+    value = meta.get("hyperplane")
+    if value is None:
+        return None
+    if not (type(value) is dict and value.keys() == {"selected", "required"}
+            and type(value["selected"]) is int and type(value["required"]) is str):
+        raise MetadataError(f"hyperplane must be {{'selected': int, 'required': str}}, got "
+                            f"{value!r}"[:300])
+    return value
+
+
 def check_tie_rng_state(state) -> dict:
     """A PCG64 ``bit_generator.state`` dict, checked field by field, or raise."""
     keys = {"bit_generator", "state", "has_uint32", "uinteger"}
@@ -240,19 +271,27 @@ class SDMParams:
     counter_dtype: str
     ties: str
     seed: int | list
-    #: Symmetric clipping bound of the counters (issue 16); saved only when set,
-    #: so memories without it keep the fields of :attr:`KEYS` (and older files load).
+    #: Jaeckel's selected-coordinate rule: coordinates per location (else None).
+    selected: int | None = None
+    #: Its required values: "random", "ones" or "given" (else None).
+    required: str | None = None
+    #: Symmetric clipping bound of the counters (issue 16); saved only when set.
     kappa: int | None = None
 
+    #: Fields every saved memory holds; a hyperplane memory adds the optional
+    #: ``"hyperplane": {"selected": k, "required": ...}`` and a memory with
+    #: clipped counters ``"kappa"`` (:data:`OPTIONAL_KEYS`), so that memories
+    #: without them save as before and older files load.
     KEYS = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
             "ties", "seed")
+    OPTIONAL_KEYS = ("hyperplane", "kappa")
 
     @classmethod
     def create(cls, n_bits, n_locations, radius=None, *, activation_probability=None,
                k_nearest=None, n_data_bits=None, counter_dtype="int16", ties="random",
-               seed=0, kappa=None, min_locations: int = 0,
-               locations_hint: str = "") -> SDMParams:
-        """Check constructor arguments (``seed`` is the entropy, already drawn)."""
+               seed=0, min_locations: int = 0, locations_hint: str = "", activation=None,
+               selected=None, required=None, kappa=None) -> SDMParams:
+        """Check constructor arguments; ``seed`` (None draws fresh entropy) becomes its entropy."""
         n_bits = check_int(n_bits, "n_bits", 1)
         if n_locations is None:
             raise TypeError("SDM needs n_locations (or explicit addresses=)")
@@ -264,11 +303,42 @@ class SDMParams:
             raise ValueError("ties='keep' keeps the query's bit and needs n_data_bits == n_bits "
                              f"(got {n_data_bits} != {n_bits}); choose 'random', "
                              "'zero' or 'one' for a heteroassociative memory")
-        radius, k_nearest = _sdm_activation(n_bits, n_locations, radius, activation_probability,
-                                            k_nearest)
+        radius, k_nearest, selected, required = _sdm_activation(
+            n_bits, n_locations, radius, activation_probability, k_nearest, activation,
+            selected, required)
         kappa = check_kappa(kappa, counter_dtype)
-        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties, seed,
-                   kappa)
+        if kappa is not None and selected is not None:
+            raise ValueError("kappa works with the radius and k_nearest rules; a hyperplane "
+                             "memory saturates at its counter dtype's bounds (choose "
+                             "counter_dtype to bound the counters, or kappa=None)")
+        return cls(n_bits, n_locations, n_data_bits, radius, k_nearest, counter_dtype, ties,
+                   seed_entropy(seed)[1], selected, required, kappa)
+
+    @classmethod
+    def of(cls, memory, *, min_locations: int = 0) -> SDMParams:
+        """The parameters of a binary memory, from its public attributes (checked again)."""
+        return cls.create(memory.n_bits, memory.n_locations, memory.radius,
+                          k_nearest=memory.k_nearest, n_data_bits=memory.n_data_bits,
+                          counter_dtype=memory.counter_dtype, ties=memory.ties, seed=memory.seed,
+                          selected=getattr(memory, "selected", None),
+                          required=getattr(memory, "required", None),
+                          kappa=getattr(memory, "kappa", None), min_locations=min_locations)
+
+    def arguments(self) -> dict:
+        """Keyword arguments that rebuild this memory with :class:`fastsdm.SDM` (with
+        ``addresses=`` of ``n_locations`` rows, or ``n_locations=``)."""
+        return {"n_bits": self.n_bits, "radius": self.radius, "k_nearest": self.k_nearest,
+                "n_value_bits": self.n_data_bits, "counter_dtype": self.counter_dtype,
+                "ties": self.ties, "seed": self.seed}
+
+    def shard(self, start: int, stop: int) -> SDMParams:
+        """The parameters of locations ``start:stop`` as a memory of their own.
+
+        A shard of a k-nearest memory offers at most its own locations.
+        """
+        n_local = stop - start
+        k_nearest = None if self.k_nearest is None else min(self.k_nearest, n_local)
+        return replace(self, n_locations=n_local, k_nearest=k_nearest)
 
     @classmethod
     def from_metadata(cls, meta: dict, *, min_locations: int = 0) -> SDMParams:
@@ -276,9 +346,11 @@ class SDMParams:
         for key in ("n_bits", "n_locations", "n_data_bits"):
             _json_int(meta, key)
         radius, k = _json_int(meta, "radius", null=True), _json_int(meta, "k_nearest", null=True)
-        if (radius is None) == (k is None):
-            raise MetadataError(f"exactly one of radius and k_nearest must be set, got "
-                                f"radius={radius!r}, k_nearest={k!r}")
+        hyperplane = _json_hyperplane(meta)
+        if (radius is None) + (k is None) + (hyperplane is None) != 2:
+            raise MetadataError(f"exactly one of radius and k_nearest must be set, or neither "
+                                f"with a hyperplane field, got radius={radius!r}, "
+                                f"k_nearest={k!r}, hyperplane={meta.get('hyperplane')!r}")
         _json_str(meta, "counter_dtype")
         _json_str(meta, "ties")
         seed = _json_seed(meta)
@@ -288,15 +360,25 @@ class SDMParams:
                                 f"got {meta['counter_dtype']!r}")
         # kappa is optional: files written before it existed load as kappa=None.
         kappa = _json_int(meta, "kappa", null=True) if "kappa" in meta else None
-        return _create(cls, meta, ("n_bits", "n_locations", "radius", "k_nearest",
-                                   "n_data_bits", "counter_dtype", "ties"), seed=seed,
-                       kappa=kappa, min_locations=min_locations)
+        return _create(cls, {**meta, **(hyperplane or {})},
+                       ("n_bits", "n_locations", "radius", "k_nearest", "n_data_bits",
+                        "counter_dtype", "ties") + (("selected", "required") if hyperplane
+                                                     else ()),
+                       seed=seed, kappa=kappa, min_locations=min_locations)
 
     def to_metadata(self) -> dict:
         meta = {key: getattr(self, key) for key in self.KEYS}
+        if self.selected is not None:
+            meta["hyperplane"] = {"selected": self.selected, "required": self.required}
         if self.kappa is not None:
             meta["kappa"] = self.kappa
         return meta
+
+    @property
+    def activation(self) -> str:
+        """The activation rule: "radius", "k_nearest" or "hyperplane"."""
+        return ("hyperplane" if self.selected is not None
+                else "k_nearest" if self.k_nearest is not None else "radius")
 
     def assign(self, memory) -> None:
         """Set the parameters as attributes of an SDM or ShardedSDM (not the seed)."""
@@ -305,6 +387,8 @@ class SDMParams:
         memory.radius, memory.k_nearest = self.radius, self.k_nearest
         memory.counter_dtype = np.dtype(self.counter_dtype)
         memory.ties = self.ties
+        memory.activation = self.activation
+        memory.selected, memory.required = self.selected, self.required
         memory.kappa = self.kappa
 
     @property
@@ -313,8 +397,10 @@ class SDMParams:
 
     def array_specs(self) -> dict:
         """``{name: (shape, dtype name)}`` of the arrays of a saved memory."""
-        return {"addresses": ((self.n_locations, self.n_words), "uint64"),
-                "counters": ((self.n_locations, self.n_data_bits), self.counter_dtype)}
+        words = ((self.n_locations, self.n_words), "uint64")
+        where = ({"masks": words, "values": words} if self.selected is not None
+                 else {"addresses": words})
+        return {**where, "counters": ((self.n_locations, self.n_data_bits), self.counter_dtype)}
 
 
 # -- the continuous memory ---------------------------------------------------------
@@ -339,7 +425,7 @@ class ContinuousParams:
     @classmethod
     def create(cls, dim, n_locations, radius=None, *, threshold=None, k_nearest=None,
                value_dim=None, dtype=np.float32, seed=0) -> ContinuousParams:
-        """Check constructor arguments (``seed`` is the entropy, already drawn)."""
+        """Check constructor arguments; ``seed`` (None draws fresh entropy) becomes its entropy."""
         dim = check_int(dim, "dim", 1)
         if n_locations is None:
             raise TypeError("ContinuousSDM needs n_locations (or explicit addresses=)")
@@ -348,7 +434,16 @@ class ContinuousParams:
         dtype = check_accumulator_dtype(dtype).name
         radius, threshold, k_nearest = _continuous_activation(dim, n_locations, radius,
                                                               threshold, k_nearest)
-        return cls(dim, n_locations, value_dim, radius, threshold, k_nearest, dtype, seed)
+        return cls(dim, n_locations, value_dim, radius, threshold, k_nearest, dtype,
+                   seed_entropy(seed)[1])
+
+    @classmethod
+    def of(cls, memory) -> ContinuousParams:
+        """The parameters of a ContinuousSDM, from its public attributes (checked again)."""
+        return cls.create(memory.dim, memory.n_locations, memory.radius,
+                          threshold=None if memory.radius is not None else memory.threshold,
+                          k_nearest=memory.k_nearest, value_dim=memory.value_dim,
+                          dtype=memory.dtype, seed=memory.seed)
 
     @classmethod
     def from_metadata(cls, meta: dict) -> ContinuousParams:

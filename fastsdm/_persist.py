@@ -109,7 +109,7 @@ def mmap_mode(mmap) -> str | None:
 # -- file system primitives -----------------------------------------------------------
 
 
-def _fsync_dir(path) -> None:
+def fsync_dir(path) -> None:
     """Make a directory's entries durable (where the OS lets a directory be opened)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -260,7 +260,7 @@ def _recover(path: Path) -> None:
             # A fallback swap stopped between its renames: the save did not
             # commit, so the old memory goes back.
             os.rename(olds[-1], path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
             _step("restored")
             siblings = [(kind, p) for kind, p in siblings if p != olds[-1]]
     for kind, p in siblings:
@@ -372,24 +372,24 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
                 _step(f"wrote {name}.npy")
             _write_file(new / META_FILE, json.dumps(meta, indent=1).encode())
             _step(f"wrote {META_FILE}")
-            _fsync_dir(new)
+            fsync_dir(new)
             _step("synced")
             if not os.path.lexists(path):
                 os.rename(new, path)
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
                 _step("renamed")
             elif _exchange(new, path):
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
                 _step("exchanged")
                 _remove(new)  # the old memory, now under the temporary name
                 _step("removed old")
             else:
                 aside = path.parent / f".{path.name}.fastsdm-old-{token}"
                 os.rename(path, aside)
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
                 _step("moved aside")
                 os.rename(new, path)
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
                 _step("moved in")
                 _remove(aside)
                 _step("removed old")
@@ -445,7 +445,7 @@ class Directory:
             os.fsync(f.fileno())
         if self.fd is None:
             os.replace(self.path / _META_TMP, self.path / name)
-            _fsync_dir(self.path)
+            fsync_dir(self.path)
         else:
             os.replace(_META_TMP, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
             os.fsync(self.fd)
@@ -524,6 +524,16 @@ def _no_duplicates(pairs):
     return dict(pairs)
 
 
+def strict_json(raw: bytes):
+    """Decode UTF-8 JSON, refusing NaN/Infinity and duplicate keys (raises ValueError).
+
+    How every fastsdm description is read: saved memories' ``fastsdm.json``
+    and a sharded memory's manifest.
+    """
+    return json.loads(raw.decode("utf-8"), parse_constant=_no_constants,
+                      object_pairs_hook=_no_duplicates)
+
+
 def read_metadata(directory: Directory, format_name: str, version: int, required,
                   optional=(), saver: str = "save()") -> dict:
     """The JSON description of a saved memory, checked for format, version and keys."""
@@ -538,8 +548,7 @@ def read_metadata(directory: Directory, format_name: str, version: int, required
         raise ValueError(f"{meta_file} is larger than {MAX_META_BYTES} bytes, far larger than "
                          "a fastsdm description; the memory is corrupt")
     try:
-        meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constants,
-                          object_pairs_hook=_no_duplicates)
+        meta = strict_json(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{meta_file} is not valid JSON ({exc}); the memory is "
                          "corrupt") from None

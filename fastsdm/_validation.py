@@ -15,6 +15,10 @@ Scalars
 Arrays
     :func:`describe`, :func:`real_array`, :func:`unit_rows`,
     :func:`check_width`, :func:`check_rows`, :func:`refuse_big_endian`;
+    rows of real vectors of a given width (:func:`real_rows`), normalised to
+    float32 unit vectors (:func:`unit_vectors`, :func:`normalise_rows`) or
+    checked finite in a dtype (:func:`finite_rows`), with the rows at fault
+    listed (:func:`list_rows`);
     Hamming distances and cosines of any shape (:func:`check_distances`,
     :func:`check_cosines`) or as rows over patterns (:func:`check_distance_rows`,
     :func:`check_cosine_rows`); a 1-D table of whole numbers
@@ -68,8 +72,17 @@ __all__ = [
     "describe",
     "real_array",
     "unit_rows",
+    "NORMALIZE_ROWS",
+    "list_rows",
+    "real_rows",
+    "normalise_rows",
+    "unit_vectors",
+    "finite_rows",
     "check_width",
     "check_rows",
+    "check_pairs",
+    "require_values",
+    "check_iterations",
     "check_distances",
     "check_distance_rows",
     "check_cosines",
@@ -143,13 +156,14 @@ def check_int(value, name: str, low: int | None = None, high: int | None = None,
 
 def check_real(value, name: str, low: float | None = None, high: float | None = None, *,
                low_open: bool = False, high_open: bool = False, hint: str = "",
-               expected: str = "") -> float:
+               expected: str = "", integers: bool = False) -> float:
     """Return ``value`` as a finite Python float in the given interval or raise.
 
     ``low_open``/``high_open`` exclude the bound itself.  ``bool`` and
     strings are refused; NumPy scalars and Python ints are accepted.
     ``expected`` words the interval in the caller's terms, as in
-    :func:`check_int`.
+    :func:`check_int`.  ``integers=True`` returns integers as Python ints
+    (a memory's radius ``107`` stays ``107`` in its repr and saved file).
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}"
@@ -167,6 +181,8 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
         right = ")" if high_open or high is None else "]"
         interval = f"a finite number in {left}{lo}, {hi}{right}"
         raise ValueError(f"{name} must be {expected or interval}, got {value!r}" + _tail(hint))
+    if integers and isinstance(value, numbers.Integral):
+        return operator.index(value)
     return number
 
 
@@ -229,14 +245,18 @@ def check_choice(value, name: str, choices, hint: str = ""):
     return value
 
 
-def check_dtype(dtype, name: str, choices) -> np.dtype:
-    """A NumPy dtype whose name is one of ``choices`` (e.g. the counter dtypes)."""
+def check_dtype(dtype, name: str, choices, what: str = "") -> np.dtype:
+    """A NumPy dtype whose name is one of ``choices`` (e.g. the counter dtypes).
+
+    ``what`` says what the dtype is for, in parentheses after the choices.
+    """
     try:
         found = np.dtype(dtype).name
     except TypeError:
         found = None
     if found not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {dtype!r}")
+        raise ValueError(f"{name} must be one of {', '.join(choices)}"
+                         f"{f' ({what})' if what else ''}, got {dtype!r}")
     return np.dtype(found)
 
 
@@ -279,7 +299,7 @@ def describe(array: np.ndarray) -> str:
     return f"array of shape {array.shape} and dtype {array.dtype}"
 
 
-_describe = describe  # the older private spelling, still imported by some modules
+_describe = describe  # the older private spelling (no fastsdm module uses it; kept for branches)
 
 
 def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
@@ -330,6 +350,105 @@ def unit_rows(x: np.ndarray, name: str, fix: str = "drop it or use normalize=Fal
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
+#: Rows converted to float64 at once by :func:`unit_vectors` and :func:`finite_rows`'s
+#: callers: bounds the temporaries of a large batch.
+NORMALIZE_ROWS = 4096
+
+
+def list_rows(mask: np.ndarray) -> str:
+    """``[2, 7, 11] (3 of 12)``: how messages name the rows a mask flags (ten at most)."""
+    bad = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in bad[:10])
+    return f"[{shown}{', ...' if bad.size > 10 else ''}] ({bad.size} of {mask.size})"
+
+
+def real_rows(x, name: str, width: int, what: str) -> tuple[np.ndarray, bool]:
+    """``x`` as a 2-D real array of ``width`` columns, and whether it was one vector.
+
+    Any real dtype is accepted, as NumPy would upcast it: floats, signed and
+    unsigned integers and booleans (0 and 1); the array is returned as it is
+    (no conversion: :func:`unit_vectors` and :func:`finite_rows` convert in
+    blocks).  Complex, object, string and date arrays are refused, and so are
+    empty batches.  ``what`` names the width in messages (``"dim"``).
+    """
+    array = np.asarray(x)
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real vectors, got {describe(array)}; take the real "
+                        f"part (np.real({name})) or the magnitude (np.abs({name})) first")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real vectors of a numeric dtype, got "
+                        f"{describe(array)}; convert with np.asarray({name}, dtype=np.float32)")
+    if array.ndim not in (1, 2) or array.shape[-1] != width:
+        raise ValueError(f"{name} must be one vector of length {width} ({what}) or a batch of "
+                         f"shape (m, {width}), got {describe(array)}")
+    if array.ndim == 2 and array.shape[0] == 0:
+        raise ValueError(f"{name} is empty ({describe(array)}); pass at least one vector")
+    return np.atleast_2d(array), array.ndim == 1
+
+
+def normalise_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows of float64 ``x`` (zero rows stay zero) and the zero-row mask.
+
+    Each row is divided by its largest magnitude first, so that the squares
+    neither overflow nor underflow; the norm is an ``einsum`` dot product.
+    (:func:`unit_rows` is the attention functions' normalisation, whose
+    float64 results differ in the last bits; each keeps its callers' results.)
+    """
+    scale = np.abs(x).max(axis=1, initial=0.0)
+    zero = scale == 0
+    scale[zero] = 1.0
+    y = x / scale[:, None]
+    norm = np.sqrt(np.einsum("ij,ij->i", y, y))
+    norm[zero] = 1.0
+    y /= norm[:, None]
+    return y, zero
+
+
+def unit_vectors(array: np.ndarray, name: str) -> np.ndarray:
+    """Real rows L2-normalised in float64 and rounded to float32, or raise.
+
+    The vectors of :class:`fastsdm.ContinuousSDM` (addresses, keys and
+    queries): rows are converted :data:`NORMALIZE_ROWS` at a time
+    (integers beyond 2**53 round to the nearest float64 first), and the
+    message lists the rows that hold NaN or infinity or are zero.
+    """
+    n = array.shape[0]
+    out = np.empty(array.shape, dtype=np.float32)
+    bad = np.zeros(n, dtype=bool)
+    zero = np.zeros(n, dtype=bool)
+    for start in range(0, n, NORMALIZE_ROWS):
+        stop = min(n, start + NORMALIZE_ROWS)
+        with np.errstate(over="ignore"):  # long double beyond float64: refused below
+            x = array[start:stop].astype(np.float64, order="C")
+        bad[start:stop] = ~np.isfinite(x).all(axis=1)
+        x[bad[start:stop]] = 0.0
+        unit, zero[start:stop] = normalise_rows(x)
+        out[start:stop] = unit
+    if bad.any():
+        raise ValueError(f"{name} has NaN or infinite values in rows {list_rows(bad)}; "
+                         "remove or repair those rows")
+    if zero.any():
+        raise ValueError(f"{name} has zero vectors in rows {list_rows(zero)}; a zero vector has "
+                         "no direction (vectors are L2-normalised): remove those rows")
+    return out
+
+
+def finite_rows(array: np.ndarray, name: str, dtype) -> np.ndarray:
+    """Real rows as C-contiguous ``dtype``, every value finite there, or raise.
+
+    Values beyond the range of ``dtype`` (1e300 as float32) overflow to
+    infinity and are refused with the rows that hold them.
+    """
+    with np.errstate(over="ignore"):  # overflow to inf is refused below
+        values = array.astype(dtype, order="C")
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{name} has NaN or infinite values (or values beyond the "
+                         f"{np.dtype(dtype)} "
+                         f"range) in rows {list_rows(bad)}; remove or rescale those rows")
+    return values
+
+
 def check_width(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
     """Refuse two arrays whose last axes (their features) differ in length."""
     if a.shape[-1] != b.shape[-1]:
@@ -344,6 +463,43 @@ def check_rows(values: np.ndarray, n_rows: int, name: str, per: str = "key",
     if values.shape[0] != n_rows:
         raise ValueError(f"{name} must have one row per {per}, got {values.shape[0]} rows for "
                          f"{n_rows} {of}; pass {name} with shape ({n_rows}, ...)")
+
+
+def check_pairs(n_keys: int, n_values: int) -> None:
+    """Refuse a write whose keys and values differ in number of rows.
+
+    The memories' write (:class:`fastsdm.SDM`, :class:`fastsdm.ContinuousSDM`,
+    the sharded memory).
+    """
+    if n_keys != n_values:
+        raise ValueError(f"keys and values must have the same number of rows, got {n_keys} "
+                         f"and {n_values}")
+
+
+def require_values(key_width: int, value_width: int, unit: str) -> None:
+    """Refuse ``values=None`` (store the keys themselves) when the widths differ.
+
+    ``unit`` words the widths (``"-bit"``, ``"-dimensional"``).
+    """
+    if key_width != value_width:
+        raise ValueError(f"values are required: this memory stores {value_width}{unit} values "
+                         f"at {key_width}{unit} keys (heteroassociative)")
+
+
+def check_iterations(iterations, key_width: int, value_width: int, names: str,
+                     fed_back_as: str = "an address") -> int:
+    """The most reads of an iterated read (>= 1), or raise.
+
+    Above 1 each result is read again, as a key: the values must be as wide
+    as the keys.  ``names`` words the equality in the memory's terms
+    (``"n_value_bits == n_bits"``).
+    """
+    iterations = check_int(iterations, "iterations", 1)
+    if iterations > 1 and key_width != value_width:
+        raise ValueError(f"iterated reads feed the result back as {fed_back_as} and need an "
+                         f"autoassociative memory ({names}), got {value_width} != {key_width}; "
+                         "use iterations=1")
+    return iterations
 
 
 def check_distances(h, n: int) -> tuple[np.ndarray, bool]:
@@ -655,6 +811,8 @@ def renamed_keywords(**old_to_new: str):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            if not kwargs or kwargs.keys().isdisjoint(old_to_new):
+                return fn(*args, **kwargs)  # the common call: no older spelling
             for old, new in old_to_new.items():
                 if old in kwargs:
                     if new in kwargs:

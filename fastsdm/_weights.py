@@ -6,9 +6,9 @@ other than 1.  The default write and read never import this module, so their
 kernels and compile cost are unchanged; the kernels here
 (:mod:`fastsdm._kernels.weighted`) compile on first use.
 
-The functions take the memory (an :class:`~fastsdm.SDM`) and validated
-packed words; they reuse its activation (``_activate_words``), its fused/CSR
-choice (``_fused``) and its scan setup (``_scan_setup``, ``_fused_step``).
+The functions take the memory's :class:`fastsdm._core.Locations` and validated
+packed words; they reuse its activation (``activate``), its fused/CSR choice
+(``fused``) and its scan setup (``scan_setup``, ``fused_step``).
 """
 
 from __future__ import annotations
@@ -91,20 +91,29 @@ def check_z(z, memory=None) -> float | None:
 # -- write ----------------------------------------------------------------------------
 
 
-def write(memory, words, data_words, weight, distance_weights, parallel):
-    """A weighted write (``distance_weights`` and/or the memory's ``kappa``), in batch order."""
+def write(memory, kappa, words, data_words, weight, distance_weights, parallel):
+    """A weighted write (``distance_weights`` and/or the memory's ``kappa``), in batch order.
+
+    ``memory`` is the memory's :class:`~fastsdm._core.Locations`; ``data_words``
+    None is autoassociative.
+    """
+    if memory.addresses is None:  # Jaeckel's rule: no distances (kappa is refused earlier)
+        raise ValueError("distance_weights needs Hamming distances between the write address "
+                         "and the locations; a hyperplane memory has no location addresses. "
+                         "Use weight= instead")
+    data_words = words if data_words is None else data_words
     n = memory.n_bits
     if distance_weights is None:
         scale = np.full(n + 1, weight, dtype=np.int64)
     else:
         scale = check_distance_weights(distance_weights, memory, weight)
-    if memory.kappa is None:
+    if kappa is None:
         info = np.iinfo(memory.counter_dtype)
         lo, hi = int(info.min), int(info.max)
     else:
-        lo, hi = -memory.kappa, memory.kappa
-    if memory._fused(words.shape[0]):
-        chunk_fn, step = _write_chunk_fused, memory._fused_step(1)
+        lo, hi = -kappa, kappa
+    if memory.fused(words.shape[0]):
+        chunk_fn, step = _write_chunk_fused, memory.fused_step(1)
     else:
         chunk_fn, step = _write_chunk_csr, queries_per_chunk(memory.n_locations)
     for start in range(0, words.shape[0], step):
@@ -116,7 +125,7 @@ def write(memory, words, data_words, weight, distance_weights, parallel):
 
 
 def _write_chunk_fused(memory, words, signs, scale, lo, hi, parallel):
-    Qp, L, par = memory._scan_setup(words, parallel)
+    Qp, L, par = memory.scan_setup(words, parallel)
     n_chunks = 4 * numba.get_num_threads() if par else 1
     run_tasks(_k.WEIGHTED_WRITE[_jit.SIMD], n_chunks,
               (Qp, words.shape[0], memory.addresses, L, n_chunks, memory.radius,
@@ -124,7 +133,7 @@ def _write_chunk_fused(memory, words, signs, scale, lo, hi, parallel):
 
 
 def _write_chunk_csr(memory, words, signs, scale, lo, hi, parallel):
-    indptr, indices = memory._activate_words(words, parallel)
+    indptr, indices = memory.activate(words, parallel)
     par = use_parallel(indices.size * memory.n_data_bits, parallel)
     parts = 4 * numba.get_num_threads() if par else 1
     bounds = np.linspace(0, memory.n_locations, parts + 1).astype(np.int64)
@@ -154,26 +163,26 @@ def power_table(dtype_name: str, z: float) -> np.ndarray:
 _NO_TABLE = np.zeros(1, dtype=np.float64)
 
 
-def read_words(memory, words, parallel, z, want_sums=False):
-    """``memory._read_words`` for a z read: packed results (and float64 sums)."""
+def read_words(memory, words, ties, parallel, z, want_sums=False):
+    """A z read of the memory's :class:`~fastsdm._core.Locations`, thresholded with the
+    tie words ``ties``: ``(packed results, float64 sums or None)``."""
     out = np.empty((words.shape[0], n_words(memory.n_data_bits)), dtype=np.uint64)
-    ties = memory._tie_words(words)
     table = (power_table(memory.counter_dtype.name, z) if memory.counter_dtype.itemsize <= 2
              else _NO_TABLE)
     sums = np.empty((words.shape[0], memory.n_data_bits), dtype=np.float64)
-    if memory._fused(words.shape[0]):
-        chunk_fn, step = _read_chunk_fused, memory._fused_step(8)
+    if memory.fused(words.shape[0]):
+        chunk_fn, step = _read_chunk_fused, memory.fused_step(8)
     else:
         chunk_fn, step = _read_chunk_csr, queries_per_chunk(memory.n_locations)
     for start in range(0, words.shape[0], step):
         chunk = slice(start, start + step)
         chunk_fn(memory, words[chunk], table, z, ties[chunk], sums[chunk], out[chunk], parallel)
-    return (out, sums) if want_sums else out
+    return out, (sums if want_sums else None)
 
 
 def _read_chunk_fused(memory, words, table, z, ties, sums, out, parallel):
     # Parallel over groups of queries: each sums its rows in location order.
-    Qp, L, par = memory._scan_setup(words, parallel)
+    Qp, L, par = memory.scan_setup(words, parallel)
     parts = numba.get_num_threads() if par else 1
     group = -(-words.shape[0] // (4 * parts)) * 4
     n_groups = -(-words.shape[0] // group)
@@ -183,7 +192,7 @@ def _read_chunk_fused(memory, words, table, z, ties, sums, out, parallel):
 
 
 def _read_chunk_csr(memory, words, table, z, ties, sums, out, parallel):
-    indptr, indices = memory._activate_words(words, parallel)
+    indptr, indices = memory.activate(words, parallel)
     par = use_parallel(indices.size * memory.n_data_bits, parallel)
     run_tasks(_k.read_lists_z, indptr.size - 1,
               (indptr, indices, memory.counters, table, z, ties, sums, out), par)

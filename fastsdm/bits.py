@@ -272,3 +272,7 @@ def from_bitarray(bits) -> np.ndarray:
     words = out.view("<u8").astype(np.uint64, copy=False)
     words &= pad_mask(n)
     return words[0] if single else words
+
+
+#: Shared with :mod:`fastsdm._hyperplane` (random selected-coordinate designs).
+k_subsets = _k_subsets

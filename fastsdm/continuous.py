@@ -19,14 +19,27 @@ import numba
 import numpy as np
 
 from . import _jit, _persist
+from ._core import check_fits, iterate
 from ._jit import use_parallel
 from ._kernels import continuous as _k
 from ._locking import RWLock, exclusive, shared
-from ._params import ContinuousParams, MetadataError, seed_entropy
-from ._params import check_accumulator_dtype as _check_dtype
-from ._params import check_real as _check_real
-from ._validation import _describe, check_int
-from .memory import ADDRESS_BLOCK, ReadInfo, _available_memory, _gib
+from ._machine import available_memory as _available_memory
+from ._params import ContinuousParams, MetadataError, check_accumulator_dtype
+from ._validation import (
+    NORMALIZE_ROWS,
+    check_int,
+    check_iterations,
+    check_pairs,
+    check_real,
+    finite_rows,
+    list_rows,
+    normalise_rows,
+    real_rows,
+    renamed_keywords,
+    require_values,
+    unit_vectors,
+)
+from .memory import ADDRESS_BLOCK
 
 __all__ = ["ContinuousSDM"]
 
@@ -48,8 +61,6 @@ QUERY_CHUNK = 1024
 #: An iterated read stops when the cosine between a result and its input
 #: reaches this value.
 CONVERGENCE_COSINE = 1.0 - 1e-6
-#: Rows converted to float64 at once when normalising.
-_NORMALIZE_ROWS = 4096
 #: Threshold activation of fewer queries than this scans the addresses row by
 #: row (one pass at memory bandwidth, float32 dot products); larger batches
 #: use the int8 scan where the CPU has AVX-512 VNNI, BLAS elsewhere.
@@ -62,86 +73,6 @@ INT8_SCAN = _k.vnni_available()
 INT8_TILE_BYTES = 64 << 10
 #: The int8 scan's smallest dim (below, a vector of 16 lanes is mostly padding).
 LANES_MIN_DIM = 16
-
-
-# -- input checks ------------------------------------------------------------
-
-
-def _rows(mask: np.ndarray) -> str:
-    bad = np.flatnonzero(mask)
-    shown = ", ".join(str(i) for i in bad[:10])
-    return f"[{shown}{', ...' if bad.size > 10 else ''}] ({bad.size} of {mask.size})"
-
-
-def _float_rows(x, name: str, width: int, what: str):
-    """``x`` as a 2-D real array of ``width`` columns and whether it was 1-D.
-
-    Any real dtype is accepted, as NumPy would upcast it: floats, signed and
-    unsigned integers and booleans (0 and 1).  Keys, queries and addresses
-    are normalised in float64 and rounded to float32 (integers beyond 2**53
-    round to the nearest float64 first); values are converted to the
-    accumulators' dtype.  Complex, object, string and date arrays are refused.
-    """
-    array = np.asarray(x)
-    if array.dtype.kind == "c":
-        raise TypeError(f"{name} must be real vectors, got {_describe(array)}; take the real "
-                        f"part (np.real({name})) or the magnitude (np.abs({name})) first")
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real vectors of a numeric dtype, got "
-                        f"{_describe(array)}; convert with np.asarray({name}, dtype=np.float32)")
-    if array.ndim not in (1, 2) or array.shape[-1] != width:
-        raise ValueError(f"{name} must be one vector of length {width} ({what}) or a batch of "
-                         f"shape (m, {width}), got {_describe(array)}")
-    if array.ndim == 2 and array.shape[0] == 0:
-        raise ValueError(f"{name} is empty ({_describe(array)}); pass at least one vector")
-    return np.atleast_2d(array), array.ndim == 1
-
-
-def _normalize(x: np.ndarray):
-    """Unit rows of float64 ``x`` (zero rows stay zero) and the zero-row mask."""
-    # Scaling by the largest entry first keeps the squares from overflowing
-    # or underflowing.
-    scale = np.abs(x).max(axis=1, initial=0.0)
-    zero = scale == 0
-    scale[zero] = 1.0
-    y = x / scale[:, None]
-    norm = np.sqrt(np.einsum("ij,ij->i", y, y))
-    norm[zero] = 1.0
-    y /= norm[:, None]
-    return y, zero
-
-
-def _unit_rows(array: np.ndarray, name: str) -> np.ndarray:
-    """L2-normalise float rows (in float64, then rounded to float32) or raise."""
-    n = array.shape[0]
-    out = np.empty(array.shape, dtype=np.float32)
-    bad = np.zeros(n, dtype=bool)
-    zero = np.zeros(n, dtype=bool)
-    for start in range(0, n, _NORMALIZE_ROWS):
-        stop = min(n, start + _NORMALIZE_ROWS)
-        with np.errstate(over="ignore"):  # long double beyond float64: refused below
-            x = array[start:stop].astype(np.float64, order="C")
-        bad[start:stop] = ~np.isfinite(x).all(axis=1)
-        x[bad[start:stop]] = 0.0
-        unit, zero[start:stop] = _normalize(x)
-        out[start:stop] = unit
-    if bad.any():
-        raise ValueError(f"{name} has NaN or infinite values in rows {_rows(bad)}; "
-                         "remove or repair those rows")
-    if zero.any():
-        raise ValueError(f"{name} has zero vectors in rows {_rows(zero)}; a zero vector has no "
-                         "direction (vectors are L2-normalised): remove those rows")
-    return out
-
-
-def _value_rows(array: np.ndarray, name: str, dtype: np.dtype) -> np.ndarray:
-    with np.errstate(over="ignore"):  # overflow to inf is refused below
-        values = array.astype(dtype, order="C")
-    bad = ~np.isfinite(values).all(axis=1)
-    if bad.any():
-        raise ValueError(f"{name} has NaN or infinite values (or values beyond the {dtype} "
-                         f"range) in rows {_rows(bad)}; remove or rescale those rows")
-    return values
 
 
 def generate_addresses(entropy, n_locations: int, dim: int, start: int = 0,
@@ -161,7 +92,7 @@ def generate_addresses(entropy, n_locations: int, dim: int, start: int = 0,
         rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(0, block)))
         gauss = rng.standard_normal((b1 - b0, dim), dtype=np.float32)
         lo, hi = max(start, b0), min(stop, b1)
-        out[lo - start : hi - start] = _unit_rows(gauss[lo - b0 : hi - b0], "addresses")
+        out[lo - start : hi - start] = unit_vectors(gauss[lo - b0 : hi - b0], "addresses")
     return out
 
 
@@ -202,14 +133,19 @@ class ContinuousSDM:
     addresses : ndarray of float, shape (N, dim), optional
         Use these addresses (L2-normalised, stored as float32) instead of
         random ones.
-    dtype : {float32, float64}
-        The accumulators' dtype, and that of the values read.
+    counter_dtype : {float32, float64}
+        The accumulators' dtype, and that of the values read.  ``dtype=`` is
+        its older spelling, still accepted.
 
     Attributes
     ----------
     addresses : ndarray of float32, shape (N, dim)
         Unit vectors (activation relies on it: do not rescale them).
     accumulators : ndarray of dtype, shape (N, value_dim)
+        The per-location sums of written values (:attr:`counters` is the
+        same array, by the name :class:`fastsdm.SDM` uses).
+    dtype : numpy.dtype
+        The accumulators' dtype (:attr:`counter_dtype` is the same).
     threshold : float or None
         The cosine threshold (also set when ``radius`` is given).
     seed : int
@@ -254,34 +190,55 @@ class ContinuousSDM:
     True
     """
 
+    @renamed_keywords(dtype="counter_dtype")
     def __init__(self, dim: int, n_locations: int | None = None, radius: float | None = None,
                  *, threshold: float | None = None, k_nearest: int | None = None,
-                 value_dim: int | None = None, seed=None, addresses=None, dtype=np.float32):
+                 value_dim: int | None = None, seed=None, addresses=None,
+                 counter_dtype=np.float32):
         dim = check_int(dim, "dim", 1)
         if addresses is not None:
-            addresses, _ = _float_rows(addresses, "addresses", dim, "dim")
+            addresses, _ = real_rows(addresses, "addresses", dim, "dim")
             if n_locations is not None and n_locations != addresses.shape[0]:
                 raise ValueError(f"n_locations={n_locations} does not match the "
                                  f"{addresses.shape[0]} addresses given; omit n_locations")
             n_locations = addresses.shape[0]
-        ContinuousParams.create(dim, n_locations, radius, threshold=threshold,
-                                k_nearest=k_nearest, value_dim=value_dim,
-                                dtype=dtype).assign(self)
-        self._check_fits()
-        seq, self.seed = seed_entropy(seed)
+        params = ContinuousParams.create(dim, n_locations, radius, threshold=threshold,
+                                         k_nearest=k_nearest, value_dim=value_dim,
+                                         dtype=counter_dtype, seed=seed)
+        itemsize = np.dtype(params.dtype).itemsize
+        need = self.estimate_nbytes(params.dim, params.n_locations, params.value_dim,
+                                    params.dtype)
+        stored = params.n_locations * params.value_dim * itemsize
+        float32 = params.dtype == "float64"
+        check_fits("ContinuousSDM", need, _available_memory(), "accumulators", stored,
+                   params.dtype, params.n_locations,
+                   smaller="counter_dtype='float32'" if float32 else None,
+                   smaller_need=need - stored // 2 if float32 else None)
         if addresses is None:
-            self.addresses = generate_addresses(seq.entropy, self.n_locations, self.dim)
+            addresses = generate_addresses(params.seed, params.n_locations, params.dim)
         else:
-            self.addresses = _unit_rows(addresses, "addresses")
-        self.accumulators = np.zeros((self.n_locations, self.value_dim), dtype=self.dtype)
+            addresses = unit_vectors(addresses, "addresses")
+        accumulators = np.zeros((params.n_locations, params.value_dim), dtype=params.dtype)
+        self._build(params, addresses, accumulators, None)
+
+    def _build(self, params: ContinuousParams, addresses, accumulators, mapped) -> None:
+        """Set the memory's state: the one place the constructor and :meth:`load` do it."""
+        params.assign(self)
+        self.seed = params.seed
+        self.addresses = addresses
+        self.accumulators = accumulators
         self._lock = RWLock()
-        self._mapped = None  # set by load(mmap=True): where flush() writes
+        self._mapped = mapped  # set by load(mmap=True): where flush() writes
+
+    @classmethod
+    def _from_parts(cls, params: ContinuousParams, addresses, accumulators,
+                    mapped) -> ContinuousSDM:
+        mem = cls.__new__(cls)  # the arguments are checked: skip the constructor's checks
+        mem._build(params, addresses, accumulators, mapped)
+        return mem
 
     def _params(self) -> ContinuousParams:
-        return ContinuousParams.create(
-            self.dim, self.n_locations, self.radius,
-            threshold=None if self.radius is not None else self.threshold,
-            k_nearest=self.k_nearest, value_dim=self.value_dim, dtype=self.dtype, seed=self.seed)
+        return ContinuousParams.of(self)
 
     # Pickling and copying: the lock is per object; a copy of a memory-mapped
     # memory holds its accumulators in RAM and is not tied to the files.
@@ -300,9 +257,12 @@ class ContinuousSDM:
     # -- construction helpers -------------------------------------------------
 
     @staticmethod
+    @renamed_keywords(dtype="counter_dtype")
     def estimate_nbytes(dim: int, n_locations: int, value_dim: int | None = None,
-                        dtype=np.float32) -> int:
+                        counter_dtype=np.float32) -> int:
         """Bytes of addresses plus accumulators for a memory of this shape.
+
+        ``dtype=`` is the older spelling of ``counter_dtype``.
 
         Examples
         --------
@@ -311,7 +271,7 @@ class ContinuousSDM:
         1.907
         """
         value_dim = dim if value_dim is None else value_dim
-        return n_locations * (4 * dim + value_dim * _check_dtype(dtype).itemsize)
+        return n_locations * (4 * dim + value_dim * check_accumulator_dtype(counter_dtype).itemsize)
 
     @property
     def nbytes(self) -> int:
@@ -325,17 +285,23 @@ class ContinuousSDM:
         """
         return self.addresses.nbytes + self.accumulators.nbytes
 
-    def _check_fits(self):
-        need = self.estimate_nbytes(self.dim, self.n_locations, self.value_dim, self.dtype)
-        available = _available_memory()
-        if available is not None and need > available:
-            acc = self.n_locations * self.value_dim * self.dtype.itemsize
-            hint = ("use dtype=float32 (halves the accumulators)" if self.dtype == np.float64
-                    else "use fewer locations")
-            raise MemoryError(
-                f"this ContinuousSDM needs {need} bytes ({_gib(need)}: accumulators "
-                f"{_gib(acc)} at {self.dtype}, addresses {_gib(need - acc)}) but only "
-                f"{_gib(available)} is available; {hint}, or save and load it with mmap=True")
+    @property
+    def counters(self) -> np.ndarray:
+        """The accumulators, by the name :class:`fastsdm.SDM` gives its storage.
+
+        Examples
+        --------
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(8, 10, radius=3, seed=0)
+        >>> mem.counters is mem.accumulators
+        True
+        """
+        return self.accumulators
+
+    @property
+    def counter_dtype(self) -> np.dtype:
+        """The accumulators' dtype (:attr:`dtype`), by :class:`fastsdm.SDM`'s name."""
+        return self.dtype
 
     def __repr__(self) -> str:
         if self.k_nearest is not None:
@@ -491,8 +457,8 @@ class ContinuousSDM:
             yield (start, stop, *csr(Q[start:stop], parallel))
 
     def _queries(self, x, name: str) -> tuple[np.ndarray, bool]:
-        array, single = _float_rows(x, name, self.dim, "dim")
-        return _unit_rows(array, name), single
+        array, single = real_rows(x, name, self.dim, "dim")
+        return unit_vectors(array, name), single
 
     @shared
     def activate(self, queries, *, parallel: bool | None = None):
@@ -541,6 +507,7 @@ class ContinuousSDM:
 
     # -- write ----------------------------------------------------------------
 
+    @renamed_keywords(addresses="keys", data="values")
     @exclusive
     def write(self, keys, values=None, *, weight: float = 1.0,
               parallel: bool | None = None) -> None:
@@ -550,9 +517,12 @@ class ContinuousSDM:
         ----------
         keys : array_like of real numbers, shape (dim,) or (m, dim)
             Non-zero real vectors (L2-normalised here; integers are accepted).
+            ``addresses=`` is accepted too (:class:`fastsdm.SDM`'s older
+            spelling).
         values : array_like of real numbers, shape (value_dim,) or (m, value_dim), optional
             What to store, one row per key, not normalised.  ``None`` stores
-            the normalised keys (autoassociative memories only).
+            the normalised keys (autoassociative memories only).  ``data=``
+            is accepted too.
         weight : float
             Scales the values (negative weights erase).
         parallel : bool, optional
@@ -585,18 +555,13 @@ class ContinuousSDM:
         """
         K, single = self._queries(keys, "keys")
         if values is None:
-            if self.value_dim != self.dim:
-                raise ValueError(f"values are required: this memory stores {self.value_dim}-"
-                                 f"dimensional values at {self.dim}-dimensional keys "
-                                 "(heteroassociative)")
+            require_values(self.dim, self.value_dim, "-dimensional")
             V = K.astype(self.dtype)
         else:
-            V, _ = _float_rows(values, "values", self.value_dim, "value_dim")
-            if V.shape[0] != K.shape[0]:
-                raise ValueError(f"keys and values must have the same number of rows, got "
-                                 f"{K.shape[0]} and {V.shape[0]}")
-            V = _value_rows(V, "values", self.dtype)
-        weight = _check_real(weight, "weight")
+            V, _ = real_rows(values, "values", self.value_dim, "value_dim")
+            check_pairs(K.shape[0], V.shape[0])
+            V = finite_rows(V, "values", self.dtype)
+        weight = check_real(weight, "weight", integers=True)
         if not self.accumulators.flags.writeable:
             raise ValueError("the accumulators are read-only (loaded with mmap='r'?); load "
                              "with mmap='r+' or 'c' to write")
@@ -604,7 +569,7 @@ class ContinuousSDM:
             deltas = V * self.dtype.type(weight)
         bad = ~np.isfinite(deltas).all(axis=1)
         if bad.any():
-            raise ValueError(f"weight * values overflows {self.dtype} in rows {_rows(bad)}; "
+            raise ValueError(f"weight * values overflows {self.dtype} in rows {list_rows(bad)}; "
                              "use a smaller weight")
         for start, stop, indptr, indices in self._chunks(K, parallel):
             par = use_parallel(indices.size * self.value_dim, parallel)
@@ -682,36 +647,26 @@ class ContinuousSDM:
         array([0., 0.], dtype=float32)
         """
         Q, single = self._queries(queries, "queries")
-        iterations = check_int(iterations, "iterations", 1)
+        iterations = check_iterations(iterations, self.dim, self.value_dim, "value_dim == dim",
+                                      "a query")
         autoassociative = self.value_dim == self.dim
-        if iterations > 1 and not autoassociative:
-            raise ValueError("iterated reads feed the result back as a query and need an "
-                             f"autoassociative memory (value_dim == dim), got "
-                             f"{self.value_dim} != {self.dim}; use iterations=1")
-        nq = Q.shape[0]
-        result = np.empty((nq, self.value_dim), dtype=self.dtype)
-        steps = np.zeros(nq, dtype=np.int64)
-        converged = np.zeros(nq, dtype=bool)
-        active = np.arange(nq)
-        for _ in range(iterations):
-            sums = self._sums(Q[active], parallel)
-            steps[active] += 1
-            unit, zero = _normalize(sums)
+
+        def step(rows):
+            # One read: the unit vectors are the next queries (float32, like
+            # every query); the result keeps them, or the raw sums.
+            sums = self._sums(rows, parallel)
+            unit, _ = normalise_rows(sums)
             with np.errstate(over="ignore"):  # float32 sums beyond its range become inf
-                result[active] = unit if normalize else sums
-            if not autoassociative:
-                break
-            nxt = unit.astype(np.float32)
-            same = _same_direction(nxt, Q[active]) & ~zero
-            converged[active[same]] = True
-            go = ~(same | zero)
-            Q[active[go]] = nxt[go]
-            active = active[go]
-            if active.size == 0:
-                break
+                kept = (unit if normalize else sums).astype(self.dtype, copy=False)
+            return unit.astype(np.float32), kept
+
+        result, info = iterate(step, Q, iterations,
+                               fixed=_same_direction if autoassociative else None,
+                               stops=_no_direction,
+                               kept=np.empty((Q.shape[0], self.value_dim), dtype=self.dtype))
         if single:
             result = result[0]
-        return (result, ReadInfo(steps, converged)) if return_info else result
+        return (result, info) if return_info else result
 
     @shared
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
@@ -886,15 +841,9 @@ class ContinuousSDM:
                 mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL)
                 for name in specs}
             _check_unit_addresses(arrays["addresses"], path / "addresses.npy")
-            mem = cls.__new__(cls)
-            params.assign(mem)
-            mem.seed = params.seed
-            mem.addresses = arrays["addresses"]
-            mem.accumulators = arrays["accumulators"]
-            mem._lock = RWLock()
-            mem._mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"
-                           else None)
-        return mem
+            mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"
+                      else None)
+        return cls._from_parts(params, arrays["addresses"], arrays["accumulators"], mapped)
 
     @exclusive
     def flush(self) -> None:
@@ -936,8 +885,8 @@ class ContinuousSDM:
 
 def _check_unit_addresses(addresses: np.ndarray, file) -> None:
     """Refuse saved addresses that are not finite unit vectors (activation relies on it)."""
-    for start in range(0, addresses.shape[0], _NORMALIZE_ROWS):
-        rows = addresses[start : start + _NORMALIZE_ROWS].astype(np.float64)
+    for start in range(0, addresses.shape[0], NORMALIZE_ROWS):
+        rows = addresses[start : start + NORMALIZE_ROWS].astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             norms = np.einsum("ij,ij->i", rows, rows)
         # float32 rounding of a unit vector moves its squared norm by at
@@ -1020,6 +969,11 @@ def _float32_bounds(lo: float, hi: float):
     if hi32 < hi:
         hi32 = np.nextafter(hi32, np.float32(np.inf))
     return lo32, hi32
+
+
+def _no_direction(a: np.ndarray) -> np.ndarray:
+    """Rows of ``a`` that are zero (a read that activated nothing, or found zero sums)."""
+    return ~a.any(axis=1)
 
 
 def _same_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:

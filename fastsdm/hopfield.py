@@ -48,16 +48,25 @@ References
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import numpy.typing as npt
 
+from ._core import ReadInfo, iterate, moved_at_most, read_bits
 from ._jit import use_parallel
 from ._kernels import hopfield as _k
-from ._validation import _describe, as_words, check_choice, check_int, n_words
+from ._locking import RWLock, exclusive, shared
+from ._validation import (
+    as_words,
+    check_beta,
+    check_choice,
+    check_int,
+    check_real,
+    describe,
+    n_words,
+    real_array,
+)
 from .bits import pack_bits, unpack_bits
-from .memory import ReadInfo, read_iterated
 from .search import hamming_distances
 
 __all__ = [
@@ -124,16 +133,6 @@ def _finish(current: np.ndarray, single: bool, form, n_bits: int, steps, converg
     else:
         result = current[0] if single else current
     return (result, ReadInfo(steps, converged)) if return_info else result
-
-
-def _check_beta(beta) -> float:
-    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
-        raise TypeError(f"beta must be a positive real number, got {beta!r} of type "
-                        f"{type(beta).__name__}; pass e.g. beta=1.0")
-    if not 0.0 < float(beta) < math.inf:
-        raise ValueError(f"beta must be a positive finite number, got {beta!r}; pass the "
-                         "inverse temperature of the softmax, e.g. beta=1.0")
-    return float(beta)
 
 
 def _softmax_from_distances(h: np.ndarray, beta: float) -> np.ndarray:
@@ -206,7 +205,7 @@ def from_bipolar(x) -> np.ndarray:
     """
     array = np.asarray(x)
     if array.dtype.kind not in "iuf":
-        raise TypeError(f"x must be numeric -1/+1 values, got {_describe(array)}")
+        raise TypeError(f"x must be numeric -1/+1 values, got {describe(array)}")
     if array.size and not np.isin(array, (-1, 1)).all():
         bad = array[~np.isin(array, (-1, 1))].flat[0]
         raise ValueError(f"x must hold only -1 and +1 (bipolar states), got {bad!r}; map "
@@ -310,6 +309,17 @@ class Hopfield:
         self.weights = np.zeros((self.n_bits, self.n_bits), dtype=np.int32)
         self.n_patterns = 0
         self._float_weights: dict = {}
+        self._lock = RWLock()
+
+    # Pickling and copying: the lock is per object.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = RWLock()
 
     @property
     def n_data_bits(self) -> int:
@@ -323,6 +333,7 @@ class Hopfield:
 
     # -- writing --------------------------------------------------------------
 
+    @exclusive
     def write(self, patterns, *, parallel: bool | None = None) -> None:
         """Store patterns: add their Hebbian outer products to the weights.
 
@@ -380,6 +391,7 @@ class Hopfield:
         self.n_patterns += m
         self._float_weights.clear()
 
+    @exclusive
     def clear(self) -> None:
         """Forget every pattern (weights to zero)."""
         self.weights[...] = 0
@@ -405,6 +417,7 @@ class Hopfield:
             Wf = self._float_weights[dtype] = self.weights.astype(dtype)
         return S.astype(dtype, copy=False) @ Wf
 
+    @shared
     def fields(self, states) -> np.ndarray:
         """Local fields ``h = W s`` (``int64``) of binary states.
 
@@ -433,6 +446,7 @@ class Hopfield:
             out[start : start + step] = self._fields(S)
         return out[0] if single else out
 
+    @shared
     def energy(self, states) -> np.ndarray:
         """Energy ``E(s) = −½ sᵀ W s`` of binary states (exact ``int64``).
 
@@ -468,7 +482,7 @@ class Hopfield:
     # -- reading --------------------------------------------------------------
 
     def _read_words(self, words: np.ndarray, parallel=None) -> np.ndarray:
-        # One synchronous update (for read_iterated).
+        # One synchronous update (the step of fastsdm._core.read_bits).
         out = np.empty_like(words)
         step = _rows_per_block(8 * self.n_bits)
         for start in range(0, words.shape[0], step):
@@ -477,6 +491,13 @@ class Hopfield:
             out[start : start + step] = _threshold(H, 0, self.ties, block, self.n_bits)
         return out
 
+    @shared
+    def _read_synchronous(self, queries, iterations, return_info, parallel):
+        return read_bits(lambda words: self._read_words(words, parallel), queries,
+                         n_bits=self.n_bits, n_data_bits=self.n_bits, iterations=iterations,
+                         return_info=return_info)
+
+    @exclusive  # draws the sweeps' orders: one read at a time keeps the draws in call order
     def _read_asynchronous(self, queries, iterations, return_info, parallel):
         words, single, form = as_words(queries, "queries", self.n_bits)
         iterations = check_int(iterations, "iterations", 1,
@@ -548,7 +569,7 @@ class Hopfield:
         """
         update = self.update if update is None else check_choice(update, "update", UPDATES)
         if update == "synchronous":
-            return read_iterated(self, queries, iterations, return_info, parallel)
+            return self._read_synchronous(queries, iterations, return_info, parallel)
         return self._read_asynchronous(queries, iterations, return_info, parallel)
 
 
@@ -633,9 +654,19 @@ class ModernHopfield:
 
     def __init__(self, n_bits: int, beta: float, *, ties: str = "keep"):
         self.n_bits = check_int(n_bits, "n_bits", 1, hint="the pattern length, e.g. 256")
-        self.beta = _check_beta(beta)
+        self.beta = check_beta(beta, example="1.0")
         self.ties = check_choice(ties, "ties", TIES)
         self.patterns = np.zeros((0, n_words(self.n_bits)), dtype=np.uint64)
+        self._lock = RWLock()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = RWLock()
 
     @property
     def n_patterns(self) -> int:
@@ -651,6 +682,7 @@ class ModernHopfield:
         return (f"ModernHopfield(n_bits={self.n_bits}, beta={self.beta!r}, ties='{self.ties}', "
                 f"n_patterns={self.n_patterns})")
 
+    @exclusive
     def write(self, patterns) -> None:
         """Store patterns (appended to :attr:`patterns`).
 
@@ -670,6 +702,7 @@ class ModernHopfield:
         words, _, _ = as_words(patterns, "patterns", self.n_bits)
         self.patterns = np.concatenate([self.patterns, words])
 
+    @exclusive
     def clear(self) -> None:
         """Forget every pattern."""
         self.patterns = self.patterns[:0].copy()
@@ -679,6 +712,7 @@ class ModernHopfield:
             raise ValueError("this ModernHopfield stores no patterns, so its softmax is "
                              "undefined; write(patterns) first")
 
+    @shared
     def weights(self, queries, *, parallel: bool | None = None) -> np.ndarray:
         """The softmax weights ``softmax(β X ξ)`` of binary states over the patterns.
 
@@ -724,6 +758,7 @@ class ModernHopfield:
             out[start : start + q_step] = _threshold(sums, 2.0 * m * _EPS, self.ties, block, n)
         return out
 
+    @shared
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
              parallel: bool | None = None):
         """Update the queries, once or iterating to a fixed point.
@@ -764,26 +799,14 @@ class ModernHopfield:
         >>> int(fastsdm.hamming_distances(y, x).diagonal().max()), bool(info.converged.all())
         (0, True)
         """
-        return read_iterated(self, queries, iterations, return_info, parallel)
+        return read_bits(lambda words: self._read_words(words, parallel), queries,
+                         n_bits=self.n_bits, n_data_bits=self.n_bits, iterations=iterations,
+                         return_info=return_info)
 
 
 # ---------------------------------------------------------------------------
 # Continuous retrieval (Ramsauer et al.'s update on real vectors)
 # ---------------------------------------------------------------------------
-
-
-def _real_rows(x, name: str, ndims: tuple[int, ...], shape: str) -> np.ndarray:
-    array = np.asarray(x)
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be a real-valued array, got {_describe(array)}; convert it "
-                        f"with np.asarray({name}, dtype=float)")
-    if array.ndim not in ndims or 0 in array.shape:
-        raise ValueError(f"{name} must be a non-empty array of shape {shape}, got "
-                         f"{_describe(array)}")
-    array = array.astype(np.float64, copy=False)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values; remove or replace them")
-    return array
 
 
 def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float, *,
@@ -843,20 +866,20 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
     >>> modern_retrieve([0.9, 0.2], X, beta=20.0, iterations=10).round(6)
     array([1., 0.])
     """
-    X = _real_rows(patterns, "patterns", (2,), "(m, d)")
-    Q = _real_rows(queries, "queries", (1, 2), "(d,) or (q, d)")
+    X = real_array(patterns, "patterns", (2,), "(m, d)", allow_bool=False, nonempty=True,
+                   contiguous=False)
+    Q = real_array(queries, "queries", (1, 2), "(d,) or (q, d)", allow_bool=False,
+                   nonempty=True, contiguous=False)
     if Q.shape[-1] != X.shape[1]:
         raise ValueError(f"queries and patterns must have the same width, got {Q.shape[-1]} and "
                          f"{X.shape[1]}; one pattern per row of shape (m, d)")
-    beta = _check_beta(beta)
+    beta = check_beta(beta, example="1.0")
     iterations = check_int(iterations, "iterations", 1,
                            hint="the maximum number of updates, e.g. iterations=10")
-    if (isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real)
-            or not 0.0 <= float(tol) < math.inf):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    tol = check_real(tol, "tol", 0, hint="the largest change of a coordinate that counts as "
+                     "a fixed point, relative to the patterns' largest magnitude")
     single = Q.ndim == 1
-    current = np.atleast_2d(Q).copy()
-    limit = float(tol) * max(1.0, float(np.abs(X).max()))
+    limit = tol * max(1.0, float(np.abs(X).max()))
 
     def update(states):
         scores = states @ X.T
@@ -866,20 +889,9 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
         w /= w.sum(axis=1, keepdims=True)
         return w @ X
 
-    steps = np.zeros(current.shape[0], dtype=np.int64)
-    converged = np.zeros(current.shape[0], dtype=bool)
-    active = np.arange(current.shape[0])
-    for _ in range(iterations):
-        nxt = update(current[active])
-        steps[active] += 1
-        fixed = np.abs(nxt - current[active]).max(axis=1) <= limit
-        current[active] = nxt
-        converged[active[fixed]] = True
-        active = active[~fixed]
-        if active.size == 0:
-            break
+    current, info = iterate(update, np.atleast_2d(Q), iterations, fixed=moved_at_most(limit))
     result = current[0] if single else current
-    return (result, ReadInfo(steps, converged)) if return_info else result
+    return (result, info) if return_info else result
 
 
 # ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 from . import _jit
 from ._jit import run_tasks, use_parallel
 from ._kernels import hamming as _h
-from ._validation import _describe, check_int, check_words
+from ._validation import BYTES, ROWS, WORDS, as_bits, check_int, describe
 
 __all__ = ["hamming_distances", "radius_search", "knn_search"]
 
@@ -63,19 +63,34 @@ def pad_queries(Q: np.ndarray, simd: str | None = None) -> np.ndarray:
 
 
 def _prepare(queries, addresses, n_bits):
+    """``(Q, A, single, n_bits)``: queries and addresses as 2-D packed words, and their length.
+
+    Every bit form is accepted (:func:`fastsdm._validation.as_bits`: uint64
+    words, ``np.packbits`` uint8 bytes, 0/1 or bool rows), the two in
+    different forms if they like.  Without ``n_bits`` the length is read off
+    the addresses (``64 W`` for words, ``8 B`` for bytes, the row length for
+    0/1 rows) and the queries must have it.
+    """
     if n_bits is not None:
         n_bits = check_int(n_bits, "n_bits", 1,
                            hint="n_bits is the vector length in bits (or None: all 64 W bits)")
-    A = check_words(addresses, "addresses", n_bits, ndim=(2,))
-    Q = check_words(queries, "queries", n_bits)
-    if Q.shape[-1] != A.shape[1]:
+    q_array, a_array = np.asarray(queries), np.asarray(addresses)
+    if (n_bits is None and q_array.dtype == a_array.dtype == np.uint64
+            and q_array.ndim and a_array.ndim and q_array.shape[-1] != a_array.shape[-1]):
         raise ValueError(f"queries and addresses must have the same number of words per vector, "
-                         f"got queries {_describe(Q)} and addresses {_describe(A)}")
-    single = Q.ndim == 1
-    Q = np.atleast_2d(Q)
-    if Q.shape[0] == 0:
-        raise ValueError(f"queries is empty ({_describe(Q)}); pass at least one query")
-    return Q, A, single
+                         f"got queries {describe(q_array)} and addresses {describe(a_array)}")
+    A = as_bits(a_array, "addresses", n_bits, ndim=(2,), allow_empty=True)
+    try:
+        Q = as_bits(q_array, "queries", A.n_bits)
+    except ValueError as exc:
+        if n_bits is not None:
+            raise
+        form = {WORDS: "uint64 words", BYTES: "np.packbits bytes", ROWS: "0/1 rows"}[A.form]
+        raise ValueError(f"{exc}. Without n_bits= the vector length is read off the addresses "
+                         f"({A.n_bits} bits: {form} {describe(a_array)}); queries and "
+                         "addresses must have the same width: pass n_bits= (the vector length) "
+                         "when it is not a multiple of 64 (words) or 8 (bytes)") from None
+    return Q.words, A.words, Q.single, A.n_bits
 
 
 def _n_chunks(parallel: bool, n_units: int, n_qblocks: int = 1, mode: int = 0) -> int:
@@ -132,10 +147,13 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
 
     Parameters
     ----------
-    queries : ndarray of uint64, shape (W,) or (q, W)
-        Packed query vectors (see :func:`fastsdm.pack_bits`).
-    addresses : ndarray of uint64, shape (N, W)
-        Packed addresses.
+    queries : ndarray, shape (W,), (q, W) or (..., W)
+        Bit vectors: packed ``uint64`` words (see :func:`fastsdm.pack_bits`),
+        ``np.packbits`` ``uint8`` bytes, or 0/1 (or bool) rows, with any
+        number of leading batch dimensions (as torchhd's
+        ``hamming_similarity``).
+    addresses : ndarray, shape (N, W)
+        Bit vectors in any of the same forms (not necessarily the queries').
     n_bits : int, optional
         Vector length in bits.  When given, vectors must have
         ``ceil(n_bits / 64)`` words and their pad bits (the bits past
@@ -149,11 +167,18 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
 
     Returns
     -------
-    distances : ndarray of int32, shape (N,) or (q, N)
+    distances : ndarray of int32, shape queries.shape[:-1] + (N,)
+        ``(N,)`` for one query, ``(q, N)`` for a batch, ``(b, q, N)`` for
+        stacked batches of shape ``(b, q, W)``.
 
     See Also
     --------
     radius_search, knn_search
+
+    Notes
+    -----
+    Without ``n_bits`` the vector length is read off the addresses: ``64 W``
+    for words, ``8 B`` for bytes, the row length for 0/1 rows.
 
     Examples
     --------
@@ -161,11 +186,21 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
     >>> a = fastsdm.pack_bits([[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]])
     >>> fastsdm.hamming_distances(a[0], a)
     array([0, 2, 4], dtype=int32)
+    >>> fastsdm.hamming_distances([[[1, 1, 0, 0]], [[0, 1, 1, 1]]], a, n_bits=4)  # 0/1 rows
+    array([[[2, 0, 2]],
+    <BLANKLINE>
+           [[3, 3, 1]]], dtype=int32)
     """
-    Q, A, single = _prepare(queries, addresses, n_bits)
+    array = np.asarray(queries)
+    batch = array.shape[:-1] if array.ndim > 2 else None
+    if batch is not None:
+        array = array.reshape(-1, array.shape[-1])
+    Q, A, single, _ = _prepare(array, addresses, n_bits)
     out = np.empty((Q.shape[0], A.shape[0]), dtype=np.int32)
     if A.shape[0]:
         _scan(Q, A, _h.MODE_DISTANCES, out_dist=out, parallel=parallel)
+    if batch is not None:
+        return out.reshape(*batch, A.shape[0])
     return out[0] if single else out
 
 
@@ -263,8 +298,11 @@ def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
 
     Parameters
     ----------
-    queries : ndarray of uint64, shape (W,) or (q, W)
-    addresses : ndarray of uint64, shape (N, W)
+    queries : ndarray, shape (W,) or (q, W)
+        Packed ``uint64`` words, ``np.packbits`` ``uint8`` bytes or 0/1
+        (or bool) rows.
+    addresses : ndarray, shape (N, W)
+        In any of the same forms.
     radius : int
         Inclusive: an address at distance exactly ``radius`` is returned.
         Between 0 and ``n_bits`` (``64 W`` when ``n_bits`` is not given).
@@ -295,8 +333,7 @@ def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
     >>> indptr, indices
     (array([0, 2, 5, 7]), array([0, 1, 0, 1, 2, 1, 2]))
     """
-    Q, A, single = _prepare(queries, addresses, n_bits)
-    limit = n_bits if n_bits is not None else 64 * A.shape[1]
+    Q, A, _, limit = _prepare(queries, addresses, n_bits)
     radius = check_int(radius, "radius", 0, limit,
                        hint="an inclusive Hamming radius cannot exceed the vector length")
     return radius_csr(Q, A, radius, parallel)
@@ -318,8 +355,11 @@ def knn_search(queries, addresses, k: int, *, n_bits: int | None = None,
 
     Parameters
     ----------
-    queries : ndarray of uint64, shape (W,) or (q, W)
-    addresses : ndarray of uint64, shape (N, W)
+    queries : ndarray, shape (W,) or (q, W)
+        Packed ``uint64`` words, ``np.packbits`` ``uint8`` bytes or 0/1
+        (or bool) rows.
+    addresses : ndarray, shape (N, W)
+        In any of the same forms.
     k : int
         ``1 <= k <= N``.
     n_bits : int, optional
@@ -343,10 +383,16 @@ def knn_search(queries, addresses, k: int, *, n_bits: int | None = None,
     >>> fastsdm.knn_search(a[2], a, 3)
     (array([2, 1, 3]), array([0, 2, 2], dtype=int32))
     """
-    Q, A, single = _prepare(queries, addresses, n_bits)
+    Q, A, single, _ = _prepare(queries, addresses, n_bits)
     k = check_int(k, "k", 1, A.shape[0],
                   hint="k counts nearest addresses and cannot exceed their number")
     indices, distances = knn_arrays(Q, A, k, parallel)
     if single:
         return indices[0], distances[0]
     return indices, distances
+
+
+# Shared with fastsdm._hyperplane, whose activation scans reuse the radius
+# path's CSR builder and chunking (public names of this module for it).
+mask_to_csr = _mask_to_csr
+location_chunks = _n_chunks

@@ -6,6 +6,9 @@ where that is clearest.  Fast paths are compared with these exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
 
@@ -107,6 +110,25 @@ class NaiveSDM:
     def read(self, x, tie_bits, z=None):
         s = self.sums(x, z)
         return np.where(s > 0, 1, np.where(s < 0, 0, tie_bits)).astype(np.uint8)
+
+
+class NaiveHyperplaneSDM(NaiveSDM):
+    """The same memory with Jaeckel's rule: a location is activated when the
+    address agrees with it on every one of its selected coordinates.
+
+    ``design`` lists, per location, its (coordinate, required value) pairs
+    (:func:`selected_coordinates`).
+    """
+
+    def __init__(self, design, n_data, dtype=np.int16):
+        self.design = [list(pairs) for pairs in design]
+        info = np.iinfo(dtype)
+        self.lo, self.hi = int(info.min), int(info.max)
+        self.c = np.zeros((len(self.design), n_data), dtype=np.int64)
+
+    def active(self, x):
+        return np.array([i for i, pairs in enumerate(self.design)
+                         if all(int(x[j]) == v for j, v in pairs)], dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------
@@ -264,3 +286,134 @@ def count_designs_activated_by_both(n, k, h):
     return sum(1 for c, v in all_designs(n, k)
                if all(x[j] == b for j, b in zip(c, v, strict=True))
                and all(y[j] == b for j, b in zip(c, v, strict=True)))
+
+
+# ---------------------------------------------------------------------------
+# COMPARISONS: every fast public function beside its naive reference
+# ---------------------------------------------------------------------------
+#
+# numbagg's pattern: one row per fast function -- the fast call, the naive
+# reference above, and an input generator -- run by one parametrized test
+# (tests/test_reference.py::test_fast_function_matches_its_naive_reference).
+# Both callables take the generator's arguments and return values compared
+# exactly (np.testing.assert_equal: arrays, lists of arrays, tuples).  A new
+# fast public function adds its row here.
+
+
+class Comparison(NamedTuple):
+    fast: Callable
+    naive: Callable
+    inputs: Callable  # inputs(rng) -> tuple of arguments
+
+
+def _bits(rng, m, n):
+    return rng.integers(0, 2, size=(m, n), dtype=np.uint8)
+
+
+def _packed(rng, m, n):
+    import fastsdm
+
+    return fastsdm.pack_bits(_bits(rng, m, n))
+
+
+def _search_inputs(rng, n=77, m=9, N=40):
+    return _packed(rng, m, n), _packed(rng, N, n), n
+
+
+def _csr_lists(indptr, indices):
+    return [indices[indptr[i]:indptr[i + 1]] for i in range(indptr.size - 1)]
+
+
+def _sdm_inputs(rng, *, radius=None, k_nearest=None, dtype="int8", weight=90):
+    n, N = 24, 60
+    return (_bits(rng, N, n), _bits(rng, 7, n), _bits(rng, 7, 10), _bits(rng, 5, n),
+            dict(radius=radius, k_nearest=k_nearest, counter_dtype=dtype), weight)
+
+
+def _fast_sdm(addresses, keys, values, queries, activation, weight):
+    """write twice (saturating int8 at weight 90), then read_sums and read (ties zero)."""
+    import fastsdm
+
+    mem = fastsdm.SDM(keys.shape[1], addresses=fastsdm.pack_bits(addresses), n_value_bits=10,
+                      ties="zero", **activation)
+    for _ in range(2):
+        mem.write(keys, values, weight=weight)
+    return mem.counters.astype(np.int64), mem.read_sums(queries), mem.read(queries)
+
+
+def _naive_sdm(addresses, keys, values, queries, activation, weight):
+    ref = NaiveSDM(addresses, values.shape[1], radius=activation["radius"],
+                   k_nearest=activation["k_nearest"], dtype=np.dtype(activation["counter_dtype"]))
+    for _ in range(2):
+        for x, w in zip(keys, values, strict=True):
+            ref.write(x, w, weight)
+    zero = np.zeros(values.shape[1], dtype=np.uint8)
+    return (ref.c, np.array([ref.sums(x) for x in queries]),
+            np.array([ref.read(x, zero) for x in queries]))
+
+
+def _fast_hopfield(patterns, states, kappa):
+    from fastsdm.hopfield import Hopfield
+
+    net = Hopfield(patterns.shape[1], kappa=kappa)
+    net.write(patterns)
+    return net.weights.astype(np.int64), net.fields(states), net.energy(states)
+
+
+def _naive_hopfield(patterns, states, kappa):
+    W = hebbian_weights(patterns, kappa)
+    S = [bipolar(s) for s in states]
+    return (W, np.array([[hopfield_field(W, s, i) for i in range(len(s))] for s in S]),
+            np.array([hopfield_energy(W, s) for s in S]))
+
+
+def _fast_modern(patterns, queries, beta):
+    from fastsdm.hopfield import ModernHopfield
+
+    net = ModernHopfield(patterns.shape[1], beta)
+    net.write(patterns)
+    return net.read(queries)
+
+
+def _naive_modern(patterns, queries, beta):
+    return np.array([modern_hopfield_step(patterns, q, beta)[0] for q in queries],
+                    dtype=np.uint8)
+
+
+COMPARISONS: dict[str, Comparison] = {
+    "pack_bits": Comparison(
+        lambda bits: __import__("fastsdm").pack_bits(bits),
+        lambda bits: np.array([pack_loop(row) for row in bits]),
+        lambda rng: (_bits(rng, 6, 131),)),
+    "unpack_bits": Comparison(
+        lambda words, n: __import__("fastsdm").unpack_bits(words, n),
+        unpack,
+        lambda rng: (_packed(rng, 6, 131), 131)),
+    "hamming_distances": Comparison(
+        lambda Q, A, n: __import__("fastsdm").hamming_distances(Q, A, n_bits=n),
+        hamming, _search_inputs),
+    "hamming_distances (bytes, stacked batches)": Comparison(
+        lambda Q, A, n: __import__("fastsdm").hamming_distances(
+            np.packbits(unpack(Q, n), axis=-1).reshape(3, 3, -1), A, n_bits=n),
+        lambda Q, A, n: hamming(Q, A, n).reshape(3, 3, -1), _search_inputs),
+    "radius_search": Comparison(
+        lambda Q, A, n: _csr_lists(*__import__("fastsdm").radius_search(Q, A, 35, n_bits=n)),
+        lambda Q, A, n: radius_lists(Q, A, n, 35), _search_inputs),
+    "knn_search": Comparison(
+        lambda Q, A, n: list(zip(*__import__("fastsdm").knn_search(Q, A, 6, n_bits=n),
+                                 strict=True)),
+        lambda Q, A, n: knn_lists(Q, A, n, 6), _search_inputs),
+    "SDM write/read_sums/read (radius, int8 saturating)": Comparison(
+        _fast_sdm, _naive_sdm, lambda rng: _sdm_inputs(rng, radius=10)),
+    "SDM write/read_sums/read (k nearest, int16)": Comparison(
+        _fast_sdm, _naive_sdm, lambda rng: _sdm_inputs(rng, k_nearest=7, dtype="int16",
+                                                       weight=3)),
+    "Hopfield write/fields/energy": Comparison(
+        _fast_hopfield, _naive_hopfield,
+        lambda rng: (_bits(rng, 5, 20), _bits(rng, 4, 20), None)),
+    "Hopfield write/fields/energy (kappa)": Comparison(
+        _fast_hopfield, _naive_hopfield,
+        lambda rng: (_bits(rng, 9, 20), _bits(rng, 4, 20), 2)),
+    "ModernHopfield read": Comparison(
+        _fast_modern, _naive_modern, lambda rng: (_bits(rng, 6, 30), _bits(rng, 5, 30), 0.3)),
+}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastsdm import continuous, theory
+from fastsdm._validation import unit_vectors
 from fastsdm.continuous import ContinuousSDM
 from fastsdm.memory import SDM, ReadInfo
 
@@ -351,7 +352,7 @@ def test_input_forms_are_equivalent(rng):
 @nojit
 def test_normalisation_is_float64_then_float32(rng):
     x = rng.standard_normal((50, DIM)) * 1e200
-    u = continuous._unit_rows(x, "x")
+    u = unit_vectors(x, "x")
     assert u.dtype == np.float32 and u.flags.c_contiguous
     assert np.abs(np.linalg.norm(u.astype(np.float64), axis=1) - 1).max() < 2**-22
     np.testing.assert_array_equal(u, unit32(x / 1e200))
@@ -581,10 +582,15 @@ def test_constructor_errors():
 
 def test_memory_estimate_refuses_what_does_not_fit(monkeypatch):
     monkeypatch.setattr(continuous, "_available_memory", lambda: 10_000)
-    with pytest.raises(MemoryError, match="needs 768000 bytes .* at float64.*dtype=float32"):
+    with pytest.raises(MemoryError, match="needs 768000 bytes .* at float64.* use fewer "
+                                          "locations: about 19 fit with counter_dtype='float32'"):
         ContinuousSDM(64, 1000, radius=10, dtype=np.float64)
-    with pytest.raises(MemoryError, match="needs 512000 bytes.*use fewer locations.*mmap=True"):
+    with pytest.raises(MemoryError, match="needs 512000 bytes.*use fewer locations: about 19 "
+                                          "fit, or save and load it with mmap=True"):
         ContinuousSDM(64, 1000, radius=10)
+    monkeypatch.setattr(continuous, "_available_memory", lambda: 600_000)
+    with pytest.raises(MemoryError, match=r"use counter_dtype='float32' \(it fits\)"):
+        ContinuousSDM(64, 1000, radius=10, dtype=np.float64)
 
 
 @nojit
@@ -630,3 +636,21 @@ def test_vector_input_errors():
         mem.read(np.ones(4), iterations=0)
     with pytest.raises(ValueError, match="iterated reads .* autoassociative.*2 != 4"):
         mem.read(np.ones(4), iterations=2)
+
+
+def test_continuous_memory_speaks_the_sdm_vocabulary():
+    # counter_dtype=/counters/counter_dtype as SDM spells them (dtype=/
+    # accumulators still work), write(addresses=, data=) as SDM's older write.
+    a = ContinuousSDM(8, 50, radius=3, value_dim=3, counter_dtype="float64", seed=0)
+    b = ContinuousSDM(8, 50, radius=3, value_dim=3, dtype=np.float64, seed=0)
+    assert a.counter_dtype == a.dtype == b.dtype == np.float64
+    keys = np.eye(8)[:2]
+    values = np.arange(6.0).reshape(2, 3)
+    a.write(keys, values)
+    b.write(addresses=keys, data=values)
+    assert a.counters is a.accumulators
+    assert np.array_equal(a.counters, b.accumulators)
+    assert ContinuousSDM.estimate_nbytes(8, 50, 3, counter_dtype="float64") == (
+        ContinuousSDM.estimate_nbytes(8, 50, 3, dtype="float64"))
+    with pytest.raises(TypeError, match="got both keys= and addresses="):
+        a.write(keys=keys, addresses=keys, values=values)

@@ -1,6 +1,7 @@
 """ShardedSDM on Dask distributed: bit-identical to SDM, checkpoints, lost shards."""
 
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -15,8 +16,8 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 import fastsdm  # noqa: E402
-from fastsdm import distributed as fd  # noqa: E402
-from fastsdm.distributed import ShardedSDM, ShardLostError  # noqa: E402
+from fastsdm._core import Locations  # noqa: E402
+from fastsdm.distributed import ShardedSDM, ShardLostError, _checkpoint, _client, _worker  # noqa: E402  # noqa: E402
 
 # In-process workers talk over inproc://.  The scheduler still serves HTTP: on a
 # free loopback port (None would mean 8787, and a warning when it is taken).
@@ -105,11 +106,11 @@ def test_bit_identical_to_sdm(client, params, n_shards):
 def test_batches_split_in_rounds_and_chunks_change_nothing(client, monkeypatch, activation):
     # Tiny rounds on the client and tiny query chunks on the shards (the
     # in-process workers share this module): many rounds, same answers.
-    monkeypatch.setattr(fd, "ROUND_BYTES", 8 * 100 * 7)
-    monkeypatch.setattr(fd, "queries_per_chunk", lambda n_locations: 3)
+    monkeypatch.setattr(_client, "ROUND_BYTES", 8 * 100 * 7)
+    monkeypatch.setattr(fastsdm._core, "queries_per_chunk", lambda n_locations: 3)
     # Sums in int32 and int64 by turns (either is exact here): chunks of both.
     calls = iter(range(10**6))
-    monkeypatch.setattr(fastsdm.SDM, "_sum_dtype",
+    monkeypatch.setattr(Locations, "sum_dtype",
                         lambda self, indptr: np.int64 if next(calls) % 3 == 1 else np.int32)
     params = dict(n_bits=100, n_locations=200, seed=5, **activation)
     with ShardedSDM(**params, n_shards=3, client=client) as sharded:
@@ -180,7 +181,7 @@ def test_call_errors(client):
     with ShardedSDM(64, 40, radius=20, n_data_bits=32, seed=0, n_shards=2,
                     client=client) as mem:
         x = fastsdm.random_addresses(3, 64, seed=0)
-        with pytest.raises(ValueError, match="data is required"):
+        with pytest.raises(ValueError, match="values are required"):
             mem.write(x)
         with pytest.raises(ValueError, match="same number of rows, got 3 and 2"):
             mem.write(x, fastsdm.random_addresses(2, 32, seed=0))
@@ -232,7 +233,7 @@ def test_save_load_round_trip(client, tmp_path):
             m.write(keys, weight=5)
             m.read(keys)  # advance the tie stream: the checkpoint must carry it
         path = mem.save(tmp_path / "ckpt")
-        manifest = json.loads((path / fd.MANIFEST_FILE).read_text())
+        manifest = json.loads((path / _checkpoint.MANIFEST_FILE).read_text())
         assert manifest["format"] == "fastsdm.ShardedSDM"
         assert [(s["start"], s["stop"]) for s in manifest["shards"]] == [(0, 100), (100, 200),
                                                                          (200, 300)]
@@ -274,7 +275,7 @@ def test_load_refuses_broken_checkpoints(client, tmp_path):
     with ShardedSDM(64, 10, radius=20, seed=0, n_shards=2, client=client) as mem:
         path = mem.save(tmp_path / "a")
         other = mem.save(tmp_path / "b")
-    file = path / fd.MANIFEST_FILE
+    file = path / _checkpoint.MANIFEST_FILE
     manifest = json.loads(file.read_text())
 
     def broken(**changes):
@@ -362,7 +363,7 @@ def test_lost_worker_raises_and_checkpoint_recovers(fresh_client, tmp_path):
 def test_a_worker_lost_during_calls_is_detected(fresh_client, monkeypatch):
     # Dask may leave a call to a vanished worker pending: the wait checks the
     # actor's status between short slices.
-    monkeypatch.setattr(fd, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(_client, "POLL_SECONDS", 0.05)
     mem = ShardedSDM(256, 20_000, radius=100, seed=0, n_shards=2, client=fresh_client)
     q = fastsdm.random_addresses(200, 256, seed=1)
     worker = next(w for w in fresh_client.cluster.workers.values()
@@ -378,15 +379,15 @@ def test_a_worker_lost_during_calls_is_detected(fresh_client, monkeypatch):
 
 
 def test_a_worker_lost_while_building_is_detected(fresh_client, monkeypatch):
-    monkeypatch.setattr(fd, "POLL_SECONDS", 0.05)
-    build = fd._Shard.__init__
+    monkeypatch.setattr(_client, "POLL_SECONDS", 0.05)
+    build = _worker.Shard.__init__
 
     def slow(self, index, *args):
         if index == 1:
             time.sleep(0.5)
         build(self, index, *args)
 
-    monkeypatch.setattr(fd._Shard, "__init__", slow)  # in-process workers share the class
+    monkeypatch.setattr(_worker.Shard, "__init__", slow)  # in-process workers share the class
     victim = sorted(fresh_client.nthreads())[1]  # where shard 1 of 2 goes
     worker = next(w for w in fresh_client.cluster.workers.values() if w.address == victim)
     killer = threading.Timer(0.1, fresh_client.sync, args=(worker.close,))
@@ -398,14 +399,15 @@ def test_a_worker_lost_while_building_is_detected(fresh_client, monkeypatch):
 
 def test_failed_write_on_one_shard_makes_the_memory_refuse(client, monkeypatch):
     mem = ShardedSDM(64, 30, radius=25, seed=1, n_shards=3, client=client)
-    original = fd._Shard._write
+    original = _worker.Shard.write
 
+    @functools.wraps(original)  # the client names an operation by its function's name
     def flaky(self, *args):
         if self.index == 1:
             raise MemoryError("no room for the deltas")
         return original(self, *args)
 
-    monkeypatch.setattr(fd._Shard, "_write", flaky)  # in-process workers share the class
+    monkeypatch.setattr(_worker.Shard, "write", flaky)  # in-process workers share the class
     x = fastsdm.random_addresses(2, 64, seed=0)
     with pytest.raises(ShardLostError, match="shard 1 .* failed during write .*no room") as info:
         mem.write(x)
@@ -483,7 +485,7 @@ def test_worker_processes_over_tcp(tmp_path):
 
 
 def test_private_cluster_checks_the_whole_memory_fits(monkeypatch):
-    monkeypatch.setattr(fastsdm.memory, "_available_memory", lambda: 10_000)
+    monkeypatch.setattr(_client, "available_memory", lambda: 10_000)
     with pytest.raises(MemoryError, match=r"needs 27200 bytes .* private in-process cluster .* "
                                           r"pass client="):
         ShardedSDM(64, 200, radius=20, n_shards=2)
@@ -493,12 +495,12 @@ def test_shard_returns_its_own_errors(tmp_path):
     # The actor's state, built directly (no cluster): errors come back as values.
     params = dict(n_bits=64, n_locations=10, n_data_bits=64, radius=20, k_nearest=None,
                   counter_dtype="int16", ties="random", seed=0)
-    shard = fd._Shard(0, 0, 10, params)
-    ok, (sums, bound) = shard.call("sums", shard.sdm.addresses[:2], None)
+    shard = _worker.Shard(0, 0, 10, params)
+    ok, (sums, bound) = shard.call(_worker.Shard.sums, shard.sdm.addresses[:2], None)
     assert ok and sums.shape == (2, 64) and bound >= np.abs(sums).max()
     shard.sdm.save(tmp_path / "s")
-    readonly = fd._Shard(0, 0, 10, params, str(tmp_path / "s"), "r")
-    ok, failure = readonly.call("write_csr", np.array([0, 1]), np.array([3]),
+    readonly = _worker.Shard(0, 0, 10, params, str(tmp_path / "s"), "r")
+    ok, failure = readonly.call(_worker.Shard.write_csr, np.array([0, 1]), np.array([3]),
                                 np.zeros((1, 1), np.uint64), 1, None)
     assert not ok and isinstance(failure.exc, ValueError)
     assert "read-only" in str(failure.exc) and "Traceback" in failure.text
@@ -509,14 +511,14 @@ def test_shard_returns_its_own_errors(tmp_path):
     try:
         raise Unpicklable("odd")
     except Unpicklable as exc:
-        failure = fd._Failure(exc)
+        failure = _worker.Failure(exc)
     assert isinstance(failure.exc, RuntimeError) and str(failure.exc) == "Unpicklable: odd"
 
 
 def test_manifest_fields_are_checked_like_a_saved_sdm(client, tmp_path):
     with ShardedSDM(64, 10, radius=20, seed=0, n_shards=2, client=client) as mem:
         path = mem.save(tmp_path / "a")
-    file = path / fd.MANIFEST_FILE
+    file = path / _checkpoint.MANIFEST_FILE
     manifest = json.loads(file.read_text())
     cases = [
         ({"n_locations": True}, r"holds invalid parameters \(n_locations must be an integer, "
@@ -542,3 +544,19 @@ def test_manifest_fields_are_checked_like_a_saved_sdm(client, tmp_path):
     file.write_text(json.dumps(manifest))
     with ShardedSDM.load(path, client=client) as back:
         assert back.radius == 20 and back._lock is not None
+
+
+def test_sharded_memory_speaks_the_sdm_vocabulary(client):
+    keys = fastsdm.random_addresses(4, 64, seed=1)
+    values = fastsdm.random_addresses(4, 32, seed=2)
+    single = fastsdm.SDM(64, 60, radius=25, n_value_bits=32, seed=3)
+    single.write(keys, values)
+    with ShardedSDM(64, 60, radius=25, n_value_bits=32, seed=3, n_shards=2,
+                    client=client) as new, \
+            ShardedSDM(64, 60, radius=25, n_data_bits=32, seed=3, n_shards=2,
+                       client=client) as old:
+        assert new.n_value_bits == old.n_data_bits == 32
+        new.write(keys=keys, values=values)
+        old.write(addresses=keys, data=values)
+        assert np.array_equal(new.get_counters(), single.counters)
+        assert np.array_equal(old.get_counters(), single.counters)

@@ -386,10 +386,16 @@ def test_load_checks_shapes_against_metadata(tmp_path):
 def test_memory_estimate_and_refusal(monkeypatch):
     assert fastsdm.SDM.estimate_nbytes(1000, 10**6, counter_dtype="int8") == 10**6 * (128 + 1000)
     monkeypatch.setattr(memory, "_available_memory", lambda: 10**6)
-    with pytest.raises(MemoryError, match=r"needs 2128000 bytes .* counter_dtype='int8'"):
+    # int8 would not fit either (1,128,000 bytes): say how many locations do.
+    with pytest.raises(MemoryError, match=r"needs 2128000 bytes .* use fewer locations: about "
+                                          r"886 fit with counter_dtype='int8', or save"):
         fastsdm.SDM(1000, 1000, radius=451)
-    with pytest.raises(MemoryError, match="use fewer locations"):
+    with pytest.raises(MemoryError, match="use fewer locations: about 886 fit, or save"):
         fastsdm.SDM(1000, 2000, radius=451, counter_dtype="int8")
+    # int8 fits: suggest it.
+    monkeypatch.setattr(memory, "_available_memory", lambda: 1_500_000)
+    with pytest.raises(MemoryError, match=r"use counter_dtype='int8' \(it fits\), or save"):
+        fastsdm.SDM(1000, 1000, radius=451)
 
 
 @pytest.mark.nojit
@@ -442,11 +448,11 @@ def test_io_errors():
         mem.read(x | np.uint64(2**63))
     with pytest.raises(ValueError, match="bits must be 0 or 1"):
         mem.read(np.full((1, 100), 2, np.uint8))
-    with pytest.raises(ValueError, match="data is required"):
+    with pytest.raises(ValueError, match="values are required"):
         mem.write(x)
     with pytest.raises(ValueError, match="same number of rows, got 2 and 1"):
         mem.write(x, fastsdm.random_addresses(1, 20, seed=0))
-    with pytest.raises(ValueError, match="data must have 1 words per vector for n_bits=20"):
+    with pytest.raises(ValueError, match="values must have 1 words per vector for n_bits=20"):
         mem.write(x, x)
     with pytest.raises(TypeError, match="weight must be an integer"):
         mem.write(x, fastsdm.random_addresses(2, 20, seed=0), weight=0.5)
@@ -504,3 +510,24 @@ def test_an_activation_probability_for_a_million_bits_answers():
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert mem.radius == int(binom.ppf(0.001, 10**6, 0.5)) == 498455
+
+
+def test_one_vocabulary_with_the_older_spellings_still_accepted():
+    # write(keys, values) and n_value_bits (issue 13 §6) beside the older
+    # addresses=/data= and n_data_bits=: the same memory either way.
+    keys = fastsdm.random_addresses(5, 40, seed=1)
+    values = fastsdm.random_addresses(5, 24, seed=2)
+    new = fastsdm.SDM(40, 300, radius=16, n_value_bits=24, seed=0)
+    old = fastsdm.SDM(40, 300, radius=16, n_data_bits=24, seed=0)
+    assert new.n_value_bits == new.n_data_bits == old.n_value_bits == 24
+    new.write(keys=keys, values=values)
+    old.write(addresses=keys, data=values)
+    assert np.array_equal(new.counters, old.counters)
+    new.write(keys, values)  # positional, as before
+    assert np.array_equal(new.counters, 2 * old.counters)
+    assert fastsdm.SDM.estimate_nbytes(40, 300, n_value_bits=24) == fastsdm.SDM.estimate_nbytes(
+        40, 300, n_data_bits=24)
+    with pytest.raises(TypeError, match=r"write\(\) got both values= and data="):
+        new.write(keys, values=values, data=values)
+    with pytest.raises(TypeError, match="got both n_value_bits= and n_data_bits="):
+        fastsdm.SDM(40, 300, radius=16, n_value_bits=24, n_data_bits=24)

@@ -179,8 +179,11 @@ def test_search_errors():
         fastsdm.hamming_distances(Q[:0], A)
     with pytest.raises(ValueError, match="addresses must have 2 dimensions"):
         fastsdm.hamming_distances(Q, A[0])
-    with pytest.raises(ValueError, match="queries must have 1 or 2 dimensions"):
-        fastsdm.hamming_distances(Q[None], A)
+    # Stacked batches are hamming_distances' (tested below); the other two take 1-D or 2-D.
+    with pytest.raises(ValueError, match="queries must be one vector"):
+        fastsdm.radius_search(Q[None], A, 3)
+    with pytest.raises(ValueError, match="queries must be one vector"):
+        fastsdm.knn_search(Q[None], A, 3)
     with pytest.raises(ValueError, match=r"radius must be in \[0, 100\]"):
         fastsdm.radius_search(Q, A, 101, n_bits=100)
     with pytest.raises(ValueError, match=r"radius must be in \[0, 128\]"):
@@ -302,3 +305,92 @@ def test_big_endian_words_are_refused_with_both_conversions():
     np.testing.assert_array_equal(
         fastsdm.hamming_distances(np.asarray(big, dtype=np.uint64), a),
         fastsdm.hamming_distances(a, a))
+
+
+# -- every bit form, and stacked batches (issue 13 §6, issue 16 §4) ----------------------
+
+
+def _forms(words, n):
+    """The same vectors as uint64 words, np.packbits bytes, 0/1 uint8 rows and bool rows."""
+    bits = fastsdm.unpack_bits(words, n)
+    return {"words": words, "bytes": np.packbits(bits, axis=-1), "rows": bits,
+            "bool": bits.astype(bool)}
+
+
+@pytest.mark.parametrize("q_form", ["words", "bytes", "rows", "bool"])
+@pytest.mark.parametrize("a_form", ["words", "bytes", "rows", "bool"])
+def test_search_accepts_every_bit_form(q_form, a_form):
+    n = 100
+    Q, A = _data(n, 40, 6, seed=3)
+    q, a = _forms(Q, n)[q_form], _forms(A, n)[a_form]
+    oracle = np.bitwise_count(Q[:, None, :] ^ A[None]).sum(-1)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(q, a, n_bits=n), oracle)
+    np.testing.assert_array_equal(fastsdm.hamming_distances(q[2], a, n_bits=n), oracle[2])
+    indptr, indices = fastsdm.radius_search(q, a, 45, n_bits=n)
+    for i in range(6):
+        np.testing.assert_array_equal(indices[indptr[i]:indptr[i + 1]],
+                                      np.flatnonzero(oracle[i] <= 45))
+    idx, dist = fastsdm.knn_search(q, a, 5, n_bits=n)
+    want = np.argsort(oracle, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(idx, want)
+    np.testing.assert_array_equal(dist, np.take_along_axis(oracle, want, 1))
+
+
+def test_without_n_bits_the_width_is_read_off_the_addresses():
+    # 0/1 rows of 100 bits: the length is exact, and packed queries of that
+    # length (2 words, 13 bytes) are measured over 100 bits.
+    n = 100
+    Q, A = _data(n, 30, 4, seed=4)
+    oracle = np.array([[count_xor(fastsdm.to_bitarray(q, n), fastsdm.to_bitarray(a, n))
+                        for a in A] for q in Q])
+    rows = fastsdm.unpack_bits(A, n).astype(bool)
+    for q in _forms(Q, n).values():
+        if q.dtype == np.uint8 and q.shape[-1] == n:
+            continue  # uint8 0/1 rows without n_bits are ambiguous (below)
+        np.testing.assert_array_equal(fastsdm.hamming_distances(q, rows), oracle)
+    # Bytes of a multiple of 8 bits and words of a multiple of 64 need no n_bits.
+    Q8, A8 = _data(64, 20, 3, seed=5)
+    np.testing.assert_array_equal(
+        fastsdm.hamming_distances(_forms(Q8, 64)["bytes"], _forms(A8, 64)["bytes"]),
+        np.bitwise_count(Q8[:, None, :] ^ A8[None]).sum(-1))
+    indptr, _ = fastsdm.radius_search(_forms(Q, n)["bool"], rows, 100)
+    assert indptr[-1] == 4 * 30  # radius 100 is the whole length: all within
+    with pytest.raises(ValueError, match=r"radius must be in \[0, 100\]"):
+        fastsdm.radius_search(_forms(Q, n)["bool"], rows, 101)
+
+
+def test_mismatched_widths_are_refused_clearly():
+    Q, A = _data(100, 10, 2, seed=6)
+    rows = fastsdm.unpack_bits(A, 100).astype(bool)
+    with pytest.raises(ValueError, match=r"queries as 0/1 bits must have 100 columns.*"
+                                         r"read off the addresses \(100 bits: 0/1 rows.*"
+                                         r"same width: pass n_bits="):
+        fastsdm.hamming_distances(fastsdm.unpack_bits(Q, 100)[:, :90].astype(bool), rows)
+    with pytest.raises(ValueError, match=r"queries as np.packbits bytes must have 16 columns "
+                                         r"for n_bits=128.*read off the addresses \(128 bits: "
+                                         r"uint64 words"):
+        fastsdm.hamming_distances(_forms(Q, 100)["bytes"], A)
+    with pytest.raises(ValueError, match="queries as 0/1 bits must have 100 columns"):
+        fastsdm.knn_search(np.ones((2, 99), bool), rows, 2, n_bits=100)
+    with pytest.raises(ValueError, match="could be 0/1 bits or np.packbits bytes; pass n_bits="):
+        fastsdm.hamming_distances(Q, rows.astype(np.uint8))
+    with pytest.raises(TypeError, match="queries must be packed uint64 words or 0/1 bits"):
+        fastsdm.hamming_distances(np.zeros((2, 100)), rows)
+
+
+@pytest.mark.parametrize("form", ["words", "bytes", "rows"])
+def test_hamming_distances_on_stacked_batches(form):
+    # Leading batch dimensions, as torchhd's hamming_similarity: the result
+    # is batch_shape + (N,), each slice the distances of its queries.
+    n = 70
+    Q, A = _data(n, 25, 24, seed=7)
+    q = _forms(Q, n)[form]
+    stacked = q.reshape(2, 3, 4, q.shape[-1])
+    d = fastsdm.hamming_distances(stacked, A, n_bits=n)
+    assert d.shape == (2, 3, 4, 25) and d.dtype == np.int32
+    oracle = np.bitwise_count(Q[:, None, :] ^ A[None]).sum(-1)
+    np.testing.assert_array_equal(d.reshape(24, 25), oracle)
+    np.testing.assert_array_equal(d[1, 2], oracle[20:24])
+    assert fastsdm.hamming_distances(stacked[:, :1], A, n_bits=n).shape == (2, 1, 4, 25)
+    with pytest.raises(ValueError, match="queries is empty"):
+        fastsdm.hamming_distances(stacked[:0], A, n_bits=n)

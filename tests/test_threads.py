@@ -19,6 +19,7 @@ import pytest
 import fastsdm
 from fastsdm._locking import RWLock
 from fastsdm.continuous import ContinuousSDM
+from fastsdm.hopfield import Hopfield, ModernHopfield
 
 
 def _race(workers) -> None:
@@ -229,3 +230,62 @@ def test_memories_stay_picklable_and_copyable(make, tmp_path):
         clone.flush()
     clone.write(key)
     assert not np.array_equal(getattr(clone, state), getattr(mapped, state))
+
+
+def test_two_threads_writing_and_reading_a_hopfield_network_give_the_serial_result():
+    # Hebbian sums are order-independent, so any serialisation of the
+    # batches gives the same weights.  Without the lock the two writers'
+    # in-place adds (BLAS and NumPy release the GIL) lose updates, and a
+    # reader can cache float weights of a half-written state after a writer
+    # cleared the cache, so later reads use stale weights.
+    net, serial = Hopfield(128, update="synchronous"), Hopfield(128, update="synchronous")
+    parts = [fastsdm.random_addresses(600, 128, seed=s) for s in (1, 2)]
+    cue = fastsdm.random_addresses(4, 128, seed=3)
+
+    def writer(part):
+        def work():
+            for batch in _batches(part, [1, 5, 2, 12] * 30):
+                net.write(batch)
+                net.read(cue)
+        return work
+
+    _race([writer(parts[0]), writer(parts[1])])
+    for part in parts:
+        serial.write(part)
+    assert net.n_patterns == serial.n_patterns == 1200
+    assert np.array_equal(net.weights, serial.weights)
+    assert np.array_equal(net.read(cue, iterations=3), serial.read(cue, iterations=3))
+    assert np.array_equal(net.energy(cue), serial.energy(cue))
+
+
+def test_two_threads_writing_a_modern_hopfield_network_lose_no_pattern():
+    # write appends to the pattern array (read, concatenate, assign): without
+    # the lock two writers both read the old array and one batch is lost.
+    net, serial = ModernHopfield(64, beta=0.1), ModernHopfield(64, beta=0.1)
+    parts = [fastsdm.random_addresses(400, 64, seed=s) for s in (1, 2)]
+    cue = parts[0][:3]
+
+    def writer(part):
+        def work():
+            for batch in _batches(part, [1, 3, 4] * 50):
+                net.write(batch)
+                net.read(cue)
+        return work
+
+    _race([writer(parts[0]), writer(parts[1])])
+    serial.write(np.concatenate(parts))
+    assert net.n_patterns == serial.n_patterns == 800
+    order = np.lexsort(net.patterns.T[::-1])
+    assert np.array_equal(net.patterns[order], serial.patterns[np.lexsort(serial.patterns.T[::-1])])
+
+
+@pytest.mark.parametrize("make", [lambda: Hopfield(16, update="synchronous"),
+                                  lambda: ModernHopfield(16, beta=0.5)])
+def test_hopfield_networks_stay_picklable_and_copyable(make):
+    net = make()
+    x = fastsdm.random_addresses(3, 16, seed=0)
+    net.write(x)
+    for clone in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert clone._lock is not net._lock
+        assert np.array_equal(clone.read(x), net.read(x))
+        clone.write(x)  # the clone's lock works

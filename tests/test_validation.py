@@ -15,16 +15,24 @@ from fastsdm._validation import (
     check_distances,
     check_dtype,
     check_int,
+    check_iterations,
     check_n,
+    check_pairs,
     check_positive,
     check_probability,
     check_radius,
     check_real,
     check_rows,
     check_width,
+    finite_rows,
+    list_rows,
+    normalise_rows,
     real_array,
+    real_rows,
     renamed_keywords,
+    require_values,
     unit_rows,
+    unit_vectors,
 )
 
 pytestmark = pytest.mark.nojit
@@ -351,3 +359,85 @@ def test_renamed_keywords():
     assert list(inspect.signature(weights).parameters) == ["n", "d", "h"]
     assert weights.__doc__ == "Weights." and weights.__name__ == "weights"
 
+
+
+# -- checks the memories share (issue 13: one vocabulary) -------------------------------
+
+
+def test_check_real_keeps_integers_when_asked():
+    assert check_real(107, "radius", 0, 1000, integers=True) == 107
+    assert type(check_real(np.int64(107), "radius", integers=True)) is int
+    assert type(check_real(107, "radius")) is float
+    assert check_real(2.5, "radius", integers=True) == 2.5
+
+
+def test_check_dtype_says_what_the_dtype_is_for():
+    with pytest.raises(ValueError, match=r"dtype must be one of float32, float64 \(the "
+                                         r"accumulators' dtype\), got 'int8'"):
+        check_dtype("int8", "dtype", ("float32", "float64"), "the accumulators' dtype")
+
+
+def test_list_rows_names_at_most_ten():
+    assert list_rows(np.array([False, True, True])) == "[1, 2] (2 of 3)"
+    assert (list_rows(np.arange(30) % 2 == 0)
+            == "[0, 2, 4, 6, 8, 10, 12, 14, 16, 18, ...] (15 of 30)")
+
+
+def test_real_rows_accepts_what_numpy_upcasts():
+    for dtype in (np.float16, np.float64, np.int8, np.uint64, np.bool_):
+        rows, single = real_rows(np.ones((2, 3), dtype), "x", 3, "dim")
+        assert rows.shape == (2, 3) and rows.dtype == dtype and not single
+    rows, single = real_rows([1, 2, 3], "x", 3, "dim")
+    assert rows.shape == (1, 3) and single
+    with pytest.raises(TypeError, match=r"x must be real vectors, got .*complex.*np.real\(x\)"):
+        real_rows(np.ones(3, complex), "x", 3, "dim")
+    with pytest.raises(TypeError, match="x must be real vectors of a numeric dtype"):
+        real_rows(np.array(["a", "b", "c"]), "x", 3, "dim")
+    with pytest.raises(ValueError, match=r"x must be one vector of length 3 \(dim\) or a batch "
+                                         r"of shape \(m, 3\)"):
+        real_rows(np.ones((2, 4)), "x", 3, "dim")
+    with pytest.raises(ValueError, match="x is empty"):
+        real_rows(np.ones((0, 3)), "x", 3, "dim")
+
+
+def test_unit_vectors_normalise_in_float64_then_round_to_float32(rng):
+    x = rng.standard_normal((5, 7)) * 1e-200  # squares would underflow without scaling
+    u = unit_vectors(x, "x")
+    assert u.dtype == np.float32
+    want = (x * 1e200) / np.linalg.norm(x * 1e200, axis=1, keepdims=True)
+    np.testing.assert_array_equal(u, want.astype(np.float32))
+    unit, zero = normalise_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_array_equal(unit, [[0.6, 0.8], [0.0, 0.0]])
+    np.testing.assert_array_equal(zero, [False, True])
+    with pytest.raises(ValueError, match=r"x has NaN or infinite values in rows \[1\] "
+                                         r"\(1 of 3\)"):
+        unit_vectors(np.array([[1.0, 0], [np.inf, 0], [0, 1]]), "x")
+    with pytest.raises(ValueError, match=r"x has zero vectors in rows \[0\] \(1 of 2\)"):
+        unit_vectors(np.array([[0.0, 0], [0, 1]]), "x")
+
+
+def test_finite_rows_refuse_overflow_in_the_target_dtype():
+    out = finite_rows(np.array([[1, 2]], np.int64), "v", np.float32)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    with pytest.raises(ValueError, match=r"v has NaN or infinite values \(or values beyond the "
+                                         r"float32 range\) in rows \[1\]"):
+        finite_rows(np.array([[1.0, 2.0], [1e300, 0.0]]), "v", np.float32)
+
+
+def test_write_and_iteration_checks_the_memories_share():
+    check_pairs(3, 3)
+    with pytest.raises(ValueError, match="keys and values must have the same number of rows, "
+                                         "got 3 and 2"):
+        check_pairs(3, 2)
+    require_values(8, 8, "-bit")
+    with pytest.raises(ValueError, match="values are required: this memory stores 4-dimensional "
+                                         "values at 8-dimensional keys"):
+        require_values(8, 4, "-dimensional")
+    assert check_iterations(5, 8, 8, "value_dim == dim") == 5
+    assert check_iterations(1, 8, 4, "value_dim == dim") == 1
+    with pytest.raises(ValueError, match=r"iterated reads feed the result back as a query and "
+                                         r"need an autoassociative memory \(value_dim == dim\), "
+                                         r"got 4 != 8; use iterations=1"):
+        check_iterations(2, 8, 4, "value_dim == dim", "a query")
+    with pytest.raises(ValueError, match=r"iterations must be in \[1, inf\]"):
+        check_iterations(0, 8, 8, "value_dim == dim")

@@ -237,3 +237,135 @@ def _activate_index_impl(Q, n_bits, n_locations, indptr, postings, out_mask):
 
 
 _activate_index_serial, _activate_index_parallel = twins(_activate_index_impl)
+
+
+# -- activation by the design's keys (batches) ---------------------------------------
+#
+# ``E[i, t] = 2 c + b`` for the t-th coordinate ``c`` that location i selects,
+# with required value ``b``; ``T[2 j + b, w]`` has bit ``r`` set when query
+# ``64 w + r`` has value ``b`` on coordinate ``j``.  The queries that activate
+# location i are then the AND of its k rows of T: k word operations per
+# location and 64 queries, instead of 2 W per location and query in the
+# masked scan.  The result is the transposed activation: ``hits[i, w]``, the
+# bits of the queries ``64 w + r`` that activate location ``i``.
+
+
+def _activate_keys_impl(T, valid, E, n_chunks, hits):
+    N = E.shape[0]
+    k = E.shape[1]
+    Qw = T.shape[1]
+    head = min(k, 4)
+    per_chunk = (N + n_chunks - 1) // n_chunks
+    for chunk in prange(n_chunks):
+        acc = np.empty(Qw, np.uint64)
+        for i in range(chunk * per_chunk, min(N, (chunk + 1) * per_chunk)):
+            acc[:] = valid
+            # A key at a time over all query words (contiguous in T's row);
+            # the first few without a branch, then stop once no query survives.
+            for t in range(k):
+                row = T[E[i, t]]
+                alive = np.uint64(0)
+                for w in range(Qw):
+                    a = acc[w] & row[w]
+                    acc[w] = a
+                    alive |= a
+                if t >= head - 1 and alive == 0:
+                    break
+            for w in range(Qw):
+                hits[i, w] = acc[w]
+
+
+_activate_keys_serial, _activate_keys_parallel = twins(_activate_keys_impl)
+
+
+@jit
+def _hits_count(hits, indptr):
+    # indptr (zeros, q + 1 entries) <- the CSR row pointers of the transposed hits.
+    N = hits.shape[0]
+    Qw = hits.shape[1]
+    for i in range(N):
+        for w in range(Qw):
+            m = hits[i, w]
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                indptr[64 * w + popcount(low - np.uint64(1)) + 1] += 1
+                m ^= low
+    for q in range(indptr.size - 1):
+        indptr[q + 1] += indptr[q]
+
+
+@jit
+def _hits_fill(hits, indptr, indices):
+    # Locations in ascending order within each query (i runs upwards).
+    N = hits.shape[0]
+    Qw = hits.shape[1]
+    fill = indptr[:-1].copy()
+    for i in range(N):
+        for w in range(Qw):
+            m = hits[i, w]
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                q = 64 * w + popcount(low - np.uint64(1))
+                indices[fill[q]] = i
+                fill[q] += 1
+                m ^= low
+
+
+def _activate_keys_rows_impl(X, E, n_chunks, out_mask):
+    # One or a few queries: X[q, 2 j + b] = 1 when query q has x_j = b (a
+    # byte table in L1).  Location i is activated when X[q, E[i, t]] = 1 for
+    # every t: the first four keys without a branch, then the rest until one
+    # fails.  Bits go to the radius scan's masks, 64 locations per word; a
+    # block's keys stay in L1 while every query passes over them.
+    nq = X.shape[0]
+    N = E.shape[0]
+    k = E.shape[1]
+    n_blocks = (N + 63) // 64
+    blocks_per_chunk = (n_blocks + n_chunks - 1) // n_chunks
+    for chunk in prange(n_chunks):
+        for block in range(chunk * blocks_per_chunk,
+                           min(n_blocks, (chunk + 1) * blocks_per_chunk)):
+            start = block * 64
+            count = min(64, N - start)
+            for q in range(nq):
+                x = X[q]
+                word = np.uint64(0)
+                for l in range(count):
+                    i = start + l
+                    if k >= 4:
+                        ok = x[E[i, 0]] & x[E[i, 1]] & x[E[i, 2]] & x[E[i, 3]]
+                        t0 = 4
+                    else:
+                        ok = np.uint8(1)
+                        for t in range(k):
+                            ok &= x[E[i, t]]
+                        t0 = k
+                    if ok != 0:
+                        for t in range(t0, k):
+                            if x[E[i, t]] == 0:
+                                ok = np.uint8(0)
+                                break
+                    word |= np.uint64(ok) << np.uint64(l)
+                out_mask[q, block] = word
+
+
+_activate_keys_rows_serial, _activate_keys_rows_parallel = twins(_activate_keys_rows_impl)
+
+
+@jit
+def _keys_impl(M, V, keys):
+    # keys[i, t] = 2 j + b for the t-th selected coordinate j of location i
+    # (in the order of its bits in the words), b its required value.  Every
+    # row of M has exactly keys.shape[1] bits set (checked by the caller).
+    N = M.shape[0]
+    W = M.shape[1]
+    for i in range(N):
+        t = 0
+        for w in range(W):
+            m = M[i, w]
+            while m != 0:
+                low = m & (~m + np.uint64(1))
+                b = 1 if (V[i, w] & low) != 0 else 0
+                keys[i, t] = 2 * _coordinate(w, popcount(low - np.uint64(1))) + b
+                t += 1
+                m ^= low

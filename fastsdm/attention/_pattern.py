@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from fastsdm._core import ReadInfo, iterate, moved_at_most, same_rows, threshold
 from fastsdm._validation import (
     as_bits,
     check_beta,
@@ -21,8 +22,7 @@ from fastsdm._validation import (
     real_array,
     unit_rows,
 )
-from fastsdm.bits import pack_bits, unpack_bits
-from fastsdm.memory import ReadInfo
+from fastsdm.bits import unpack_bits
 from fastsdm.search import hamming_distances
 from fastsdm.theory import fit_beta, fit_cap_beta, log_intersection
 
@@ -90,11 +90,7 @@ def _pattern_read_once(Q, keys, values, n_value_bits, table, keep_ties):
         # n_keys weights totalling 1 (or exactly 0 when no pattern has weight):
         # exactly balanced votes must not be decided by rounding noise.
         tol = 2.0 * n_keys * _EPS * weights.sum(axis=1, keepdims=True)
-        bits = (sums > tol).astype(np.uint8)
-        if keep_ties:
-            tie = np.abs(sums) <= tol
-            bits[tie] = unpack_bits(block, n_value_bits)[tie]
-        out[start : start + step] = pack_bits(bits)
+        out[start : start + step] = threshold(sums, block if keep_ties else None, tol)
     return out
 
 
@@ -236,27 +232,10 @@ def sdm_pattern_read(queries: np.ndarray, keys: np.ndarray, values: np.ndarray |
     def read(words):
         return _pattern_read_once(words, keys, values, n_value_bits, table, autoassociative)
 
-    steps = np.zeros(Q.shape[0], dtype=np.int64)
-    converged = np.zeros(Q.shape[0], dtype=bool)
-    if iterations == 1:
-        current = read(Q)
-        steps[:] = 1
-        if n_value_bits == n_bits:
-            converged[:] = (current == Q).all(axis=1)
-    else:
-        current = Q.copy()
-        active = np.arange(Q.shape[0])
-        for _ in range(iterations):
-            nxt = read(current[active])
-            steps[active] += 1
-            fixed = (nxt == current[active]).all(axis=1)
-            current[active] = nxt
-            converged[active[fixed]] = True
-            active = active[~fixed]
-            if active.size == 0:
-                break
+    current, info = iterate(read, Q, iterations,
+                            fixed=same_rows if n_value_bits == n_bits else None)
     result = qbits.restore(current, n_value_bits)
-    return (result, ReadInfo(steps, converged)) if return_info else result
+    return (result, info) if return_info else result
 
 
 def _cosine_weigher(n: int, radius, beta):
@@ -392,20 +371,20 @@ def continuous_pattern_read(queries: npt.ArrayLike, keys: npt.ArrayLike,
                          "the read is fed back as a query; use iterations=1 with values")
     weigh = _cosine_weigher(dim, radius, beta)
     step = max(1, BLOCK_BYTES // (8 * keys.shape[0]))
-    current = Q
-    for _ in range(iterations):
-        out = np.empty((Q.shape[0], values.shape[1]))
-        for start in range(0, Q.shape[0], step):
+
+    def read(current):
+        out = np.empty((current.shape[0], values.shape[1]))
+        for start in range(0, current.shape[0], step):
             block = current[start : start + step]
             # Rounding can push |cos| a hair past 1 for (nearly) parallel vectors.
             cos = np.clip(block @ keys.T, -1.0, 1.0)
             out[start : start + step] = weigh(cos) @ values
         if not autoassociative:
-            return out[0] if single else out
+            return out
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        out = np.where(norms > 0.0, out / np.where(norms > 0.0, norms, 1.0), current)
-        moved = np.abs(out - current).max()
-        current = out
-        if moved <= 1e-12:
-            break
+        return np.where(norms > 0.0, out / np.where(norms > 0.0, norms, 1.0), current)
+
+    # The batch stops as a whole once no coordinate of any query moves.
+    current, _ = iterate(read, Q, iterations, together=True,
+                         fixed=moved_at_most(1e-12) if autoassociative else None)
     return current[0] if single else current

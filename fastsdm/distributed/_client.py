@@ -1,56 +1,44 @@
-"""A Sparse Distributed Memory sharded over a Dask cluster.
+"""The client side of a :class:`ShardedSDM`: the memory users hold.
 
-The hard locations of an SDM are independent of each other, so a memory
-splits into contiguous blocks of locations (*shards*): a write is the same
-batch applied by every shard to its own rows, and a read is the sum of every
-shard's partial counter sums, thresholded once.  :class:`ShardedSDM` keeps
-each shard in a Dask actor (an ordinary :class:`fastsdm.SDM` over its block of
-locations, living on a worker) and gives the same results as a
-single-process :class:`fastsdm.SDM` with the same seed, bit for bit.
-
-Dask is an optional dependency: ``pip install "fastsdm[distributed]"``.
-``import fastsdm`` never imports it, and this module imports it only when a
-memory is built or loaded.
+The client validates every call (:mod:`fastsdm._validation`,
+:mod:`fastsdm._params`, :func:`fastsdm._core.write_inputs`), owns the tie
+generator, sends each shard (:class:`fastsdm.distributed._worker.Shard`, a
+Dask actor) its operation, and adds the shards' partial sums and thresholds
+them (:func:`fastsdm._core.threshold`); iterated reads run the core's one
+loop (:func:`fastsdm._core.read_bits`).  Checkpoint files are written on a
+worker by :mod:`fastsdm.distributed._checkpoint`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import pickle
-import re
-import shutil
-import socket
 import time
-import traceback
 import uuid
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _persist
-from . import memory as _memory
-from ._jit import use_parallel
-from ._kernels import counters as _c
-from ._locking import RWLock, exclusive, shared
-from ._params import MetadataError, SDMParams, check_tie_rng_state, seed_entropy
-from ._validation import as_words, check_int, n_words
-from .bits import pack_bits
-from .memory import (
-    SDM,
-    generate_addresses,
-    read_iterated,
-    tie_words,
-    write_inputs,
+from .. import __version__
+from .._core import read_bits, threshold, tie_words, write_inputs
+from .._locking import RWLock, exclusive, shared
+from .._machine import available_memory
+from .._params import SDMParams
+from .._persist import mmap_mode
+from .._validation import as_words, check_int, n_words, renamed_keywords
+from ..memory import SDM
+from ._checkpoint import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    commit_save,
+    prepare_save,
+    read_manifest,
+    update_manifest,
 )
-from .search import knn_arrays, queries_per_chunk
+from ._worker import Shard
 
-__all__ = ["ShardedSDM", "ShardLostError"]
+__all__ = ["ShardedSDM", "ShardLostError", "ROUND_BYTES", "POLL_SECONDS"]
 
-FORMAT_NAME = "fastsdm.ShardedSDM"
-FORMAT_VERSION = 1
-MANIFEST_FILE = "fastsdm-sharded.json"
 #: Bytes of partial sums (or k-NN candidates) one shard returns per round: a
 #: large batch is read in rounds so that no reply, and no sum on the client,
 #: exceeds this.
@@ -58,7 +46,6 @@ ROUND_BYTES = 64 << 20
 #: Seconds between checks of a shard's actor while waiting for its answer.
 POLL_SECONDS = 0.5
 
-_SHARD_DIR = re.compile(r"^\.?shard-\d{5}-[0-9a-f]{12}(\..*)?$")
 _INSTALL_HINT = ('fastsdm.distributed needs Dask distributed: pip install "fastsdm[distributed]" '
                  '(or pip install "dask[distributed]>=2024.1")')
 
@@ -106,260 +93,6 @@ def _close_cluster(owned) -> None:
     client.close()
     cluster.close()
 
-
-# -- the shard: runs on a worker ------------------------------------------------
-
-
-class _Failure:
-    """An exception raised by shard code, returned instead of raised.
-
-    Returning it keeps the shard's own errors (bad path, full disk, memory)
-    apart from Dask's errors (a lost worker), which are raised by the actor
-    machinery itself.
-    """
-
-    def __init__(self, exc: BaseException):
-        self.text = traceback.format_exc()
-        try:
-            pickle.dumps(exc)
-        except Exception:
-            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-        self.exc = exc
-
-
-class _Shard:
-    """Locations ``start:stop`` of a memory, as a Dask actor's state.
-
-    Built on its worker: a new shard generates its own addresses there from
-    the memory's entropy (never shipped), a loaded one reads its directory.
-    Every call goes through :meth:`call`, which returns ``(True, result)`` or
-    ``(False, _Failure)``.
-    """
-
-    def __init__(self, index: int, start: int, stop: int, params: dict, path: str | None = None,
-                 mmap=None, verify=None):
-        self.index, self.start, self.stop = index, start, stop
-        n_local = stop - start
-        activation = ({"radius": params["radius"]} if params["k_nearest"] is None
-                      else {"k_nearest": min(params["k_nearest"], n_local)})
-        if path is None:
-            addresses = generate_addresses(params["seed"], params["n_locations"],
-                                           params["n_bits"], start, stop)
-            self.sdm = SDM(params["n_bits"], n_data_bits=params["n_data_bits"],
-                           counter_dtype=params["counter_dtype"], ties=params["ties"],
-                           seed=params["seed"], addresses=addresses, **activation)
-        else:
-            self.sdm = SDM.load(path, mmap=mmap, verify=verify)
-            want = {"n_bits": params["n_bits"], "n_data_bits": params["n_data_bits"],
-                    "counter_dtype": np.dtype(params["counter_dtype"]), "ties": params["ties"],
-                    "seed": params["seed"], "n_locations": n_local, **activation}
-            got = {key: getattr(self.sdm, key) for key in want}
-            if got != want:
-                diff = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
-                raise ValueError(f"{path} does not hold shard {index} of this memory "
-                                 f"(saved value, expected value): {diff}; the checkpoint is "
-                                 "corrupt or mixes directories of different memories")
-
-    def call(self, name: str, *args):
-        try:
-            return True, getattr(self, "_" + name)(*args)
-        except Exception as exc:
-            return False, _Failure(exc)
-
-    def _describe(self) -> dict:
-        return {"index": self.index, "start": self.start, "stop": self.stop,
-                "nbytes": int(self.sdm.nbytes), "pid": os.getpid(), "host": socket.gethostname()}
-
-    # Writes.
-
-    def _write(self, words, data_words, weight, parallel):
-        self.sdm.write(words, data_words, weight=weight, parallel=parallel)
-
-    def _write_csr(self, indptr, indices, data_words, weight, parallel):
-        sdm = self.sdm
-        if not sdm.counters.flags.writeable:
-            raise ValueError("this shard's counters are read-only (loaded with mmap='r')")
-        sdm._apply(indptr, indices, sdm._deltas(data_words, weight), parallel)
-
-    def _clear(self):
-        self.sdm.clear()
-
-    # Reads: partial sums only; the client draws the ties and thresholds.
-
-    def _sums(self, words, parallel):
-        sdm = self.sdm
-        step = queries_per_chunk(sdm.n_locations)
-        total, bound = None, 0
-        for start in range(0, words.shape[0], step):
-            chunk = slice(start, start + step)
-            indptr, indices = sdm._activate_words(words[chunk], parallel)
-            sums, chunk_bound = self._sums_csr(indptr, indices, parallel)
-            if total is None:
-                if sums.shape[0] == words.shape[0]:
-                    return sums, chunk_bound
-                total = np.empty((words.shape[0], sdm.n_data_bits), dtype=sums.dtype)
-            if sums.dtype != total.dtype:
-                total = total.astype(np.int64)
-            total[chunk] = sums
-            bound = max(bound, chunk_bound)
-        return total, bound
-
-    def _sums_csr(self, indptr, indices, parallel):
-        """Counter sums of the activated rows, and a bound on their magnitude.
-
-        The read kernel, as SDM._read_words runs it: the sums stay int32 when
-        they cannot overflow it, which halves the bytes sent back.
-        """
-        sdm = self.sdm
-        m = indptr.size - 1
-        info = np.iinfo(sdm.counter_dtype)
-        bound = int(np.diff(indptr).max(initial=0)) * max(-int(info.min), int(info.max))
-        sums = np.empty((m, sdm.n_data_bits), dtype=sdm._sum_dtype(indptr))
-        out = np.empty((m, n_words(sdm.n_data_bits)), dtype=np.uint64)
-        ties = np.zeros_like(out)
-        par = use_parallel(indices.size * sdm.n_data_bits, parallel)
-        (_c._read_parallel if par else _c._read_serial)(indptr, indices, sdm.counters, ties,
-                                                        sums, out)
-        return sums, bound
-
-    def _activate(self, words, parallel):
-        return self.sdm._activate_words(words, parallel)
-
-    def _knn(self, words, parallel):
-        k = self.sdm.k_nearest
-        indices, distances = knn_arrays(words, self.sdm.addresses, k, parallel)
-        indices += self.start
-        return indices, distances
-
-    # Inspection and persistence.
-
-    def _addresses(self, lo, hi):
-        return np.array(self.sdm.addresses[lo:hi])
-
-    def _counters(self, lo, hi):
-        return np.array(self.sdm.counters[lo:hi])
-
-    def _save(self, path):
-        self.sdm.save(path)
-
-    def _flush(self):
-        self.sdm.flush()
-
-
-# -- checkpoint files: these run on a worker ------------------------------------
-
-
-def _prepare_save(path: str, overwrite: bool) -> None:
-    target = Path(path)
-    if target.exists():
-        if not target.is_dir():
-            raise FileExistsError(f"{target} exists and is not a directory; choose another path")
-        if (target / MANIFEST_FILE).exists():
-            if not overwrite:
-                raise FileExistsError(f"{target} holds a saved ShardedSDM; pass overwrite=True "
-                                      "to replace it")
-        elif any(target.iterdir()):
-            raise FileExistsError(f"{target} is a non-empty directory that is not a saved "
-                                  "ShardedSDM; refusing to write into it")
-    target.mkdir(parents=True, exist_ok=True)
-
-
-def _commit_save(path: str, manifest: dict) -> None:
-    """Publish a checkpoint: replace the manifest, then drop other shard directories.
-
-    The manifest names the shard directories written by this save, so a save
-    interrupted before this point leaves the previous checkpoint intact.
-    """
-    target = Path(path)
-    _write_manifest(target, manifest)
-    keep = {shard["dir"] for shard in manifest["shards"]}
-    for entry in target.iterdir():
-        if entry.name not in keep and _SHARD_DIR.match(entry.name):
-            # Shard directories of earlier or interrupted saves, and what an
-            # interrupted shard save left beside its directory.
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-
-
-def _write_manifest(target: Path, manifest: dict) -> None:
-    """Replace the manifest atomically and durably (temporary file, fsync, rename, fsync)."""
-    tmp = target / (MANIFEST_FILE + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(json.dumps(manifest, indent=1).encode())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target / MANIFEST_FILE)
-    _persist._fsync_dir(target)
-
-
-_MANIFEST_KEYS = (*SDMParams.KEYS, "tie_rng_state", "shards", "fastsdm_version")
-
-
-def _read_manifest(path: str) -> dict:
-    """The checkpoint's manifest, every field checked (the parameters as SDM.load checks them)."""
-    target = Path(path)
-    file = target / MANIFEST_FILE
-    if not file.is_file():
-        raise ValueError(f"{target} is not a saved ShardedSDM (no {MANIFEST_FILE} there, as seen "
-                         "from the Dask workers); save one with ShardedSDM.save()")
-    with open(file, "rb") as f:
-        raw = f.read(_persist.MAX_META_BYTES + 1)
-    try:
-        if len(raw) > _persist.MAX_META_BYTES:
-            raise ValueError(f"larger than {_persist.MAX_META_BYTES} bytes")
-        manifest = json.loads(raw.decode("utf-8"), parse_constant=_persist._no_constants,
-                              object_pairs_hook=_persist._no_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{file} is not valid JSON ({exc}); the checkpoint is corrupt") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise ValueError(f"{file} does not describe a {FORMAT_NAME} memory (format={found!r})")
-    version = manifest.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise ValueError(f"{target} has format version {version!r}; this "
-                         f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
-    missing = set(_MANIFEST_KEYS) - {"fastsdm_version"} - manifest.keys()
-    if missing:
-        raise ValueError(f"{file} lacks {sorted(missing)}; the checkpoint is corrupt")
-    unknown = manifest.keys() - set(_MANIFEST_KEYS) - {"format", "format_version"}
-    if unknown:
-        raise ValueError(f"{file} has unknown fields {sorted(unknown)}; the checkpoint is "
-                         "corrupt, or was written by a newer fastsdm: upgrade fastsdm")
-    try:
-        params = SDMParams.from_metadata(manifest, min_locations=1)
-        check_tie_rng_state(manifest["tie_rng_state"])
-        if type(manifest.get("fastsdm_version", "")) is not str:
-            raise MetadataError(f"fastsdm_version must be a string, got "
-                                f"{manifest['fastsdm_version']!r}")
-        shards = manifest["shards"]
-        if not (type(shards) is list and shards and all(
-                type(s) is dict and s.keys() == {"start", "stop", "dir"}
-                and type(s["start"]) is int and type(s["stop"]) is int
-                and type(s["dir"]) is str for s in shards)):
-            raise MetadataError("shards must be a non-empty list of {'start': int, 'stop': int, "
-                                f"'dir': str}}, got {shards!r}"[:300])
-    except MetadataError as exc:
-        raise ValueError(f"{file} holds invalid parameters ({exc}); the checkpoint is "
-                         "corrupt") from None
-    stops = [0] + [s["stop"] for s in shards]
-    if ([s["start"] for s in shards] != stops[:-1] or stops[-1] != params.n_locations
-            or any(s["stop"] <= s["start"] for s in shards)):
-        raise ValueError(f"{file} lists shards that do not tile locations 0:"
-                         f"{params.n_locations}; the checkpoint is corrupt")
-    for shard in shards:
-        if not _SHARD_DIR.match(shard["dir"]) or shard["dir"].startswith("."):
-            raise ValueError(f"{file} names a shard directory {shard['dir']!r} that fastsdm "
-                             "does not write; the checkpoint is corrupt")
-    return manifest
-
-
-def _update_manifest(path: str, updates: dict) -> None:
-    target = Path(path)
-    manifest = _read_manifest(path)
-    manifest.update(updates)
-    _write_manifest(target, manifest)
 
 
 # -- the client side ------------------------------------------------------------
@@ -464,33 +197,47 @@ class ShardedSDM:
     True
     """
 
+    @renamed_keywords(n_data_bits="n_value_bits")
     def __init__(self, n_bits: int, n_locations: int, radius: int | None = None, *,
                  activation_probability: float | None = None, k_nearest: int | None = None,
-                 n_data_bits: int | None = None, counter_dtype="int16", ties: str = "random",
+                 n_value_bits: int | None = None, counter_dtype="int16", ties: str = "random",
                  seed=None, n_shards: int, client=None, timeout: float | None = None):
-        self._lock = RWLock()
-        SDMParams.create(
+        params = SDMParams.create(
             n_bits, n_locations, radius, activation_probability=activation_probability,
-            k_nearest=k_nearest, n_data_bits=n_data_bits, counter_dtype=counter_dtype, ties=ties,
-            min_locations=1, locations_hint="a sharded memory holds at least one location"
-        ).assign(self)
-        n_shards = check_int(n_shards, "n_shards", 1, self.n_locations,
+            k_nearest=k_nearest, n_data_bits=n_value_bits, counter_dtype=counter_dtype,
+            ties=ties, seed=seed, min_locations=1,
+            locations_hint="a sharded memory holds at least one location")
+        n_shards = check_int(n_shards, "n_shards", 1, params.n_locations,
                              hint="every shard holds at least one location")
-        seq, self.seed = seed_entropy(seed)
-        self._tie_rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(1,)))
-        self.shard_bounds = np.array([i * self.n_locations // n_shards
-                                      for i in range(n_shards + 1)], dtype=np.int64)
-        self._path = None
-        self._read_only = False
+        bounds = np.array([i * params.n_locations // n_shards for i in range(n_shards + 1)],
+                          dtype=np.int64)
+        tie_rng = np.random.default_rng(np.random.SeedSequence(params.seed, spawn_key=(1,)))
+        self._build(params, bounds, tie_rng, None, False)
         self._start(client, None, timeout, [None] * n_shards, None, None)
+
+    def _build(self, params: SDMParams, shard_bounds, tie_rng, path, read_only) -> None:
+        """Set the client's state: the one place the constructor and :meth:`load` do it.
+
+        ``path`` is the checkpoint :meth:`flush` updates (``load(mmap=True)``).
+        """
+        params.assign(self)
+        self.seed = params.seed
+        self.shard_bounds = shard_bounds
+        self._tie_rng = tie_rng
+        self._lock = RWLock()
+        self._path = path
+        self._read_only = read_only
+        self._actors, self._futures, self._lost, self._owned = [], [], None, None
 
     # -- cluster plumbing -------------------------------------------------------
 
-    def _params(self) -> dict:
-        return SDMParams.create(self.n_bits, self.n_locations, self.radius,
-                                k_nearest=self.k_nearest, n_data_bits=self.n_data_bits,
-                                counter_dtype=self.counter_dtype, ties=self.ties, seed=self.seed,
-                                min_locations=1).to_metadata()
+    def _params(self) -> SDMParams:
+        return SDMParams.of(self, min_locations=1)
+
+    @property
+    def n_value_bits(self) -> int:
+        """Width of the stored values (the same number as :attr:`n_data_bits`)."""
+        return self.n_data_bits
 
     def _start(self, client, owned, timeout, paths, mmap, verify):
         """Create the shard actors on ``client`` (or on a private cluster)."""
@@ -514,12 +261,12 @@ class ShardedSDM:
         n_shards = self.shard_bounds.size - 1
         self.workers = [addresses[i * len(addresses) // n_shards] for i in range(n_shards)]
         self._check_worker_memory()
-        params = self._params()
+        params = self._params().to_metadata()
         token = uuid.uuid4().hex[:12]
         for i in range(n_shards):
             start, stop = int(self.shard_bounds[i]), int(self.shard_bounds[i + 1])
             self._futures.append(self.client.submit(
-                _Shard, i, start, stop, params, paths[i], mmap, verify, actor=True,
+                Shard, i, start, stop, params, paths[i], mmap, verify, actor=True,
                 key=f"fastsdm-shard-{i:05d}-{token}", workers=[self.workers[i]],
                 allow_other_workers=False))
         self._await_shards()
@@ -527,7 +274,7 @@ class ShardedSDM:
         # a proxy bound to a worker object hangs once that worker is closed.
         actor = _distributed().Actor
         with self.client.as_current():
-            self._actors = [actor(_Shard, worker, future.key)
+            self._actors = [actor(Shard, worker, future.key)
                             for worker, future in zip(self.workers, self._futures, strict=True)]
 
     def _await_shards(self):
@@ -553,7 +300,7 @@ class ShardedSDM:
     def _check_worker_memory(self):
         if self._owned is not None:
             # The private cluster keeps every shard in this process.
-            available = _memory._available_memory()
+            available = available_memory()
             if available is not None and self.nbytes > available:
                 raise MemoryError(
                     f"this memory needs {self.nbytes} bytes ({self.nbytes / 2**30:.2f} GiB) and "
@@ -597,8 +344,9 @@ class ShardedSDM:
                       "replay the writes made since")
         return ShardLostError(self._lost)
 
-    def _call(self, name: str, args: list, *, mutating: bool = False) -> list:
-        """Call ``name`` on the shards with ``args[i]`` (None skips shard i).
+    def _call(self, operation, args: list, *, mutating: bool = False) -> list:
+        """Call ``operation`` (a :class:`Shard` method) on the shards with ``args[i]``
+        (None skips shard i).
 
         Returns the results in shard order (None for skipped shards).  Dask's
         errors mean a shard is lost; the shard code's own errors are raised
@@ -618,7 +366,7 @@ class ShardedSDM:
                 if a is None:
                     continue
                 try:
-                    pending.append((i, self._actors[i].call(name, *a)))
+                    pending.append((i, self._actors[i].call(operation, *a)))
                 except Exception as exc:  # the proxy raises when its worker is known lost
                     lost = lost or (i, exc, "is lost")
                     break
@@ -636,12 +384,14 @@ class ShardedSDM:
                 else:
                     failure = failure or (i, value)
         except BaseException:
+            name = operation.__name__
             if mutating:
                 self._lost = (f"a {name} was interrupted and may have reached only some "
                               "shards; the memory no longer answers. Recover from the last "
                               "checkpoint with fastsdm.distributed.ShardedSDM.load("
                               "last_checkpoint, client=client)")
             raise
+        name = operation.__name__
         if lost is not None:
             raise self._lose(*lost) from lost[1]
         if failure is not None:
@@ -716,7 +466,7 @@ class ShardedSDM:
     @shared
     def shard_info(self) -> list[dict]:
         """Where each shard lives: index, start, stop, worker, host, pid, nbytes."""
-        info = self._call("describe", self._each())
+        info = self._call(Shard.describe, self._each())
         for entry, worker in zip(info, self.workers, strict=True):
             entry["worker"] = worker
         return info
@@ -732,7 +482,7 @@ class ShardedSDM:
 
     def _knn_top(self, words, parallel) -> np.ndarray:
         """Global k nearest of each query, ascending indices (two-phase, first phase)."""
-        parts = self._call("knn", self._each(words, parallel))
+        parts = self._call(Shard.knn, self._each(words, parallel))
         N, k = self.n_locations, self.k_nearest
         keys = np.concatenate([dist.astype(np.int64) * N + idx for idx, dist in parts], axis=1)
         if keys.shape[1] > k:
@@ -789,7 +539,7 @@ class ShardedSDM:
         indptrs, indices = [np.zeros(1, dtype=np.int64)], []
         for chunk in self._rounds(words.shape[0]):
             if self.k_nearest is None:
-                ptr, idx = self._merge_csr(self._call("activate", self._each(words[chunk],
+                ptr, idx = self._merge_csr(self._call(Shard.activate, self._each(words[chunk],
                                                                              parallel)))
             else:
                 top = self._knn_top(words[chunk], parallel)
@@ -802,19 +552,22 @@ class ShardedSDM:
     # -- write ----------------------------------------------------------------------
 
     @exclusive
-    def write(self, addresses, data=None, *, weight: int = 1, parallel: bool | None = None):
-        """Store data at addresses on every shard (a batch at once).
+    @renamed_keywords(addresses="keys", data="values")
+    def write(self, keys, values=None, *, weight: int = 1, parallel: bool | None = None):
+        """Store values at keys on every shard (a batch at once).
 
         Same effect as :meth:`fastsdm.SDM.write`, saturation included.  All
         input checks happen on the client, before any shard is touched.
 
         Parameters
         ----------
-        addresses : ndarray, shape (W,) / (n_bits,) or (m, W) / (m, n_bits)
-            Packed ``uint64`` words or 0/1 bits.
-        data : ndarray, optional
-            One row per address, ``n_data_bits`` wide, packed or 0/1; ``None``
-            stores the addresses (autoassociative).
+        keys : ndarray, shape (W,) / (n_bits,) or (m, W) / (m, n_bits)
+            Packed ``uint64`` words, ``np.packbits`` bytes or 0/1 bits.
+            ``addresses=`` is its older spelling, still accepted.
+        values : ndarray, optional
+            One row per key, ``n_value_bits`` wide, in the same forms; ``None``
+            stores the keys (autoassociative).  ``data=`` is its older
+            spelling, still accepted.
         weight : int
             Added where the data bit is 1, subtracted where it is 0.
         parallel : bool, optional
@@ -830,9 +583,10 @@ class ShardedSDM:
         if self._read_only:
             raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
                              "it with mmap=True to write to the files or mmap='c' to write in RAM")
-        words, data_words, weight = write_inputs(self, addresses, data, weight)
+        words, data_words, weight = write_inputs(self.n_bits, self.n_data_bits, keys, values,
+                                                 weight)
         if self.k_nearest is None:
-            self._call("write", self._each(words, data_words, weight, parallel), mutating=True)
+            self._call(Shard.write, self._each(words, data_words, weight, parallel), mutating=True)
             return
         data_words = words if data_words is None else data_words
         for chunk in self._rounds(words.shape[0]):
@@ -847,17 +601,17 @@ class ShardedSDM:
                 raise
             args = [None if part is None else (*part, data_words[chunk], weight, parallel)
                     for part in csr]
-            self._call("write_csr", args, mutating=True)
+            self._call(Shard.write_csr, args, mutating=True)
 
     @exclusive
     def clear(self) -> None:
         """Set every counter of every shard to zero."""
-        self._call("clear", self._each(), mutating=True)
+        self._call(Shard.clear, self._each(), mutating=True)
 
     # -- read -------------------------------------------------------------------------
 
     def _tie_words(self, words):
-        return tie_words(self, words)
+        return tie_words(self.ties, self.n_data_bits, self._tie_rng, words)
 
     def _round_sums(self, words, parallel) -> np.ndarray:
         """Counter sums over all shards for one round of queries.
@@ -866,10 +620,10 @@ class ShardedSDM:
         the total cannot overflow it, in int64 otherwise.
         """
         if self.k_nearest is None:
-            parts = self._call("sums", self._each(words, parallel))
+            parts = self._call(Shard.sums, self._each(words, parallel))
         else:
             csr = self._split(self._knn_top(words, parallel))
-            parts = self._call("sums_csr", [None if part is None else (*part, parallel)
+            parts = self._call(Shard.sums_csr, [None if part is None else (*part, parallel)
                                             for part in csr])
         parts = [p for p in parts if p is not None]
         narrow = (all(sums.dtype == np.int32 for sums, _ in parts)
@@ -883,7 +637,7 @@ class ShardedSDM:
         return total
 
     def _read_words(self, words, parallel, want_sums=False):
-        # One SDM._read_words call: tie words for the whole batch first, then
+        # As one read of SDM's: tie words for the whole batch first, then
         # the sums, round by round, each thresholded as it arrives.
         self._check_usable()
         ties = self._tie_words(words)
@@ -891,10 +645,7 @@ class ShardedSDM:
         all_sums = []
         for chunk in self._rounds(words.shape[0]):
             sums = self._round_sums(words[chunk], parallel)
-            out[chunk] = pack_bits(sums > 0)
-            zero = sums == 0
-            if self.ties != "zero" and zero.any():
-                out[chunk] |= pack_bits(zero) & ties[chunk, : out.shape[1]]
+            out[chunk] = threshold(sums, ties[chunk])
             if want_sums:
                 all_sums.append(sums.astype(np.int64, copy=False))
         return (out, np.concatenate(all_sums)) if want_sums else out
@@ -926,7 +677,9 @@ class ShardedSDM:
         info : ReadInfo
             Only with ``return_info=True``.
         """
-        return read_iterated(self, queries, iterations, return_info, parallel)
+        return read_bits(lambda words: self._read_words(words, parallel), queries,
+                         n_bits=self.n_bits, n_data_bits=self.n_data_bits,
+                         iterations=iterations, return_info=return_info)
 
     @shared
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
@@ -945,7 +698,7 @@ class ShardedSDM:
 
     # -- inspection ---------------------------------------------------------------------
 
-    def _gather(self, name: str, start: int, stop: int | None) -> np.ndarray:
+    def _gather(self, operation, start: int, stop: int | None) -> np.ndarray:
         stop = self.n_locations if stop is None else stop
         start = check_int(start, "start", 0, self.n_locations)
         stop = check_int(stop, "stop", start, self.n_locations)
@@ -955,11 +708,12 @@ class ShardedSDM:
             hi = min(stop, int(self.shard_bounds[s + 1]))
             args.append((lo - int(self.shard_bounds[s]), hi - int(self.shard_bounds[s]))
                         if lo < hi else None)
-        parts = [p for p in self._call(name, args) if p is not None]
+        parts = [p for p in self._call(operation, args) if p is not None]
         if parts:
             return np.concatenate(parts)
-        width = self.n_words if name == "addresses" else self.n_data_bits
-        dtype = np.uint64 if name == "addresses" else self.counter_dtype
+        addresses = operation is Shard.addresses
+        width = self.n_words if addresses else self.n_data_bits
+        dtype = np.uint64 if addresses else self.counter_dtype
         return np.empty((0, width), dtype=dtype)
 
     @shared
@@ -969,12 +723,12 @@ class ShardedSDM:
         Equal to ``SDM(...).addresses[start:stop]`` for the same parameters.
         Mind the size: all of a large memory does not fit on one machine.
         """
-        return self._gather("addresses", start, stop)
+        return self._gather(Shard.addresses, start, stop)
 
     @shared
     def get_counters(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Copy counters ``start:stop`` (global indices) from the shards to the client."""
-        return self._gather("counters", start, stop)
+        return self._gather(Shard.counters, start, stop)
 
     # -- persistence ------------------------------------------------------------------
 
@@ -982,7 +736,7 @@ class ShardedSDM:
         with self._tie_rng.bit_generator.lock:
             state = self._tie_rng.bit_generator.state
         return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-                "fastsdm_version": __version__, **self._params(),
+                "fastsdm_version": __version__, **self._params().to_metadata(),
                 "tie_rng_state": state,
                 "shards": [{"start": int(self.shard_bounds[i]),
                             "stop": int(self.shard_bounds[i + 1]), "dir": d}
@@ -1016,11 +770,11 @@ class ShardedSDM:
         if overwrite and self._path is not None and Path(path) == Path(self._path):
             raise ValueError(f"this memory is memory-mapped from {path}; call flush() to bring "
                              "that checkpoint up to date, or save to another path")
-        self._on_worker(_prepare_save, path, overwrite)
+        self._on_worker(prepare_save, path, overwrite)
         token = uuid.uuid4().hex[:12]
         dirs = [f"shard-{i:05d}-{token}" for i in range(self.n_shards)]
-        self._call("save", [(os.path.join(path, d),) for d in dirs])
-        self._on_worker(_commit_save, path, self._manifest(dirs))
+        self._call(Shard.save, [(os.path.join(path, d),) for d in dirs])
+        self._on_worker(commit_save, path, self._manifest(dirs))
         return Path(path)
 
     @classmethod
@@ -1050,31 +804,23 @@ class ShardedSDM:
         ValueError
             If ``path`` is not a complete, consistent checkpoint.
         """
-        mode = {False: None, True: "r+"}.get(mmap, mmap) if isinstance(mmap, bool) else mmap
-        if mode not in (None, "r+", "r", "c"):
-            raise ValueError(f"mmap must be True, False, 'r+', 'r' or 'c', got {mmap!r}")
+        mode = mmap_mode(mmap)
         path = os.path.abspath(os.fspath(path))
         _distributed()
-        mem = cls.__new__(cls)
-        mem._actors, mem._futures, mem._lost, mem._owned = [], [], None, None
         owned = _private_cluster() if client is None else None
         try:
-            manifest = (client or owned[0]).submit(_read_manifest, path, pure=False).result(
+            manifest = (client or owned[0]).submit(read_manifest, path, pure=False).result(
                 timeout=timeout)
         except BaseException:
             if owned is not None:
                 _close_cluster(owned)
             raise
-        params = SDMParams.from_metadata(manifest, min_locations=1)  # checked by _read_manifest
-        params.assign(mem)
-        mem.seed = params.seed
-        mem._lock = RWLock()
-        mem.shard_bounds = np.array([0] + [s["stop"] for s in manifest["shards"]],
-                                    dtype=np.int64)
-        mem._tie_rng = np.random.default_rng()
-        mem._tie_rng.bit_generator.state = manifest["tie_rng_state"]
-        mem._path = path if mode == "r+" else None
-        mem._read_only = mode == "r"
+        params = SDMParams.from_metadata(manifest, min_locations=1)  # checked by read_manifest
+        bounds = np.array([0] + [s["stop"] for s in manifest["shards"]], dtype=np.int64)
+        tie_rng = np.random.default_rng()
+        tie_rng.bit_generator.state = manifest["tie_rng_state"]
+        mem = cls.__new__(cls)  # checked parameters: the constructor's checks are skipped
+        mem._build(params, bounds, tie_rng, path if mode == "r+" else None, mode == "r")
         paths = [os.path.join(path, s["dir"]) for s in manifest["shards"]]
         mem._start(client, owned, timeout, paths, mode, verify)
         return mem
@@ -1089,8 +835,8 @@ class ShardedSDM:
         if self._path is None:
             raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
                              "for others")
-        self._call("flush", self._each())
-        self._on_worker(_update_manifest, self._path,
+        self._call(Shard.flush, self._each())
+        self._on_worker(update_manifest, self._path,
                         {"tie_rng_state": self._tie_rng.bit_generator.state})
 
     # -- lifetime -------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""A sharded memory's checkpoint files: the manifest and the shard directories.
+
+These functions run on a Dask worker (the checkpoint path is the workers'),
+called by :class:`fastsdm.distributed.ShardedSDM`; each shard saves its own
+directory with :meth:`fastsdm.SDM.save`.  The manifest's parameters are
+checked as :meth:`fastsdm.SDM.load` checks its metadata
+(:meth:`fastsdm._params.SDMParams.from_metadata`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from .. import _persist
+from .._params import MetadataError, SDMParams, check_tie_rng_state
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "SHARD_DIR", "prepare_save",
+           "commit_save", "write_manifest", "read_manifest", "update_manifest"]
+
+FORMAT_NAME = "fastsdm.ShardedSDM"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "fastsdm-sharded.json"
+#: The names of shard directories (and of what an interrupted save leaves beside them).
+SHARD_DIR = re.compile(r"^\.?shard-\d{5}-[0-9a-f]{12}(\..*)?$")
+
+
+def prepare_save(path: str, overwrite: bool) -> None:
+    target = Path(path)
+    if target.exists():
+        if not target.is_dir():
+            raise FileExistsError(f"{target} exists and is not a directory; choose another path")
+        if (target / MANIFEST_FILE).exists():
+            if not overwrite:
+                raise FileExistsError(f"{target} holds a saved ShardedSDM; pass overwrite=True "
+                                      "to replace it")
+        elif any(target.iterdir()):
+            raise FileExistsError(f"{target} is a non-empty directory that is not a saved "
+                                  "ShardedSDM; refusing to write into it")
+    target.mkdir(parents=True, exist_ok=True)
+
+
+def commit_save(path: str, manifest: dict) -> None:
+    """Publish a checkpoint: replace the manifest, then drop other shard directories.
+
+    The manifest names the shard directories written by this save, so a save
+    interrupted before this point leaves the previous checkpoint intact.
+    """
+    target = Path(path)
+    write_manifest(target, manifest)
+    keep = {shard["dir"] for shard in manifest["shards"]}
+    for entry in target.iterdir():
+        if entry.name not in keep and SHARD_DIR.match(entry.name):
+            # Shard directories of earlier or interrupted saves, and what an
+            # interrupted shard save left beside its directory.
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def write_manifest(target: Path, manifest: dict) -> None:
+    """Replace the manifest atomically and durably (temporary file, fsync, rename, fsync)."""
+    tmp = target / (MANIFEST_FILE + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(json.dumps(manifest, indent=1).encode())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target / MANIFEST_FILE)
+    _persist.fsync_dir(target)
+
+
+_MANIFEST_KEYS = (*SDMParams.KEYS, "tie_rng_state", "shards", "fastsdm_version")
+
+
+def read_manifest(path: str) -> dict:
+    """The checkpoint's manifest, every field checked (the parameters as SDM.load checks them)."""
+    target = Path(path)
+    file = target / MANIFEST_FILE
+    if not file.is_file():
+        raise ValueError(f"{target} is not a saved ShardedSDM (no {MANIFEST_FILE} there, as seen "
+                         "from the Dask workers); save one with ShardedSDM.save()")
+    with open(file, "rb") as f:
+        raw = f.read(_persist.MAX_META_BYTES + 1)
+    try:
+        if len(raw) > _persist.MAX_META_BYTES:
+            raise ValueError(f"larger than {_persist.MAX_META_BYTES} bytes")
+        manifest = _persist.strict_json(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{file} is not valid JSON ({exc}); the checkpoint is corrupt") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ValueError(f"{file} does not describe a {FORMAT_NAME} memory (format={found!r})")
+    version = manifest.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ValueError(f"{target} has format version {version!r}; this "
+                         f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
+    missing = set(_MANIFEST_KEYS) - {"fastsdm_version"} - manifest.keys()
+    if missing:
+        raise ValueError(f"{file} lacks {sorted(missing)}; the checkpoint is corrupt")
+    unknown = manifest.keys() - set(_MANIFEST_KEYS) - {"format", "format_version"}
+    if unknown:
+        raise ValueError(f"{file} has unknown fields {sorted(unknown)}; the checkpoint is "
+                         "corrupt, or was written by a newer fastsdm: upgrade fastsdm")
+    try:
+        params = SDMParams.from_metadata(manifest, min_locations=1)
+        check_tie_rng_state(manifest["tie_rng_state"])
+        if type(manifest.get("fastsdm_version", "")) is not str:
+            raise MetadataError(f"fastsdm_version must be a string, got "
+                                f"{manifest['fastsdm_version']!r}")
+        shards = manifest["shards"]
+        if not (type(shards) is list and shards and all(
+                type(s) is dict and s.keys() == {"start", "stop", "dir"}
+                and type(s["start"]) is int and type(s["stop"]) is int
+                and type(s["dir"]) is str for s in shards)):
+            raise MetadataError("shards must be a non-empty list of {'start': int, 'stop': int, "
+                                f"'dir': str}}, got {shards!r}"[:300])
+    except MetadataError as exc:
+        raise ValueError(f"{file} holds invalid parameters ({exc}); the checkpoint is "
+                         "corrupt") from None
+    stops = [0] + [s["stop"] for s in shards]
+    if ([s["start"] for s in shards] != stops[:-1] or stops[-1] != params.n_locations
+            or any(s["stop"] <= s["start"] for s in shards)):
+        raise ValueError(f"{file} lists shards that do not tile locations 0:"
+                         f"{params.n_locations}; the checkpoint is corrupt")
+    for shard in shards:
+        if not SHARD_DIR.match(shard["dir"]) or shard["dir"].startswith("."):
+            raise ValueError(f"{file} names a shard directory {shard['dir']!r} that fastsdm "
+                             "does not write; the checkpoint is corrupt")
+    return manifest
+
+
+def update_manifest(path: str, updates: dict) -> None:
+    target = Path(path)
+    manifest = read_manifest(path)
+    manifest.update(updates)
+    write_manifest(target, manifest)
