@@ -27,9 +27,9 @@ import numpy as np
 
 from ._jit import use_parallel
 from ._kernels import hyperplane as _k
+from ._layout import ADDRESS_BLOCK
 from ._validation import as_words, check_choice, check_int, check_words, describe, n_words
 from .bits import k_subsets, pack_bits, unpack_bits
-from .memory import ADDRESS_BLOCK
 from .search import (
     TILED_MIN_QUERIES,
     location_chunks,

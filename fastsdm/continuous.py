@@ -22,6 +22,7 @@ from . import _jit, _persist
 from ._core import check_fits, iterate
 from ._jit import use_parallel
 from ._kernels import continuous as _k
+from ._layout import ADDRESS_BLOCK
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
 from ._params import ContinuousParams, MetadataError, check_accumulator_dtype
@@ -39,7 +40,6 @@ from ._validation import (
     require_values,
     unit_vectors,
 )
-from .memory import ADDRESS_BLOCK
 
 __all__ = ["ContinuousSDM"]
 
