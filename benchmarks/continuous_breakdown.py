@@ -83,7 +83,7 @@ def band_fraction(mem, U):
         cap = U.shape[0] * A.shape[0]
         pair_q, pair_l = np.empty(cap, np.int32), np.empty(cap, np.int64)
         n_pairs = np.zeros(1, np.int64)
-        k._scan(np.zeros(1, np.int64), True, A, A.reshape(-1), A.reshape(-1).view(np.int32),
+        k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), A.reshape(-1).view(np.int32),
                 U, X, xinfo, mem.threshold, np.float32(bound), np.float32(bound),
                 np.array([0]), np.array([-(-A.shape[0] // L)]),
                 *continuous._int8_scratch(1, L, n4, X.size // n4), np.array([0, cap]),

@@ -49,11 +49,11 @@ Examples
 True
 """
 
-__version__ = "0.1.0"
-
 import importlib
 import importlib.util
 from typing import TYPE_CHECKING
+
+from ._version import __version__
 
 #: Public names of the top-level namespace and the module that defines each.
 _NAMES = {

@@ -27,9 +27,9 @@ import numpy as np
 
 from ._jit import use_parallel
 from ._kernels import hyperplane as _k
+from ._layout import ADDRESS_BLOCK
 from ._validation import as_words, check_choice, check_int, check_words, describe, n_words
 from .bits import k_subsets, pack_bits, unpack_bits
-from .memory import ADDRESS_BLOCK
 from .search import (
     TILED_MIN_QUERIES,
     location_chunks,
@@ -287,7 +287,7 @@ def hyperplane_index(masks, values, *, n_bits: int) -> HyperplaneIndex:
     total = int(np.bitwise_count(M).sum(dtype=np.int64)) if M.size else 0
     indptr = np.empty(2 * n_bits + 1, dtype=np.int64)
     postings = np.empty(total, dtype=np.int32 if M.shape[0] < 2**31 else np.int64)
-    _k._build_index_impl(M, V, n_bits, indptr, postings)
+    _k.build_index(M, V, n_bits, indptr, postings)
     return HyperplaneIndex(n_bits, M.shape[0], indptr, postings)
 
 
@@ -365,7 +365,7 @@ def activation_csr(Q, M, V, index=None, parallel=None, keys=None):
         mask = np.empty((block.shape[0], n_mask), dtype=np.uint64)
         if index is not None:
             par = use_parallel(block.shape[0] * index.postings.size, parallel)
-            (_k._activate_index_parallel if par else _k._activate_index_serial)(
+            (_k.activate_index_parallel if par else _k.activate_index_serial)(
                 block, index.n_bits, N, index.indptr, index.postings, mask)
         elif keys is not None:
             _keys_rows(block, keys, 64 * M.shape[1], mask, parallel)
@@ -398,12 +398,12 @@ def _scan(Q, M, V, out_mask, parallel):
         q_block = -(-nq // n_qblocks // 4) * 4
         n_qblocks = -(-nq // q_block)
         n_chunks = location_chunks(par, -(-N // L), n_qblocks)
-        run = _k._activate_tiled_parallel if par else _k._activate_tiled_serial
+        run = _k.activate_tiled_parallel if par else _k.activate_tiled_serial
         # pad_queries: rows to a multiple of 4 (its extra words are not read).
         run(pad_queries(Q), nq, M, V, L, q_block, n_chunks, out_mask)
     else:
         n_chunks = location_chunks(par, -(-N // 64))
-        run = _k._activate_rows_parallel if par else _k._activate_rows_serial
+        run = _k.activate_rows_parallel if par else _k.activate_rows_serial
         run(Q, M, V, n_chunks, out_mask)
 
 
@@ -418,7 +418,7 @@ def design_keys(M, V, n_bits: int, k: int) -> np.ndarray:
     """
     keys = np.empty((M.shape[0], k), dtype=np.int32)
     if k and M.shape[0]:
-        _k._keys_impl(M, V, keys)
+        _k.location_keys(M, V, keys)
     return keys
 
 
@@ -454,7 +454,7 @@ def _keys_rows(Q, keys, n_bits, out_mask, parallel):
     N = keys.shape[0]
     par = use_parallel(Q.shape[0] * N * min(4, max(1, keys.shape[1])), parallel)
     n_chunks = location_chunks(par, -(-N // 64))
-    (_k._activate_keys_rows_parallel if par else _k._activate_keys_rows_serial)(
+    (_k.activate_keys_rows_parallel if par else _k.activate_keys_rows_serial)(
         table, keys, n_chunks, out_mask)
 
 
@@ -475,13 +475,13 @@ def keys_csr(Q, keys, n_bits: int, parallel=None):
         hits = np.empty((N, table.shape[1]), dtype=np.uint64)
         par = use_parallel(N * table.shape[1] * max(1, keys.shape[1]), parallel)
         n_chunks = location_chunks(par, -(-N // 64))
-        (_k._activate_keys_parallel if par else _k._activate_keys_serial)(
+        (_k.activate_keys_parallel if par else _k.activate_keys_serial)(
             table, valid, keys, n_chunks, hits)
         m = min(per_chunk, nq - start)
         part = np.zeros(m + 1, dtype=np.int64)
-        _k._hits_count(hits, part)
+        _k.hits_count(hits, part)
         indices = np.empty(part[-1], dtype=np.int64)
-        _k._hits_fill(hits, part, indices)
+        _k.hits_fill(hits, part, indices)
         indptr[start + 1 : start + m + 1] = part[1:] + indptr[start]
         parts.append(indices)
     return indptr, (np.concatenate(parts) if len(parts) != 1 else parts[0]) if parts else (

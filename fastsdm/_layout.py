@@ -1,8 +1,11 @@
-"""The packed-word layout, and nothing else: no checks, no other fastsdm module.
+"""The layouts, and nothing else: no checks, no other fastsdm module.
 
-A vector of ``n`` bits is ``W = ceil(n / 64)`` little-endian ``uint64``
-words whose bytes are ``np.packbits(bits)`` (bit 0 is the most significant
-bit of byte 0), zero-padded to ``8 W`` bytes.  These helpers assume valid
+The layout of a seeded memory's addresses: :data:`ADDRESS_BLOCK` locations per
+child seed (every memory and design that draws its locations from a seed).
+
+The packed-word layout: a vector of ``n`` bits is ``W = ceil(n / 64)``
+little-endian ``uint64`` words whose bytes are ``np.packbits(bits)`` (bit 0
+is the most significant bit of byte 0), zero-padded to ``8 W`` bytes.  These helpers assume valid
 input; :mod:`fastsdm._validation` and :mod:`fastsdm.bits` check first.  Both
 import this module, which imports neither (no import circle).
 """
@@ -11,8 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["n_words", "n_bytes", "pad_mask", "words_from_bits", "words_from_bytes",
-           "bits_from_words", "bytes_from_words"]
+__all__ = ["ADDRESS_BLOCK", "n_words", "n_bytes", "pad_mask", "words_from_bits",
+           "words_from_bytes", "bits_from_words", "bytes_from_words"]
+
+#: Locations whose addresses come from one child seed: a shard of a memory can
+#: regenerate any block of addresses without drawing the others.  Part of the
+#: saved format of every seeded memory (SDM, ContinuousSDM, ShardedSDM, Jaeckel
+#: designs): changing it changes the addresses a seed gives.
+ADDRESS_BLOCK = 1 << 16
 
 
 def n_words(n_bits: int) -> int:

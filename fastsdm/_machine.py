@@ -129,7 +129,7 @@ def info() -> dict:
     import numpy as np
     import tqdm
 
-    from . import __version__
+    from ._version import __version__
 
     versions = {"fastsdm": __version__, "python": platform.python_version(),
                 "numpy": np.__version__, "numba": numba.__version__,

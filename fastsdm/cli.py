@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> args.experiment, args.n_locations, args.preset
     ('capacity', 2000, 'small')
     """
-    from . import __version__
+    from ._version import __version__
     from .experiments._registry import REGISTRY
 
     parser = _Parser(prog=PROG, description="Fast Kanerva Sparse Distributed Memory: "

@@ -22,6 +22,7 @@ from . import _jit, _persist
 from ._core import check_fits, iterate
 from ._jit import use_parallel
 from ._kernels import continuous as _k
+from ._layout import ADDRESS_BLOCK
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
 from ._params import ContinuousParams, MetadataError, check_accumulator_dtype
@@ -39,7 +40,6 @@ from ._validation import (
     require_values,
     unit_vectors,
 )
-from .memory import ADDRESS_BLOCK
 
 __all__ = ["ContinuousSDM"]
 
@@ -388,7 +388,7 @@ class ContinuousSDM:
                        _int8_scratch(first.size, L, n4, X.size // n4))
             args = (not rows, A, A.reshape(-1), A.reshape(-1).view(np.int32), Q, X, xinfo, thr,
                     lo32, hi32, first, last, *scratch, region, pair_q, pair_l, n_pairs)
-            _on_threads(par, first.size, lambda ids: _k._scan(ids, *args))
+            _on_threads(par, first.size, lambda ids: _k.scan(ids, *args))
             return region, pair_q, pair_l, n_pairs
 
         first, last = cuts[:-1], cuts[1:]
@@ -418,7 +418,7 @@ class ContinuousSDM:
         lo, hi = _float32_bounds(thr - self._margin, thr + self._margin)
         indptrs, flats = [], []
         for start, S in self._blocks(Q):
-            select = _k._select_parallel if use_parallel(S.size, parallel) else _k._select_serial
+            select = _k.select_parallel if use_parallel(S.size, parallel) else _k.select_serial
             indptr, indices = select(S, Q, self.addresses, start, lo, hi, thr)
             indptrs.append(indptr)
             flats.append(indices)
@@ -432,7 +432,7 @@ class ContinuousSDM:
         np.cumsum(np.diff(block_indptr, axis=1).sum(axis=0), out=indptr[1:])
         indices = np.empty(indptr[-1], dtype=np.int64)
         par = use_parallel(indices.size, parallel)
-        (_k._merge_parallel if par else _k._merge_serial)(
+        (_k.merge_parallel if par else _k.merge_serial)(
             block_indptr, block_start, np.concatenate(flats), indptr, indices)
         return indptr, indices
 
@@ -443,7 +443,7 @@ class ContinuousSDM:
         fill = np.zeros(nq, dtype=np.int64)
         for start, S in self._blocks(Q):
             par = use_parallel(S.size, parallel)
-            (_k._knn_parallel if par else _k._knn_serial)(
+            (_k.knn_parallel if par else _k.knn_serial)(
                 S, Q, self.addresses, start, self._margin, heap_cos, heap_idx, fill)
         heap_idx.sort(axis=1)
         return np.arange(0, nq * k + 1, k, dtype=np.int64), heap_idx.ravel()
@@ -575,7 +575,7 @@ class ContinuousSDM:
             par = use_parallel(indices.size * self.value_dim, parallel)
             parts = 4 * numba.get_num_threads() if par else 1
             bounds = np.linspace(0, self.n_locations, parts + 1).astype(np.int64)
-            (_k._write_parallel if par else _k._write_serial)(
+            (_k.write_parallel if par else _k.write_serial)(
                 indptr, indices, deltas[start:stop], self.accumulators, bounds)
 
     # -- read -----------------------------------------------------------------
@@ -584,7 +584,7 @@ class ContinuousSDM:
         sums = np.empty((Q.shape[0], self.value_dim), dtype=np.float64)
         for start, stop, indptr, indices in self._chunks(Q, parallel):
             par = use_parallel(indices.size * self.value_dim, parallel)
-            (_k._read_parallel if par else _k._read_serial)(
+            (_k.read_parallel if par else _k.read_serial)(
                 indptr, indices, self.accumulators, sums[start:stop])
         return sums
 

@@ -723,7 +723,7 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
             if progress:
                 print(f"fastsdm paper: [{k}/{len(_EXHIBITS)}] {exhibit.name} "
                       f"({time.perf_counter() - t1:.1f} s)", file=sys.stderr)
-    from . import __version__
+    from ._version import __version__
 
     meta = {"fastsdm_version": __version__, "size": "quick" if quick else "full",
             "seed": seed, "started": started.isoformat(timespec="seconds"),

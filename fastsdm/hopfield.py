@@ -385,7 +385,7 @@ class Hopfield:
         else:
             step = _rows_per_block(n)
             par = use_parallel(m * n * n, parallel)
-            run = _k._clipped_hebbian_parallel if par else _k._clipped_hebbian_serial
+            run = _k.clipped_hebbian_parallel if par else _k.clipped_hebbian_serial
             for start in range(0, m, step):
                 run(self.weights, _bipolar(words[start : start + step], n), self.kappa)
         self.n_patterns += m
@@ -519,7 +519,7 @@ class Hopfield:
                     orders.append(self._rng.permutation(n))
                 changed = np.zeros(active.size, dtype=bool)
                 par = use_parallel(active.size * n * 16, parallel)
-                (_k._sweep_parallel if par else _k._sweep_serial)(
+                (_k.sweep_parallel if par else _k.sweep_serial)(
                     states, fields, self.weights, active, orders[t], tie, changed)
                 steps[start + active] += 1
                 converged[start + active[~changed]] = True

@@ -184,7 +184,7 @@ def int8_scan(mem, x, lo32, hi32, L=64):
     pair_q = np.empty(cap, dtype=np.int32)
     pair_l = np.empty(cap, dtype=np.int64)
     n_pairs = np.zeros(1, dtype=np.int64)
-    _k._scan(np.zeros(1, np.int64), True, A, A.reshape(-1), A.reshape(-1).view(np.int32), U,
+    _k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), A.reshape(-1).view(np.int32), U,
              X, xinfo, mem.threshold, np.float32(lo32), np.float32(hi32), first, last,
              *continuous._int8_scratch(1, L, n4, X.size // n4), region, pair_q, pair_l, n_pairs)
     n = n_pairs[0]

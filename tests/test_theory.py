@@ -316,6 +316,30 @@ def test_optimal_radii_of_the_paper():
 
 
 @nojit
+def test_optimal_probability_takes_n_first_like_every_theory_function():
+    # The order of snr(n, d, n_locations, n_patterns) and optimal_radius(n,
+    # n_locations, n_patterns, criterion), beside the older (n_locations,
+    # n_patterns, criterion, *, n=): three numbers first mean n comes first.
+    f = theory.optimal_probability
+    snr = f(2**64, 1024)
+    assert snr == pytest.approx(2.0**-25, rel=1e-14)
+    assert f(64, 2**64, 1024) == snr == f(2**64, 1024, "snr") == f(64, 2**64, 1024, "snr")
+    memory = f(2**64, criterion="memory", n=64)
+    assert f(64, 2**64, 1024, "memory") == memory == f(64, 2**64, 1024, criterion="memory")
+    assert f(64, 2**64, 1024, "memory", p_whole=0.9) == f(2**64, None, "memory", n=64,
+                                                           p_whole=0.9)
+    assert f(n=64, n_locations=2**64, n_patterns=1024) == snr
+    assert f(np.int64(64), 2**64, np.float64(1024)) == snr
+    with pytest.raises(TypeError, match=r"got n twice: first positionally .* pass it once"):
+        f(64, 2**64, 1024, n=64)
+    with pytest.raises(TypeError, match=r"at most 4 positional arguments .* got 5"):
+        f(64, 2**64, 1024, "snr", 0.5)
+    # The older order keeps its meaning and its refusals.
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        f(10**6, 100, "SNR")
+
+
+@nojit
 def test_snr_optimum():
     assert theory.optimal_probability(10**6, 10**4) == pytest.approx(0.000368403, rel=1e-6)
     assert theory.optimal_probability(2**64, 1024) == pytest.approx(2.0**-25, rel=1e-14)

@@ -33,7 +33,7 @@ Three scans produce the activation lists (CSR, ascending per query):
   the cost is one pass over the address matrix (the floor of a
   matrix-vector product).
 
-The int8 and rows scans (driver :func:`_scan`) write ``(query, location)``
+The int8 and rows scans (driver :func:`scan`) write ``(query, location)``
 pairs into a region of a shared buffer per chunk of locations; the wrapper
 runs the chunks on several threads and sorts the pairs into CSR.
 
@@ -464,7 +464,7 @@ def _select_impl(S, Q, A, start, lo, hi, threshold):
     return indptr, out
 
 
-_select_serial, _select_parallel = twins(_select_impl)
+select_serial, select_parallel = twins(_select_impl)
 
 
 def _merge_impl(block_indptr, block_start, flat, indptr, out):
@@ -479,7 +479,7 @@ def _merge_impl(block_indptr, block_start, flat, indptr, out):
                 pos += 1
 
 
-_merge_serial, _merge_parallel = twins(_merge_impl)
+merge_serial, merge_parallel = twins(_merge_impl)
 
 
 @jit(inline="always")
@@ -538,7 +538,7 @@ def _knn_impl(S, Q, A, start, margin, heap_cos, heap_idx, fill):
         fill[q] = n
 
 
-_knn_serial, _knn_parallel = twins(_knn_impl)
+knn_serial, knn_parallel = twins(_knn_impl)
 
 
 @jit(inline="always")
@@ -570,7 +570,7 @@ def _write_impl(indptr, indices, deltas, acc, bounds):
                     row[j] += delta[j]
 
 
-_write_serial, _write_parallel = twins(_write_impl)
+write_serial, write_parallel = twins(_write_impl)
 
 
 def _read_impl(indptr, indices, acc, sums):
@@ -589,7 +589,7 @@ def _read_impl(indptr, indices, acc, sums):
                 s[j] += row[j]
 
 
-_read_serial, _read_parallel = twins(_read_impl)
+read_serial, read_parallel = twins(_read_impl)
 
 
 # -- int8 and rows scans -----------------------------------------------------
@@ -823,8 +823,8 @@ def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, p
 
 
 @jit
-def _scan(ids, int8, A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, first, last, T,
-          init, sums, bounds, masks, region, pair_q, pair_l, n_pairs):
+def scan(ids, int8, A, a_flat, a_bits, U, X, xinfo, threshold, lo32, hi32, first, last, T,
+         init, sums, bounds, masks, region, pair_q, pair_l, n_pairs):
     # Chunk c in ids scans locations (rows scan) or tiles (int8 scan, with
     # scratch T[c], init[c], ...) first[c]:last[c] into
     # pair_q/pair_l[region[c]:region[c + 1]]; n_pairs[c] is its pair count,

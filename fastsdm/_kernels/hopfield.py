@@ -58,7 +58,7 @@ def _sweep_impl(states, fields, W, active, order, tie, changed):
         changed[t] = flipped
 
 
-_sweep_serial, _sweep_parallel = twins(_sweep_impl)
+sweep_serial, sweep_parallel = twins(_sweep_impl)
 
 
 def _clipped_hebbian_impl(W, X, kappa):
@@ -80,4 +80,4 @@ def _clipped_hebbian_impl(W, X, kappa):
         row[i] = 0
 
 
-_clipped_hebbian_serial, _clipped_hebbian_parallel = twins(_clipped_hebbian_impl)
+clipped_hebbian_serial, clipped_hebbian_parallel = twins(_clipped_hebbian_impl)

@@ -11,7 +11,7 @@ the popcount of the result (an ``int64``, zero exactly for an activated
 location, which the Hamming scans' bit-mask helper compares with 0), and write
 one activation bit per location into ``out_mask[q, i // 64]`` (bit
 ``i % 64``), the masks of the radius scan, from which
-``fastsdm.search._mask_to_csr`` builds the same CSR lists.
+:func:`fastsdm.search.mask_to_csr` builds the same CSR lists.
 
 * :func:`_activate_rows_impl` for one or a few queries: each location's
   words are reduced in place (the scan streams ``M`` and ``V`` once).
@@ -19,7 +19,7 @@ one activation bit per location into ``out_mask[q, i // 64]`` (bit
   into ``TM[word, location]`` and ``TV[word, location]`` once, then four
   queries at a time pass over it in loops over contiguous locations that
   LLVM vectorises (the structure of the tiled Hamming scan).
-* :func:`_build_index_impl` / :func:`_activate_index_impl`: an inverted index
+* :func:`build_index` / :func:`_activate_index_impl`: an inverted index
   by coordinate.  ``postings[2 j + b]`` lists the locations that select
   coordinate ``j`` with required value ``b``; a query starts from all
   locations and clears those listed under ``(j, 1 - x_j)`` for every ``j``:
@@ -55,7 +55,7 @@ def _activate_rows_impl(Q, M, V, n_chunks, out_mask):
                 out_mask[q, block] = within(acc, 0, count, 0)
 
 
-_activate_rows_serial, _activate_rows_parallel = twins(_activate_rows_impl)
+activate_rows_serial, activate_rows_parallel = twins(_activate_rows_impl)
 
 
 @jit(inline="always")
@@ -172,7 +172,7 @@ def _activate_tiled_impl(Qp, nq, M, V, L, q_block, n_chunks, out_mask):
                         out_mask[q + r, start // 64 + k] = within(counts[r], k, count, 0)
 
 
-_activate_tiled_serial, _activate_tiled_parallel = twins(_activate_tiled_impl)
+activate_tiled_serial, activate_tiled_parallel = twins(_activate_tiled_impl)
 
 
 @jit(inline="always")
@@ -184,7 +184,7 @@ def _coordinate(word, position):
 
 
 @jit
-def _build_index_impl(M, V, n_bits, indptr, postings):
+def build_index(M, V, n_bits, indptr, postings):
     # indptr has 2 n_bits + 1 entries; key 2 j + b lists, ascending, the
     # locations selecting coordinate j with required value b.
     N = M.shape[0]
@@ -236,7 +236,7 @@ def _activate_index_impl(Q, n_bits, n_locations, indptr, postings, out_mask):
                 row[i >> 6] &= ~(np.uint64(1) << np.uint64(i & 63))
 
 
-_activate_index_serial, _activate_index_parallel = twins(_activate_index_impl)
+activate_index_serial, activate_index_parallel = twins(_activate_index_impl)
 
 
 # -- activation by the design's keys (batches) ---------------------------------------
@@ -275,11 +275,11 @@ def _activate_keys_impl(T, valid, E, n_chunks, hits):
                 hits[i, w] = acc[w]
 
 
-_activate_keys_serial, _activate_keys_parallel = twins(_activate_keys_impl)
+activate_keys_serial, activate_keys_parallel = twins(_activate_keys_impl)
 
 
 @jit
-def _hits_count(hits, indptr):
+def hits_count(hits, indptr):
     # indptr (zeros, q + 1 entries) <- the CSR row pointers of the transposed hits.
     N = hits.shape[0]
     Qw = hits.shape[1]
@@ -295,7 +295,7 @@ def _hits_count(hits, indptr):
 
 
 @jit
-def _hits_fill(hits, indptr, indices):
+def hits_fill(hits, indptr, indices):
     # Locations in ascending order within each query (i runs upwards).
     N = hits.shape[0]
     Qw = hits.shape[1]
@@ -349,11 +349,11 @@ def _activate_keys_rows_impl(X, E, n_chunks, out_mask):
                 out_mask[q, block] = word
 
 
-_activate_keys_rows_serial, _activate_keys_rows_parallel = twins(_activate_keys_rows_impl)
+activate_keys_rows_serial, activate_keys_rows_parallel = twins(_activate_keys_rows_impl)
 
 
 @jit
-def _keys_impl(M, V, keys):
+def location_keys(M, V, keys):
     # keys[i, t] = 2 j + b for the t-th selected coordinate j of location i
     # (in the order of its bits in the words), b its required value.  Every
     # row of M has exactly keys.shape[1] bits set (checked by the caller).

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .._core import read_bits, threshold, tie_words, write_inputs
 from .._locking import RWLock, exclusive, shared
 from .._machine import available_memory
 from .._params import SDMParams
 from .._persist import mmap_mode
 from .._validation import as_words, check_int, n_words, renamed_keywords
+from .._version import __version__
 from ..memory import SDM
 from ._checkpoint import (
     FORMAT_NAME,

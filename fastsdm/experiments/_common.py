@@ -85,7 +85,7 @@ def versions() -> dict:
     """
     import numba
 
-    from .. import __version__
+    from .._version import __version__
 
     return {"fastsdm_version": __version__, "numpy_version": np.__version__,
             "numba_version": numba.__version__, "python_version": platform.python_version()}

@@ -8,7 +8,9 @@ of ``_reads``).  Re-exported by :mod:`fastsdm.theory`.
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 import statistics
 
 import numpy as np
@@ -187,6 +189,28 @@ def _memory_optimal_probability(r: float, z: float) -> float:
     return min(1.0, math.exp(0.5 * (lo + hi) - log_r))
 
 
+def _n_first(fn):
+    # optimal_probability(n, n_locations, n_patterns[, criterion]): the order of
+    # every other theory function, recognised by a number where the older order
+    # (n_locations, n_patterns, criterion) has the criterion's name.
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if len(args) < 3 or isinstance(args[2], (str, bool)) or not isinstance(
+                args[2], numbers.Real):
+            return fn(*args, **kwargs)
+        if len(args) > 4:
+            raise TypeError(f"optimal_probability() takes at most 4 positional arguments "
+                            f"(n, n_locations, n_patterns, criterion), got {len(args)}")
+        if "n" in kwargs:
+            raise TypeError("optimal_probability() got n twice: first positionally "
+                            "(n, n_locations, n_patterns) and as n=; pass it once")
+        n, *rest = args
+        return fn(*rest, n=n, **kwargs)
+
+    return wrapper
+
+
+@_n_first
 def optimal_probability(
     n_locations: float,
     n_patterns: float | None = None,
@@ -197,6 +221,12 @@ def optimal_probability(
     p_whole: float = 0.5,
 ) -> float:
     """Activation probability that maximises SNR or memory capacity.
+
+    Also callable in the order of the other theory functions,
+    ``optimal_probability(n, n_locations, n_patterns[, criterion])``: three
+    numbers first mean ``n`` comes first (the older order has the criterion's
+    name third, so the two cannot be confused).  With one or two positional
+    numbers, they are ``n_locations`` and ``n_patterns``.
 
     Parameters
     ----------
@@ -246,6 +276,11 @@ def optimal_probability(
     0.0003684
     >>> round(math.log2(optimal_probability(2**64, 1024)), 9)
     -25.0
+    >>> optimal_probability(64, 2**64, 1024) == optimal_probability(2**64, 1024)  # n first
+    True
+    >>> optimal_probability(64, 2**64, 1024, "memory") == optimal_probability(
+    ...     2**64, criterion="memory", n=64)
+    True
     """
     criterion = check_choice(criterion, "criterion", _CRITERIA)
     r = check_positive(n_locations, "n_locations")
