@@ -89,7 +89,7 @@ class NaiveSDM:
         return np.array(sorted(range(d.size), key=lambda i: (d[i], i))[: self.k])
 
     def write(self, x, w, weight=1, distance_weights=None):
-        d = self.distances(x)
+        d = None if distance_weights is None else self.distances(x)
         for i in self.active(x):
             f = weight if distance_weights is None else weight * int(distance_weights[d[i]])
             if f == 0:

@@ -404,3 +404,18 @@ def test_a_memory_pickled_before_kappa_unpickles_without_it():
 def test_bad_kappa(dtype, kappa, error, match):
     with pytest.raises(error, match=match):
         fastsdm.SDM(64, 10, radius=24, counter_dtype=dtype, kappa=kappa)
+
+
+def test_the_hyperplane_rule_refuses_kappa_and_distance_weights():
+    with pytest.raises(ValueError, match="kappa works with the radius and k_nearest rules"):
+        fastsdm.SDM(64, 100, activation="hyperplane", selected=3, kappa=5, seed=0)
+    mem = fastsdm.SDM(64, 100, activation="hyperplane", selected=3, seed=0)
+    with pytest.raises(ValueError, match="a hyperplane memory has no location addresses"):
+        mem.write(fastsdm.random_addresses(1, 64, seed=1), distance_weights=[1] * 65)
+    assert not mem.counters.any()
+    # z reads need no distances: they work with the hyperplane rule.
+    x = fastsdm.random_addresses(1, 64, seed=1)
+    mem.write(x, weight=3)
+    plain = mem.read_sums(x)  # counters of +-3: each adds +-9 at z = 2
+    assert np.abs(plain).sum() > 0
+    assert np.array_equal(mem.read_sums(x, z=2), 3.0 * plain)
