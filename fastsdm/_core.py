@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from ._hyperplane import sdm_activate
 from ._jit import parallel_parts, run_tasks, use_parallel
 from ._kernels import counters as _c
 from ._machine import format_bytes
@@ -389,9 +390,6 @@ class Locations:
         to :meth:`fused` if it has no fused kernel).
         """
         if self.design is not None:
-            # Imported here: fastsdm._hyperplane builds on fastsdm.memory.
-            from ._hyperplane import sdm_activate
-
             return sdm_activate(self.design, self.n_bits, self.selected, words, parallel)
         if self.k_nearest is None:
             return radius_csr(words, self.addresses, self.radius, parallel)
@@ -538,7 +536,7 @@ class Locations:
         run_tasks(_c.scan_update(False), n_chunks,
                   (Qp, words.shape[0], self.addresses, L, n_chunks, self.radius,
                    self.counters, _NO_DELTAS, partial), par)
-        _c._finish_read(partial, tie_words, out)
+        _c.finish_read(partial, tie_words, out)
         return partial[0]
 
     def _read_chunk_csr(self, words, tie_words, out, parallel):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _persist
+from . import _layout, _persist
 from ._core import (
     FUSED_BUDGET,  # noqa: F401 (documented as fastsdm.memory.FUSED_BUDGET)
     Locations,
@@ -33,8 +33,9 @@ from ._validation import as_words, check_int, check_words, n_words, renamed_keyw
 __all__ = ["SDM", "ReadInfo"]
 
 #: Locations whose addresses come from one child seed: a shard of a memory can
-#: regenerate any block of addresses without drawing the others.
-ADDRESS_BLOCK = 1 << 16
+#: regenerate any block of addresses without drawing the others (defined in
+#: ``fastsdm._layout``, with the rest of the layout).
+ADDRESS_BLOCK = _layout.ADDRESS_BLOCK
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1

@@ -17,9 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "fastsdm"
 
 #: (file relative to the repository, ``alias._name``) pairs still allowed.
-KNOWN_EXCEPTIONS = {
-    ("fastsdm/_core.py", "_c._finish_read"),  # counters.py rename pending
-}
+KNOWN_EXCEPTIONS: set = set()
 
 
 def module_name(path: Path) -> str:

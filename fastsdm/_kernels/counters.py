@@ -42,7 +42,7 @@ PREFETCH_AHEAD = 4
 
 
 @jit(inline="always")
-def _prefetch_row(flat, row, n):
+def prefetch_row(flat, row, n):
     # One hint per 64-byte cache line of the row.
     itemsize = flat.itemsize
     for offset in range(0, n, 64 // itemsize):
@@ -78,7 +78,7 @@ def write_lists(tasks, worker, indptr, indices, deltas, counters, bounds):
             delta = deltas[q]
             for t in range(a, b):
                 if t + PREFETCH_AHEAD < b:
-                    _prefetch_row(flat, seg[t + PREFETCH_AHEAD], n)
+                    prefetch_row(flat, seg[t + PREFETCH_AHEAD], n)
                 row = counters[seg[t]]
                 for j in range(n):
                     # llvm.sadd.sat: vpaddsb / vpaddsw when delta has the
@@ -113,7 +113,7 @@ def read_lists(tasks, worker, indptr, indices, counters, tie_words, sums, out_wo
             part = np.zeros(n, np.int16)
             for t in range(a, b):
                 if t + PREFETCH_AHEAD < b:
-                    _prefetch_row(flat, indices[t + PREFETCH_AHEAD], n)
+                    prefetch_row(flat, indices[t + PREFETCH_AHEAD], n)
                 row = counters[indices[t]]
                 for j in range(n):
                     part[j] += row[j]
@@ -124,11 +124,11 @@ def read_lists(tasks, worker, indptr, indices, counters, tie_words, sums, out_wo
         else:
             for t in range(a, b):
                 if t + PREFETCH_AHEAD < b:
-                    _prefetch_row(flat, indices[t + PREFETCH_AHEAD], n)
+                    prefetch_row(flat, indices[t + PREFETCH_AHEAD], n)
                 row = counters[indices[t]]
                 for j in range(n):
                     s[j] += row[j]
-        _threshold(s, tie_words, q, out_words)
+        threshold_sums(s, tie_words, q, out_words)
 
 
 def _read_serial(indptr, indices, counters, tie_words, sums, out_words):
@@ -144,7 +144,7 @@ def _read_parallel(indptr, indices, counters, tie_words, sums, out_words):
 
 
 @jit(inline="always")
-def _threshold(s, tie_words, q, out_words):
+def threshold_sums(s, tie_words, q, out_words):
     # Bit j of query q's output: the sign of s[j], the tie word's bit at 0.
     out_words[q, :] = 0
     for j in range(s.shape[0]):
@@ -157,7 +157,7 @@ def _threshold(s, tie_words, q, out_words):
 
 
 @jit(inline="always")
-def _collect(acc, q, n_queries, count, radius, start, rows, queries, flat, n):
+def collect_rows(acc, q, n_queries, count, radius, start, rows, queries, flat, n):
     # Record (row, query) for every location of the tile within ``radius`` of
     # queries q .. q + n_queries - 1, in query order, prefetching each row.
     found = 0
@@ -278,7 +278,7 @@ def make_scan_update(write: bool, simd: str):
                             _add_into(partial[worker, queries[i]], counters[rows[i]])
                     found = 0
                     if q < nq:
-                        found = _collect(acc, q, min(4, nq - q), count, radius, start, rows,
+                        found = collect_rows(acc, q, min(4, nq - q), count, radius, start, rows,
                                          queries, flat, n)
         for r in range(since.shape[0]):
             if since[r]:
@@ -298,7 +298,7 @@ def scan_update(write: bool, simd: str | None = None):
 
 
 @jit
-def _finish_read(partial, tie_words, out_words):
+def finish_read(partial, tie_words, out_words):
     # Sum the chunks' partial sums into partial[0] and threshold them.  Serial
     # only: a few microseconds against the scan's milliseconds, where a
     # parallel twin would cost a second of compile time.
@@ -306,5 +306,5 @@ def _finish_read(partial, tie_words, out_words):
         s = partial[0, q]
         for c in range(1, partial.shape[0]):
             _add_into(s, partial[c, q])
-        _threshold(s, tie_words, q, out_words)
+        threshold_sums(s, tie_words, q, out_words)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._intrinsics import next_task, popcount, tile_distances
 from .._jit import SIMD_VARIANTS, jit, named
-from .counters import PREFETCH_AHEAD, _collect, _prefetch_row, _threshold
+from .counters import PREFETCH_AHEAD, collect_rows, prefetch_row, threshold_sums
 from .hamming import empty_aligned, load_tile, prefetch_next_tile, tile_group_distances
 
 
@@ -80,7 +80,7 @@ def write_lists_weighted(tasks, worker, indptr, indices, words, A, signs, scale,
             b = np.searchsorted(seg, stop)
             for t in range(a, b):
                 if t + PREFETCH_AHEAD < b:
-                    _prefetch_row(flat, seg[t + PREFETCH_AHEAD], n)
+                    prefetch_row(flat, seg[t + PREFETCH_AHEAD], n)
                 i = seg[t]
                 h = 0
                 for k in range(W):
@@ -105,9 +105,9 @@ def read_lists_z(tasks, worker, indptr, indices, counters, table, z, tie_words, 
         b = indptr[q + 1]
         for t in range(a, b):
             if t + PREFETCH_AHEAD < b:
-                _prefetch_row(flat, indices[t + PREFETCH_AHEAD], n)
+                prefetch_row(flat, indices[t + PREFETCH_AHEAD], n)
             _add_z(s, counters[indices[t]], table, z)
-        _threshold(s, tie_words, q, out_words)
+        threshold_sums(s, tie_words, q, out_words)
 
 
 def make_weighted_write(simd: str):
@@ -153,7 +153,7 @@ def make_weighted_write(simd: str):
                             _update(counters[rows[i]], signs[queries[i]], f, lo, hi)
                     found = 0
                     if q < nq:
-                        found = _collect(acc, q, min(4, nq - q), count, radius, start, rows,
+                        found = collect_rows(acc, q, min(4, nq - q), count, radius, start, rows,
                                          queries, flat, n)
                         # The distances, before the next group's scan overwrites acc.
                         for i in range(found):
@@ -205,10 +205,10 @@ def make_z_read(simd: str):
                         _add_z(sums[queries[i]], counters[rows[i]], table, z)
                     found = 0
                     if q < q1:
-                        found = _collect(acc, q, min(4, q1 - q), count, radius, start, rows,
+                        found = collect_rows(acc, q, min(4, q1 - q), count, radius, start, rows,
                                          queries, flat, n)
             for q in range(q0, q1):
-                _threshold(sums[q], tie_words, q, out_words)
+                threshold_sums(sums[q], tie_words, q, out_words)
 
     return jit(named(z_read, f"z_read_radius_{simd}"))
 
