@@ -1490,7 +1490,7 @@ def hopfield_section(args, rows, notes):
         "and NumPy's default_rng of one seed, one permutation per sweep); modern "
         f"reads bit for bit (β = {HOPFIELD_BETA} on the bipolar dot products; the "
         "smallest |Xᵀ softmax| of any bit in these checks was "
-        f"{min_sum:.3g}, far above the rounding of either side's sums); modern_retrieve "
+        f"{min_sum:.6f}, far above the rounding of either side's sums); modern_retrieve "
         "(Gaussian patterns, β = 1/√d) to 1e-12 after one update and 1e-9 after "
         f"{k} (fastsdm stops each query at its own fixed point, the NumPy loop stops "
         "the batch when every query has stopped, so a converged query may move by up "
