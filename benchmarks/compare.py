@@ -8,6 +8,7 @@
     python benchmarks/compare.py --only-hyperplane     # SDM: Jaeckel's rule / radius
     python benchmarks/compare.py --only-weighted --baseline main   # issue 16's options
                                                        # and the default paired
+    python benchmarks/compare.py --only-hopfield      # Hopfield networks / NumPy
 
 Workloads (every result is checked against fastsdm before it is timed):
 
@@ -1337,6 +1338,216 @@ def hyperplane_main(args):
                                                "rows": rows}, indent=1, default=str))
 
 
+# -- the associative-memory family: Hopfield networks against NumPy ------------------
+
+#: Classical and binary modern Hopfield sizes: n bits, m = n / 10 patterns
+#: (below the classical 0.138 n capacity); the modern network also at the asv
+#: benchmark's m = 10,000 (n = 256), where its softmax has work to do.
+HOPFIELD_SIZES = (256, 1024)
+HOPFIELD_BATCHES = (1, 256)
+HOPFIELD_BETA = 0.1
+HOPFIELD_ITERATIONS = 10
+#: Pairs per row (--quick: HOPFIELD_PAIRS_QUICK).  Many: on a shared 2-core
+#: machine a call on 2 threads (BLAS's or numba's) waits for any preempted
+#: thread, so single pairs of millisecond calls vary by 10x.
+HOPFIELD_PAIRS = 21
+HOPFIELD_PAIRS_QUICK = 7
+
+
+def paired_times(fast, slow, repeats, gap=0.0):
+    """Time ``fast`` and ``slow`` alternately (order alternating, ``gap`` idle seconds
+    before each call); the wall times of each and the ratios slow / fast per pair."""
+    fast()
+    slow()
+    t_fast, t_slow = [], []
+    for i in range(repeats):
+        pair = (fast, slow) if i % 2 == 0 else (slow, fast)
+        times = []
+        for fn in pair:
+            time.sleep(gap)
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        a, b = times if i % 2 == 0 else times[::-1]
+        t_fast.append(a)
+        t_slow.append(b)
+    return t_fast, t_slow, [s / f for f, s in zip(t_fast, t_slow, strict=True)]
+
+
+def hopfield_section(args, rows, notes):
+    """Classical and modern Hopfield networks of fastsdm against the NumPy textbook code.
+
+    Every row's results are asserted equal to the NumPy code's before it is
+    timed (bits for the binary networks, floats to 1e-12 / 1e-9 for
+    ``modern_retrieve``), then both are timed in alternating pairs.
+    """
+    import naive_hopfield as nh
+
+    import fastsdm
+    from fastsdm.hopfield import Hopfield, ModernHopfield, modern_retrieve
+
+    reps = HOPFIELD_PAIRS_QUICK if args.quick else HOPFIELD_PAIRS
+    k = HOPFIELD_ITERATIONS
+
+    def row(model, op, n, m, batch, fast, slow, repeats=reps):
+        t_fast, t_slow, ratios = paired_times(fast, slow, repeats)
+        q1, q3 = np.percentile(ratios, [25, 75])
+        rows.append({"model": model, "op": op, "n": n, "m": m, "batch": batch,
+                     "fastsdm_s": float(np.median(t_fast)), "numpy_s": float(np.median(t_slow)),
+                     "fastsdm_min_s": min(t_fast), "numpy_min_s": min(t_slow),
+                     "ratio": {**ratio_stats(ratios), "q1": float(q1), "q3": float(q3)},
+                     "ratio_of_minima": min(t_slow) / min(t_fast)})
+        print(f"# {model} {op} n={n} m={m} batch={batch}: NumPy/fastsdm "
+              f"{fmt_ratio(rows[-1]['ratio'])}", file=sys.stderr)
+
+    def same_bits(words, S, what):
+        ours = fastsdm.unpack_bits(np.atleast_2d(words), S.shape[1])
+        assert np.array_equal(ours, (S > 0).astype(np.uint8)), f"{what}: bits differ"
+
+    # -- classical ---------------------------------------------------------------
+    for n in HOPFIELD_SIZES:
+        m = n // 10
+        patterns = fastsdm.random_addresses(m, n, seed=0)
+        targets = patterns[np.arange(max(HOPFIELD_BATCHES)) % m]
+        cues = fastsdm.flip_bits(targets, n, n // 8, seed=2)
+        X = nh.bipolar(fastsdm.unpack_bits(patterns, n))
+        net = Hopfield(n, seed=0)
+        net.write(patterns)
+        W = nh.hebbian(X)
+        assert np.array_equal(net.weights, W.astype(np.int32)), "Hebbian weights differ"
+        row("Hopfield", "write (Hebbian)", n, m, m,
+            partial(lambda n, x: Hopfield(n).write(x), n, patterns), partial(nh.hebbian, X))
+        for batch in HOPFIELD_BATCHES:
+            q = cues[0] if batch == 1 else cues[:batch]
+            S = nh.bipolar(fastsdm.unpack_bits(cues[:batch], n))
+            for its in (1, k):
+                same_bits(net.read(q, update="synchronous", iterations=its),
+                          nh.synchronous(W, S, its), f"synchronous x{its}")
+                # The update order: a fresh network and generator of the same seed.
+                fresh = Hopfield(n, seed=5)
+                fresh.write(patterns)
+                same_bits(fresh.read(q, iterations=its),
+                          nh.asynchronous(W, S, np.random.default_rng(5), its),
+                          f"asynchronous x{its}")
+            for its in (1, k):
+                label = "1 step" if its == 1 else f"<= {its} steps"
+                row("Hopfield", f"read, synchronous, {label}", n, m, batch,
+                    partial(net.read, q, update="synchronous", iterations=its),
+                    partial(nh.synchronous, W, S, its))
+            rng = np.random.default_rng(1)
+            for its in (1, k):
+                label = "1 sweep" if its == 1 else f"<= {its} sweeps"
+                row("Hopfield", f"read, asynchronous, {label}", n, m, batch,
+                    partial(net.read, q, iterations=its),
+                    partial(nh.asynchronous, W, S, rng, its))
+    # -- modern, binary --------------------------------------------------------------
+    min_sum = np.inf
+    for n, m in [(n, n // 10) for n in HOPFIELD_SIZES] + [(256, 10_000)]:
+        patterns = fastsdm.random_addresses(m, n, seed=0)
+        targets = patterns[np.arange(max(HOPFIELD_BATCHES)) % m]
+        cues = fastsdm.flip_bits(targets, n, n // 8, seed=2)
+        X = nh.bipolar(fastsdm.unpack_bits(patterns, n))
+        net = ModernHopfield(n, beta=HOPFIELD_BETA)
+        net.write(patterns)
+        for batch in HOPFIELD_BATCHES:
+            q = cues[0] if batch == 1 else cues[:batch]
+            S = nh.bipolar(fastsdm.unpack_bits(cues[:batch], n))
+            same_bits(net.read(q), nh.modern_read(X, S, HOPFIELD_BETA), "modern read")
+            scores = HOPFIELD_BETA * (S @ X.T)
+            w = np.exp(scores - scores.max(axis=1, keepdims=True))
+            min_sum = min(min_sum, float(np.abs((w / w.sum(axis=1, keepdims=True)) @ X).min()))
+            row("ModernHopfield", "read, 1 update", n, m, batch, partial(net.read, q),
+                partial(nh.modern_read, X, S, HOPFIELD_BETA))
+    # -- modern_retrieve, real vectors -----------------------------------------------
+    for d in HOPFIELD_SIZES:
+        m = d // 10
+        rng = np.random.default_rng(3)
+        X = rng.standard_normal((m, d))
+        Q = X[np.arange(max(HOPFIELD_BATCHES)) % m] + rng.standard_normal(
+            (max(HOPFIELD_BATCHES), d))
+        beta = 1 / np.sqrt(d)
+        for batch in HOPFIELD_BATCHES:
+            q = Q[0] if batch == 1 else Q[:batch]
+            for its, atol in ((1, 1e-12), (k, 1e-9)):
+                ours = np.atleast_2d(modern_retrieve(q, X, beta, iterations=its))
+                assert np.allclose(ours, nh.modern_update(X, Q[:batch], beta, its), rtol=0,
+                                   atol=atol), f"modern_retrieve x{its} differs"
+            for its in (1, k):
+                label = "1 update" if its == 1 else f"<= {its} updates"
+                row("modern_retrieve", label, d, m, batch,
+                    partial(modern_retrieve, q, X, beta, iterations=its),
+                    partial(nh.modern_update, X, Q[:batch], beta, its))
+    threads = fastsdm_threads(1 << 40, None)
+    notes += [
+        "Inputs: m = n / 10 random patterns (and m = 10,000 at n = 256 for the modern "
+        "network), cues = the patterns with n / 8 bits flipped; batch 1 is one vector "
+        "(a 1-D array), batch 256 a matrix. fastsdm takes packed words; the NumPy code "
+        "(benchmarks/naive_hopfield.py) holds float64 ±1 rows: neither side's conversion "
+        "is timed.",
+        "Every fastsdm result was asserted equal to the NumPy code's before timing: "
+        "weights exactly; synchronous and asynchronous reads bit for bit (the same tie "
+        "rule, and for asynchronous reads the same update orders: fastsdm's generator "
+        "and NumPy's default_rng of one seed, one permutation per sweep); modern "
+        f"reads bit for bit (β = {HOPFIELD_BETA} on the bipolar dot products; the "
+        "smallest |Xᵀ softmax| of any bit in these checks was "
+        f"{min_sum:.6f}, far above the rounding of either side's sums); modern_retrieve "
+        "(Gaussian patterns, β = 1/√d) to 1e-12 after one update and 1e-9 after "
+        f"{k} (fastsdm stops each query at its own fixed point, the NumPy loop stops "
+        "the batch when every query has stopped, so a converged query may move by up "
+        "to the tolerance more there).",
+        f"Timing: {reps} pairs per row, back to back, the first call of each pair "
+        "alternating (an idle pause before each call, as in the ContinuousSDM rows, made "
+        "calls of 1 vector 2-4x slower on both sides here: caches and clocks cool down); "
+        f"fastsdm with {threads} numba threads, NumPy with its BLAS ({blas_info()}).",
+    ]
+
+
+def hopfield_report(rows):
+    out = ["## The associative-memory family: Hopfield networks against NumPy", "",
+           "| model | operation | n | m | batch | fastsdm median (min) | NumPy median (min) | "
+           "NumPy / fastsdm, paired: median (IQR) | ratio of the minima |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        st = r["ratio"]
+        out.append(f"| {r['model']} | {r['op']} | {r['n']} | {r['m']:,} | {r['batch']} | "
+                   f"{fmt_time(r['fastsdm_s'])} ({fmt_time(r['fastsdm_min_s'])}) | "
+                   f"{fmt_time(r['numpy_s'])} ({fmt_time(r['numpy_min_s'])}) | "
+                   f"{st['median']:.2f} ({st['q1']:.2f}–{st['q3']:.2f}) | "
+                   f"{r['ratio_of_minima']:.2f} |")
+    out += ["", "Times: wall time of one call, median (minimum) over the pairs.  Ratios: "
+            "NumPy / fastsdm (above 1, fastsdm is faster): per pair, the median and "
+            "interquartile range; and the ratio of the two minima, the least disturbed "
+            "calls of each side (on a shared machine the steadier estimate of the cost).",
+            ""]
+    return out
+
+
+def hopfield_main(args):
+    """``--only-hopfield``: the machine block and the Hopfield rows alone."""
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    t_start = time.perf_counter()
+    import fastsdm
+
+    info = machine_info()
+    rows, notes = [], []
+    hopfield_section(args, rows, notes)
+    elapsed = time.perf_counter() - t_start
+    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as f:
+        info["load average at the end"] = " ".join(f.read().split()[:3])
+    out = ["# fastsdm compare.py --only-hopfield", "", f"Command: `{command}`  ",
+           f"Started: {started}; wall time {elapsed:.0f} s; fastsdm {fastsdm.__version__}", "",
+           "## Machine", "", "| | |", "|---|---|"]
+    out += [f"| {key} | {value} |" for key, value in info.items()]
+    out += ["", *hopfield_report(rows), "## Notes", "", *(f"- {n}" for n in notes)]
+    print("\n".join(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"command": command, "started": started,
+                                               "elapsed_s": elapsed, "machine": info,
+                                               "rows": rows, "notes": notes}, indent=1,
+                                              default=str))
+
+
 # -- report --------------------------------------------------------------------------
 
 
@@ -1524,6 +1735,9 @@ def main(argv=None):
     parser.add_argument("--only-hyperplane", action="store_true",
                         help="only the SDM rows of the hyperplane rule against the radius rule "
                              "(~3 min; --quick: N = 10^5 only)")
+    parser.add_argument("--only-hopfield", action="store_true",
+                        help="only the classical and modern Hopfield networks against NumPy "
+                             "(~3 min; --quick ~1 min)")
     parser.add_argument("--large-n", action="store_true",
                         help="cost per word up to N = 10^8 (12.8 GB of addresses)")
     parser.add_argument("--baseline", metavar="REV",
@@ -1540,6 +1754,9 @@ def main(argv=None):
         return weighted_main(args)
     if args.only_hyperplane:
         return hyperplane_main(args)
+    if args.only_hopfield:
+        sys.path.insert(0, str(HERE))  # naive_hopfield.py
+        return hopfield_main(args)
 
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
