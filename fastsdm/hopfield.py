@@ -55,6 +55,7 @@ import numpy.typing as npt
 from ._core import ReadInfo, iterate, moved_at_most, read_bits
 from ._jit import use_parallel
 from ._kernels import hopfield as _k
+from ._layout import bits_from_words, words_from_bytes
 from ._locking import RWLock, exclusive, shared
 from ._validation import (
     as_words,
@@ -66,7 +67,7 @@ from ._validation import (
     n_words,
     real_array,
 )
-from .bits import pack_bits, unpack_bits
+from .bits import pack_bits
 from .search import hamming_distances
 
 __all__ = [
@@ -103,11 +104,24 @@ _EPS = np.finfo(np.float64).eps
 
 
 def _bipolar(words: np.ndarray, n_bits: int, dtype=np.int8) -> np.ndarray:
-    """Bipolar rows (+1 for bit 1, -1 for bit 0) of packed ``words`` (2-D)."""
-    bits = unpack_bits(words, n_bits).astype(dtype)
-    bits *= 2
-    bits -= 1
-    return bits
+    """Bipolar rows (+1 for bit 1, -1 for bit 0) of validated packed ``words`` (2-D)."""
+    return _signs(bits_from_words(words, n_bits), dtype)
+
+
+def _signs(bits: np.ndarray, dtype) -> np.ndarray:
+    """Bipolar rows of 0/1 ``bits`` (``uint8``), as ``dtype``."""
+    out = bits.astype(dtype)
+    out *= 2
+    out -= 1
+    return out
+
+
+def _pack(bits: np.ndarray, n_bits: int) -> np.ndarray:
+    """Packed words of 2-D boolean rows of ``n_bits`` (no checks: the caller's own)."""
+    packed = np.packbits(bits, axis=-1)
+    if n_bits % 64:
+        return words_from_bytes(packed)
+    return packed.view("<u8").astype(np.uint64, copy=False)
 
 
 def _rows_per_block(row_bytes: int) -> int:
@@ -115,14 +129,22 @@ def _rows_per_block(row_bytes: int) -> int:
 
 
 def _threshold(sums: np.ndarray, tol, tie: str, query_words: np.ndarray,
-               n_bits: int) -> np.ndarray:
-    """Packed bits of ``sums > tol``; ``|sums| <= tol`` follows the tie policy."""
-    bits = (sums > tol).astype(np.uint8)
-    if tie != "zero":
-        ties = np.abs(sums) <= tol
+               n_bits: int, query_bits: np.ndarray | None = None) -> np.ndarray:
+    """Packed bits of ``sums > tol``; ``|sums| <= tol`` follows the tie policy.
+
+    ``query_bits``: the 0/1 rows of ``query_words``, if the caller has them.
+    """
+    if tie == "one":  # sums > tol, or |sums| <= tol: sums >= -tol (tol >= 0)
+        return _pack(sums >= -tol, n_bits)
+    bits = sums > tol
+    if tie == "keep":
+        ties = sums == 0 if tol == 0 else np.abs(sums) <= tol
         if ties.any():
-            bits[ties] = 1 if tie == "one" else unpack_bits(query_words, n_bits)[ties]
-    return pack_bits(bits)
+            if query_bits is None:
+                query_bits = bits_from_words(query_words, n_bits)
+            ties &= query_bits.view(np.bool_)
+            bits |= ties
+    return _pack(bits, n_bits)
 
 
 def _finish(current: np.ndarray, single: bool, form, n_bits: int, steps, converged,
@@ -403,14 +425,19 @@ class Hopfield:
     def _weight_bound(self) -> int:
         return self.n_patterns if self.kappa is None else min(self.n_patterns, self.kappa)
 
-    def _fields(self, S: np.ndarray) -> np.ndarray:
-        """Exact local fields ``S @ W`` of bipolar rows, as a float or int64 array."""
+    def _field_dtype(self):
+        """The dtype whose products of bipolar rows and weights are exact."""
         bound = (self.n_bits - 1) * self._weight_bound()
         if bound < 1 << 24:
-            dtype = np.float32
-        elif bound < 1 << 53:
-            dtype = np.float64
-        else:  # never in practice: integer matmul is exact, and slow
+            return np.float32
+        if bound < 1 << 53:
+            return np.float64
+        return np.int64  # never in practice: integer matmul is exact, and slow
+
+    def _fields(self, S: np.ndarray) -> np.ndarray:
+        """Exact local fields ``S @ W`` of bipolar rows, as a float or int64 array."""
+        dtype = self._field_dtype()
+        if dtype is np.int64:
             return S.astype(np.int64) @ self.weights.astype(np.int64)
         Wf = self._float_weights.get(dtype)
         if Wf is None:
@@ -483,13 +510,21 @@ class Hopfield:
 
     def _read_words(self, words: np.ndarray, parallel=None) -> np.ndarray:
         # One synchronous update (the step of fastsdm._core.read_bits).
-        out = np.empty_like(words)
         step = _rows_per_block(8 * self.n_bits)
+        if words.shape[0] <= step:
+            return self._sync_block(words)
+        out = np.empty_like(words)
         for start in range(0, words.shape[0], step):
-            block = words[start : start + step]
-            H = self._fields(_bipolar(block, self.n_bits))
-            out[start : start + step] = _threshold(H, 0, self.ties, block, self.n_bits)
+            out[start : start + step] = self._sync_block(words[start : start + step])
         return out
+
+    def _sync_block(self, words: np.ndarray) -> np.ndarray:
+        # The bipolar rows are made in the product's dtype (no second
+        # conversion), and their bits serve the "keep" ties.
+        bits = bits_from_words(words, self.n_bits)
+        dtype = self._field_dtype()
+        H = self._fields(_signs(bits, np.int8 if dtype is np.int64 else dtype))
+        return _threshold(H, 0, self.ties, words, self.n_bits, bits)
 
     @shared
     def _read_synchronous(self, queries, iterations, return_info, parallel):
@@ -526,7 +561,7 @@ class Hopfield:
                 active = active[changed]
                 if active.size == 0:
                     break
-            out[start : start + step] = pack_bits(states > 0)
+            out[start : start + step] = _pack(states > 0, n)
         return _finish(out, single, form, n, steps, converged, return_info)
 
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
