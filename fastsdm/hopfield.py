@@ -55,6 +55,7 @@ import numpy.typing as npt
 from ._core import ReadInfo, iterate, moved_at_most, read_bits
 from ._jit import use_parallel
 from ._kernels import hopfield as _k
+from ._kernels.hamming import MODE_DISTANCES
 from ._layout import bits_from_words, words_from_bytes
 from ._locking import RWLock, exclusive, shared
 from ._validation import (
@@ -68,7 +69,7 @@ from ._validation import (
     real_array,
 )
 from .bits import pack_bits
-from .search import hamming_distances
+from .search import _scan, hamming_distances
 
 __all__ = [
     "AMIT_CAPACITY_RATIO",
@@ -692,15 +693,18 @@ class ModernHopfield:
         self.beta = check_beta(beta, example="1.0")
         self.ties = check_choice(ties, "ties", TIES)
         self.patterns = np.zeros((0, n_words(self.n_bits)), dtype=np.uint64)
+        self._signed = None  # float64 ±1 patterns, kept by reads when small (_signed_patterns)
         self._lock = RWLock()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_signed"] = None  # a cache: rebuilt by the next read
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_signed", None)
         self._lock = RWLock()
 
     @property
@@ -736,11 +740,13 @@ class ModernHopfield:
         """
         words, _, _ = as_words(patterns, "patterns", self.n_bits)
         self.patterns = np.concatenate([self.patterns, words])
+        self._signed = None
 
     @exclusive
     def clear(self) -> None:
         """Forget every pattern."""
         self.patterns = self.patterns[:0].copy()
+        self._signed = None
 
     def _check_not_empty(self) -> None:
         if self.n_patterns == 0:
@@ -776,22 +782,43 @@ class ModernHopfield:
                                     self.beta)
         return w[0] if single else w
 
+    def _signed_patterns(self) -> np.ndarray | None:
+        """The patterns as float64 ±1 rows, kept between reads while they take at most
+        ``BLOCK_BYTES`` (None above: reads convert them block by block)."""
+        # Reads share the lock: two may fill the cache at once, with equal arrays.
+        signed = self._signed
+        if signed is None and 8 * self.n_bits * self.n_patterns <= BLOCK_BYTES:
+            signed = self._signed = _bipolar(self.patterns, self.n_bits, np.float64)
+        return signed
+
     def _read_words(self, words: np.ndarray, parallel=None) -> np.ndarray:
         self._check_not_empty()
         n, m = self.n_bits, self.n_patterns
-        out = np.empty_like(words)
         q_step = _rows_per_block(8 * m)
         p_step = _rows_per_block(8 * n)
+        signed = self._signed_patterns()
+        if words.shape[0] <= q_step:
+            return self._read_block(words, signed, p_step, parallel)
+        out = np.empty_like(words)
         for start in range(0, words.shape[0], q_step):
-            block = words[start : start + q_step]
-            w = _softmax_from_distances(hamming_distances(block, self.patterns,
-                                                          parallel=parallel), self.beta)
+            out[start : start + q_step] = self._read_block(words[start : start + q_step],
+                                                           signed, p_step, parallel)
+        return out
+
+    def _read_block(self, block, signed, p_step, parallel):
+        n, m = self.n_bits, self.n_patterns
+        # The distances of validated words: the scan of hamming_distances, unchecked.
+        h = np.empty((block.shape[0], m), dtype=np.int32)
+        _scan(block, self.patterns, MODE_DISTANCES, out_dist=h, parallel=parallel)
+        w = _softmax_from_distances(h, self.beta)
+        if signed is not None:  # p_step >= m: one product, as the loop below would do
+            sums = w @ signed
+        else:
             sums = np.zeros((block.shape[0], n))
             for p in range(0, m, p_step):
                 sums += w[:, p : p + p_step] @ _bipolar(self.patterns[p : p + p_step], n,
                                                         np.float64)
-            out[start : start + q_step] = _threshold(sums, 2.0 * m * _EPS, self.ties, block, n)
-        return out
+        return _threshold(sums, 2.0 * m * _EPS, self.ties, block, n)
 
     @shared
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
@@ -914,7 +941,6 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
     tol = check_real(tol, "tol", 0, hint="the largest change of a coordinate that counts as "
                      "a fixed point, relative to the patterns' largest magnitude")
     single = Q.ndim == 1
-    limit = tol * max(1.0, float(np.abs(X).max()))
 
     def update(states):
         scores = states @ X.T
@@ -924,6 +950,10 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
         w /= w.sum(axis=1, keepdims=True)
         return w @ X
 
+    if iterations == 1 and not return_info:  # no fixed-point test to make
+        result = update(np.atleast_2d(Q))
+        return result[0] if single else result
+    limit = tol * max(1.0, float(np.abs(X).max()))
     current, info = iterate(update, np.atleast_2d(Q), iterations, fixed=moved_at_most(limit))
     result = current[0] if single else current
     return (result, info) if return_info else result
