@@ -403,7 +403,10 @@ class Hopfield:
             step = min(1 << 24, _rows_per_block(4 * n))
             for start in range(0, m, step):
                 X = _bipolar(words[start : start + step], n, np.float32)
-                self.weights += (X.T @ X).astype(np.int32)
+                # NumPy hands X.T @ X (one buffer) to BLAS's syrk; gemm on a copy was
+                # 1.0-2.4x faster here for m < n (n = 256, 1024), syrk up to 2x
+                # faster for some m >= n.  Either product is exact.
+                self.weights += (X.T @ (X.copy() if X.shape[0] < n else X)).astype(np.int32)
             np.fill_diagonal(self.weights, 0)
         else:
             step = _rows_per_block(n)
