@@ -788,9 +788,11 @@ class ModernHopfield:
     def _signed_patterns(self) -> np.ndarray | None:
         """The patterns as float64 ±1 rows, kept between reads while they take at most
         ``BLOCK_BYTES`` (None above: reads convert them block by block)."""
+        if 8 * self.n_bits * self.n_patterns > BLOCK_BYTES:
+            return None
         # Reads share the lock: two may fill the cache at once, with equal arrays.
         signed = self._signed
-        if signed is None and 8 * self.n_bits * self.n_patterns <= BLOCK_BYTES:
+        if signed is None:
             signed = self._signed = _bipolar(self.patterns, self.n_bits, np.float64)
         return signed
 
