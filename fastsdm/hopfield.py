@@ -55,7 +55,6 @@ import numpy.typing as npt
 from ._core import ReadInfo, iterate, moved_at_most, read_bits
 from ._jit import use_parallel
 from ._kernels import hopfield as _k
-from ._kernels.hamming import MODE_DISTANCES
 from ._layout import bits_from_words, words_from_bytes
 from ._locking import RWLock, exclusive, shared
 from ._validation import (
@@ -69,7 +68,7 @@ from ._validation import (
     real_array,
 )
 from .bits import pack_bits
-from .search import _scan, hamming_distances
+from .search import distance_rows, hamming_distances
 
 __all__ = [
     "AMIT_CAPACITY_RATIO",
@@ -812,10 +811,8 @@ class ModernHopfield:
 
     def _read_block(self, block, signed, p_step, parallel):
         n, m = self.n_bits, self.n_patterns
-        # The distances of validated words: the scan of hamming_distances, unchecked.
-        h = np.empty((block.shape[0], m), dtype=np.int32)
-        _scan(block, self.patterns, MODE_DISTANCES, out_dist=h, parallel=parallel)
-        w = _softmax_from_distances(h, self.beta)
+        # hamming_distances of validated words, without checking them again.
+        w = _softmax_from_distances(distance_rows(block, self.patterns, parallel), self.beta)
         if signed is not None:  # p_step >= m: one product, as the loop below would do
             sums = w @ signed
         else:
