@@ -672,6 +672,11 @@ class ModernHopfield:
     ties, as in :func:`fastsdm.attention.sdm_pattern_read`: exactly balanced
     votes are not decided by rounding noise.
 
+    **Memory.** Reads keep the patterns as float64 ±1 rows (``8 m n`` bytes)
+    between calls while those take at most :data:`BLOCK_BYTES`; a write or
+    :meth:`clear` drops them.  Larger stores are converted block by block in
+    each read.
+
     References
     ----------
     H. Ramsauer et al., "Hopfield networks is all you need", ICLR 2021,
