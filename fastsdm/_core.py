@@ -229,6 +229,8 @@ def read_bits(step, queries, *, n_bits: int, n_data_bits: int, iterations, retur
     """
     bits = as_bits(queries, "queries", n_bits)
     iterations = check_iterations(iterations, n_bits, n_data_bits, "n_value_bits == n_bits")
+    if iterations == 1 and not return_info:  # nothing to iterate, nothing to report
+        return bits.restore(step(bits.words), n_data_bits)
     words, info = iterate(step, bits.words, iterations,
                           fixed=same_rows if n_data_bits == n_bits else None)
     result = bits.restore(words, n_data_bits)

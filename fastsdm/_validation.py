@@ -658,6 +658,15 @@ def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.
     return array
 
 
+_NATIVE_U64 = np.dtype(np.uint64)
+
+
+@functools.lru_cache(maxsize=64)
+def _pad_garbage(n_bits: int) -> np.uint64:
+    """The pad bits of an ``n_bits`` vector's last word (which must be zero)."""
+    return ~pad_mask(n_bits)[-1]
+
+
 #: The forms a bit vector may arrive in (:attr:`Bits.form`).
 WORDS, BYTES, ROWS = "words", "bytes", "rows"
 
@@ -735,6 +744,13 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
     ``uint8`` array holding only 0 and 1 is then ambiguous (bits, or bytes
     with only their last bit used) and is refused: pass ``n_bits=``.
     """
+    if (type(x) is np.ndarray and x.dtype == _NATIVE_U64 and n_bits is not None
+            and x.ndim in ndim and x.size and x.shape[-1] == n_words(n_bits)
+            and x.flags.c_contiguous
+            and (n_bits % 64 == 0 or not (x[..., -1] & _pad_garbage(n_bits)).any())):
+        # Already valid packed words (the common case of a read in a loop):
+        # what the checks below would return, without them.
+        return Bits(x if x.ndim == 2 else x[np.newaxis], n_bits, x.ndim == 1, WORDS, x.dtype)
     array = np.asarray(x)
     refuse_big_endian(array, name)
     if array.dtype.kind not in "biu":

@@ -55,6 +55,7 @@ import numpy.typing as npt
 from ._core import ReadInfo, iterate, moved_at_most, read_bits
 from ._jit import use_parallel
 from ._kernels import hopfield as _k
+from ._layout import bits_from_words, words_from_bytes
 from ._locking import RWLock, exclusive, shared
 from ._validation import (
     as_words,
@@ -66,8 +67,8 @@ from ._validation import (
     n_words,
     real_array,
 )
-from .bits import pack_bits, unpack_bits
-from .search import hamming_distances
+from .bits import pack_bits
+from .search import distance_rows, hamming_distances
 
 __all__ = [
     "AMIT_CAPACITY_RATIO",
@@ -103,11 +104,24 @@ _EPS = np.finfo(np.float64).eps
 
 
 def _bipolar(words: np.ndarray, n_bits: int, dtype=np.int8) -> np.ndarray:
-    """Bipolar rows (+1 for bit 1, -1 for bit 0) of packed ``words`` (2-D)."""
-    bits = unpack_bits(words, n_bits).astype(dtype)
-    bits *= 2
-    bits -= 1
-    return bits
+    """Bipolar rows (+1 for bit 1, -1 for bit 0) of validated packed ``words`` (2-D)."""
+    return _signs(bits_from_words(words, n_bits), dtype)
+
+
+def _signs(bits: np.ndarray, dtype) -> np.ndarray:
+    """Bipolar rows of 0/1 ``bits`` (``uint8``), as ``dtype``."""
+    out = bits.astype(dtype)
+    out *= 2
+    out -= 1
+    return out
+
+
+def _pack(bits: np.ndarray, n_bits: int) -> np.ndarray:
+    """Packed words of 2-D boolean rows of ``n_bits`` (no checks: the caller's own)."""
+    packed = np.packbits(bits, axis=-1)
+    if n_bits % 64:
+        return words_from_bytes(packed)
+    return packed.view("<u8").astype(np.uint64, copy=False)
 
 
 def _rows_per_block(row_bytes: int) -> int:
@@ -115,14 +129,22 @@ def _rows_per_block(row_bytes: int) -> int:
 
 
 def _threshold(sums: np.ndarray, tol, tie: str, query_words: np.ndarray,
-               n_bits: int) -> np.ndarray:
-    """Packed bits of ``sums > tol``; ``|sums| <= tol`` follows the tie policy."""
-    bits = (sums > tol).astype(np.uint8)
-    if tie != "zero":
-        ties = np.abs(sums) <= tol
+               n_bits: int, query_bits: np.ndarray | None = None) -> np.ndarray:
+    """Packed bits of ``sums > tol``; ``|sums| <= tol`` follows the tie policy.
+
+    ``query_bits``: the 0/1 rows of ``query_words``, if the caller has them.
+    """
+    if tie == "one":  # sums > tol, or |sums| <= tol: sums >= -tol (tol >= 0)
+        return _pack(sums >= -tol, n_bits)
+    bits = sums > tol
+    if tie == "keep":
+        ties = sums == 0 if tol == 0 else np.abs(sums) <= tol
         if ties.any():
-            bits[ties] = 1 if tie == "one" else unpack_bits(query_words, n_bits)[ties]
-    return pack_bits(bits)
+            if query_bits is None:
+                query_bits = bits_from_words(query_words, n_bits)
+            ties &= query_bits.view(np.bool_)
+            bits |= ties
+    return _pack(bits, n_bits)
 
 
 def _finish(current: np.ndarray, single: bool, form, n_bits: int, steps, converged,
@@ -380,7 +402,10 @@ class Hopfield:
             step = min(1 << 24, _rows_per_block(4 * n))
             for start in range(0, m, step):
                 X = _bipolar(words[start : start + step], n, np.float32)
-                self.weights += (X.T @ X).astype(np.int32)
+                # NumPy hands X.T @ X (one buffer) to BLAS's syrk; gemm on a copy was
+                # 1.0-2.4x faster here for m < n (n = 256, 1024), syrk up to 2x
+                # faster for some m >= n.  Either product is exact.
+                self.weights += (X.T @ (X.copy() if X.shape[0] < n else X)).astype(np.int32)
             np.fill_diagonal(self.weights, 0)
         else:
             step = _rows_per_block(n)
@@ -403,14 +428,19 @@ class Hopfield:
     def _weight_bound(self) -> int:
         return self.n_patterns if self.kappa is None else min(self.n_patterns, self.kappa)
 
-    def _fields(self, S: np.ndarray) -> np.ndarray:
-        """Exact local fields ``S @ W`` of bipolar rows, as a float or int64 array."""
+    def _field_dtype(self):
+        """The dtype whose products of bipolar rows and weights are exact."""
         bound = (self.n_bits - 1) * self._weight_bound()
         if bound < 1 << 24:
-            dtype = np.float32
-        elif bound < 1 << 53:
-            dtype = np.float64
-        else:  # never in practice: integer matmul is exact, and slow
+            return np.float32
+        if bound < 1 << 53:
+            return np.float64
+        return np.int64  # never in practice: integer matmul is exact, and slow
+
+    def _fields(self, S: np.ndarray) -> np.ndarray:
+        """Exact local fields ``S @ W`` of bipolar rows, as a float or int64 array."""
+        dtype = self._field_dtype()
+        if dtype is np.int64:
             return S.astype(np.int64) @ self.weights.astype(np.int64)
         Wf = self._float_weights.get(dtype)
         if Wf is None:
@@ -483,13 +513,21 @@ class Hopfield:
 
     def _read_words(self, words: np.ndarray, parallel=None) -> np.ndarray:
         # One synchronous update (the step of fastsdm._core.read_bits).
-        out = np.empty_like(words)
         step = _rows_per_block(8 * self.n_bits)
+        if words.shape[0] <= step:
+            return self._sync_block(words)
+        out = np.empty_like(words)
         for start in range(0, words.shape[0], step):
-            block = words[start : start + step]
-            H = self._fields(_bipolar(block, self.n_bits))
-            out[start : start + step] = _threshold(H, 0, self.ties, block, self.n_bits)
+            out[start : start + step] = self._sync_block(words[start : start + step])
         return out
+
+    def _sync_block(self, words: np.ndarray) -> np.ndarray:
+        # The bipolar rows are made in the product's dtype (no second
+        # conversion), and their bits serve the "keep" ties.
+        bits = bits_from_words(words, self.n_bits)
+        dtype = self._field_dtype()
+        H = self._fields(_signs(bits, np.int8 if dtype is np.int64 else dtype))
+        return _threshold(H, 0, self.ties, words, self.n_bits, bits)
 
     @shared
     def _read_synchronous(self, queries, iterations, return_info, parallel):
@@ -526,7 +564,7 @@ class Hopfield:
                 active = active[changed]
                 if active.size == 0:
                     break
-            out[start : start + step] = pack_bits(states > 0)
+            out[start : start + step] = _pack(states > 0, n)
         return _finish(out, single, form, n, steps, converged, return_info)
 
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
@@ -634,6 +672,11 @@ class ModernHopfield:
     ties, as in :func:`fastsdm.attention.sdm_pattern_read`: exactly balanced
     votes are not decided by rounding noise.
 
+    **Memory.** Reads keep the patterns as float64 ±1 rows (``8 m n`` bytes)
+    between calls while those take at most :data:`BLOCK_BYTES`; a write or
+    :meth:`clear` drops them.  Larger stores are converted block by block in
+    each read.
+
     References
     ----------
     H. Ramsauer et al., "Hopfield networks is all you need", ICLR 2021,
@@ -657,15 +700,18 @@ class ModernHopfield:
         self.beta = check_beta(beta, example="1.0")
         self.ties = check_choice(ties, "ties", TIES)
         self.patterns = np.zeros((0, n_words(self.n_bits)), dtype=np.uint64)
+        self._signed = None  # float64 ±1 patterns, kept by reads when small (_signed_patterns)
         self._lock = RWLock()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_signed"] = None  # a cache: rebuilt by the next read
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_signed", None)
         self._lock = RWLock()
 
     @property
@@ -701,11 +747,13 @@ class ModernHopfield:
         """
         words, _, _ = as_words(patterns, "patterns", self.n_bits)
         self.patterns = np.concatenate([self.patterns, words])
+        self._signed = None
 
     @exclusive
     def clear(self) -> None:
         """Forget every pattern."""
         self.patterns = self.patterns[:0].copy()
+        self._signed = None
 
     def _check_not_empty(self) -> None:
         if self.n_patterns == 0:
@@ -741,22 +789,43 @@ class ModernHopfield:
                                     self.beta)
         return w[0] if single else w
 
+    def _signed_patterns(self) -> np.ndarray | None:
+        """The patterns as float64 ±1 rows, kept between reads while they take at most
+        ``BLOCK_BYTES`` (None above: reads convert them block by block)."""
+        if 8 * self.n_bits * self.n_patterns > BLOCK_BYTES:
+            return None
+        # Reads share the lock: two may fill the cache at once, with equal arrays.
+        signed = self._signed
+        if signed is None:
+            signed = self._signed = _bipolar(self.patterns, self.n_bits, np.float64)
+        return signed
+
     def _read_words(self, words: np.ndarray, parallel=None) -> np.ndarray:
         self._check_not_empty()
         n, m = self.n_bits, self.n_patterns
-        out = np.empty_like(words)
         q_step = _rows_per_block(8 * m)
         p_step = _rows_per_block(8 * n)
+        signed = self._signed_patterns()
+        if words.shape[0] <= q_step:
+            return self._read_block(words, signed, p_step, parallel)
+        out = np.empty_like(words)
         for start in range(0, words.shape[0], q_step):
-            block = words[start : start + q_step]
-            w = _softmax_from_distances(hamming_distances(block, self.patterns,
-                                                          parallel=parallel), self.beta)
+            out[start : start + q_step] = self._read_block(words[start : start + q_step],
+                                                           signed, p_step, parallel)
+        return out
+
+    def _read_block(self, block, signed, p_step, parallel):
+        n, m = self.n_bits, self.n_patterns
+        # hamming_distances of validated words, without checking them again.
+        w = _softmax_from_distances(distance_rows(block, self.patterns, parallel), self.beta)
+        if signed is not None:  # p_step >= m: one product, as the loop below would do
+            sums = w @ signed
+        else:
             sums = np.zeros((block.shape[0], n))
             for p in range(0, m, p_step):
                 sums += w[:, p : p + p_step] @ _bipolar(self.patterns[p : p + p_step], n,
                                                         np.float64)
-            out[start : start + q_step] = _threshold(sums, 2.0 * m * _EPS, self.ties, block, n)
-        return out
+        return _threshold(sums, 2.0 * m * _EPS, self.ties, block, n)
 
     @shared
     def read(self, queries, *, iterations: int = 1, return_info: bool = False,
@@ -879,7 +948,6 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
     tol = check_real(tol, "tol", 0, hint="the largest change of a coordinate that counts as "
                      "a fixed point, relative to the patterns' largest magnitude")
     single = Q.ndim == 1
-    limit = tol * max(1.0, float(np.abs(X).max()))
 
     def update(states):
         scores = states @ X.T
@@ -889,6 +957,10 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
         w /= w.sum(axis=1, keepdims=True)
         return w @ X
 
+    if iterations == 1 and not return_info:  # no fixed-point test to make
+        result = update(np.atleast_2d(Q))
+        return result[0] if single else result
+    limit = tol * max(1.0, float(np.abs(X).max()))
     current, info = iterate(update, np.atleast_2d(Q), iterations, fixed=moved_at_most(limit))
     result = current[0] if single else current
     return (result, info) if return_info else result

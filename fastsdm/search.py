@@ -196,9 +196,7 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
     if batch is not None:
         array = array.reshape(-1, array.shape[-1])
     Q, A, single, _ = _prepare(array, addresses, n_bits)
-    out = np.empty((Q.shape[0], A.shape[0]), dtype=np.int32)
-    if A.shape[0]:
-        _scan(Q, A, _h.MODE_DISTANCES, out_dist=out, parallel=parallel)
+    out = distance_rows(Q, A, parallel)
     if batch is not None:
         return out.reshape(*batch, A.shape[0])
     return out[0] if single else out
@@ -337,6 +335,14 @@ def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
     radius = check_int(radius, "radius", 0, limit,
                        hint="an inclusive Hamming radius cannot exceed the vector length")
     return radius_csr(Q, A, radius, parallel)
+
+
+def distance_rows(Q, A, parallel=None):
+    """Hamming distances (q, N) ``int32`` of every query to every address (validated 2-D input)."""
+    out = np.empty((Q.shape[0], A.shape[0]), dtype=np.int32)
+    if A.shape[0]:
+        _scan(Q, A, _h.MODE_DISTANCES, out_dist=out, parallel=parallel)
+    return out
 
 
 def knn_arrays(Q, A, k, parallel=None):

@@ -161,6 +161,41 @@ def test_synchronous_read_matches_reference(tie, iterations, rng):
     assert (info.steps == steps).all() and (info.converged == converged).all()
 
 
+@pytest.mark.parametrize("n", [31, 64, 130])
+@pytest.mark.parametrize("tie", ["keep", "one", "zero"])
+def test_synchronous_read_of_packed_words_in_every_precision(n, tie, rng, monkeypatch):
+    # Packed words, one vector or a batch, one step without info (the short
+    # path of read_bits), with each exact product dtype forced by the bound.
+    patterns = bits(rng, 6, n)
+    queries = bits(rng, 5, n)
+    net = Hopfield(n, update="synchronous", ties=tie)
+    net.write(patterns)
+    want, _, _ = hopfield_read(hebbian_weights(patterns), queries, 1, update="synchronous",
+                               tie=tie)
+    words = fastsdm.pack_bits(queries)
+    for bound in (6, 2**30, 2**60):  # float32, float64, int64 products
+        monkeypatch.setattr(net, "_weight_bound", lambda b=bound: b)
+        net._float_weights.clear()
+        out = net.read(words)
+        assert out.dtype == np.uint64 and out.shape == words.shape
+        assert (fastsdm.unpack_bits(out, n) == want).all()
+        one = net.read(words[2])
+        assert one.shape == words[2].shape and (one == out[2]).all()
+
+
+def test_synchronous_read_sees_every_write(rng):
+    # The float weights are a cache of the int32 weights: a write or clear drops it.
+    net = Hopfield(40, update="synchronous")
+    a, b, q = bits(rng, 3, 40), bits(rng, 3, 40), bits(rng, 4, 40)
+    net.write(a)
+    net.read(q)
+    net.write(b)
+    want, _, _ = hopfield_read(hebbian_weights(np.vstack([a, b])), q, 1, update="synchronous")
+    assert (net.read(q) == want).all()
+    net.clear()
+    assert (net.read(q) == q).all()  # no weights, zero fields, "keep"
+
+
 @kernel
 @pytest.mark.parametrize("tie", ["keep", "one", "zero"])
 @pytest.mark.parametrize("iterations", [1, 8])
@@ -487,6 +522,48 @@ def test_modern_blocks_do_not_change_the_result(monkeypatch):
     whole = net.read(queries)
     monkeypatch.setattr(hopfield, "BLOCK_BYTES", 8 * 100 * 7)  # several query and pattern blocks
     assert (net.read(queries) == whole).all()
+
+
+def test_modern_reads_follow_writes_clears_and_pickles(rng):
+    # Reads keep the patterns as ±1 rows: every write and clear must drop them,
+    # and a pickle must not carry them.
+    import pickle
+
+    n = 30
+    a, b, q = bits(rng, 4, n), bits(rng, 5, n), bits(rng, 6, n)
+    net = ModernHopfield(n, 0.2)
+    net.write(a)
+    fresh = ModernHopfield(n, 0.2)
+    fresh.write(a)
+    assert (net.read(q) == fresh.read(q)).all()
+    net.write(b)
+    for i, query in enumerate(q):
+        want, _ = modern_hopfield_step(np.vstack([a, b]), query, 0.2)
+        assert list(net.read(q)[i]) == want
+    assert net._signed is not None and net._signed.shape == (9, n)
+    copy = pickle.loads(pickle.dumps(net))
+    assert "_signed" in copy.__dict__ and copy._signed is None
+    assert (copy.read(q) == net.read(q)).all()
+    net.clear()
+    net.write(b)
+    assert net._signed is None or net._signed.shape == (5, n)
+    for i, query in enumerate(q):
+        want, _ = modern_hopfield_step(b, query, 0.2)
+        assert list(net.read(q)[i]) == want
+
+
+def test_modern_pickles_without_the_cache_attribute_still_load(rng):
+    import pickle
+
+    net = ModernHopfield(12, 0.5)
+    net.write(bits(rng, 3, 12))
+    state = net.__getstate__()
+    del state["_signed"]  # as pickled before the cache existed
+    old = ModernHopfield.__new__(ModernHopfield)
+    old.__setstate__(state)
+    q = bits(rng, 2, 12)
+    assert (old.read(q) == net.read(q)).all()
+    assert (pickle.loads(pickle.dumps(old)).read(q) == net.read(q)).all()
 
 
 def test_modern_write_appends_and_clear(rng):

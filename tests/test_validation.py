@@ -441,3 +441,39 @@ def test_write_and_iteration_checks_the_memories_share():
         check_iterations(2, 8, 4, "value_dim == dim", "a query")
     with pytest.raises(ValueError, match=r"iterations must be in \[1, inf\]"):
         check_iterations(0, 8, 8, "value_dim == dim")
+
+
+
+@pytest.mark.parametrize("n_bits", [1, 64, 65, 130])
+@pytest.mark.parametrize("single", [True, False])
+def test_packed_words_fast_path_returns_what_the_checks_return(rng, n_bits, single,
+                                                               monkeypatch):
+    from fastsdm import _validation
+
+    words = fastsdm.pack_bits(rng.integers(0, 2, (3, n_bits), dtype=np.uint8))
+    x = words[1] if single else words
+    fast = as_bits(x, "q", n_bits)
+    monkeypatch.setattr(_validation, "_NATIVE_U64", np.dtype(np.int64))  # no fast path
+    checked = as_bits(x, "q", n_bits)
+    assert np.array_equal(fast.words, checked.words)
+    assert fast.words.shape == checked.words.shape == ((1,) if single else (3,)) + words.shape[1:]
+    assert fast[1:] == checked[1:] == (n_bits, single, "words", np.dtype(np.uint64))
+    assert np.shares_memory(fast.words, x) and np.shares_memory(checked.words, x)  # no copy
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_packed_words_fast_path_keeps_every_refusal(single):
+    # Pad bits set, the wrong width, empty, non-contiguous (accepted by copying),
+    # big-endian: each answered as the full checks answer it.
+    bad = np.array([[0, 1]], dtype=np.uint64)  # bit 71: the last byte's low bit
+    with pytest.raises(ValueError, match="non-zero pad bits beyond bit 65"):
+        as_bits(bad[0] if single else bad, "q", 65)
+    with pytest.raises(ValueError, match="must have 2 words per vector for n_bits=65"):
+        as_bits(np.zeros(3 if single else (2, 3), np.uint64), "q", 65)
+    with pytest.raises(ValueError, match="is empty"):
+        as_bits(np.zeros((0, 2), np.uint64), "q", 65)
+    strided = np.arange(8, dtype=np.uint64).reshape(4, 2)[:, :1]
+    got = as_bits(strided, "q", 64)
+    assert got.words.flags.c_contiguous and np.array_equal(got.words, strided)
+    with pytest.raises(TypeError, match="big-endian"):
+        as_bits(np.zeros(2, ">u8"), "q", 65)
