@@ -527,7 +527,8 @@ def sdm_design(n_bits: int, n_locations: int | None, selected, required, design,
     if selected is not None and selected != k:
         raise ValueError(f"selected={selected} does not match the design given, whose "
                          f"locations select {k} coordinates; omit selected")
-    return Design(np.ascontiguousarray(M), V & M), M.shape[0], k, "given"
+    # Copies: the memory owns its design (the caller may reuse its buffers).
+    return Design(np.array(M, order="C"), V & M), M.shape[0], k, "given"
 
 
 def check_saved_design(masks, values, n_bits: int, selected: int, required: str,

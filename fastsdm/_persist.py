@@ -88,6 +88,38 @@ def _step(name: str) -> None:
         _fault(name)
 
 
+#: The description's own checksum: CRC-32 of its canonical JSON (sorted keys, no
+#: whitespace) without this field.  Written by every save and flush; a file
+#: without it (written before it existed) loads as before.
+META_CRC = "description_crc32"
+
+
+def _description_crc(meta: dict) -> int:
+    body = {k: v for k, v in meta.items() if k != META_CRC}
+    return zlib.crc32(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+
+
+def encode_description(meta: dict) -> bytes:
+    """The bytes of ``fastsdm.json``: the description and its own checksum."""
+    return json.dumps({**meta, META_CRC: _description_crc(meta)}, indent=1).encode()
+
+
+def verify_description(meta: dict, file, what: str = "memory") -> None:
+    """Check and remove the description's own checksum (absent in older files).
+
+    Loaders call it after checking every field, so that a field that is wrong
+    in itself is named as such; this catches the edits that leave every field
+    valid and consistent with the arrays (another seed, another ``n_bits``
+    within the same word count, another checksum of an array).
+    """
+    if META_CRC in meta:
+        stored = meta.pop(META_CRC)
+        if type(stored) is not int or stored != _description_crc(meta):
+            raise ValueError(f"{file} fails its checksum ({META_CRC}): it was edited or "
+                             f"damaged after fastsdm wrote it; the {what} is corrupt: restore "
+                             "it from a copy")
+
+
 def crc32(array: np.ndarray) -> int:
     """CRC-32 of an array's bytes, read in 64 MiB pieces (memory maps too)."""
     crc = 0
@@ -370,7 +402,7 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
                 meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
                                         "crc32": crc32(array)}
                 _step(f"wrote {name}.npy")
-            _write_file(new / META_FILE, json.dumps(meta, indent=1).encode())
+            _write_file(new / META_FILE, encode_description(meta))
             _step(f"wrote {META_FILE}")
             fsync_dir(new)
             _step("synced")
@@ -558,15 +590,21 @@ def read_metadata(directory: Directory, format_name: str, version: int, required
                                                               "fastsdm.ContinuousSDM") else ""
         raise ValueError(f"{meta_file} does not describe a {format_name} memory "
                          f"(format={found!r}){hint}")
-    found = meta.get("format_version")
-    if type(found) is not int or found != version:
-        raise ValueError(f"{path} has format version {found!r}; this fastsdm reads version "
-                         f"{version}: upgrade fastsdm")
+    if "format_version" not in meta:
+        raise ValueError(f"{meta_file} lacks format_version; the memory is corrupt")
+    found = meta["format_version"]
+    if type(found) is not int or found < 1:
+        raise ValueError(f"{meta_file} has format_version {found!r}, which no fastsdm writes "
+                         "(versions are integers from 1); the memory is corrupt")
+    if found != version:
+        raise ValueError(f"{meta_file} has format version {found}; this fastsdm reads version "
+                         f"{version}: " + ("upgrade fastsdm" if found > version else
+                                           "load it with the fastsdm that wrote it"))
     missing = (set(required) | {"arrays"}) - meta.keys()
     if missing:
         raise ValueError(f"{meta_file} lacks {sorted(missing)}; the memory is corrupt")
     unknown = meta.keys() - set(required) - set(optional) - {"arrays", "format",
-                                                              "format_version"}
+                                                              "format_version", META_CRC}
     if unknown:
         raise ValueError(f"{meta_file} has unknown fields {sorted(unknown)}; the memory is "
                          "corrupt, or was written by a newer fastsdm: upgrade fastsdm")
@@ -728,7 +766,7 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
 
 def write_metadata(directory: Directory, meta: dict) -> None:
     """Replace the description of an opened memory, atomically and durably."""
-    directory.replace_file(META_FILE, json.dumps(meta, indent=1).encode())
+    directory.replace_file(META_FILE, encode_description(meta))
 
 
 def mark_open_for_writing(directory: Directory, meta: dict) -> Mapped:

@@ -836,6 +836,7 @@ class ContinuousSDM:
             marker = _persist.check_marker(directory, meta)
             specs = params.array_specs()
             crcs = _persist.check_array_specs(directory, meta, specs)
+            _persist.verify_description(meta, path / _persist.META_FILE)
             arrays = {name: _persist.load_array(
                 directory, name, *specs[name], crc=crcs[name], verify=verify,
                 mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL)

@@ -273,7 +273,8 @@ class Hopfield:
     Attributes
     ----------
     weights : ndarray of int32, shape (n_bits, n_bits)
-        Symmetric, zero diagonal.
+        Symmetric, zero diagonal; a read-only view (change them with
+        :meth:`write` and :meth:`clear`).
     n_patterns : int
         Patterns written so far.
     seed : int
@@ -328,18 +329,32 @@ class Hopfield:
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
         self._rng = np.random.default_rng(seq)
-        self.weights = np.zeros((self.n_bits, self.n_bits), dtype=np.int32)
+        # Written only by write() and clear(): the public `weights` is a
+        # read-only view, so the float copies reads keep cannot go stale.
+        self._weights = np.zeros((self.n_bits, self.n_bits), dtype=np.int32)
         self.n_patterns = 0
         self._float_weights: dict = {}
         self._lock = RWLock()
 
-    # Pickling and copying: the lock is per object.
+    @property
+    def weights(self) -> np.ndarray:
+        """The Hebbian weights, ``int32`` (n_bits, n_bits): a read-only view (change
+        them with :meth:`write` and :meth:`clear`)."""
+        view = self._weights.view()
+        view.flags.writeable = False
+        return view
+
+    # Pickling and copying: the lock is per object; the float weights are a cache.
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_float_weights"] = {}
         return state
 
     def __setstate__(self, state: dict) -> None:
+        if "weights" in state:  # pickled when the weights were a plain attribute
+            state["_weights"] = state.pop("weights")
+        state["_float_weights"] = {}
         self.__dict__.update(state)
         self._lock = RWLock()
 
@@ -405,21 +420,21 @@ class Hopfield:
                 # NumPy hands X.T @ X (one buffer) to BLAS's syrk; gemm on a copy was
                 # 1.0-2.4x faster here for m < n (n = 256, 1024), syrk up to 2x
                 # faster for some m >= n.  Either product is exact.
-                self.weights += (X.T @ (X.copy() if X.shape[0] < n else X)).astype(np.int32)
-            np.fill_diagonal(self.weights, 0)
+                self._weights += (X.T @ (X.copy() if X.shape[0] < n else X)).astype(np.int32)
+            np.fill_diagonal(self._weights, 0)
         else:
             step = _rows_per_block(n)
             par = use_parallel(m * n * n, parallel)
             run = _k.clipped_hebbian_parallel if par else _k.clipped_hebbian_serial
             for start in range(0, m, step):
-                run(self.weights, _bipolar(words[start : start + step], n), self.kappa)
+                run(self._weights, _bipolar(words[start : start + step], n), self.kappa)
         self.n_patterns += m
         self._float_weights.clear()
 
     @exclusive
     def clear(self) -> None:
         """Forget every pattern (weights to zero)."""
-        self.weights[...] = 0
+        self._weights[...] = 0
         self.n_patterns = 0
         self._float_weights.clear()
 
@@ -441,10 +456,10 @@ class Hopfield:
         """Exact local fields ``S @ W`` of bipolar rows, as a float or int64 array."""
         dtype = self._field_dtype()
         if dtype is np.int64:
-            return S.astype(np.int64) @ self.weights.astype(np.int64)
+            return S.astype(np.int64) @ self._weights.astype(np.int64)
         Wf = self._float_weights.get(dtype)
         if Wf is None:
-            Wf = self._float_weights[dtype] = self.weights.astype(dtype)
+            Wf = self._float_weights[dtype] = self._weights.astype(dtype)
         return S.astype(dtype, copy=False) @ Wf
 
     @shared
@@ -558,7 +573,7 @@ class Hopfield:
                 changed = np.zeros(active.size, dtype=bool)
                 par = use_parallel(active.size * n * 16, parallel)
                 (_k.sweep_parallel if par else _k.sweep_serial)(
-                    states, fields, self.weights, active, orders[t], tie, changed)
+                    states, fields, self._weights, active, orders[t], tie, changed)
                 steps[start + active] += 1
                 converged[start + active[~changed]] = True
                 active = active[changed]
@@ -642,7 +657,8 @@ class ModernHopfield:
     Attributes
     ----------
     patterns : ndarray of uint64, shape (m, ceil(n_bits / 64))
-        The stored patterns, packed.
+        The stored patterns, packed; a read-only view (change them with
+        :meth:`write` and :meth:`clear`).
     beta : float
 
     Notes
@@ -699,9 +715,19 @@ class ModernHopfield:
         self.n_bits = check_int(n_bits, "n_bits", 1, hint="the pattern length, e.g. 256")
         self.beta = check_beta(beta, example="1.0")
         self.ties = check_choice(ties, "ties", TIES)
-        self.patterns = np.zeros((0, n_words(self.n_bits)), dtype=np.uint64)
+        # Replaced only by write() and clear(): the public `patterns` is a
+        # read-only view, so the ±1 rows reads keep cannot go stale.
+        self._patterns = np.zeros((0, n_words(self.n_bits)), dtype=np.uint64)
         self._signed = None  # float64 ±1 patterns, kept by reads when small (_signed_patterns)
         self._lock = RWLock()
+
+    @property
+    def patterns(self) -> np.ndarray:
+        """The stored patterns, packed ``uint64`` words (m, W): a read-only view (change
+        them with :meth:`write` and :meth:`clear`)."""
+        view = self._patterns.view()
+        view.flags.writeable = False
+        return view
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -710,6 +736,8 @@ class ModernHopfield:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        if "patterns" in state:  # pickled when the patterns were a plain attribute
+            state["_patterns"] = state.pop("patterns")
         self.__dict__.update(state)
         self.__dict__.setdefault("_signed", None)
         self._lock = RWLock()
@@ -717,7 +745,7 @@ class ModernHopfield:
     @property
     def n_patterns(self) -> int:
         """Patterns stored."""
-        return self.patterns.shape[0]
+        return self._patterns.shape[0]
 
     @property
     def n_data_bits(self) -> int:
@@ -746,13 +774,13 @@ class ModernHopfield:
         2
         """
         words, _, _ = as_words(patterns, "patterns", self.n_bits)
-        self.patterns = np.concatenate([self.patterns, words])
+        self._patterns = np.concatenate([self._patterns, words])
         self._signed = None
 
     @exclusive
     def clear(self) -> None:
         """Forget every pattern."""
-        self.patterns = self.patterns[:0].copy()
+        self._patterns = self._patterns[:0].copy()
         self._signed = None
 
     def _check_not_empty(self) -> None:
@@ -785,7 +813,7 @@ class ModernHopfield:
         """
         self._check_not_empty()
         words, single, _ = as_words(queries, "queries", self.n_bits)
-        w = _softmax_from_distances(hamming_distances(words, self.patterns, parallel=parallel),
+        w = _softmax_from_distances(hamming_distances(words, self._patterns, parallel=parallel),
                                     self.beta)
         return w[0] if single else w
 
@@ -797,7 +825,7 @@ class ModernHopfield:
         # Reads share the lock: two may fill the cache at once, with equal arrays.
         signed = self._signed
         if signed is None:
-            signed = self._signed = _bipolar(self.patterns, self.n_bits, np.float64)
+            signed = self._signed = _bipolar(self._patterns, self.n_bits, np.float64)
         return signed
 
     def _read_words(self, words: np.ndarray, parallel=None) -> np.ndarray:
@@ -817,13 +845,13 @@ class ModernHopfield:
     def _read_block(self, block, signed, p_step, parallel):
         n, m = self.n_bits, self.n_patterns
         # hamming_distances of validated words, without checking them again.
-        w = _softmax_from_distances(distance_rows(block, self.patterns, parallel), self.beta)
+        w = _softmax_from_distances(distance_rows(block, self._patterns, parallel), self.beta)
         if signed is not None:  # p_step >= m: one product, as the loop below would do
             sums = w @ signed
         else:
             sums = np.zeros((block.shape[0], n))
             for p in range(0, m, p_step):
-                sums += w[:, p : p + p_step] @ _bipolar(self.patterns[p : p + p_step], n,
+                sums += w[:, p : p + p_step] @ _bipolar(self._patterns[p : p + p_step], n,
                                                         np.float64)
         return _threshold(sums, 2.0 * m * _EPS, self.ties, block, n)
 

@@ -208,6 +208,9 @@ class SDM:
                                  "activation='hyperplane' and without addresses=")
             design, n_locations, selected, required = sdm_design(
                 n_bits, n_locations, selected, required, design, None)
+        elif required == "given":
+            raise ValueError("required='given' names an explicit design: pass design=(masks, "
+                             "values), or required='random' or 'ones' for a generated one")
             activation = "hyperplane"
         if addresses is not None:
             addresses = check_words(addresses, "addresses", n_bits, ndim=(2,))
@@ -538,13 +541,16 @@ class SDM:
         """
         z = _check_z(z, self)
         words, single, _ = as_words(queries, "queries", self.n_bits)
+        # Sums need no tie bits: none are drawn, so the tie stream (and the next
+        # read) does not depend on whether the sums were looked at.
+        no_ties = np.zeros((words.shape[0], n_words(self.n_data_bits)), dtype=np.uint64)
         if z is not None:
             from . import _weights  # compiles its kernels only when used
 
-            _, sums = _weights.read_words(Locations.of(self), words, self._tie_words(words),
+            _, sums = _weights.read_words(Locations.of(self), words, no_ties,
                                           parallel, z, want_sums=True)
         else:
-            _, sums = Locations.of(self).read_words(words, self._tie_words(words), parallel,
+            _, sums = Locations.of(self).read_words(words, no_ties, parallel,
                                                     want_sums=True)
         return sums[0] if single else sums
 
@@ -682,6 +688,7 @@ class SDM:
             marker = _persist.check_marker(directory, meta)
             specs = params.array_specs()
             crcs = _persist.check_array_specs(directory, meta, specs, nullable=("counters",))
+            _persist.verify_description(meta, meta_file)
             arrays = {name: _persist.load_array(
                 directory, name, *specs[name], crc=crcs[name], verify=verify,
                 mode=mode if name == "counters" else None, marker=marker, reseal=_RESEAL)

@@ -292,8 +292,15 @@ def test_load_refuses_broken_checkpoints(client, tmp_path):
     with pytest.raises(ValueError, match="names a shard directory '../x'"):
         ShardedSDM.load(broken(shards=[shards[0], {**shards[1], "dir": "../x"}]),
                         client=client)
-    with pytest.raises(ValueError, match=r"does not hold shard \d of this memory .*'seed': \("):
+    # Another seed is a valid field: the manifest's own checksum catches it, and
+    # re-sealed (by a tamperer who knows the format) the shards' parameters do.
+    with pytest.raises(ValueError, match="fastsdm-sharded.json fails its checksum"):
         ShardedSDM.load(broken(seed=1), client=client)
+    from fastsdm._persist import encode_description
+
+    file.write_bytes(encode_description({**manifest, "seed": 1}))
+    with pytest.raises(ValueError, match=r"does not hold shard \d of this memory .*'seed': \("):
+        ShardedSDM.load(path, client=client)
     file.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         ShardedSDM.load(path, client=client)
@@ -532,7 +539,7 @@ def test_manifest_fields_are_checked_like_a_saved_sdm(client, tmp_path):
         ({"shards": []}, "shards must be a non-empty list"),
         ({"fastsdm_version": 1}, "fastsdm_version must be a string"),
         ({"radius2": 3}, r"unknown fields \['radius2'\]"),
-        ({"format_version": True}, "format version True"),
+        ({"format_version": True}, "format_version True"),
     ]
     for changes, match in cases:
         file.write_text(json.dumps({**manifest, **changes}))

@@ -245,15 +245,17 @@ def test_save_load_round_trip(tmp_path, explicit):
 
 
 def _tamper(path, name, change):
-    """Rewrite ``name``.npy through ``change`` and record its new checksum."""
-    from fastsdm._persist import crc32
+    """Rewrite ``name``.npy through ``change`` and record its new checksum, re-sealing
+    the description as fastsdm would (a tamperer who knows the format): the
+    design's own checks must still catch it."""
+    from fastsdm._persist import crc32, encode_description
 
     array = np.load(path / f"{name}.npy")
     array = change(array.copy())
     np.save(path / f"{name}.npy", array)
     meta = json.loads((path / "fastsdm.json").read_text())
     meta["arrays"][name]["crc32"] = crc32(array)
-    (path / "fastsdm.json").write_text(json.dumps(meta))
+    (path / "fastsdm.json").write_bytes(encode_description(meta))
 
 
 def _edit_meta(path, change):
@@ -299,8 +301,10 @@ def test_tampered_files_are_refused(tmp_path):
          "exactly one of radius and k_nearest must be set, or neither with a hyperplane"),
         (lambda p: _edit_meta(p, lambda m: m.pop("hyperplane")),
          "exactly one of radius and k_nearest must be set, or neither with a hyperplane"),
+        # Valid in itself and consistent with the arrays' shapes: the
+        # description's own checksum catches it (before: masks.npy was blamed).
         (lambda p: _edit_meta(p, lambda m: m["hyperplane"].update(selected=4)),
-         "masks.npy has location 0 selecting 3 coordinates, not the 4"),
+         "fastsdm.json fails its checksum"),
         (lambda p: _edit_meta(p, lambda m: m.update(radius=20, hyperplane=None)),
          r"arrays must describe \['addresses', 'counters'\]"),
     ]
@@ -351,9 +355,11 @@ def test_memories_saved_before_the_hyperplane_rule_load_unchanged(tmp_path, name
     np.testing.assert_array_equal(mem.read(fastsdm.random_addresses(4, 65, seed=3)),
                                   np.array(reads, dtype=np.uint64))
     # Saved again: the same description, byte for byte, but for the tie state.
+    # (The new save adds the description's own checksum, which older files lack.)
     before = json.loads((path / "fastsdm.json").read_text())
     mem2 = fastsdm.SDM.load(path)
     after = json.loads((mem2.save(tmp_path / "again") / "fastsdm.json").read_text())
+    assert "description_crc32" not in before and after.pop("description_crc32")
     assert after == before
     for array in ("addresses", "counters"):
         assert (path / f"{array}.npy").read_bytes() == (

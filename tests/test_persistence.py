@@ -579,8 +579,8 @@ def test_sdm_keep_ties_need_an_autoassociative_memory(tmp_path):
 
 @pytest.mark.parametrize(("text", "match"), [
     ("{}", "does not describe a fastsdm.SDM memory"),
-    ('{"format": "fastsdm.SDM", "format_version": true}', "format version True"),
-    ('{"format": "fastsdm.SDM", "format_version": 1.0}', "format version 1.0"),
+    ('{"format": "fastsdm.SDM", "format_version": true}', "format_version True"),
+    ('{"format": "fastsdm.SDM", "format_version": 1.0}', "format_version 1.0"),
     ('{"format": "fastsdm.SDM", "format_version": 1, "format": "x"}', "duplicate keys"),
     ('{"radius": NaN}', "NaN is not a number JSON allows"),
     ('{"radius": ' + "9" * 5000 + "}", "not valid JSON"),

@@ -9,7 +9,6 @@ checked as :meth:`fastsdm.SDM.load` checks its metadata
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -66,7 +65,7 @@ def write_manifest(target: Path, manifest: dict) -> None:
     """Replace the manifest atomically and durably (temporary file, fsync, rename, fsync)."""
     tmp = target / (MANIFEST_FILE + ".tmp")
     with open(tmp, "wb") as f:
-        f.write(json.dumps(manifest, indent=1).encode())
+        f.write(_persist.encode_description(manifest))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, target / MANIFEST_FILE)
@@ -95,13 +94,18 @@ def read_manifest(path: str) -> dict:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise ValueError(f"{file} does not describe a {FORMAT_NAME} memory (format={found!r})")
     version = manifest.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise ValueError(f"{target} has format version {version!r}; this "
-                         f"fastsdm reads version {FORMAT_VERSION}: upgrade fastsdm")
+    if type(version) is not int or version < 1:
+        raise ValueError(f"{file} has format_version {version!r}, which no fastsdm writes; "
+                         "the checkpoint is corrupt")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{file} has format version {version}; this fastsdm reads version "
+                         f"{FORMAT_VERSION}: " + ("upgrade fastsdm" if version > FORMAT_VERSION
+                                                  else "load it with the fastsdm that wrote it"))
     missing = set(_MANIFEST_KEYS) - {"fastsdm_version"} - manifest.keys()
     if missing:
         raise ValueError(f"{file} lacks {sorted(missing)}; the checkpoint is corrupt")
-    unknown = manifest.keys() - set(_MANIFEST_KEYS) - {"format", "format_version"}
+    unknown = manifest.keys() - set(_MANIFEST_KEYS) - {"format", "format_version",
+                                                        _persist.META_CRC}
     if unknown:
         raise ValueError(f"{file} has unknown fields {sorted(unknown)}; the checkpoint is "
                          "corrupt, or was written by a newer fastsdm: upgrade fastsdm")
@@ -130,6 +134,7 @@ def read_manifest(path: str) -> dict:
         if not SHARD_DIR.match(shard["dir"]) or shard["dir"].startswith("."):
             raise ValueError(f"{file} names a shard directory {shard['dir']!r} that fastsdm "
                              "does not write; the checkpoint is corrupt")
+    _persist.verify_description(manifest, file, "checkpoint")
     return manifest
 
 

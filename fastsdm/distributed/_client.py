@@ -636,11 +636,12 @@ class ShardedSDM:
             total += sums
         return total
 
-    def _read_words(self, words, parallel, want_sums=False):
+    def _read_words(self, words, parallel, want_sums=False, draw_ties=True):
         # As one read of SDM's: tie words for the whole batch first, then
         # the sums, round by round, each thresholded as it arrives.
         self._check_usable()
-        ties = self._tie_words(words)
+        ties = (self._tie_words(words) if draw_ties
+                else np.zeros((words.shape[0], n_words(self.n_data_bits)), dtype=np.uint64))
         out = np.empty((words.shape[0], n_words(self.n_data_bits)), dtype=np.uint64)
         all_sums = []
         for chunk in self._rounds(words.shape[0]):
@@ -685,15 +686,15 @@ class ShardedSDM:
     def read_sums(self, queries, *, parallel: bool | None = None) -> np.ndarray:
         """The counter sums a read thresholds (``int64``), added over the shards.
 
-        Draws (and discards) tie words as :meth:`fastsdm.SDM.read_sums` does,
-        so the tie streams of the two memories stay in step.
+        Draws no tie words, as :meth:`fastsdm.SDM.read_sums`: the tie streams
+        of the two memories stay in step.
 
         Returns
         -------
         ndarray of int64, shape (q, n_data_bits) or (n_data_bits,)
         """
         words, single, _ = as_words(queries, "queries", self.n_bits)
-        _, sums = self._read_words(words, parallel, want_sums=True)
+        _, sums = self._read_words(words, parallel, want_sums=True, draw_ties=False)
         return sums[0] if single else sums
 
     # -- inspection ---------------------------------------------------------------------
