@@ -3,7 +3,9 @@
 Shared by :class:`fastsdm.SDM` and :class:`fastsdm.ContinuousSDM` (and by
 the shard directories of a ``ShardedSDM`` checkpoint).  ``fastsdm.json``
 names the format and its version, holds the parameters and, per array, its
-dtype, shape and CRC-32.
+dtype, shape and CRC-32, and a CRC-32 of the description itself
+(``description_crc32``, checked by the loaders after every field: it catches
+edits that leave each field valid; files written before it load without it).
 
 Saving works like a database's atomic commit (SQLite's, with a directory in
 place of a page):
