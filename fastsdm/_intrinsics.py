@@ -515,11 +515,27 @@ def _row_distances(typingctx, Q, q, A, start, count, acc):
                 builder.store(builder.add(builder.load(total), _ctpop8(builder, x)), total)
             return builder.load(total)
 
-        # Eight rows at a time, their vectors interleaved: each query vector
-        # is loaded once for eight rows, the eight sums are independent chains,
-        # and the tail test and loop control are paid once per eight rows (one
-        # row at a time, they cost more than the popcounts of a 1,024-bit row).
+        # Eight rows at a time: one loop over the words for the group, eight
+        # independent sums, each query vector loaded once for eight rows, the
+        # tail test and loop control paid once per group (row by row they cost
+        # more than the popcounts of a 1,024-bit row).  Two vectors of a row
+        # per step, so that the group is read in address order, which the
+        # hardware prefetcher streams best (one vector per step measured ~4 %
+        # slower on a single DRAM-bound query).
         totals = [cgutils.alloca_once(builder, _V8) for _ in range(8)]
+
+        def accumulate(starts, loads):
+            # totals[i] += popcount(query ^ row i) over the vectors ``loads``
+            # gives: (load, offset) pairs.
+            for t, row in zip(totals, starts, strict=True):
+                counts = [_ctpop8(builder, builder.xor(load(_v8_at(builder, row, at)), qv))
+                          for load, at, qv in loads]
+                total = counts[0] if len(counts) == 1 else builder.add(*counts)
+                builder.store(builder.add(builder.load(t), total), t)
+
+        def load(ptr):
+            return builder.load(ptr, align=8)
+
         full = builder.mul(builder.udiv(n_rows, _const(8)), _const(8))
         with cgutils.for_range_slice(builder, _const(0), full, _const(8), intp=_I64) as (l0, _):
             row0 = builder.gep(aa.data, [builder.mul(builder.add(first, l0), n_words)])
@@ -527,17 +543,17 @@ def _row_distances(typingctx, Q, q, A, start, count, acc):
             starts = [builder.gep(row0, [builder.mul(_const(i), n_words)]) for i in range(8)]
             for t in totals:
                 builder.store(ir.Constant(_V8, None), t)
-            with cgutils.for_range(builder, n_vec, intp=_I64) as loop:
-                at = builder.mul(loop.index, _const(8))
-                qv = builder.load(_v8_at(builder, query, at), align=8)
-                for t, row in zip(totals, starts):
-                    x = builder.xor(builder.load(_v8_at(builder, row, at), align=8), qv)
-                    builder.store(builder.add(builder.load(t), _ctpop8(builder, x)), t)
+            with cgutils.for_range(builder, builder.udiv(n_vec, _const(2)), intp=_I64) as loop:
+                ats = [builder.mul(loop.index, _const(16))]
+                ats.append(builder.add(ats[0], _const(8)))
+                accumulate(starts, [(load, at, load(_v8_at(builder, query, at))) for at in ats])
+            odd = builder.icmp_unsigned("!=", builder.urem(n_vec, _const(2)), _const(0))
+            with builder.if_then(odd):
+                at = builder.sub(tail_at, _const(8))
+                accumulate(starts, [(load, at, load(_v8_at(builder, query, at)))])
             with builder.if_then(has_tail):
-                qv = masked_load(_v8_at(builder, query, tail_at))
-                for t, row in zip(totals, starts):
-                    x = builder.xor(masked_load(_v8_at(builder, row, tail_at)), qv)
-                    builder.store(builder.add(builder.load(t), _ctpop8(builder, x)), t)
+                accumulate(starts, [(masked_load, tail_at,
+                                     masked_load(_v8_at(builder, query, tail_at)))])
             builder.store(_hsum8(builder, [builder.load(t) for t in totals]),
                           _v8_at(builder, ca.data, l0), align=8)
         with cgutils.for_range_slice(builder, full, n_rows, _const(1), intp=_I64) as (l, _):

@@ -78,7 +78,7 @@ def test_tile_distances_in_python():
     np.testing.assert_array_equal(acc, _oracle(Qp, T.T))
 
 
-@pytest.mark.parametrize("n_words", [1, 2, 7, 8, 9, 16, 17, 33])
+@pytest.mark.parametrize("n_words", [1, 2, 7, 8, 9, 16, 17, 24, 25, 33, 40])
 def test_row_distances_equal_popcounts(n_words):
     rng = np.random.default_rng(n_words)
     Q = _words(rng, (3, n_words))
