@@ -462,9 +462,10 @@ def row_distances(Q, q, A, start, count, acc):
     ``Q`` and ``A`` are C-contiguous with the same number of words; ``acc`` is
     int64 with at least ``count`` entries.
 
-    Under the JIT: each row is read as whole ``<8 x i64>`` vectors (the last,
-    partial one with a masked load), and the per-row sums of eight rows are
-    reduced together by shuffles into one vector of eight distances.
+    Under the JIT: eight rows at a time go through one loop over the words,
+    each row read as whole ``<8 x i64>`` vectors (the last, partial one with a
+    masked load), and their eight per-row sums are reduced together by
+    shuffles into one vector of eight distances.
     """
     n_words = A.shape[1]
     for l in range(count):
@@ -525,8 +526,8 @@ def _row_distances(typingctx, Q, q, A, start, count, acc):
         totals = [cgutils.alloca_once(builder, _V8) for _ in range(8)]
 
         def accumulate(starts, loads):
-            # totals[i] += popcount(query ^ row i) over the vectors ``loads``
-            # gives: (load, offset) pairs.
+            # totals[i] += popcount(query ^ row i) summed over ``loads``:
+            # (load function, word offset, query vector) triples.
             for t, row in zip(totals, starts, strict=True):
                 counts = [_ctpop8(builder, builder.xor(load(_v8_at(builder, row, at)), qv))
                           for load, at, qv in loads]
