@@ -95,6 +95,11 @@ for simd in _jit.SIMD_VARIANTS:
            np.zeros((1, 1), np.int32), mask, np.zeros((1, 1, 1), np.int64), 1)
     asm = "".join(kernel.inspect_asm().values())
     counts[simd] = {w: len(re.findall(r"vpopcntq\\s+%" + w, asm)) for w in ("zmm", "ymm")}
+rows = h.scan_rows("avx512")
+rows(np.array([0, 1]), 0, A[:1], A, 1, h.MODE_RADIUS, 500, np.zeros((1, 1), np.int32),
+     np.zeros((1, 4), np.uint64), np.zeros((1, 1, 1), np.int64), 1)
+asm = "".join(rows.inspect_asm().values())
+counts["rows"] = {w: len(re.findall(r"vpopcntq\\s+%" + w, asm)) for w in ("zmm", "ymm")}
 print(counts)
 """
 
@@ -114,6 +119,8 @@ def test_explicit_kernels_use_zmm_whatever_the_tuning_prefers(tmp_path):
     counts = eval(result.stdout.strip().splitlines()[-1])  # a dict literal we printed
     assert counts["avx512"]["zmm"] >= 16 and counts["avx512"]["ymm"] == 0, counts
     assert counts["generic"]["ymm"] > 0 and counts["generic"]["zmm"] == 0, counts
+    # The explicit row kernel (fewer than 8 queries): eight rows, two vectors each.
+    assert counts["rows"]["zmm"] >= 16 and counts["rows"]["ymm"] == 0, counts
 
 
 _SESSION = """
