@@ -1076,29 +1076,40 @@ def continuous_report(rows):
     return out
 
 
-def continuous_main(args):
-    """``--only-continuous``: the machine block and the ContinuousSDM rows alone."""
+def section_main(args, title, run, report, extra_info=None):
+    """One ``--only-*`` section: the machine block, then ``run(rows, notes)``'s rows as
+    ``report(rows)`` and the notes, printed as Markdown (and with ``--json`` saved).
+
+    ``title`` is the section's option; ``extra_info`` adds lines to the machine block.
+    """
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     t_start = time.perf_counter()
-    info = machine_info()
-    info["blas"] = blas_info()
-    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as f:
-        info["loadavg_before"] = f.read().strip()
+    import fastsdm
+
+    info = {**machine_info(), **(extra_info or {})}
     rows, notes = [], []
-    continuous_section(args, rows, notes)
+    run(rows, notes)
     elapsed = time.perf_counter() - t_start
-    out = ["# fastsdm compare.py --only-continuous", "", f"Command: `{command}`  ",
-           f"Started: {started}; wall time {elapsed:.0f} s", "", "## Machine", "", "| | |",
-           "|---|---|"]
+    out = [f"# fastsdm compare.py {title}", "", f"Command: `{command}`  ",
+           f"Started: {started}; wall time {elapsed:.0f} s; fastsdm {fastsdm.__version__}", "",
+           "## Machine", "", "| | |", "|---|---|"]
     out += [f"| {key} | {value} |" for key, value in info.items()]
-    out += ["", *continuous_report(rows), "## Notes", "", *(f"- {n}" for n in notes)]
+    out += ["", *report(rows)]
+    if notes:
+        out += ["## Notes", "", *(f"- {n}" for n in notes)]
     print("\n".join(out))
     if args.json:
         Path(args.json).write_text(json.dumps({"command": command, "started": started,
                                                "elapsed_s": elapsed, "machine": info,
                                                "rows": rows, "notes": notes}, indent=1,
                                               default=str))
+
+
+def continuous_main(args):
+    """``--only-continuous``: the machine block and the ContinuousSDM rows alone."""
+    section_main(args, "--only-continuous", partial(continuous_section, args),
+                 continuous_report, {"blas": blas_info()})
 
 
 # -- weighted operations (issue 16 §2) --------------------------------------------------
@@ -1231,32 +1242,14 @@ def weighted_report(rows, base_commit):
 
 def weighted_main(args):
     """``--only-weighted``: the machine block and the weighted-operation rows alone."""
-    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
-    t_start = time.perf_counter()
-    import fastsdm
-
     base = None
     if args.baseline:
         import baseline
 
         base = baseline.load(args.baseline)
-    info = machine_info()
-    rows, notes = [], []
-    weighted_section(args, base, rows, notes)
-    elapsed = time.perf_counter() - t_start
     base_commit = base.BASELINE_COMMIT if base is not None else None
-    out = ["# fastsdm compare.py --only-weighted", "", f"Command: `{command}`  ",
-           f"Started: {started}; wall time {elapsed:.0f} s; fastsdm {fastsdm.__version__}", "",
-           "## Machine", "", "| | |", "|---|---|"]
-    out += [f"| {key} | {value} |" for key, value in info.items()]
-    out += ["", *weighted_report(rows, base_commit), "## Notes", "", *(f"- {n}" for n in notes)]
-    print("\n".join(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"command": command, "started": started,
-                                               "elapsed_s": elapsed, "machine": info,
-                                               "rows": rows, "notes": notes}, indent=1,
-                                              default=str))
+    section_main(args, "--only-weighted", partial(weighted_section, args, base),
+                 partial(weighted_report, base_commit=base_commit))
 
 
 # -- Jaeckel's hyperplane rule against the radius rule --------------------------------
@@ -1319,29 +1312,16 @@ def hyperplane_section(args, rows):
         del mems
 
 
-def hyperplane_main(args):
-    """``--only-hyperplane``: the machine block and the hyperplane rows alone."""
-    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
-    t_start = time.perf_counter()
-    info = machine_info()
-    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as f:
-        info["loadavg_before"] = f.read().strip()
-    rows = []
-    hyperplane_section(args, rows)
-    elapsed = time.perf_counter() - t_start
-    out = ["# fastsdm compare.py --only-hyperplane", "", f"Command: `{command}`  ",
-           f"Started: {started}; wall time {elapsed:.0f} s", "", "## Machine", "", "| | |",
-           "|---|---|"]
-    out += [f"| {key} | {value} |" for key, value in info.items()]
+def hyperplane_report(rows):
+    """Markdown for the hyperplane rows."""
     first = rows[0]
-    out += ["", "## SDM: Jaeckel's hyperplane rule against the radius rule", "",
-            f"n = 1000, activation probability 0.001: radius {first['radius']} against "
-            f"k = {first['selected']} selected coordinates (p = 2^-{first['selected']}).  "
-            f"Median wall times of {first['pairs']} alternating pairs; ratio = hyperplane / "
-            "radius per pair, median (IQR).", "",
-            "| N | batch | operation | radius | hyperplane | hyperplane / radius |",
-            "|---|---|---|---|---|---|"]
+    out = ["## SDM: Jaeckel's hyperplane rule against the radius rule", "",
+           f"n = 1000, activation probability 0.001: radius {first['radius']} against "
+           f"k = {first['selected']} selected coordinates (p = 2^-{first['selected']}).  "
+           f"Median wall times of {first['pairs']} alternating pairs; ratio = hyperplane / "
+           "radius per pair, median (IQR).", "",
+           "| N | batch | operation | radius | hyperplane | hyperplane / radius |",
+           "|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r['N']:,} | {r['batch']} | {r['op']} | {fmt_time(r['radius_s'])} | "
                    f"{fmt_time(r['hyperplane_s'])} | {r['ratio']:.2f} "
@@ -1350,11 +1330,13 @@ def hyperplane_main(args):
         f"N = {r['N']:,}: radius {r['activated']['radius']:.0f}, hyperplane "
         f"{r['activated']['hyperplane']:.0f}" for r in rows if r["op"] == "activate"
         and r["batch"] == 1)]
-    print("\n".join(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"command": command, "started": started,
-                                               "elapsed_s": elapsed, "machine": info,
-                                               "rows": rows}, indent=1, default=str))
+    return [*out, ""]
+
+
+def hyperplane_main(args):
+    """``--only-hyperplane``: the machine block and the hyperplane rows alone."""
+    section_main(args, "--only-hyperplane", lambda rows, notes: hyperplane_section(args, rows),
+                 hyperplane_report)
 
 
 # -- the associative-memory family: Hopfield networks against NumPy ------------------
@@ -1543,28 +1525,7 @@ def hopfield_report(rows):
 
 def hopfield_main(args):
     """``--only-hopfield``: the machine block and the Hopfield rows alone."""
-    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
-    t_start = time.perf_counter()
-    import fastsdm
-
-    info = machine_info()
-    rows, notes = [], []
-    hopfield_section(args, rows, notes)
-    elapsed = time.perf_counter() - t_start
-    with open("/proc/loadavg") if os.path.exists("/proc/loadavg") else open(os.devnull) as f:
-        info["load average at the end"] = " ".join(f.read().split()[:3])
-    out = ["# fastsdm compare.py --only-hopfield", "", f"Command: `{command}`  ",
-           f"Started: {started}; wall time {elapsed:.0f} s; fastsdm {fastsdm.__version__}", "",
-           "## Machine", "", "| | |", "|---|---|"]
-    out += [f"| {key} | {value} |" for key, value in info.items()]
-    out += ["", *hopfield_report(rows), "## Notes", "", *(f"- {n}" for n in notes)]
-    print("\n".join(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"command": command, "started": started,
-                                               "elapsed_s": elapsed, "machine": info,
-                                               "rows": rows, "notes": notes}, indent=1,
-                                              default=str))
+    section_main(args, "--only-hopfield", partial(hopfield_section, args), hopfield_report)
 
 
 # -- report --------------------------------------------------------------------------
