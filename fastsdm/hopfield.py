@@ -235,6 +235,14 @@ def from_bipolar(x) -> np.ndarray:
     return pack_bits(array > 0)
 
 
+def _read_only_view(array: np.ndarray) -> np.ndarray:
+    # What a stored array's property returns: the caller sees the data but
+    # cannot change it behind the network's float caches.
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 # ---------------------------------------------------------------------------
 # Classical Hopfield network
 # ---------------------------------------------------------------------------
@@ -340,9 +348,7 @@ class Hopfield:
     def weights(self) -> np.ndarray:
         """The Hebbian weights, ``int32`` (n_bits, n_bits): a read-only view (change
         them with :meth:`write` and :meth:`clear`)."""
-        view = self._weights.view()
-        view.flags.writeable = False
-        return view
+        return _read_only_view(self._weights)
 
     # Pickling and copying: the lock is per object; the float weights are a cache.
     def __getstate__(self) -> dict:
@@ -725,9 +731,7 @@ class ModernHopfield:
     def patterns(self) -> np.ndarray:
         """The stored patterns, packed ``uint64`` words (m, W): a read-only view (change
         them with :meth:`write` and :meth:`clear`)."""
-        view = self._patterns.view()
-        view.flags.writeable = False
-        return view
+        return _read_only_view(self._patterns)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
