@@ -74,7 +74,23 @@ class RWLock:
         wait = self._readers > 0
         mutex.release()
         if wait:
-            self._drained.acquire()
+            try:
+                self._drained.acquire()
+            except BaseException:  # KeyboardInterrupt while waiting: leave as it was
+                self._withdraw()
+                raise
+
+    def _withdraw(self) -> None:
+        # A writer that gave up waiting for the readers.  If the last of them
+        # already left, it released _drained for this writer: take it back so
+        # that it is held again, as it must be while no writer waits.
+        mutex = self._mutex
+        mutex.acquire()
+        self._writer = False
+        if not self._readers:
+            self._drained.acquire(blocking=False)
+        mutex.release()
+        self._gate.release()
 
     def release_exclusive(self) -> None:
         mutex = self._mutex

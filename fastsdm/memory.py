@@ -280,11 +280,16 @@ class SDM:
 
     # Pickling and copying: the lock is per object; a copy of a memory-mapped
     # memory holds its counters in RAM and is not tied to the files.
+    # The counters are copied under the lock: pickle serialises the state after
+    # __getstate__ returns, when a concurrent write could tear it.
     def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_lock", None)
-        if isinstance(state.get("counters"), np.memmap):
+        self._lock.acquire_shared()
+        try:
+            state = self.__dict__.copy()
             state["counters"] = np.array(state["counters"])
+        finally:
+            self._lock.release_shared()
+        state.pop("_lock", None)
         state["_mapped"] = None
         return state
 
