@@ -44,7 +44,9 @@ A memory opened with ``mmap="r+"`` changes its counters in place.  Its
 description keeps the checksum of the last save or ``flush()`` and records
 ``open_for_writing`` (when, which process, on which host, last flush), so a
 later checksum mismatch is reported as "written through a memory map after
-its last flush" with the ways to proceed, not as plain corruption.
+its last flush" with the ways to proceed, not as plain corruption.  Such a
+map is checked before it is opened (its next flush seals whatever it holds),
+and one object at a time holds it (:class:`WriteGuard`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import sys
 import time
 import zlib
@@ -318,10 +321,59 @@ def _recover_quietly(path: Path) -> None:
 
 
 class Mapped(NamedTuple):
-    """Where a memory opened with ``mmap="r+"`` lives: its path and directory identity."""
+    """Where a memory opened with ``mmap="r+"`` lives: its path and directory identity,
+    and the lock that keeps other objects from mapping it for writing too."""
 
     path: Path
     identity: tuple
+    guard: WriteGuard | None = None
+
+
+class WriteGuard:
+    """An exclusive ``flock`` on a memory's directory, held while one object maps it
+    for writing (``mmap="r+"``); released when that object is garbage-collected
+    or its process ends, however it ends.
+
+    Two objects writing through maps of one file would lose each other's
+    updates (each adds to the counters it read), so a second ``mmap="r+"``
+    open of a directory is refused while the first lives.
+    """
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __del__(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    @classmethod
+    def take(cls, directory: Directory, marker: dict | None) -> WriteGuard | None:
+        """The guard of ``directory``, or None where ``flock`` is unavailable."""
+        if fcntl is None:
+            return None
+        if directory.fd is None:
+            fd = os.open(directory.path, os.O_RDONLY)
+        else:
+            fd = os.open(".", os.O_RDONLY, dir_fd=directory.fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            who = (f" (process {marker['pid']} on {marker['host']}, since {marker['opened']})"
+                   if marker else "")
+            raise ValueError(
+                f"{directory.path} is already open for writing with mmap=True by another memory "
+                f"object{who}: two maps written at once would lose each other's updates.  "
+                "Use that object, or drop it (del, or end its process) before opening this "
+                "one; or open with mmap='r' (read-only) or mmap='c' (writes stay in RAM)"
+            ) from None
+        except OSError:
+            os.close(fd)
+            return None  # no flock on this file system
+        return cls(fd)
 
 
 def _identity(path) -> tuple | None:
@@ -467,9 +519,21 @@ class Directory:
         self.identity = (st.st_dev, st.st_ino)
 
     def open(self, name: str, mode: str = "rb"):
-        if self.fd is None:
-            return open(self.path / name, mode)
-        return open(name, mode, opener=lambda n, flags: os.open(n, flags, dir_fd=self.fd))
+        """Open one of the memory's files; anything but a regular file is refused.
+
+        (Opened without blocking: a FIFO planted in a memory's directory
+        would otherwise hang the load.)
+        """
+        def opener(n, flags):
+            fd = os.open(n, flags | getattr(os, "O_NONBLOCK", 0), **dir_fd)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise ValueError(f"{self.path / name} is not a regular file; the memory is "
+                                 "corrupt or is not a fastsdm memory")
+            return fd
+
+        dir_fd = {} if self.fd is None else {"dir_fd": self.fd}
+        return open(name if self.fd is not None else self.path / name, mode, opener=opener)
 
     def replace_file(self, name: str, data: bytes) -> None:
         """Replace ``name`` atomically (temporary file, fsync, rename, fsync)."""
@@ -520,11 +584,32 @@ def opened(path, *, saver: str, write: bool = False):
                              f"with {saver}") from None
         try:
             yield directory
+        except Exception as exc:
+            if not held and _identity(path) != directory.identity:
+                # A save swapped another memory in and removed this one's
+                # files while they were being read.
+                raise Replaced(path) from exc
+            raise
         finally:
             directory.close()
     finally:
         if held:
             lock.release()
+
+
+class Replaced(Exception):
+    """A load failed because a save replaced the directory it was reading."""
+
+
+def load_retrying(load, attempts: int = 3):
+    """``load()``, run again (up to ``attempts`` times) while a concurrent save
+    replaces the memory under it; then its last error."""
+    for attempt in range(attempts):
+        try:
+            return load()
+        except Replaced as replaced:
+            if attempt == attempts - 1:
+                raise replaced.__cause__ from None
 
 
 @contextmanager
@@ -731,12 +816,13 @@ def _mismatch(file, marker: dict | None, reseal: str) -> ValueError:
 
 def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc: int | None,
                mode: str | None, verify: bool, marker: dict | None = None,
-               reseal: str = "") -> np.ndarray:
+               reseal: str = "", available: int | None = None) -> np.ndarray:
     """Read (or memory-map with ``mode``) ``name.npy``, checked before any data is touched.
 
     The header must give exactly ``shape`` and the little-endian ``dtype``, C
     order, and the file must be exactly as long as the header promises.
-    With ``verify``, a non-null ``crc`` must match.
+    With ``verify``, a non-null ``crc`` must match.  An array to read that
+    is larger than ``available`` bytes (of RAM; None: unknown) is refused.
     """
     file = directory.path / f"{name}.npy"
     try:
@@ -745,6 +831,12 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
         raise ValueError(f"{directory.path} is not a complete fastsdm memory: {name}.npy is "
                          "missing") from None
     with f:
+        if mode == "r+" and os.fstat(f.fileno()).st_nlink > 1:
+            raise ValueError(
+                f"{file} has {os.fstat(f.fileno()).st_nlink} hard links (a snapshot made with "
+                "cp -al or rsync --link-dest?): writes through a memory map would change every "
+                "linked copy.  Give this memory its own copy of the file first (cp FILE TMP && "
+                "mv TMP FILE), or load it with mmap='c' or without mmap")
         got_dtype, got_shape, offset = _read_header(f, file)
         want = np.dtype(dtype).newbyteorder("<")
         if got_dtype != want or tuple(got_shape) != tuple(shape):
@@ -757,6 +849,10 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
             raise _npy_error(file, f"is {size} bytes long but its header promises {offset} + "
                                    f"{nbytes} (shape {tuple(shape)}, {dtype})")
         if mode is None:
+            if available is not None and nbytes > available:
+                raise MemoryError(f"{file} holds {nbytes / 2**30:.3g} GiB, more than the "
+                                  f"{available / 2**30:.3g} GiB of memory available; load the "
+                                  "memory with mmap=True (or mmap='r') to serve it from disk")
             array = np.empty(shape, dtype=want)
             _readinto(f, array, file)
         else:
@@ -766,17 +862,29 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
     return array
 
 
+def verifies(verify: bool | None, mapped_array: bool, mode: str | None) -> bool:
+    """Whether a load checks an array's checksum: ``verify``, or by default every
+    array but one mapped read-only or copy-on-write (``mapped_array``: the one
+    array a load maps).  A map for writing is checked, because ``flush()``
+    seals a new checksum over whatever it holds."""
+    if verify is not None:
+        return verify
+    return not (mapped_array and mode in ("r", "c"))
+
+
 def write_metadata(directory: Directory, meta: dict) -> None:
     """Replace the description of an opened memory, atomically and durably."""
     directory.replace_file(META_FILE, encode_description(meta))
 
 
 def mark_open_for_writing(directory: Directory, meta: dict) -> Mapped:
-    """Record that the memory is memory-mapped for writing (its checksum stays)."""
+    """Take the directory's :class:`WriteGuard` and record that the memory is
+    memory-mapped for writing (its checksum stays)."""
+    guard = WriteGuard.take(directory, meta.get("open_for_writing"))
     meta["open_for_writing"] = {"opened": _stamp(), "flushed": None, "pid": os.getpid(),
                                 "host": socket.gethostname()[:255]}
     write_metadata(directory, meta)
-    return Mapped(directory.path, directory.identity)
+    return Mapped(directory.path, directory.identity, guard)
 
 
 def seal(directory: Directory, meta: dict, name: str, array: np.ndarray) -> None:

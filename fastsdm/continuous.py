@@ -567,9 +567,7 @@ class ContinuousSDM:
             check_pairs(K.shape[0], V.shape[0])
             V = finite_rows(V, "values", self.dtype)
         weight = check_real(weight, "weight", integers=True)
-        if not self.accumulators.flags.writeable:
-            raise ValueError("the accumulators are read-only (loaded with mmap='r'?); load "
-                             "with mmap='r+' or 'c' to write")
+        self._check_writable()
         with np.errstate(over="ignore"):  # overflow to inf is refused below
             deltas = V * self.dtype.type(weight)
         bad = ~np.isfinite(deltas).all(axis=1)
@@ -715,6 +713,11 @@ class ContinuousSDM:
         sums = self._sums(Q, parallel)
         return sums[0] if single else sums
 
+    def _check_writable(self) -> None:
+        if not self.accumulators.flags.writeable:
+            raise ValueError("the accumulators are read-only (loaded with mmap='r'?); load "
+                             "with mmap='r+' or 'c' to write")
+
     @exclusive
     def clear(self) -> None:
         """Set every accumulator to zero.
@@ -728,6 +731,7 @@ class ContinuousSDM:
         >>> float(abs(mem.accumulators).max())
         0.0
         """
+        self._check_writable()
         self.accumulators[...] = 0
 
     # -- persistence ----------------------------------------------------------
@@ -799,10 +803,15 @@ class ContinuousSDM:
             fail).  For memories larger than RAM.
         verify : bool, optional
             Check the arrays' CRC-32 checksums (reads every byte).  Default:
-            True unless memory-mapped.  As for :meth:`fastsdm.SDM.load`, a
-            memory opened with ``mmap="r+"`` keeps the checksum of its last
-            save or flush and is recorded as open for writing, so that a load
-            after unflushed writes explains the mismatch and how to proceed.
+            every array, except the accumulators of a memory mapped
+            read-only (``"r"``) or copy-on-write (``"c"``); a memory opened
+            for writing is checked first, because :meth:`flush` seals a new
+            checksum over whatever it holds.  As for
+            :meth:`fastsdm.SDM.load`, a memory opened with ``mmap="r+"``
+            keeps the checksum of its last save or flush and is recorded as
+            open for writing, so that a load after unflushed writes explains
+            the mismatch and how to proceed; and only one object at a time
+            may map a directory for writing.
 
         Returns
         -------
@@ -829,7 +838,10 @@ class ContinuousSDM:
         """
         path = Path(path)
         mode = _persist.mmap_mode(mmap)
-        verify = mode is None if verify is None else verify
+        return _persist.load_retrying(lambda: cls._load(path, mode, verify))
+
+    @classmethod
+    def _load(cls, path: Path, mode: str | None, verify: bool | None) -> ContinuousSDM:
         saver = "ContinuousSDM.save()"
         with _persist.opened(path, saver=saver, write=mode == "r+") as directory:
             meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
@@ -843,8 +855,10 @@ class ContinuousSDM:
             crcs = _persist.check_array_specs(directory, meta, specs)
             _persist.verify_description(meta, path / _persist.META_FILE)
             arrays = {name: _persist.load_array(
-                directory, name, *specs[name], crc=crcs[name], verify=verify,
-                mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL)
+                directory, name, *specs[name], crc=crcs[name],
+                verify=_persist.verifies(verify, name == "accumulators", mode),
+                mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL,
+                available=_available_memory())
                 for name in specs}
             _check_unit_addresses(arrays["addresses"], path / "addresses.npy")
             mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"

@@ -436,9 +436,7 @@ class SDM:
         >>> sorted(set(abs(mem.counters).max(axis=1).tolist()))
         [0, 1, 3]
         """
-        if not self.counters.flags.writeable:
-            raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
-                             "it with mmap=True to write to the file or mmap='c' to write in RAM")
+        self._check_writable()
         words, data_words, weight = write_inputs(self.n_bits, self.n_data_bits, keys, values,
                                                  weight)
         if distance_weights is not None or self.kappa is not None:
@@ -559,9 +557,15 @@ class SDM:
                                                     want_sums=True)
         return sums[0] if single else sums
 
+    def _check_writable(self) -> None:
+        if not self.counters.flags.writeable:
+            raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
+                             "it with mmap=True to write to the file or mmap='c' to write in RAM")
+
     @exclusive
     def clear(self) -> None:
         """Set every counter to zero."""
+        self._check_writable()
         self.counters[...] = 0
 
     # -- persistence ----------------------------------------------------------
@@ -637,12 +641,17 @@ class SDM:
             read-only (writes then fail).  For memories larger than RAM.
         verify : bool, optional
             Check the arrays' CRC-32 checksums (reads every byte).  Default:
-            True unless memory-mapped.  A memory opened with ``mmap="r+"``
-            changes its file in place: its recorded checksum stays that of
-            the last save or :meth:`flush`, and ``fastsdm.json`` records that
-            it is open for writing, so that a load after writes without a
+            every array, except the counters of a memory mapped read-only
+            (``"r"``) or copy-on-write (``"c"``).  A memory opened for writing
+            (``mmap=True``) is checked first because :meth:`flush` records
+            a new checksum of whatever its counters hold.  Its writes change
+            the file in place: the recorded checksum stays that of the last
+            save or :meth:`flush`, and ``fastsdm.json`` records that it is
+            open for writing, so that a load after writes without a
             ``flush()`` explains the mismatch (and how to proceed) instead of
-            calling the data corrupt.
+            calling the data corrupt.  Only one object at a time may map a
+            directory for writing; a second ``mmap=True`` load of it is
+            refused while the first object lives.
 
         Returns
         -------
@@ -680,7 +689,10 @@ class SDM:
         """
         path = Path(path)
         mode = _persist.mmap_mode(mmap)
-        verify = mode is None if verify is None else verify
+        return _persist.load_retrying(lambda: cls._load(path, mode, verify))
+
+    @classmethod
+    def _load(cls, path: Path, mode: str | None, verify: bool | None) -> SDM:
         with _persist.opened(path, saver="SDM.save()", write=mode == "r+") as directory:
             meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
                                           _OPTIONAL, "SDM.save()")
@@ -695,8 +707,10 @@ class SDM:
             crcs = _persist.check_array_specs(directory, meta, specs, nullable=("counters",))
             _persist.verify_description(meta, meta_file)
             arrays = {name: _persist.load_array(
-                directory, name, *specs[name], crc=crcs[name], verify=verify,
-                mode=mode if name == "counters" else None, marker=marker, reseal=_RESEAL)
+                directory, name, *specs[name], crc=crcs[name],
+                verify=_persist.verifies(verify, name == "counters", mode),
+                mode=mode if name == "counters" else None, marker=marker, reseal=_RESEAL,
+                available=_available_memory())
                 for name in specs}
             design = None
             if params.selected is not None:

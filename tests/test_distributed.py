@@ -336,6 +336,8 @@ def test_mmap_load_writes_through_and_flushes(client, tmp_path):
     with ShardedSDM.load(path, client=client, mmap="r") as readonly:
         with pytest.raises(ValueError, match="read-only"):
             readonly.write(x)
+        with pytest.raises(ValueError, match=r"read-only \(loaded with mmap='r'\)"):
+            readonly.clear()  # refused up front: the shards stay usable
         _same(readonly.read_sums(x), single.read_sums(x))
 
 

@@ -25,6 +25,8 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "fastsdm-sharded.json"
 #: The names of shard directories (and of what an interrupted save leaves beside them).
 SHARD_DIR = re.compile(r"^\.?shard-\d{5}-[0-9a-f]{12}(\..*)?$")
+#: The names a manifest may give its shards: a plain name inside the checkpoint.
+SHARD_NAME = re.compile(r"shard-\d{5}-[0-9a-f]{12}")
 
 
 def prepare_save(path: str, overwrite: bool) -> None:
@@ -131,7 +133,7 @@ def read_manifest(path: str) -> dict:
         raise ValueError(f"{file} lists shards that do not tile locations 0:"
                          f"{params.n_locations}; the checkpoint is corrupt")
     for shard in shards:
-        if not SHARD_DIR.match(shard["dir"]) or shard["dir"].startswith("."):
+        if not SHARD_NAME.fullmatch(shard["dir"]):
             raise ValueError(f"{file} names a shard directory {shard['dir']!r} that fastsdm "
                              "does not write; the checkpoint is corrupt")
     _persist.verify_description(manifest, file, "checkpoint")

@@ -579,10 +579,7 @@ class ShardedSDM:
             If a shard is lost or fails during the write: the memory is then
             unusable and must be restored from a checkpoint.
         """
-        self._check_usable()
-        if self._read_only:
-            raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
-                             "it with mmap=True to write to the files or mmap='c' to write in RAM")
+        self._check_writable()
         words, data_words, weight = write_inputs(self.n_bits, self.n_data_bits, keys, values,
                                                  weight)
         if self.k_nearest is None:
@@ -603,9 +600,16 @@ class ShardedSDM:
                     for part in csr]
             self._call(Shard.write_csr, args, mutating=True)
 
+    def _check_writable(self) -> None:
+        self._check_usable()
+        if self._read_only:
+            raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
+                             "it with mmap=True to write to the files or mmap='c' to write in RAM")
+
     @exclusive
     def clear(self) -> None:
         """Set every counter of every shard to zero."""
+        self._check_writable()
         self._call(Shard.clear, self._each(), mutating=True)
 
     # -- read -------------------------------------------------------------------------
@@ -796,7 +800,8 @@ class ShardedSDM:
             :meth:`flush` to make it complete again), ``"c"`` copy-on-write,
             ``"r"`` read-only.
         verify : bool, optional
-            Check each shard's checksums (default: unless memory-mapped).
+            Check each shard's checksums (default: as :meth:`fastsdm.SDM.load`,
+            every array but the counters mapped with ``"r"`` or ``"c"``).
         timeout : float, optional
             As for the constructor.
 

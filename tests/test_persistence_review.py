@@ -1,0 +1,195 @@
+"""Saved memories against the second adversarial review (2026-12-06).
+
+Each test fails without the change it names: files that are not regular
+files, memory maps that skipped every checksum or shared a file, loads that
+failed while a save replaced the memory, and sharded manifests naming
+directories outside the checkpoint.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import fastsdm
+from fastsdm import _persist
+from fastsdm.continuous import ContinuousSDM
+
+MAKERS = {"SDM": lambda seed=0: fastsdm.SDM(64, 50, radius=20, seed=seed),
+          "ContinuousSDM": lambda seed=0: ContinuousSDM(8, 50, radius=3, seed=seed)}
+DATA = {"SDM": "counters", "ContinuousSDM": "accumulators"}
+
+
+@pytest.fixture(params=sorted(MAKERS))
+def kind(request):
+    return request.param
+
+
+def _saved(tmp_path, kind, name="m", seed=0, write=True):
+    mem = MAKERS[kind](seed)
+    if write:
+        mem.write(mem.addresses[:3])
+    return mem, mem.save(tmp_path / name)
+
+
+def _load_within(load, seconds=20):
+    """Run ``load()`` in a thread; its error, or a failure if it hangs."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = load()
+        except BaseException as exc:  # noqa: BLE001 (handed to the test)
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the load hangs"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+@pytest.mark.parametrize("name", ["fastsdm.json", "addresses.npy", "DATA.npy"])
+@pytest.mark.parametrize("via_link", [False, True])
+def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(tmp_path, kind, name, via_link):
+    mem, path = _saved(tmp_path, kind)
+    name = name.replace("DATA", DATA[kind])
+    (path / name).unlink()
+    if via_link:
+        os.mkfifo(tmp_path / "fifo")
+        os.symlink(tmp_path / "fifo", path / name)
+    else:
+        os.mkfifo(path / name)
+    for mmap in (False, "r"):
+        with pytest.raises(ValueError, match=f"{name} is not a regular file"):
+            _load_within(lambda mmap=mmap: type(mem).load(path, mmap=mmap))
+
+
+def test_memory_mapped_loads_check_the_arrays_they_read(tmp_path, kind):
+    # Addresses swapped in from another memory (same parameters, other seed):
+    # every mode reads them into RAM, and every mode now checks them.
+    mem, path = _saved(tmp_path, kind)
+    other, other_path = _saved(tmp_path, kind, "other", seed=1)
+    os.replace(other_path / "addresses.npy", path / "addresses.npy")
+    for mmap in (False, True, "r", "c"):
+        with pytest.raises(ValueError, match="addresses.npy fails its checksum"):
+            type(mem).load(path, mmap=mmap)
+    type(mem).load(path, mmap="r", verify=False)  # on request, as documented
+
+
+def test_a_map_for_writing_checks_the_data_before_flush_could_seal_it(tmp_path, kind):
+    mem, path = _saved(tmp_path, kind)
+    data = path / f"{DATA[kind]}.npy"
+    raw = bytearray(data.read_bytes())
+    raw[-3] ^= 0x10
+    data.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{DATA[kind]}.npy fails its checksum"):
+        type(mem).load(path, mmap=True)
+    # Read-only and copy-on-write maps skip the data's checksum (documented):
+    # they cannot seal anything.
+    assert type(mem).load(path, mmap="r") is not None
+    with pytest.raises(ValueError, match="fails its checksum"):
+        type(mem).load(path)  # still refused: nothing sealed the damage
+
+
+def test_a_hard_linked_data_file_is_not_written_through(tmp_path, kind):
+    mem, path = _saved(tmp_path, kind)
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    for f in path.iterdir():
+        os.link(f, backup / f.name)  # what `cp -al` and rsync --link-dest make
+    with pytest.raises(ValueError, match="hard links .*cp -al.*mmap='c'"):
+        type(mem).load(path, mmap=True)
+    mapped = type(mem).load(path, mmap="c")  # copy-on-write leaves the file alone
+    mapped.write(mapped.addresses[:2])
+    before = np.array(getattr(type(mem).load(backup), DATA[kind]))
+    assert np.array_equal(before, getattr(mem, DATA[kind]))
+
+
+def test_one_object_at_a_time_maps_a_memory_for_writing(tmp_path, kind):
+    mem, path = _saved(tmp_path, kind)
+    first = type(mem).load(path, mmap=True)
+    with pytest.raises(ValueError, match=rf"already open for writing with mmap=True by another "
+                                         rf"memory object \(process {os.getpid()} "):
+        type(mem).load(path, mmap=True)
+    for mmap in (False, "r", "c"):  # readers are not kept out
+        type(mem).load(path, mmap=mmap, verify=False)
+    first.write(first.addresses[:1])
+    first.flush()
+    del first
+    gc.collect()
+    second = type(mem).load(path, mmap=True)  # the first object is gone
+    second.write(second.addresses[:1])
+    second.flush()
+    assert np.array_equal(getattr(type(mem).load(path), DATA[kind]),
+                          getattr(second, DATA[kind]))
+
+
+def test_clear_of_a_read_only_memory_says_so(tmp_path, kind):
+    mem, path = _saved(tmp_path, kind)
+    ro = type(mem).load(path, mmap="r")
+    with pytest.raises(ValueError, match=r"are read-only \(loaded with mmap='r'"):
+        ro.clear()
+
+
+def test_a_load_while_a_save_replaces_the_memory_loads_one_of_them(tmp_path, kind,
+                                                                   monkeypatch):
+    # The save swaps the new memory in and removes the old directory while
+    # the load has read fastsdm.json from it: the load starts again.
+    mem, path = _saved(tmp_path, kind)
+    newer = MAKERS[kind](seed=5)
+    newer.write(newer.addresses[:7])
+    real = _persist.load_array
+    saved = []
+
+    def load_array(directory, name, *args, **kwargs):
+        if not saved:
+            saved.append(newer.save(path, overwrite=True))
+        return real(directory, name, *args, **kwargs)
+
+    monkeypatch.setattr(_persist, "load_array", load_array)
+    back = type(mem).load(path)
+    assert back.seed == 5
+    assert np.array_equal(getattr(back, DATA[kind]), getattr(newer, DATA[kind]))
+    assert np.array_equal(back.addresses, newer.addresses)
+
+
+def test_a_load_that_cannot_fit_in_ram_says_to_map_it(tmp_path, kind, monkeypatch):
+    import fastsdm.continuous
+    import fastsdm.memory
+
+    mem, path = _saved(tmp_path, kind)
+    module = fastsdm.memory if kind == "SDM" else fastsdm.continuous
+    monkeypatch.setattr(module, "_available_memory", lambda: 100)
+    with pytest.raises(MemoryError, match=r"addresses.npy holds .* GiB, more than .* "
+                                          r"available; load the memory with mmap=True"):
+        type(mem).load(path)
+
+
+def test_a_manifest_cannot_name_a_directory_outside_the_checkpoint(tmp_path):
+    from fastsdm.distributed import _checkpoint
+
+    params = fastsdm.SDM(64, 10, radius=20, seed=0)._params().to_metadata()
+    state = np.random.default_rng(0).bit_generator.state
+    for bad in ("shard-00000-aaaaaaaaaaaa.x/../../elsewhere/s1", "shard-00000-aaaaaaaaaaaa/..",
+                ".shard-00000-aaaaaaaaaaaa", "shard-00000-aaaaaaaaaaaa.fastsdm-new-0"):
+        manifest = {"format": _checkpoint.FORMAT_NAME, "format_version": 1, **params,
+                    "tie_rng_state": state, "shards": [{"start": 0, "stop": 10, "dir": bad}]}
+        (tmp_path / _checkpoint.MANIFEST_FILE).write_bytes(
+            _persist.encode_description(manifest))  # re-sealed: only the name is wrong
+        with pytest.raises(ValueError, match="names a shard directory .* that fastsdm does not "
+                                             "write"):
+            _checkpoint.read_manifest(str(tmp_path))
+    manifest["shards"][0]["dir"] = "shard-00000-aaaaaaaaaaaa"
+    (tmp_path / _checkpoint.MANIFEST_FILE).write_bytes(_persist.encode_description(manifest))
+    assert _checkpoint.read_manifest(str(tmp_path))["shards"][0]["dir"] == manifest["shards"][0][
+        "dir"]
+    json.loads((tmp_path / _checkpoint.MANIFEST_FILE).read_text())
