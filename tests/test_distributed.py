@@ -267,6 +267,74 @@ def test_save_refuses_to_clobber(client, tmp_path):
             mem.save(tmp_path / "file")
 
 
+def test_two_saves_of_one_checkpoint_never_destroy_it(client, tmp_path):
+    # Saves racing from two threads: each either completes or is refused
+    # because the other is running; the checkpoint always loads whole.
+    path = tmp_path / "ck"
+    mems = [ShardedSDM(64, 200, radius=24, seed=s, n_shards=2, client=client) for s in (1, 2)]
+    try:
+        mems[0].save(path)
+        for _ in range(8):
+            errors = []
+
+            def save(mem, errors=errors):
+                try:
+                    mem.save(path, overwrite=True)
+                except FileExistsError as exc:
+                    errors.append(str(exc))
+
+            threads = [threading.Thread(target=save, args=(m,)) for m in mems]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert all("another save of the checkpoint" in e for e in errors), errors
+            assert len(errors) < 2
+            with ShardedSDM.load(path, client=client) as back:
+                assert back.seed in (1, 2)
+            assert not (path / ".fastsdm-saving").exists()
+    finally:
+        for m in mems:
+            m.close()
+
+
+def test_a_running_or_failed_save_leaves_the_checkpoint_as_it_was(client, tmp_path,
+                                                                   monkeypatch):
+    from fastsdm.distributed import _checkpoint
+    from fastsdm.distributed._worker import Shard
+
+    path = tmp_path / "ck"
+    x = fastsdm.random_addresses(4, 64, seed=0)
+    with ShardedSDM(64, 40, radius=20, seed=0, n_shards=2, client=client) as mem:
+        mem.write(x)
+        mem.save(path)
+        saved = mem.get_counters()
+        mem.write(x)
+        _checkpoint.prepare_save(str(path), True, "0" * 12)  # a save that is running
+        with pytest.raises(FileExistsError, match="another save of the checkpoint .* is running "
+                                                  ".*remove .*fastsdm-saving"):
+            mem.save(path, overwrite=True)
+        (path / _checkpoint.SAVE_LOCK).unlink()
+        real = Shard.save
+
+        def failing(self, where):
+            if "shard-00001-" in where:
+                raise OSError("disk full")
+            return real(self, where)
+
+        monkeypatch.setattr(Shard, "save", failing)
+        with pytest.raises(Exception, match="disk full"):
+            mem.save(path, overwrite=True)
+        monkeypatch.undo()
+        assert sorted(p.name for p in path.iterdir() if not p.name.startswith("shard-")) == [
+            "fastsdm-sharded.json"]  # no lock and no leftovers of the failed save
+        with ShardedSDM.load(path, client=client) as back:
+            _same(back.get_counters(), saved)
+        mem.save(path, overwrite=True)
+        with ShardedSDM.load(path, client=client) as back:
+            _same(back.get_counters(), mem.get_counters())
+
+
 def test_load_refuses_broken_checkpoints(client, tmp_path):
     with pytest.raises(ValueError, match="is not a saved ShardedSDM"):
         ShardedSDM.load(tmp_path / "nowhere", client=client)

@@ -9,16 +9,20 @@ checked as :meth:`fastsdm.SDM.load` checks its metadata
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
+import time
 from pathlib import Path
 
 from .. import _persist
 from .._params import MetadataError, SDMParams, check_tie_rng_state
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "SHARD_DIR", "prepare_save",
-           "commit_save", "write_manifest", "read_manifest", "update_manifest"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "SHARD_DIR", "SHARD_NAME",
+           "SAVE_LOCK", "prepare_save", "commit_save", "abort_save", "write_manifest",
+           "read_manifest", "update_manifest"]
 
 FORMAT_NAME = "fastsdm.ShardedSDM"
 FORMAT_VERSION = 1
@@ -29,11 +33,18 @@ SHARD_DIR = re.compile(r"^\.?shard-\d{5}-[0-9a-f]{12}(\..*)?$")
 SHARD_NAME = re.compile(r"shard-\d{5}-[0-9a-f]{12}")
 
 
-def prepare_save(path: str, overwrite: bool) -> None:
+#: Held by a running save (created exclusively, removed when it ends), so that
+#: two saves of one checkpoint cannot delete each other's shard directories.
+SAVE_LOCK = ".fastsdm-saving"
+
+
+def prepare_save(path: str, overwrite: bool, token: str) -> None:
+    """Check the target and take its save lock (a file only one save can create)."""
     target = Path(path)
     if target.exists():
         if not target.is_dir():
             raise FileExistsError(f"{target} exists and is not a directory; choose another path")
+        _check_not_saving(target)
         if (target / MANIFEST_FILE).exists():
             if not overwrite:
                 raise FileExistsError(f"{target} holds a saved ShardedSDM; pass overwrite=True "
@@ -42,25 +53,73 @@ def prepare_save(path: str, overwrite: bool) -> None:
             raise FileExistsError(f"{target} is a non-empty directory that is not a saved "
                                   "ShardedSDM; refusing to write into it")
     target.mkdir(parents=True, exist_ok=True)
+    record = json.dumps({"token": token, "pid": os.getpid(), "host": socket.gethostname(),
+                         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    try:
+        with open(target / SAVE_LOCK, "x") as f:
+            f.write(record)
+    except FileExistsError:
+        _check_not_saving(target)
+        raise
 
 
-def commit_save(path: str, manifest: dict) -> None:
-    """Publish a checkpoint: replace the manifest, then drop other shard directories.
+def _check_not_saving(target: Path) -> None:
+    lock = target / SAVE_LOCK
+    try:
+        held = lock.read_text()[:300]
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        held = str(exc)
+    raise FileExistsError(f"another save of the checkpoint {target} is running ({held}), or one "
+                          f"was killed: if no save is running, remove {lock} and save again; "
+                          "the checkpoint itself is intact")
+
+
+def _holds_lock(target: Path, token: str) -> bool:
+    try:
+        return json.loads((target / SAVE_LOCK).read_text()).get("token") == token
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def commit_save(path: str, manifest: dict, token: str) -> None:
+    """Publish a checkpoint: replace the manifest, drop other shard directories, and
+    release the save lock.
 
     The manifest names the shard directories written by this save, so a save
-    interrupted before this point leaves the previous checkpoint intact.
+    interrupted before this point leaves the previous checkpoint intact.  The
+    lock guarantees that no other save's directories are being written.
     """
     target = Path(path)
+    if not _holds_lock(target, token):
+        raise RuntimeError(f"the save lock {target / SAVE_LOCK} of this save was removed "
+                           "while it ran; the checkpoint was left as it was")
     write_manifest(target, manifest)
     keep = {shard["dir"] for shard in manifest["shards"]}
     for entry in target.iterdir():
         if entry.name not in keep and SHARD_DIR.match(entry.name):
             # Shard directories of earlier or interrupted saves, and what an
             # interrupted shard save left beside its directory.
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            _remove(entry)
+    (target / SAVE_LOCK).unlink(missing_ok=True)
+
+
+def abort_save(path: str, dirs: list, token: str) -> None:
+    """Undo a failed save: remove the shard directories it wrote and its lock."""
+    target = Path(path)
+    if not _holds_lock(target, token):
+        return
+    for d in dirs:
+        _remove(target / d)
+    (target / SAVE_LOCK).unlink(missing_ok=True)
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def write_manifest(target: Path, manifest: dict) -> None:

@@ -30,6 +30,7 @@ from ..memory import SDM
 from ._checkpoint import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    abort_save,
     commit_save,
     prepare_save,
     read_manifest,
@@ -757,7 +758,12 @@ class ShardedSDM:
         does not need to see it.  The manifest ``fastsdm-sharded.json``
         records the parameters, the shard ranges and directories and the
         tie-generator state.  It is replaced last: a save interrupted midway
-        leaves the previous checkpoint at ``path`` intact.
+        leaves the previous checkpoint at ``path`` intact.  A running save
+        holds the file ``.fastsdm-saving`` in ``path``: a second save of the
+        same checkpoint meanwhile is refused, so that neither removes the
+        other's shards.  A save that fails removes what it wrote and the
+        file; one whose client is killed leaves the file, and the error of
+        the next save says to remove it.
 
         Parameters
         ----------
@@ -769,17 +775,30 @@ class ShardedSDM:
         Returns
         -------
         Path
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` holds a checkpoint and ``overwrite`` is false, is not
+            a checkpoint directory, or another save of it is running.
         """
         self._check_usable()
         path = os.path.abspath(os.fspath(path))
         if overwrite and self._path is not None and Path(path) == Path(self._path):
             raise ValueError(f"this memory is memory-mapped from {path}; call flush() to bring "
                              "that checkpoint up to date, or save to another path")
-        self._on_worker(prepare_save, path, overwrite)
         token = uuid.uuid4().hex[:12]
+        self._on_worker(prepare_save, path, overwrite, token)  # takes the save lock
         dirs = [f"shard-{i:05d}-{token}" for i in range(self.n_shards)]
-        self._call(Shard.save, [(os.path.join(path, d),) for d in dirs])
-        self._on_worker(commit_save, path, self._manifest(dirs))
+        try:
+            self._call(Shard.save, [(os.path.join(path, d),) for d in dirs])
+            self._on_worker(commit_save, path, self._manifest(dirs), token)
+        except BaseException:
+            try:  # leave the previous checkpoint as it was, and unlocked
+                self._on_worker(abort_save, path, dirs, token)
+            except Exception:  # noqa: BLE001 (the save's own error matters more)
+                pass
+            raise
         return Path(path)
 
     @classmethod
