@@ -316,8 +316,10 @@ def check_fits(what: str, need: int, available: int | None, stored: str, stored_
     else:
         least = need if smaller_need is None else min(need, smaller_need)
         fit = int(available // max(1, -(-least // max(1, n_locations))))
-        hint = f"use fewer locations: about {fit:,} fit" + (
+        hint = (f"use fewer locations: about {fit:,} fit" + (
             f" with {smaller}" if smaller is not None and smaller_need is not None else "")
+            if fit else f"not even one location fits: use shorter vectors (fewer {stored} per "
+                        "location)")
     raise MemoryError(
         f"this {what} needs {need} bytes ({format_bytes(need)}: {stored} "
         f"{format_bytes(stored_bytes)} at {dtype}, addresses "

@@ -202,6 +202,9 @@ def use_parallel(work: int, parallel: bool | None = None) -> bool:
     by ``numba.get_num_threads()``.
     """
     if parallel is not None:
+        if not isinstance(parallel, (bool, np.bool_)):
+            raise TypeError(f"parallel must be True, False or None (decide by size), got "
+                            f"{parallel!r}"[:200])
         return bool(parallel)
     return work >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
 

@@ -83,13 +83,40 @@ def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
 
     ``None`` draws fresh entropy; an int, a list of ints or a
     ``SeedSequence`` gives its entropy (the entropy of a saved memory gives
-    itself back).
+    itself back).  A spawned ``SeedSequence`` (a child of ``spawn()``, or one
+    with another pool size) is more than its entropy: it is recorded as eight
+    words of its generated state, so that siblings give different memories.
     """
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    if isinstance(seed, np.random.SeedSequence):
+        if seed.spawn_key or seed.pool_size != np.random.SeedSequence().pool_size:
+            return seed_entropy([int(v) for v in seed.generate_state(8)])
+        seq = seed
+    else:
+        _check_seed(seed)
+        seq = np.random.SeedSequence(seed)
     entropy = seq.entropy
     if isinstance(entropy, numbers.Integral):
         return seq, int(entropy)
     return seq, [int(v) for v in np.asarray(entropy).ravel()]
+
+
+def _check_seed(seed) -> None:
+    # NumPy's own errors name neither the argument nor what it accepts, and it
+    # takes True as 1.
+    def entropy_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) and v >= 0
+
+    if seed is None or entropy_int(seed):
+        return
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if (isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0
+            and all(entropy_int(v) for v in np.asarray(seed, dtype=object).ravel())):
+        return
+    hint = (" (for a Generator, pass e.g. seed=int(rng.integers(2**63)))"
+            if isinstance(seed, np.random.Generator) else "")
+    raise TypeError(f"seed must be None, a non-negative int, a non-empty list of them or a "
+                    f"numpy SeedSequence, got {seed!r}"[:200] + hint)
 
 
 ACTIVATIONS = ("radius", "k_nearest", "hyperplane")

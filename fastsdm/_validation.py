@@ -640,7 +640,9 @@ def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.
                 "fastsdm.pack_bits()")
         raise TypeError(f"{name} must be packed uint64 words, got {describe(array)}; {hint}")
     if array.ndim not in ndim:
-        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions "
+        allowed = (f"{min(ndim)} to {max(ndim)}" if len(ndim) > 3
+                   else " or ".join(map(str, ndim)))
+        raise ValueError(f"{name} must have {allowed} dimensions "
                          f"(vectors x words), got {describe(array)}")
     if n_bits is not None:
         W = n_words(n_bits)
@@ -786,8 +788,9 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
                              "to the row length means 0/1 bits)")
         form = ROWS
         width = array.shape[-1] if n_bits is None else n_bits
-        if (width != array.shape[-1] == n_words(width) and array.size
-                and (array.min() < 0 or array.max() > 1)):
+        words_like = ((n_bits is None and array.dtype.itemsize == 8)  # e.g. int64 words
+                      or width != array.shape[-1] == n_words(width))
+        if words_like and array.size and (array.min() < 0 or array.max() > 1):
             # The width of packed words and values beyond 0/1: words in another dtype.
             raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got "
                             f"{describe(array)}, which looks like packed words in the wrong "

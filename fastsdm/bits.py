@@ -109,8 +109,11 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
     array([255], dtype=uint64)
     """
     n_bits = check_int(n_bits, "n_bits", 1)
-    refuse_big_endian(np.asarray(words), "words")
-    array = np.array(words, dtype=np.uint64, copy=True)
+    given = np.asarray(words)
+    refuse_big_endian(given, "words")
+    if given.dtype.kind not in "ui":
+        raise TypeError(f"words must be packed uint64 words, got {describe(given)}")
+    array = np.array(given, dtype=np.uint64, copy=True)
     if array.ndim == 0 or array.shape[-1] != n_words(n_bits):
         raise ValueError(f"words must have {n_words(n_bits)} words per vector for "
                          f"n_bits={n_bits}, got {describe(array)}")

@@ -112,9 +112,12 @@ class SDM:
         The bit read where the counter sum is exactly zero: random (Kanerva;
         drawn from the memory's seeded generator), 0, 1, or the query's own
         bit ("keep", autoassociative memories only).
-    seed : None, int or SeedSequence
+    seed : None, int, list of ints or SeedSequence
         Seeds the addresses and the tie generator.  ``None`` draws fresh
-        entropy, recorded in :attr:`seed` so the memory can be rebuilt.
+        entropy, recorded in :attr:`seed` so the memory can be rebuilt.  A
+        child of ``SeedSequence.spawn()`` is recorded as eight words of its
+        generated state, so independent replicates seeded from one parent's
+        children differ.
     addresses : ndarray of uint64, shape (N, W), optional
         Use these addresses instead of random ones.
     activation : {"radius", "k_nearest", "hyperplane"}, optional
@@ -326,7 +329,9 @@ class SDM:
         >>> fastsdm.SDM.estimate_nbytes(1000, 10**6, counter_dtype="int8") / 2**30
         1.0505...
         """
-        n_data = n_bits if n_value_bits is None else n_value_bits
+        n_bits = check_int(n_bits, "n_bits", 1)
+        n_locations = check_int(n_locations, "n_locations", 0)
+        n_data = n_bits if n_value_bits is None else check_int(n_value_bits, "n_value_bits", 1)
         itemsize = np.dtype(check_counter_dtype(counter_dtype)).itemsize
         return n_locations * (8 * n_words(n_bits) + n_data * itemsize)
 

@@ -83,14 +83,22 @@ def _prepare(queries, addresses, n_bits):
     try:
         Q = as_bits(q_array, "queries", A.n_bits)
     except ValueError as exc:
-        if n_bits is not None:
-            raise
+        if n_bits is not None or not _other_width(q_array, A.n_bits):
+            raise  # not a width problem: the error says what it is
         form = {WORDS: "uint64 words", BYTES: "np.packbits bytes", ROWS: "0/1 rows"}[A.form]
         raise ValueError(f"{exc}. Without n_bits= the vector length is read off the addresses "
                          f"({A.n_bits} bits: {form} {describe(a_array)}); queries and "
                          "addresses must have the same width: pass n_bits= (the vector length) "
                          "when it is not a multiple of 64 (words) or 8 (bytes)") from None
     return Q.words, A.words, Q.single, A.n_bits
+
+
+def _other_width(queries: np.ndarray, n_bits: int) -> bool:
+    """Whether ``queries`` read alone have a width other than ``n_bits``."""
+    try:
+        return as_bits(queries, "queries", None, allow_empty=True).n_bits != n_bits
+    except (TypeError, ValueError):
+        return False
 
 
 def _n_chunks(parallel: bool, n_units: int, n_qblocks: int = 1, mode: int = 0) -> int:

@@ -1,0 +1,106 @@
+"""The binary memory's and the bit helpers' API against the second adversarial review.
+
+Each test fails without the change it names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastsdm
+from fastsdm.continuous import ContinuousSDM
+
+
+@pytest.mark.parametrize("make", [lambda seed: fastsdm.SDM(64, 500, radius=24, seed=seed),
+                                  lambda seed: ContinuousSDM(8, 500, radius=3, seed=seed)])
+def test_spawned_seed_sequences_give_independent_reproducible_memories(make, tmp_path):
+    a, b = np.random.SeedSequence(0).spawn(2)
+    first, second = make(a), make(b)
+    assert not np.array_equal(first.addresses, second.addresses)
+    again = make(np.random.SeedSequence(0).spawn(2)[0])
+    assert np.array_equal(first.addresses, again.addresses)
+    # The recorded seed rebuilds the memory, and survives a save.
+    assert np.array_equal(make(first.seed).addresses, first.addresses)
+    assert type(first).load(first.save(tmp_path / "m")).seed == first.seed
+    # A plain SeedSequence is still its entropy, as before.
+    plain = make(np.random.SeedSequence(5))
+    assert plain.seed == 5 and np.array_equal(plain.addresses, make(5).addresses)
+
+
+@pytest.mark.parametrize("seed, error, match", [
+    (-1, ValueError, "seed must be non-negative, got -1"),
+    (1.5, TypeError, "seed must be None, a non-negative int, .* got 1.5"),
+    (True, TypeError, "got True"),
+    ([], TypeError, "got \\[\\]"),
+    ("7", TypeError, "got '7'"),
+    (np.random.default_rng(0), TypeError, "seed=int\\(rng.integers\\(2\\*\\*63\\)\\)"),
+])
+def test_bad_seeds_are_named(seed, error, match):
+    for make in (lambda: fastsdm.SDM(64, 10, radius=3, seed=seed),
+                 lambda: ContinuousSDM(8, 10, radius=3, seed=seed)):
+        with pytest.raises(error, match=match):
+            make()
+
+
+def test_good_seeds_are_kept():
+    for seed in (0, np.int64(3), 2**100, [1, 2], np.array([4, 5], np.uint32)):
+        assert fastsdm.SDM(64, 10, radius=3, seed=seed).seed is not None
+
+
+def test_int64_words_get_the_view_hint_even_without_n_bits():
+    w = fastsdm.random_addresses(3, 128, seed=0).view(np.int64)
+    for call in (lambda: fastsdm.hamming_distances(w, w),
+                 lambda: fastsdm.radius_search(w, w, 3),
+                 lambda: fastsdm.knn_search(w, w, 1)):
+        with pytest.raises(TypeError, match="looks like packed words in the wrong dtype; "
+                                            "convert them with .*view\\(np.uint64\\)"):
+            call()
+    # 0/1 rows in int64 are still rows.
+    rows = np.array([[0, 1, 1], [1, 0, 0]], np.int64)
+    assert fastsdm.hamming_distances(rows, rows).tolist() == [[0, 3], [3, 0]]
+
+
+def test_a_queries_error_that_is_not_about_width_says_only_what_it_is():
+    A = fastsdm.random_addresses(5, 64, seed=0)
+    with pytest.raises(ValueError) as info:
+        fastsdm.hamming_distances(np.zeros((0, 1), np.uint64), A)
+    assert "is empty" in str(info.value) and "n_bits=" not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        fastsdm.radius_search(A[None], A, 3)
+    assert "(2-D)" in str(info.value) and "same width" not in str(info.value)
+    # A real width mismatch still explains the width rule.
+    with pytest.raises(ValueError, match="queries and addresses must have the same width"):
+        fastsdm.hamming_distances(np.ones((1, 10), bool), A)
+
+
+def test_parallel_must_be_a_bool_or_none():
+    mem = fastsdm.SDM(64, 10, radius=30, seed=0)
+    for bad in ("False", "no", 1, 0.0):
+        with pytest.raises(TypeError, match="parallel must be True, False or None"):
+            mem.read(mem.addresses[:1], parallel=bad)
+    for good in (True, False, None, np.bool_(True)):
+        mem.read(mem.addresses[:1], parallel=good)
+
+
+def test_estimate_nbytes_checks_its_arguments():
+    with pytest.raises(ValueError, match="n_locations must be in \\[0, inf\\], got -5"):
+        fastsdm.SDM.estimate_nbytes(64, -5)
+    with pytest.raises(ValueError, match="n_value_bits must be in"):
+        fastsdm.SDM.estimate_nbytes(64, 5, n_value_bits=-3)
+    with pytest.raises(TypeError, match="n_bits"):
+        fastsdm.SDM.estimate_nbytes("64", 5)
+    assert fastsdm.SDM.estimate_nbytes(64, 5, counter_dtype="int8") == 5 * (8 + 64)
+
+
+def test_a_memory_of_which_not_one_location_fits_says_so():
+    with pytest.raises(MemoryError, match="not even one location fits: use shorter vectors"):
+        fastsdm.SDM(64, 10, radius=4, n_value_bits=10**13)
+
+
+def test_bit_helper_messages():
+    with pytest.raises(ValueError, match="words must have 1 to 32 dimensions"):
+        fastsdm.unpack_bits(np.uint64(1), 64)
+    with pytest.raises(TypeError, match="words must be packed uint64 words, got .*float64"):
+        fastsdm.clear_pad_bits(np.array([1.5]), 8)
+    assert fastsdm.clear_pad_bits(np.array([2**40 + 3], np.int64), 8).tolist() == [3]
