@@ -219,7 +219,7 @@ class _PathLock:
     """
 
     def __init__(self, path: Path):
-        self.file = path.parent / f".{path.name}.fastsdm-lock"
+        self.file = path.parent / f"{_sibling_prefix(path)}lock"
         self.fd = None
 
     def acquire(self, blocking: bool = True) -> bool:
@@ -260,6 +260,24 @@ class _PathLock:
             self.fd = None
 
 
+#: Longest name kept whole in a sibling's name: the sibling adds 38 characters
+#: (".", ".fastsdm-new-" and a 24-digit token) and a name may have 255 bytes.
+_LONGEST_NAME = 200
+
+
+def _sibling_prefix(path: Path) -> str:
+    """``.NAME.fastsdm-``: how the siblings of a save of ``path`` begin.
+
+    A longer name is cut and given its checksum, so that every sibling's
+    name still fits the file system's limit and stays unique to ``path``.
+    """
+    name = path.name
+    if len(os.fsencode(name)) > _LONGEST_NAME:
+        cut = os.fsencode(name)[:_LONGEST_NAME - 9].decode(errors="ignore")
+        name = f"{cut}~{zlib.crc32(os.fsencode(path.name)):08x}"
+    return f".{name}.fastsdm-"
+
+
 def _token() -> str:
     # Time first, so that names sort by age.
     return f"{time.time_ns():016x}{secrets.token_hex(4)}"
@@ -274,7 +292,7 @@ def _siblings(path: Path) -> list[tuple[str, Path]]:
     ``kind`` is "new" (a memory being written), "old" (a memory moved aside)
     or "lock".
     """
-    prefix = f".{path.name}.fastsdm-"
+    prefix = _sibling_prefix(path)
     try:
         names = os.listdir(path.parent)
     except OSError:
@@ -446,7 +464,7 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
         _step("recovered")
         _check_target(path, overwrite, mapped)
         token = _token()
-        new = path.parent / f".{path.name}.fastsdm-new-{token}"
+        new = path.parent / f"{_sibling_prefix(path)}new-{token}"
         os.mkdir(new)
         try:
             _step("created")
@@ -470,7 +488,7 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
                 _remove(new)  # the old memory, now under the temporary name
                 _step("removed old")
             else:
-                aside = path.parent / f".{path.name}.fastsdm-old-{token}"
+                aside = path.parent / f"{_sibling_prefix(path)}old-{token}"
                 os.rename(path, aside)
                 fsync_dir(path.parent)
                 _step("moved aside")

@@ -193,3 +193,21 @@ def test_a_manifest_cannot_name_a_directory_outside_the_checkpoint(tmp_path):
     assert _checkpoint.read_manifest(str(tmp_path))["shards"][0]["dir"] == manifest["shards"][0][
         "dir"]
     json.loads((tmp_path / _checkpoint.MANIFEST_FILE).read_text())
+
+
+@pytest.mark.parametrize("length", [200, 218, 255])
+def test_the_longest_directory_names_save_and_load(tmp_path, kind, length):
+    # Siblings add 38 characters: names above 217 used to fail with an error
+    # about the hidden sibling (and the path lock silently did nothing).
+    mem, _ = _saved(tmp_path, kind, write=False)
+    path = tmp_path / ("é" * 10 + "m" * (length - 20))  # 255 bytes at most
+    assert len(os.fsencode(path.name)) == length
+    mem.save(path)
+    mem.write(mem.addresses[:2])
+    mem.save(path, overwrite=True)
+    back = type(mem).load(path)
+    assert np.array_equal(getattr(back, DATA[kind]), getattr(mem, DATA[kind]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m", path.name])
+    lock = _persist._PathLock(path)
+    assert lock.acquire(blocking=False) and len(os.fsencode(lock.file.name)) <= 255
+    lock.release()
