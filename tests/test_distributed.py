@@ -335,6 +335,33 @@ def test_a_running_or_failed_save_leaves_the_checkpoint_as_it_was(client, tmp_pa
             _same(back.get_counters(), mem.get_counters())
 
 
+def test_a_shard_from_another_save_is_refused(client, tmp_path):
+    import shutil
+
+    x = fastsdm.random_addresses(4, 64, seed=0)
+    with ShardedSDM(64, 40, radius=20, seed=0, n_shards=2, client=client) as mem:
+        mem.write(x)
+        older = mem.save(tmp_path / "older")
+        mem.write(x)
+        newer = mem.save(tmp_path / "newer")
+    manifest = json.loads((newer / _checkpoint.MANIFEST_FILE).read_text())
+    assert all(type(s["digest"]) is int for s in manifest["shards"])
+    old_dir = sorted(p for p in older.iterdir() if p.name.startswith("shard-00001-"))[0]
+    new_dir = newer / manifest["shards"][1]["dir"]
+    shutil.rmtree(new_dir)
+    shutil.copytree(old_dir, new_dir)  # the same memory, one save earlier
+    with pytest.raises(ValueError, match="does not hold the shard that .*recorded"):
+        ShardedSDM.load(newer, client=client)
+    # A manifest written before digests (re-sealed without them) loads as before.
+    for shard in manifest["shards"]:
+        del shard["digest"]
+    manifest.pop("description_crc32")
+    (newer / _checkpoint.MANIFEST_FILE).write_bytes(
+        fastsdm._persist.encode_description(manifest))
+    with ShardedSDM.load(newer, client=client) as back:
+        assert back.n_locations == 40
+
+
 def test_load_refuses_broken_checkpoints(client, tmp_path):
     with pytest.raises(ValueError, match="is not a saved ShardedSDM"):
         ShardedSDM.load(tmp_path / "nowhere", client=client)

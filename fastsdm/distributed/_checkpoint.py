@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import time
+import zlib
 from pathlib import Path
 
 from .. import _persist
@@ -22,7 +23,7 @@ from .._params import MetadataError, SDMParams, check_tie_rng_state
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "SHARD_DIR", "SHARD_NAME",
            "SAVE_LOCK", "prepare_save", "commit_save", "abort_save", "write_manifest",
-           "read_manifest", "update_manifest"]
+           "read_manifest", "read_checkpoint", "update_manifest"]
 
 FORMAT_NAME = "fastsdm.ShardedSDM"
 FORMAT_VERSION = 1
@@ -95,7 +96,7 @@ def commit_save(path: str, manifest: dict, token: str) -> None:
     if not _holds_lock(target, token):
         raise RuntimeError(f"the save lock {target / SAVE_LOCK} of this save was removed "
                            "while it ran; the checkpoint was left as it was")
-    write_manifest(target, manifest)
+    write_manifest(target, with_digests(target, manifest))
     keep = {shard["dir"] for shard in manifest["shards"]}
     for entry in target.iterdir():
         if entry.name not in keep and SHARD_DIR.match(entry.name):
@@ -178,11 +179,13 @@ def read_manifest(path: str) -> dict:
                                 f"{manifest['fastsdm_version']!r}")
         shards = manifest["shards"]
         if not (type(shards) is list and shards and all(
-                type(s) is dict and s.keys() == {"start", "stop", "dir"}
+                type(s) is dict and s.keys() - {"digest"} == {"start", "stop", "dir"}
                 and type(s["start"]) is int and type(s["stop"]) is int
-                and type(s["dir"]) is str for s in shards)):
+                and type(s["dir"]) is str
+                and (type(s.get("digest", 0)) is int and 0 <= s.get("digest", 0) < 2**32)
+                for s in shards)):
             raise MetadataError("shards must be a non-empty list of {'start': int, 'stop': int, "
-                                f"'dir': str}}, got {shards!r}"[:300])
+                                f"'dir': str, 'digest': int}}, got {shards!r}"[:300])
     except MetadataError as exc:
         raise ValueError(f"{file} holds invalid parameters ({exc}); the checkpoint is "
                          "corrupt") from None
@@ -200,7 +203,61 @@ def read_manifest(path: str) -> dict:
 
 
 def update_manifest(path: str, updates: dict) -> None:
+    """Change fields of the manifest (a flush: the shards' digests are taken again)."""
     target = Path(path)
     manifest = read_manifest(path)
     manifest.update(updates)
-    write_manifest(target, manifest)
+    write_manifest(target, with_digests(target, manifest))
+
+
+def _shard_description(shard_dir: Path) -> dict | None:
+    try:
+        with open(shard_dir / _persist.META_FILE, "rb") as f:
+            meta = _persist.strict_json(f.read(_persist.MAX_META_BYTES))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def shard_digest(shard_dir: Path) -> int | None:
+    """What a shard directory holds, as one number: the CRC-32 of its description
+    (parameters, seed and the arrays' checksums), without the parts a memory map
+    or a flush of the same shard changes in place; None if unreadable."""
+    meta = _shard_description(shard_dir)
+    if meta is None:
+        return None
+    for volatile in (_persist.META_CRC, "open_for_writing", "tie_rng_state"):
+        meta.pop(volatile, None)
+    return zlib.crc32(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
+
+
+def with_digests(target: Path, manifest: dict) -> dict:
+    """``manifest`` with each shard's :func:`shard_digest` recorded."""
+    shards = [{**s, "digest": shard_digest(target / s["dir"])} for s in manifest["shards"]]
+    if any(s["digest"] is None for s in shards):
+        missing = [s["dir"] for s in shards if s["digest"] is None]
+        raise ValueError(f"shard directories {missing} of {target} cannot be read; the "
+                         "checkpoint was not updated")
+    return {**manifest, "shards": shards}
+
+
+def read_checkpoint(path: str) -> dict:
+    """:func:`read_manifest`, and every shard directory checked against the digest the
+    manifest recorded for it (manifests written before digests have none).
+
+    A shard that was memory-mapped for writing may differ: its counters'
+    checksum changes with each flush, and a flush cut short (a killed client)
+    leaves the manifest's digest behind; the shard's own checksums still
+    guard it.
+    """
+    manifest = read_manifest(path)
+    target = Path(path)
+    for shard in manifest["shards"]:
+        where = target / shard["dir"]
+        if ("digest" in shard and shard_digest(where) != shard["digest"]
+                and "open_for_writing" not in (_shard_description(where) or {})):
+            raise ValueError(f"{where} does not hold the shard that "
+                             f"{target / MANIFEST_FILE} recorded (it is missing, damaged, or "
+                             "from another save); the checkpoint is corrupt: restore it from a "
+                             "copy")
+    return manifest

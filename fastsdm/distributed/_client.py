@@ -33,7 +33,7 @@ from ._checkpoint import (
     abort_save,
     commit_save,
     prepare_save,
-    read_manifest,
+    read_checkpoint,
     update_manifest,
 )
 from ._worker import Shard
@@ -834,7 +834,7 @@ class ShardedSDM:
         _distributed()
         owned = _private_cluster() if client is None else None
         try:
-            manifest = (client or owned[0]).submit(read_manifest, path, pure=False).result(
+            manifest = (client or owned[0]).submit(read_checkpoint, path, pure=False).result(
                 timeout=timeout)
         except BaseException:
             if owned is not None:
