@@ -240,6 +240,10 @@ BAD = [
     (["capacity", "--activation-probability", "x"],
      r"argument --activation-probability: expected a probability, got 'x'"),
     (["capacity", "--patterns", ","], r"argument --patterns: expected at least one integer"),
+    # refused at once by the size check, not after hours of exact theory at n = 10^9
+    (["capacity", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
+    (["critical-distance", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 10"),
+    (["family", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
 ]
 
 

@@ -920,3 +920,47 @@ def test_the_memory_hint_suggests_what_can_help(monkeypatch):
     assert message.endswith(f"use fewer locations: about {fit:,} fit with int8 counters")
     with pytest.raises(MemoryError, match=r"store fewer patterns"):
         ex.configure("capacity", n_bits=1000, n_locations=10, n_patterns=[3 * 10**7])
+
+
+# -- sizes are checked before any exact theory --------------------------------------------
+
+
+@pytest.fixture
+def no_exact_theory(monkeypatch):
+    """Make the exact big-integer theory fail loudly: a refusal must come before it."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError(f"exact theory computed before the checks: {args}")
+
+    monkeypatch.setattr(theory, "activation_probability", forbidden)
+    monkeypatch.setattr(theory, "radius_for_probability", forbidden)
+    monkeypatch.setattr(theory, "fit_beta", forbidden)
+
+
+@pytest.mark.parametrize("experiment", ["capacity", "critical_distance", "family_capacity"])
+def test_a_huge_n_bits_is_refused_before_any_theory(experiment, no_exact_theory):
+    # 10^9-bit addresses: ball_size alone is ~n/2 steps on n-bit integers (hours).
+    with pytest.raises(MemoryError, match=r"need [\d.]+ TiB \(n_bits=1000000000, .* but only"):
+        ex.configure(experiment, n_bits=10**9)
+
+
+def test_a_bad_value_at_a_large_n_is_refused_before_the_activation_probability(
+        no_exact_theory):
+    # theory.activation_probability(100_000, d) takes about a second: not before a refusal.
+    big = dict(n_bits=100_000, n_locations=1000, radius=49_000, n_patterns=[10])
+    with pytest.raises(ValueError, match=r"each of noise must be in \[0, 100000\]"):
+        ex.configure("capacity", **big, noise=[200_000])
+    with pytest.raises(ValueError, match=r"each of distances must be in \[0, 100000\]"):
+        ex.configure("critical_distance", **big, distances=[200_000])
+    with pytest.raises(ValueError, match=r"modern_beta must be a positive finite number"):
+        ex.configure("family_capacity", **big, modern_beta=-1.0)
+
+
+def test_the_activation_probability_is_still_exact():
+    config = ex.configure("capacity", n_bits=1000, n_locations=10**6, radius=451,
+                          counter_dtype="int8", n_patterns=[10])
+    assert config["activation_probability"] == theory.activation_probability(1000, 451)
+    assert config["expected_activated"] == config["activation_probability"] * 10**6
+    assert list(config)[:7] == ["experiment", "n_bits", "n_locations", "radius",
+                                "activation_probability", "requested_activation_probability",
+                                "expected_activated"]

@@ -68,6 +68,7 @@ class CapacityConfig:
         with about("noise"):
             noise = fields.int_list(self.noise, names("noise"), 0, memory["n_bits"],
                                     hint="cue noise in flipped bits, between 0 and n_bits")
+        memory = fields.with_activation(memory)  # after the last check: O(n_bits^2)
         return {"experiment": NAME, **memory, "storage": self.storage,
                 "theory_model": self.storage, "n_patterns": n_patterns, "noise": noise,
                 "n_cues": self.n_cues, "iterations": iterations,

@@ -64,6 +64,7 @@ class CriticalDistanceConfig:
         with about("distances"):
             distances = fields.int_list(distances, names("distances"), 0, n_bits,
                                         hint="cue distances in bits, between 0 and n_bits")
+        memory = fields.with_activation(memory)  # after the last check: O(n_bits^2)
         return {
             "experiment": NAME,
             **memory,

@@ -119,6 +119,7 @@ class FamilyConfig:
                                     hint="cue noise in flipped bits, between 0 and n_bits")
         with about("modern_beta"):
             modern_beta = _check_modern_beta(self.modern_beta, n, names("modern_beta"))
+        memory = fields.with_activation(memory)  # after the last check: O(n_bits^2)
         return {
             "experiment": NAME,
             **memory,

@@ -47,8 +47,10 @@ __all__ = [
     "parse_probability",
     "parse_real",
     "radius",
+    "refuse_if_too_big",
     "repetitions",
     "seed",
+    "with_activation",
 ]
 
 #: Activation probability used when neither ``radius`` nor
@@ -205,12 +207,22 @@ def memory_nbytes(n_bits: int, n_locations: int, counter_dtype: str,
             + n_patterns * 8 * ((n_bits + 63) // 64))
 
 
-def check_memory(c, names: Names, n_patterns: int = 0) -> dict:
+def check_memory(c, names: Names, n_patterns: int = 0,
+                 others: Sequence[tuple[str, int, str]] = ()) -> dict:
     """The memory fields of a config ``c``, checked and resolved (no allocation).
 
-    ``n_patterns`` packed words are counted with the memory.  A memory that
-    does not fit the available RAM is refused with a hint that can help: int8
-    counters only when they would make it fit.
+    ``n_patterns`` packed words are counted with the memory, and so is every
+    ``(what, nbytes, hint)`` of ``others`` (other state of the run, e.g. a
+    Hopfield network's weights).  A run that does not fit the available RAM is
+    refused with a hint that can help: int8 counters only when they would make
+    it fit, the hint of the largest of ``others`` when it alone does not.
+
+    The size is checked first, from the integers alone: nothing here costs
+    more than ``O(sqrt(n_bits))`` before a refusal.  The activation
+    probability (an exact big-integer sum, ``O(n_bits^2)``) is *not* computed:
+    the returned ``activation_probability`` and ``expected_activated`` are
+    None until :func:`with_activation` fills them, which a ``resolve`` calls
+    after its last check.
     """
     from .. import theory
 
@@ -228,6 +240,14 @@ def check_memory(c, names: Names, n_patterns: int = 0) -> dict:
                              f"alternatives: give one, not both (got "
                              f"{names.value('radius', radius)} and "
                              f"{names.value('activation_probability', c.activation_probability)})")
+    others = tuple(others)
+    extra = sum(nbytes for _, nbytes, _ in others)
+    need = memory_nbytes(n, N, dtype, n_patterns) + extra
+    available = _machine.available_memory()
+    if available is not None and need > available:
+        with about("n_locations", "counter_dtype"):
+            raise MemoryError(_memory_message(names, n, N, dtype, n_patterns, others, need,
+                                              available))
     if radius is None:
         with about("activation_probability"):
             requested = check_probability(
@@ -238,30 +258,59 @@ def check_memory(c, names: Names, n_patterns: int = 0) -> dict:
     with about("radius"):
         radius = check_int(radius, names("radius"), 0, n,
                            hint="the activation radius is a Hamming distance in [0, n_bits]")
-    p = theory.activation_probability(n, radius)
-    need = memory_nbytes(n, N, dtype, n_patterns)
-    available = _machine.available_memory()
-    if available is not None and need > available:
-        with about("n_locations", "counter_dtype"):
-            raise MemoryError(_memory_message(names, n, N, dtype, n_patterns, need, available))
-    return {"n_bits": n, "n_locations": N, "radius": radius, "activation_probability": p,
-            "requested_activation_probability": requested, "expected_activated": p * N,
+    return {"n_bits": n, "n_locations": N, "radius": radius, "activation_probability": None,
+            "requested_activation_probability": requested, "expected_activated": None,
             "counter_dtype": dtype, "estimated_nbytes": need}
 
 
-def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int, need: int,
-                    available: int) -> str:
+def with_activation(memory: dict) -> dict:
+    """``memory`` (from :func:`check_memory`) with its activation probability filled in.
+
+    :func:`fastsdm.theory.activation_probability` is exact and costs
+    ``O(n_bits^2)`` bit operations (about a second at ``n_bits = 10^5``): call
+    this after every check that can refuse the configuration.
+    """
+    from .. import theory
+
+    p = theory.activation_probability(memory["n_bits"], memory["radius"])
+    return {**memory, "activation_probability": p,
+            "expected_activated": p * memory["n_locations"]}
+
+
+def refuse_if_too_big(need: int, what: str, hint: str, parameters: Sequence[str]) -> None:
+    """Refuse a run whose estimated ``need`` bytes exceed the available RAM (MemoryError)."""
+    available = _machine.available_memory()
+    if available is not None and need > available:
+        size = _machine.format_bytes
+        with about(*parameters):
+            raise MemoryError(f"{what} need {size(need)} but only {size(available)} is "
+                              f"available; {hint}")
+
+
+def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int,
+                    others: Sequence[tuple[str, int, str]], need: int, available: int) -> str:
     size = _machine.format_bytes
-    if dtype != "int8" and memory_nbytes(n, N, "int8", n_patterns) <= available:
+    extra = sum(nbytes for _, nbytes, _ in others)
+    what = "the memory and patterns"
+    detail = ""
+    if others:
+        what = "the memory, patterns and " + ", ".join(label for label, _, _ in others)
+        detail = "; " + ", ".join(f"{label} {size(nbytes)}" for label, nbytes, _ in others)
+    patterns = memory_nbytes(n, 0, "int8", n_patterns)
+    if patterns > available:
+        hint = "store fewer patterns: their words alone do not fit"
+    elif others and memory_nbytes(n, 1, "int8", n_patterns) + extra > available:
+        hint = max(others, key=lambda o: o[1])[2]  # the largest of the rest cannot stay
+    elif dtype != "int8" and memory_nbytes(n, N, "int8", n_patterns) + extra <= available:
         hint = f"use {names.value('counter_dtype', 'int8')} (it fits)"
     else:
         per_location = memory_nbytes(n, 1, "int8")
-        fit = (available - memory_nbytes(n, 0, "int8", n_patterns)) // per_location
+        fit = (available - extra - patterns) // per_location
         hint = (f"use fewer locations: about {fit:,} fit with int8 counters" if fit > 0 else
                 "store fewer patterns: their words alone do not fit")
-    return (f"the memory and patterns need {size(need)} ({names.value('n_bits', n)}, "
-            f"{names.value('n_locations', N)}, {dtype} counters) but only {size(available)} "
-            f"is available; {hint}")
+    return (f"{what} need {size(need)} ({names.value('n_bits', n)}, "
+            f"{names.value('n_locations', N)}, {dtype} counters{detail}) but only "
+            f"{size(available)} is available; {hint}")
 
 
 # ---------------------------------------------------------------------------
