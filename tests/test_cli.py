@@ -244,6 +244,15 @@ BAD = [
     (["capacity", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
     (["critical-distance", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 10"),
     (["family", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
+    # ranges are counted, not built (10^12 values would need 8 TB of pointers first)
+    (["capacity", "--patterns", "1:1000000000000:1"],
+     r"argument --patterns: a list holds at most 100,000 values, but '1:1000000000000:1' has "
+     r"1,000,000,000,000; use a larger step"),
+    (["capacity", "--noise", "0:1000000000000:1"], r"argument --noise: a list holds at most "),
+    (["capacity", "--patterns", "0:1000000000000:1"],
+     r"argument --patterns: values must be positive, got 0 in '0:1000000000000:1'"),
+    (["critical-distance", "--n-bits", "1000", "--locations", "1000", "--step", "0"],
+     r"argument --step: must be a positive integer"),
 ]
 
 
@@ -258,6 +267,20 @@ def test_bad_arguments_exit_2_with_one_line(argv, match, tmp_path, capsys):
     assert err.startswith("fastsdm"), err
     assert re.search(match, err), err
     assert not out_dir.exists()  # failed before any work
+
+
+def test_a_range_longer_than_the_limit_is_refused_when_parsed():
+    from fastsdm.cli import _UsageError, build_parser
+    from fastsdm.experiments._fields import MAX_VALUES
+
+    parser = build_parser()
+    ok = parser.parse_args(["capacity", "--patterns", f"1:{MAX_VALUES}:1"])
+    assert ok.n_patterns == list(range(1, MAX_VALUES + 1))
+    for flag in ("--patterns", "--noise"):
+        with pytest.raises(_UsageError, match=f"argument {flag}: a list holds at most "
+                                              f"100,000 values, but '1:{MAX_VALUES + 1}:1' has "
+                                              "100,001; use a larger step"):
+            parser.parse_args(["capacity", flag, f"1:{MAX_VALUES + 1}:1"])
 
 
 def test_out_is_a_file(tmp_path, capsys):

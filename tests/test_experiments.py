@@ -964,3 +964,20 @@ def test_the_activation_probability_is_still_exact():
     assert list(config)[:7] == ["experiment", "n_bits", "n_locations", "radius",
                                 "activation_probability", "requested_activation_probability",
                                 "expected_activated"]
+
+
+def test_lists_are_limited_before_they_are_read():
+    from fastsdm.experiments._fields import MAX_VALUES
+
+    with pytest.raises(ValueError, match=r"n_patterns holds more than 100,000 values; give "
+                                         r"fewer \(a coarser grid\)") as info:
+        ex.configure("capacity", n_patterns=range(1, 10**12))  # not iterated to the end
+    assert info.value.parameters == ("n_patterns",)
+    with pytest.raises(ValueError, match=r"noise holds more than 100,000 values"):
+        ex.configure("capacity", noise=(0 for _ in range(MAX_VALUES + 1)))  # not sized
+    assert ex.configure("capacity", n_bits=MAX_VALUES, n_locations=10, radius=3,
+                        noise=range(MAX_VALUES))["noise"][-1] == MAX_VALUES - 1
+    with pytest.raises(ValueError, match=r"step=1 gives 500,001 cue distances \(0..n_bits/2\), "
+                                         r"more than 100,000; use a larger step") as info:
+        ex.configure("critical_distance", n_bits=10**6, n_locations=10, radius=3, step=1)
+    assert info.value.parameters == ("step",)

@@ -55,7 +55,12 @@ class CriticalDistanceConfig:
                 step = (max(1, round(n_bits / 64)) if step is None
                         else check_int(step, names("step"), 1,
                                        hint="the spacing of the cue-distance grid"))
-            distances = list(range(0, n_bits // 2 + 1, step))
+                count = n_bits // 2 // step + 1
+                if count > fields.MAX_VALUES:  # counted before the grid is built
+                    raise ValueError(f"{names.value('step', step)} gives {count:,} cue "
+                                     f"distances (0..n_bits/2), more than "
+                                     f"{fields.MAX_VALUES:,}; use a larger {names('step')}")
+            distances = range(0, n_bits // 2 + 1, step)
         elif step is not None:
             with about("distances", "step"):
                 raise ValueError(f"give {names('distances')} or {names('step')}, not both (got "

@@ -11,6 +11,7 @@ meaning is written once.  The checks raise the messages of
 from __future__ import annotations
 
 import argparse
+import itertools
 import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from ._registry import Names, about, param
 
 __all__ = [
     "DEFAULT_ACTIVATION_PROBABILITY",
+    "MAX_VALUES",
     "activation_probability",
     "check_memory",
     "check_seed",
@@ -57,6 +59,9 @@ __all__ = [
 #: ``activation_probability`` is given: Kanerva's canonical memory activates
 #: about one location in a thousand.
 DEFAULT_ACTIVATION_PROBABILITY = 0.001
+#: The most values a list parameter (checkpoints, noise levels, distances, radii)
+#: may hold; a ``start:stop:step`` range is counted before it is built.
+MAX_VALUES = 100_000
 
 
 # ---------------------------------------------------------------------------
@@ -103,26 +108,43 @@ def parse_real(text: str) -> float:
 
 
 def parse_int_list(minimum: int):
-    """A parser for ``100,200,300`` or ``start:stop:step`` (stop included)."""
+    """A parser for ``100,200,300`` or ``start:stop:step`` (stop included).
+
+    A range is checked (its start and its number of values, at most
+    :data:`MAX_VALUES`) before it is built.
+    """
 
     def parse(text: str) -> list[int]:
         text = text.strip()
+        kind = "positive" if minimum == 1 else f">= {minimum}"
         try:
-            if ":" in text:
-                parts = [parse_int(p) for p in text.split(":")]
-                if len(parts) != 3 or parts[2] <= 0:
-                    raise argparse.ArgumentTypeError(
-                        f"a range is start:stop:step with step > 0, got {text!r}")
-                values = list(range(parts[0], parts[1] + 1, parts[2]))
-            else:
-                values = [parse_int(p) for p in text.split(",") if p.strip()]
+            parts = [parse_int(p) for p in text.split(":" if ":" in text else ",")
+                     if ":" in text or p.strip()]
         except argparse.ArgumentTypeError as exc:
             raise argparse.ArgumentTypeError(f"{exc} in the list {text!r}") from None
+        if ":" in text:
+            if len(parts) != 3 or parts[2] <= 0:
+                raise argparse.ArgumentTypeError(f"a range is start:stop:step with step > 0, "
+                                                 f"got {text!r}")
+            start, stop, step = parts
+            if start < minimum <= stop:
+                raise argparse.ArgumentTypeError(f"values must be {kind}, got {start} in "
+                                                 f"{text!r}")
+            count = max(0, (stop - start) // step + 1)
+            if count > MAX_VALUES:  # counted, not built: 1:10**12:1 is refused at once
+                raise argparse.ArgumentTypeError(f"a list holds at most {MAX_VALUES:,} "
+                                                 f"values, but {text!r} has {count:,}; use a "
+                                                 "larger step")
+            values = list(range(start, stop + 1, step))
+        else:
+            values = parts
         if not values:
             raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
+        if len(values) > MAX_VALUES:
+            raise argparse.ArgumentTypeError(f"a list holds at most {MAX_VALUES:,} values, "
+                                             f"got {len(values):,}")
         low = [v for v in values if v < minimum]
         if low:
-            kind = "positive" if minimum == 1 else f">= {minimum}"
             raise argparse.ArgumentTypeError(f"values must be {kind}, got {low[0]} in {text!r}")
         return values
 
@@ -162,12 +184,20 @@ def choice(options: Sequence, hint: str = ""):
 
 
 def int_list(values, name: str, low: int, high: int | None = None, hint: str = "") -> list[int]:
-    """``values`` (an int or a sequence of ints) as a sorted list of distinct ints."""
+    """``values`` (an int or a sequence of ints) as a sorted list of distinct ints.
+
+    At most :data:`MAX_VALUES` values: a longer sequence (``range(10**9)``) is
+    refused before it is read.
+    """
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
         values = [values]
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be an integer or a sequence of integers, got "
                         f"{type(values).__name__} {values!r}" + (f"; {hint}" if hint else ""))
+    values = list(itertools.islice(values, MAX_VALUES + 1))
+    if len(values) > MAX_VALUES:
+        raise ValueError(f"{name} holds more than {MAX_VALUES:,} values; give fewer (a "
+                         "coarser grid)" + (f" ({hint})" if hint else ""))
     out = sorted({check_int(v, f"each of {name}", low, high, hint) for v in values})
     if not out:
         raise ValueError(f"{name} is empty; give at least one value" + (f" ({hint})" if hint
