@@ -31,6 +31,7 @@ the experiments are imported inside :func:`main`, where Ctrl-C is caught.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -270,12 +271,22 @@ def _prepare_out(args: argparse.Namespace, stem: str) -> Path:
         raise _UsageError(f"{PROG} {args.command}: error: --out: {exc}") from None
 
 
-def _run_experiment(args: argparse.Namespace) -> int:
-    import datetime as _dt
+@contextlib.contextmanager
+def _output_folder(args: argparse.Namespace, stem: str):
+    """The output folder (:func:`_prepare_out`), removed again if the command fails before
+    writing anything into it: a crash or Ctrl-C leaves no empty folder behind."""
+    existed = args.out is not None and Path(args.out).is_dir()
+    out = _prepare_out(args, stem)
+    try:
+        yield out
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only an empty folder: never a file written before
+        raise
 
-    from . import _machine
-    from .experiments import _io
-    from .experiments._common import ExperimentInterrupted, versions
+
+def _run_experiment(args: argparse.Namespace) -> int:
     from .experiments._registry import REGISTRY
 
     record = REGISTRY[args.experiment]
@@ -286,7 +297,17 @@ def _run_experiment(args: argparse.Namespace) -> int:
         config = record.configure(kwargs, record.flags())
     except (TypeError, ValueError, MemoryError, ImportError) as exc:
         raise _UsageError(f"{PROG} {args.command}: error: {_message(exc, record)}") from None
-    out = _prepare_out(args, args.command)
+    with _output_folder(args, args.command) as out:
+        return _write_experiment(args, record, config, out)
+
+
+def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path) -> int:
+    import datetime as _dt
+
+    from . import _machine
+    from .experiments import _io
+    from .experiments._common import ExperimentInterrupted, versions
+
     if args.force:
         _clear_earlier_run(out)
     plot = not args.no_plot
@@ -377,10 +398,10 @@ def _run_paper(args: argparse.Namespace) -> int:
     except ImportError:
         raise _UsageError(f"{PROG} paper: error: the gallery draws figures with matplotlib, "
                           'which is not installed: pip install "fastsdm[plot]"') from None
-    out = _prepare_out(args, "paper")
-    # The folder passed the same check as an experiment's (refused unless --force).
-    result = gallery.run(out, quick=args.quick, force=True, seed=args.seed,
-                         progress=not args.quiet)
+    with _output_folder(args, "paper") as out:
+        # The folder passed the same check as an experiment's (refused unless --force).
+        result = gallery.run(out, quick=args.quick, force=True, seed=args.seed,
+                             progress=not args.quiet)
     if not args.quiet:
         done = sum(r["status"].startswith("reproduced") for r in result.rows)
         published = sum(r["published"] is not None for r in result.rows)

@@ -244,6 +244,14 @@ BAD = [
     (["capacity", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
     (["critical-distance", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 10"),
     (["family", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
+    (["attention", "--n-bits", "1000000000"],
+     r"the patterns, reads and weight curves need [\d.]+ TiB \(--n-bits 1000000000, "
+     r"--patterns 1024, --cues 256, 4 radii; .*\) but only .* is available; use a smaller "
+     r"--n-bits or fewer --radii"),
+    (["attention", "--patterns", "1000000000000", "--radii", "5", "--cues", "8"],
+     r"the patterns, reads and weight curves need [\d.]+ TiB \(--n-bits 64, --patterns "
+     r"1000000000000, --cues 8, 1 radius; .*\) but only .* is available; use fewer "
+     r"--patterns"),
     # ranges are counted, not built (10^12 values would need 8 TB of pointers first)
     (["capacity", "--patterns", "1:1000000000000:1"],
      r"argument --patterns: a list holds at most 100,000 values, but '1:1000000000000:1' has "
@@ -281,6 +289,31 @@ def test_a_range_longer_than_the_limit_is_refused_when_parsed():
                                               f"100,000 values, but '1:{MAX_VALUES + 1}:1' has "
                                               "100,001; use a larger step"):
             parser.parse_args(["capacity", flag, f"1:{MAX_VALUES + 1}:1"])
+
+
+@pytest.mark.parametrize("command", ["attention", "paper"])
+def test_a_crash_before_the_first_file_leaves_no_empty_folder(command, tmp_path, monkeypatch,
+                                                               capsys):
+    from fastsdm import gallery
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_attention, "weight_rows", crash)  # the attention run's first step
+    monkeypatch.setattr(gallery, "_EXHIBITS", ((gallery._EXHIBITS[0][0], crash),))
+    argv = [*TINY["attention"], "--no-plot"] if command == "attention" else ["paper", "--quick"]
+    with pytest.raises(RuntimeError, match="boom"):
+        main([*argv, "--out", str(tmp_path / "new" / "out")])
+    assert not (tmp_path / "new" / "out").exists()
+    monkeypatch.chdir(tmp_path)                    # the default folder is removed too
+    with pytest.raises(RuntimeError, match="boom"):
+        main(argv)
+    assert list((tmp_path / "fastsdm-results").iterdir()) == []
+    mine = tmp_path / "mine"                       # a folder the user made stays
+    mine.mkdir()
+    with pytest.raises(RuntimeError, match="boom"):
+        main([*argv, "--out", str(mine)])
+    assert mine.is_dir()
 
 
 def test_out_is_a_file(tmp_path, capsys):

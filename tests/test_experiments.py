@@ -981,3 +981,26 @@ def test_lists_are_limited_before_they_are_read():
                                          r"more than 100,000; use a larger step") as info:
         ex.configure("critical_distance", n_bits=10**6, n_locations=10, radius=3, step=1)
     assert info.value.parameters == ("step",)
+
+
+def test_the_attention_comparison_checks_its_memory(monkeypatch):
+    from fastsdm import _machine
+    from fastsdm.experiments._attention import estimate_nbytes
+
+    config = ex.configure("attention", n_patterns=1024, n_cues=256, noise=[0, 8], radii=[5])
+    assert config["estimated_nbytes"] == sum(estimate_nbytes(64, 1024, 256, 2, 1).values())
+    monkeypatch.setattr(_machine, "available_memory", lambda: 2**30)
+    # the keys alone: 10^7 patterns x 128 bytes x 2 (drawn, then kept)
+    with pytest.raises(MemoryError, match=r"^the patterns, reads and weight curves need [\d.]+ "
+                                          r"GiB \(n_bits=1024, n_patterns=10000000, n_cues=8, 1 "
+                                          r"radius; patterns [\d.]+ GiB, reads .*\) but only "
+                                          r"1.00 GiB is available; use fewer n_patterns or "
+                                          r"n_cues$") as info:
+        ex.configure("attention", n_bits=1024, n_patterns=10**7, n_cues=8, radii=[5])
+    assert info.value.parameters == ("n_patterns", "n_cues")
+    # the weights table: a row per radius, beta method and distance 0..n_bits
+    with pytest.raises(MemoryError, match=r"use a smaller n_bits or fewer radii") as info:
+        ex.configure("attention", n_bits=10**6, n_patterns=16, n_cues=4)
+    assert info.value.parameters == ("n_bits", "radii")
+    with pytest.raises(MemoryError, match=r"use fewer n_patterns \(a read weighs every"):
+        ex.configure("attention", n_patterns=5 * 10**7, n_cues=8, radii=[5])

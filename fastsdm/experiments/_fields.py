@@ -307,14 +307,19 @@ def with_activation(memory: dict) -> dict:
             "expected_activated": p * memory["n_locations"]}
 
 
-def refuse_if_too_big(need: int, what: str, hint: str, parameters: Sequence[str]) -> None:
-    """Refuse a run whose estimated ``need`` bytes exceed the available RAM (MemoryError)."""
+def refuse_if_too_big(need: int, what: str, detail: str, hint: str,
+                      parameters: Sequence[str]) -> None:
+    """Refuse a run whose estimated ``need`` bytes exceed the available RAM (MemoryError).
+
+    The message has the form of :func:`check_memory`'s: ``{what} need 29.8 GiB
+    ({detail}) but only 22.7 GiB is available; {hint}``.
+    """
     available = _machine.available_memory()
     if available is not None and need > available:
         size = _machine.format_bytes
         with about(*parameters):
-            raise MemoryError(f"{what} need {size(need)} but only {size(available)} is "
-                              f"available; {hint}")
+            raise MemoryError(f"{what} need {size(need)} ({detail}) but only {size(available)} "
+                              f"is available; {hint}")
 
 
 def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int,
