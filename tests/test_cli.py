@@ -252,6 +252,10 @@ BAD = [
      r"the patterns, reads and weight curves need [\d.]+ TiB \(--n-bits 64, --patterns "
      r"1000000000000, --cues 8, 1 radius; .*\) but only .* is available; use fewer "
      r"--patterns"),
+    (["family", "--n-bits", "200000", "--locations", "10", "--radius", "99000", "--patterns",
+      "10", "--noise", "0", "--cues", "2", "--models", "hopfield"],
+     r"the memory, patterns and Hopfield weights need [\d.]+ GiB .*; leave hopfield out of "
+     r"--models or use a smaller --n-bits"),
     # ranges are counted, not built (10^12 values would need 8 TB of pointers first)
     (["capacity", "--patterns", "1:1000000000000:1"],
      r"argument --patterns: a list holds at most 100,000 values, but '1:1000000000000:1' has "

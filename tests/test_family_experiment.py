@@ -231,3 +231,25 @@ def test_plot_draws_a_positive_sdm_capacity(tmp_path):
     xs = {round(line.get_xdata()[0], 6) for line in fig.axes[0].lines
           if len(set(line.get_xdata())) == 1}
     assert round(cap, 6) in xs
+
+
+def test_the_memory_check_counts_the_hopfield_weights(monkeypatch):
+    from fastsdm import _machine
+
+    small = dict(n_bits=4096, n_locations=1000, radius=1950, n_patterns=[10], noise=[0],
+                 n_cues=2)
+    monkeypatch.setattr(_machine, "available_memory", lambda: 100 * 2**20)
+    # n² int32 weights (64 MiB), their float32 copy for reads, a write's two temporaries
+    assert fe.model_nbytes(4096, 10, 2, ["hopfield"]) == {"Hopfield weights": 16 * 4096**2}
+    assert fe.model_nbytes(4096, 5000, 2, ["hopfield"]) == {"Hopfield weights": 20 * 4096**2}
+    with pytest.raises(MemoryError, match=r"^the memory, patterns and Hopfield weights need "
+                                          r"[\d.]+ MiB \(n_bits=4096, n_locations=1000, int16 "
+                                          r"counters; Hopfield weights 256.0 MiB\) but only "
+                                          r"100.0 MiB is available; leave hopfield out of "
+                                          r"models or use a smaller n_bits$"):
+        ex.configure("family_capacity", **small, models=["sdm", "hopfield"])
+    config = ex.configure("family_capacity", **small, models=["sdm", "modern_hopfield"])
+    parts = fe.model_nbytes(4096, 10, 2, ["modern_hopfield"])
+    assert set(parts) == {"modern Hopfield patterns", "pattern-view reads"}
+    assert config["estimated_nbytes"] == (fastsdm.SDM.estimate_nbytes(4096, 1000)
+                                          + 10 * 8 * 64 + sum(parts.values()))

@@ -50,7 +50,7 @@ from ._progress import Progress
 from ._registry import Experiment, Names, about, param, register
 
 __all__ = ["MODELS", "FamilyConfig", "draw", "family_capacity", "findings", "measure",
-           "memories", "run", "theory_capacity"]
+           "memories", "model_nbytes", "run", "theory_capacity"]
 
 NAME = "family_capacity"
 #: The memories compared, in the order of the rows (and the figure's legend).
@@ -106,7 +106,8 @@ class FamilyConfig:
             n_patterns = fields.int_list(self.n_patterns, names("n_patterns"), 1,
                                          hint="numbers of stored patterns, e.g. [10, 100, "
                                               "1000]")
-        memory = fields.check_memory(self, names, max(n_patterns))
+        memory = fields.check_memory(self, names, max(n_patterns),
+                                     _model_nbytes(self, max(n_patterns), names))
         n = memory["n_bits"]
         if memory["radius"] < 2:
             with about("radius"):
@@ -132,6 +133,50 @@ class FamilyConfig:
             "n_cues": self.n_cues, "iterations": self.iterations,
             "repetitions": self.repetitions, "seed": self.seed,
         }
+
+
+def model_nbytes(n_bits: int, n_patterns: int, n_cues: int, models: Sequence[str]
+                 ) -> dict[str, int]:
+    """Bytes of the models' state and reads beyond the SDM and the patterns (an estimate).
+
+    ``"Hopfield weights"``: the ``n_bits²`` int32 weights of the classical network,
+    the float32 (float64 when ``(n_bits − 1) · n_patterns >= 2^24``) copy its
+    reads multiply by, and a write's float32 product and its int32 conversion;
+    ``"modern Hopfield patterns"``: its own copy of the patterns (twice while
+    one is appended); ``"pattern-view reads"``: the temporaries of one read
+    that weighs every stored pattern (the pattern view, attention, the modern
+    network; :func:`fastsdm.experiments._attention.estimate_nbytes`).
+
+    Examples
+    --------
+    >>> from fastsdm.experiments._family import model_nbytes
+    >>> model_nbytes(200_000, 10, 2, ["hopfield"])  # 4·10^10 weights, 16 bytes each
+    {'Hopfield weights': 640000000000}
+    """
+    from ._attention import estimate_nbytes
+
+    n, m = n_bits, n_patterns
+    parts = {}
+    if "hopfield" in models:
+        copy = 4 if (n - 1) * m < 1 << 24 else 8
+        parts["Hopfield weights"] = n * n * (4 + copy + 8)
+    if "modern_hopfield" in models:
+        parts["modern Hopfield patterns"] = 2 * m * 8 * ((n + 63) // 64)
+    if {"sdm_pattern", "attention", "modern_hopfield"} & set(models):
+        parts["pattern-view reads"] = estimate_nbytes(n, m, n_cues, 1, 1)["reads"]
+    return parts
+
+
+def _model_nbytes(c: FamilyConfig, n_patterns: int, names: Names) -> list:
+    """:func:`model_nbytes` for :func:`~._fields.check_memory`: ``(what, bytes, hint)``."""
+    if not isinstance(c.n_bits, numbers.Integral) or c.n_bits < 1:
+        return []  # check_memory refuses it
+    hints = {"Hopfield weights": f"leave hopfield out of {names('models')} or use a smaller "
+                                 f"{names('n_bits')}",
+             "modern Hopfield patterns": f"store fewer {names('n_patterns')}",
+             "pattern-view reads": f"store fewer {names('n_patterns')}"}
+    return [(what, nbytes, hints[what]) for what, nbytes in
+            model_nbytes(int(c.n_bits), n_patterns, c.n_cues, c.models).items()]
 
 
 def _check_modern_beta(beta, n_bits: int, name: str) -> float:
@@ -364,7 +409,9 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
     TypeError, ValueError
         On a bad argument (before any work).
     MemoryError
-        If the SDM does not fit in the available RAM.
+        If the SDM, the patterns and the other models' state (the classical
+        Hopfield network's ``n_bits²`` weights, see :func:`model_nbytes`) do
+        not fit in the available RAM.
 
     See Also
     --------
