@@ -51,13 +51,33 @@ def test_rows_layout(rows):
 def test_theory_capacities(rows):
     for r in rows:
         if r["model"] == "sdm":
-            assert r["theory_capacity"] == theory.capacity(64, 24, 1500)
+            assert r["theory_capacity"] == theory.capacity(64, 24, 1500) > 0
             assert "theory.capacity" in r["theory_capacity_source"]
         elif r["model"] == "hopfield":
             assert r["theory_capacity"] == pytest.approx(0.138 * 64)
             assert r["theory_capacity_exact"] == pytest.approx(64 / (2 * math.log(64)))
         else:
             assert r["theory_capacity"] is None and r["theory_capacity_exact"] is None
+
+
+def test_a_capacity_of_none_is_shown_as_none():
+    # theory.capacity(64, 20, 300) is negative (no load meets the criterion): no value
+    assert theory.capacity(64, 20, 300) < 0
+    rows = fe.family_capacity(n_bits=64, n_locations=300, radius=20, n_patterns=[4, 8],
+                              noise=[0], n_cues=2, iterations=1, models=["sdm", "hopfield"],
+                              progress=False)
+    assert [r["theory_capacity"] for r in rows if r["model"] == "sdm"] == [None, None]
+    assert all("theory.capacity" in r["theory_capacity_source"] for r in rows
+               if r["model"] == "sdm")
+    table = _io.summary_table([r for r in rows if r["model"] == "sdm"])
+    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    column = header.index("theory_capacity")
+    cells = [line.strip("|").split("|")[column].strip() for line in table.splitlines()[2:]]
+    assert cells and all(c == "" for c in cells), table  # blank, as every missing value
+    assert all("sdm " in line and "(theory: none)" in line.split("sdm ")[1].split(",")[0]
+               for line in fe.findings(rows))
+    positive = fe.theory_capacity("sdm", {"n_bits": 128, "radius": 47, "n_locations": 10_000})
+    assert positive["theory_capacity"] == theory.capacity(128, 47, 10_000) > 0
 
 
 def test_seeds_reproduce_the_runs(rows):

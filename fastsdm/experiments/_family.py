@@ -194,6 +194,9 @@ def _check_modern_beta(beta, n_bits: int, name: str) -> float:
 def theory_capacity(model: str, config: Mapping) -> dict:
     """The published capacity drawn for ``model`` (``None`` where there is none).
 
+    The SDM's is None also where :func:`fastsdm.theory.capacity` is ``<= 0`` (no
+    load meets Kanerva's criterion); its source is still named.
+
     Returns ``{"theory_capacity": float | None, "theory_capacity_source": str,
     "theory_capacity_exact": float | None}``; see :func:`family_capacity`.
     """
@@ -202,7 +205,8 @@ def theory_capacity(model: str, config: Mapping) -> dict:
 
     n, d, N = config["n_bits"], config["radius"], config["n_locations"]
     if model == "sdm":
-        return {"theory_capacity": theory.capacity(n, d, N),
+        capacity = theory.capacity(n, d, N)  # <= 0: not even one pattern meets the criterion
+        return {"theory_capacity": capacity if capacity > 0 else None,
                 "theory_capacity_source": "fastsdm.theory.capacity (Kanerva 1993, P_whole=0.5)",
                 "theory_capacity_exact": None}
     if model == "hopfield":
@@ -398,7 +402,8 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
         the measurements of :func:`fastsdm.experiments.capacity`
         (``bit_error_rate_1``, ``exact_recall_1``, ``bit_error_rate_final``,
         ``exact_recall_final``, ``fixed_point_fraction``, ``mean_steps``, ...),
-        ``theory_capacity`` (see Notes; ``None`` where no formula is drawn),
+        ``theory_capacity`` (see Notes; ``None`` where no formula is drawn,
+        and for the SDM where :func:`fastsdm.theory.capacity` is ``<= 0``),
         ``theory_capacity_source``, ``theory_capacity_exact`` (classical
         Hopfield's ``n / (2 ln n)``), ``attention_beta``, ``modern_beta``, the
         configuration, seeds and versions.  Ctrl-C returns the finished rows
@@ -470,8 +475,10 @@ def findings(records: Records) -> list[str]:
                 held = m
             last = points[-1][0] if points else None
             text = ("none" if held is None else f"{held:,}" + ("+" if held == last else ""))
-            cap = next(r for r in records if r["model"] == model)["theory_capacity"]
-            theory = ("" if cap is None else " (theory: none)" if cap <= 0
+            first = next(r for r in records if r["model"] == model)
+            cap = first["theory_capacity"]
+            theory = ("" if not first.get("theory_capacity_source") and cap is None
+                      else " (theory: none)" if cap is None or cap <= 0
                       else f" (theory {cap:,.4g})")
             parts.append(f"{model} {text}{theory}")
         lines.append(f"noise {k}: exact recall after iterating >= 50% up to m = "
