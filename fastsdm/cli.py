@@ -306,10 +306,13 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
 
     from . import _machine
     from .experiments import _io
-    from .experiments._common import ExperimentInterrupted, versions
+    from .experiments._common import ExperimentInterrupted, cue_note, versions
 
     if args.force:
         _clear_earlier_run(out)
+    capped = cue_note(config, record.flags())
+    if capped and not args.quiet:
+        print(f"{PROG} {args.command}: note: {capped}", file=sys.stderr)
     plot = not args.no_plot
     if plot:
         try:
@@ -335,7 +338,8 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
     for name, table in records.tables.items():
         files.append(write(table, out / f"{name}.{ext}"))
     findings = record.findings(records) if (record.findings and records) else []
-    preface = record.preface(config) if record.preface else ""
+    preface = "\n\n".join(p for p in (record.preface(config) if record.preface else "",
+                                       f"Note: {capped}." if capped else "") if p)
     summary = out / "summary.md"
     summary.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
                                             preface=preface, findings=findings),

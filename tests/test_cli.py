@@ -320,6 +320,32 @@ def test_a_crash_before_the_first_file_leaves_no_empty_folder(command, tmp_path,
     assert mine.is_dir()
 
 
+def test_more_cues_than_stored_patterns_is_said(tmp_path, capsys):
+    # TINY capacity stores 10 and 40 patterns; 20 cues are more than 10
+    code, out, err = _run([*TINY["capacity"], "--cues", "20", "--no-plot", "--out",
+                           str(tmp_path / "c")], capsys)
+    note = ("--cues 20 is more than the stored patterns at 1 of 2 checkpoints (10): every "
+            "stored pattern is read there, once (n_cues_read in the rows)")
+    assert code == 0 and f"fastsdm capacity: note: {note}" in err
+    assert f"Note: {note}." in (tmp_path / "c" / "summary.md").read_text()
+    rows = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert {r["n_patterns"]: r["n_cues_read"] for r in rows} == {10: 10, 40: 20}
+    code, _, err = _run(["attention", "--patterns", "16", "--cues", "1000", "--radii", "5",
+                         "--noise", "0", "--no-plot", "--out", str(tmp_path / "a")], capsys)
+    assert code == 0 and ("note: --cues 1000 is more than the 16 stored patterns: every "
+                          "stored pattern is read, once") in err
+    code, _, err = _run([*TINY["capacity"], "--no-plot", "--out", str(tmp_path / "d")], capsys)
+    assert code == 0 and "note:" not in err          # 5 cues: nothing to say
+    assert "Note:" not in (tmp_path / "d" / "summary.md").read_text()
+    help_text = build_help("capacity", capsys)
+    assert "at most the number stored" in " ".join(help_text.split())
+
+
+def build_help(command, capsys):
+    assert main([command, "--help"]) == 0
+    return capsys.readouterr().out
+
+
 def test_out_is_a_file(tmp_path, capsys):
     target = tmp_path / "file"
     target.write_text("x")

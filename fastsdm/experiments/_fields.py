@@ -393,6 +393,8 @@ def noise(default: Sequence[int], help: str = "cue noise levels in flipped bits,
 
 
 def n_cues(default: int, help: str):
+    help += ("; distinct stored patterns, so at most the number stored (all of them where "
+             "fewer are stored; the command says so)")
     return param(default, help, flag="--cues", parse=parse_positive_int, metavar="C",
                  check=integer(1, hint="the number of cues read per point"))
 
