@@ -22,7 +22,9 @@ Ctrl-C stops the run, keeps and writes the finished rows (the figure and
 ``summary.md`` say the run was interrupted), and exits with status 130; Ctrl-C
 while the command is still starting exits with 130 too, without a traceback.
 ``fastsdm paper`` regenerates the figures and tables of Bricken & Pehlevan
-(2021) and Kanerva (1988) (:mod:`fastsdm.gallery`).
+(2021) and Kanerva (1988) (:mod:`fastsdm.gallery`); Ctrl-C keeps its finished
+exhibits, marks ``summary.md`` as interrupted and exits with status 130 too.
+A run that fails before writing anything removes the folder it created.
 
 This module imports only the standard library at import time: numpy, numba and
 the experiments are imported inside :func:`main`, where Ctrl-C is caught.
@@ -404,8 +406,13 @@ def _run_paper(args: argparse.Namespace) -> int:
                           'which is not installed: pip install "fastsdm[plot]"') from None
     with _output_folder(args, "paper") as out:
         # The folder passed the same check as an experiment's (refused unless --force).
-        result = gallery.run(out, quick=args.quick, force=True, seed=args.seed,
-                             progress=not args.quiet)
+        try:
+            result = gallery.run(out, quick=args.quick, force=True, seed=args.seed,
+                                 progress=not args.quiet)
+        except gallery.GalleryInterrupted as stop:
+            print(f"{PROG} paper: interrupted; kept the {stop.done} of {stop.total} finished "
+                  f"exhibits in {out} (summary.md says so)", file=sys.stderr)
+            return EXIT_INTERRUPTED
     if not args.quiet:
         done = sum(r["status"].startswith("reproduced") for r in result.rows)
         published = sum(r["published"] is not None for r in result.rows)

@@ -396,6 +396,46 @@ def test_ctrl_c_writes_finished_rows_and_exits_130(command, module, step, tmp_pa
                           "results, the unfinished points are missing.**")
 
 
+def test_ctrl_c_during_paper_keeps_the_finished_exhibits(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fastsdm import gallery
+
+    def finished(ctx):
+        fig, _ = gallery._figure(1, (2.0, 2.0))
+        return fig, [gallery._row("weights", "a number", 1.0)], {"weights_data": [{"h": 0}]}
+
+    def stopped(ctx):
+        raise KeyboardInterrupt
+
+    first, second, third = gallery._EXHIBITS[:3]
+    monkeypatch.setattr(gallery, "_EXHIBITS", ((first[0], finished), (second[0], stopped),
+                                               (third[0], finished)))
+    out = tmp_path / "P"
+    code, _, err = _run(["paper", "--quick", "--out", str(out)], capsys)
+    assert code == 130
+    assert f"fastsdm paper: interrupted; kept the 1 of 3 finished exhibits in {out}" in err
+    assert {p.name for p in out.iterdir()} == {"weights.png", "weights_data.csv", "summary.md",
+                                               "numbers.json"}
+    summary = (out / "summary.md").read_text()
+    assert ("> **Interrupted (Ctrl-C) after 1 of 3 exhibits: partial results, the unfinished "
+            "exhibits are missing.**") in summary
+    assert first[0].title in summary and second[0].title not in summary
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert numbers["interrupted"] is True and numbers["exhibits_done"] == 1
+    # the rerun is refused with a message that now matches the folder
+    code, _, err = _run(["paper", "--quick", "--out", str(out)], capsys)
+    assert code == 2 and "from an earlier run" in err
+
+
+def test_ctrl_c_in_the_gallery_simulation_draws_no_partial_curve(monkeypatch):
+    from fastsdm import experiments, gallery
+
+    monkeypatch.setattr(experiments, "critical_distance",
+                        lambda **kwargs: ex.Records([], interrupted=True))
+    with pytest.raises(KeyboardInterrupt):
+        gallery._one_step(gallery._Context(quick=True, seed=0, progress=False))
+
+
 def test_ctrl_c_outside_an_experiment(monkeypatch, capsys):
     from fastsdm.experiments._registry import Experiment
 
