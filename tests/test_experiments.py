@@ -693,6 +693,75 @@ def test_eta_excludes_steps_that_compiled():
     assert steps.status() == ""
 
 
+def test_eta_times_the_writes_apart_from_the_rows():
+    from fastsdm.experiments._progress import MEASURING, StepClock
+
+    clock = FakeClock()
+    steps = StepClock(6, clock, work=2000)   # 2 checkpoints of 3 rows, 1000 patterns each
+    steps.work_started()                     # writing 1000 patterns takes 10 s
+    clock.now += 10
+    steps.work_finished(1000)
+    clock.now += 1                           # then the row itself: 1 s
+    steps.step_done()
+    # 5 rows x 1 s, and 1000 patterns still to write at 10 ms each: not 5 rows x 11 s
+    assert steps.remaining() == pytest.approx(5 * 1 + 10)
+    for _ in range(2):
+        clock.now += 1
+        steps.step_done()
+    steps.work_started()
+    clock.now += 10
+    steps.work_finished(1000)
+    assert steps.remaining() == pytest.approx(3.0)   # the writing is done
+    steps.work_started()                     # a one-off preparation (units = 0): 5 s
+    clock.now += 5
+    steps.work_finished(0)
+    assert steps.clean_work_seconds == pytest.approx(20.0)  # not a rate per pattern
+    clock.now += 1
+    steps.step_done()
+    assert steps.status() == "ETA 0:02"
+    # a phase that compiled is not a rate: with work left, no guess
+    fresh = StepClock(4, clock, work=20)
+    fresh.work_started()
+    fresh.compile_started()
+    clock.now += 30
+    fresh.compile_finished()
+    fresh.work_finished(10)
+    fresh.step_done()                        # the row with the compile: left out too
+    clock.now += 1
+    fresh.step_done()                        # a clean row of 1 s
+    assert fresh.clean_steps == 1 and fresh.remaining() is None
+    assert fresh.status() == MEASURING
+
+
+def test_the_critical_distance_eta_leaves_the_write_phase_out(monkeypatch):
+    from fastsdm.experiments._progress import Progress
+
+    clock, bars, seen = FakeClock(), [], []
+
+    def progress(*args, **kwargs):
+        bars.append(Progress(*args, clock=clock, **kwargs))
+        return bars[-1]
+
+    write, recall = fastsdm.SDM.write, _common.recall
+
+    def slow_write(self, *args, **kwargs):   # writing the patterns: 100 s
+        clock.now += 100
+        return write(self, *args, **kwargs)
+
+    def timed_recall(*args, **kwargs):       # each row: 1 s
+        seen.append(bars[0].clock.remaining())
+        clock.now += 1
+        return recall(*args, **kwargs)
+
+    monkeypatch.setattr(_critical_distance, "Progress", progress)
+    monkeypatch.setattr(fastsdm.SDM, "write", slow_write)
+    monkeypatch.setattr(_common, "recall", timed_recall)
+    ex.critical_distance(n_bits=64, n_locations=500, radius=24, n_patterns=[20],
+                         distances=[0, 8, 16, 24, 32], n_cues=5, iterations=2, progress=False)
+    assert seen[0] is None                  # nothing measured yet
+    assert seen[-1] == pytest.approx(1.0)  # one row left at 1 s, not (100 + 4) / 4 s
+
+
 def test_progress_listens_to_numba_compile_events():
     import io
 

@@ -181,7 +181,8 @@ def filled_memories(c: dict, bar):
         written = 0
         for m in c["n_patterns"]:
             bar.note(f"rep {rep}: writing {m} patterns")
-            mem.write(addresses[written:m], patterns[written:m] if hetero else None)
+            with bar.work(m - written):  # timed apart from the rows (the ETA)
+                mem.write(addresses[written:m], patterns[written:m] if hetero else None)
             written = m
             chosen = np.sort(rng.choice(m, size=min(c["n_cues"], m), replace=False))
             yield rep, seeds, mem, m, addresses[chosen], patterns[chosen], rng

@@ -236,13 +236,16 @@ def run(config: Mapping, progress: bool) -> Records:
     n, N, d = c["n_bits"], c["n_locations"], c["radius"]
     total = c["repetitions"] * len(c["n_patterns"]) * len(c["distances"])
     records = Records(experiment=NAME, config=c, expected=total)
-    bar = Progress(total, "critical distance", progress)
+    # the patterns written between rows are timed apart (the ETA's rate per row)
+    bar = Progress(total, "critical distance", progress,
+                   work=c["repetitions"] * c["n_patterns"][-1])
     scalar_config = common.scalar_config(c)
     stamp = common.versions()
     try:
         for rep, seeds, mem, m, _, targets, rng in common.filled_memories(c, bar):
-            model = theory.critical_distance(n, d, N, m, model=c["theory_model"])
-            paper = theory.critical_distance(n, d, N, m, model="paper")
+            with bar.work(0):  # the checkpoint's theory is not a row's time either
+                model = theory.critical_distance(n, d, N, m, model=c["theory_model"])
+                paper = theory.critical_distance(n, d, N, m, model="paper")
             curve = []
             for x in c["distances"]:
                 bar.note(f"rep {rep}: m={m}, cue distance {x}")

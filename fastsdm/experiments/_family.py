@@ -297,7 +297,8 @@ def run(config: Mapping, progress: bool) -> Records:
     n = c["n_bits"]
     total = c["repetitions"] * len(c["n_patterns"]) * len(c["noise"]) * len(c["models"])
     records = Records(experiment=NAME, config=c, expected=total)
-    bar = Progress(total, NAME, progress)
+    # the patterns written between rows are timed apart (the ETA's rate per row)
+    bar = Progress(total, NAME, progress, work=c["repetitions"] * c["n_patterns"][-1])
     scalar_config = common.scalar_config(c)
     stamp = common.versions()
     capacities = {model: theory_capacity(model, c) for model in c["models"]}
@@ -310,7 +311,8 @@ def run(config: Mapping, progress: bool) -> Records:
             written = 0
             for m in c["n_patterns"]:
                 bar.note(f"rep {rep}: writing {m} patterns")
-                write(patterns[written:m])
+                with bar.work(m - written):
+                    write(patterns[written:m])
                 written = m
                 targets = patterns[np.sort(rng.choice(m, size=min(c["n_cues"], m),
                                                       replace=False))]
