@@ -234,7 +234,8 @@ BAD = [
      r"argument --models: unknown name 'transformer' in 'sdm,transformer'; choose from sdm, "),
     (["family", "--models", ","], r"argument --models: expected names from sdm, "),
     (["family", "--modern-beta", "0"], r"--modern-beta must be a positive finite number, got "
-                                       r"0.0"),
+                                       r"0.0; e.g. --modern-beta 0.1, or leave it out for "
+                                       r"1/sqrt\(n_bits\)$"),
     (["family", "--radius", "1"], r"--radius must be >= 2 for the fitted β"),
     (["attention", "--threshold", "x"], r"argument --threshold: expected a number, got 'x'"),
     (["capacity", "--activation-probability", "x"],
@@ -537,6 +538,40 @@ def test_out_twice_is_refused_and_force_replaces_the_earlier_run(tmp_path, capsy
         "config.json", "notes.txt", "results.csv", "summary.md"]
     assert json.loads((out_dir / "config.json").read_text())["config"]["seed"] == 5
     assert (out_dir / "notes.txt").read_text() == "mine"
+
+
+def test_out_with_unrelated_files_is_not_called_an_earlier_run(tmp_path, capsys):
+    out_dir = tmp_path / "mine"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("mine")
+    code, _, err = _run([*TINY["capacity"], "--out", str(out_dir), "-q", "--no-plot"], capsys)
+    assert code == 2 and "earlier run" not in err, err
+    assert re.search(r"^fastsdm capacity: error: --out: the output folder .*mine already holds "
+                     r"files \(notes.txt\); choose a new folder, or pass --force to write into "
+                     r"it \(files with the names of this run's are replaced, others stay\)$",
+                     err), err
+    assert [p.name for p in out_dir.iterdir()] == ["notes.txt"]
+
+
+def test_the_readme_names_the_flags_each_experiment_takes():
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    sentence = readme[readme.index("Every experiment takes"):]
+    sentence = sentence[:sentence.index("shows progress")]
+    from fastsdm.cli import build_parser
+
+    commands = build_parser().commands
+    experiments = {name: sub.flags for name, sub in commands.items()
+                   if name not in ("paper", "info")}
+    said_of_all, *said_of_some = sentence.split(";")
+    for flag in re.findall(r"`(--[a-z-]+)", said_of_all):
+        assert all(flag in flags for flags in experiments.values()), flag
+    assert "critical-distance `--distances`, the others `--noise`" in said_of_some[0]
+    assert "--noise" not in experiments["critical-distance"]
+    assert all("--noise" in f for c, f in experiments.items() if c != "critical-distance")
+    assert "SDM experiments also `--locations` and `--radius`" in said_of_some[1]
+    assert {c for c, f in experiments.items() if "--locations" in f and "--radius" in f} == {
+        "capacity", "critical-distance", "family"}
+    assert "attention `--radii`" in said_of_some[1] and "--radii" in experiments["attention"]
 
 
 # -- typing mistakes -------------------------------------------------------------------

@@ -119,7 +119,8 @@ class FamilyConfig:
             noise = fields.int_list(self.noise, names("noise"), 0, n,
                                     hint="cue noise in flipped bits, between 0 and n_bits")
         with about("modern_beta"):
-            modern_beta = _check_modern_beta(self.modern_beta, n, names("modern_beta"))
+            modern_beta = _check_modern_beta(self.modern_beta, n, names("modern_beta"),
+                                             "leave it out" if names.cli else "None")
         memory = fields.with_activation(memory)  # after the last check: O(n_bits^2)
         return {
             "experiment": NAME,
@@ -179,15 +180,16 @@ def _model_nbytes(c: FamilyConfig, n_patterns: int, names: Names) -> list:
             model_nbytes(int(c.n_bits), n_patterns, c.n_cues, c.models).items()]
 
 
-def _check_modern_beta(beta, n_bits: int, name: str) -> float:
+def _check_modern_beta(beta, n_bits: int, name: str, default: str = "None") -> float:
     if beta is None:
         return 1.0 / math.sqrt(n_bits)
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
         raise TypeError(f"{name} must be a positive real number or None, got {beta!r} "
                         f"of type {type(beta).__name__}; e.g. {name}=0.1")
     if not 0.0 < float(beta) < math.inf:
+        example = f"{name} 0.1" if name.startswith("--") else f"{name}=0.1"
         raise ValueError(f"{name} must be a positive finite number, got {beta!r}; e.g. "
-                         f"{name}=0.1, or None for 1/sqrt(n_bits)")
+                         f"{example}, or {default} for 1/sqrt(n_bits)")
     return float(beta)
 
 
