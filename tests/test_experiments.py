@@ -1022,7 +1022,7 @@ def test_a_bad_value_at_a_large_n_is_refused_before_the_activation_probability(
     with pytest.raises(ValueError, match=r"each of distances must be in \[0, 100000\]"):
         ex.configure("critical_distance", **big, distances=[200_000])
     with pytest.raises(ValueError, match=r"modern_beta must be a positive finite number"):
-        ex.configure("family_capacity", **big, modern_beta=-1.0)
+        ex.configure("family_capacity", **big, modern_beta=-1.0, models=["sdm"])
 
 
 def test_the_activation_probability_is_still_exact():

@@ -268,6 +268,9 @@ def test_the_memory_check_counts_the_hopfield_weights(monkeypatch):
                                           r"100.0 MiB is available; leave hopfield out of "
                                           r"models or use a smaller n_bits$"):
         ex.configure("family_capacity", **small, models=["sdm", "hopfield"])
+    with pytest.raises(MemoryError, match=r"^the memory, patterns, Hopfield weights, modern "
+                                          r"Hopfield patterns and pattern-view reads need "):
+        ex.configure("family_capacity", **small)
     config = ex.configure("family_capacity", **small, models=["sdm", "modern_hopfield"])
     parts = fe.model_nbytes(4096, 10, 2, ["modern_hopfield"])
     assert set(parts) == {"modern Hopfield patterns", "pattern-view reads"}

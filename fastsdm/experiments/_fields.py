@@ -329,7 +329,8 @@ def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int,
     what = "the memory and patterns"
     detail = ""
     if others:
-        what = "the memory, patterns and " + ", ".join(label for label, _, _ in others)
+        parts = ["the memory", "patterns", *(label for label, _, _ in others)]
+        what = ", ".join(parts[:-1]) + " and " + parts[-1]
         detail = "; " + ", ".join(f"{label} {size(nbytes)}" for label, nbytes, _ in others)
     patterns = memory_nbytes(n, 0, "int8", n_patterns)
     if patterns > available:
