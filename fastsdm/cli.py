@@ -22,7 +22,9 @@ Ctrl-C stops the run, keeps and writes the finished rows (the figure and
 ``summary.md`` say the run was interrupted), and exits with status 130; Ctrl-C
 while the command is still starting exits with 130 too, without a traceback.
 ``fastsdm paper`` regenerates the figures and tables of Bricken & Pehlevan
-(2021) and Kanerva (1988) (:mod:`fastsdm.gallery`).
+(2021) and Kanerva (1988) (:mod:`fastsdm.gallery`); Ctrl-C keeps its finished
+exhibits, marks ``summary.md`` as interrupted and exits with status 130 too.
+A run that fails before writing anything removes the folder it created.
 
 This module imports only the standard library at import time: numpy, numba and
 the experiments are imported inside :func:`main`, where Ctrl-C is caught.
@@ -31,6 +33,7 @@ the experiments are imported inside :func:`main`, where Ctrl-C is caught.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -270,12 +273,22 @@ def _prepare_out(args: argparse.Namespace, stem: str) -> Path:
         raise _UsageError(f"{PROG} {args.command}: error: --out: {exc}") from None
 
 
-def _run_experiment(args: argparse.Namespace) -> int:
-    import datetime as _dt
+@contextlib.contextmanager
+def _output_folder(args: argparse.Namespace, stem: str):
+    """The output folder (:func:`_prepare_out`), removed again if the command fails before
+    writing anything into it: a crash or Ctrl-C leaves no empty folder behind."""
+    existed = args.out is not None and Path(args.out).is_dir()
+    out = _prepare_out(args, stem)
+    try:
+        yield out
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only an empty folder: never a file written before
+        raise
 
-    from . import _machine
-    from .experiments import _io
-    from .experiments._common import ExperimentInterrupted, versions
+
+def _run_experiment(args: argparse.Namespace) -> int:
     from .experiments._registry import REGISTRY
 
     record = REGISTRY[args.experiment]
@@ -286,9 +299,22 @@ def _run_experiment(args: argparse.Namespace) -> int:
         config = record.configure(kwargs, record.flags())
     except (TypeError, ValueError, MemoryError, ImportError) as exc:
         raise _UsageError(f"{PROG} {args.command}: error: {_message(exc, record)}") from None
-    out = _prepare_out(args, args.command)
+    with _output_folder(args, args.command) as out:
+        return _write_experiment(args, record, config, out)
+
+
+def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path) -> int:
+    import datetime as _dt
+
+    from . import _machine
+    from .experiments import _io
+    from .experiments._common import ExperimentInterrupted, cue_note, versions
+
     if args.force:
         _clear_earlier_run(out)
+    capped = cue_note(config, record.flags())
+    if capped and not args.quiet:
+        print(f"{PROG} {args.command}: note: {capped}", file=sys.stderr)
     plot = not args.no_plot
     if plot:
         try:
@@ -314,7 +340,8 @@ def _run_experiment(args: argparse.Namespace) -> int:
     for name, table in records.tables.items():
         files.append(write(table, out / f"{name}.{ext}"))
     findings = record.findings(records) if (record.findings and records) else []
-    preface = record.preface(config) if record.preface else ""
+    preface = "\n\n".join(p for p in (record.preface(config) if record.preface else "",
+                                       f"Note: {capped}." if capped else "") if p)
     summary = out / "summary.md"
     summary.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
                                             preface=preface, findings=findings),
@@ -377,10 +404,15 @@ def _run_paper(args: argparse.Namespace) -> int:
     except ImportError:
         raise _UsageError(f"{PROG} paper: error: the gallery draws figures with matplotlib, "
                           'which is not installed: pip install "fastsdm[plot]"') from None
-    out = _prepare_out(args, "paper")
-    # The folder passed the same check as an experiment's (refused unless --force).
-    result = gallery.run(out, quick=args.quick, force=True, seed=args.seed,
-                         progress=not args.quiet)
+    with _output_folder(args, "paper") as out:
+        # The folder passed the same check as an experiment's (refused unless --force).
+        try:
+            result = gallery.run(out, quick=args.quick, force=True, seed=args.seed,
+                                 progress=not args.quiet)
+        except gallery.GalleryInterrupted as stop:
+            print(f"{PROG} paper: interrupted; kept the {stop.done} of {stop.total} finished "
+                  f"exhibits in {out} (summary.md says so)", file=sys.stderr)
+            return EXIT_INTERRUPTED
     if not args.quiet:
         done = sum(r["status"].startswith("reproduced") for r in result.rows)
         published = sum(r["published"] is not None for r in result.rows)

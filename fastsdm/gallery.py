@@ -49,6 +49,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -57,7 +58,8 @@ import numpy as np
 
 from . import attention, theory
 
-__all__ = ["EXHIBITS", "PUBLISHED", "Exhibit", "Gallery", "Published", "run"]
+__all__ = ["EXHIBITS", "PUBLISHED", "Exhibit", "Gallery", "GalleryInterrupted", "Published",
+           "run"]
 
 #: Resolution of the PNGs (dots per inch).
 DPI = 130
@@ -482,9 +484,13 @@ def _one_step(ctx: _Context):
         memory = {"n_bits": c["n"], "n_locations": c["N"], "radius": c["d"],
                   "counter_dtype": "int8"}
         m, distances, cues, iterations = c["m"], list(range(0, 501, 20)), 100, 20
-    rows_ = experiments.critical_distance(**memory, n_patterns=[m], distances=distances,
-                                          n_cues=cues, iterations=iterations, seed=ctx.seed,
-                                          progress=ctx.progress)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", experiments.ExperimentInterrupted)
+        rows_ = experiments.critical_distance(**memory, n_patterns=[m], distances=distances,
+                                              n_cues=cues, iterations=iterations,
+                                              seed=ctx.seed, progress=ctx.progress)
+    if rows_.interrupted:  # Ctrl-C: no figure from part of a curve
+        raise KeyboardInterrupt
     n, N, d = memory["n_bits"], memory["n_locations"], memory["radius"]
     x = np.array([r["cue_distance"] for r in rows_])
     one = np.array([r["mean_distance_1"] for r in rows_])
@@ -614,7 +620,13 @@ def _summary(rows: list[dict], files: dict[str, list[str]], meta: dict) -> str:
              "Each exhibit names the published figure or table it reproduces; its table puts "
              "the published number beside fastsdm's (*reproduced* = equal to the published "
              "digits).", ""]
+    if meta.get("interrupted"):
+        lines[1:1] = ["", f"> **Interrupted (Ctrl-C) after {meta['exhibits_done']} of "
+                          f"{meta['exhibits']} exhibits: partial results, the unfinished "
+                          "exhibits are missing.**"]
     for k, exhibit in enumerate(EXHIBITS, 1):
+        if exhibit.name not in files and meta.get("interrupted"):
+            continue
         lines += [f"## {k}. {exhibit.title}", "", f"Reproduces: {exhibit.reproduces}.", ""]
         for name in files.get(exhibit.name, []):
             lines.append(f"![{exhibit.title}]({name})" if name.endswith(".png")
@@ -675,6 +687,10 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
         If ``out`` is a file.
     TypeError, ValueError
         For a bad ``seed``.
+    GalleryInterrupted
+        On Ctrl-C (a :class:`KeyboardInterrupt`), after writing the finished
+        exhibits, ``summary.md`` (which says the run was interrupted) and
+        ``numbers.json`` (``"interrupted": true``).
 
     See Also
     --------
@@ -703,6 +719,56 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
     rows: list[dict] = []
     written: list[Path] = []
     per_exhibit: dict[str, list[str]] = {}
+    interrupted = False
+    try:
+        _make_exhibits(out, progress, ctx, rows, written, per_exhibit, matplotlib)
+    except KeyboardInterrupt:
+        interrupted = True  # keep the finished exhibits, say so, then stop as asked
+    from ._version import __version__
+
+    meta = {"fastsdm_version": __version__, "size": "quick" if quick else "full",
+            "seed": seed, "started": started.isoformat(timespec="seconds"),
+            "wall_time_s": time.perf_counter() - t0}
+    if interrupted:
+        meta.update(interrupted=True, exhibits_done=len(per_exhibit),
+                    exhibits=len(_EXHIBITS))
+    summary = out / "summary.md"
+    summary.write_text(_summary(rows, per_exhibit, meta), encoding="utf-8")
+    numbers = out / "numbers.json"
+    numbers.write_text(json.dumps({**meta, "rows": rows}, indent=1, default=float) + "\n",
+                       encoding="utf-8")
+    written += [summary, numbers]
+    result = Gallery(out, written, rows)
+    if interrupted:
+        raise GalleryInterrupted(result, len(per_exhibit), len(_EXHIBITS))
+    return result
+
+
+class GalleryInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run`; the finished exhibits were written and marked.
+
+    Attributes
+    ----------
+    gallery : Gallery
+        What was written (``summary.md`` says the run was interrupted).
+    done, total : int
+        Exhibits finished, exhibits in the gallery.
+
+    Examples
+    --------
+    >>> from fastsdm.gallery import GalleryInterrupted
+    >>> issubclass(GalleryInterrupted, KeyboardInterrupt)  # Ctrl-C still stops a caller
+    True
+    """
+
+    def __init__(self, gallery: Gallery, done: int, total: int):
+        super().__init__(f"interrupted after {done} of {total} exhibits")
+        self.gallery, self.done, self.total = gallery, done, total
+
+
+def _make_exhibits(out: Path, progress: bool, ctx, rows: list, written: list,
+                   per_exhibit: dict, matplotlib) -> None:
+    """Draw and write every exhibit in turn (the lists grow as each one finishes)."""
     with matplotlib.rc_context(_STYLE):
         for k, (exhibit, make) in enumerate(_EXHIBITS, 1):
             t1 = time.perf_counter()
@@ -723,15 +789,3 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
             if progress:
                 print(f"fastsdm paper: [{k}/{len(_EXHIBITS)}] {exhibit.name} "
                       f"({time.perf_counter() - t1:.1f} s)", file=sys.stderr)
-    from ._version import __version__
-
-    meta = {"fastsdm_version": __version__, "size": "quick" if quick else "full",
-            "seed": seed, "started": started.isoformat(timespec="seconds"),
-            "wall_time_s": time.perf_counter() - t0}
-    summary = out / "summary.md"
-    summary.write_text(_summary(rows, per_exhibit, meta), encoding="utf-8")
-    numbers = out / "numbers.json"
-    numbers.write_text(json.dumps({**meta, "rows": rows}, indent=1, default=float) + "\n",
-                       encoding="utf-8")
-    written += [summary, numbers]
-    return Gallery(out, written, rows)

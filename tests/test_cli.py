@@ -234,12 +234,38 @@ BAD = [
      r"argument --models: unknown name 'transformer' in 'sdm,transformer'; choose from sdm, "),
     (["family", "--models", ","], r"argument --models: expected names from sdm, "),
     (["family", "--modern-beta", "0"], r"--modern-beta must be a positive finite number, got "
-                                       r"0.0"),
+                                       r"0.0; e.g. --modern-beta 0.1, or leave it out for "
+                                       r"1/sqrt\(n_bits\)$"),
     (["family", "--radius", "1"], r"--radius must be >= 2 for the fitted β"),
     (["attention", "--threshold", "x"], r"argument --threshold: expected a number, got 'x'"),
     (["capacity", "--activation-probability", "x"],
      r"argument --activation-probability: expected a probability, got 'x'"),
     (["capacity", "--patterns", ","], r"argument --patterns: expected at least one integer"),
+    # refused at once by the size check, not after hours of exact theory at n = 10^9
+    (["capacity", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
+    (["critical-distance", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 10"),
+    (["family", "--n-bits", "1000000000"], r"need [\d.]+ TiB \(--n-bits 1000000000, "),
+    (["attention", "--n-bits", "1000000000"],
+     r"the patterns, reads and weight curves need [\d.]+ TiB \(--n-bits 1000000000, "
+     r"--patterns 1024, --cues 256, 4 radii; .*\) but only .* is available; use a smaller "
+     r"--n-bits or fewer --radii"),
+    (["attention", "--patterns", "1000000000000", "--radii", "5", "--cues", "8"],
+     r"the patterns, reads and weight curves need [\d.]+ TiB \(--n-bits 64, --patterns "
+     r"1000000000000, --cues 8, 1 radius; .*\) but only .* is available; use fewer "
+     r"--patterns"),
+    (["family", "--n-bits", "200000", "--locations", "10", "--radius", "99000", "--patterns",
+      "10", "--noise", "0", "--cues", "2", "--models", "hopfield"],
+     r"the memory, patterns and Hopfield weights need [\d.]+ GiB .*; leave hopfield out of "
+     r"--models or use a smaller --n-bits"),
+    # ranges are counted, not built (10^12 values would need 8 TB of pointers first)
+    (["capacity", "--patterns", "1:1000000000000:1"],
+     r"argument --patterns: a list holds at most 100,000 values, but '1:1000000000000:1' has "
+     r"1,000,000,000,000; use a larger step"),
+    (["capacity", "--noise", "0:1000000000000:1"], r"argument --noise: a list holds at most "),
+    (["capacity", "--patterns", "0:1000000000000:1"],
+     r"argument --patterns: values must be positive, got 0 in '0:1000000000000:1'"),
+    (["critical-distance", "--n-bits", "1000", "--locations", "1000", "--step", "0"],
+     r"argument --step: must be a positive integer"),
 ]
 
 
@@ -254,6 +280,71 @@ def test_bad_arguments_exit_2_with_one_line(argv, match, tmp_path, capsys):
     assert err.startswith("fastsdm"), err
     assert re.search(match, err), err
     assert not out_dir.exists()  # failed before any work
+
+
+def test_a_range_longer_than_the_limit_is_refused_when_parsed():
+    from fastsdm.cli import _UsageError, build_parser
+    from fastsdm.experiments._fields import MAX_VALUES
+
+    parser = build_parser()
+    ok = parser.parse_args(["capacity", "--patterns", f"1:{MAX_VALUES}:1"])
+    assert ok.n_patterns == list(range(1, MAX_VALUES + 1))
+    for flag in ("--patterns", "--noise"):
+        with pytest.raises(_UsageError, match=f"argument {flag}: a list holds at most "
+                                              f"100,000 values, but '1:{MAX_VALUES + 1}:1' has "
+                                              "100,001; use a larger step"):
+            parser.parse_args(["capacity", flag, f"1:{MAX_VALUES + 1}:1"])
+
+
+@pytest.mark.parametrize("command", ["attention", "paper"])
+def test_a_crash_before_the_first_file_leaves_no_empty_folder(command, tmp_path, monkeypatch,
+                                                               capsys):
+    from fastsdm import gallery
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_attention, "weight_rows", crash)  # the attention run's first step
+    monkeypatch.setattr(gallery, "_EXHIBITS", ((gallery._EXHIBITS[0][0], crash),))
+    argv = [*TINY["attention"], "--no-plot"] if command == "attention" else ["paper", "--quick"]
+    with pytest.raises(RuntimeError, match="boom"):
+        main([*argv, "--out", str(tmp_path / "new" / "out")])
+    assert not (tmp_path / "new" / "out").exists()
+    monkeypatch.chdir(tmp_path)                    # the default folder is removed too
+    with pytest.raises(RuntimeError, match="boom"):
+        main(argv)
+    assert list((tmp_path / "fastsdm-results").iterdir()) == []
+    mine = tmp_path / "mine"                       # a folder the user made stays
+    mine.mkdir()
+    with pytest.raises(RuntimeError, match="boom"):
+        main([*argv, "--out", str(mine)])
+    assert mine.is_dir()
+
+
+def test_more_cues_than_stored_patterns_is_said(tmp_path, capsys):
+    # TINY capacity stores 10 and 40 patterns; 20 cues are more than 10
+    code, out, err = _run([*TINY["capacity"], "--cues", "20", "--no-plot", "--out",
+                           str(tmp_path / "c")], capsys)
+    note = ("--cues 20 is more than the stored patterns at 1 of 2 checkpoints (10): every "
+            "stored pattern is read there, once (n_cues_read in the rows)")
+    assert code == 0 and f"fastsdm capacity: note: {note}" in err
+    assert f"Note: {note}." in (tmp_path / "c" / "summary.md").read_text()
+    rows = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert {r["n_patterns"]: r["n_cues_read"] for r in rows} == {10: 10, 40: 20}
+    code, _, err = _run(["attention", "--patterns", "16", "--cues", "1000", "--radii", "5",
+                         "--noise", "0", "--no-plot", "--out", str(tmp_path / "a")], capsys)
+    assert code == 0 and ("note: --cues 1000 is more than the 16 stored patterns: every "
+                          "stored pattern is read, once") in err
+    code, _, err = _run([*TINY["capacity"], "--no-plot", "--out", str(tmp_path / "d")], capsys)
+    assert code == 0 and "note:" not in err          # 5 cues: nothing to say
+    assert "Note:" not in (tmp_path / "d" / "summary.md").read_text()
+    help_text = build_help("capacity", capsys)
+    assert "at most the number stored" in " ".join(help_text.split())
+
+
+def build_help(command, capsys):
+    assert main([command, "--help"]) == 0
+    return capsys.readouterr().out
 
 
 def test_out_is_a_file(tmp_path, capsys):
@@ -304,6 +395,46 @@ def test_ctrl_c_writes_finished_rows_and_exits_130(command, module, step, tmp_pa
     summary = (tmp_path / "summary.md").read_text().splitlines()
     assert summary[2] == (f"> **Interrupted (Ctrl-C) after 2 of {ROWS[command]} rows: partial "
                           "results, the unfinished points are missing.**")
+
+
+def test_ctrl_c_during_paper_keeps_the_finished_exhibits(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fastsdm import gallery
+
+    def finished(ctx):
+        fig, _ = gallery._figure(1, (2.0, 2.0))
+        return fig, [gallery._row("weights", "a number", 1.0)], {"weights_data": [{"h": 0}]}
+
+    def stopped(ctx):
+        raise KeyboardInterrupt
+
+    first, second, third = gallery._EXHIBITS[:3]
+    monkeypatch.setattr(gallery, "_EXHIBITS", ((first[0], finished), (second[0], stopped),
+                                               (third[0], finished)))
+    out = tmp_path / "P"
+    code, _, err = _run(["paper", "--quick", "--out", str(out)], capsys)
+    assert code == 130
+    assert f"fastsdm paper: interrupted; kept the 1 of 3 finished exhibits in {out}" in err
+    assert {p.name for p in out.iterdir()} == {"weights.png", "weights_data.csv", "summary.md",
+                                               "numbers.json"}
+    summary = (out / "summary.md").read_text()
+    assert ("> **Interrupted (Ctrl-C) after 1 of 3 exhibits: partial results, the unfinished "
+            "exhibits are missing.**") in summary
+    assert first[0].title in summary and second[0].title not in summary
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert numbers["interrupted"] is True and numbers["exhibits_done"] == 1
+    # the rerun is refused with a message that now matches the folder
+    code, _, err = _run(["paper", "--quick", "--out", str(out)], capsys)
+    assert code == 2 and "from an earlier run" in err
+
+
+def test_ctrl_c_in_the_gallery_simulation_draws_no_partial_curve(monkeypatch):
+    from fastsdm import experiments, gallery
+
+    monkeypatch.setattr(experiments, "critical_distance",
+                        lambda **kwargs: ex.Records([], interrupted=True))
+    with pytest.raises(KeyboardInterrupt):
+        gallery._one_step(gallery._Context(quick=True, seed=0, progress=False))
 
 
 def test_ctrl_c_outside_an_experiment(monkeypatch, capsys):
@@ -407,6 +538,40 @@ def test_out_twice_is_refused_and_force_replaces_the_earlier_run(tmp_path, capsy
         "config.json", "notes.txt", "results.csv", "summary.md"]
     assert json.loads((out_dir / "config.json").read_text())["config"]["seed"] == 5
     assert (out_dir / "notes.txt").read_text() == "mine"
+
+
+def test_out_with_unrelated_files_is_not_called_an_earlier_run(tmp_path, capsys):
+    out_dir = tmp_path / "mine"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("mine")
+    code, _, err = _run([*TINY["capacity"], "--out", str(out_dir), "-q", "--no-plot"], capsys)
+    assert code == 2 and "earlier run" not in err, err
+    assert re.search(r"^fastsdm capacity: error: --out: the output folder .*mine already holds "
+                     r"files \(notes.txt\); choose a new folder, or pass --force to write into "
+                     r"it \(files with the names of this run's are replaced, others stay\)$",
+                     err), err
+    assert [p.name for p in out_dir.iterdir()] == ["notes.txt"]
+
+
+def test_the_readme_names_the_flags_each_experiment_takes():
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    sentence = readme[readme.index("Every experiment takes"):]
+    sentence = sentence[:sentence.index("shows progress")]
+    from fastsdm.cli import build_parser
+
+    commands = build_parser().commands
+    experiments = {name: sub.flags for name, sub in commands.items()
+                   if name not in ("paper", "info")}
+    said_of_all, *said_of_some = sentence.split(";")
+    for flag in re.findall(r"`(--[a-z-]+)", said_of_all):
+        assert all(flag in flags for flags in experiments.values()), flag
+    assert "critical-distance `--distances`, the others `--noise`" in said_of_some[0]
+    assert "--noise" not in experiments["critical-distance"]
+    assert all("--noise" in f for c, f in experiments.items() if c != "critical-distance")
+    assert "SDM experiments also `--locations` and `--radius`" in said_of_some[1]
+    assert {c for c, f in experiments.items() if "--locations" in f and "--radius" in f} == {
+        "capacity", "critical-distance", "family"}
+    assert "attention `--radii`" in said_of_some[1] and "--radii" in experiments["attention"]
 
 
 # -- typing mistakes -------------------------------------------------------------------

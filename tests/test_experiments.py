@@ -693,6 +693,75 @@ def test_eta_excludes_steps_that_compiled():
     assert steps.status() == ""
 
 
+def test_eta_times_the_writes_apart_from_the_rows():
+    from fastsdm.experiments._progress import MEASURING, StepClock
+
+    clock = FakeClock()
+    steps = StepClock(6, clock, work=2000)   # 2 checkpoints of 3 rows, 1000 patterns each
+    steps.work_started()                     # writing 1000 patterns takes 10 s
+    clock.now += 10
+    steps.work_finished(1000)
+    clock.now += 1                           # then the row itself: 1 s
+    steps.step_done()
+    # 5 rows x 1 s, and 1000 patterns still to write at 10 ms each: not 5 rows x 11 s
+    assert steps.remaining() == pytest.approx(5 * 1 + 10)
+    for _ in range(2):
+        clock.now += 1
+        steps.step_done()
+    steps.work_started()
+    clock.now += 10
+    steps.work_finished(1000)
+    assert steps.remaining() == pytest.approx(3.0)   # the writing is done
+    steps.work_started()                     # a one-off preparation (units = 0): 5 s
+    clock.now += 5
+    steps.work_finished(0)
+    assert steps.clean_work_seconds == pytest.approx(20.0)  # not a rate per pattern
+    clock.now += 1
+    steps.step_done()
+    assert steps.status() == "ETA 0:02"
+    # a phase that compiled is not a rate: with work left, no guess
+    fresh = StepClock(4, clock, work=20)
+    fresh.work_started()
+    fresh.compile_started()
+    clock.now += 30
+    fresh.compile_finished()
+    fresh.work_finished(10)
+    fresh.step_done()                        # the row with the compile: left out too
+    clock.now += 1
+    fresh.step_done()                        # a clean row of 1 s
+    assert fresh.clean_steps == 1 and fresh.remaining() is None
+    assert fresh.status() == MEASURING
+
+
+def test_the_critical_distance_eta_leaves_the_write_phase_out(monkeypatch):
+    from fastsdm.experiments._progress import Progress
+
+    clock, bars, seen = FakeClock(), [], []
+
+    def progress(*args, **kwargs):
+        bars.append(Progress(*args, clock=clock, **kwargs))
+        return bars[-1]
+
+    write, recall = fastsdm.SDM.write, _common.recall
+
+    def slow_write(self, *args, **kwargs):   # writing the patterns: 100 s
+        clock.now += 100
+        return write(self, *args, **kwargs)
+
+    def timed_recall(*args, **kwargs):       # each row: 1 s
+        seen.append(bars[0].clock.remaining())
+        clock.now += 1
+        return recall(*args, **kwargs)
+
+    monkeypatch.setattr(_critical_distance, "Progress", progress)
+    monkeypatch.setattr(fastsdm.SDM, "write", slow_write)
+    monkeypatch.setattr(_common, "recall", timed_recall)
+    ex.critical_distance(n_bits=64, n_locations=500, radius=24, n_patterns=[20],
+                         distances=[0, 8, 16, 24, 32], n_cues=5, iterations=2, progress=False)
+    assert seen[0] is None                  # nothing measured yet
+    assert seen[-1] == pytest.approx(1.0)  # one row left at 1 s, not (100 + 4) / 4 s
+
+
 def test_progress_listens_to_numba_compile_events():
     import io
 
@@ -920,3 +989,87 @@ def test_the_memory_hint_suggests_what_can_help(monkeypatch):
     assert message.endswith(f"use fewer locations: about {fit:,} fit with int8 counters")
     with pytest.raises(MemoryError, match=r"store fewer patterns"):
         ex.configure("capacity", n_bits=1000, n_locations=10, n_patterns=[3 * 10**7])
+
+
+# -- sizes are checked before any exact theory --------------------------------------------
+
+
+@pytest.fixture
+def no_exact_theory(monkeypatch):
+    """Make the exact big-integer theory fail loudly: a refusal must come before it."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError(f"exact theory computed before the checks: {args}")
+
+    monkeypatch.setattr(theory, "activation_probability", forbidden)
+    monkeypatch.setattr(theory, "radius_for_probability", forbidden)
+    monkeypatch.setattr(theory, "fit_beta", forbidden)
+
+
+@pytest.mark.parametrize("experiment", ["capacity", "critical_distance", "family_capacity"])
+def test_a_huge_n_bits_is_refused_before_any_theory(experiment, no_exact_theory):
+    # 10^9-bit addresses: ball_size alone is ~n/2 steps on n-bit integers (hours).
+    with pytest.raises(MemoryError, match=r"need [\d.]+ TiB \(n_bits=1000000000, .* but only"):
+        ex.configure(experiment, n_bits=10**9)
+
+
+def test_a_bad_value_at_a_large_n_is_refused_before_the_activation_probability(
+        no_exact_theory):
+    # theory.activation_probability(100_000, d) takes about a second: not before a refusal.
+    big = dict(n_bits=100_000, n_locations=1000, radius=49_000, n_patterns=[10])
+    with pytest.raises(ValueError, match=r"each of noise must be in \[0, 100000\]"):
+        ex.configure("capacity", **big, noise=[200_000])
+    with pytest.raises(ValueError, match=r"each of distances must be in \[0, 100000\]"):
+        ex.configure("critical_distance", **big, distances=[200_000])
+    with pytest.raises(ValueError, match=r"modern_beta must be a positive finite number"):
+        ex.configure("family_capacity", **big, modern_beta=-1.0, models=["sdm"])
+
+
+def test_the_activation_probability_is_still_exact():
+    config = ex.configure("capacity", n_bits=1000, n_locations=10**6, radius=451,
+                          counter_dtype="int8", n_patterns=[10])
+    assert config["activation_probability"] == theory.activation_probability(1000, 451)
+    assert config["expected_activated"] == config["activation_probability"] * 10**6
+    assert list(config)[:7] == ["experiment", "n_bits", "n_locations", "radius",
+                                "activation_probability", "requested_activation_probability",
+                                "expected_activated"]
+
+
+def test_lists_are_limited_before_they_are_read():
+    from fastsdm.experiments._fields import MAX_VALUES
+
+    with pytest.raises(ValueError, match=r"n_patterns holds more than 100,000 values; give "
+                                         r"fewer \(a coarser grid\)") as info:
+        ex.configure("capacity", n_patterns=range(1, 10**12))  # not iterated to the end
+    assert info.value.parameters == ("n_patterns",)
+    with pytest.raises(ValueError, match=r"noise holds more than 100,000 values"):
+        ex.configure("capacity", noise=(0 for _ in range(MAX_VALUES + 1)))  # not sized
+    assert ex.configure("capacity", n_bits=MAX_VALUES, n_locations=10, radius=3,
+                        noise=range(MAX_VALUES))["noise"][-1] == MAX_VALUES - 1
+    with pytest.raises(ValueError, match=r"step=1 gives 500,001 cue distances \(0..n_bits/2\), "
+                                         r"more than 100,000; use a larger step") as info:
+        ex.configure("critical_distance", n_bits=10**6, n_locations=10, radius=3, step=1)
+    assert info.value.parameters == ("step",)
+
+
+def test_the_attention_comparison_checks_its_memory(monkeypatch):
+    from fastsdm import _machine
+    from fastsdm.experiments._attention import estimate_nbytes
+
+    config = ex.configure("attention", n_patterns=1024, n_cues=256, noise=[0, 8], radii=[5])
+    assert config["estimated_nbytes"] == sum(estimate_nbytes(64, 1024, 256, 2, 1).values())
+    monkeypatch.setattr(_machine, "available_memory", lambda: 2**30)
+    # the keys alone: 10^7 patterns x 128 bytes x 2 (drawn, then kept)
+    with pytest.raises(MemoryError, match=r"^the patterns, reads and weight curves need [\d.]+ "
+                                          r"GiB \(n_bits=1024, n_patterns=10000000, n_cues=8, 1 "
+                                          r"radius; patterns [\d.]+ GiB, reads .*\) but only "
+                                          r"1.00 GiB is available; use fewer n_patterns or "
+                                          r"n_cues$") as info:
+        ex.configure("attention", n_bits=1024, n_patterns=10**7, n_cues=8, radii=[5])
+    assert info.value.parameters == ("n_patterns", "n_cues")
+    # the weights table: a row per radius, beta method and distance 0..n_bits
+    with pytest.raises(MemoryError, match=r"use a smaller n_bits or fewer radii") as info:
+        ex.configure("attention", n_bits=10**6, n_patterns=16, n_cues=4)
+    assert info.value.parameters == ("n_bits", "radii")
+    with pytest.raises(MemoryError, match=r"use fewer n_patterns \(a read weighs every"):
+        ex.configure("attention", n_patterns=5 * 10**7, n_cues=8, radii=[5])

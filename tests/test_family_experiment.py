@@ -51,13 +51,33 @@ def test_rows_layout(rows):
 def test_theory_capacities(rows):
     for r in rows:
         if r["model"] == "sdm":
-            assert r["theory_capacity"] == theory.capacity(64, 24, 1500)
+            assert r["theory_capacity"] == theory.capacity(64, 24, 1500) > 0
             assert "theory.capacity" in r["theory_capacity_source"]
         elif r["model"] == "hopfield":
             assert r["theory_capacity"] == pytest.approx(0.138 * 64)
             assert r["theory_capacity_exact"] == pytest.approx(64 / (2 * math.log(64)))
         else:
             assert r["theory_capacity"] is None and r["theory_capacity_exact"] is None
+
+
+def test_a_capacity_of_none_is_shown_as_none():
+    # theory.capacity(64, 20, 300) is negative (no load meets the criterion): no value
+    assert theory.capacity(64, 20, 300) < 0
+    rows = fe.family_capacity(n_bits=64, n_locations=300, radius=20, n_patterns=[4, 8],
+                              noise=[0], n_cues=2, iterations=1, models=["sdm", "hopfield"],
+                              progress=False)
+    assert [r["theory_capacity"] for r in rows if r["model"] == "sdm"] == [None, None]
+    assert all("theory.capacity" in r["theory_capacity_source"] for r in rows
+               if r["model"] == "sdm")
+    table = _io.summary_table([r for r in rows if r["model"] == "sdm"])
+    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    column = header.index("theory_capacity")
+    cells = [line.strip("|").split("|")[column].strip() for line in table.splitlines()[2:]]
+    assert cells and all(c == "" for c in cells), table  # blank, as every missing value
+    assert all("sdm " in line and "(theory: none)" in line.split("sdm ")[1].split(",")[0]
+               for line in fe.findings(rows))
+    positive = fe.theory_capacity("sdm", {"n_bits": 128, "radius": 47, "n_locations": 10_000})
+    assert positive["theory_capacity"] == theory.capacity(128, 47, 10_000) > 0
 
 
 def test_seeds_reproduce_the_runs(rows):
@@ -231,3 +251,28 @@ def test_plot_draws_a_positive_sdm_capacity(tmp_path):
     xs = {round(line.get_xdata()[0], 6) for line in fig.axes[0].lines
           if len(set(line.get_xdata())) == 1}
     assert round(cap, 6) in xs
+
+
+def test_the_memory_check_counts_the_hopfield_weights(monkeypatch):
+    from fastsdm import _machine
+
+    small = dict(n_bits=4096, n_locations=1000, radius=1950, n_patterns=[10], noise=[0],
+                 n_cues=2)
+    monkeypatch.setattr(_machine, "available_memory", lambda: 100 * 2**20)
+    # n² int32 weights (64 MiB), their float32 copy for reads, a write's two temporaries
+    assert fe.model_nbytes(4096, 10, 2, ["hopfield"]) == {"Hopfield weights": 16 * 4096**2}
+    assert fe.model_nbytes(4096, 5000, 2, ["hopfield"]) == {"Hopfield weights": 20 * 4096**2}
+    with pytest.raises(MemoryError, match=r"^the memory, patterns and Hopfield weights need "
+                                          r"[\d.]+ MiB \(n_bits=4096, n_locations=1000, int16 "
+                                          r"counters; Hopfield weights 256.0 MiB\) but only "
+                                          r"100.0 MiB is available; leave hopfield out of "
+                                          r"models or use a smaller n_bits$"):
+        ex.configure("family_capacity", **small, models=["sdm", "hopfield"])
+    with pytest.raises(MemoryError, match=r"^the memory, patterns, Hopfield weights, modern "
+                                          r"Hopfield patterns and pattern-view reads need "):
+        ex.configure("family_capacity", **small)
+    config = ex.configure("family_capacity", **small, models=["sdm", "modern_hopfield"])
+    parts = fe.model_nbytes(4096, 10, 2, ["modern_hopfield"])
+    assert set(parts) == {"modern Hopfield patterns", "pattern-view reads"}
+    assert config["estimated_nbytes"] == (fastsdm.SDM.estimate_nbytes(4096, 1000)
+                                          + 10 * 8 * 64 + sum(parts.values()))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _machine
 from .._validation import check_int, check_real
 from . import _common as common
 from . import _fields as fields
@@ -70,6 +71,21 @@ class AttentionConfig:
         with about("noise"):
             noise = fields.int_list(self.noise, names("noise"), 0, n_bits,
                                     hint="cue noise in flipped bits, between 0 and n_bits")
+        parts = estimate_nbytes(n_bits, n_patterns, self.n_cues, len(noise), len(radii))
+        largest = max(parts, key=parts.__getitem__)
+        fields.refuse_if_too_big(
+            sum(parts.values()), "the patterns, reads and weight curves",
+            f"{names.value('n_bits', n_bits)}, {names.value('n_patterns', n_patterns)}, "
+            f"{names.value('n_cues', self.n_cues)}, {len(radii)} "
+            f"{'radius' if len(radii) == 1 else 'radii'}; "
+            + ", ".join(f"{k} {_machine.format_bytes(v)}" for k, v in parts.items()),
+            {"patterns": f"use fewer {names('n_patterns')} or {names('n_cues')}",
+             "reads": f"use fewer {names('n_patterns')} (a read weighs every stored pattern)",
+             "weight curves": f"use a smaller {names('n_bits')} or fewer {names('radii')} (the "
+                              "weights table has a row per radius, beta method and distance "
+                              "0..n_bits)"}[largest],
+            {"patterns": ("n_patterns", "n_cues"), "reads": ("n_patterns",),
+             "weight curves": ("n_bits", "radii")}[largest])
         return {
             "experiment": NAME,
             "n_bits": n_bits,
@@ -80,9 +96,51 @@ class AttentionConfig:
             "dataset": self.dataset,
             "threshold": float(self.threshold) if self.dataset == "digits" else None,
             "distinct_patterns_available": available,
+            "estimated_nbytes": sum(parts.values()),
             "n_cues": self.n_cues, "iterations": self.iterations,
             "repetitions": self.repetitions, "seed": self.seed,
         }
+
+
+#: Bytes per row of the weights table, held and then written (JSON or CSV), measured.
+WEIGHT_ROW_NBYTES = 2304
+
+
+def estimate_nbytes(n_bits: int, n_patterns: int, n_cues: int, n_noise: int,
+                    n_radii: int) -> dict[str, int]:
+    """The largest allocations of an attention run, in bytes (an estimate, no allocation).
+
+    ``"patterns"``: the stored patterns, the targets, the cues of every noise
+    level and the reads' results (packed words); ``"reads"``: the temporaries of
+    one pattern-view read (a block of queries weighs every stored pattern,
+    :data:`fastsdm.attention.BLOCK_BYTES`); ``"weight curves"``: the curves
+    ``h = 0..n_bits`` of every radius and β method and their rows in the weights
+    table (``WEIGHT_ROW_NBYTES`` each).
+
+    Examples
+    --------
+    >>> from fastsdm.experiments._attention import estimate_nbytes
+    >>> parts = estimate_nbytes(64, 4_000_000_000, 8, 1, 1)
+    >>> parts["patterns"] > 2 * 8 * 4_000_000_000
+    True
+    """
+    from ..attention import BLOCK_BYTES
+
+    n, m = n_bits, n_patterns
+    cues = min(n_cues, m)
+    word_bytes = 8 * ((n + 63) // 64)
+    queries = min(cues, max(1, BLOCK_BYTES // (8 * m)))  # rows of a block of queries
+    values = min(m, max(1, BLOCK_BYTES // (8 * n)))      # patterns unpacked at once
+    return {
+        # keys (and their draw), targets, cues per noise level, reads and their copies
+        "patterns": word_bytes * (2 * m + cues * (1 + n_noise + 4)),
+        # distances (int32), log weights, weights and a temporary per (query, pattern);
+        # sums per (query, bit); unpacked values (uint8, float64 and 2b - 1); the tables
+        "reads": 28 * queries * m + 8 * queries * n + 17 * values * n + 16 * (n + 1),
+        # per radius and method: the curves (kept) and a fit's temporaries, and the rows
+        "weight curves": 8 * (n + 1) * (6 * n_radii + 8) + WEIGHT_ROW_NBYTES * 2 * n_radii
+                         * (n + 1),
+    }
 
 
 def load_digits(threshold: float, names: Names = PYTHON) -> np.ndarray:
@@ -157,6 +215,10 @@ def attention_comparison(*, n_bits: int = 64, radii: Sequence[int] = (5, 9, 11, 
         On a bad argument (before any work).
     ImportError
         For ``dataset="digits"`` without scikit-learn.
+    MemoryError
+        If the patterns, the reads' temporaries and the weight curves (an
+        estimate, recorded as ``estimated_nbytes``) do not fit in the available
+        RAM.
 
     See Also
     --------

@@ -68,6 +68,7 @@ class CapacityConfig:
         with about("noise"):
             noise = fields.int_list(self.noise, names("noise"), 0, memory["n_bits"],
                                     hint="cue noise in flipped bits, between 0 and n_bits")
+        memory = fields.with_activation(memory)  # after the last check: O(n_bits^2)
         return {"experiment": NAME, **memory, "storage": self.storage,
                 "theory_model": self.storage, "n_patterns": n_patterns, "noise": noise,
                 "n_cues": self.n_cues, "iterations": iterations,
@@ -210,17 +211,20 @@ def run(config: Mapping, progress: bool) -> Records:
     n, N, d = c["n_bits"], c["n_locations"], c["radius"]
     total = c["repetitions"] * len(c["n_patterns"]) * len(c["noise"])
     records = Records(experiment=NAME, config=c, expected=total)
-    bar = Progress(total, "capacity", progress)
+    # the patterns written between rows are timed apart (the ETA's rate per row)
+    bar = Progress(total, "capacity", progress, work=c["repetitions"] * c["n_patterns"][-1])
     scalar_config = common.scalar_config(c)
     stamp = common.versions()
     auto = c["storage"] == "autoassociative"
     try:
         for rep, seeds, mem, m, keys, targets, rng in common.filled_memories(c, bar):
             model = dict(model=c["theory_model"])
-            model_ber = theory.bit_error_probability(n, d, N, m, c["noise"], **model)
-            model_exact = theory.exact_recall_probability(n, d, N, m, c["noise"], **model)
-            paper_ber = theory.bit_error_probability(n, d, N, m, c["noise"], model="paper")
-            snr = theory.snr(n, d, N, m)
+            with bar.work(0):  # the checkpoint's theory is not a row's time either
+                model_ber = theory.bit_error_probability(n, d, N, m, c["noise"], **model)
+                model_exact = theory.exact_recall_probability(n, d, N, m, c["noise"], **model)
+                paper_ber = theory.bit_error_probability(n, d, N, m, c["noise"],
+                                                         model="paper")
+                snr = theory.snr(n, d, N, m)
             for i, k in enumerate(c["noise"]):
                 bar.note(f"rep {rep}: m={m}, noise={k}")
                 cues = flip_bits(keys, n, k, seed=rng)

@@ -16,6 +16,7 @@ __all__ = [
     "STORAGE",
     "ExperimentInterrupted",
     "Records",
+    "cue_note",
     "filled_memories",
     "interrupted",
     "recall",
@@ -180,7 +181,8 @@ def filled_memories(c: dict, bar):
         written = 0
         for m in c["n_patterns"]:
             bar.note(f"rep {rep}: writing {m} patterns")
-            mem.write(addresses[written:m], patterns[written:m] if hetero else None)
+            with bar.work(m - written):  # timed apart from the rows (the ETA)
+                mem.write(addresses[written:m], patterns[written:m] if hetero else None)
             written = m
             chosen = np.sort(rng.choice(m, size=min(c["n_cues"], m), replace=False))
             yield rep, seeds, mem, m, addresses[chosen], patterns[chosen], rng
@@ -198,6 +200,41 @@ def theory_agreement(records, measured: str, predicted: str, paper: str, unit: s
     return (f"theory ({model} model, one read) vs measurement: largest gap {gaps[worst]:.3g} "
             f"({unit}, at {point}), median {float(sorted(gaps)[len(gaps) // 2]):.3g}; "
             f"the paper model's largest gap {max(paper_gaps):.3g}")
+
+
+def cue_note(config: Mapping, names=None) -> str:
+    """One line when ``n_cues`` exceeds the stored patterns somewhere, or ``""``.
+
+    A point reads at most its ``m`` stored patterns (distinct targets): with
+    fewer stored than ``n_cues``, every one of them is read, once
+    (``n_cues_read`` in the rows).  ``names`` spells the parameter
+    (:class:`~fastsdm.experiments._registry.Names`; default Python's).
+
+    Examples
+    --------
+    >>> from fastsdm.experiments._common import cue_note
+    >>> print(cue_note({"n_cues": 100, "n_patterns": [10, 50, 500]}))
+    n_cues=100 is more than the stored patterns at 2 of 3 checkpoints (10, 50): every stored
+    pattern is read there, once (n_cues_read in the rows)
+    >>> cue_note({"n_cues": 8, "n_patterns": 1024})
+    ''
+    """
+    from ._registry import PYTHON
+
+    names = PYTHON if names is None else names
+    cues, loads = config.get("n_cues"), config.get("n_patterns")
+    if cues is None or loads is None:
+        return ""
+    loads = [loads] if isinstance(loads, int) else list(loads)
+    fewer = [m for m in loads if m < cues]
+    if not fewer:
+        return ""
+    where = (f"the {fewer[0]:,} stored patterns" if len(loads) == 1 else
+             f"the stored patterns at {len(fewer)} of {len(loads)} checkpoints ("
+             + ", ".join(f"{m:,}" for m in fewer[:6]) + (", ..." if len(fewer) > 6 else "")
+             + ")")
+    return (f"{names.value('n_cues', cues)} is more than {where}: every stored pattern is "
+            f"read{' there' if len(loads) > 1 else ''}, once (n_cues_read in the rows)")
 
 
 def theory_preface(config: Mapping) -> str:

@@ -55,7 +55,12 @@ class CriticalDistanceConfig:
                 step = (max(1, round(n_bits / 64)) if step is None
                         else check_int(step, names("step"), 1,
                                        hint="the spacing of the cue-distance grid"))
-            distances = list(range(0, n_bits // 2 + 1, step))
+                count = n_bits // 2 // step + 1
+                if count > fields.MAX_VALUES:  # counted before the grid is built
+                    raise ValueError(f"{names.value('step', step)} gives {count:,} cue "
+                                     f"distances (0..n_bits/2), more than "
+                                     f"{fields.MAX_VALUES:,}; use a larger {names('step')}")
+            distances = range(0, n_bits // 2 + 1, step)
         elif step is not None:
             with about("distances", "step"):
                 raise ValueError(f"give {names('distances')} or {names('step')}, not both (got "
@@ -64,6 +69,7 @@ class CriticalDistanceConfig:
         with about("distances"):
             distances = fields.int_list(distances, names("distances"), 0, n_bits,
                                         hint="cue distances in bits, between 0 and n_bits")
+        memory = fields.with_activation(memory)  # after the last check: O(n_bits^2)
         return {
             "experiment": NAME,
             **memory,
@@ -230,13 +236,16 @@ def run(config: Mapping, progress: bool) -> Records:
     n, N, d = c["n_bits"], c["n_locations"], c["radius"]
     total = c["repetitions"] * len(c["n_patterns"]) * len(c["distances"])
     records = Records(experiment=NAME, config=c, expected=total)
-    bar = Progress(total, "critical distance", progress)
+    # the patterns written between rows are timed apart (the ETA's rate per row)
+    bar = Progress(total, "critical distance", progress,
+                   work=c["repetitions"] * c["n_patterns"][-1])
     scalar_config = common.scalar_config(c)
     stamp = common.versions()
     try:
         for rep, seeds, mem, m, _, targets, rng in common.filled_memories(c, bar):
-            model = theory.critical_distance(n, d, N, m, model=c["theory_model"])
-            paper = theory.critical_distance(n, d, N, m, model="paper")
+            with bar.work(0):  # the checkpoint's theory is not a row's time either
+                model = theory.critical_distance(n, d, N, m, model=c["theory_model"])
+                paper = theory.critical_distance(n, d, N, m, model="paper")
             curve = []
             for x in c["distances"]:
                 bar.note(f"rep {rep}: m={m}, cue distance {x}")

@@ -50,7 +50,7 @@ from ._progress import Progress
 from ._registry import Experiment, Names, about, param, register
 
 __all__ = ["MODELS", "FamilyConfig", "draw", "family_capacity", "findings", "measure",
-           "memories", "run", "theory_capacity"]
+           "memories", "model_nbytes", "run", "theory_capacity"]
 
 NAME = "family_capacity"
 #: The memories compared, in the order of the rows (and the figure's legend).
@@ -106,7 +106,8 @@ class FamilyConfig:
             n_patterns = fields.int_list(self.n_patterns, names("n_patterns"), 1,
                                          hint="numbers of stored patterns, e.g. [10, 100, "
                                               "1000]")
-        memory = fields.check_memory(self, names, max(n_patterns))
+        memory = fields.check_memory(self, names, max(n_patterns),
+                                     _model_nbytes(self, max(n_patterns), names))
         n = memory["n_bits"]
         if memory["radius"] < 2:
             with about("radius"):
@@ -118,7 +119,9 @@ class FamilyConfig:
             noise = fields.int_list(self.noise, names("noise"), 0, n,
                                     hint="cue noise in flipped bits, between 0 and n_bits")
         with about("modern_beta"):
-            modern_beta = _check_modern_beta(self.modern_beta, n, names("modern_beta"))
+            modern_beta = _check_modern_beta(self.modern_beta, n, names("modern_beta"),
+                                             "leave it out" if names.cli else "None")
+        memory = fields.with_activation(memory)  # after the last check: O(n_bits^2)
         return {
             "experiment": NAME,
             **memory,
@@ -133,20 +136,68 @@ class FamilyConfig:
         }
 
 
-def _check_modern_beta(beta, n_bits: int, name: str) -> float:
+def model_nbytes(n_bits: int, n_patterns: int, n_cues: int, models: Sequence[str]
+                 ) -> dict[str, int]:
+    """Bytes of the models' state and reads beyond the SDM and the patterns (an estimate).
+
+    ``"Hopfield weights"``: the ``n_bits²`` int32 weights of the classical network,
+    the float32 (float64 when ``(n_bits − 1) · n_patterns >= 2^24``) copy its
+    reads multiply by, and a write's float32 product and its int32 conversion;
+    ``"modern Hopfield patterns"``: its own copy of the patterns (twice while
+    one is appended); ``"pattern-view reads"``: the temporaries of one read
+    that weighs every stored pattern (the pattern view, attention, the modern
+    network; :func:`fastsdm.experiments._attention.estimate_nbytes`).
+
+    Examples
+    --------
+    >>> from fastsdm.experiments._family import model_nbytes
+    >>> model_nbytes(200_000, 10, 2, ["hopfield"])  # 4·10^10 weights, 16 bytes each
+    {'Hopfield weights': 640000000000}
+    """
+    from ._attention import estimate_nbytes
+
+    n, m = n_bits, n_patterns
+    parts = {}
+    if "hopfield" in models:
+        copy = 4 if (n - 1) * m < 1 << 24 else 8
+        parts["Hopfield weights"] = n * n * (4 + copy + 8)
+    if "modern_hopfield" in models:
+        parts["modern Hopfield patterns"] = 2 * m * 8 * ((n + 63) // 64)
+    if {"sdm_pattern", "attention", "modern_hopfield"} & set(models):
+        parts["pattern-view reads"] = estimate_nbytes(n, m, n_cues, 1, 1)["reads"]
+    return parts
+
+
+def _model_nbytes(c: FamilyConfig, n_patterns: int, names: Names) -> list:
+    """:func:`model_nbytes` for :func:`~._fields.check_memory`: ``(what, bytes, hint)``."""
+    if not isinstance(c.n_bits, numbers.Integral) or c.n_bits < 1:
+        return []  # check_memory refuses it
+    hints = {"Hopfield weights": f"leave hopfield out of {names('models')} or use a smaller "
+                                 f"{names('n_bits')}",
+             "modern Hopfield patterns": f"store fewer {names('n_patterns')}",
+             "pattern-view reads": f"store fewer {names('n_patterns')}"}
+    return [(what, nbytes, hints[what]) for what, nbytes in
+            model_nbytes(int(c.n_bits), n_patterns, c.n_cues, c.models).items()]
+
+
+def _check_modern_beta(beta, n_bits: int, name: str, default: str = "None") -> float:
     if beta is None:
         return 1.0 / math.sqrt(n_bits)
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real):
         raise TypeError(f"{name} must be a positive real number or None, got {beta!r} "
                         f"of type {type(beta).__name__}; e.g. {name}=0.1")
     if not 0.0 < float(beta) < math.inf:
+        example = f"{name} 0.1" if name.startswith("--") else f"{name}=0.1"
         raise ValueError(f"{name} must be a positive finite number, got {beta!r}; e.g. "
-                         f"{name}=0.1, or None for 1/sqrt(n_bits)")
+                         f"{example}, or {default} for 1/sqrt(n_bits)")
     return float(beta)
 
 
 def theory_capacity(model: str, config: Mapping) -> dict:
     """The published capacity drawn for ``model`` (``None`` where there is none).
+
+    The SDM's is None also where :func:`fastsdm.theory.capacity` is ``<= 0`` (no
+    load meets Kanerva's criterion); its source is still named.
 
     Returns ``{"theory_capacity": float | None, "theory_capacity_source": str,
     "theory_capacity_exact": float | None}``; see :func:`family_capacity`.
@@ -156,7 +207,8 @@ def theory_capacity(model: str, config: Mapping) -> dict:
 
     n, d, N = config["n_bits"], config["radius"], config["n_locations"]
     if model == "sdm":
-        return {"theory_capacity": theory.capacity(n, d, N),
+        capacity = theory.capacity(n, d, N)  # <= 0: not even one pattern meets the criterion
+        return {"theory_capacity": capacity if capacity > 0 else None,
                 "theory_capacity_source": "fastsdm.theory.capacity (Kanerva 1993, P_whole=0.5)",
                 "theory_capacity_exact": None}
     if model == "hopfield":
@@ -247,7 +299,8 @@ def run(config: Mapping, progress: bool) -> Records:
     n = c["n_bits"]
     total = c["repetitions"] * len(c["n_patterns"]) * len(c["noise"]) * len(c["models"])
     records = Records(experiment=NAME, config=c, expected=total)
-    bar = Progress(total, NAME, progress)
+    # the patterns written between rows are timed apart (the ETA's rate per row)
+    bar = Progress(total, NAME, progress, work=c["repetitions"] * c["n_patterns"][-1])
     scalar_config = common.scalar_config(c)
     stamp = common.versions()
     capacities = {model: theory_capacity(model, c) for model in c["models"]}
@@ -260,7 +313,8 @@ def run(config: Mapping, progress: bool) -> Records:
             written = 0
             for m in c["n_patterns"]:
                 bar.note(f"rep {rep}: writing {m} patterns")
-                write(patterns[written:m])
+                with bar.work(m - written):
+                    write(patterns[written:m])
                 written = m
                 targets = patterns[np.sort(rng.choice(m, size=min(c["n_cues"], m),
                                                       replace=False))]
@@ -352,7 +406,8 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
         the measurements of :func:`fastsdm.experiments.capacity`
         (``bit_error_rate_1``, ``exact_recall_1``, ``bit_error_rate_final``,
         ``exact_recall_final``, ``fixed_point_fraction``, ``mean_steps``, ...),
-        ``theory_capacity`` (see Notes; ``None`` where no formula is drawn),
+        ``theory_capacity`` (see Notes; ``None`` where no formula is drawn,
+        and for the SDM where :func:`fastsdm.theory.capacity` is ``<= 0``),
         ``theory_capacity_source``, ``theory_capacity_exact`` (classical
         Hopfield's ``n / (2 ln n)``), ``attention_beta``, ``modern_beta``, the
         configuration, seeds and versions.  Ctrl-C returns the finished rows
@@ -363,7 +418,9 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
     TypeError, ValueError
         On a bad argument (before any work).
     MemoryError
-        If the SDM does not fit in the available RAM.
+        If the SDM, the patterns and the other models' state (the classical
+        Hopfield network's ``n_bits²`` weights, see :func:`model_nbytes`) do
+        not fit in the available RAM.
 
     See Also
     --------
@@ -422,8 +479,10 @@ def findings(records: Records) -> list[str]:
                 held = m
             last = points[-1][0] if points else None
             text = ("none" if held is None else f"{held:,}" + ("+" if held == last else ""))
-            cap = next(r for r in records if r["model"] == model)["theory_capacity"]
-            theory = ("" if cap is None else " (theory: none)" if cap <= 0
+            first = next(r for r in records if r["model"] == model)
+            cap = first["theory_capacity"]
+            theory = ("" if not first.get("theory_capacity_source") and cap is None
+                      else " (theory: none)" if cap is None or cap <= 0
                       else f" (theory {cap:,.4g})")
             parts.append(f"{model} {text}{theory}")
         lines.append(f"noise {k}: exact recall after iterating >= 50% up to m = "

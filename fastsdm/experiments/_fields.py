@@ -11,6 +11,7 @@ meaning is written once.  The checks raise the messages of
 from __future__ import annotations
 
 import argparse
+import itertools
 import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from ._registry import Names, about, param
 
 __all__ = [
     "DEFAULT_ACTIVATION_PROBABILITY",
+    "MAX_VALUES",
     "activation_probability",
     "check_memory",
     "check_seed",
@@ -47,14 +49,19 @@ __all__ = [
     "parse_probability",
     "parse_real",
     "radius",
+    "refuse_if_too_big",
     "repetitions",
     "seed",
+    "with_activation",
 ]
 
 #: Activation probability used when neither ``radius`` nor
 #: ``activation_probability`` is given: Kanerva's canonical memory activates
 #: about one location in a thousand.
 DEFAULT_ACTIVATION_PROBABILITY = 0.001
+#: The most values a list parameter (checkpoints, noise levels, distances, radii)
+#: may hold; a ``start:stop:step`` range is counted before it is built.
+MAX_VALUES = 100_000
 
 
 # ---------------------------------------------------------------------------
@@ -101,26 +108,43 @@ def parse_real(text: str) -> float:
 
 
 def parse_int_list(minimum: int):
-    """A parser for ``100,200,300`` or ``start:stop:step`` (stop included)."""
+    """A parser for ``100,200,300`` or ``start:stop:step`` (stop included).
+
+    A range is checked (its start and its number of values, at most
+    :data:`MAX_VALUES`) before it is built.
+    """
 
     def parse(text: str) -> list[int]:
         text = text.strip()
+        kind = "positive" if minimum == 1 else f">= {minimum}"
         try:
-            if ":" in text:
-                parts = [parse_int(p) for p in text.split(":")]
-                if len(parts) != 3 or parts[2] <= 0:
-                    raise argparse.ArgumentTypeError(
-                        f"a range is start:stop:step with step > 0, got {text!r}")
-                values = list(range(parts[0], parts[1] + 1, parts[2]))
-            else:
-                values = [parse_int(p) for p in text.split(",") if p.strip()]
+            parts = [parse_int(p) for p in text.split(":" if ":" in text else ",")
+                     if ":" in text or p.strip()]
         except argparse.ArgumentTypeError as exc:
             raise argparse.ArgumentTypeError(f"{exc} in the list {text!r}") from None
+        if ":" in text:
+            if len(parts) != 3 or parts[2] <= 0:
+                raise argparse.ArgumentTypeError(f"a range is start:stop:step with step > 0, "
+                                                 f"got {text!r}")
+            start, stop, step = parts
+            if start < minimum <= stop:
+                raise argparse.ArgumentTypeError(f"values must be {kind}, got {start} in "
+                                                 f"{text!r}")
+            count = max(0, (stop - start) // step + 1)
+            if count > MAX_VALUES:  # counted, not built: 1:10**12:1 is refused at once
+                raise argparse.ArgumentTypeError(f"a list holds at most {MAX_VALUES:,} "
+                                                 f"values, but {text!r} has {count:,}; use a "
+                                                 "larger step")
+            values = list(range(start, stop + 1, step))
+        else:
+            values = parts
         if not values:
             raise argparse.ArgumentTypeError(f"expected at least one integer, got {text!r}")
+        if len(values) > MAX_VALUES:
+            raise argparse.ArgumentTypeError(f"a list holds at most {MAX_VALUES:,} values, "
+                                             f"got {len(values):,}")
         low = [v for v in values if v < minimum]
         if low:
-            kind = "positive" if minimum == 1 else f">= {minimum}"
             raise argparse.ArgumentTypeError(f"values must be {kind}, got {low[0]} in {text!r}")
         return values
 
@@ -160,12 +184,20 @@ def choice(options: Sequence, hint: str = ""):
 
 
 def int_list(values, name: str, low: int, high: int | None = None, hint: str = "") -> list[int]:
-    """``values`` (an int or a sequence of ints) as a sorted list of distinct ints."""
+    """``values`` (an int or a sequence of ints) as a sorted list of distinct ints.
+
+    At most :data:`MAX_VALUES` values: a longer sequence (``range(10**9)``) is
+    refused before it is read.
+    """
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
         values = [values]
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be an integer or a sequence of integers, got "
                         f"{type(values).__name__} {values!r}" + (f"; {hint}" if hint else ""))
+    values = list(itertools.islice(values, MAX_VALUES + 1))
+    if len(values) > MAX_VALUES:
+        raise ValueError(f"{name} holds more than {MAX_VALUES:,} values; give fewer (a "
+                         "coarser grid)" + (f" ({hint})" if hint else ""))
     out = sorted({check_int(v, f"each of {name}", low, high, hint) for v in values})
     if not out:
         raise ValueError(f"{name} is empty; give at least one value" + (f" ({hint})" if hint
@@ -205,12 +237,22 @@ def memory_nbytes(n_bits: int, n_locations: int, counter_dtype: str,
             + n_patterns * 8 * ((n_bits + 63) // 64))
 
 
-def check_memory(c, names: Names, n_patterns: int = 0) -> dict:
+def check_memory(c, names: Names, n_patterns: int = 0,
+                 others: Sequence[tuple[str, int, str]] = ()) -> dict:
     """The memory fields of a config ``c``, checked and resolved (no allocation).
 
-    ``n_patterns`` packed words are counted with the memory.  A memory that
-    does not fit the available RAM is refused with a hint that can help: int8
-    counters only when they would make it fit.
+    ``n_patterns`` packed words are counted with the memory, and so is every
+    ``(what, nbytes, hint)`` of ``others`` (other state of the run, e.g. a
+    Hopfield network's weights).  A run that does not fit the available RAM is
+    refused with a hint that can help: int8 counters only when they would make
+    it fit, the hint of the largest of ``others`` when it alone does not.
+
+    The size is checked first, from the integers alone: nothing here costs
+    more than ``O(sqrt(n_bits))`` before a refusal.  The activation
+    probability (an exact big-integer sum, ``O(n_bits^2)``) is *not* computed:
+    the returned ``activation_probability`` and ``expected_activated`` are
+    None until :func:`with_activation` fills them, which a ``resolve`` calls
+    after its last check.
     """
     from .. import theory
 
@@ -228,6 +270,14 @@ def check_memory(c, names: Names, n_patterns: int = 0) -> dict:
                              f"alternatives: give one, not both (got "
                              f"{names.value('radius', radius)} and "
                              f"{names.value('activation_probability', c.activation_probability)})")
+    others = tuple(others)
+    extra = sum(nbytes for _, nbytes, _ in others)
+    need = memory_nbytes(n, N, dtype, n_patterns) + extra
+    available = _machine.available_memory()
+    if available is not None and need > available:
+        with about("n_locations", "counter_dtype"):
+            raise MemoryError(_memory_message(names, n, N, dtype, n_patterns, others, need,
+                                              available))
     if radius is None:
         with about("activation_probability"):
             requested = check_probability(
@@ -238,30 +288,65 @@ def check_memory(c, names: Names, n_patterns: int = 0) -> dict:
     with about("radius"):
         radius = check_int(radius, names("radius"), 0, n,
                            hint="the activation radius is a Hamming distance in [0, n_bits]")
-    p = theory.activation_probability(n, radius)
-    need = memory_nbytes(n, N, dtype, n_patterns)
-    available = _machine.available_memory()
-    if available is not None and need > available:
-        with about("n_locations", "counter_dtype"):
-            raise MemoryError(_memory_message(names, n, N, dtype, n_patterns, need, available))
-    return {"n_bits": n, "n_locations": N, "radius": radius, "activation_probability": p,
-            "requested_activation_probability": requested, "expected_activated": p * N,
+    return {"n_bits": n, "n_locations": N, "radius": radius, "activation_probability": None,
+            "requested_activation_probability": requested, "expected_activated": None,
             "counter_dtype": dtype, "estimated_nbytes": need}
 
 
-def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int, need: int,
-                    available: int) -> str:
+def with_activation(memory: dict) -> dict:
+    """``memory`` (from :func:`check_memory`) with its activation probability filled in.
+
+    :func:`fastsdm.theory.activation_probability` is exact and costs
+    ``O(n_bits^2)`` bit operations (about a second at ``n_bits = 10^5``): call
+    this after every check that can refuse the configuration.
+    """
+    from .. import theory
+
+    p = theory.activation_probability(memory["n_bits"], memory["radius"])
+    return {**memory, "activation_probability": p,
+            "expected_activated": p * memory["n_locations"]}
+
+
+def refuse_if_too_big(need: int, what: str, detail: str, hint: str,
+                      parameters: Sequence[str]) -> None:
+    """Refuse a run whose estimated ``need`` bytes exceed the available RAM (MemoryError).
+
+    The message has the form of :func:`check_memory`'s: ``{what} need 29.8 GiB
+    ({detail}) but only 22.7 GiB is available; {hint}``.
+    """
+    available = _machine.available_memory()
+    if available is not None and need > available:
+        size = _machine.format_bytes
+        with about(*parameters):
+            raise MemoryError(f"{what} need {size(need)} ({detail}) but only {size(available)} "
+                              f"is available; {hint}")
+
+
+def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int,
+                    others: Sequence[tuple[str, int, str]], need: int, available: int) -> str:
     size = _machine.format_bytes
-    if dtype != "int8" and memory_nbytes(n, N, "int8", n_patterns) <= available:
+    extra = sum(nbytes for _, nbytes, _ in others)
+    what = "the memory and patterns"
+    detail = ""
+    if others:
+        parts = ["the memory", "patterns", *(label for label, _, _ in others)]
+        what = ", ".join(parts[:-1]) + " and " + parts[-1]
+        detail = "; " + ", ".join(f"{label} {size(nbytes)}" for label, nbytes, _ in others)
+    patterns = memory_nbytes(n, 0, "int8", n_patterns)
+    if patterns > available:
+        hint = "store fewer patterns: their words alone do not fit"
+    elif others and memory_nbytes(n, 1, "int8", n_patterns) + extra > available:
+        hint = max(others, key=lambda o: o[1])[2]  # the largest of the rest cannot stay
+    elif dtype != "int8" and memory_nbytes(n, N, "int8", n_patterns) + extra <= available:
         hint = f"use {names.value('counter_dtype', 'int8')} (it fits)"
     else:
         per_location = memory_nbytes(n, 1, "int8")
-        fit = (available - memory_nbytes(n, 0, "int8", n_patterns)) // per_location
+        fit = (available - extra - patterns) // per_location
         hint = (f"use fewer locations: about {fit:,} fit with int8 counters" if fit > 0 else
                 "store fewer patterns: their words alone do not fit")
-    return (f"the memory and patterns need {size(need)} ({names.value('n_bits', n)}, "
-            f"{names.value('n_locations', N)}, {dtype} counters) but only {size(available)} "
-            f"is available; {hint}")
+    return (f"{what} need {size(need)} ({names.value('n_bits', n)}, "
+            f"{names.value('n_locations', N)}, {dtype} counters{detail}) but only "
+            f"{size(available)} is available; {hint}")
 
 
 # ---------------------------------------------------------------------------
@@ -309,6 +394,8 @@ def noise(default: Sequence[int], help: str = "cue noise levels in flipped bits,
 
 
 def n_cues(default: int, help: str):
+    help += ("; distinct stored patterns, so at most the number stored (all of them where "
+             "fewer are stored; the command says so)")
     return param(default, help, flag="--cues", parse=parse_positive_int, metavar="C",
                  check=integer(1, hint="the number of cues read per point"))
 

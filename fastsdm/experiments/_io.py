@@ -241,9 +241,13 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
     if out.is_dir() and any(out.iterdir()) and not force:
         held = sorted(p.name for p in out.iterdir())
         shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
-        raise FileExistsError(f"the output folder {out} already holds files ({shown}), from "
-                              f"an earlier run; choose a new folder, or pass {force_hint} to "
-                              "overwrite them")
+        if {"config.json", "summary.md", "numbers.json"} & set(held):
+            raise FileExistsError(f"the output folder {out} already holds files ({shown}), "
+                                  f"from an earlier run; choose a new folder, or pass "
+                                  f"{force_hint} to overwrite them")
+        raise FileExistsError(f"the output folder {out} already holds files ({shown}); choose "
+                              f"a new folder, or pass {force_hint} to write into it (files "
+                              "with the names of this run's are replaced, others stay)")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -11,15 +11,21 @@ is compiled, not when it is loaded from the cache) while its bar is shown:
   the mean time of the steps that did not compile times the steps left, and
   until one such step has finished the bar says it is measuring.
 
+Work that is not a row -- writing the patterns before a checkpoint's reads --
+is timed apart (:meth:`Progress.work`): it is left out of the row it precedes
+(writing 10,000 patterns once must not make every row look 14 s long), and
+the work still to do is added at its own measured rate (per pattern).
+
 :class:`StepClock` is the bookkeeping alone (no bar, an injectable clock), so
 it can be tested without timing anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from numba.core import event
 
@@ -51,9 +57,12 @@ class StepClock:
         Steps in the whole run.
     clock : callable
         Seconds, monotonic (default :func:`time.perf_counter`).
+    work : int
+        Units of work between steps in the whole run (patterns to write).
     """
 
-    def __init__(self, total: int, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, total: int, clock: Callable[[], float] = time.perf_counter,
+                 work: int = 0):
         self.total = total
         self.clock = clock
         self.done = 0
@@ -63,10 +72,35 @@ class StepClock:
         self.compiled_steps = 0
         self._compiled_in_step = False
         self._step_start = clock()
+        self.work_total = work
+        self.work_done = 0
+        self.clean_work = 0           # units done in phases that compiled nothing
+        self.clean_work_seconds = 0.0
+        self._work_start: float | None = None
+        self._compiled_in_work = False
+        self._work_seconds_in_step = 0.0
 
     def compile_started(self) -> None:
         self.compiling += 1
         self._compiled_in_step = True
+        self._compiled_in_work = True
+
+    def work_started(self) -> None:
+        """A phase of work (not a row) starts: its time is left out of the current step."""
+        self._work_start = self.clock()
+        self._compiled_in_work = self.compiling > 0
+
+    def work_finished(self, units: int) -> None:
+        """The phase ended after ``units`` of work (counted at its rate if nothing compiled)."""
+        if self._work_start is None:
+            return
+        elapsed = self.clock() - self._work_start
+        self._work_start = None
+        self._work_seconds_in_step += elapsed
+        self.work_done += units
+        if units and not self._compiled_in_work:  # units = 0: left out of the steps only
+            self.clean_work += units
+            self.clean_work_seconds += elapsed
 
     def compile_finished(self) -> None:
         self.compiling = max(0, self.compiling - 1)
@@ -78,16 +112,27 @@ class StepClock:
             self.compiled_steps += n
         else:
             self.clean_steps += n
-            self.clean_seconds += now - self._step_start
+            self.clean_seconds += now - self._step_start - self._work_seconds_in_step
         self.done += n
         self._step_start = now
+        self._work_seconds_in_step = 0.0
         self._compiled_in_step = self.compiling > 0
 
     def remaining(self) -> float | None:
-        """Seconds left at the rate of the steps that did not compile; None before one."""
+        """Seconds left at the rates of the steps and the work that did not compile.
+
+        None before a step without compiling has finished, and while work is
+        left whose rate has not been measured yet.
+        """
         if not self.clean_steps:
             return None
-        return self.clean_seconds / self.clean_steps * max(0, self.total - self.done)
+        left = self.clean_seconds / self.clean_steps * max(0, self.total - self.done)
+        work_left = max(0, self.work_total - self.work_done)
+        if work_left:
+            if not self.clean_work:
+                return None
+            left += self.clean_work_seconds / self.clean_work * work_left
+        return left
 
     def status(self) -> str:
         """``"compiling …"``, ``"ETA: measuring"``, ``"ETA 0:42"``, or ``""`` when done."""
@@ -127,11 +172,13 @@ class Progress:
         For :class:`StepClock` (tests pass a fake clock).
     file : file-like, optional
         Where the bar goes (default ``sys.stderr``).
+    work : int, optional
+        Units of work done between rows in the whole run (:meth:`work`).
     """
 
     def __init__(self, total: int, desc: str, enabled: bool, *,
-                 clock: Callable[[], float] = time.perf_counter, file=None):
-        self.clock = StepClock(total, clock)
+                 clock: Callable[[], float] = time.perf_counter, file=None, work: int = 0):
+        self.clock = StepClock(total, clock, work)
         self.bar = None
         self.listening = False
         self._note = ""
@@ -168,6 +215,20 @@ class Progress:
         """What the run is doing now (shown after the ETA)."""
         self._note = text
         self._show(refresh=False)
+
+    @contextlib.contextmanager
+    def work(self, units: int) -> Iterator[None]:
+        """Time a phase that is not a row (writing ``units`` patterns) apart from the rows.
+
+        ``units = 0``: a one-off preparation (a checkpoint's theory), only left
+        out of the row it precedes.
+        """
+        self.clock.work_started()
+        try:
+            yield
+        finally:
+            self.clock.work_finished(units)
+            self._show(refresh=False)
 
     def update(self, n: int = 1) -> None:
         """``n`` rows finished."""
