@@ -662,5 +662,8 @@ def test_ctrl_c_in_the_first_second_exits_130_quietly(tmp_path):
     time.sleep(0.3)  # past the interpreter's start, within the imports (about 0.6 s)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=300)
-    assert process.returncode == 130, err
+    # Under `python -m` CPython 3.11 sometimes ends the process by SIGINT after main()
+    # returned 130 (when Ctrl-C landed in the first writes; the console script does
+    # not): a shell reports that as 130 too.
+    assert process.returncode in (130, -signal.SIGINT), err
     assert "Traceback" not in err and "interrupted" in err
