@@ -354,6 +354,27 @@ def test_snr_optimum():
 
 
 @nojit
+@pytest.mark.parametrize(("r", "m"), [(1, 0.1), (0.5, 0.999), (1, 0.5), (3, 0.05)])
+def test_snr_optimum_is_clipped_to_one(r, m):
+    # For 2 m r <= 1, (2 m r)^(-1/3) >= 1 was returned as is (1.71 for r = 1,
+    # m = 0.1) and optimal_radius then refused "p ... got 1.71".  Oracle: the
+    # exact SNR² = p r / (1 + p m + p³ m r) in Fractions increases on (0, 1].
+    assert theory.optimal_probability(r, m) == 1.0
+    R, M = Fraction(r), Fraction(m)
+    ps = [Fraction(k, 64) for k in range(1, 65)]
+    snr2 = [p * R / (1 + p * M + p**3 * M * R) for p in ps]
+    assert all(a < b for a, b in zip(snr2, snr2[1:]))
+    n = 64
+    assert theory.optimal_radius(n, r, m) == n  # p = 1: every location
+    # argmax: the exact SNR over the integer radii is largest at d = n.
+    exact = [Fraction(sum(math.comb(n, k) for k in range(d + 1)), 2**n) for d in range(n + 1)]
+    scores = [p * R / (1 + p * M + p**3 * M * R) for p in exact]
+    assert scores.index(max(scores)) == n
+    if 2 * m * r < 0.5:  # at 2 m r = 1 the SNR is flat at p = 1: float ties elsewhere
+        assert n in theory.optimal_radius(n, r, m, rounding="argmax", return_all=True)
+
+
+@nojit
 def test_memory_optimum():
     n, r = 64, 2.0**64
     z = statistics.NormalDist().inv_cdf(0.5 ** (1 / n))
