@@ -1012,6 +1012,20 @@ def test_jaeckels_design_is_part_of_the_theory():
 
 
 @nojit
+@pytest.mark.parametrize(("n", "k"), [(2000, 1100), (2000, 1074), (1500, 1400), (64, 10)])
+def test_hyperplane_fit_beta_default_for_tiny_activation_probabilities(n, k):
+    # 2**-k as a float underflowed to 0.0 for k > 1074 and the default h_max
+    # failed with "p must be a probability ..., got 0.0".  Oracle: the smallest
+    # d with 2**k * #ball(n, d) >= 2**n, in exact integers.
+    ball, d = 0, -1
+    while (ball << k) < (1 << n):
+        d += 1
+        ball += math.comb(n, d)
+    h_max = min(max(2, d), n - k + 1)
+    assert theory.hyperplane_fit_beta(n, k) == theory.hyperplane_fit_beta(n, k, h_max)
+
+
+@nojit
 def test_reliability_below_a_coin_flip_is_refused():
     # z = Φ⁻¹(p_whole^(1/n)) <= 0: capacity divided by z² = 0 (n = 1, p_whole = 0.5) or
     # read a negative z as positive (p_whole = 1e-30 over 64 bits); both are errors now.
