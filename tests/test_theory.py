@@ -363,7 +363,7 @@ def test_snr_optimum_is_clipped_to_one(r, m):
     R, M = Fraction(r), Fraction(m)
     ps = [Fraction(k, 64) for k in range(1, 65)]
     snr2 = [p * R / (1 + p * M + p**3 * M * R) for p in ps]
-    assert all(a < b for a, b in zip(snr2, snr2[1:]))
+    assert all(a < b for a, b in itertools.pairwise(snr2))
     n = 64
     assert theory.optimal_radius(n, r, m) == n  # p = 1: every location
     # argmax: the exact SNR over the integer radii is largest at d = n.
@@ -552,6 +552,49 @@ def test_heteroassociative_bit_error_tracks_the_simulated_memory():
     assert model == pytest.approx(simulated, rel=0.15)
     paper = theory.bit_error_probability(n, d, N, m, x, model="paper")
     assert paper != pytest.approx(simulated, rel=0.15)
+
+
+@nojit
+@pytest.mark.parametrize("model", ["autoassociative", "heteroassociative"])
+def test_read_models_refuse_locations_whose_moments_overflow(model):
+    # r >~ 1e154 made E[S²] overflow: a raw "OverflowError: math range error".
+    n, d, m = 64, 15, 1024
+    calls = (lambda r: theory.critical_distance(n, d, r, m, model=model),
+             lambda r: theory.read_statistics(n, d, r, m, model=model),
+             lambda r: theory.bit_error_probability(n, d, r, m, 3, model=model),
+             lambda r: theory.exact_recall_probability(n, d, r, m, 3, model=model))
+    for call in calls:
+        with pytest.raises(ValueError, match=rf"n_locations=1e\+200 with n_patterns=1024 is too "
+                                             rf"large for model='{model}'.*overflows float64; "
+                                             r"pass n_locations at most about"):
+            call(1e200)
+    # The limit named: (m - 1) E[S(h)²] = DBL_MAX / 64, E over h ~ Bin(n, 1/2), with
+    # S(h) = r I(h) / 2^n from exact integer intersections.
+    with pytest.raises(ValueError) as info:
+        calls[0](1e200)
+    stated = float(info.value.args[0].split("at most about ")[1].split()[0])
+    mean_square = sum(Fraction(math.comb(n, h) * double_sum_intersection(n, d, h) ** 2)
+                      for h in range(n + 1)) / Fraction(2) ** (3 * n)
+    log_ms = math.log(mean_square.numerator) - math.log(mean_square.denominator)
+    limit = math.exp(0.5 * (math.log(np.finfo(np.float64).max / 64) - math.log(m - 1) - log_ms))
+    assert stated == pytest.approx(limit, rel=2e-3)  # the message rounds to 3 digits
+    for call in calls:  # just below the limit: finite answers
+        result = call(0.99 * limit)
+        values = result.curve[1] if hasattr(result, "curve") else (
+            result.crosstalk_var if hasattr(result, "crosstalk_var") else result)
+        assert np.isfinite(values).all()
+    assert theory.critical_distance(n, d, 1e160, m, model=model).distance == 20 - 2 * (
+        model == "heteroassociative")
+    # One pattern has no crosstalk: any number of locations answers.
+    stats = theory.read_statistics(n, d, 1e308, 1, model=model)
+    assert stats.crosstalk_var == 0.0 and stats.bias == 0.0
+    assert theory.critical_distance(n, d, 1e308, 1, model=model).distance == 2 * d
+    # The paper model is in log space and still answers.
+    assert theory.critical_distance(n, d, 1e200, m, model="paper").distance == 30
+    if model == "autoassociative":  # its self-bias and covariances grow like m²
+        with pytest.raises(ValueError, match=r"n_patterns=1e\+300 is too large for "
+                                             r"model='autoassociative' with n_locations=1e\+06"):
+            theory.critical_distance(n, d, 1e6, 1e300, model=model)
 
 
 @nojit
