@@ -822,7 +822,7 @@ ERRORS = {
         _bad_continuous(radius=-1.0, beta=2.0), ValueError, r"radius d must be in \[0, n\]"),
     "cont-fit-radius-small": (
         _bad_continuous(radius=1.0, beta="fit"),
-        ValueError, "fit_cap_beta needs at least two points"),
+        ValueError, r"radius must be >= 1.5 for beta='fit', got 1.0"),
     "cont-fit-missing": (
         _bad_continuous(radius=None, beta="fit"),
         ValueError, "radius is required"),
