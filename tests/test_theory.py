@@ -160,9 +160,49 @@ def test_log_versions_match_exact_integers(n):
                      *range(0, n + 1, max(1, n // 25))}):
         exact = theory.intersection(n, d, h)
         expected = np.array([exact_log(v) for v in exact])
-        np.testing.assert_allclose(theory.log_intersection(n, d, h), expected, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(theory.log_intersection(n, d, h), expected, rtol=1e-14, atol=0)
         assert theory.log_ball_size(n, d) == pytest.approx(
-            math.log(theory.ball_size(n, d)), rel=1e-12, abs=0)
+            math.log(theory.ball_size(n, d)), rel=5e-16, abs=0)
+
+
+def _hang_guard(seconds: int, what: str):
+    def hang(*_):
+        raise TimeoutError(f"{what} did not return within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
+    return previous
+
+
+@nojit
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the hang guard")
+def test_log_ball_size_and_log_intersection_are_accurate_for_huge_n():
+    # lgamma differences of size n log n lost up to 6.5e-10 relative (n = 1e7) and
+    # each call built an O(n) table (n = 1e8: 24 s, then MemoryError under 3 GB).
+    # Oracle: math.log of the exact integers (ball sums, and the lune tail
+    # I(h) = Σ_{k >= ceil(h/2)} C(2k, k) C(n - 2k - 1, d - k) for 2d < n).
+    def lune(n, d, h):
+        return sum(math.comb(2 * k, k) * math.comb(n - 2 * k - 1, d - k)
+                   for k in range((h + 1) // 2, d + 1))
+
+    previous = _hang_guard(30, "log_ball_size / log_intersection")
+    try:
+        balls = [(n, d, theory.log_ball_size(n, d))
+                 for n, d in [(10**6, 3), (10**7, 2), (10**8, 2), (10**6, 200), (4097, 2048),
+                              (20001, 10000), (20000, 10100), (5000, 1700)]]
+        meets = [(n, d, h, theory.log_intersection(n, d, h))
+                 for n, d in [(4096, 1), (10**6, 3), (10**7, 2), (10**8, 2), (10**6, 40)]
+                 for h in range(2 * d + 1)]
+        wide = theory.log_intersection(30001, 15000, np.array([29000, 29500, 29999, 30000]))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    for n, d, value in balls:
+        assert value == pytest.approx(math.log(theory.ball_size(n, d)), rel=5e-16, abs=0), (n, d)
+    for n, d, h, value in meets:
+        assert value == pytest.approx(math.log(lune(n, d, h)), rel=1e-15, abs=0), (n, d, h)
+    expected = [math.log(lune(30001, 15000, h)) for h in (29000, 29500, 29999, 30000)]
+    np.testing.assert_allclose(wide, expected, rtol=1e-14, atol=0)
 
 
 @pytest.mark.slow
@@ -993,6 +1033,53 @@ def test_radius_for_probability_fast_path_equals_the_exact_sums(monkeypatch):
     for n in ns:
         for p in _probabilities(n, rng):
             assert theory.radius_for_probability(n, p) == _radius_by_exact_sums(n, p), (n, p)
+
+
+def _probability_by_exact_sums(n: int, d: int) -> float:
+    count = sum(math.comb(n, k) for k in range(min(d, n) + 1)) if d >= 0 else 0
+    return float(Fraction(count, 2**n))  # Fraction -> float rounds correctly
+
+
+@nojit
+def test_activation_probability_fast_path_equals_the_exact_sums(monkeypatch):
+    from fastsdm.theory import _binomial
+
+    monkeypatch.setattr(_binomial, "EXACT_MAX_N", 0)  # the enclosure path for all n
+    rng = np.random.default_rng(5)
+    cases = [(n, d) for n in range(1, 60) for d in range(n + 1)]
+    cases += [(int(n), int(d)) for n in rng.integers(60, 3000, 12)
+              for d in {*rng.integers(0, n + 1, 12), 0, 1, n // 2 - 1, n // 2, n - 2, n - 1, n}]
+    for n, d in cases:
+        p = _probability_by_exact_sums(n, d)
+        q = _probability_by_exact_sums(n, n - 1 - d)  # 1 - p, exactly rounded
+        assert theory.activation_probability(n, d) == p, (n, d)
+        assert theory.expected_activated(n, d, 1e6) == 1e6 * p
+        assert theory.activated_std(n, d, 1e6) == math.sqrt(1e6 * p * q), (n, d)
+    # Both ends of the enclosure round alike except at a rounding boundary, where
+    # the exact integers decide: force that path (a wide interval) and compare.
+    monkeypatch.setattr(_binomial, "_widen", lambda lo, hi: (lo / 2, hi * 2))
+    for n, d in [(1601, 3), (1601, 700), (1601, 900), (1601, 1597), (2048, 1023)]:
+        assert theory.activation_probability(n, d) == _probability_by_exact_sums(n, d), (n, d)
+
+
+@nojit
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the hang guard")
+def test_activation_probability_answers_for_millions_of_bits():
+    # The exact big-integer sums took 13-16 s at n = 4e5 and 141 s at n = 1e6;
+    # the expected values are those sums' correctly rounded quotients.
+    previous = _hang_guard(60, "activation_probability")
+    try:
+        p6 = theory.activation_probability(10**6, 498455)
+        p5 = theory.activation_probability(4 * 10**5, 198000)
+        std = theory.activated_std(10**6, 498455, 10**6)
+        tiny = theory.activation_probability(10**8, 2)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert p6 == 0.00100414976341762
+    assert p5 == 1.282454510314399e-10
+    assert std == pytest.approx(math.sqrt(10**6 * p6 * (1 - p6)), rel=1e-15)
+    assert tiny == 0.0  # (1 + 10**8 + C(10**8, 2)) / 2**(10**8) underflows
 
 
 @nojit
