@@ -404,13 +404,26 @@ def normalise_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return y, zero
 
 
-def unit_vectors(array: np.ndarray, name: str) -> np.ndarray:
+#: ``|x·x − 1|`` of a float32 row rounded from an exact unit vector is at most
+#: ``2**-23 + 2**-48`` (each coordinate moves by at most ``2**-24`` of itself);
+#: :func:`unit_vectors` keeps such rows as they are, plus float64 rounding of
+#: the sum of squares (``dim * 2**-53``, added per row).
+UNIT_SQUARED_TOL = 2.0**-23 + 2.0**-47
+
+
+def unit_vectors(array: np.ndarray, name: str, keep_unit: bool = True) -> np.ndarray:
     """Real rows L2-normalised in float64 and rounded to float32, or raise.
 
     The vectors of :class:`fastsdm.ContinuousSDM` (addresses, keys and
     queries): rows are converted :data:`NORMALIZE_ROWS` at a time
     (integers beyond 2**53 round to the nearest float64 first), and the
     message lists the rows that hold NaN or infinity or are zero.
+
+    With ``keep_unit``, rows that are float32 values already of unit length
+    within float32 rounding (``|x·x − 1| <= UNIT_SQUARED_TOL + dim * 2**-53``)
+    are returned unchanged: normalising them again in float64 and rounding
+    back may move a coordinate by one ulp, and a query equal to an address
+    must stay equal to it (its cosine is then exactly 1).
     """
     n = array.shape[0]
     out = np.empty(array.shape, dtype=np.float32)
@@ -423,6 +436,12 @@ def unit_vectors(array: np.ndarray, name: str) -> np.ndarray:
         bad[start:stop] = ~np.isfinite(x).all(axis=1)
         x[bad[start:stop]] = 0.0
         unit, zero[start:stop] = normalise_rows(x)
+        if keep_unit:
+            with np.errstate(over="ignore", under="ignore"):  # such rows are not unit
+                off = np.abs(np.einsum("ij,ij->i", x, x) - 1.0)
+            rows = np.flatnonzero(off <= UNIT_SQUARED_TOL + x.shape[1] * 2.0**-53)
+            rows = rows[(x[rows].astype(np.float32) == x[rows]).all(axis=1)]  # float32 values
+            unit[rows] = x[rows]
         out[start:stop] = unit
     if bad.any():
         raise ValueError(f"{name} has NaN or infinite values in rows {list_rows(bad)}; "

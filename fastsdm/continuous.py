@@ -92,7 +92,8 @@ def generate_addresses(entropy, n_locations: int, dim: int, start: int = 0,
         rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(0, block)))
         gauss = rng.standard_normal((b1 - b0, dim), dtype=np.float32)
         lo, hi = max(start, b0), min(stop, b1)
-        out[lo - start : hi - start] = unit_vectors(gauss[lo - b0 : hi - b0], "addresses")
+        out[lo - start : hi - start] = unit_vectors(gauss[lo - b0 : hi - b0], "addresses",
+                                                  keep_unit=False)  # seeded: as before
     return out
 
 

@@ -159,10 +159,13 @@ def _finish(current: np.ndarray, single: bool, form, n_bits: int, steps, converg
 
 def _softmax_from_distances(h: np.ndarray, beta: float) -> np.ndarray:
     """Rows of ``softmax(β (n − 2h))`` for Hamming distances ``h`` (stable)."""
-    # β (n − 2h) − max = −2β (h − min h) <= 0: no overflow for any finite β.
+    # β (n − 2h) − max = −2β (h − min h) <= 0.  Scale by −β first, then by 2:
+    # −2β itself overflows to −inf for β > DBL_MAX / 2, and −inf · 0 would make
+    # the best entries NaN; −β · 0 is −0, and any overflow is −inf (weight 0).
     shifted = (h - h.min(axis=1, keepdims=True)).astype(np.float64)
     with np.errstate(over="ignore"):
-        shifted *= -2.0 * beta
+        shifted *= -beta
+        shifted *= 2.0
     weights = np.exp(shifted)
     weights /= weights.sum(axis=1, keepdims=True)  # >= 1 term equal to 1
     return weights
@@ -943,7 +946,8 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
         If an array is not real-valued or ``beta`` is not a number.
     ValueError
         If a shape is wrong, the widths differ, an array holds NaN/inf,
-        ``beta`` or ``tol`` is out of range.
+        ``beta`` or ``tol`` is out of range, or the dot products ``X ξ``
+        overflow float64.
 
     See Also
     --------
@@ -982,7 +986,12 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
     single = Q.ndim == 1
 
     def update(states):
-        scores = states @ X.T
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, with a fix
+            scores = states @ X.T
+        if not np.isfinite(scores).all():  # else inf − inf: silent NaN weights
+            raise ValueError("the dot products X·ξ of the patterns and the queries overflowed "
+                             "float64; rescale the queries and patterns (e.g. to unit length; "
+                             "β sets the sharpness)")
         with np.errstate(over="ignore"):
             shifted = beta * (scores - scores.max(axis=1, keepdims=True))
         w = np.exp(shifted)

@@ -547,6 +547,21 @@ def test_continuous_read_recalls_with_fitted_beta(d, rng):
 
 
 @nojit
+def test_continuous_read_fit_needs_a_radius_of_at_least_one_and_a_half(rng):
+    # round(0.4) = 0 went to fit_cap_beta unchecked: "fit_cap_beta needs ...
+    # d must be >= 2, got 0", an argument the user never passed.
+    K = rng.standard_normal((5, 9))
+    for radius in (0.4, 0, 1.49):
+        with pytest.raises(ValueError, match=rf"radius must be >= 1.5 for beta='fit', got "
+                                             rf"{float(radius)!r}.*round\(radius\)"):
+            continuous_pattern_read(K[0], K, radius=radius, beta="fit")
+    # 1.5 rounds to 2, the smallest fit (oracle: softmax over the cosines).
+    np.testing.assert_allclose(continuous_pattern_read(K, K, K, radius=1.5, beta="fit"),
+                               softmax_attention(K, K, K, theory.fit_cap_beta(9, 2),
+                                                 normalize=True), rtol=1e-12)
+
+
+@nojit
 def test_continuous_read_is_normalised_softmax_attention(rng):
     Q, K = rng.standard_normal((5, 16)), rng.standard_normal((30, 16))
     V = rng.standard_normal((30, 4))
@@ -807,7 +822,7 @@ ERRORS = {
         _bad_continuous(radius=-1.0, beta=2.0), ValueError, r"radius d must be in \[0, n\]"),
     "cont-fit-radius-small": (
         _bad_continuous(radius=1.0, beta="fit"),
-        ValueError, "fit_cap_beta needs at least two points"),
+        ValueError, r"radius must be >= 1.5 for beta='fit', got 1.0"),
     "cont-fit-missing": (
         _bad_continuous(radius=None, beta="fit"),
         ValueError, "radius is required"),

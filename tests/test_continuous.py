@@ -134,6 +134,44 @@ def test_radius_zero_finds_the_address_itself_and_radius_dim_everything(small_bl
 
 
 @kernel
+def test_every_address_activates_itself_at_radius_zero():
+    # Re-normalising a float32 unit vector in float64 and rounding back moved
+    # some rows by one ulp, so the query was no longer the address and its
+    # cosine was < 1: 14 of these 2000 addresses did not activate themselves.
+    mem = ContinuousSDM(3, 2000, radius=0, seed=0)
+    for queries in (mem.addresses, mem.addresses.astype(np.float64)):
+        indptr, indices = mem.activate(queries)
+        assert np.array_equal(indptr, np.arange(2001)) and np.array_equal(indices,
+                                                                          np.arange(2000))
+    assert mem.activate(mem.addresses[247])[1].tolist() == [247]
+    assert mem.activate(mem.addresses[[247] * 8])[1].tolist() == [247] * 8
+    # Given addresses that are already unit vectors are stored bit for bit.
+    again = ContinuousSDM(3, radius=0, addresses=mem.addresses)
+    assert np.array_equal(again.addresses.view(np.uint32), mem.addresses.view(np.uint32))
+
+
+@nojit
+def test_unit_vectors_keep_rows_that_are_already_unit(rng):
+    x = unit32(rng.standard_normal((4000, 3)))
+    moved = (unit32(x) != x).any(axis=1)
+    assert moved.any()  # the rows the rule is for (the oracle renormalises them)
+    assert np.array_equal(unit_vectors(x, "x"), x)
+    assert np.array_equal(unit_vectors(x.astype(np.float64), "x"), x)
+    # Seeded addresses are generated as before: normalised, nothing kept.
+    gauss = np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float32)
+    assert np.array_equal(unit_vectors(gauss, "g", keep_unit=False), unit32(gauss))
+    # Only rows within float32 rounding of unit length are kept; others are
+    # normalised (and float64 values that are not float32 are rounded).
+    off = np.array([[1.0, 2.0**-11], [1.0, 2.0**-12], [0.6 + 1e-12, 0.8]])
+    sq = (off * off).sum(axis=1) - 1
+    assert sq[0] > 2.0**-23 and abs(sq[1]) <= 2.0**-23
+    u = unit_vectors(off, "x")
+    assert np.array_equal(u[0], unit32(off[0])[0]) and not np.array_equal(u[0], off[0])
+    assert np.array_equal(u[1], off[1].astype(np.float32))
+    assert np.array_equal(u[2], unit32(off[2])[0])
+
+
+@kernel
 @nojit
 def test_cosine_exactly_at_the_threshold_is_active(rng):
     # Thresholds equal to a cosine (and one float above) exercise the exact

@@ -513,6 +513,30 @@ def test_modern_large_beta_retrieves_the_nearest_pattern():
     assert (out == patterns[nearest[unique]]).all()
 
 
+@pytest.mark.parametrize("beta", [1e308, np.finfo(np.float64).max])
+def test_modern_huge_finite_beta_is_the_argmax_limit(beta):
+    # β > DBL_MAX / 2: −2β overflowed to −inf, and −inf · 0 made the best
+    # weights NaN (the read then came out all zeros).  The limit β → ∞ is a
+    # uniform weight over the nearest patterns (oracle: np.bitwise_count).
+    n = 70
+    patterns = fastsdm.random_addresses(9, n, seed=3)
+    patterns[4] = patterns[1]  # a tie at the minimum for queries near pattern 1
+    queries = np.concatenate([fastsdm.flip_bits(patterns[[0, 1, 6]], n, 3, seed=4),
+                              patterns[[2]]])
+    d = np.bitwise_count(queries[:, None, :] ^ patterns[None, :, :]).sum(axis=-1)
+    best = d == d.min(axis=1, keepdims=True)
+    expected = best / best.sum(axis=1, keepdims=True)
+    net = ModernHopfield(n, beta=beta)
+    net.write(patterns)
+    assert (net.weights(queries) == expected).all()
+    assert (net.read(queries) == patterns[d.argmin(axis=1)]).all()
+    # The report's case.
+    small = ModernHopfield(4, beta=beta)
+    small.write([[1, 1, 1, 1], [0, 0, 0, 0]])
+    assert small.weights([1, 1, 1, 0]).tolist() == [1.0, 0.0]
+    assert small.read([1, 1, 1, 0]).tolist() == [1, 1, 1, 1]
+
+
 def test_modern_blocks_do_not_change_the_result(monkeypatch):
     n = 100
     patterns = fastsdm.random_addresses(50, n, seed=1)
@@ -643,6 +667,17 @@ def test_modern_retrieve_bad_arguments():
         modern_retrieve([1, 0, 0], X, math.inf)
     with pytest.raises(ValueError, match=r"iterations must be in \[1, inf\]"):
         modern_retrieve([1, 0, 0], X, 1.0, iterations=0)
+
+
+@pytest.mark.parametrize("iterations", [1, 3])
+def test_modern_retrieve_refuses_overflowing_dot_products(iterations):
+    # They gave silent NaN (inf − inf in the softmax), as softmax_attention refuses them.
+    X = [[1e200, 1e200], [1.0, 0.0]]
+    with pytest.raises(ValueError, match=r"dot products X·ξ .* overflowed float64; rescale"):
+        modern_retrieve([1e200, 1e200], X, beta=1.0, iterations=iterations)
+    with pytest.raises(ValueError, match="overflowed float64"):
+        modern_retrieve([[1.0, 0.0], [-1e200, 1e200]], X, beta=1.0, iterations=iterations,
+                        return_info=True)
 
 
 # ---------------------------------------------------------------------------

@@ -160,9 +160,49 @@ def test_log_versions_match_exact_integers(n):
                      *range(0, n + 1, max(1, n // 25))}):
         exact = theory.intersection(n, d, h)
         expected = np.array([exact_log(v) for v in exact])
-        np.testing.assert_allclose(theory.log_intersection(n, d, h), expected, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(theory.log_intersection(n, d, h), expected, rtol=1e-14, atol=0)
         assert theory.log_ball_size(n, d) == pytest.approx(
-            math.log(theory.ball_size(n, d)), rel=1e-12, abs=0)
+            math.log(theory.ball_size(n, d)), rel=5e-16, abs=0)
+
+
+def _hang_guard(seconds: int, what: str):
+    def hang(*_):
+        raise TimeoutError(f"{what} did not return within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
+    return previous
+
+
+@nojit
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the hang guard")
+def test_log_ball_size_and_log_intersection_are_accurate_for_huge_n():
+    # lgamma differences of size n log n lost up to 6.5e-10 relative (n = 1e7) and
+    # each call built an O(n) table (n = 1e8: 24 s, then MemoryError under 3 GB).
+    # Oracle: math.log of the exact integers (ball sums, and the lune tail
+    # I(h) = Σ_{k >= ceil(h/2)} C(2k, k) C(n - 2k - 1, d - k) for 2d < n).
+    def lune(n, d, h):
+        return sum(math.comb(2 * k, k) * math.comb(n - 2 * k - 1, d - k)
+                   for k in range((h + 1) // 2, d + 1))
+
+    previous = _hang_guard(30, "log_ball_size / log_intersection")
+    try:
+        balls = [(n, d, theory.log_ball_size(n, d))
+                 for n, d in [(10**6, 3), (10**7, 2), (10**8, 2), (10**6, 200), (4097, 2048),
+                              (20001, 10000), (20000, 10100), (5000, 1700)]]
+        meets = [(n, d, h, theory.log_intersection(n, d, h))
+                 for n, d in [(4096, 1), (10**6, 3), (10**7, 2), (10**8, 2), (10**6, 40)]
+                 for h in range(2 * d + 1)]
+        wide = theory.log_intersection(30001, 15000, np.array([29000, 29500, 29999, 30000]))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    for n, d, value in balls:
+        assert value == pytest.approx(math.log(theory.ball_size(n, d)), rel=5e-16, abs=0), (n, d)
+    for n, d, h, value in meets:
+        assert value == pytest.approx(math.log(lune(n, d, h)), rel=1e-15, abs=0), (n, d, h)
+    expected = [math.log(lune(30001, 15000, h)) for h in (29000, 29500, 29999, 30000)]
+    np.testing.assert_allclose(wide, expected, rtol=1e-14, atol=0)
 
 
 @pytest.mark.slow
@@ -354,6 +394,27 @@ def test_snr_optimum():
 
 
 @nojit
+@pytest.mark.parametrize(("r", "m"), [(1, 0.1), (0.5, 0.999), (1, 0.5), (3, 0.05)])
+def test_snr_optimum_is_clipped_to_one(r, m):
+    # For 2 m r <= 1, (2 m r)^(-1/3) >= 1 was returned as is (1.71 for r = 1,
+    # m = 0.1) and optimal_radius then refused "p ... got 1.71".  Oracle: the
+    # exact SNR² = p r / (1 + p m + p³ m r) in Fractions increases on (0, 1].
+    assert theory.optimal_probability(r, m) == 1.0
+    R, M = Fraction(r), Fraction(m)
+    ps = [Fraction(k, 64) for k in range(1, 65)]
+    snr2 = [p * R / (1 + p * M + p**3 * M * R) for p in ps]
+    assert all(a < b for a, b in itertools.pairwise(snr2))
+    n = 64
+    assert theory.optimal_radius(n, r, m) == n  # p = 1: every location
+    # argmax: the exact SNR over the integer radii is largest at d = n.
+    exact = [Fraction(sum(math.comb(n, k) for k in range(d + 1)), 2**n) for d in range(n + 1)]
+    scores = [p * R / (1 + p * M + p**3 * M * R) for p in exact]
+    assert scores.index(max(scores)) == n
+    if 2 * m * r < 0.5:  # at 2 m r = 1 the SNR is flat at p = 1: float ties elsewhere
+        assert n in theory.optimal_radius(n, r, m, rounding="argmax", return_all=True)
+
+
+@nojit
 def test_memory_optimum():
     n, r = 64, 2.0**64
     z = statistics.NormalDist().inv_cdf(0.5 ** (1 / n))
@@ -531,6 +592,49 @@ def test_heteroassociative_bit_error_tracks_the_simulated_memory():
     assert model == pytest.approx(simulated, rel=0.15)
     paper = theory.bit_error_probability(n, d, N, m, x, model="paper")
     assert paper != pytest.approx(simulated, rel=0.15)
+
+
+@nojit
+@pytest.mark.parametrize("model", ["autoassociative", "heteroassociative"])
+def test_read_models_refuse_locations_whose_moments_overflow(model):
+    # r >~ 1e154 made E[S²] overflow: a raw "OverflowError: math range error".
+    n, d, m = 64, 15, 1024
+    calls = (lambda r: theory.critical_distance(n, d, r, m, model=model),
+             lambda r: theory.read_statistics(n, d, r, m, model=model),
+             lambda r: theory.bit_error_probability(n, d, r, m, 3, model=model),
+             lambda r: theory.exact_recall_probability(n, d, r, m, 3, model=model))
+    for call in calls:
+        with pytest.raises(ValueError, match=rf"n_locations=1e\+200 with n_patterns=1024 is too "
+                                             rf"large for model='{model}'.*overflows float64; "
+                                             r"pass n_locations at most about"):
+            call(1e200)
+    # The limit named: (m - 1) E[S(h)²] = DBL_MAX / 64, E over h ~ Bin(n, 1/2), with
+    # S(h) = r I(h) / 2^n from exact integer intersections.
+    with pytest.raises(ValueError) as info:
+        calls[0](1e200)
+    stated = float(info.value.args[0].split("at most about ")[1].split()[0])
+    mean_square = sum(Fraction(math.comb(n, h) * double_sum_intersection(n, d, h) ** 2)
+                      for h in range(n + 1)) / Fraction(2) ** (3 * n)
+    log_ms = math.log(mean_square.numerator) - math.log(mean_square.denominator)
+    limit = math.exp(0.5 * (math.log(np.finfo(np.float64).max / 64) - math.log(m - 1) - log_ms))
+    assert stated == pytest.approx(limit, rel=2e-3)  # the message rounds to 3 digits
+    for call in calls:  # just below the limit: finite answers
+        result = call(0.99 * limit)
+        values = result.curve[1] if hasattr(result, "curve") else (
+            result.crosstalk_var if hasattr(result, "crosstalk_var") else result)
+        assert np.isfinite(values).all()
+    assert theory.critical_distance(n, d, 1e160, m, model=model).distance == 20 - 2 * (
+        model == "heteroassociative")
+    # One pattern has no crosstalk: any number of locations answers.
+    stats = theory.read_statistics(n, d, 1e308, 1, model=model)
+    assert stats.crosstalk_var == 0.0 and stats.bias == 0.0
+    assert theory.critical_distance(n, d, 1e308, 1, model=model).distance == 2 * d
+    # The paper model is in log space and still answers.
+    assert theory.critical_distance(n, d, 1e200, m, model="paper").distance == 30
+    if model == "autoassociative":  # its self-bias and covariances grow like m²
+        with pytest.raises(ValueError, match=r"n_patterns=1e\+300 is too large for "
+                                             r"model='autoassociative' with n_locations=1e\+06"):
+            theory.critical_distance(n, d, 1e6, 1e300, model=model)
 
 
 @nojit
@@ -931,6 +1035,53 @@ def test_radius_for_probability_fast_path_equals_the_exact_sums(monkeypatch):
             assert theory.radius_for_probability(n, p) == _radius_by_exact_sums(n, p), (n, p)
 
 
+def _probability_by_exact_sums(n: int, d: int) -> float:
+    count = sum(math.comb(n, k) for k in range(min(d, n) + 1)) if d >= 0 else 0
+    return float(Fraction(count, 2**n))  # Fraction -> float rounds correctly
+
+
+@nojit
+def test_activation_probability_fast_path_equals_the_exact_sums(monkeypatch):
+    from fastsdm.theory import _binomial
+
+    monkeypatch.setattr(_binomial, "EXACT_MAX_N", 0)  # the enclosure path for all n
+    rng = np.random.default_rng(5)
+    cases = [(n, d) for n in range(1, 60) for d in range(n + 1)]
+    cases += [(int(n), int(d)) for n in rng.integers(60, 3000, 12)
+              for d in {*rng.integers(0, n + 1, 12), 0, 1, n // 2 - 1, n // 2, n - 2, n - 1, n}]
+    for n, d in cases:
+        p = _probability_by_exact_sums(n, d)
+        q = _probability_by_exact_sums(n, n - 1 - d)  # 1 - p, exactly rounded
+        assert theory.activation_probability(n, d) == p, (n, d)
+        assert theory.expected_activated(n, d, 1e6) == 1e6 * p
+        assert theory.activated_std(n, d, 1e6) == math.sqrt(1e6 * p * q), (n, d)
+    # Both ends of the enclosure round alike except at a rounding boundary, where
+    # the exact integers decide: force that path (a wide interval) and compare.
+    monkeypatch.setattr(_binomial, "_widen", lambda lo, hi: (lo / 2, hi * 2))
+    for n, d in [(1601, 3), (1601, 700), (1601, 900), (1601, 1597), (2048, 1023)]:
+        assert theory.activation_probability(n, d) == _probability_by_exact_sums(n, d), (n, d)
+
+
+@nojit
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the hang guard")
+def test_activation_probability_answers_for_millions_of_bits():
+    # The exact big-integer sums took 13-16 s at n = 4e5 and 141 s at n = 1e6;
+    # the expected values are those sums' correctly rounded quotients.
+    previous = _hang_guard(60, "activation_probability")
+    try:
+        p6 = theory.activation_probability(10**6, 498455)
+        p5 = theory.activation_probability(4 * 10**5, 198000)
+        std = theory.activated_std(10**6, 498455, 10**6)
+        tiny = theory.activation_probability(10**8, 2)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert p6 == 0.00100414976341762
+    assert p5 == 1.282454510314399e-10
+    assert std == pytest.approx(math.sqrt(10**6 * p6 * (1 - p6)), rel=1e-15)
+    assert tiny == 0.0  # (1 + 10**8 + C(10**8, 2)) / 2**(10**8) underflows
+
+
 @nojit
 @pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="needs SIGALRM for the hang guard")
 def test_radius_for_probability_answers_for_millions_of_bits():
@@ -988,6 +1139,20 @@ def test_jaeckels_design_is_part_of_the_theory():
     # Its h_max default is the ball radius of the same activation probability.
     assert theory.hyperplane_fit_beta(64, 10) == theory.hyperplane_fit_beta(
         64, 10, theory.radius_for_probability(64, 2.0**-10))
+
+
+@nojit
+@pytest.mark.parametrize(("n", "k"), [(2000, 1100), (2000, 1074), (1500, 1400), (64, 10)])
+def test_hyperplane_fit_beta_default_for_tiny_activation_probabilities(n, k):
+    # 2**-k as a float underflowed to 0.0 for k > 1074 and the default h_max
+    # failed with "p must be a probability ..., got 0.0".  Oracle: the smallest
+    # d with 2**k * #ball(n, d) >= 2**n, in exact integers.
+    ball, d = 0, -1
+    while (ball << k) < (1 << n):
+        d += 1
+        ball += math.comb(n, d)
+    h_max = min(max(2, d), n - k + 1)
+    assert theory.hyperplane_fit_beta(n, k) == theory.hyperplane_fit_beta(n, k, h_max)
 
 
 @nojit

@@ -248,6 +248,11 @@ def _cosine_weigher(n: int, radius, beta):
         radius = check_radius(radius, n, real=True)
         if beta is None:
             return lambda cos: cap_weights(n, radius, cos)
+        if round(radius) < 2:
+            raise ValueError(f"radius must be >= 1.5 for beta='fit', got {radius!r}: the fit "
+                             "theory.fit_cap_beta(dim, round(radius)) needs the points h = "
+                             "0..round(radius)-1, at least two; pass radius >= 1.5, beta=None "
+                             "for the cap weights themselves, or a numeric beta")
         beta = fit_cap_beta(n, round(radius))
     elif radius is not None:
         check_radius(radius, n, real=True)
@@ -277,7 +282,8 @@ def continuous_pattern_read(queries: npt.ArrayLike, keys: npt.ArrayLike,
         Radius in bit units, in ``[0, dim]``: a neuron at ``a`` is activated by
         ``x`` when ``cos(x, a) >= 1 − 2·radius/dim``, as in
         :class:`fastsdm.ContinuousSDM`. Required for cap weights
-        (``beta=None``) and ``beta="fit"``; only validated when ``beta`` is a number.
+        (``beta=None``) and ``beta="fit"`` (then ``>= 1.5``, so that
+        ``round(radius) >= 2``); only validated when ``beta`` is a number.
     dim : int, optional
         Dimension used for the cap geometry, ``>= 2`` (default: the vectors'
         width ``d``); the ``dim`` of :class:`fastsdm.ContinuousSDM`.

@@ -31,7 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["quantile"]
+__all__ = ["quantile", "probability", "log_ball"]
 
 #: Up to this n the exact integer sums are fast (milliseconds) and are used.
 EXACT_MAX_N = 1500
@@ -248,3 +248,83 @@ def quantile(n: int, target: Fraction) -> int:
     while d > 0 and compare(n, d - 1, target) >= 0:
         d -= 1
     return d
+
+
+# -- correctly rounded values ------------------------------------------------------------
+
+
+def _exact_count(n: int, d: int) -> int:
+    """``|O_n(d)|`` for ``0 <= d < n``, summing the shorter side (the other by complement)."""
+    if 2 * d < n:
+        total = term = 1
+        for k in range(d):
+            term = term * (n - k) // (k + 1)
+            total += term
+        return total
+    return (1 << n) - _exact_count(n, n - 1 - d)
+
+
+def _widen(lo: Decimal, hi: Decimal) -> tuple[Decimal, Decimal]:
+    """``(lo, hi)`` moved outwards by two units of the 60-digit precision (one rounding)."""
+    slack = 2 * Decimal(10) ** (1 - _DIGITS)
+    return lo - abs(lo) * slack, hi + abs(hi) * slack
+
+
+def probability(n: int, d: int) -> float:
+    """``P(Bin(n, 1/2) <= d)``, correctly rounded to float64, for any ``n``.
+
+    Beyond :data:`EXACT_MAX_N`, the enclosure of ``log P`` (error ~1e-40)
+    is exponentiated at 60 digits; when both ends round to the same double
+    that double is the correctly rounded value, otherwise (``P`` within
+    ~1e-40 of a rounding boundary) the exact integer quotient decides.
+    """
+    if d < 0:
+        return 0.0
+    if d >= n:
+        return 1.0
+    if 2 * d == n - 1:
+        return 0.5
+    if n <= EXACT_MAX_N:
+        return _exact_count(n, d) / (1 << n)
+    lower = 2 * d < n - 1
+    lo, hi = _log_lower_enclosure(n, d if lower else n - 1 - d)
+    with localcontext() as ctx:
+        ctx.prec = _DIGITS
+        if lower:
+            if hi < -746:  # P < 2**-1076: rounds to 0.0
+                return 0.0
+            a, b = _widen(lo.exp(), hi.exp())
+        else:
+            if hi < -200:  # 1 - P < 1e-86: rounds to 1.0
+                return 1.0
+            q_lo, q_hi = _widen(lo.exp(), hi.exp())
+            a, b = _widen(1 - q_hi, 1 - q_lo)
+    fa, fb = float(a), float(b)  # float(Decimal) rounds correctly
+    if fa == fb:
+        return fa
+    return _exact_count(n, d) / (1 << n)  # int / int rounds correctly
+
+
+def log_ball(n: int, d: int) -> float:
+    """``log |O_n(d)|`` within an ulp or so, for ``0 <= d < n`` (no O(n) table).
+
+    Up to :data:`EXACT_MAX_N` the log of the exact integer; beyond, the
+    enclosure of ``log P(Bin(n, 1/2) <= d)`` plus ``n log 2`` at 60 digits.
+    """
+    if n <= EXACT_MAX_N or (2 * d < n and d < 16):  # exact integers are cheap
+        return math.log(_exact_count(n, d))
+    if 2 * d == n - 1:
+        with localcontext() as ctx:
+            ctx.prec = _DIGITS
+            return float((n - 1) * Decimal(2).ln())
+    lower = 2 * d < n - 1
+    lo, hi = _log_lower_enclosure(n, d if lower else n - 1 - d)
+    with localcontext() as ctx:
+        ctx.prec = _DIGITS
+        ln2n = n * Decimal(2).ln()
+        if lower:
+            return float((lo + hi) / 2 + ln2n)
+        if hi < -200:  # log(1 - Q) = -Q within 1e-86: below any double's precision here
+            return float(ln2n)
+        return float((1 - ((lo + hi) / 2).exp()).ln() + ln2n)
+

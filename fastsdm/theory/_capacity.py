@@ -249,7 +249,9 @@ def optimal_probability(
     -------
     float
         ``p* = (2 m r)^(-1/3)`` for ``"snr"``; for ``"memory"`` the positive root of
-        ``−2r²p³ + 3r p² z² + z² = 0``, clipped to 1.
+        ``−2r²p³ + 3r p² z² + z² = 0``.  Both are clipped to 1: for ``"snr"``
+        with ``2 m r < 1`` the SNR increases with ``p`` on all of ``(0, 1]``, so
+        ``p = 1`` (every location, radius ``n``) is the optimum.
 
     Raises
     ------
@@ -297,7 +299,9 @@ def optimal_probability(
                 "pass the number of stored patterns, e.g. n_patterns=10_000"
             )
         m = check_positive(n_patterns, "n_patterns")
-        return math.exp(-(math.log(2.0) + math.log(m) + math.log(r)) / 3.0)
+        # SNR² = p r / (1 + p m + p³ m r) increases while 2 m r p³ < 1: for
+        # 2 m r < 1 it increases on all of (0, 1], so the optimum is p = 1.
+        return min(1.0, math.exp(-(math.log(2.0) + math.log(m) + math.log(r)) / 3.0))
     if z is None and n is None:
         raise ValueError(
             "criterion='memory' needs n (to derive z from p_whole) or z, got neither; "

@@ -522,7 +522,8 @@ def hyperplane_fit_beta(n: int, k: int, h_max: int | None = None,
         raise ValueError(f"hyperplane_fit_beta needs k in [1, n - 1] = [1, {n - 1}], got {k}; "
                          "k = 0 gives flat weights (no decay) and k = n none beyond h = 0")
     if h_max is None:
-        h_max = min(max(2, radius_for_probability(n, math.ldexp(1.0, -k))), n - k + 1)
+        # Fraction: 2**-k underflows to 0.0 as a float for k > 1074.
+        h_max = min(max(2, radius_for_probability(n, Fraction(1, 1 << k))), n - k + 1)
     h_max = check_int(h_max, "h_max", 2, n - k + 1,
                       expected=f"in [2, n - k + 1] = [2, {n - k + 1}]",
                       hint="the weights vanish beyond h = n - k")

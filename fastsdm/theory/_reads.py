@@ -140,10 +140,12 @@ def _read_moments(n: int, d: int, r: float, m: float, model: str) -> ReadStatist
     # Crosstalk of one other word μ at the binomial distance h from the cue:
     # E[c_μ²] = S(h) + S(h)²(1 − 1/N), averaged over h ~ Bin(n, 1/2).
     log_w = _log_binomial_weights(n)
-    mean_s = math.exp(logsumexp(log_w + log_s))  # = N p(d)² exactly
-    mean_s2 = math.exp(logsumexp(log_w + 2.0 * log_s))
-    per_word = mean_s + mean_s2 * (1.0 - 1.0 / r)
     others = max(m - 1.0, 0.0)
+    log_mean_s2 = logsumexp(log_w + 2.0 * log_s) if others > 0.0 else -math.inf  # no crosstalk
+    _check_moments_fit(log_mean_s2 + math.log(max(others, 1.0)), r, m, model)
+    mean_s = math.exp(logsumexp(log_w + log_s))  # = N p(d)² exactly
+    mean_s2 = math.exp(log_mean_s2)
+    per_word = mean_s + mean_s2 * (1.0 - 1.0 / r)
     if model == "heteroassociative":
         return ReadStatistics(x, s, signal_var, 0.0, others * per_word, zeros, zeros.copy(),
                               model)
@@ -159,13 +161,46 @@ def _read_moments(n: int, d: int, r: float, m: float, model: str) -> ReadStatist
     p = math.exp(log_ball_size(n, d) - n * LOG2)
     # The words share the locations: Cov(c_μ y^μ, c_ν y^ν) = Var_L(κ Σ_{i∈A(q)} ã_ij q̃_j).
     shared = others * max(m - 2.0, 0.0) * math.exp(log_r + 2.0 * log_kappa) * (p - kappa**2)
-    crosstalk = others * (per_word - word_bias**2) + shared
+    # (word_bias² <= per_word, a mean square: it fits whenever the crosstalk does.)
+    crosstalk = others * (per_word - word_bias**2) + shared if others > 0.0 else 0.0
     # Cov(c, Z_j) = (m − 1) κ N (J(x)/2^n − κ I(x)/2^n) on a right bit, −(m − 1) κ² S on a
     # flipped one (J = 0 there: the intersection is symmetric in the two centres).
     log_j = _log_agreeing_overlap(n, d)
     cov_correct = others * kappa * (np.exp(log_r - n * LOG2 + log_j) - kappa * s)
     cov_flipped = -others * kappa**2 * s
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked here
+        # _bit_errors adds the variances and covariances, and divides Cov² by Var c.
+        sums = signal_var + crosstalk + 2.0 * np.abs(cov_correct) + abs(bias)
+        regression = cov_correct * (cov_correct / np.where(signal_var > 0.0, signal_var, 1.0))
+    if not (np.isfinite(sums).all() and np.isfinite(regression).all()):
+        # E[S²] fits (checked above), so the patterns' count made the moments overflow.
+        raise ValueError(
+            f"n_patterns={m:g} is too large for model={model!r} with n_locations={r:g}: the "
+            "moments of one read (crosstalk and self-bias, which grow like n_patterns²) "
+            "overflow float64; pass fewer patterns, or use model='paper', which is computed "
+            "in log space"
+        )
     return ReadStatistics(x, s, signal_var, bias, crosstalk, cov_correct, cov_flipped, model)
+
+
+#: The moments of one read must stay this far below the float64 maximum, so that
+#: the sums of a few of them in _bit_errors cannot overflow either.
+_LOG_MOMENT_LIMIT = math.log(np.finfo(np.float64).max) - math.log(64.0)
+
+
+def _check_moments_fit(log_moment: float, r: float, m: float, model: str) -> None:
+    """Refuse a read whose crosstalk variance (``log_moment``) overflows float64."""
+    if log_moment <= _LOG_MOMENT_LIMIT:
+        return
+    # The crosstalk variance (m − 1)·E[S(h)²] grows like n_locations².
+    r_max = r * math.exp(0.5 * (_LOG_MOMENT_LIMIT - log_moment))
+    raise ValueError(
+        f"n_locations={r:g} with n_patterns={m:g} is too large for model={model!r}: "
+        f"its crosstalk variance, about (n_patterns - 1)·E[S²] (S: locations shared by "
+        f"two words, ~ n_locations·p), overflows float64; pass n_locations at most about "
+        f"{r_max:.3g} for this n_patterns (fewer patterns also help), or use model='paper', "
+        f"which is computed in log space"
+    )
 
 
 @jit
