@@ -373,7 +373,7 @@ def test_copies_taken_during_writes_hold_whole_writes(clone):
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        for _ in range(60):
+        for _ in range(20):
             k = np.unique(clone(mem).counters[touched] / once[touched])
             assert k.size == 1, f"a copy holds part of a write: {k[:5]}"
     finally:
