@@ -542,16 +542,17 @@ class Directory:
         (Opened without blocking: a FIFO planted in a memory's directory
         would otherwise hang the load.)
         """
+        where = {} if self.fd is None else {"dir_fd": self.fd}
+
         def opener(n, flags):
-            fd = os.open(n, flags | getattr(os, "O_NONBLOCK", 0), **dir_fd)
+            fd = os.open(n, flags | getattr(os, "O_NONBLOCK", 0), **where)
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 os.close(fd)
                 raise ValueError(f"{self.path / name} is not a regular file; the memory is "
                                  "corrupt or is not a fastsdm memory")
             return fd
 
-        dir_fd = {} if self.fd is None else {"dir_fd": self.fd}
-        return open(name if self.fd is not None else self.path / name, mode, opener=opener)
+        return open(self.path / name if self.fd is None else name, mode, opener=opener)
 
     def replace_file(self, name: str, data: bytes) -> None:
         """Replace ``name`` atomically (temporary file, fsync, rename, fsync)."""
