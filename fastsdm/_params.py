@@ -323,11 +323,11 @@ class SDMParams:
         if n_locations is None:
             raise TypeError("SDM needs n_locations (or explicit addresses=)")
         n_locations = check_int(n_locations, "n_locations", min_locations, hint=locations_hint)
-        n_data_bits = n_bits if n_data_bits is None else check_int(n_data_bits, "n_data_bits", 1)
+        n_data_bits = n_bits if n_data_bits is None else check_int(n_data_bits, "n_value_bits", 1)
         counter_dtype = check_counter_dtype(counter_dtype)
         ties = check_choice(ties, "ties", TIE_POLICIES)
         if ties == "keep" and n_data_bits != n_bits:
-            raise ValueError("ties='keep' keeps the query's bit and needs n_data_bits == n_bits "
+            raise ValueError("ties='keep' keeps the query's bit and needs n_value_bits == n_bits "
                              f"(got {n_data_bits} != {n_bits}); choose 'random', "
                              "'zero' or 'one' for a heteroassociative memory")
         radius, k_nearest, selected, required = _sdm_activation(

@@ -346,7 +346,7 @@ class SDM:
                else f"k_nearest={self.k_nearest}" if self.activation == "k_nearest"
                else f"activation='hyperplane', selected={self.selected}, "
                     f"required='{self.required}'")
-        data = "" if self.n_data_bits == self.n_bits else f", n_data_bits={self.n_data_bits}"
+        data = "" if self.n_data_bits == self.n_bits else f", n_value_bits={self.n_data_bits}"
         kappa = "" if self.kappa is None else f", kappa={self.kappa}"
         return (f"SDM(n_bits={self.n_bits}, n_locations={self.n_locations}, {act}{data}, "
                 f"counter_dtype='{self.counter_dtype}', ties='{self.ties}'{kappa}, "

@@ -531,3 +531,9 @@ def test_one_vocabulary_with_the_older_spellings_still_accepted():
         new.write(keys, values=values, data=values)
     with pytest.raises(TypeError, match="got both n_value_bits= and n_data_bits="):
         fastsdm.SDM(40, 300, radius=16, n_value_bits=24, n_data_bits=24)
+    # The messages and the repr speak the current vocabulary.
+    assert "n_value_bits=24" in repr(new) and "n_data_bits" not in repr(new)
+    with pytest.raises(ValueError, match=r"n_value_bits must be in \[1, inf\]"):
+        fastsdm.SDM(40, 300, radius=16, n_value_bits=0)
+    with pytest.raises(ValueError, match="needs n_value_bits == n_bits"):
+        fastsdm.SDM(40, 300, radius=16, n_value_bits=24, ties="keep")

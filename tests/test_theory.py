@@ -594,6 +594,32 @@ def test_heteroassociative_bit_error_tracks_the_simulated_memory():
     assert paper != pytest.approx(simulated, rel=0.15)
 
 
+def test_at_light_loads_the_model_gets_the_mean_loss_but_not_its_lumpy_shape():
+    # docs/theory.rst, "Where it is exact and where it approximates": n = 256,
+    # N = 10^5, d = 103, m = 20, x = 64.  Over many memories the simulated
+    # mean distance after one read matches the model's n * p_err, but few
+    # words share locations with the cue, so the crosstalk is lumpy: most
+    # reads are exact (more than the normal model's exact-recall probability)
+    # and a few lose tens of bits.
+    import fastsdm
+
+    n, d, N, m, x = 256, 103, 100_000, 20, 64
+    distances = []
+    for seed in range(8):
+        mem = fastsdm.SDM(n, N, radius=d, seed=seed)
+        keys = fastsdm.random_addresses(m, n, seed=1000 + seed)
+        mem.write(keys)
+        for repeat in range(5):
+            cues = fastsdm.flip_bits(keys, n, x, seed=100 * seed + repeat)
+            distances.append(np.bitwise_count(mem.read(cues) ^ keys).sum(axis=1))
+    distances = np.concatenate(distances)
+    mean_loss = n * theory.bit_error_probability(n, d, N, m, x)
+    assert abs(distances.mean() - mean_loss) < 1.5, (distances.mean(), mean_loss)
+    exact = theory.exact_recall_probability(n, d, N, m, x)
+    assert np.mean(distances == 0) > exact + 0.1, (np.mean(distances == 0), exact)
+    assert np.percentile(distances, 99) > 10 * mean_loss
+
+
 @nojit
 @pytest.mark.parametrize("model", ["autoassociative", "heteroassociative"])
 def test_read_models_refuse_locations_whose_moments_overflow(model):

@@ -119,7 +119,7 @@ class ShardedSDM:
     radius, activation_probability, k_nearest :
         The activation rule, exactly one of them, as for :class:`fastsdm.SDM`.
         ``k_nearest`` costs two rounds per batch (see Notes).
-    n_data_bits, counter_dtype, ties, seed :
+    n_value_bits, counter_dtype, ties, seed :
         As for :class:`fastsdm.SDM`.
     n_shards : int
         Number of shards, in ``[1, n_locations]``: shard ``i`` holds locations
@@ -453,7 +453,7 @@ class ShardedSDM:
     def __repr__(self) -> str:
         act = (f"radius={self.radius}" if self.k_nearest is None
                else f"k_nearest={self.k_nearest}")
-        data = "" if self.n_data_bits == self.n_bits else f", n_data_bits={self.n_data_bits}"
+        data = "" if self.n_data_bits == self.n_bits else f", n_value_bits={self.n_data_bits}"
         state = ("lost" if self._lost is not None else "closed" if not self._actors
                  else f"{len(set(self.workers))} workers")
         return (f"ShardedSDM(n_bits={self.n_bits}, n_locations={self.n_locations}, {act}{data}, "
