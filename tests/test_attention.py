@@ -981,3 +981,18 @@ def test_effective_beta_fit_recovers_a_planted_beta_through_varying_norms(rng):
     noisy = attention.effective_beta(beta * qh, kh * norms[:, None], scale=1.0, method="fit")
     assert noisy.beta == pytest.approx(beta * norms.mean(), rel=0.15)
     assert np.all(np.isfinite(noisy.per_query))
+
+
+def test_a_fitted_beta_of_zero_reads_with_equal_weights():
+    # For radii near n the intersections are flat to double precision and
+    # fit_beta is exactly 0 (n = 64: d >= 60).  beta="fit" used to refuse
+    # "beta must be positive, got 0.0", a β the caller never gave; the β → 0
+    # limit is equal weights, which is what the SDM weights are at d = n.
+    assert theory.fit_beta(64, 62) == 0.0
+    patterns = fastsdm.random_addresses(5, 64, seed=0)  # odd: no zero sums
+    cues = fastsdm.flip_bits(patterns, 64, 3, seed=1)
+    fitted = sdm_pattern_read(cues, patterns, n_bits=64, radius=62, beta="fit")
+    # Equal weights: every cue reads the bitwise majority of the five patterns.
+    majority = fastsdm.pack_bits(fastsdm.unpack_bits(patterns, 64).sum(axis=0) >= 3)
+    assert np.array_equal(fitted, np.repeat(majority[None], 5, axis=0))
+    assert np.array_equal(fitted, sdm_pattern_read(cues, patterns, n_bits=64, radius=64))

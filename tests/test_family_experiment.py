@@ -174,6 +174,15 @@ def test_model_subset_and_synchronous_hopfield():
                               models="modern_hopfield", modern_beta=0.5)[0]["modern_beta"] == 0.5
 
 
+def test_the_attention_model_runs_at_radii_whose_fitted_beta_is_zero():
+    # fit_beta(64, 62) == 0: the attention reads used to fail there, after the
+    # SDM rows had run; they read with equal weights (the β → 0 limit).
+    rows = fe.family_capacity(**{**SMALL, "n_bits": 64, "radius": 62, "n_patterns": [3],
+                                 "noise": [0]}, models=["sdm", "attention"])
+    assert [r["model"] for r in rows] == ["sdm", "attention"]
+    assert rows[1]["attention_beta"] == 0.0 and 0.0 <= rows[1]["bit_error_rate_1"] <= 1.0
+
+
 def test_ctrl_c_keeps_finished_rows(monkeypatch):
     original = fe.measure
     calls = []

@@ -58,8 +58,10 @@ def _log_weight_table(n: int, radius, beta) -> np.ndarray:
                               if minimum else ""))
         if beta is None:
             return log_intersection(n, d, np.arange(n + 1))
-        beta = fit_beta(n, d)
-    elif radius is not None:
+        # Near d = n the intersections are flat to double precision and the
+        # fitted β is exactly 0: equal weights, the softmax's own β → 0 limit.
+        return fit_beta(n, d) * hamming_to_cosine(np.arange(n + 1), n)
+    if radius is not None:
         check_int(radius, "radius", 0, n, hint="choose a radius between 0 and n_bits")
     if isinstance(beta, str):
         raise ValueError(f"beta must be a positive number, 'fit' or None, got {beta!r}; "
@@ -127,7 +129,9 @@ def sdm_pattern_read(queries: np.ndarray, keys: np.ndarray, values: np.ndarray |
     beta : float, "fit" or None, default None
         ``None``: weights ``∝ I(h_μ)`` (the SDM). A number: the attention
         approximation, weights ``softmax(β cos_μ)`` with ``cos_μ = 1 − 2h_μ/n``.
-        ``"fit"``: that with ``β = theory.fit_beta(n_bits, radius)`` (paper method).
+        ``"fit"``: that with ``β = theory.fit_beta(n_bits, radius)`` (paper method),
+        which is 0 (equal weights) for radii near ``n_bits``, where the
+        intersections are flat to double precision.
     return_info : bool, default False
         Also return a :class:`fastsdm.ReadInfo` (steps taken, converged).
     n_value_bits : int, optional
