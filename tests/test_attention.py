@@ -996,3 +996,10 @@ def test_a_fitted_beta_of_zero_reads_with_equal_weights():
     majority = fastsdm.pack_bits(fastsdm.unpack_bits(patterns, 64).sum(axis=0) >= 3)
     assert np.array_equal(fitted, np.repeat(majority[None], 5, axis=0))
     assert np.array_equal(fitted, sdm_pattern_read(cues, patterns, n_bits=64, radius=64))
+
+
+@pytest.mark.parametrize("n, d", [(8, 8), (64, 64), (64, 62), (64, 11)])
+def test_compare_weights_kl_is_never_negative(n, d):
+    # Identical curves (d = n: flat SDM weights, fitted β = 0) gave kl = -0.0.
+    kl = attention.compare_weights(n, d).kl
+    assert kl >= 0.0 and math.copysign(1.0, kl) == 1.0
