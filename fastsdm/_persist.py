@@ -74,6 +74,8 @@ except ImportError:  # not a POSIX system: saves are not locked
     fcntl = None
 
 META_FILE = "fastsdm.json"
+#: The manifest of a sharded memory's checkpoint (:mod:`fastsdm.distributed`).
+SHARDED_MANIFEST = "fastsdm-sharded.json"
 #: A description is a few kilobytes; anything much larger is not one.
 MAX_META_BYTES = 1 << 20
 #: Longest .npy header accepted (numpy's own default limit).
@@ -599,8 +601,7 @@ def opened(path, *, saver: str, write: bool = False):
         try:
             directory = Directory(path)
         except FileNotFoundError:
-            raise ValueError(f"{path} is not a saved fastsdm memory (no {META_FILE}); save one "
-                             f"with {saver}") from None
+            raise not_a_memory(path, saver) from None
         try:
             yield directory
         except Exception as exc:
@@ -672,6 +673,15 @@ def strict_json(raw: bytes):
                       object_pairs_hook=_no_duplicates)
 
 
+def not_a_memory(path, saver: str) -> ValueError:
+    """The refusal of a directory without a description, naming what it holds instead."""
+    sharded = os.path.exists(os.path.join(path, SHARDED_MANIFEST))
+    return ValueError(f"{path} is not a saved fastsdm memory (no {META_FILE})"
+                      + ("; it holds a sharded memory's checkpoint: load it with "
+                         "fastsdm.distributed.ShardedSDM.load()" if sharded
+                         else f"; save one with {saver}"))
+
+
 def read_metadata(directory: Directory, format_name: str, version: int, required,
                   optional=(), saver: str = "save()") -> dict:
     """The JSON description of a saved memory, checked for format, version and keys."""
@@ -680,8 +690,7 @@ def read_metadata(directory: Directory, format_name: str, version: int, required
         with directory.open(META_FILE) as f:
             raw = f.read(MAX_META_BYTES + 1)
     except (FileNotFoundError, IsADirectoryError):
-        raise ValueError(f"{path} is not a saved fastsdm memory (no {META_FILE}); save one "
-                         f"with {saver}") from None
+        raise not_a_memory(path, saver) from None
     if len(raw) > MAX_META_BYTES:
         raise ValueError(f"{meta_file} is larger than {MAX_META_BYTES} bytes, far larger than "
                          "a fastsdm description; the memory is corrupt")

@@ -335,6 +335,43 @@ def test_a_running_or_failed_save_leaves_the_checkpoint_as_it_was(client, tmp_pa
             _same(back.get_counters(), mem.get_counters())
 
 
+def test_what_a_failed_first_save_left_does_not_block_the_next(client, tmp_path):
+    # A first save that timed out is cleaned up while a stalled shard's save
+    # is still running; that shard's directory appears afterwards, beside no
+    # manifest.  Every later save to the path, overwrite=True included, was
+    # refused as "not a saved ShardedSDM".
+    path = tmp_path / "ck"
+    (path / "shard-00001-0123456789ab").mkdir(parents=True)  # the late shard
+    (path / "shard-00001-0123456789ab" / "counters.npy").write_bytes(b"partial")
+    (path / (_checkpoint.MANIFEST_FILE + ".tmp")).write_bytes(b"{")
+    x = fastsdm.random_addresses(4, 64, seed=0)
+    with ShardedSDM(64, 40, radius=20, seed=0, n_shards=2, client=client) as mem:
+        mem.write(x)
+        mem.save(path)
+        with ShardedSDM.load(path, client=client) as back:
+            _same(back.get_counters(), mem.get_counters())
+    assert "shard-00001-0123456789ab" not in os.listdir(path)  # the save's commit removed it
+    other = tmp_path / "other"
+    (other / "shard-00001-0123456789ab").mkdir(parents=True)
+    (other / "notes.txt").write_text("mine")  # anything else still protects the directory
+    with ShardedSDM(64, 40, radius=20, seed=0, n_shards=2, client=client) as mem:
+        with pytest.raises(FileExistsError, match="non-empty directory that is not a saved "
+                                                  "ShardedSDM"):
+            mem.save(other)
+
+
+def test_loading_a_sharded_checkpoint_as_one_memory_names_the_right_loader(client, tmp_path):
+    with ShardedSDM(64, 40, radius=20, seed=0, n_shards=2, client=client) as mem:
+        mem.save(tmp_path / "ck")
+    for cls in (fastsdm.SDM, fastsdm.ContinuousSDM):
+        with pytest.raises(ValueError, match=r"no fastsdm.json\); it holds a sharded memory's "
+                                             r"checkpoint: load it with fastsdm.distributed."
+                                             r"ShardedSDM.load\(\)"):
+            cls.load(tmp_path / "ck")
+    with pytest.raises(ValueError, match=r"no fastsdm.json\); save one with SDM.save\(\)"):
+        fastsdm.SDM.load(tmp_path)
+
+
 def test_a_shard_from_another_save_is_refused(client, tmp_path):
     import shutil
 
@@ -664,3 +701,19 @@ def test_sharded_memory_speaks_the_sdm_vocabulary(client):
         old.write(addresses=keys, data=values)
         assert np.array_equal(new.get_counters(), single.counters)
         assert np.array_equal(old.get_counters(), single.counters)
+
+
+@pytest.mark.parametrize("timeout, error, match", [
+    (-1, ValueError, r"timeout must be a positive finite number, got -1"),
+    (0, ValueError, r"timeout must be a positive finite number, got 0"),
+    (float("nan"), ValueError, r"timeout must be a positive finite number, got nan"),
+    ("x", TypeError, r"timeout must be a positive number of seconds, got 'x'"),
+])
+def test_a_bad_timeout_is_refused_before_any_shard_is_built(timeout, error, match):
+    # It used to be taken as given: the first call then reported a shard
+    # "lost" (-1, "x"), the memory stayed marked lost although every shard was
+    # alive, and nan meant no timeout at all.
+    with pytest.raises(error, match=match):
+        ShardedSDM(64, 100, radius=28, seed=0, n_shards=2, timeout=timeout)
+    with pytest.raises(error, match=match):
+        ShardedSDM.load("no-such-checkpoint", timeout=timeout)

@@ -600,5 +600,6 @@ def compare_weights(n: int, d: int, *, beta: float | None = None, method: str = 
     p, q = np.exp(log_p), np.exp(log_q)
     support = p > 0.0
     diff = np.abs(p - q)
-    kl = float(np.sum(p[support] * (log_p[support] - log_q[support])))
+    # KL >= 0; rounding can give a tiny negative (or -0.0) for identical curves
+    kl = max(0.0, float(np.sum(p[support] * (log_p[support] - log_q[support]))))
     return WeightComparison(h, p, q, float(beta), float(diff.max()), float(0.5 * diff.sum()), kl)

@@ -27,7 +27,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "SHARD_DIR", "SHARD
 
 FORMAT_NAME = "fastsdm.ShardedSDM"
 FORMAT_VERSION = 1
-MANIFEST_FILE = "fastsdm-sharded.json"
+MANIFEST_FILE = _persist.SHARDED_MANIFEST
 #: The names of shard directories (and of what an interrupted save leaves beside them).
 SHARD_DIR = re.compile(r"^\.?shard-\d{5}-[0-9a-f]{12}(\..*)?$")
 #: The names a manifest may give its shards: a plain name inside the checkpoint.
@@ -50,7 +50,7 @@ def prepare_save(path: str, overwrite: bool, token: str) -> None:
             if not overwrite:
                 raise FileExistsError(f"{target} holds a saved ShardedSDM; pass overwrite=True "
                                       "to replace it")
-        elif any(target.iterdir()):
+        elif any(not _left_by_a_save(entry.name) for entry in target.iterdir()):
             raise FileExistsError(f"{target} is a non-empty directory that is not a saved "
                                   "ShardedSDM; refusing to write into it")
     target.mkdir(parents=True, exist_ok=True)
@@ -62,6 +62,14 @@ def prepare_save(path: str, overwrite: bool, token: str) -> None:
     except FileExistsError:
         _check_not_saving(target)
         raise
+
+
+def _left_by_a_save(name: str) -> bool:
+    # What a first save that failed can leave in its directory: shard
+    # directories (a shard that finished after the save timed out and was
+    # cleaned up) and a manifest's temporary file.  The next save's commit
+    # removes them.
+    return bool(SHARD_DIR.match(name)) or name == MANIFEST_FILE + ".tmp"
 
 
 def _check_not_saving(target: Path) -> None:

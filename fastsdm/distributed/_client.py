@@ -24,7 +24,7 @@ from .._locking import RWLock, exclusive, shared
 from .._machine import available_memory
 from .._params import SDMParams
 from .._persist import mmap_mode
-from .._validation import as_words, check_int, n_words, renamed_keywords
+from .._validation import as_words, check_int, check_positive, n_words, renamed_keywords
 from .._version import __version__
 from ..memory import SDM
 from ._checkpoint import (
@@ -74,6 +74,15 @@ def _distributed():
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
     return distributed
+
+
+def _check_timeout(timeout) -> float | None:
+    # Checked up front: a bad value would otherwise first show as a shard
+    # "lost" on the first call, and the memory would stay marked lost.
+    if timeout is None:
+        return None
+    return check_positive(timeout, "timeout", "60.0", kind="number of seconds",
+                          hint="or timeout=None to wait as long as the workers live")
 
 
 def _private_cluster():
@@ -203,6 +212,7 @@ class ShardedSDM:
                  activation_probability: float | None = None, k_nearest: int | None = None,
                  n_value_bits: int | None = None, counter_dtype="int16", ties: str = "random",
                  seed=None, n_shards: int, client=None, timeout: float | None = None):
+        timeout = _check_timeout(timeout)
         params = SDMParams.create(
             n_bits, n_locations, radius, activation_probability=activation_probability,
             k_nearest=k_nearest, n_data_bits=n_value_bits, counter_dtype=counter_dtype,
@@ -830,6 +840,7 @@ class ShardedSDM:
             If ``path`` is not a complete, consistent checkpoint.
         """
         mode = mmap_mode(mmap)
+        timeout = _check_timeout(timeout)
         path = os.path.abspath(os.fspath(path))
         _distributed()
         owned = _private_cluster() if client is None else None
