@@ -63,6 +63,8 @@ DRAW_BYTES = 16 << 20
 #: table (measured at n = 1000, N = 10^5: the transposed keys cost 1.5x the
 #: masked row scan for one query, 1.2x for two, 0.3-0.7x from four on).
 KEYS_MIN_QUERIES = 4
+#: Widest design whose keys ``2 c + b`` fit the kernels' int32 (wider ones scan).
+MAX_KEYS_BITS = 1 << 30
 
 
 class Design:
@@ -91,10 +93,11 @@ class Design:
     def __repr__(self) -> str:
         return f"Design(masks={self.masks.shape}, values={self.values.shape})"
 
-    def keys(self, n_bits: int, k: int) -> np.ndarray:
+    def keys(self, n_bits: int, k: int) -> np.ndarray | None:
         """The design's :func:`design_keys`, built on first use and kept (a benign race:
-        concurrent readers build equal keys)."""
-        if self._keys is None:
+        concurrent readers build equal keys); None where they do not fit int32
+        (``n_bits > 2**30``: such memories activate through the masked scan)."""
+        if self._keys is None and n_bits <= MAX_KEYS_BITS:
             self._keys = design_keys(self.masks, self.values, n_bits, k)
         return self._keys
 
@@ -414,8 +417,11 @@ def design_keys(M, V, n_bits: int, k: int) -> np.ndarray:
     """``E[i, t] = 2 c + b``: the t-th coordinate ``c`` location ``i`` selects, value ``b``.
 
     ``(N, k)`` ``int32``.  Every row of ``M`` must select exactly ``k``
-    coordinates (a memory checks it first).
+    coordinates (a memory checks it first), and ``n_bits <= MAX_KEYS_BITS``.
     """
+    if n_bits > MAX_KEYS_BITS:
+        raise ValueError(f"design keys 2 c + b of {n_bits}-bit designs do not fit int32 "
+                         f"(at most {MAX_KEYS_BITS} bits); use the masked scan")
     keys = np.empty((M.shape[0], k), dtype=np.int32)
     if k and M.shape[0]:
         _k.location_keys(M, V, keys)

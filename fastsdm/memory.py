@@ -214,7 +214,6 @@ class SDM:
         elif required == "given":
             raise ValueError("required='given' names an explicit design: pass design=(masks, "
                              "values), or required='random' or 'ones' for a generated one")
-            activation = "hyperplane"
         if addresses is not None:
             addresses = check_words(addresses, "addresses", n_bits, ndim=(2,))
             if n_locations is not None and n_locations != addresses.shape[0]:

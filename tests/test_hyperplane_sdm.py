@@ -416,3 +416,29 @@ def test_activated_and_shared_locations_match_theory(h):
     if h == 24:
         radius_p = ht.expected_intersection(n, ht.radius_for_probability(n, 2.0**-k), h, N)
         assert abs(radius_p - expected) > 5 * sigma
+
+
+@pytest.mark.slow
+def test_designs_wider_than_int32_keys_activate_by_the_masked_scan():
+    # A design's keys 2 c + b are int32: for a coordinate c >= 2**30 they
+    # wrapped to a negative index and the keys path activated the wrong
+    # locations, silently.  Such widths now activate through the masked scan.
+    n = (1 << 30) + 64  # _hyperplane.MAX_KEYS_BITS + 64
+    words = -(-n // 64)
+
+    def with_bit(c):
+        row = np.zeros((1, words), np.uint64)
+        row[0, c >> 6] = np.uint64(1) << np.uint64(8 * ((c & 63) >> 3) + 7 - (c & 7))
+        return row
+
+    masks = with_bit(n - 1)   # one location that requires bit n - 1 to be 1
+    design = _hyperplane.Design(masks, masks.copy())
+    queries = np.concatenate([with_bit(n - 1), with_bit(127), with_bit(n - 1), with_bit(0)])
+    for one in range(2):  # one query: keys looked up in a byte table
+        indptr, indices = _hyperplane.sdm_activate(design, n, 1, queries[one : one + 1])
+        assert indptr.tolist() == [0, 1 - one] and indices.tolist() == [0] * (1 - one)
+    indptr, indices = _hyperplane.sdm_activate(design, n, 1, queries)  # 4: transposed keys
+    assert indptr.tolist() == [0, 1, 1, 2, 2] and indices.tolist() == [0, 0]
+    assert design.keys(n, 1) is None
+    with pytest.raises(ValueError, match="do not fit int32"):
+        _hyperplane.design_keys(masks, masks, n, 1)

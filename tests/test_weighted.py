@@ -325,6 +325,7 @@ def test_sharded_memories_refuse_the_options():
     (np.full(25, 2.0**40), ValueError, r"weight \* distance_weights\[h\] must lie in"),
     (np.full(25, 2**31), ValueError, r"must lie in \[-2147483647, 2147483647\].* of "
                                      "2147483648"),
+    (np.full(25, 1e300), ValueError, r"largest \|distance_weights\[h\]\| of 1.00e\+300; "),
 ])
 def test_bad_distance_weights(table, error, match):
     mem = fastsdm.SDM(64, 10, radius=24, seed=0)
