@@ -2,8 +2,9 @@
 
     python benchmarks/compare.py                       # full run
     python benchmarks/compare.py --quick               # fewer repeats and sizes
-    python benchmarks/compare.py --baseline 80e5eec    # every fastsdm row paired
-                                                       # against an earlier commit
+    python benchmarks/compare.py --baseline 80e5eec    # search, cost-per-word and SDM
+                                                       # rows paired against an earlier
+                                                       # commit of this checkout
     python benchmarks/compare.py --json out.json       # also the raw figures
     python benchmarks/compare.py --only-hyperplane     # SDM: Jaeckel's rule / radius
     python benchmarks/compare.py --only-weighted --baseline main   # issue 16's options
@@ -30,9 +31,11 @@ The floors (``floors.py``, explicit 512-bit code where the CPU has AVX-512
 VPOPCNTDQ): one pass over the address matrix from DRAM and the xor + popcount
 rate in registers, each on 1 and on 2 threads.  Every row is reported as a
 fraction of its floor (at the row's own thread count) and as a ratio to the
-best alternative, with the vector width it ran with; with ``--baseline`` every
-fastsdm row is also timed alternately against the earlier commit (paired
-ratios: steadier than medians on a shared machine).
+best alternative, with the vector width it ran with; with ``--baseline`` the
+fastsdm rows of the search, cost-per-word and SDM sections are also timed
+alternately against the earlier commit (paired ratios: steadier than medians
+on a shared machine).  The fastsdm timed is the one of the checkout this
+script belongs to, and the machine block names its commit.
 
 Prints Markdown (machine, floors, tables, notes); timings are medians over
 repeats, with the spread (min-max) and the median process CPU time (a sanity
@@ -79,6 +82,13 @@ SDM_BIG_BATCH = 1024
 
 
 # -- timing --------------------------------------------------------------------
+
+
+def check(ok, what):
+    """Refuse to time anything whose result differs (``assert`` would vanish under -O)."""
+    if not ok:
+        raise RuntimeError(f"result check failed: {what}")
+
 
 
 def measure(fn, repeats, warmup=1):
@@ -184,6 +194,7 @@ def machine_info():
         "numpy": np.__version__,
         "numba": numba.__version__,
         "fastsdm": f"{fastsdm.__version__} ({Path(fastsdm.__file__).parent})",
+        "fastsdm commit": source_commit(Path(fastsdm.__file__).resolve().parents[1]),
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
         "platform": platform.platform(),
     }
@@ -213,6 +224,36 @@ def machine_info():
     return info
 
 
+def source_commit(root: Path) -> str:
+    """The git commit of the fastsdm being timed, and whether its code has changes."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--", "fastsdm", "benchmarks")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" + uncommitted changes in fastsdm/ or benchmarks/" if dirty else "")
+
+
+def use_this_checkout():
+    """Time the fastsdm of the checkout this script belongs to.
+
+    ``python benchmarks/compare.py`` puts only ``benchmarks/`` on the path, so
+    ``import fastsdm`` would find whatever is installed (an editable install
+    of another working tree, say) while ``--baseline`` reads this checkout's
+    git: the checkout's own package goes first.
+    """
+    root = HERE.parent
+    if (root / "fastsdm" / "__init__.py").is_file() and str(root) not in sys.path[:1]:
+        sys.path.insert(0, str(root))
+    sys.path.insert(1, str(HERE))  # naive_*.py, floors.py, baseline.py, _common.py
+
+
 def faiss_simd_level():
     try:
         import faiss
@@ -234,6 +275,42 @@ def numpy_simd():
 
 
 # -- floors ---------------------------------------------------------------------------
+
+
+def floor_problems(floors):
+    """Why a set of floors cannot be the machine's limits (an empty list if none).
+
+    More threads never stream or popcount slower on an idle machine; floors
+    measured while other jobs ran can, and would then overstate every row's
+    "% of floor".
+    """
+    problems = []
+    counts = sorted(int(k.split("_")[1]) for k in floors if k.startswith("dram_"))
+    for low, high in zip(counts, counts[1:], strict=False):
+        for kind, unit in (("dram", "GB_per_s"), ("popcount", "Gpairs_per_s")):
+            a, b = floors[f"{kind}_{low}"][unit], floors[f"{kind}_{high}"][unit]
+            if b < 0.95 * a:
+                problems.append(f"{kind} on {high} threads ({b:.1f}) below {low} ({a:.1f})")
+    return problems
+
+
+def best_floors(measure, attempts=3):
+    """Floors measured until consistent (at most ``attempts`` times), the fastest of each.
+
+    A floor is the fastest the machine was seen to go: each rate is the best
+    of the attempts, and what is still inconsistent is returned beside them.
+    """
+    floors = measure()
+    for _ in range(attempts - 1):
+        if not floor_problems(floors):
+            break
+        again = measure()
+        for key, value in again.items():
+            unit = ("GB_per_s" if key.startswith("dram_") else "Gpairs_per_s"
+                    if key.startswith("popcount_") else None)
+            if unit and value[unit] > floors[key][unit]:
+                floors[key] = value
+    return floors, floor_problems(floors)
 
 
 def row_floor(floors, n_queries, n_locations, n_words, threads, extra_bytes=0.0):
@@ -390,10 +467,10 @@ def check_radius_faiss(indptr, indices, lims, D, I, dist):
         seg = slice(lims[i], lims[i + 1])
         order = np.argsort(I[seg], kind="stable")
         theirs = I[seg][order]
-        assert np.array_equal(ours, theirs), f"faiss range_search differs for query {i}"
+        check(np.array_equal(ours, theirs), f"faiss range_search differs for query {i}")
         if dist is not None:
-            assert np.array_equal(D[seg][order].astype(np.int64), dist[i, ours]), \
-                f"faiss range_search distances differ for query {i}"
+            check(np.array_equal(D[seg][order].astype(np.int64), dist[i, ours]),
+                  f"faiss range_search distances differ for query {i}")
 
 
 def check_knn_faiss(idx, dist, D, I, full):
@@ -404,16 +481,16 @@ def check_knn_faiss(idx, dist, D, I, full):
     fastsdm's lower-index rule: those must be at that distance.  Returns the
     number of queries whose index lists differ in any way.
     """
-    assert np.array_equal(D.astype(np.int64), dist.astype(np.int64)), "faiss knn distances"
+    check(np.array_equal(D.astype(np.int64), dist.astype(np.int64)), "faiss knn distances")
     differ = 0
     for i in range(idx.shape[0]):
         if not np.array_equal(idx[i], I[i]):
             differ += 1
         kth = dist[i, -1]
         below = dist[i] < kth
-        assert set(idx[i][below]) == set(I[i][D[i] < kth]), f"faiss knn set, query {i}"
-        assert np.all(full[i, I[i]] == D[i]), f"faiss knn index/distance mismatch, query {i}"
-        assert len(set(I[i].tolist())) == I.shape[1], f"faiss knn duplicate, query {i}"
+        check(set(idx[i][below]) == set(I[i][D[i] < kth]), f"faiss knn set, query {i}")
+        check(np.all(full[i, I[i]] == D[i]), f"faiss knn index/distance mismatch, query {i}")
+        check(len(set(I[i].tolist())) == I.shape[1], f"faiss knn duplicate, query {i}")
     return differ
 
 
@@ -471,6 +548,10 @@ def search_section(args, A, Q, rec, notes):
     notes.append(f"bitarray.util.count_xor is a Python loop per (query, address) pair: timed on "
                  f"N = {ba_n:,} and scaled ×{N // ba_n} (marked ‡).")
     faiss_threads = from_faiss.faiss.omp_get_max_threads() if from_faiss else 1
+    if from_faiss:
+        notes.append(f"faiss's range_search and search run on its {faiss_threads} OpenMP "
+                     "threads; faiss.hammings has no parallel loop and runs on one (its rows "
+                     "say so, and are judged against the one-thread floor).")
     faiss_width = f"faiss {faiss_simd_level()}" if from_faiss else ""
     np_width = f"NumPy ({numpy_simd()})"
 
@@ -524,17 +605,19 @@ def search_batch(args, Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add,
     if not radius_only:
         # -- full distances
         ref = fastsdm.hamming_distances(Qb, A)
-        assert np.array_equal(numpy_distances(sub, A), ref[: sub.shape[0]]), "numpy distances"
+        check(np.array_equal(numpy_distances(sub, A), ref[: sub.shape[0]]), "numpy distances")
         if from_faiss:
-            assert np.array_equal(from_faiss.distances(Qb), ref), "faiss distances"
+            check(np.array_equal(from_faiss.distances(Qb), ref), "faiss distances")
         q_bits = fastsdm.to_bitarray(Qb[0], N_BITS)
-        assert np.array_equal(bitarray_distances(q_bits, A_bits_small), ref[0, :ba_n]), \
-            "bitarray distances"
+        check(np.array_equal(bitarray_distances(q_bits, A_bits_small), ref[0, :ba_n]),
+              "bitarray distances")
         fastsdm_rows("scan (all distances)",
                      lambda m, p: m.hamming_distances(Qb, A, parallel=p), h.MODE_DISTANCES)
         if from_faiss:
+            # faiss.hammings has no OpenMP loop (CPU time = wall time on 2
+            # threads): it runs, and is judged against the floor, on one.
             add("scan (all distances)", nq, "faiss.hammings",
-                measure(lambda: from_faiss.distances(Qb), reps), faiss_threads, faiss_width)
+                measure(lambda: from_faiss.distances(Qb), reps), 1, faiss_width)
         add("scan (all distances)", nq, "NumPy bitwise_count",
             measure(lambda: numpy_distances(sub, A), reps), 1, np_width, scale_np, mark_np)
         if nq == 1:
@@ -546,7 +629,7 @@ def search_batch(args, Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add,
     indptr, indices = fastsdm.radius_search(Qb, A, radius)
     if not radius_only:
         for i, found in enumerate(numpy_radius(sub, A, radius)):
-            assert np.array_equal(found, indices[indptr[i] : indptr[i + 1]]), "numpy radius"
+            check(np.array_equal(found, indices[indptr[i] : indptr[i + 1]]), "numpy radius")
     if from_faiss:
         check_radius_faiss(indptr, indices, *from_faiss.radius(Qb, radius), ref)
     fastsdm_rows("radius search", lambda m, p: m.radius_search(Qb, A, radius, parallel=p),
@@ -568,8 +651,8 @@ def search_batch(args, Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add,
     # -- k nearest
     idx, dist = fastsdm.knn_search(Qb, A, KNN_K)
     np_i, np_d = numpy_knn(sub, A, KNN_K)
-    assert np.array_equal(np_i, idx[: sub.shape[0]]), "numpy knn indices"
-    assert np.array_equal(np_d, dist[: sub.shape[0]]), "numpy knn distances"
+    check(np.array_equal(np_i, idx[: sub.shape[0]]), "numpy knn indices")
+    check(np.array_equal(np_d, dist[: sub.shape[0]]), "numpy knn distances")
     if from_faiss:
         D, I = from_faiss.knn(Qb, KNN_K)
         differ = check_knn_faiss(idx, dist, D, I, ref)
@@ -637,7 +720,7 @@ def sdm_section(args, rec, notes):
     address_bytes = mem.addresses.view(np.uint8)[:, : -(-n // 8)]
     # The words' bytes are np.packbits of the bits (fastsdm's layout contract).
     sample = fastsdm.unpack_bits(mem.addresses[:1000], n)
-    assert np.array_equal(np.packbits(sample, axis=1), address_bytes[:1000]), "layout"
+    check(np.array_equal(np.packbits(sample, axis=1), address_bytes[:1000]), "layout")
     naive = NaiveSDM(address_bytes=address_bytes, n_bits=n, radius=SDM_RADIUS,
                      counter_dtype="int8")
     patterns = fastsdm.random_addresses(BATCH, n, seed=1)
@@ -655,11 +738,11 @@ def sdm_section(args, rec, notes):
     # Identical results from a clean state: m writes then m reads, both memories.
     mem.write(patterns[:m])
     naive.write_many(pattern_bits[:m])
-    assert np.array_equal(mem.counters, naive.counters), "SDM counters differ"
+    check(np.array_equal(mem.counters, naive.counters), "SDM counters differ")
     ours = fastsdm.unpack_bits(mem.read(cues[:m]), n)
-    assert np.array_equal(ours, naive.read_many(cue_bits[:m])), "SDM reads differ"
+    check(np.array_equal(ours, naive.read_many(cue_bits[:m])), "SDM reads differ")
     ours_one = np.stack([fastsdm.unpack_bits(mem.read(c), n) for c in cues[:m]])
-    assert np.array_equal(ours_one, ours), "one-per-call reads differ from batched"
+    check(np.array_equal(ours_one, ours), "one-per-call reads differ from batched")
     activated = float(np.diff(mem.activate(cues[:m])[0]).mean())
     notes.append(f"SDM: {activated:.0f} locations activated per operation on average; "
                  f"counters and reads identical after {m} writes and {m} reads.")
@@ -668,7 +751,7 @@ def sdm_section(args, rec, notes):
         old = rec.base.SDM(n, radius=SDM_RADIUS, counter_dtype="int8", ties="zero",
                            addresses=mem.addresses)
         old.counters[:] = mem.counters
-        assert np.array_equal(old.read(cues[:m]), mem.read(cues[:m])), "baseline SDM reads"
+        check(np.array_equal(old.read(cues[:m]), mem.read(cues[:m])), "baseline SDM reads")
         memories["baseline"] = old
 
     # Batched fastsdm calls take ~0.15-0.6 s: as many repeats as the search
@@ -702,27 +785,35 @@ def sdm_section(args, rec, notes):
         return ratio_stats(paired_ratios(partial(call, memories["fastsdm"]),
                                          partial(call, memories["baseline"]), reps))
 
+    def vs_scan(op, scan):
+        # The operation against the scan it contains, timed in alternation:
+        # scan time / operation time per pair (the operation's throughput as a
+        # fraction of the scan's).
+        return ratio_stats(paired_ratios(op, scan, reps))
+
     threads_big = fastsdm_threads(BATCH * N * W, None)
-    scan_rows = {}
     for b in (BATCH, SDM_BIG_BATCH):
         P, C = inputs[b]
-        scan_t = measure(lambda C=C: fastsdm.radius_search(C, mem.addresses, SDM_RADIUS), reps)
-        add(f"radius search over the memory's addresses, batch of {b}", "fastsdm", scan_t, b,
-            threads_big, fastsdm_width(h.scan_tiled(h.MODE_RADIUS)), "scan")
-        scan_rows[b] = rec.rows[-1]
+
+        def scan(m=fastsdm, C=C):
+            return m.radius_search(C, mem.addresses, SDM_RADIUS)
+
+        add(f"radius search over the memory's addresses, batch of {b}", "fastsdm",
+            measure(scan, reps), b, threads_big, fastsdm_width(h.scan_tiled(h.MODE_RADIUS)),
+            "scan", rec.paired(scan, reps))
         add(f"write, batch of {b}", "fastsdm", measure(lambda P=P: mem.write(P), reps), b,
             threads_big, fastsdm_width(c.scan_update(True)), "write",
-            pair(lambda x, P=P: x.write(P)), scan=scan_rows[b])
+            pair(lambda x, P=P: x.write(P)), scan=vs_scan(lambda P=P: mem.write(P), scan))
         add(f"read, batch of {b}", "fastsdm", measure(lambda C=C: mem.read(C), reps), b,
             threads_big, fastsdm_width(c.scan_update(False)), "read",
-            pair(lambda x, C=C: x.read(C)), scan=scan_rows[b])
+            pair(lambda x, C=C: x.read(C)), scan=vs_scan(lambda C=C: mem.read(C), scan))
         if b == BATCH:
             add(f"write, batch of {b}", "fastsdm, serial",
                 measure(lambda P=P: mem.write(P, parallel=False), reps_slow), b, 1,
-                rec.rows[-2]["width"], "write")
+                rec.rows[-2]["width"], "write", pair(lambda x, P=P: x.write(P, parallel=False)))
             add(f"read, batch of {b}", "fastsdm, serial",
                 measure(lambda C=C: mem.read(C, parallel=False), reps_slow), b, 1,
-                rec.rows[-2]["width"], "read")
+                rec.rows[-2]["width"], "read", pair(lambda x, C=C: x.read(C, parallel=False)))
 
     def write_each(x):
         for p in patterns[:one]:
@@ -732,19 +823,22 @@ def sdm_section(args, rec, notes):
         for q in cues[:one]:
             x.read(q)
 
-    def scan_each():
+    def scan_each(m=fastsdm):
         for q in cues[:one]:
-            fastsdm.radius_search(q, mem.addresses, SDM_RADIUS)
+            m.radius_search(q, mem.addresses, SDM_RADIUS)
 
     threads_one = fastsdm_threads(N * W, None)
     width_one = fastsdm_width(h.scan_rows())
     add("radius search over the memory's addresses, one per call", "fastsdm",
-        measure(scan_each, reps), one, threads_one, width_one, "scan")
-    scan_one = rec.rows[-1]
+        measure(scan_each, reps), one, threads_one, width_one, "scan",
+        rec.paired(scan_each, reps))
+    # One per call: the operation's time as a multiple of the scan's (paired).
     add("write, one per call", "fastsdm", measure(partial(write_each, mem), reps), one,
-        threads_one, width_one, "write", pair(write_each), scan=scan_one)
+        threads_one, width_one, "write", pair(write_each),
+        scan=vs_scan(scan_each, partial(write_each, mem)))
     add("read, one per call", "fastsdm", measure(partial(read_each, mem), reps), one,
-        threads_one, width_one, "read", pair(read_each), scan=scan_one)
+        threads_one, width_one, "read", pair(read_each),
+        scan=vs_scan(scan_each, partial(read_each, mem)))
     t_w = measure(partial(naive.write_many, pattern_bits[:m]), reps_slow, warmup=0)
     t_r = measure(partial(naive.read_many, cue_bits[:m]), reps_slow, warmup=0)
     for op in (f"write, batch of {BATCH}", "write, one per call"):
@@ -1014,7 +1108,7 @@ def continuous_checks(mem, exact, plain, X, rng, notes):
     indptr, indices = mem.activate(x)
     want = exact.activate(X)
     for q, w in enumerate(want):
-        assert np.array_equal(indices[indptr[q] : indptr[q + 1]], w), "activation"
+        check(np.array_equal(indices[indptr[q] : indptr[q + 1]], w), "activation")
     # The plain code decides by float32 similarities: any pair it decides
     # otherwise must have its exact cosine within float32 rounding of the
     # threshold.
@@ -1024,16 +1118,16 @@ def continuous_checks(mem, exact, plain, X, rng, notes):
         u = X[q].astype(np.float64)
         a = mem.addresses[wrong].astype(np.float64)
         cos = a @ u / np.sqrt((a * a).sum(1) * (u @ u))
-        assert np.all(np.abs(cos - mem.threshold) <= exact.margin), "plain NumPy activation"
+        check(np.all(np.abs(cos - mem.threshold) <= exact.margin), "plain NumPy activation")
         differ += wrong.size
     mem.clear()
     exact.accumulators[...] = 0
     keys = X + 0.1 * rng.standard_normal(X.shape).astype(np.float32)
     mem.write(keys[0] if batch == 1 else keys)
     exact.write(keys)
-    assert np.array_equal(mem.accumulators, exact.accumulators), "accumulators"
+    check(np.array_equal(mem.accumulators, exact.accumulators), "accumulators")
     sums = mem.read_sums(x)
-    assert np.array_equal(np.atleast_2d(sums), exact.read_sums(X)), "read sums"
+    check(np.array_equal(np.atleast_2d(sums), exact.read_sums(X)), "read sums")
     np.testing.assert_allclose(np.atleast_2d(mem.read(x)), exact.read(X), rtol=1e-6, atol=1e-7)
     activated = indptr[-1] / batch
     notes.append(f"ContinuousSDM dim {dim}, N = {N:,}, batch {batch}: {activated:.0f} "
@@ -1147,17 +1241,17 @@ def weighted_section(args, base, rows, notes):
     # Identical results from a clean state before anything is timed.
     weighted.write(patterns[:m], distance_weights=table)
     naive_w.write_many(pattern_bits[:m], distance_weights=table)
-    assert np.array_equal(weighted.counters, naive_w.counters), "weighted counters differ"
+    check(np.array_equal(weighted.counters, naive_w.counters), "weighted counters differ")
     for _ in range(3):
         clipped.write(patterns[:m], weight=9)
         naive_k.write_many(pattern_bits[:m], weight=9)
-    assert np.array_equal(clipped.counters, naive_k.counters), "kappa counters differ"
+    check(np.array_equal(clipped.counters, naive_k.counters), "kappa counters differ")
     for z in WEIGHTED_Z:
         ours = fastsdm.unpack_bits(weighted.read(cues[:m], z=z), n)
-        assert np.array_equal(ours, naive_w.read_many(cue_bits[:m], z)), "z reads differ"
+        check(np.array_equal(ours, naive_w.read_many(cue_bits[:m], z)), "z reads differ")
         sums = weighted.read_sums(cues[:m], z=z)
         expected = np.stack([naive_w.sums(x, z) for x in cue_bits[:m]])
-        assert np.allclose(sums, expected, rtol=1e-12, atol=0), "z sums differ"
+        check(np.allclose(sums, expected, rtol=1e-12, atol=0), "z sums differ")
     plain.write(patterns)
     activated = float(np.diff(plain.activate(cues[:m])[0]).mean())
     notes.append(f"Weighted: n = {n}, N = {N:,}, radius {r} ({activated:.0f} locations per "
@@ -1403,7 +1497,7 @@ def hopfield_section(args, rows, notes):
 
     def same_bits(words, S, what):
         ours = fastsdm.unpack_bits(np.atleast_2d(words), S.shape[1])
-        assert np.array_equal(ours, (S > 0).astype(np.uint8)), f"{what}: bits differ"
+        check(np.array_equal(ours, (S > 0).astype(np.uint8)), f"{what}: bits differ")
 
     # -- classical ---------------------------------------------------------------
     for n in HOPFIELD_SIZES:
@@ -1415,7 +1509,7 @@ def hopfield_section(args, rows, notes):
         net = Hopfield(n, seed=0)
         net.write(patterns)
         W = nh.hebbian(X)
-        assert np.array_equal(net.weights, W.astype(np.int32)), "Hebbian weights differ"
+        check(np.array_equal(net.weights, W.astype(np.int32)), "Hebbian weights differ")
         row("Hopfield", "write (Hebbian)", n, m, m,
             partial(lambda n, x: Hopfield(n).write(x), n, patterns), partial(nh.hebbian, X))
         for batch in HOPFIELD_BATCHES:
@@ -1471,8 +1565,8 @@ def hopfield_section(args, rows, notes):
             q = Q[0] if batch == 1 else Q[:batch]
             for its, atol in ((1, 1e-12), (k, 1e-9)):
                 ours = np.atleast_2d(modern_retrieve(q, X, beta, iterations=its))
-                assert np.allclose(ours, nh.modern_update(X, Q[:batch], beta, its), rtol=0,
-                                   atol=atol), f"modern_retrieve x{its} differs"
+                check(np.allclose(ours, nh.modern_update(X, Q[:batch], beta, its), rtol=0,
+                                  atol=atol), f"modern_retrieve x{its} differs")
             for its in (1, k):
                 label = "1 update" if its == 1 else f"<= {its} updates"
                 row("modern_retrieve", label, d, m, batch,
@@ -1601,6 +1695,8 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
                    f"| {fmt_time(r['parallel_gap0ms'])} | {fmt_time(r['parallel_gap1ms'])} |")
     out.append("")
 
+    above = []  # rows timed faster than their floor
+
     def ratio_cells(r):
         alt = best_alternative(rows, r)
         if r["impl"].startswith("fastsdm"):
@@ -1610,7 +1706,10 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
                          and x.get("queries") == r.get("queries") and x["impl"] == "fastsdm"),
                         None)
             best = f"{fast['median'] / r['median']:.3g}× (fastsdm)" if fast else "—"
-        return best, f"{100 * r['floor'] / r['median']:.0f}% ({r['floor_kind']})"
+        pct = 100 * r["floor"] / r["median"]
+        if pct > 100:
+            above.append(r)
+        return best, f"{pct:.0f}%{' ⚠' if pct > 100 else ''} ({r['floor_kind']})"
 
     search = [r for r in rows if r["section"] == "search"]
     if search:
@@ -1647,7 +1746,7 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
         out.append("")
         out.append("| operation | implementation | ops timed | threads | vector width | median "
                    "per op | spread (min–max) | CPU per op | ops/s | × best alternative | "
-                   "÷ its scan | % of floor |" + (f" {vs} |" if vs else ""))
+                   "÷ its scan (paired) | % of floor |" + (f" {vs} |" if vs else ""))
         out.append("|---" * (12 + bool(vs)) + "|")
         for r in sdm:
             best, pct = ratio_cells(r)
@@ -1655,9 +1754,9 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
             if scan is None:
                 vs_scan = "—"
             elif "one per call" in r["workload"]:
-                vs_scan = f"{r['median'] / scan['median']:.3g}× the scan's time"
+                vs_scan = f"{fmt_ratio(scan)}× the scan's time"
             else:
-                vs_scan = f"{r['per_s'] / scan['per_s']:.3g}× the scan's ops/s"
+                vs_scan = f"{fmt_ratio(scan)}× the scan's ops/s"
             out.append(f"| {r['workload']} | {r['impl']} | {r['ops']} | {r['threads']} | "
                        f"{r['width']} | {fmt_time(r['median'])} | {fmt_time(r['min'])}–"
                        f"{fmt_time(r['max'])} | {fmt_time(r['cpu'])} | {fmt_rate(r['per_s'])} | "
@@ -1691,6 +1790,10 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
                "pass over the addresses and every word pair at the register xor+popcount "
                "rate, both measured at the row's thread count (SDM rows add the activated "
                "counter rows, read once and, for writes, written once, at DRAM bandwidth).")
+    if above:
+        out.append(f"- ⚠ {len(above)} row(s) ran faster than their floor: the floors were "
+                   "measured while the machine was slower (other jobs), so those rows' *% of "
+                   "floor* is not a bound; re-run on an idle machine.")
     if base_commit:
         out.append(f"- *{vs}*: the same call with fastsdm at {base_commit}, timed alternately "
                    "in this process; > 1 means this commit is faster (median, min–max).")
@@ -1722,33 +1825,35 @@ def main(argv=None):
     parser.add_argument("--large-n", action="store_true",
                         help="cost per word up to N = 10^8 (12.8 GB of addresses)")
     parser.add_argument("--baseline", metavar="REV",
-                        help="pair every fastsdm row with fastsdm at this git revision")
+                        help="time the fastsdm rows of the search, cost-per-word and SDM "
+                             "sections (and --only-weighted's default write/read) alternately "
+                             "with fastsdm at this git revision of the checkout (the "
+                             "ContinuousSDM rows are not paired)")
     args = parser.parse_args(argv)
+    if args.baseline and (args.only_continuous or args.only_hyperplane or args.only_hopfield):
+        parser.error("--baseline pairs the search, cost-per-word and SDM rows and "
+                     "--only-weighted's default write/read; --only-continuous, "
+                     "--only-hyperplane and --only-hopfield have no paired rows: drop "
+                     "--baseline, or run the full comparison with it")
+    use_this_checkout()
     args.repeats = 5 if args.quick else 11
     args.numpy_queries = 4 if args.quick else 32
     args.naive_ops = 4 if args.quick else 16
     if args.only_continuous:
-        sys.path.insert(0, str(HERE))  # naive_continuous.py, _common.py
         return continuous_main(args)
     if args.only_weighted:
-        sys.path.insert(0, str(HERE))  # naive_weighted.py, baseline.py
         return weighted_main(args)
     if args.only_hyperplane:
         return hyperplane_main(args)
     if args.only_hopfield:
-        sys.path.insert(0, str(HERE))  # naive_hopfield.py
         return hopfield_main(args)
 
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     t_start = time.perf_counter()
-    sys.path.insert(0, str(HERE))  # naive_sdm.py, floors.py, baseline.py
-    try:
-        import fastsdm
-    except ImportError:  # run from a source checkout without installing
-        sys.path.insert(0, str(HERE.parent))
-        import fastsdm
     from floors import measure_floors
+
+    import fastsdm
 
     print(f"# running: {command}", file=sys.stderr)
     notes = []
@@ -1770,7 +1875,15 @@ def main(argv=None):
     A = fastsdm.random_addresses(N_LOCATIONS, N_BITS, seed=0)
     Q = fastsdm.random_addresses(BATCH, N_BITS, seed=1)
     print("# floors", file=sys.stderr)
-    floors = measure_floors(A, args.repeats)
+    import numba
+
+    # The floors at every thread count a row runs with (1, 2 and numba's).
+    counts = tuple(sorted({1, min(2, numba.get_num_threads()), numba.get_num_threads()}))
+    floors, problems = best_floors(partial(measure_floors, A, args.repeats, counts))
+    if problems:
+        notes.append("**The floors are not consistent** (" + "; ".join(problems) + ") after "
+                     "three measurements: other jobs were running, and every *% of floor* "
+                     "below is overstated. Re-run on an idle machine.")
     print("# parallel launch cost", file=sys.stderr)
     launch = launch_costs()
     rec = Recorder(args, floors, base)
@@ -1793,7 +1906,7 @@ def main(argv=None):
     if args.json:
         payload = {"command": command, "started": started, "elapsed_s": elapsed,
                    "machine": info, "floors": floors, "launch_cost_s": launch,
-                   "rows": [{k: v for k, v in r.items() if k != "scan"} for r in rec.rows],
+                   "rows": rec.rows,
                    "breakdown": getattr(rec, "breakdown", None), "notes": notes}
         Path(args.json).write_text(json.dumps(payload, indent=1, default=str))
 

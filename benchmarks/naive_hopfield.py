@@ -56,7 +56,7 @@ def asynchronous(W, S, rng, iterations=1):
     for _ in range(iterations):
         changed = False
         for i in rng.permutation(W.shape[0]):
-            h = S @ W[:, i]
+            h = S @ W[i]  # W is symmetric: its contiguous row i is column i
             new = _sign_keep(h, S[:, i])
             if not changed and not np.array_equal(new, S[:, i]):
                 changed = True

@@ -1,6 +1,6 @@
 """A straightforward NumPy SDM with the weighted operations: compare.py's baseline for them.
 
-As ``naive_sdm.NaiveSDM`` (packed-byte addresses, ``np.bitwise_count``
+As ``naive_sdm.NaiveSDM`` (packed addresses in uint64 words, ``np.bitwise_count``
 distances, one vector at a time), plus what issue 16 §2 adds to fastsdm:
 
 * ``write(x, w, weight, distance_weights)``: the location at distance ``h``
