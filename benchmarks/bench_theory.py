@@ -124,7 +124,11 @@ class ExactRecallProbability:
 
 class CapIntersection:
     """Cap intersections on 101 cosines in [-1, 1]: dim 256 at the radius of p = 0.001
-    (bench_continuous's memories) and dim 1000 at radius 451."""
+    (bench_continuous's memories) and dim 1000 at radius 451.
+
+    (``cap_intersection`` is ``exp`` of ``log_cap_intersection``, which does the
+    work; ``expected_cap_neurons`` scales it by N.)
+    """
 
     params = [[256, 1000]]
     param_names = ["dim"]
@@ -136,6 +140,3 @@ class CapIntersection:
 
     def time_cap_intersection(self, dim):
         theory.cap_intersection(dim, self.d, self.cos)
-
-    def time_log_cap_intersection(self, dim):
-        theory.log_cap_intersection(dim, self.d, self.cos)
