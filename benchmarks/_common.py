@@ -1,5 +1,6 @@
 """Shared sizes and helpers for the asv suites (no benchmarks here)."""
 
+import importlib
 import os
 
 # Applications choose the OpenMP wait policy (see benchmarks/__init__.py).
@@ -59,3 +60,19 @@ def continuous_radius(dim: int) -> int:
         else:
             lo = mid + 1
     return lo
+
+
+def import_or_skip(name: str):
+    """Import module ``name``, or skip the benchmark if that module does not exist.
+
+    Raises NotImplementedError (asv: skipped) only for ModuleNotFoundError
+    naming ``name`` itself (an older fastsdm, an optional dependency not
+    installed); any other error while importing it, a missing module it
+    imports included, propagates (asv: failed).
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise NotImplementedError(f"{name} is not available: {exc}") from None

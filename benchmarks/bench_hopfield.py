@@ -6,7 +6,10 @@ and reads of 256 cues with n/8 flipped bits: one synchronous step (a BLAS
 product), one asynchronous sweep and up to 10 asynchronous sweeps (the numba
 sweep kernel, updating fields by a row per flip).  Modern: n = 256 with
 1,000 and 10,000 stored patterns, one update of 256 cues (Hamming scan,
-softmax, BLAS sum).
+softmax, BLAS sum).  Also the classical network's ``fields`` and ``energy``
+of 256 states, ``ModernHopfield.weights`` (the softmax weights alone) and
+``modern_retrieve`` (the same update on real ±1 vectors: BLAS scores,
+softmax, BLAS sum), one update and up to 10.
 """
 
 import os
@@ -14,8 +17,10 @@ import os
 # Applications choose the OpenMP wait policy (see benchmarks/__init__.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
+import numpy as np
+
 import fastsdm
-from fastsdm.hopfield import Hopfield, ModernHopfield
+from fastsdm.hopfield import Hopfield, ModernHopfield, modern_retrieve
 
 N_CUES = 256
 
@@ -67,3 +72,64 @@ class ModernHopfieldNetwork:
 
     def time_read(self, m):
         self.net.read(self.cues)
+
+
+class HopfieldFieldsEnergy:
+    """Local fields ``W s`` and energies of 256 states (n/8 bits off stored patterns)."""
+
+    params = [[256, 1024]]
+    param_names = ["n_bits"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, n):
+        patterns = fastsdm.random_addresses(n // 10, n, seed=0)
+        self.net = Hopfield(n, seed=0)
+        self.net.write(patterns)
+        self.states = fastsdm.flip_bits(patterns[np.arange(N_CUES) % patterns.shape[0]], n,
+                                        n // 8, seed=2)
+        self.net.fields(self.states)  # warm-up, same calls as timed
+        self.net.energy(self.states)
+
+    def time_fields(self, n):
+        self.net.fields(self.states)
+
+    def time_energy(self, n):
+        self.net.energy(self.states)
+
+
+class ModernHopfieldWeights:
+    """``ModernHopfield.weights``: softmax weights of 256 cues over the stored patterns."""
+
+    params = [[1000, 10_000]]
+    param_names = ["n_patterns"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, m):
+        n = 256
+        patterns = fastsdm.random_addresses(m, n, seed=0)
+        self.net = ModernHopfield(n, beta=0.1)
+        self.net.write(patterns)
+        self.cues = fastsdm.flip_bits(patterns[:N_CUES], n, 32, seed=1)
+        self.net.weights(self.cues)  # JIT warm-up, same call as timed
+
+    def time_weights(self, m):
+        self.net.weights(self.cues)
+
+
+class ModernRetrieve:
+    """``modern_retrieve`` on ±1 float vectors: 256 cues with 1/8 of their signs
+    flipped, n = 256, beta = 0.1 (the problem of ModernHopfieldNetwork, in floats)."""
+
+    params = [[1000, 10_000], [1, 10]]
+    param_names = ["n_patterns", "iterations"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, m, iterations):
+        rng = np.random.default_rng(0)
+        self.patterns = rng.choice([-1.0, 1.0], size=(m, 256))
+        flips = np.where(rng.random((N_CUES, 256)) < 1 / 8, -1.0, 1.0)
+        self.cues = self.patterns[:N_CUES] * flips
+        modern_retrieve(self.cues, self.patterns, 0.1, iterations=iterations)  # warm-up
+
+    def time_modern_retrieve(self, m, iterations):
+        modern_retrieve(self.cues, self.patterns, 0.1, iterations=iterations)

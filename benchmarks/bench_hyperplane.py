@@ -23,11 +23,13 @@ hyperplane rule at the same ``activation_probability`` (0.001: radius 451,
 ``k`` = 10 at n = 1000), n = 1000 with N = 10^5 and, with
 FASTSDM_BENCH_LARGE=1, the canonical N = 10^6 (int8 counters).
 
-All three return the same kind of CSR lists, from validated input (checking a
+All four return the same kind of CSR lists, from validated input (checking a
 design's pad bits costs a pass over it, as much as one activation; the public
 wrappers do it, a memory does it once).  One query per call (the row-wise
 kernels) and batches of 256 (the tiled kernels); serial or parallel by the
-size rule.
+size rule.  ``Activate`` times these private kernels, not the public
+``SDM.activate`` (its input checks and the memory around the kernels):
+that is ``bench_memory.SDMActivate``, with both rules.
 """
 
 import os

@@ -1,4 +1,5 @@
-"""The binary SDM: write, read, activate, iterated read, counter widths.
+"""The binary SDM: write, read, read_sums, activate, iterated read, counter widths,
+k-nearest activation and heteroassociative (n_value_bits != n_bits) memories.
 
 Sizes (``_common.SIZES``): small (n=256, N=10^4), medium (n=256, N=10^5) and,
 with FASTSDM_BENCH_LARGE=1, Kanerva's canonical memory (n=1000, N=10^6, int8
@@ -73,7 +74,7 @@ class SDMRead:
         self.x = _batch(cues, batch)
         self.mem.read(self.x, parallel=parallel)  # JIT warm-up, same kernels as timed
 
-    # (Activation alone is radius_search: bench_search.RadiusSearch.)
+    # (Activation alone: SDMActivate; the bare scan: bench_search.RadiusSearch.)
     def time_read(self, size, batch, parallel):
         self.mem.read(self.x, parallel=parallel)
 
@@ -181,3 +182,104 @@ class CounterWidth:
 
     def time_read_256(self, counter_dtype):
         self.mem.read(self.x)
+
+
+class SDMReadSums:
+    """``SDM.read_sums``: the counter sums a read thresholds, plain (int64) and with
+    ``z`` (float64 sums of ``sign(c) |c|**z``), on a memory holding N/1000 patterns."""
+
+    params = [list(SIZES), [1, 256], [None, 2.0]]
+    param_names = ["size", "batch", "z"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, batch, z):
+        self.mem, patterns = _memory(size, n_patterns=SIZES[size][1] // 1000)
+        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])),
+                                 self.mem.n_bits, self.mem.n_bits // 10, seed=3)
+        self.x = _batch(cues, batch)
+        self.mem.read_sums(self.x, z=z)  # JIT warm-up, same kernels as timed
+
+    def time_read_sums(self, size, batch, z):
+        self.mem.read_sums(self.x, z=z)
+
+
+class SDMActivate:
+    """The public ``SDM.activate`` (validation, the scan, CSR lists), radius rule and
+    Jaeckel's hyperplane rule at the same activation probability (0.001; k = 10).
+
+    The kernels alone, without the memory around them: bench_hyperplane.Activate.
+    """
+
+    params = [list(SIZES), [1, 256], ["radius", "hyperplane"]]
+    param_names = ["size", "batch", "rule"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, batch, rule):
+        n_bits, n_locations = SIZES[size]
+        kwargs = {} if rule == "radius" else {"activation": "hyperplane"}
+        self.mem = fastsdm.SDM(n_bits, n_locations,
+                               activation_probability=ACTIVATION_PROBABILITY,
+                               counter_dtype=_counter_dtype(size), seed=0, **kwargs)
+        self.x = _batch(fastsdm.random_addresses(256, n_bits, seed=2), batch)
+        self.mem.activate(self.x)  # JIT warm-up (and the design's keys), same kernels as timed
+
+    def time_activate(self, size, batch, rule):
+        self.mem.activate(self.x)
+
+
+class SDMKNearest:
+    """``k_nearest`` activation (the k = N/1000 nearest locations, ties by index):
+    writes into and reads from a memory holding N/1000 patterns."""
+
+    params = [list(SIZES), [1, 256]]
+    param_names = ["size", "batch"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, batch):
+        n_bits, n_locations = SIZES[size]
+        self.mem = fastsdm.SDM(n_bits, n_locations, k_nearest=n_locations // 1000,
+                               counter_dtype=_counter_dtype(size), seed=0)
+        patterns = fastsdm.random_addresses(n_locations // 1000, n_bits, seed=1)
+        self.mem.write(patterns)
+        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])), n_bits,
+                                 n_bits // 10, seed=3)
+        self.x = _batch(cues, batch)
+        self.mem.write(self.x)  # JIT warm-up, same kernels as timed
+        self.mem.read(self.x)
+
+    def time_write(self, size, batch):
+        self.mem.write(self.x)
+
+    def time_read(self, size, batch):
+        self.mem.read(self.x)
+
+
+class SDMHeteroassociative:
+    """Key -> value memories with 1000-bit values (wider than the 256-bit keys, and
+    not a whole number of words): writes of (key, value) pairs and reads of the
+    values, on a memory holding N/1000 pairs.  Small and medium only: the canonical
+    keys are 1000 bits wide themselves."""
+
+    params = [[size for size in SIZES if SIZES[size][0] != 1000], [1, 256], [1000]]
+    param_names = ["size", "batch", "n_value_bits"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size, batch, n_value_bits):
+        n_bits, n_locations = SIZES[size]
+        self.mem = fastsdm.SDM(n_bits, n_locations, activation_probability=ACTIVATION_PROBABILITY,
+                               n_value_bits=n_value_bits, counter_dtype=_counter_dtype(size),
+                               seed=0)
+        n_pairs = n_locations // 1000
+        self.mem.write(fastsdm.random_addresses(n_pairs, n_bits, seed=1),
+                       fastsdm.random_addresses(n_pairs, n_value_bits, seed=4))
+        keys = fastsdm.random_addresses(256, n_bits, seed=2)
+        values = fastsdm.random_addresses(256, n_value_bits, seed=5)
+        self.keys, self.values = _batch(keys, batch), _batch(values, batch)
+        self.mem.write(self.keys, self.values)  # JIT warm-up, same kernels as timed
+        self.mem.read(self.keys)
+
+    def time_write(self, size, batch, n_value_bits):
+        self.mem.write(self.keys, self.values)
+
+    def time_read(self, size, batch, n_value_bits):
+        self.mem.read(self.keys)

@@ -1,8 +1,10 @@
 """Theory sweeps and the attention comparison (NumPy / math, no Hamming scans).
 
 ``log_intersection`` and ``fit_beta`` share a per-dimension table of log
-factorials (functools.lru_cache); ``setup`` fills it, so the timings are the
-steady-state cost of a sweep, not the one-off table.
+factorials (functools.lru_cache), ``critical_distance`` a per-(n, d) table,
+and the cap functions a compiled kernel; ``setup`` makes the same call
+first, so the timings are the steady-state cost of a sweep, not the one-off
+tables or compilation.  (The other attention functions: bench_attention.)
 """
 
 import os
@@ -13,6 +15,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import numpy as np
 
 from fastsdm import attention, theory
+
+from ._common import continuous_radius
 
 
 class LogIntersectionSweep:
@@ -85,3 +89,54 @@ class CompareWeights:
     def time_compare_weights(self, nd):
         n, d = nd
         attention.compare_weights(n, d)
+
+
+class CriticalDistance:
+    """Kanerva's canonical memory: n = 1000, radius 451, 10^6 locations, 10^4 words."""
+
+    def setup(self):
+        theory.critical_distance(1000, 451, 1e6, 1e4)
+
+    def time_critical_distance_canonical(self):
+        theory.critical_distance(1000, 451, 1e6, 1e4)
+
+
+class FitCapBeta:
+    """``fit_cap_beta(256, 100)``: the softmax beta of the continuous SDM's cap weights."""
+
+    def setup(self):
+        theory.fit_cap_beta(256, 100)
+
+    def time_fit_cap_beta(self):
+        theory.fit_cap_beta(256, 100)
+
+
+class ExactRecallProbability:
+    """P(exact recall) of the canonical memory for every cue distance 0..1000."""
+
+    def setup(self):
+        self.x = np.arange(1001)
+        theory.exact_recall_probability(1000, 451, 1e6, 1e4, self.x)
+
+    def time_all_distances(self):
+        theory.exact_recall_probability(1000, 451, 1e6, 1e4, self.x)
+
+
+class CapIntersection:
+    """Cap intersections on 101 cosines in [-1, 1]: dim 256 at the radius of p = 0.001
+    (bench_continuous's memories) and dim 1000 at radius 451.
+
+    (``cap_intersection`` is ``exp`` of ``log_cap_intersection``, which does the
+    work; ``expected_cap_neurons`` scales it by N.)
+    """
+
+    params = [[256, 1000]]
+    param_names = ["dim"]
+
+    def setup(self, dim):
+        self.d = continuous_radius(dim) if dim == 256 else 451
+        self.cos = np.linspace(-1.0, 1.0, 101)
+        theory.cap_intersection(dim, self.d, self.cos)  # compiles / loads the kernel
+
+    def time_cap_intersection(self, dim):
+        theory.cap_intersection(dim, self.d, self.cos)
