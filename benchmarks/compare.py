@@ -1645,7 +1645,7 @@ def print_floors(out, floors, A_shape):
     out.append(f"Vector code: fastsdm `{floors['simd']}`; DRAM floor kernel "
                f"{floors['width_dram']}, xor+popcount floor kernel {floors['width_popcount']}.")
     out.append("")
-    out.append("| floor | threads | median | spread (min–max) | rate |")
+    out.append("| floor | threads | median | spread (min–max) | rate (fastest repeat) |")
     out.append("|---|---|---|---|---|")
     for key, value in floors.items():
         if key.startswith("dram_"):
@@ -1788,12 +1788,15 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
                "serial/parallel choice) time / this row's time.")
     out.append("- *% of floor* = floor / measured time, the floor being the larger of one DRAM "
                "pass over the addresses and every word pair at the register xor+popcount "
-               "rate, both measured at the row's thread count (SDM rows add the activated "
-               "counter rows, read once and, for writes, written once, at DRAM bandwidth).")
+               "rate, both measured at the row's thread count, each at the rate of its "
+               "fastest repeat (SDM rows add the activated counter rows, read once and, for "
+               "writes, written once, at DRAM bandwidth).")
     if above:
-        out.append(f"- ⚠ {len(above)} row(s) ran faster than their floor: the floors were "
-                   "measured while the machine was slower (other jobs), so those rows' *% of "
-                   "floor* is not a bound; re-run on an idle machine.")
+        out.append(f"- ⚠ {len(above)} row(s) ran faster than their floor.  Either other jobs "
+                   "slowed the floors' measurement, or the row reused data that a previous "
+                   "call left in the last-level cache (the DRAM floor is one pass with no "
+                   "reuse; calls repeated on the same addresses can keep part of them "
+                   "cached): for those rows *% of floor* is not a bound.")
     if base_commit:
         out.append(f"- *{vs}*: the same call with fastsdm at {base_commit}, timed alternately "
                    "in this process; > 1 means this commit is faster (median, min–max).")
