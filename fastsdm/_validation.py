@@ -389,12 +389,21 @@ def real_rows(x, name: str, width: int, what: str) -> tuple[np.ndarray, bool]:
 def normalise_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit rows of float64 ``x`` (zero rows stay zero) and the zero-row mask.
 
+    A row with infinite coordinates (a sum that overflowed float64) becomes
+    the unit vector along them.
+
     Each row is divided by its largest magnitude first, so that the squares
     neither overflow nor underflow; the norm is an ``einsum`` dot product.
     (:func:`unit_rows` is the attention functions' normalisation, whose
     float64 results differ in the last bits; each keeps its callers' results.)
     """
     scale = np.abs(x).max(axis=1, initial=0.0)
+    overflowed = np.isinf(scale)
+    if overflowed.any():
+        # A sum beyond float64's range points along its infinite coordinates.
+        x = x.copy()
+        x[overflowed] = np.where(np.isinf(x[overflowed]), np.sign(x[overflowed]), 0.0)
+        scale[overflowed] = 1.0
     zero = scale == 0
     scale[zero] = 1.0
     y = x / scale[:, None]

@@ -519,6 +519,10 @@ class ContinuousSDM:
               parallel: bool | None = None) -> None:
         """Add ``weight * value`` to the accumulators of each key's locations.
 
+        Accumulators saturate at their dtype's largest finite value (about
+        3.4e38 for float32), as counters saturate, instead of becoming
+        infinite.
+
         Parameters
         ----------
         keys : array_like of real numbers, shape (dim,) or (m, dim)

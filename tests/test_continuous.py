@@ -692,3 +692,28 @@ def test_continuous_memory_speaks_the_sdm_vocabulary():
         ContinuousSDM.estimate_nbytes(8, 50, 3, dtype="float64"))
     with pytest.raises(TypeError, match="got both keys= and addresses="):
         a.write(keys=keys, addresses=keys, values=values)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_accumulators_saturate_and_reads_stay_finite(parallel):
+    # Two writes of 3e38 overflowed a float32 accumulator to inf; a read then
+    # returned NaN (and erasing could not bring the memory back).
+    from fastsdm.continuous import ContinuousSDM
+
+    mem = ContinuousSDM(3, threshold=0.5, value_dim=2, addresses=np.eye(3))
+    top = np.finfo(np.float32).max
+    for _ in range(2):
+        mem.write([1.0, 0, 0], [3e38, 1.0], parallel=parallel)
+    assert mem.accumulators[0].tolist() == [top, 2.0]
+    assert np.array_equal(mem.read([1.0, 0, 0]), np.array([1.0, 2.0 / top], np.float32))
+    mem.write([1.0, 0, 0], [3e38, 1.0], weight=-1, parallel=parallel)  # erasing works again
+    assert np.isfinite(mem.accumulators).all() and mem.accumulators[0, 0] < top
+    # float64 accumulators: each saturates at float64's max, and a read whose
+    # float64 sum overflows points along its infinite coordinates.
+    big = ContinuousSDM(2, threshold=0.0, value_dim=2, counter_dtype="float64",
+                        addresses=np.array([[1.0, 0.0], [0.8, 0.6]]))
+    for _ in range(2):
+        big.write([0.9, 0.3], [1e308, 1.0], parallel=parallel)
+    assert big.accumulators[:, 0].tolist() == [np.finfo(np.float64).max] * 2
+    assert big.read_sums([0.9, 0.3])[0] == np.inf
+    assert np.array_equal(big.read([0.9, 0.3]), [1.0, 0.0])

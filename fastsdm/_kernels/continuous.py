@@ -550,10 +550,13 @@ def _prefetch_row(flat, row, n):
 
 def _write_impl(indptr, indices, deltas, acc, bounds):
     # Activated rows are scattered over accumulators far larger than the
-    # caches: the row PREFETCH_AHEAD places ahead is prefetched.
+    # caches: the row PREFETCH_AHEAD places ahead is prefetched.  Sums past
+    # the dtype's range saturate at its largest finite value, as counters do
+    # (deltas are finite, so an overflow is the only way to inf).
     nq = indptr.shape[0] - 1
     n = acc.shape[1]
     flat = acc.reshape(-1)
+    top = np.finfo(acc.dtype).max
     for part in prange(bounds.shape[0] - 1):
         first = bounds[part]
         stop = bounds[part + 1]
@@ -567,7 +570,12 @@ def _write_impl(indptr, indices, deltas, acc, bounds):
                     _prefetch_row(flat, seg[t + PREFETCH_AHEAD], n)
                 row = acc[seg[t]]
                 for j in range(row.shape[0]):
-                    row[j] += delta[j]
+                    v = row[j] + delta[j]
+                    if v > top:
+                        v = top
+                    elif v < -top:
+                        v = -top
+                    row[j] = v
 
 
 write_serial, write_parallel = twins(_write_impl)
