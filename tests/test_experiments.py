@@ -1073,3 +1073,38 @@ def test_the_attention_comparison_checks_its_memory(monkeypatch):
     assert info.value.parameters == ("n_bits", "radii")
     with pytest.raises(MemoryError, match=r"use fewer n_patterns \(a read weighs every"):
         ex.configure("attention", n_patterns=5 * 10**7, n_cues=8, radii=[5])
+
+
+def test_run_checks_an_edited_config_again():
+    # run(config) took any edited config: unsorted n_patterns failed deep
+    # inside (IndexError), iterations=0 ran, a tuple was copied into every
+    # row as its n_patterns, and derived entries were trusted.
+    import json
+
+    from fastsdm.experiments import configure, run
+
+    config = configure("capacity", n_bits=64, n_locations=500, radius=24, n_patterns=[5, 20],
+                       noise=[0, 4], n_cues=4)
+    rows = run(json.loads(json.dumps(config)), progress=False)  # as read from config.json
+    assert [r["n_patterns"] for r in rows] == [5, 5, 20, 20]
+    tuple_rows = run({**config, "n_patterns": (5, 20)}, progress=False)
+    assert [r["n_patterns"] for r in tuple_rows] == [5, 5, 20, 20]
+    bad = [({"n_patterns": [20, 5]}, "n_patterns", r"n_patterns=\[20, 5\], which configure\(\) "
+                                                   r"makes \[5, 20\]"),
+           ({"iterations": 0}, "iterations", r"iterations must be in \[1, inf\], got 0"),
+           ({"noise": [100]}, "noise", r"noise must be in \[0, 64\], got 100"),
+           ({"expected_activated": 3.0}, "expected_activated",
+            "expected_activated=3.0, which configure"),
+           ({"extra": 1}, "extra", "extra=1, which configure")]
+    for change, name, match in bad:
+        with pytest.raises(ValueError, match=match) as info:
+            run({**config, **change}, progress=False)
+        assert info.value.parameters == (name,)
+    with pytest.raises(ValueError, match="capacity config lacks n_bits"):
+        run({"experiment": "capacity"}, progress=False)
+    # A config given its activation probability, or a step, makes itself again.
+    for name, kwargs in (("capacity", dict(activation_probability=0.05, n_patterns=[5])),
+                         ("critical_distance", dict(radius=24, step=8, n_patterns=10)),
+                         ("critical_distance", dict(radius=24, distances=[0, 8], n_patterns=10))):
+        made = configure(name, n_bits=64, n_locations=500, n_cues=4, **kwargs)
+        assert run(json.loads(json.dumps(made)), progress=False) == run(made, progress=False)

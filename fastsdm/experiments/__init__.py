@@ -143,7 +143,8 @@ def run(config: Mapping, progress: bool = True) -> Records:
     ----------
     config : dict
         As returned by :func:`configure` (or read back from a run's
-        ``config.json``).
+        ``config.json``).  Every parameter is checked again: an edited
+        value that :func:`configure` would not have made is refused.
     progress : bool
         Show a progress bar on stderr.
 
@@ -163,4 +164,4 @@ def run(config: Mapping, progress: bool = True) -> Records:
         raise ValueError(f"config must be a configuration made by configure(), with an "
                          f"'experiment' key naming one of {', '.join(REGISTRY)}; got "
                          f"{type(config).__name__} with experiment={name!r}")
-    return REGISTRY[name].run(dict(config), progress)
+    return REGISTRY[name].run(REGISTRY[name].check_config(config), progress)

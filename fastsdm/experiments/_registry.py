@@ -223,6 +223,41 @@ class Experiment:
                                             names(name))
         return self.config(**checked).resolve(names)
 
+    def check_config(self, config: Mapping[str, Any]) -> dict:
+        """``config`` made again by :meth:`configure` from its own parameters, or raise.
+
+        A config read back from a run's ``config.json`` may have been edited:
+        unless :meth:`configure` makes exactly the same configuration from its
+        parameters (a tuple where a sorted list belongs, ``n_cues=0``, an
+        ``expected_activated`` that does not follow from the sizes, ...), the
+        run would fail deep inside or label its rows wrongly.
+        """
+        params = self.params()
+        missing = [name for name in params if name not in config]
+        if missing:
+            raise ValueError(f"{self.name} config lacks {', '.join(missing)}: make it with "
+                             f"configure({self.name!r}, ...)")
+        arguments = {name: config[name] for name in params}
+        # configure() records what it derived beside what it was given (the
+        # radius and its activation probability; a step and its grid of
+        # distances): give it back one of each pair, the one it was given.
+        if "requested_activation_probability" in config and "activation_probability" in params:
+            requested = config["requested_activation_probability"]
+            arguments["activation_probability"] = requested
+            if requested is not None:
+                arguments["radius"] = None
+        if config.get("step") is not None and "distances" in params:
+            arguments["distances"] = None
+        again = self.configure(arguments)
+        for key in dict.fromkeys([*config, *again]):
+            if key not in again or key not in config or not _same(again[key], config[key]):
+                with about(key):
+                    raise ValueError(f"{self.name} config has {key}={config.get(key)!r}, "
+                                     f"which configure() makes {again.get(key)!r} from the "
+                                     f"config's parameters; pass the arguments to "
+                                     f"configure({self.name!r}, ...) again")
+        return again
+
     def arguments(self, preset: str, given: Mapping[str, Any]) -> dict:
         """A preset's arguments overridden by ``given`` (preset entries it resets go)."""
         arguments = dict(self.presets[preset])
@@ -238,6 +273,16 @@ class Experiment:
         arguments = dict(arguments)
         progress = arguments.pop("progress")
         return self.run(self.configure(arguments), progress)
+
+
+def _same(a, b) -> bool:
+    # Equal as configure() makes them and as config.json gives them back (a
+    # tuple read back as a list, an int float): same JSON, same types of numbers.
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b and (a is None) == (b is None)
 
 
 #: The experiments by name, in the order they were registered.
