@@ -987,8 +987,13 @@ def test_the_memory_hint_suggests_what_can_help(monkeypatch):
     message = str(info.value)
     assert "int8'" not in message and "(it fits)" not in message
     assert message.endswith(f"use fewer locations: about {fit:,} fit with int8 counters")
-    with pytest.raises(MemoryError, match=r"store fewer patterns"):
+    assert info.value.parameters == ("n_locations", "counter_dtype")
+    with pytest.raises(MemoryError, match=r"store fewer patterns") as info:
         ex.configure("capacity", n_bits=1000, n_locations=10, n_patterns=[3 * 10**7])
+    assert info.value.parameters == ("n_patterns", "n_bits")  # it named the memory's
+    with pytest.raises(MemoryError, match=r"counter_dtype='int8' \(it fits\)") as info:
+        ex.configure("capacity", n_bits=1000, n_locations=2 * 10**6, n_patterns=[10])
+    assert info.value.parameters == ("counter_dtype", "n_locations")
 
 
 # -- sizes are checked before any exact theory --------------------------------------------

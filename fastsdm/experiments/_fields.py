@@ -275,9 +275,10 @@ def check_memory(c, names: Names, n_patterns: int = 0,
     need = memory_nbytes(n, N, dtype, n_patterns) + extra
     available = _machine.available_memory()
     if available is not None and need > available:
-        with about("n_locations", "counter_dtype"):
-            raise MemoryError(_memory_message(names, n, N, dtype, n_patterns, others, need,
-                                              available))
+        message, parameters = _memory_message(names, n, N, dtype, n_patterns, others, need,
+                                              available)
+        with about(*parameters):
+            raise MemoryError(message)
     if radius is None:
         with about("activation_probability"):
             requested = check_probability(
@@ -323,7 +324,9 @@ def refuse_if_too_big(need: int, what: str, detail: str, hint: str,
 
 
 def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int,
-                    others: Sequence[tuple[str, int, str]], need: int, available: int) -> str:
+                    others: Sequence[tuple[str, int, str]], need: int,
+                    available: int) -> tuple[str, tuple[str, ...]]:
+    """The refusal, and the parameters its hint is about (``exc.parameters``)."""
     size = _machine.format_bytes
     extra = sum(nbytes for _, nbytes, _ in others)
     what = "the memory and patterns"
@@ -333,20 +336,24 @@ def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int,
         what = ", ".join(parts[:-1]) + " and " + parts[-1]
         detail = "; " + ", ".join(f"{label} {size(nbytes)}" for label, nbytes, _ in others)
     patterns = memory_nbytes(n, 0, "int8", n_patterns)
+    fewer_patterns = "store fewer patterns: their words alone do not fit"
     if patterns > available:
-        hint = "store fewer patterns: their words alone do not fit"
+        hint, parameters = fewer_patterns, ("n_patterns", "n_bits")
     elif others and memory_nbytes(n, 1, "int8", n_patterns) + extra > available:
         hint = max(others, key=lambda o: o[1])[2]  # the largest of the rest cannot stay
+        parameters = ("n_bits", "n_patterns")
     elif dtype != "int8" and memory_nbytes(n, N, "int8", n_patterns) + extra <= available:
         hint = f"use {names.value('counter_dtype', 'int8')} (it fits)"
+        parameters = ("counter_dtype", "n_locations")
     else:
         per_location = memory_nbytes(n, 1, "int8")
         fit = (available - extra - patterns) // per_location
-        hint = (f"use fewer locations: about {fit:,} fit with int8 counters" if fit > 0 else
-                "store fewer patterns: their words alone do not fit")
+        hint, parameters = ((f"use fewer locations: about {fit:,} fit with int8 counters",
+                             ("n_locations", "counter_dtype")) if fit > 0 else
+                            (fewer_patterns, ("n_patterns", "n_bits")))
     return (f"{what} need {size(need)} ({names.value('n_bits', n)}, "
             f"{names.value('n_locations', N)}, {dtype} counters{detail}) but only "
-            f"{size(available)} is available; {hint}")
+            f"{size(available)} is available; {hint}"), parameters
 
 
 # ---------------------------------------------------------------------------
