@@ -76,3 +76,13 @@ def import_or_skip(name: str):
         if exc.name != name:
             raise
         raise NotImplementedError(f"{name} is not available: {exc}") from None
+
+
+def noisy_cues(patterns, n_bits: int, count: int = 256):
+    """``count`` cues: the patterns repeated to ``count`` rows, n_bits/10 bits of each flipped."""
+    import numpy as np
+
+    import fastsdm
+
+    rows = np.resize(patterns, (count, patterns.shape[1]))
+    return fastsdm.flip_bits(rows, n_bits, n_bits // 10, seed=3)

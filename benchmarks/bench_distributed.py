@@ -19,7 +19,7 @@ import numpy as np
 
 import fastsdm
 
-from ._common import ACTIVATION_PROBABILITY, SIZES, import_or_skip
+from ._common import ACTIVATION_PROBABILITY, SIZES, import_or_skip, noisy_cues
 
 N_SHARDS = 2
 
@@ -43,8 +43,7 @@ class ShardedWriteRead:
                                   **kwargs)
             patterns = fastsdm.random_addresses(n_locations // 1000, n_bits, seed=1)
             self.mem.write(patterns)
-            cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])), n_bits,
-                                     n_bits // 10, seed=3)
+            cues = noisy_cues(patterns, n_bits)
             # The sharded memory must hold what one SDM holds (checked in setup, untimed).
             single = fastsdm.SDM(n_bits, n_locations, **kwargs)
             single.write(patterns)

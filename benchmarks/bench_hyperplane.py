@@ -44,7 +44,7 @@ from fastsdm._hyperplane import activation_csr, design_keys, hyperplane_index, r
 from fastsdm.search import radius_csr
 from fastsdm.theory import activation_probability, hyperplane_k_for_probability
 
-from ._common import ACTIVATION_PROBABILITY, LARGE, SIZES, queries, radius_for
+from ._common import ACTIVATION_PROBABILITY, LARGE, SIZES, noisy_cues, queries, radius_for
 
 METHODS = ["radius", "scan", "index", "keys"]
 
@@ -104,8 +104,7 @@ class SDMRule:
     def setup(self, size, batch, rule):
         n_bits, n_locations = RULE_SIZES[size]
         self.mem, patterns = rule_memory(n_bits, n_locations, rule, n_locations // 1000)
-        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])), n_bits,
-                                 n_bits // 10, seed=3)
+        cues = noisy_cues(patterns, n_bits)
         self.x = cues[0] if batch == 1 else cues
         self.mem.write(self.x)  # JIT warm-up (and the design's keys), same kernels as timed
         self.mem.read(self.x)

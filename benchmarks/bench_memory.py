@@ -23,7 +23,7 @@ import numpy as np
 
 import fastsdm
 
-from ._common import ACTIVATION_PROBABILITY, SIZES
+from ._common import ACTIVATION_PROBABILITY, SIZES, noisy_cues
 
 BATCHES = [1, 256, 1024]
 
@@ -69,8 +69,7 @@ class SDMRead:
     def setup(self, size, batch, parallel):
         n_patterns = SIZES[size][1] // 1000
         self.mem, patterns = _memory(size, n_patterns=n_patterns)
-        cues = fastsdm.flip_bits(np.resize(patterns, (max(BATCHES), patterns.shape[1])),
-                                 self.mem.n_bits, self.mem.n_bits // 10, seed=3)
+        cues = noisy_cues(patterns, self.mem.n_bits, max(BATCHES))
         self.x = _batch(cues, batch)
         self.mem.read(self.x, parallel=parallel)  # JIT warm-up, same kernels as timed
 
@@ -194,8 +193,7 @@ class SDMReadSums:
 
     def setup(self, size, batch, z):
         self.mem, patterns = _memory(size, n_patterns=SIZES[size][1] // 1000)
-        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])),
-                                 self.mem.n_bits, self.mem.n_bits // 10, seed=3)
+        cues = noisy_cues(patterns, self.mem.n_bits)
         self.x = _batch(cues, batch)
         self.mem.read_sums(self.x, z=z)  # JIT warm-up, same kernels as timed
 
@@ -241,8 +239,7 @@ class SDMKNearest:
                                counter_dtype=_counter_dtype(size), seed=0)
         patterns = fastsdm.random_addresses(n_locations // 1000, n_bits, seed=1)
         self.mem.write(patterns)
-        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])), n_bits,
-                                 n_bits // 10, seed=3)
+        cues = noisy_cues(patterns, n_bits)
         self.x = _batch(cues, batch)
         self.mem.write(self.x)  # JIT warm-up, same kernels as timed
         self.mem.read(self.x)

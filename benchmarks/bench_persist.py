@@ -107,21 +107,28 @@ class SDMSave(_Persist):
             self.mem.save(self.path, overwrite=True)
 
 
-class SDMLoad(_Persist):
-    params = [list(SIZES), MMAP_MODES]
-    param_names = ["size", "mmap"]
+class _Load(_Persist):
+    """``time_load`` of the memory ``make(size)`` builds, saved once in ``setup``."""
 
-    def setup(self, size, mmap):
-        mem = _sdm(size)
+    def _prepare(self, mem, mmap, field):
         self._start()
+        self.cls = type(mem)
         self.path = mem.save(next(self.paths))
-        loaded = fastsdm.SDM.load(self.path, mmap=mmap)  # warm-up, and a check
-        _check_same(loaded.counters, mem.counters, "counters")
+        loaded = self.cls.load(self.path, mmap=mmap)  # warm-up, and a check
+        _check_same(getattr(loaded, field), getattr(mem, field), field)
         del loaded
         gc.collect()  # releases the write lock of an mmap=True load
 
     def time_load(self, size, mmap):
-        self.loaded = fastsdm.SDM.load(self.path, mmap=mmap)
+        self.loaded = self.cls.load(self.path, mmap=mmap)
+
+
+class SDMLoad(_Load):
+    params = [list(SIZES), MMAP_MODES]
+    param_names = ["size", "mmap"]
+
+    def setup(self, size, mmap):
+        self._prepare(_sdm(size), mmap, "counters")
 
 
 class ContinuousSave(_Persist):
@@ -137,20 +144,10 @@ class ContinuousSave(_Persist):
         self.mem.save(next(self.paths))
 
 
-class ContinuousLoad(_Persist):
+class ContinuousLoad(_Load):
     # (mmap=True runs the _persist code SDMLoad times; left out to keep --quick short.)
     params = [list(CONTINUOUS_SIZES), [False, "r"]]
     param_names = ["size", "mmap"]
 
     def setup(self, size, mmap):
-        mem = _continuous(size)
-        self._start()
-        self.cls = type(mem)
-        self.path = mem.save(next(self.paths))
-        loaded = self.cls.load(self.path, mmap=mmap)  # warm-up, and a check
-        _check_same(loaded.accumulators, mem.accumulators, "accumulators")
-        del loaded
-        gc.collect()  # releases the write lock of an mmap=True load
-
-    def time_load(self, size, mmap):
-        self.loaded = self.cls.load(self.path, mmap=mmap)
+        self._prepare(_continuous(size), mmap, "accumulators")

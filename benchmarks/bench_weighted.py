@@ -22,7 +22,7 @@ import numpy as np
 
 import fastsdm
 
-from ._common import ACTIVATION_PROBABILITY, SIZES
+from ._common import ACTIVATION_PROBABILITY, SIZES, noisy_cues
 
 BATCHES = [1, 256]
 WRITE_MODES = ["plain", "distance_weights", "kappa", "both"]
@@ -69,8 +69,7 @@ class ZRead:
 
     def setup(self, size, batch, z):
         self.mem, patterns = _memory(size, n_patterns=SIZES[size][1] // 1000)
-        cues = fastsdm.flip_bits(np.resize(patterns, (max(BATCHES), patterns.shape[1])),
-                                 self.mem.n_bits, self.mem.n_bits // 10, seed=3)
+        cues = noisy_cues(patterns, self.mem.n_bits, max(BATCHES))
         self.x = _batch(cues, batch)
         self.mem.read(self.x, z=z)  # JIT warm-up, same kernels as timed
 
