@@ -273,10 +273,10 @@ def _sibling_prefix(path: Path) -> str:
     A longer name is cut and given its checksum, so that every sibling's
     name still fits the file system's limit and stays unique to ``path``.
     """
-    name = path.name
-    if len(os.fsencode(name)) > _LONGEST_NAME:
-        cut = os.fsencode(name)[:_LONGEST_NAME - 9].decode(errors="ignore")
-        name = f"{cut}~{zlib.crc32(os.fsencode(path.name)):08x}"
+    name, encoded = path.name, os.fsencode(path.name)
+    if len(encoded) > _LONGEST_NAME:
+        cut = encoded[:_LONGEST_NAME - 9].decode(errors="ignore")
+        name = f"{cut}~{zlib.crc32(encoded):08x}"
     return f".{name}.fastsdm-"
 
 
@@ -821,7 +821,8 @@ def _readinto(f, array: np.ndarray, file) -> None:
         done += got
 
 
-def _stamp() -> str:
+def stamp() -> str:
+    """The current UTC time as fastsdm records it (ISO 8601, whole seconds)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
@@ -859,9 +860,10 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
         raise ValueError(f"{directory.path} is not a complete fastsdm memory: {name}.npy is "
                          "missing") from None
     with f:
-        if mode == "r+" and os.fstat(f.fileno()).st_nlink > 1:
+        info = os.fstat(f.fileno())
+        if mode == "r+" and info.st_nlink > 1:
             raise ValueError(
-                f"{file} has {os.fstat(f.fileno()).st_nlink} hard links (a snapshot made with "
+                f"{file} has {info.st_nlink} hard links (a snapshot made with "
                 "cp -al or rsync --link-dest?): writes through a memory map would change every "
                 "linked copy.  Give this memory its own copy of the file first (cp FILE TMP && "
                 "mv TMP FILE), or load it with mmap='c' or without mmap")
@@ -872,14 +874,17 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
                              f"{got_dtype.str}, but {META_FILE} says {tuple(shape)} {dtype}; the "
                              "memory is corrupt")
         nbytes = int(np.prod(shape, dtype=object)) * want.itemsize
-        size = os.fstat(f.fileno()).st_size
+        size = info.st_size
         if size != offset + nbytes:
             raise _npy_error(file, f"is {size} bytes long but its header promises {offset} + "
                                    f"{nbytes} (shape {tuple(shape)}, {dtype})")
         if mode is None:
             if available is not None and nbytes > available:
-                raise MemoryError(f"{file} holds {nbytes / 2**30:.3g} GiB, more than the "
-                                  f"{available / 2**30:.3g} GiB of memory available; load the "
+                # Imported here: the kill tests load this module on its own.
+                from ._machine import format_bytes
+
+                raise MemoryError(f"{file} holds {format_bytes(nbytes)}, more than the "
+                                  f"{format_bytes(available)} of memory available; load the "
                                   "memory with mmap=True (or mmap='r') to serve it from disk")
             array = np.empty(shape, dtype=want)
             _readinto(f, array, file)
@@ -909,7 +914,7 @@ def mark_open_for_writing(directory: Directory, meta: dict) -> Mapped:
     """Take the directory's :class:`WriteGuard` and record that the memory is
     memory-mapped for writing (its checksum stays)."""
     guard = WriteGuard.take(directory, meta.get("open_for_writing"))
-    meta["open_for_writing"] = {"opened": _stamp(), "flushed": None, "pid": os.getpid(),
+    meta["open_for_writing"] = {"opened": stamp(), "flushed": None, "pid": os.getpid(),
                                 "host": socket.gethostname()[:255]}
     write_metadata(directory, meta)
     return Mapped(directory.path, directory.identity, guard)
@@ -922,5 +927,5 @@ def seal(directory: Directory, meta: dict, name: str, array: np.ndarray) -> None
     meta["arrays"][name]["crc32"] = crc32(array)
     marker = meta.get("open_for_writing")
     if isinstance(marker, dict):
-        marker["flushed"] = _stamp()
+        marker["flushed"] = stamp()
     write_metadata(directory, meta)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from decimal import Decimal
 
 import numba
 import numpy as np
@@ -52,9 +53,9 @@ def check_distance_weights(distance_weights, memory, weight: int) -> np.ndarray:
     # Exact products of Python ints (the table is at most n + 1 long).
     products = [weight * v for v in table]
     if any(abs(p) > MAX_SCALE for p in products):
-        top = str(max(abs(v) for v in table))
-        if len(top) > 20:  # an exact integer of hundreds of digits helps nobody
-            top = f"{top[0]}.{top[1:3]}e+{len(top) - 1}"
+        top = max(abs(v) for v in table)
+        if top >= 10**20:  # an exact integer of hundreds of digits helps nobody
+            top = f"{Decimal(top):.2e}"
         raise ValueError(f"weight * distance_weights[h] must lie in [-{MAX_SCALE}, {MAX_SCALE}] "
                          f"(the range of weight), got weight={weight} and a largest "
                          f"|distance_weights[h]| of {top}; scale the table down (a counter "

@@ -863,7 +863,7 @@ class ContinuousSDM:
                 directory, name, *specs[name], crc=crcs[name],
                 verify=_persist.verifies(verify, name == "accumulators", mode),
                 mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL,
-                available=_available_memory())
+                available=_available_memory())  # read again: earlier arrays use RAM
                 for name in specs}
             _check_unit_addresses(arrays["addresses"], path / "addresses.npy")
             mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"

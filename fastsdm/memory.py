@@ -714,7 +714,7 @@ class SDM:
                 directory, name, *specs[name], crc=crcs[name],
                 verify=_persist.verifies(verify, name == "counters", mode),
                 mode=mode if name == "counters" else None, marker=marker, reseal=_RESEAL,
-                available=_available_memory())
+                available=_available_memory())  # read again: earlier arrays use RAM
                 for name in specs}
             design = None
             if params.selected is not None:

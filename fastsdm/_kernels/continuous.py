@@ -570,12 +570,7 @@ def _write_impl(indptr, indices, deltas, acc, bounds):
                     _prefetch_row(flat, seg[t + PREFETCH_AHEAD], n)
                 row = acc[seg[t]]
                 for j in range(row.shape[0]):
-                    v = row[j] + delta[j]
-                    if v > top:
-                        v = top
-                    elif v < -top:
-                        v = -top
-                    row[j] = v
+                    row[j] = min(max(row[j] + delta[j], -top), top)
 
 
 write_serial, write_parallel = twins(_write_impl)

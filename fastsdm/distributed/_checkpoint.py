@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import socket
-import time
 import zlib
 from pathlib import Path
 
@@ -28,10 +27,10 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "SHARD_DIR", "SHARD
 FORMAT_NAME = "fastsdm.ShardedSDM"
 FORMAT_VERSION = 1
 MANIFEST_FILE = _persist.SHARDED_MANIFEST
-#: The names of shard directories (and of what an interrupted save leaves beside them).
-SHARD_DIR = re.compile(r"^\.?shard-\d{5}-[0-9a-f]{12}(\..*)?$")
 #: The names a manifest may give its shards: a plain name inside the checkpoint.
 SHARD_NAME = re.compile(r"shard-\d{5}-[0-9a-f]{12}")
+#: The names of shard directories (and of what an interrupted save leaves beside them).
+SHARD_DIR = re.compile(rf"^\.?{SHARD_NAME.pattern}(\..*)?$")
 
 
 #: Held by a running save (created exclusively, removed when it ends), so that
@@ -55,7 +54,7 @@ def prepare_save(path: str, overwrite: bool, token: str) -> None:
                                   "ShardedSDM; refusing to write into it")
     target.mkdir(parents=True, exist_ok=True)
     record = json.dumps({"token": token, "pid": os.getpid(), "host": socket.gethostname(),
-                         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                         "started": _persist.stamp()})
     try:
         with open(target / SAVE_LOCK, "x") as f:
             f.write(record)

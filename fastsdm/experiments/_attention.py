@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _machine
-from .._validation import check_int, check_real
+from .._validation import check_int, check_real, n_words
 from . import _common as common
 from . import _fields as fields
 from ._common import Records
@@ -128,7 +128,7 @@ def estimate_nbytes(n_bits: int, n_patterns: int, n_cues: int, n_noise: int,
 
     n, m = n_bits, n_patterns
     cues = min(n_cues, m)
-    word_bytes = 8 * ((n + 63) // 64)
+    word_bytes = 8 * n_words(n)
     queries = min(cues, max(1, BLOCK_BYTES // (8 * m)))  # rows of a block of queries
     values = min(m, max(1, BLOCK_BYTES // (8 * n)))      # patterns unpacked at once
     return {

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import n_words
 from ..hopfield import UPDATES
 from . import _common as common
 from . import _fields as fields
@@ -162,7 +163,7 @@ def model_nbytes(n_bits: int, n_patterns: int, n_cues: int, models: Sequence[str
         copy = 4 if (n - 1) * m < 1 << 24 else 8
         parts["Hopfield weights"] = n * n * (4 + copy + 8)
     if "modern_hopfield" in models:
-        parts["modern Hopfield patterns"] = 2 * m * 8 * ((n + 63) // 64)
+        parts["modern Hopfield patterns"] = 2 * m * 8 * n_words(n)
     if {"sdm_pattern", "attention", "modern_hopfield"} & set(models):
         parts["pattern-view reads"] = estimate_nbytes(n, m, n_cues, 1, 1)["reads"]
     return parts

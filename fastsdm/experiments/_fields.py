@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import _machine
 from .._params import COUNTER_DTYPES
-from .._validation import check_choice, check_dtype, check_int, check_probability
+from .._validation import check_choice, check_dtype, check_int, check_probability, n_words
 from ._registry import Names, about, param
 
 __all__ = [
@@ -234,7 +234,7 @@ def memory_nbytes(n_bits: int, n_locations: int, counter_dtype: str,
     from ..memory import SDM
 
     return (SDM.estimate_nbytes(n_bits, n_locations, counter_dtype=counter_dtype)
-            + n_patterns * 8 * ((n_bits + 63) // 64))
+            + n_patterns * 8 * n_words(n_bits))
 
 
 def check_memory(c, names: Names, n_patterns: int = 0,

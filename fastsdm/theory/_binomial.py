@@ -31,7 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["quantile", "probability", "log_ball"]
+__all__ = ["quantile", "probability", "log_ball", "exact_count"]
 
 #: Up to this n the exact integer sums are fast (milliseconds) and are used.
 EXACT_MAX_N = 1500
@@ -55,11 +55,7 @@ def _sign(x) -> int:
 
 def _exact_compare(n: int, d: int, target: Fraction) -> int:
     """sign(P(X <= d) - target) from the exact sum of binomials."""
-    total = term = 1
-    for k in range(d):
-        term = term * (n - k) // (k + 1)
-        total += term
-    return _sign(total * target.denominator - (target.numerator << n))
+    return _sign(exact_count(n, d) * target.denominator - (target.numerator << n))
 
 
 def _exact_quantile(n: int, target: Fraction) -> int:
@@ -253,15 +249,20 @@ def quantile(n: int, target: Fraction) -> int:
 # -- correctly rounded values ------------------------------------------------------------
 
 
-def _exact_count(n: int, d: int) -> int:
-    """``|O_n(d)|`` for ``0 <= d < n``, summing the shorter side (the other by complement)."""
+def exact_count(n: int, d: int) -> int:
+    """``|O_n(d)| = sum_{k <= d} C(n, k)`` exactly, summing the shorter side (the other
+    by complement); 0 below ``d = 0`` and ``2**n`` from ``d = n`` on."""
+    if d < 0:
+        return 0
+    if d >= n:
+        return 1 << n
     if 2 * d < n:
         total = term = 1
         for k in range(d):
             term = term * (n - k) // (k + 1)
             total += term
         return total
-    return (1 << n) - _exact_count(n, n - 1 - d)
+    return (1 << n) - exact_count(n, n - 1 - d)
 
 
 def _widen(lo: Decimal, hi: Decimal) -> tuple[Decimal, Decimal]:
@@ -285,7 +286,7 @@ def probability(n: int, d: int) -> float:
     if 2 * d == n - 1:
         return 0.5
     if n <= EXACT_MAX_N:
-        return _exact_count(n, d) / (1 << n)
+        return exact_count(n, d) / (1 << n)
     lower = 2 * d < n - 1
     lo, hi = _log_lower_enclosure(n, d if lower else n - 1 - d)
     with localcontext() as ctx:
@@ -302,7 +303,7 @@ def probability(n: int, d: int) -> float:
     fa, fb = float(a), float(b)  # float(Decimal) rounds correctly
     if fa == fb:
         return fa
-    return _exact_count(n, d) / (1 << n)  # int / int rounds correctly
+    return exact_count(n, d) / (1 << n)  # int / int rounds correctly
 
 
 def log_ball(n: int, d: int) -> float:
@@ -312,7 +313,7 @@ def log_ball(n: int, d: int) -> float:
     enclosure of ``log P(Bin(n, 1/2) <= d)`` plus ``n log 2`` at 60 digits.
     """
     if n <= EXACT_MAX_N or (2 * d < n and d < 16):  # exact integers are cheap
-        return math.log(_exact_count(n, d))
+        return math.log(exact_count(n, d))
     if 2 * d == n - 1:
         with localcontext() as ctx:
             ctx.prec = _DIGITS

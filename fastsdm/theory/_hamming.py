@@ -83,17 +83,7 @@ def ball_size(n: int, d: int) -> int:
     >>> ball_size(5, 2), ball_size(5, -1), ball_size(5, 9)
     (16, 0, 32)
     """
-    n = check_n(n)
-    d = check_int(d, "radius d")
-    if d < 0:
-        return 0
-    if d >= n:
-        return 1 << n
-    total = term = 1
-    for k in range(d):
-        term = term * (n - k) // (k + 1)
-        total += term
-    return total
+    return _binomial.exact_count(check_n(n), check_int(d, "radius d"))
 
 
 def _ball_sizes(n: int) -> list[int]:
