@@ -895,6 +895,12 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
     return array
 
 
+def read_only(what: str) -> ValueError:
+    """The refusal of a change to a memory loaded with ``mmap='r'`` (``what``: its arrays)."""
+    return ValueError(f"this memory's {what} are read-only (loaded with mmap='r'); load it "
+                      "with mmap=True to write to its files or mmap='c' to write in RAM")
+
+
 def verifies(verify: bool | None, mapped_array: bool, mode: str | None) -> bool:
     """Whether a load checks an array's checksum: ``verify``, or by default every
     array but one mapped read-only or copy-on-write (``mapped_array``: the one

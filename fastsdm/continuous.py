@@ -720,8 +720,7 @@ class ContinuousSDM:
 
     def _check_writable(self) -> None:
         if not self.accumulators.flags.writeable:
-            raise ValueError("the accumulators are read-only (loaded with mmap='r'?); load "
-                             "with mmap='r+' or 'c' to write")
+            raise _persist.read_only("accumulators")
 
     @exclusive
     def clear(self) -> None:

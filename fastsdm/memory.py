@@ -563,8 +563,7 @@ class SDM:
 
     def _check_writable(self) -> None:
         if not self.counters.flags.writeable:
-            raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
-                             "it with mmap=True to write to the file or mmap='c' to write in RAM")
+            raise _persist.read_only("counters")
 
     @exclusive
     def clear(self) -> None:

@@ -486,7 +486,8 @@ def test_load_mmap_modes(rng, tmp_path):
     frozen = ContinuousSDM.load(path, mmap="r")
     assert not np.array_equal(copy.accumulators, frozen.accumulators)
     assert np.array_equal(frozen.read(key), live.read(key))
-    with pytest.raises(ValueError, match="read-only .* mmap='r\\+' or 'c'"):
+    with pytest.raises(ValueError,
+                       match="read-only .* mmap=True to write to its files or mmap='c'"):
         frozen.write(key)
     with pytest.raises(ValueError, match="mmap must be True, False"):
         ContinuousSDM.load(path, mmap="w")

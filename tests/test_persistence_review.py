@@ -137,7 +137,8 @@ def test_one_object_at_a_time_maps_a_memory_for_writing(tmp_path, kind):
 def test_clear_of_a_read_only_memory_says_so(tmp_path, kind):
     mem, path = _saved(tmp_path, kind)
     ro = type(mem).load(path, mmap="r")
-    with pytest.raises(ValueError, match=r"are read-only \(loaded with mmap='r'"):
+    with pytest.raises(ValueError, match=r"are read-only \(loaded with mmap='r'\); load it "
+                                         r"with mmap=True to write to its files or mmap='c'"):
         ro.clear()
 
 

@@ -23,7 +23,7 @@ from .._core import read_bits, threshold, tie_words, write_inputs
 from .._locking import RWLock, exclusive, shared
 from .._machine import available_memory
 from .._params import SDMParams
-from .._persist import mmap_mode
+from .._persist import mmap_mode, read_only
 from .._validation import as_words, check_int, check_positive, n_words, renamed_keywords
 from .._version import __version__
 from ..memory import SDM
@@ -614,8 +614,7 @@ class ShardedSDM:
     def _check_writable(self) -> None:
         self._check_usable()
         if self._read_only:
-            raise ValueError("this memory's counters are read-only (loaded with mmap='r'); load "
-                             "it with mmap=True to write to the files or mmap='c' to write in RAM")
+            raise read_only("counters")
 
     @exclusive
     def clear(self) -> None:
