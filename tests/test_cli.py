@@ -386,7 +386,8 @@ def test_ctrl_c_writes_finished_rows_and_exits_130(command, module, step, tmp_pa
     code, out, err = _run([*TINY[command], "--out", str(tmp_path), "--no-plot"], capsys)
     assert code == 130
     assert "interrupted; kept the 2 finished rows" in err
-    assert len(json.loads((tmp_path / "results.json").read_text())) == 2
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert len(saved) == 2 and all(row["interrupted"] is True for row in saved)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["interrupted"] is True and config["rows"] == 2
     assert config["expected_rows"] == ROWS[command]

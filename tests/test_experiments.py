@@ -287,10 +287,39 @@ PATTERN_RECALL = (_attention, "pattern_recall")
 ], ids=["capacity", "critical_distance", "attention"])
 def test_ctrl_c_keeps_finished_rows(monkeypatch, run, step):
     _interrupt_after(monkeypatch, step, 4)
-    with pytest.warns(ex.ExperimentInterrupted, match=r"interrupted \(Ctrl-C\) after 4 of 6"):
+    with pytest.warns(ex.ExperimentInterrupted,
+                      match=r"interrupted \(Ctrl-C\) after 4 of 6") as caught:
         rows = run()
     assert rows.interrupted and len(rows) == 4
     assert all(r["experiment"] == rows.experiment for r in rows)
+    # The warning points at the caller (this file), not into the library.
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_ctrl_c_warning_points_at_the_caller_of_run(monkeypatch):
+    config = ex.configure("capacity", n_bits=64, n_locations=500, radius=24,
+                          n_patterns=[10, 20], noise=[0, 4, 8], n_cues=5)
+    _interrupt_after(monkeypatch, RECALL, 2)
+    with pytest.warns(ex.ExperimentInterrupted) as caught:
+        ex.run(config, progress=False)
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_saved_rows_of_an_interrupted_run_say_they_are_partial(monkeypatch, tmp_path):
+    import csv
+    import json
+
+    _interrupt_after(monkeypatch, RECALL, 4)
+    with pytest.warns(ex.ExperimentInterrupted):
+        rows = ex.capacity(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20],
+                           noise=[0, 4, 8], n_cues=5, progress=False)
+    saved = json.loads(ex.to_json(rows, tmp_path / "r.json").read_text())
+    assert len(saved) == 4 and all(row["interrupted"] is True for row in saved)
+    with ex.to_csv(rows, tmp_path / "r.csv").open(newline="") as f:
+        assert [row["interrupted"] for row in csv.DictReader(f)] == ["True"] * 4
+    assert "interrupted" not in rows[0]  # the caller's rows are not changed
+    rows.interrupted = False
+    assert "interrupted" not in json.loads(ex.to_json(rows, tmp_path / "s.json").read_text())[0]
 
 
 def test_ctrl_c_leaves_unfinished_critical_distance_curve_unestimated(monkeypatch):

@@ -6,7 +6,9 @@ The measurement helpers are module-level names so that a test can replace one
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -108,7 +110,23 @@ def interrupted(records: Records) -> None:
     records.interrupted = True
     warnings.warn(f"{records.experiment} interrupted (Ctrl-C) after {len(records)} of "
                   f"{records.expected} rows; returning the finished rows (records.interrupted "
-                  "is True)", ExperimentInterrupted, stacklevel=3)
+                  "is True)", ExperimentInterrupted, stacklevel=_caller_stacklevel())
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside fastsdm, for a warning raised from here.
+
+    The experiments reach :func:`interrupted` through different depths of the
+    package (a function, ``run(config)``, the command line), so a fixed level
+    would point into the library instead of at the user's call.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def row_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -52,10 +52,20 @@ def column_names(rows: Sequence[Mapping]) -> list[str]:
     return list(seen)
 
 
+def _marked(records: Sequence[Mapping]) -> list[Mapping]:
+    # The rows of an interrupted run say so in every row, so that a file saved
+    # from Python is not taken for a whole run (the flag lives on the Records).
+    if getattr(records, "interrupted", False):
+        return [{**row, "interrupted": True} for row in records]
+    return list(records)
+
+
 def to_csv(records: Sequence[Mapping], path) -> Path:
     """Write rows to a CSV file (header = every key, in first-seen order).
 
-    ``None``, NaN and infinities are written as empty fields.
+    ``None``, NaN and infinities are written as empty fields.  The rows of a
+    run stopped by Ctrl-C (``records.interrupted``) get a column
+    ``interrupted`` set to True.
 
     Examples
     --------
@@ -70,10 +80,11 @@ def to_csv(records: Sequence[Mapping], path) -> Path:
     2,
     """
     path = Path(path)
+    rows = _marked(records)
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=column_names(records), restval="")
+        writer = csv.DictWriter(f, fieldnames=column_names(rows), restval="")
         writer.writeheader()
-        for row in records:
+        for row in rows:
             cells = {k: plain(v) for k, v in row.items()}
             writer.writerow({k: "" if v is None else v for k, v in cells.items()})
     return path
@@ -81,6 +92,9 @@ def to_csv(records: Sequence[Mapping], path) -> Path:
 
 def to_json(records: Sequence[Mapping], path, *, indent: int | None = 1) -> Path:
     """Write rows to a JSON file: an array of objects (NaN and inf become null).
+
+    The rows of a run stopped by Ctrl-C (``records.interrupted``) get the
+    entry ``"interrupted": true``.
 
     Examples
     --------
@@ -92,7 +106,7 @@ def to_json(records: Sequence[Mapping], path, *, indent: int | None = 1) -> Path
     [{'m': 1, 'recall': None}]
     """
     path = Path(path)
-    path.write_text(json.dumps([plain(dict(row)) for row in records], indent=indent,
+    path.write_text(json.dumps([plain(dict(row)) for row in _marked(records)], indent=indent,
                                allow_nan=False) + "\n", encoding="utf-8")
     return path
 
