@@ -151,6 +151,15 @@ def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest, activat
                       hint="k_nearest counts locations and cannot exceed n_locations")
         if n_locations == 0:
             raise ValueError("k_nearest activation needs at least one location")
+        from .search import MAX_DISTANCE_BITS
+
+        if 64 * -(-n_bits // 64) > MAX_DISTANCE_BITS:
+            # Found at construction, not at the first write: k-nearest
+            # activation ranks int32 Hamming distances.
+            raise ValueError(f"k_nearest activation ranks Hamming distances, which fit int32 "
+                             f"only up to {MAX_DISTANCE_BITS} bits (whole 64-bit words); got "
+                             f"n_bits={n_bits}; use radius= or activation_probability= for "
+                             "longer addresses")
         return None, k, None, None
     if probability is not None:
         from .theory import radius_for_probability

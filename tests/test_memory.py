@@ -411,6 +411,11 @@ def test_constructor_errors():
         fastsdm.SDM(10, 10, k_nearest=11)
     with pytest.raises(ValueError, match="k_nearest activation needs at least one location"):
         fastsdm.SDM(10, 0, k_nearest=1)
+    # Refused before anything is allocated (2**31 int8 counters would be 2 GiB).
+    with pytest.raises(ValueError, match=r"k_nearest activation ranks Hamming distances, which "
+                                         r"fit int32 only up to 2147483647 bits .* got "
+                                         r"n_bits=2147483647; use radius="):
+        fastsdm.SDM(2**31 - 1, 1, k_nearest=1)
     with pytest.raises(ValueError, match="counter_dtype must be one of int8, int16, int32"):
         fastsdm.SDM(10, 10, radius=3, counter_dtype="int64")
     with pytest.raises(ValueError, match="counter_dtype must be one of"):
