@@ -62,9 +62,10 @@ import stat
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -914,6 +915,91 @@ def verifies(verify: bool | None, mapped_array: bool, mode: str | None) -> bool:
 def write_metadata(directory: Directory, meta: dict) -> None:
     """Replace the description of an opened memory, atomically and durably."""
     directory.replace_file(META_FILE, encode_description(meta))
+
+
+class Kind(NamedTuple):
+    """What one memory type's saved directory holds, for :func:`load_memory`."""
+
+    format_name: str
+    format_version: int
+    required: tuple
+    optional: tuple
+    #: The method named in errors, e.g. ``"SDM.save()"``.
+    saver: str
+    #: The one array that ``mmap=`` maps and ``flush()`` seals (the state).
+    state: str
+    #: The command that records a new checksum, quoted in a mismatch error.
+    reseal: str
+    #: Arrays whose checksum may be null (see :func:`check_array_specs`).
+    nullable: tuple = ()
+
+
+class Loaded(NamedTuple):
+    """A saved memory read by :func:`load_memory`."""
+
+    params: Any
+    meta: dict
+    arrays: dict
+    checked: Any
+    mapped: Mapped | None
+
+
+def load_memory(path: Path, kind: Kind, mode: str | None, verify: bool | None, *,
+                parse: Callable[[dict], Any], check: Callable[[Any, dict], Any],
+                available: Callable[[], int | None]) -> Loaded:
+    """A saved memory's parameters, description and arrays, every part checked.
+
+    ``parse(meta)`` turns the description into parameters, checking every
+    field (a bad one raises ``MetadataError``); their ``array_specs()`` give
+    each array's shape and dtype.  ``check(params, arrays)`` refuses arrays that
+    are inconsistent with the parameters and returns whatever the caller
+    needs from them (``checked``).  Both run before a load for writing
+    (``mode == "r+"``) marks the directory open for writing, so a refused
+    load leaves it as it was.  ``available`` is called before each array is
+    read: earlier arrays use RAM.
+    """
+    from ._params import MetadataError  # here: the kill tests load this module on its own
+
+    with opened(path, saver=kind.saver, write=mode == "r+") as directory:
+        meta = read_metadata(directory, kind.format_name, kind.format_version, kind.required,
+                             kind.optional, kind.saver)
+        meta_file = path / META_FILE
+        try:
+            params = parse(meta)
+        except MetadataError as exc:
+            raise invalid(meta_file, exc) from None
+        marker = check_marker(directory, meta)
+        specs = params.array_specs()
+        crcs = check_array_specs(directory, meta, specs, nullable=kind.nullable)
+        verify_description(meta, meta_file)
+        arrays = {name: load_array(
+            directory, name, *specs[name], crc=crcs[name],
+            verify=verifies(verify, name == kind.state, mode),
+            mode=mode if name == kind.state else None, marker=marker, reseal=kind.reseal,
+            available=available())
+            for name in specs}
+        checked = check(params, arrays)
+        mapped = mark_open_for_writing(directory, meta) if mode == "r+" else None
+    return Loaded(params, meta, arrays, checked, mapped)
+
+
+def flush_memory(mapped: Mapped | None, kind: Kind, params, state: np.ndarray,
+                 **updates) -> None:
+    """``flush()`` of a memory loaded with ``mmap=True``: seal ``state`` and ``updates``.
+
+    ``mapped`` is the memory's :class:`Mapped` (None: it was not loaded for
+    writing); the description on disk must still describe ``params``'s
+    arrays.  ``updates`` are description fields to record with the checksum.
+    """
+    if mapped is None:
+        raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
+                         "for others")
+    with reopened(mapped, saver=kind.saver) as directory:
+        meta = read_metadata(directory, kind.format_name, kind.format_version, kind.required,
+                             kind.optional, kind.saver)
+        check_array_specs(directory, meta, params.array_specs(), nullable=kind.nullable)
+        meta.update(updates)
+        seal(directory, meta, kind.state, state)
 
 
 def mark_open_for_writing(directory: Directory, meta: dict) -> Mapped:

@@ -25,7 +25,7 @@ from ._kernels import continuous as _k
 from ._layout import ADDRESS_BLOCK
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
-from ._params import ContinuousParams, MetadataError, check_accumulator_dtype
+from ._params import ContinuousParams, check_accumulator_dtype
 from ._validation import (
     NORMALIZE_ROWS,
     check_int,
@@ -46,9 +46,12 @@ __all__ = ["ContinuousSDM"]
 FORMAT_NAME = "fastsdm.ContinuousSDM"
 FORMAT_VERSION = 1
 _ARRAYS = ("addresses", "accumulators")
-_REQUIRED = ContinuousParams.KEYS
-_OPTIONAL = ("open_for_writing",)
-_RESEAL = "fastsdm.ContinuousSDM.load(path, mmap=True, verify=False).flush()"
+#: The saved directory (``open_for_writing`` is set while the memory is
+#: memory-mapped for writing, see fastsdm._persist).
+_KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION, required=ContinuousParams.KEYS,
+                      optional=("open_for_writing",), saver="ContinuousSDM.save()",
+                      state="accumulators",
+                      reseal="fastsdm.ContinuousSDM.load(path, mmap=True, verify=False).flush()")
 
 #: Bytes of float32 similarities computed at once by the BLAS path (a block of
 #: locations against a chunk of queries; k-nearest activation, and threshold
@@ -846,28 +849,14 @@ class ContinuousSDM:
 
     @classmethod
     def _load(cls, path: Path, mode: str | None, verify: bool | None) -> ContinuousSDM:
-        saver = "ContinuousSDM.save()"
-        with _persist.opened(path, saver=saver, write=mode == "r+") as directory:
-            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
-                                          _OPTIONAL, saver)
-            try:
-                params = ContinuousParams.from_metadata(meta)
-            except MetadataError as exc:
-                raise _persist.invalid(path / _persist.META_FILE, exc) from None
-            marker = _persist.check_marker(directory, meta)
-            specs = params.array_specs()
-            crcs = _persist.check_array_specs(directory, meta, specs)
-            _persist.verify_description(meta, path / _persist.META_FILE)
-            arrays = {name: _persist.load_array(
-                directory, name, *specs[name], crc=crcs[name],
-                verify=_persist.verifies(verify, name == "accumulators", mode),
-                mode=mode if name == "accumulators" else None, marker=marker, reseal=_RESEAL,
-                available=_available_memory())  # read again: earlier arrays use RAM
-                for name in specs}
+        def check(params, arrays):
             _check_unit_addresses(arrays["addresses"], path / "addresses.npy")
-            mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"
-                      else None)
-        return cls._from_parts(params, arrays["addresses"], arrays["accumulators"], mapped)
+
+        saved = _persist.load_memory(path, _KIND, mode, verify,
+                                     parse=ContinuousParams.from_metadata, check=check,
+                                     available=_available_memory)
+        return cls._from_parts(saved.params, saved.arrays["addresses"],
+                               saved.arrays["accumulators"], saved.mapped)
 
     @exclusive
     def flush(self) -> None:
@@ -896,15 +885,8 @@ class ContinuousSDM:
         ...     bool((ContinuousSDM.load(path).accumulators == mapped.accumulators).all())
         True
         """
-        mapped = getattr(self, "_mapped", None)
-        if mapped is None:
-            raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
-                             "for others")
-        with _persist.reopened(mapped, saver="ContinuousSDM.save()") as directory:
-            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
-                                          _OPTIONAL, "ContinuousSDM.save()")
-            _persist.check_array_specs(directory, meta, self._params().array_specs())
-            _persist.seal(directory, meta, "accumulators", self.accumulators)
+        _persist.flush_memory(getattr(self, "_mapped", None), _KIND, self._params(),
+                              self.accumulators)
 
 
 def _check_unit_addresses(addresses: np.ndarray, file) -> None:

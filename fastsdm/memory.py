@@ -27,7 +27,7 @@ from ._core import (
 )
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
-from ._params import MetadataError, SDMParams, check_counter_dtype, check_tie_rng_state
+from ._params import SDMParams, check_counter_dtype, check_tie_rng_state
 from ._validation import as_words, check_int, check_words, n_words, renamed_keywords
 
 __all__ = ["SDM", "ReadInfo"]
@@ -39,10 +39,14 @@ ADDRESS_BLOCK = _layout.ADDRESS_BLOCK
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
-_REQUIRED = (*SDMParams.KEYS, "tie_rng_state")
-#: Set while the memory is memory-mapped for writing (see fastsdm._persist).
-_OPTIONAL = ("open_for_writing", *SDMParams.OPTIONAL_KEYS)
-_RESEAL = "fastsdm.SDM.load(path, mmap=True, verify=False).flush()"
+#: The saved directory (``open_for_writing`` is set while the memory is
+#: memory-mapped for writing, see fastsdm._persist).
+_KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION,
+                      required=(*SDMParams.KEYS, "tie_rng_state"),
+                      optional=("open_for_writing", *SDMParams.OPTIONAL_KEYS),
+                      saver="SDM.save()", state="counters",
+                      reseal="fastsdm.SDM.load(path, mmap=True, verify=False).flush()",
+                      nullable=("counters",))
 
 
 def generate_addresses(entropy: int, n_locations: int, n_bits: int, start: int = 0,
@@ -696,44 +700,31 @@ class SDM:
 
     @classmethod
     def _load(cls, path: Path, mode: str | None, verify: bool | None) -> SDM:
-        with _persist.opened(path, saver="SDM.save()", write=mode == "r+") as directory:
-            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
-                                          _OPTIONAL, "SDM.save()")
-            meta_file = path / _persist.META_FILE
-            try:
-                params = SDMParams.from_metadata(meta)
-                tie_state = check_tie_rng_state(meta["tie_rng_state"])
-            except MetadataError as exc:
-                raise _persist.invalid(meta_file, exc) from None
-            marker = _persist.check_marker(directory, meta)
-            specs = params.array_specs()
-            crcs = _persist.check_array_specs(directory, meta, specs, nullable=("counters",))
-            _persist.verify_description(meta, meta_file)
-            arrays = {name: _persist.load_array(
-                directory, name, *specs[name], crc=crcs[name],
-                verify=_persist.verifies(verify, name == "counters", mode),
-                mode=mode if name == "counters" else None, marker=marker, reseal=_RESEAL,
-                available=_available_memory())  # read again: earlier arrays use RAM
-                for name in specs}
-            design = None
+        def parse(meta):
+            params = SDMParams.from_metadata(meta)
+            check_tie_rng_state(meta["tie_rng_state"])  # restored below as it is
+            return params
+
+        def check(params, arrays):
             if params.selected is not None:
                 from ._hyperplane import check_saved_design
 
-                design = check_saved_design(arrays["masks"], arrays["values"], params.n_bits,
-                                            params.selected, params.required, path)
-            else:
-                try:
-                    check_words(arrays["addresses"], "addresses", params.n_bits, ndim=(2,))
-                except ValueError:
-                    raise ValueError(f"{path / 'addresses.npy'} holds addresses with non-zero "
-                                     f"pad bits beyond bit {params.n_bits} (the layout requires "
-                                     "zeros); the memory is corrupt") from None
-            tie_rng = np.random.default_rng()
-            tie_rng.bit_generator.state = tie_state
-            mapped = (_persist.mark_open_for_writing(directory, meta) if mode == "r+"
-                      else None)
-        return cls._from_parts(params, arrays.get("addresses"), arrays["counters"], tie_rng, mapped,
-                               design)
+                return check_saved_design(arrays["masks"], arrays["values"], params.n_bits,
+                                          params.selected, params.required, path)
+            try:
+                check_words(arrays["addresses"], "addresses", params.n_bits, ndim=(2,))
+            except ValueError:
+                raise ValueError(f"{path / 'addresses.npy'} holds addresses with non-zero "
+                                 f"pad bits beyond bit {params.n_bits} (the layout requires "
+                                 "zeros); the memory is corrupt") from None
+            return None
+
+        saved = _persist.load_memory(path, _KIND, mode, verify, parse=parse, check=check,
+                                     available=_available_memory)
+        tie_rng = np.random.default_rng()
+        tie_rng.bit_generator.state = saved.meta["tie_rng_state"]
+        return cls._from_parts(saved.params, saved.arrays.get("addresses"),
+                               saved.arrays["counters"], tie_rng, saved.mapped, saved.checked)
 
     @exclusive
     def flush(self) -> None:
@@ -749,17 +740,8 @@ class SDM:
             If the memory was not loaded with ``mmap=True``, or its directory
             was replaced (by a ``save`` to that path) since it was loaded.
         """
-        mapped = getattr(self, "_mapped", None)
-        if mapped is None:
-            raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
-                             "for others")
-        with _persist.reopened(mapped, saver="SDM.save()") as directory:
-            meta = _persist.read_metadata(directory, FORMAT_NAME, FORMAT_VERSION, _REQUIRED,
-                                          _OPTIONAL, "SDM.save()")
-            _persist.check_array_specs(directory, meta, self._params().array_specs(),
-                                       nullable=("counters",))
-            meta["tie_rng_state"] = self._tie_rng.bit_generator.state
-            _persist.seal(directory, meta, "counters", self.counters)
+        _persist.flush_memory(getattr(self, "_mapped", None), _KIND, self._params(),
+                              self.counters, tie_rng_state=self._tie_rng.bit_generator.state)
 
 
 def _check_z(z, memory):
