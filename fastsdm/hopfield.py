@@ -57,6 +57,7 @@ from ._jit import use_parallel
 from ._kernels import hopfield as _k
 from ._layout import bits_from_words, words_from_bytes
 from ._locking import RWLock, exclusive, shared
+from ._params import seed_entropy
 from ._validation import (
     as_words,
     check_beta,
@@ -277,9 +278,12 @@ class Hopfield:
         Clip every weight to ``[-kappa, kappa]`` after each pattern (as
         torchhd's ``Hopfield(kappa=)``, which clips after each batch).
         Default: no clipping.
-    seed : None, int or SeedSequence
+    seed : None, int, list of ints or SeedSequence
         Seeds the asynchronous update order.  ``None`` draws fresh entropy,
-        recorded in :attr:`seed`.
+        recorded in :attr:`seed`, from which the same network can be built
+        again.  A child of ``SeedSequence.spawn()`` is recorded as eight
+        words of its generated state (as :class:`fastsdm.SDM` does), so
+        siblings record different seeds.
 
     Attributes
     ----------
@@ -288,8 +292,9 @@ class Hopfield:
         :meth:`write` and :meth:`clear`).
     n_patterns : int
         Patterns written so far.
-    seed : int
-        The entropy of the order generator.
+    seed : int or list of int
+        The entropy of the order generator: ``Hopfield(n_bits, seed=net.seed)``
+        updates in the same order.
 
     Notes
     -----
@@ -337,8 +342,7 @@ class Hopfield:
         self.ties = check_choice(ties, "ties", TIES)
         self.kappa = None if kappa is None else check_int(
             kappa, "kappa", 1, _INT32_MAX, hint="the weight bound; omit it for no clipping")
-        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self.seed = int(seq.entropy) if isinstance(seq.entropy, int) else seq.entropy
+        seq, self.seed = seed_entropy(seed)
         self._rng = np.random.default_rng(seq)
         # Written only by write() and clear(): the public `weights` is a
         # read-only view, so the float copies reads keep cannot go stale.

@@ -262,6 +262,34 @@ def test_seed_reproduces_and_differs(rng):
     assert Hopfield(n, seed=np.random.SeedSequence(11)).seed == 11
 
 
+def test_a_recorded_seed_rebuilds_the_network_even_from_spawned_seeds(rng):
+    # Children of one spawn() share their entropy: recording only it gave
+    # siblings the same seed, from which neither network could be rebuilt.
+    n = 64
+    patterns = bits(rng, 5, n)
+    cues = fastsdm.flip_bits(fastsdm.pack_bits(patterns), n, 20, seed=2)
+    children = np.random.SeedSequence(0).spawn(2)
+    nets = [Hopfield(n, seed=child) for child in children]
+    assert nets[0].seed != nets[1].seed
+    for net in nets:
+        rebuilt = Hopfield(n, seed=net.seed)
+        net.write(patterns)
+        rebuilt.write(patterns)
+        assert (net.read(cues, iterations=3) == rebuilt.read(cues, iterations=3)).all()
+
+
+@pytest.mark.parametrize("seed, error, match", [
+    (-1, ValueError, "seed must be non-negative, got -1"),
+    (1.5, TypeError, "seed must be None, a non-negative int, a non-empty list of them or a "
+                     "numpy SeedSequence, got 1.5"),
+    (True, TypeError, "seed must be None, a non-negative int"),
+    (np.random.default_rng(0), TypeError, r"for a Generator, pass e.g. seed=int\(rng"),
+])
+def test_bad_seeds_are_refused_naming_seed(seed, error, match):
+    with pytest.raises(error, match=match):
+        Hopfield(8, seed=seed)
+
+
 def test_asynchronous_energy_never_increases(rng):
     n = 25
     patterns = bits(rng, 6, n)
