@@ -200,6 +200,8 @@ class ContinuousSDM:
                  value_dim: int | None = None, seed=None, addresses=None,
                  counter_dtype=np.float32):
         dim = check_int(dim, "dim", 1)
+        if n_locations is not None:  # checked before it is compared with the addresses
+            n_locations = check_int(n_locations, "n_locations", 0)
         if addresses is not None:
             addresses, _ = real_rows(addresses, "addresses", dim, "dim")
             if n_locations is not None and n_locations != addresses.shape[0]:

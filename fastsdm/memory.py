@@ -123,7 +123,7 @@ class SDM:
         generated state, so independent replicates seeded from one parent's
         children differ.
     addresses : ndarray of uint64, shape (N, W), optional
-        Use these addresses instead of random ones.
+        Use these addresses instead of random ones (the memory keeps a copy).
     activation : {"radius", "k_nearest", "hyperplane"}, optional
         The activation rule; by default the one the other arguments name
         (``selected`` or ``design`` imply "hyperplane").
@@ -207,6 +207,8 @@ class SDM:
                  activation: str | None = None,
                  selected: int | None = None, required: str | None = None, design=None):
         n_bits = check_int(n_bits, "n_bits", 1)
+        if n_locations is not None:  # checked before it is compared with addresses or design
+            n_locations = check_int(n_locations, "n_locations", 0)
         if design is not None:
             from ._hyperplane import sdm_design
 
@@ -219,7 +221,12 @@ class SDM:
             raise ValueError("required='given' names an explicit design: pass design=(masks, "
                              "values), or required='random' or 'ones' for a generated one")
         if addresses is not None:
+            given = addresses
             addresses = check_words(addresses, "addresses", n_bits, ndim=(2,))
+            if np.may_share_memory(addresses, given):
+                # The memory owns its addresses: a caller reusing its buffer
+                # must not move the locations (or set pad bits unchecked).
+                addresses = addresses.copy()
             if n_locations is not None and n_locations != addresses.shape[0]:
                 raise ValueError(f"n_locations={n_locations} does not match the "
                                  f"{addresses.shape[0]} addresses given; omit n_locations")

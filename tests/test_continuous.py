@@ -589,6 +589,11 @@ def test_constructor_errors():
         ContinuousSDM(4, -1, radius=1)
     with pytest.raises(ValueError, match="n_locations=3 does not match the 2 addresses"):
         ContinuousSDM(2, 3, radius=1, addresses=np.eye(2))
+    # n_locations is checked even when it matches the addresses' count by value.
+    with pytest.raises(TypeError, match="n_locations must be an integer"):
+        ContinuousSDM(2, 2.0, radius=1, addresses=np.eye(2))
+    with pytest.raises(TypeError, match="n_locations must be an integer"):
+        ContinuousSDM(2, True, radius=1, addresses=np.eye(2)[:1])
     with pytest.raises(ValueError, match="one of radius, threshold and k_nearest, got none"):
         ContinuousSDM(4, 10)
     with pytest.raises(ValueError, match="got \\['radius', 'threshold'\\]"):

@@ -432,6 +432,22 @@ def test_constructor_errors():
         fastsdm.SDM(10, radius=0)
     with pytest.raises(ValueError, match="does not match the 3 addresses"):
         fastsdm.SDM(10, 4, radius=0, addresses=np.zeros((3, 1), np.uint64))
+    # n_locations is checked even when it matches the addresses' count by value.
+    with pytest.raises(TypeError, match="n_locations must be an integer"):
+        fastsdm.SDM(10, 3.0, radius=0, addresses=np.zeros((3, 1), np.uint64))
+    with pytest.raises(TypeError, match="n_locations must be an integer"):
+        fastsdm.SDM(10, True, radius=0, addresses=np.zeros((1, 1), np.uint64))
+
+
+def test_the_memory_keeps_its_own_copy_of_given_addresses():
+    A = fastsdm.random_addresses(50, 64, seed=0)
+    mem = fastsdm.SDM(64, radius=20, addresses=A, seed=0)
+    assert not np.shares_memory(mem.addresses, A)
+    x = A[3].copy()
+    _, before = mem.activate(x)
+    assert 3 in before
+    A[:] = 0  # the caller reuses its buffer
+    assert np.array_equal(mem.activate(x)[1], before)
 
 
 @pytest.mark.nojit
