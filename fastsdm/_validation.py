@@ -535,6 +535,14 @@ def check_distances(h, n: int) -> tuple[np.ndarray, bool]:
     arr = np.asarray(h)
     if arr.size == 0:
         arr = arr.astype(np.int64)  # [] arrives as float64
+    if arr.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                   for v in arr.flat):
+        # Python ints beyond 64 bits (e.g. 2**64): out of range, not of the wrong type.
+        bad = [int(v) for v in arr.flat if not 0 <= v <= n]
+        if bad:
+            raise ValueError(f"Hamming distance h must be in [0, n] = [0, {n}], got {bad[0]}; "
+                             f"distances between {n}-bit vectors lie between 0 and {n}")
+        arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"Hamming distance h must be an integer or an array of integers, got "
                         f"dtype {arr.dtype}; convert with np.rint(h).astype(int) "

@@ -93,6 +93,7 @@ def test_beta_at_zero_and_its_limit():
         exact = 0.5 * n * math.log(Fraction(math.comb(n, k), math.comb(n - 1, k)))
         assert ht.hyperplane_beta(n, k) == pytest.approx(exact, rel=1e-14)
     assert ht.hyperplane_beta(10**9, 12) == pytest.approx(6.0, rel=1e-7)
+    assert math.copysign(1.0, ht.hyperplane_beta(64, 0)) == 1.0  # 0.0, not -0.0
 
 
 @nojit

@@ -991,6 +991,11 @@ def test_tiny_cap_intersections_stay_positive_in_log_space():
          r"h must be in \[0, n\] = \[0, 64\], got 65"),
         (lambda: theory.bit_error_probability(64, 15, 2**64, 10, 1.5), TypeError,
          r"must be an integer or an array of integers"),
+        # Python ints beyond 64 bits are out of range, not of the wrong type.
+        (lambda: theory.intersection(64, 20, 2**64), ValueError,
+         r"h must be in \[0, n\] = \[0, 64\], got 18446744073709551616"),
+        (lambda: theory.intersection(64, 20, [3, -2**70]), ValueError,
+         r"h must be in \[0, n\] = \[0, 64\], got -1180591620717411303424"),
         (lambda: theory.exact_recall_probability(64, 15, 0, 10, 1), ValueError,
          r"n_locations must be a positive"),
         (lambda: theory.exact_recall_probability(64, 15, 100, 0.0, 1), ValueError,

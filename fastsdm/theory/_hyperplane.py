@@ -469,7 +469,7 @@ def hyperplane_beta(n: int, k: int) -> float:
         raise ValueError(f"hyperplane_beta needs k < n (got k = n = {n}): with every "
                          "coordinate selected a single differing bit already removes every "
                          "shared location")
-    return -0.5 * n * math.log1p(-k / n)
+    return -0.5 * n * math.log1p(-k / n) + 0.0  # + 0.0: k = 0 gives 0.0, not -0.0
 
 
 def hyperplane_fit_beta(n: int, k: int, h_max: int | None = None,
