@@ -44,6 +44,7 @@ from ._machine import format_bytes
 from ._validation import (
     as_bits,
     as_words,
+    check_flag,
     check_int,
     check_iterations,
     check_pairs,
@@ -227,6 +228,7 @@ def read_bits(step, queries, *, n_bits: int, n_data_bits: int, iterations, retur
     soon as a read returns its input.  Shared by :class:`fastsdm.SDM`,
     :class:`~fastsdm.distributed.ShardedSDM` and the binary Hopfield networks.
     """
+    return_info = check_flag(return_info, "return_info")
     bits = as_bits(queries, "queries", n_bits)
     iterations = check_iterations(iterations, n_bits, n_data_bits, "n_value_bits == n_bits")
     if iterations == 1 and not return_info:  # nothing to iterate, nothing to report

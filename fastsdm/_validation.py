@@ -233,6 +233,13 @@ def check_probability(p, name: str, *, allow_zero: bool = False, allow_one: bool
     return value
 
 
+def check_flag(value, name: str) -> bool:
+    """``value`` as a bool, refusing anything but True and False (``"no"`` is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}"[:200])
+    return bool(value)
+
+
 def check_choice(value, name: str, choices, hint: str = ""):
     """``value`` if it is one of ``choices``, else one ValueError listing them."""
     try:

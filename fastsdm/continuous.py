@@ -28,6 +28,7 @@ from ._machine import available_memory as _available_memory
 from ._params import ContinuousParams, check_accumulator_dtype
 from ._validation import (
     NORMALIZE_ROWS,
+    check_flag,
     check_int,
     check_iterations,
     check_pairs,
@@ -659,6 +660,8 @@ class ContinuousSDM:
         >>> mem.read([0.0, 0.0, 1.0])  # nothing stored there
         array([0., 0.], dtype=float32)
         """
+        return_info = check_flag(return_info, "return_info")
+        normalize = check_flag(normalize, "normalize")
         Q, single = self._queries(queries, "queries")
         iterations = check_iterations(iterations, self.dim, self.value_dim, "value_dim == dim",
                                       "a query")

@@ -62,6 +62,7 @@ from ._validation import (
     as_words,
     check_beta,
     check_choice,
+    check_flag,
     check_int,
     check_real,
     describe,
@@ -634,6 +635,7 @@ class Hopfield:
         (True, array([2, 2, 2]))
         """
         update = self.update if update is None else check_choice(update, "update", UPDATES)
+        return_info = check_flag(return_info, "return_info")
         if update == "synchronous":
             return self._read_synchronous(queries, iterations, return_info, parallel)
         return self._read_asynchronous(queries, iterations, return_info, parallel)
@@ -975,6 +977,7 @@ def modern_retrieve(queries: npt.ArrayLike, patterns: npt.ArrayLike, beta: float
     >>> modern_retrieve([0.9, 0.2], X, beta=20.0, iterations=10).round(6)
     array([1., 0.])
     """
+    return_info = check_flag(return_info, "return_info")
     X = real_array(patterns, "patterns", (2,), "(m, d)", allow_bool=False, nonempty=True,
                    contiguous=False)
     Q = real_array(queries, "queries", (1, 2), "(d,) or (q, d)", allow_bool=False,

@@ -477,3 +477,50 @@ def test_packed_words_fast_path_keeps_every_refusal(single):
     assert got.words.flags.c_contiguous and np.array_equal(got.words, strided)
     with pytest.raises(TypeError, match="big-endian"):
         as_bits(np.zeros(2, ">u8"), "q", 65)
+
+
+def _flag_calls():
+    from fastsdm import attention
+    from fastsdm.continuous import ContinuousSDM
+    from fastsdm.hopfield import Hopfield, ModernHopfield, modern_retrieve
+
+    x = fastsdm.random_addresses(2, 64, seed=0)
+    patterns = np.eye(3)
+    return {
+        "SDM.read": lambda flag: fastsdm.SDM(64, 50, radius=24, seed=0).read(
+            x, return_info=flag),
+        "ContinuousSDM.read return_info": lambda flag: ContinuousSDM(3, 20, radius=1, seed=0)
+        .read(patterns, return_info=flag),
+        "ContinuousSDM.read normalize": lambda flag: ContinuousSDM(3, 20, radius=1, seed=0)
+        .read(patterns, normalize=flag),
+        "Hopfield.read": lambda flag: Hopfield(64, seed=0).read(x, return_info=flag),
+        "ModernHopfield.read": lambda flag: _modern(ModernHopfield, x).read(
+            x, return_info=flag),
+        "modern_retrieve": lambda flag: modern_retrieve(patterns[0], patterns, beta=2.0,
+                                                        return_info=flag),
+        "sdm_pattern_read": lambda flag: attention.sdm_pattern_read(
+            x, x, radius=24, n_bits=64, return_info=flag),
+        "softmax_weights": lambda flag: attention.softmax_weights(patterns[0], patterns, 2.0,
+                                                                  normalize=flag),
+        "optimal_radius": lambda flag: fastsdm.theory.optimal_radius(64, 1000, 10,
+                                                                     return_all=flag),
+    }
+
+
+def _modern(cls, x):
+    net = cls(64, beta=0.5)
+    net.write(x)
+    return net
+
+
+@pytest.mark.parametrize("name", sorted(_flag_calls()))
+def test_flags_are_true_or_false_not_any_truthy_value(name):
+    call = _flag_calls()[name]
+    keyword = {"ContinuousSDM.read normalize": "normalize", "softmax_weights": "normalize",
+               "optimal_radius": "return_all"}.get(name, "return_info")
+    with pytest.raises(TypeError, match=f"{keyword} must be True or False, got 'yes'"):
+        call("yes")
+    with pytest.raises(TypeError, match=f"{keyword} must be True or False, got 1"):
+        call(1)
+    call(np.bool_(True))  # NumPy's bool is a bool
+    call(False)

@@ -15,6 +15,7 @@ from fastsdm._core import ReadInfo, iterate, moved_at_most, same_rows, threshold
 from fastsdm._validation import (
     as_bits,
     check_beta,
+    check_flag,
     check_int,
     check_radius,
     check_rows,
@@ -210,6 +211,7 @@ def sdm_pattern_read(queries: np.ndarray, keys: np.ndarray, values: np.ndarray |
     ((5, 64), dtype('uint8'), True)
     """
     n_bits = check_int(n_bits, "n_bits", 1, hint="pass the length of the binary vectors")
+    return_info = check_flag(return_info, "return_info")
     keys = as_bits(keys, "keys", n_bits, ndim=(2,)).words
     qbits = as_bits(queries, "queries", n_bits)  # the result comes back in this form
     Q = qbits.words

@@ -19,6 +19,7 @@ from fastsdm._validation import (
     check_choice,
     check_cosine_rows,
     check_distance_rows,
+    check_flag,
     check_int,
     check_radius,
     check_rows,
@@ -107,6 +108,7 @@ def softmax_rows(scores: np.ndarray, beta: float) -> np.ndarray:
 
 
 def _prepare_attention(q, K, beta, normalize: bool):
+    normalize = check_flag(normalize, "normalize")
     K = real_array(K, "K", (2,), "(N, d)",
                    allow_bool=False, nonempty=True, contiguous=False)
     Q = real_array(q, "q", (1, 2), "(d,) or (m, d)",

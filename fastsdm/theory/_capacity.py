@@ -17,6 +17,7 @@ import numpy as np
 
 from fastsdm._validation import (
     check_choice,
+    check_flag,
     check_n,
     check_positive,
     check_probability,
@@ -401,8 +402,7 @@ def optimal_radius(
     criterion = check_choice(criterion, "criterion", _CRITERIA)
     rounding = check_choice(rounding, "rounding", _ROUNDINGS)
     model = check_choice(model, "model", READ_MODELS)
-    if not isinstance(return_all, (bool, np.bool_)):
-        raise TypeError(f"return_all must be True or False, got {return_all!r}")
+    return_all = check_flag(return_all, "return_all")
     if criterion == "critical_distance":
         m = check_positive(n_patterns, "n_patterns", minimum=1, why=" for the critical distance",
                            hint="store at least one pattern")
