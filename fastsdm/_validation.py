@@ -460,7 +460,8 @@ def unit_vectors(array: np.ndarray, name: str, keep_unit: bool = True) -> np.nda
             unit[rows] = x[rows]
         out[start:stop] = unit
     if bad.any():
-        raise ValueError(f"{name} has NaN or infinite values in rows {list_rows(bad)}; "
+        beyond = (" (or values beyond the float64 range)" if array.dtype.itemsize > 8 else "")
+        raise ValueError(f"{name} has NaN or infinite values{beyond} in rows {list_rows(bad)}; "
                          "remove or repair those rows")
     if zero.any():
         raise ValueError(f"{name} has zero vectors in rows {list_rows(zero)}; a zero vector has "
@@ -787,7 +788,10 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
     Without ``n_bits`` (search functions), the width is read off the input:
     ``64 W`` for words, ``8 B`` for bytes, the row length for 0/1 rows.  A
     ``uint8`` array holding only 0 and 1 is then ambiguous (bits, or bytes
-    with only their last bit used) and is refused: pass ``n_bits=``.
+    with only their last bit used) and is refused: pass ``n_bits=``.  With
+    ``n_bits=1`` a ``uint8`` column is both forms: it is bytes when it holds
+    a value above 1 (128), else 0/1 rows (the bit is the same either way;
+    only the form of a read's answer follows it).
     """
     if (type(x) is np.ndarray and x.dtype == _NATIVE_U64 and n_bits is not None
             and x.ndim in ndim and x.size and x.shape[-1] == n_words(n_bits)

@@ -412,6 +412,11 @@ def test_unit_vectors_normalise_in_float64_then_round_to_float32(rng):
     with pytest.raises(ValueError, match=r"x has NaN or infinite values in rows \[1\] "
                                          r"\(1 of 3\)"):
         unit_vectors(np.array([[1.0, 0], [np.inf, 0], [0, 1]]), "x")
+    if np.finfo(np.longdouble).max > np.finfo(np.float64).max:  # x86: 80-bit long double
+        huge = np.array([[1.0, 0], [np.finfo(np.longdouble).max, 0]], np.longdouble)
+        with pytest.raises(ValueError, match=r"x has NaN or infinite values \(or values beyond "
+                                             r"the float64 range\) in rows \[1\]"):
+            unit_vectors(huge, "x")
     with pytest.raises(ValueError, match=r"x has zero vectors in rows \[0\] \(1 of 2\)"):
         unit_vectors(np.array([[0.0, 0], [0, 1]]), "x")
 
