@@ -424,11 +424,26 @@ def _check_target(path: Path, overwrite: bool, mapped: Mapped | None) -> None:
     if entries and META_FILE not in entries:
         raise FileExistsError(f"{path} is a non-empty directory that is not a saved fastsdm "
                               "memory; refusing to replace it")
-    foreign = sorted(e for e in entries
-                     if e not in (META_FILE, _META_TMP) and not e.endswith(".npy"))
+    foreign = sorted(e for e in entries if not _own_file(path, e))
     if foreign:
         raise FileExistsError(f"{path} is a saved fastsdm memory but also holds {foreign[:5]}; "
                               "refusing to delete them: move them away or choose another path")
+
+
+#: The files a saved memory of any type holds (what an overwrite may delete).
+_OWN_FILES = frozenset([META_FILE, _META_TMP, *(f"{name}.npy" for name in (
+    "addresses", "counters", "accumulators", "masks", "values"))])
+
+
+def _own_file(directory: Path, name: str) -> bool:
+    # One of a saved memory's own names, and a regular file: a user's
+    # results.npy, or a directory named counters.npy, is not the memory's.
+    if name not in _OWN_FILES:
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(directory / name).st_mode)
+    except OSError:
+        return False
 
 
 def _write_file(file: Path, data: bytes) -> None:

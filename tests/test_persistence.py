@@ -284,6 +284,19 @@ def test_save_refuses_files_links_and_foreign_directories(tmp_path, sources):
     (real / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match=r"also holds \['notes.txt'\]; refusing"):
         mem.save(real, overwrite=True)
+    (real / "notes.txt").unlink()
+    # A user's own .npy files, and directories with a memory's file names, are not
+    # the memory's: an overwrite must not delete them.
+    np.save(real / "my_results.npy", np.arange(5))
+    with pytest.raises(FileExistsError, match=r"also holds \['my_results.npy'\]; refusing"):
+        mem.save(real, overwrite=True)
+    assert np.load(real / "my_results.npy").tolist() == [0, 1, 2, 3, 4]
+    (real / "my_results.npy").unlink()
+    (real / "values.npy").mkdir()
+    with pytest.raises(FileExistsError, match=r"also holds \['values.npy'\]; refusing"):
+        mem.save(real, overwrite=True)
+    (real / "values.npy").rmdir()
+    fastsdm.SDM.load(mem.save(real, overwrite=True))  # its own files alone: replaced
     with pytest.raises(ValueError, match="name the directory to create"):
         mem.save(".", overwrite=True)
     empty = tmp_path / "empty"
