@@ -800,28 +800,51 @@ def _npy_error(file, problem: str) -> ValueError:
     return ValueError(f"{file} {problem}; {_CORRUPT}")
 
 
+#: The header numpy's writer gives a plain array (fastsdm's files, of every
+#: version): ``{'descr': '<i2', 'fortran_order': False, 'shape': (3, 4), }``,
+#: padded with spaces to a line.
+_NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[A-Za-z]\d*)', 'fortran_order': (True|False), "
+                         r"'shape': \((|\d+,|\d+(?:, \d+)+)\), \} *\n")
+
+
 def _read_header(f, file) -> tuple[np.dtype, tuple, int]:
-    """Parse a .npy header without numpy's loader: ``(dtype, shape, data offset)``."""
-    if f.read(4) == b"PK\x03\x04":
+    """Parse a .npy header without numpy's loader: ``(dtype, shape, data offset)``.
+
+    Parsed here, by a strict pattern, rather than by numpy's reader: that one
+    evaluates the header with ``ast.literal_eval``, which can fail spuriously
+    (``SystemError``) while other threads run Python code, and a good file
+    would then be reported as damaged.
+    """
+    magic = f.read(8)
+    if magic[:4] == b"PK\x03\x04":
         raise _npy_error(file, "is a zip archive (an .npz written by np.savez?), not a .npy file")
-    f.seek(0)
+    if len(magic) < 8 or magic[:6] != b"\x93NUMPY" or magic[6] not in (1, 2) or magic[7] != 0:
+        found = "an empty file" if not magic else f"starts with {magic[:8]!r}"
+        raise _npy_error(file, f"has a damaged .npy header (not the .npy magic string of "
+                               f"format 1.0 or 2.0: {found})")
+    size_bytes = f.read(2 if magic[6] == 1 else 4)
+    size = int.from_bytes(size_bytes, "little")
+    if len(size_bytes) < (2 if magic[6] == 1 else 4) or size > MAX_HEADER_BYTES:
+        raise _npy_error(file, f"has a damaged .npy header (its length field says {size} "
+                               f"bytes; at most {MAX_HEADER_BYTES})")
+    raw = f.read(size)
     try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
-                f, max_header_size=MAX_HEADER_BYTES)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
-                f, max_header_size=MAX_HEADER_BYTES)
-        else:
-            raise ValueError(f"format version {version} (fastsdm writes 1.0)")
-    except Exception as exc:  # numpy parses untrusted text here: any failure is a bad file
-        raise _npy_error(file, f"has a damaged .npy header ({type(exc).__name__}: {exc})"[:400]
-                         ) from None
-    if dtype.hasobject:
+        match = _NPY_HEADER.fullmatch(raw.decode("latin-1")) if len(raw) == size else None
+    except UnicodeDecodeError:
+        match = None
+    if match is None:
+        raise _npy_error(file, f"has a damaged .npy header (not the header of a plain array: "
+                               f"{raw[:120]!r})")
+    descr, fortran, shape_text = match.groups()
+    if descr.lstrip("<>|=") == "O":
         raise _npy_error(file, "holds Python objects (dtype object), which fastsdm never "
                                "unpickles")
-    if fortran:
+    try:
+        dtype = np.dtype(descr)
+    except TypeError:
+        raise _npy_error(file, f"has a damaged .npy header (unknown dtype {descr!r})") from None
+    shape = tuple(int(v) for v in shape_text.split(",") if v.strip())
+    if fortran == "True":
         raise _npy_error(file, f"holds a Fortran-ordered array (shape {shape}); fastsdm writes "
                                "C order")
     return dtype, shape, f.tell()

@@ -516,6 +516,27 @@ def test_bad_npy_files(tmp_path, sources, writer, match):
             fastsdm.SDM.load(path, mmap=mmap)
 
 
+def test_npy_headers_are_parsed_without_ast(tmp_path, sources, monkeypatch):
+    # numpy's header reader runs ast.literal_eval, which can raise SystemError
+    # spuriously while other threads run Python code: a good file was then
+    # reported as damaged.  fastsdm parses its headers itself.
+    import ast
+
+    path = sources["A"][0].save(tmp_path / "m")
+
+    def broken(*args, **kwargs):
+        raise SystemError("AST constructor recursion depth mismatch")
+
+    monkeypatch.setattr(ast, "literal_eval", broken)
+    back = fastsdm.SDM.load(path)
+    assert np.array_equal(back.counters, sources["A"][0].counters)
+    assert ContinuousSDM.load(ContinuousSDM(4, 10, radius=1, seed=0).save(tmp_path / "c"))
+    # Format 2.0 headers (numpy writes them for long headers) are read too.
+    with open(path / "counters.npy", "wb") as f:
+        np.lib.format.write_array(f, back.counters, version=(2, 0))
+    assert np.array_equal(fastsdm.SDM.load(path).counters, back.counters)
+
+
 def test_a_file_longer_than_its_header_promises(tmp_path, sources):
     path = sources["A"][0].save(tmp_path / "m")
     with open(path / "addresses.npy", "ab") as f:
@@ -747,4 +768,6 @@ def test_one_byte_edits_of_the_npy_headers(tmp_path, mmap):
             loads, refusals = _sweep(path, path / f"{name}.npy",
                                      functools.partial(type(mem).load, mmap=mmap),
                                      exercise, _header_edits)
-            assert loads > 0 and refusals > 200, (name, loads, refusals)
+            # The header is matched whole by a strict pattern: no edit of it
+            # loads (numpy's own reader let a few harmless ones through).
+            assert loads == 0 and refusals > 200, (name, loads, refusals)
