@@ -47,6 +47,7 @@ References
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -360,7 +361,16 @@ class Hopfield:
 
     # Pickling and copying: the lock is per object; the float weights are a cache.
     def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
+        # A snapshot under the shared lock: writes change the weights in place
+        # and asynchronous reads draw from the generator, so what pickle
+        # serialises after this returns must be copies, not the live objects.
+        self._lock.acquire_shared()
+        try:
+            state = self.__dict__.copy()
+            state["_weights"] = self._weights.copy()
+            state["_rng"] = copy.deepcopy(self._rng)
+        finally:
+            self._lock.release_shared()
         del state["_lock"]
         state["_float_weights"] = {}
         return state
