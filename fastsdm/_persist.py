@@ -561,13 +561,35 @@ class Directory:
         would otherwise hang the load.)
         """
         where = {} if self.fd is None else {"dir_fd": self.fd}
+        # A file opened for writing must be the memory's own: writes through
+        # a symbolic link would change its target (a shared cache, another
+        # memory).  Hard links are refused by load_array.
+        nofollow = getattr(os, "O_NOFOLLOW", 0) if "+" in mode or "w" in mode else 0
+        file = self.path / name
 
         def opener(n, flags):
-            fd = os.open(n, flags | getattr(os, "O_NONBLOCK", 0), **where)
+            try:
+                fd = os.open(n, flags | getattr(os, "O_NONBLOCK", 0) | nofollow, **where)
+            except IsADirectoryError:
+                raise ValueError(f"{file} is not a regular file; the memory is corrupt or is "
+                                 "not a fastsdm memory") from None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP and nofollow:
+                    raise ValueError(
+                        f"{file} is a symbolic link: writes through it would change the file "
+                        "it points to, which may be shared (a cache, another memory).  Give "
+                        "this memory its own copy (cp --remove-destination \"$(readlink "
+                        "FILE)\" FILE), or load it with mmap='c' or mmap='r'") from None
+                if isinstance(exc, PermissionError) and nofollow:
+                    raise PermissionError(
+                        exc.errno, f"{file} is not writable ({exc.strerror}); load the memory "
+                        "with mmap='r' (read-only) or mmap='c' (writes stay in RAM), or make "
+                        "its files writable") from None
+                raise
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 os.close(fd)
-                raise ValueError(f"{self.path / name} is not a regular file; the memory is "
-                                 "corrupt or is not a fastsdm memory")
+                raise ValueError(f"{file} is not a regular file; the memory is corrupt or is "
+                                 "not a fastsdm memory")
             return fd
 
         return open(self.path / name if self.fd is None else name, mode, opener=opener)
@@ -705,7 +727,7 @@ def read_metadata(directory: Directory, format_name: str, version: int, required
     try:
         with directory.open(META_FILE) as f:
             raw = f.read(MAX_META_BYTES + 1)
-    except (FileNotFoundError, IsADirectoryError):
+    except FileNotFoundError:
         raise not_a_memory(path, saver) from None
     if len(raw) > MAX_META_BYTES:
         raise ValueError(f"{meta_file} is larger than {MAX_META_BYTES} bytes, far larger than "
@@ -895,7 +917,7 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
     file = directory.path / f"{name}.npy"
     try:
         f = directory.open(f"{name}.npy", "r+b" if mode == "r+" else "rb")
-    except (FileNotFoundError, IsADirectoryError):
+    except FileNotFoundError:
         raise ValueError(f"{directory.path} is not a complete fastsdm memory: {name}.npy is "
                          "missing") from None
     with f:

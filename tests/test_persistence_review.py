@@ -217,3 +217,47 @@ def test_the_longest_directory_names_save_and_load(tmp_path, kind, length):
     lock = _persist._PathLock(path)
     assert lock.acquire(blocking=False) and len(os.fsencode(lock.file.name)) <= 255
     lock.release()
+
+
+def test_a_memory_opened_for_writing_refuses_symlinked_files(tmp_path):
+    # Writes through a link would change its target, e.g. a shared cache object.
+    path = fastsdm.SDM(64, 100, radius=24, seed=1).save(tmp_path / "m")
+    cache = tmp_path / "cache-object.npy"
+    (path / "counters.npy").rename(cache)
+    (path / "counters.npy").symlink_to(cache)
+    before = cache.read_bytes()
+    with pytest.raises(ValueError, match=r"counters.npy is a symbolic link: writes through it "
+                                         r"would change the file it points to"):
+        fastsdm.SDM.load(path, mmap=True)
+    for mode in ("r", "c", False):  # nothing is written through the link
+        mem = fastsdm.SDM.load(path, mmap=mode)
+        if mode == "c":
+            mem.write(mem.addresses[:5])
+    assert cache.read_bytes() == before
+    assert not json.loads((path / "fastsdm.json").read_text()).get("open_for_writing")
+
+
+def test_a_directory_in_place_of_an_array_is_named_as_such(tmp_path):
+    path = fastsdm.SDM(64, 100, radius=24, seed=1).save(tmp_path / "m")
+    (path / "counters.npy").unlink()
+    (path / "counters.npy").mkdir()
+    for mode in (True, False, "r"):
+        with pytest.raises(ValueError, match=r"counters.npy is not a regular file"):
+            fastsdm.SDM.load(path, mmap=mode)
+
+
+def test_read_only_files_opened_for_writing_say_what_to_do(tmp_path, monkeypatch):
+    path = fastsdm.SDM(64, 100, radius=24, seed=1).save(tmp_path / "m")
+    real_open = os.open
+
+    def refuse_writes(name, flags, *args, **kwargs):
+        if str(name).endswith("counters.npy") and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, flags, *args, **kwargs)
+
+    with monkeypatch.context() as patch:  # root ignores file modes: simulate a read-only file
+        patch.setattr(os, "open", refuse_writes)
+        with pytest.raises(PermissionError, match=r"counters.npy is not writable \(Permission "
+                                                  r"denied\); load the memory with mmap='r'"):
+            fastsdm.SDM.load(path, mmap=True)
+    assert fastsdm.SDM.load(path, mmap="r").counters.shape == (100, 64)
