@@ -5,10 +5,12 @@ import functools
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -717,3 +719,45 @@ def test_a_bad_timeout_is_refused_before_any_shard_is_built(timeout, error, matc
         ShardedSDM(64, 100, radius=28, seed=0, n_shards=2, timeout=timeout)
     with pytest.raises(error, match=match):
         ShardedSDM.load("no-such-checkpoint", timeout=timeout)
+
+
+_COMMIT_AFTER_READ: list = []  # checkpoints to move in after the next manifest read
+
+
+def _read_then_commit(where):
+    # read_checkpoint, then what a concurrent save's commit does: the other
+    # checkpoint's shard directories and manifest move in, the old ones go.
+    # (Module level: the workers run it by reference, in this process.)
+    manifest = _checkpoint.read_checkpoint(where)
+    if _COMMIT_AFTER_READ:
+        source, target = _COMMIT_AFTER_READ.pop(), Path(where)
+        for shard in json.loads((source / _checkpoint.MANIFEST_FILE).read_text())["shards"]:
+            os.rename(source / shard["dir"], target / shard["dir"])
+        os.replace(source / _checkpoint.MANIFEST_FILE, target / _checkpoint.MANIFEST_FILE)
+        for shard in manifest["shards"]:
+            shutil.rmtree(target / shard["dir"])
+    return manifest
+
+
+def test_a_load_during_a_concurrent_save_returns_the_old_or_the_new_checkpoint(
+        client, tmp_path, monkeypatch):
+    # A save committed between a load's reading of the manifest and the shards'
+    # opening removes the shard directories that manifest names: the load failed
+    # ("not a saved fastsdm memory", "the checkpoint is corrupt").  It now tries
+    # again while the manifest it read is no longer the one at the path.
+    params = dict(n_bits=64, n_locations=200, radius=24, n_shards=2, client=client)
+    path = tmp_path / "ckpt"
+    with ShardedSDM(**params, seed=1) as a, ShardedSDM(**params, seed=2) as b:
+        a.write(a.get_addresses()[:5])
+        a.save(path)
+        b.write(b.get_addresses()[:7])
+        _COMMIT_AFTER_READ.append(b.save(tmp_path / "next"))
+        monkeypatch.setattr(_client, "read_checkpoint", _read_then_commit)
+        with ShardedSDM.load(path, client=client) as back:
+            _same(back.get_counters(), b.get_counters())
+        assert not _COMMIT_AFTER_READ
+        # A checkpoint that is really damaged is refused, not tried again and again.
+        manifest = json.loads((path / _checkpoint.MANIFEST_FILE).read_text())
+        (path / manifest["shards"][0]["dir"] / "counters.npy").unlink()
+        with pytest.raises(ValueError, match="does not hold the shard|counters.npy is missing"):
+            ShardedSDM.load(path, client=client)

@@ -248,6 +248,15 @@ def with_digests(target: Path, manifest: dict) -> dict:
     return {**manifest, "shards": shards}
 
 
+def manifest_identity(path: str) -> tuple | None:
+    """Which manifest ``path`` holds now: a save replaces it by a rename (a new inode)."""
+    try:
+        info = os.stat(Path(path) / MANIFEST_FILE)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_mtime_ns
+
+
 def read_checkpoint(path: str) -> dict:
     """:func:`read_manifest`, and every shard directory checked against the digest the
     manifest recorded for it (manifests written before digests have none).

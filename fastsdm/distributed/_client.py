@@ -32,6 +32,7 @@ from ._checkpoint import (
     FORMAT_VERSION,
     abort_save,
     commit_save,
+    manifest_identity,
     prepare_save,
     read_checkpoint,
     update_manifest,
@@ -46,6 +47,8 @@ __all__ = ["ShardedSDM", "ShardLostError", "ROUND_BYTES", "POLL_SECONDS"]
 ROUND_BYTES = 64 << 20
 #: Seconds between checks of a shard's actor while waiting for its answer.
 POLL_SECONDS = 0.5
+#: Loads of a checkpoint that a concurrent save replaced, tried before giving up.
+_LOAD_ATTEMPTS = 3
 
 _INSTALL_HINT = ('fastsdm.distributed needs Dask distributed: pip install "fastsdm[distributed]" '
                  '(or pip install "dask[distributed]>=2024.1")')
@@ -250,8 +253,12 @@ class ShardedSDM:
         """Width of the stored values (the same number as :attr:`n_data_bits`)."""
         return self.n_data_bits
 
-    def _start(self, client, owned, timeout, paths, mmap, verify):
-        """Create the shard actors on ``client`` (or on a private cluster)."""
+    def _start(self, client, owned, timeout, paths, mmap, verify, keep_cluster=False):
+        """Create the shard actors on ``client`` (or on a private cluster).
+
+        A failure closes the private cluster too, unless ``keep_cluster`` (the
+        caller then closes it, or tries again on it).
+        """
         self.timeout = timeout
         self._futures, self._actors, self._lost = [], [], None
         if client is None and owned is None:
@@ -261,6 +268,8 @@ class ShardedSDM:
         try:
             self._create_shards(paths, mmap, verify)
         except BaseException:
+            if keep_cluster:
+                self._owned = None
             self.close()
             raise
 
@@ -843,13 +852,31 @@ class ShardedSDM:
         path = os.path.abspath(os.fspath(path))
         _distributed()
         owned = _private_cluster() if client is None else None
+        cluster = client or owned[0]
+
+        def on_worker(fn):
+            return cluster.submit(fn, path, pure=False).result(timeout=timeout)
+
         try:
-            manifest = (client or owned[0]).submit(read_checkpoint, path, pure=False).result(
-                timeout=timeout)
+            for attempt in range(_LOAD_ATTEMPTS):
+                # A save committed meanwhile removes the shard directories of the
+                # manifest read here: the load then fails, and is tried again
+                # when the manifest it read is no longer the one at the path.
+                before = on_worker(manifest_identity)
+                try:
+                    return cls._load_once(on_worker(read_checkpoint), client, owned, path, mode,
+                                          verify, timeout)
+                except ValueError:
+                    if attempt + 1 == _LOAD_ATTEMPTS or on_worker(manifest_identity) == before:
+                        raise
         except BaseException:
             if owned is not None:
                 _close_cluster(owned)
             raise
+
+    @classmethod
+    def _load_once(cls, manifest, client, owned, path, mode, verify, timeout) -> ShardedSDM:
+        """The memory a checked manifest describes, its shards loaded on the cluster."""
         params = SDMParams.from_metadata(manifest, min_locations=1)  # checked by read_manifest
         bounds = np.array([0] + [s["stop"] for s in manifest["shards"]], dtype=np.int64)
         tie_rng = np.random.default_rng()
@@ -857,7 +884,7 @@ class ShardedSDM:
         mem = cls.__new__(cls)  # checked parameters: the constructor's checks are skipped
         mem._build(params, bounds, tie_rng, path if mode == "r+" else None, mode == "r")
         paths = [os.path.join(path, s["dir"]) for s in manifest["shards"]]
-        mem._start(client, owned, timeout, paths, mode, verify)
+        mem._start(client, owned, timeout, paths, mode, verify, keep_cluster=True)
         return mem
 
     @exclusive
