@@ -473,7 +473,13 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
     if path.name in ("", ".", ".."):
         raise ValueError(f"cannot save to {str(path)!r}: name the directory to create, e.g. "
                          "'memories/run-1'")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in (path.parent, *path.parent.parents)
+                       if os.path.lexists(p) and not p.is_dir())
+        raise FileExistsError(f"cannot save to {path}: {blocker} is a file, not a directory"
+                              ) from None
     lock = _PathLock(path)
     lock.acquire()
     try:
@@ -483,19 +489,32 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
         _check_target(path, overwrite, mapped)
         token = _token()
         new = path.parent / f"{_sibling_prefix(path)}new-{token}"
-        os.mkdir(new)
+        try:
+            os.mkdir(new)
+        except PermissionError as exc:
+            raise PermissionError(exc.errno, f"cannot save to {path}: {path.parent} is not "
+                                  f"writable ({exc.strerror})") from None
         try:
             _step("created")
-            meta = {**meta, "arrays": {}}
-            for name, array in arrays.items():
-                _write_npy(new / f"{name}.npy", array)
-                meta["arrays"][name] = {"dtype": str(array.dtype), "shape": list(array.shape),
-                                        "crc32": crc32(array)}
-                _step(f"wrote {name}.npy")
-            _write_file(new / META_FILE, encode_description(meta))
-            _step(f"wrote {META_FILE}")
-            fsync_dir(new)
-            _step("synced")
+            file = new / META_FILE
+            try:
+                meta = {**meta, "arrays": {}}
+                for name, array in arrays.items():
+                    file = new / f"{name}.npy"
+                    _write_npy(file, array)
+                    meta["arrays"][name] = {"dtype": str(array.dtype),
+                                            "shape": list(array.shape), "crc32": crc32(array)}
+                    _step(f"wrote {name}.npy")
+                file = new / META_FILE
+                _write_file(file, encode_description(meta))
+                _step(f"wrote {META_FILE}")
+                fsync_dir(new)
+                _step("synced")
+            except OSError as exc:
+                # numpy's own text ("128000 requested and 4968 written") names no file.
+                raise OSError(exc.errno, f"saving {path} failed while writing {file.name} "
+                              f"({exc.strerror or exc}; a full disk or a file-size limit?); "
+                              f"nothing at {path} was changed") from exc
             if not os.path.lexists(path):
                 os.rename(new, path)
                 fsync_dir(path.parent)

@@ -261,3 +261,48 @@ def test_read_only_files_opened_for_writing_say_what_to_do(tmp_path, monkeypatch
                                                   r"denied\); load the memory with mmap='r'"):
             fastsdm.SDM.load(path, mmap=True)
     assert fastsdm.SDM.load(path, mmap="r").counters.shape == (100, 64)
+
+
+def test_save_errors_name_the_users_path_not_a_temporary(tmp_path, monkeypatch):
+    from fastsdm import _persist
+
+    mem = fastsdm.SDM(64, 100, radius=24, seed=1)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileExistsError, match=r"cannot save to .*afile/m: .*afile is a file, "
+                                              r"not a directory"):
+        mem.save(tmp_path / "afile" / "m")
+    with pytest.raises(FileExistsError, match=r"afile is a file, not a directory"):
+        mem.save(tmp_path / "afile" / "deeper" / "m")
+
+    real_mkdir = os.mkdir
+
+    def no_write_access(name, *args, **kwargs):
+        if "fastsdm-new" in str(name):
+            raise PermissionError(13, "Permission denied")
+        return real_mkdir(name, *args, **kwargs)
+
+    with monkeypatch.context() as patch:  # root ignores modes: simulate a read-only directory
+        patch.setattr(os, "mkdir", no_write_access)
+        with pytest.raises(PermissionError, match=r"cannot save to .*/ro/m: .*/ro is not "
+                                                  r"writable \(Permission denied\)"):
+            mem.save(tmp_path / "ro" / "m")
+
+    path = mem.save(tmp_path / "m")
+    other = fastsdm.SDM(64, 100, radius=24, seed=2)
+    other.write(other.addresses[:3])
+    real_write = _persist._write_npy
+
+    def disk_full(file, array):
+        if file.name == "counters.npy":
+            raise OSError("128000 requested and 4968 written")  # numpy's text, no errno
+        real_write(file, array)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_persist, "_write_npy", disk_full)
+        with pytest.raises(OSError, match=r"saving .*/m failed while writing counters.npy "
+                                          r"\(128000 requested and 4968 written; a full disk "
+                                          r"or a file-size limit\?\); nothing at .*/m was "
+                                          r"changed"):
+            other.save(path, overwrite=True)
+    assert np.array_equal(fastsdm.SDM.load(path).counters, mem.counters)
+    assert sorted(os.listdir(tmp_path)) == ["afile", "m", "ro"]  # nothing left beside it
