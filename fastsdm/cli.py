@@ -336,17 +336,10 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
 
     ext = args.format
     write = _io.to_json if ext == "json" else _io.to_csv
-    files = [write(records, out / f"results.{ext}")]
-    for name, table in records.tables.items():
-        files.append(write(table, out / f"{name}.{ext}"))
     findings = record.findings(records) if (record.findings and records) else []
     preface = "\n\n".join(p for p in (record.preface(config) if record.preface else "",
                                        f"Note: {capped}." if capped else "") if p)
-    summary = out / "summary.md"
-    summary.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
-                                            preface=preface, findings=findings),
-                       encoding="utf-8")
-    files.append(summary)
+    figure = out / f"{args.command}.png" if plot and records else None
     meta = {
         "command": shlex.join([PROG, *args.argv]),
         "argv": args.argv,
@@ -360,23 +353,48 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
         "rows": len(records),
         "expected_rows": records.expected,
         "interrupted": records.interrupted,
-        "files": [],
+        # config.json goes first, listing what this run writes and saying it is
+        # not complete yet: a Ctrl-C while the files are written then leaves a
+        # folder that says so, and whose files --force knows.
+        "complete": False,
+        "files": [f"results.{ext}", *(f"{name}.{ext}" for name in records.tables),
+                  "summary.md", *([figure.name] if figure else []), "config.json"],
     }
-    status = 0
-    if plot and records:
-        from . import plots
 
-        figure = out / f"{args.command}.png"
-        try:
-            plots.plot(records, figure)
-            files.append(figure)
-        except Exception as exc:  # the results are written; report the figure and go on
-            print(f"{PROG} {args.command}: could not draw the figure: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
-            status = 1
+    def write_config():
+        (out / "config.json").write_text(json.dumps(meta, indent=1, default=str) + "\n",
+                                         encoding="utf-8")
+
+    write_config()
+    files = []
+    status = 0
+    try:
+        files.append(write(records, out / f"results.{ext}"))
+        for name, table in records.tables.items():
+            files.append(write(table, out / f"{name}.{ext}"))
+        summary = out / "summary.md"
+        summary.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
+                                                preface=preface, findings=findings),
+                           encoding="utf-8")
+        files.append(summary)
+        if figure is not None:
+            from . import plots
+
+            try:
+                plots.plot(records, figure)
+                files.append(figure)
+            except Exception as exc:  # the results are written; report the figure, go on
+                print(f"{PROG} {args.command}: could not draw the figure: "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr)
+                status = 1
+    except KeyboardInterrupt:
+        written = ", ".join(f.name for f in files) or "nothing yet"
+        print(f"{PROG} {args.command}: interrupted while writing the results: {out} holds "
+              f"{written} (its config.json says the output is not complete)", file=sys.stderr)
+        raise
     meta["files"] = [f.name for f in files] + ["config.json"]
-    (out / "config.json").write_text(json.dumps(meta, indent=1, default=str) + "\n",
-                                     encoding="utf-8")
+    meta["complete"] = True
+    write_config()
     if not args.quiet:
         print(_io.summary_table(records))
         for line in findings:
@@ -471,16 +489,63 @@ def main(argv: list[str] | None = None) -> int:
     # parallel kernel, which has not happened yet here. A user's own setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        # Everything heavy (numpy, numba, the kernels, matplotlib) is imported in
-        # here, so Ctrl-C in the first second ends quietly too.
-        return _main(argv)
-    except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    with _ctrl_c_noted() as ctrl_c:
+        try:
+            # Everything heavy (numpy, numba, the kernels, matplotlib) is imported
+            # in here, so Ctrl-C in the first second ends quietly too.
+            status = _main(argv)
+        except _UsageError as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception:
+            if not ctrl_c.seen:
+                raise
+            # A library swallowed the KeyboardInterrupt (llvmlite's callbacks
+            # during a compile do) and failed in its own way after it.
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    if ctrl_c.seen and status != EXIT_INTERRUPTED:
+        # Swallowed where Python cannot raise it (in a __del__): Ctrl-C still
+        # never ends in status 0.
+        print(f"{PROG}: interrupted (Ctrl-C came as the command was finishing; the files "
+              "it reported are complete)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    return status
+
+
+class _CtrlC:
+    seen = False
+
+    def handler(self, signum, frame):
+        self.seen = True
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted():
+    """Note every Ctrl-C the command receives, even one that a library swallows.
+
+    Python's own handler raises KeyboardInterrupt at the next bytecode, which
+    may run inside a ``__del__`` or a C callback that prints or drops it; this
+    one raises it too and remembers it.  Installed only in the main thread and
+    over Python's default handler (not over one a caller chose).
+    """
+    import signal
+    import threading
+
+    ctrl_c = _CtrlC()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield ctrl_c
+        return
+    signal.signal(signal.SIGINT, ctrl_c.handler)
+    try:
+        yield ctrl_c
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -668,3 +668,92 @@ def test_ctrl_c_in_the_first_second_exits_130_quietly(tmp_path):
     # not): a shell reports that as 130 too.
     assert process.returncode in (130, -signal.SIGINT), err
     assert "Traceback" not in err and "interrupted" in err
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_the_run(tmp_path, capsys,
+                                                                         monkeypatch):
+    # Found out before the run, not when the results are written (the run's work lost).
+    real = Path.write_bytes
+
+    def read_only(self, data):
+        if self.name.startswith(".fastsdm-write-test"):
+            raise PermissionError(1, "Operation not permitted")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)  # root ignores modes: simulate it
+    monkeypatch.setattr(_common, "recall", lambda *a, **k: pytest.fail("the run started"))
+    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "ro")], capsys)
+    assert code == 2
+    assert err.strip() == (f"fastsdm capacity: error: --out: cannot write into the output "
+                           f"folder {tmp_path / 'ro'} (Operation not permitted); choose another "
+                           "folder")
+
+
+def test_ctrl_c_while_the_results_are_written_leaves_a_folder_that_says_so(tmp_path, capsys,
+                                                                           monkeypatch):
+    from fastsdm.experiments import _io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_io, "summary_markdown", interrupted)
+    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path), "--no-plot"], capsys)
+    assert code == 130
+    assert (f"fastsdm capacity: interrupted while writing the results: {tmp_path} holds "
+            "results.json (its config.json says the output is not complete)") in err
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["complete"] is False
+    assert config["files"] == ["results.json", "summary.md", "config.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "results.json"]
+    # --force knows what to clear, and a whole run says it is complete.
+    monkeypatch.undo()
+    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path), "--no-plot", "--force"],
+                          capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "config.json").read_text())["complete"] is True
+
+
+def _swallowed_ctrl_c():
+    # What a __del__ or a C callback does with a KeyboardInterrupt: drop it.
+    import signal
+    import time
+
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the handler runs here
+    except KeyboardInterrupt:
+        pass
+
+
+def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, monkeypatch):
+    from fastsdm.experiments import _io
+
+    real = _io.summary_markdown
+
+    def swallowing(*args, **kwargs):
+        _swallowed_ctrl_c()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_io, "summary_markdown", swallowing)
+    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "a"), "--no-plot"],
+                          capsys)
+    assert code == 130
+    assert "fastsdm: interrupted (Ctrl-C came as the command was finishing; the files it " \
+           "reported are complete)" in err
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["complete"] is True
+
+    def swallowing_then_failing(*args, **kwargs):
+        # llvmlite drops the KeyboardInterrupt in a compile callback, then numba
+        # fails with "no compiled object yet".
+        _swallowed_ctrl_c()
+        raise RuntimeError("no compiled object yet")
+
+    monkeypatch.setattr(_io, "summary_markdown", swallowing_then_failing)
+    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "b"), "--no-plot"],
+                          capsys)
+    assert code == 130 and err.strip().endswith("fastsdm: interrupted")
+    # Without a Ctrl-C the same error is a real one, and is raised.
+    monkeypatch.setattr(_io, "summary_markdown",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a real bug")))
+    with pytest.raises(RuntimeError, match="a real bug"):
+        main([*TINY["capacity"], "--out", str(tmp_path / "c"), "--no-plot"])

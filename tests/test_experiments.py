@@ -844,6 +844,27 @@ def test_progress_sees_a_real_compilation():
     assert (bar.clock.compiled_steps, bar.clock.clean_steps) == (1, 1)
 
 
+def test_a_closed_progress_bar_is_freed_at_once_not_by_the_cyclic_collector():
+    # A bar freed later by the collector ran tqdm's __del__ at a random moment,
+    # where a Ctrl-C is printed and swallowed (the command then ended in 0).
+    import gc
+    import io
+    import weakref
+
+    from fastsdm.experiments._progress import Progress
+
+    gc.disable()
+    try:
+        progress = Progress(2, "demo", True, clock=FakeClock(), file=io.StringIO())
+        bar = weakref.ref(progress.bar)
+        progress.update()
+        progress.close()
+        del progress
+        assert bar() is None
+    finally:
+        gc.enable()
+
+
 # -- lazy subpackages ---------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -267,6 +268,15 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
     except OSError as exc:
         raise OSError(f"cannot create the output folder {out} ({exc.strerror or exc}); choose "
                       "another folder") from None
+    # Found out now, not after the run: a folder that exists but cannot be
+    # written would otherwise lose the run's results at the end.
+    probe = out / f".fastsdm-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(f"cannot write into the output folder {out} ({exc.strerror or exc}); "
+                      "choose another folder") from None
     return out
 
 

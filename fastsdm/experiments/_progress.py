@@ -241,5 +241,10 @@ class Progress:
         if self.listening:
             event.unregister(COMPILE_EVENT, self._listener)
             self.listening = False
-        if self.bar is not None:
-            self.bar.close()
+        # Drop the listener (it refers back to this object) and the bar, so the
+        # bar is freed now and not by the cyclic collector at some later moment:
+        # a Ctrl-C arriving inside tqdm's __del__ then is printed and swallowed.
+        self._listener = None
+        bar, self.bar = self.bar, None
+        if bar is not None:
+            bar.close()
