@@ -1163,3 +1163,17 @@ def test_run_checks_an_edited_config_again():
                          ("critical_distance", dict(radius=24, distances=[0, 8], n_patterns=10))):
         made = configure(name, n_bits=64, n_locations=500, n_cues=4, **kwargs)
         assert run(json.loads(json.dumps(made)), progress=False) == run(made, progress=False)
+
+
+def test_attention_comparison_runs_at_radii_whose_fitted_beta_is_zero():
+    # Near d = n_bits the intersections are flat and fit_beta is exactly 0; the
+    # radii are accepted, so the run must not die there (it did, losing the
+    # rows of the other radii): the softmax reads with equal weights.
+    from fastsdm import theory
+
+    assert theory.fit_beta(64, 62) == 0.0
+    rows = ex.attention_comparison(radii=[5, 62], n_patterns=16, noise=[0, 4], n_cues=4,
+                                   progress=False)
+    at_62 = [r for r in rows if r["radius"] == 62]
+    assert len(rows) == 4 and len(at_62) == 2
+    assert all(r["beta"] == 0.0 and 0.0 <= r["softmax_exact_recall"] <= 1.0 for r in at_62)
