@@ -541,10 +541,22 @@ def _ctrl_c_noted():
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield ctrl_c
         return
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info):
+        # "Exception ignored in ...": the interpreter's report of a Ctrl-C that
+        # landed in a __del__ or a C callback, with a traceback; noted instead.
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            ctrl_c.seen = True
+            return
+        previous_hook(info)
+
     signal.signal(signal.SIGINT, ctrl_c.handler)
+    sys.unraisablehook = unraisable
     try:
         yield ctrl_c
     finally:
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 

@@ -752,6 +752,24 @@ def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, mo
     code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "b"), "--no-plot"],
                           capsys)
     assert code == 130 and err.strip().endswith("fastsdm: interrupted")
+
+    class Finalised:
+        def __del__(self):  # a Ctrl-C here is reported as "Exception ignored in"
+            import signal
+            import time
+
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+
+    def dropped_in_del(*args, **kwargs):
+        Finalised()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_io, "summary_markdown", dropped_in_del)
+    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "d"), "--no-plot"],
+                          capsys)
+    assert code == 130 and "Exception ignored" not in err and "Traceback" not in err
+    assert "fastsdm: interrupted (Ctrl-C came as the command was finishing" in err
     # Without a Ctrl-C the same error is a real one, and is raised.
     monkeypatch.setattr(_io, "summary_markdown",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a real bug")))
