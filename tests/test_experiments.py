@@ -912,6 +912,18 @@ def _overlaps(a, b) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
+def test_a_critical_distance_grid_of_distance_zero_alone_plots_without_warnings():
+    # --step beyond n leaves the grid [0]: the axis was (0, 0), and matplotlib
+    # warned (an error here, where warnings are errors).
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
+    rows = ex.critical_distance(**TINY, n_patterns=[20], step=1000, iterations=2,
+                                progress=False)
+    assert [r["cue_distance"] for r in rows] == [0]
+    assert plots.plot_critical_distance(rows).axes[-1].get_xlim() == (0.0, 1.0)
+
+
 def test_critical_distance_figure_marks_each_criterion_on_its_panel(critical_rows):
     pytest.importorskip("matplotlib")
     from fastsdm import plots
@@ -1044,6 +1056,13 @@ def test_the_memory_hint_suggests_what_can_help(monkeypatch):
     with pytest.raises(MemoryError, match=r"counter_dtype='int8' \(it fits\)") as info:
         ex.configure("capacity", n_bits=1000, n_locations=2 * 10**6, n_patterns=[10])
     assert info.value.parameters == ("counter_dtype", "n_locations")
+    # Neither the patterns nor the memory fit alone: fewer patterns cannot help.
+    with pytest.raises(MemoryError, match=r"neither the patterns' words \(3.49 GiB\) nor the "
+                                          r"memory \(5.24 GiB with int8 counters\) fit: use "
+                                          r"shorter vectors \(n_bits\), or fewer patterns "
+                                          r"and locations") as info:
+        ex.configure("capacity", n_bits=10**6, n_locations=5000, n_patterns=[30000])
+    assert info.value.parameters == ("n_bits", "n_patterns", "n_locations")
 
 
 # -- sizes are checked before any exact theory --------------------------------------------

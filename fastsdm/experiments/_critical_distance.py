@@ -342,7 +342,9 @@ def draw(rows: Sequence[Mapping]):
              for v in ("mean_distance_final", "mean_distance_1", "theory_distance_1",
                        "theory_distance_1_paper")}
     curves = _curves(rows)
-    top = max(r["cue_distance"] for r in rows)
+    # At least 1: a grid of distance 0 alone (--step beyond n) would give a
+    # zero-width axis, which matplotlib widens with a warning.
+    top = max(1, max(r["cue_distance"] for r in rows))
     nrows, ncols = _layout(len(ms) + 1)
     fig, grid = fig_.new_figure(ncols, (3.9 * ncols + 1.0, 3.5 * nrows + 0.9), nrows=nrows)
     axes = list(np.asarray(grid).ravel())

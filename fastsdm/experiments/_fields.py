@@ -337,7 +337,14 @@ def _memory_message(names: Names, n: int, N: int, dtype: str, n_patterns: int,
         detail = "; " + ", ".join(f"{label} {size(nbytes)}" for label, nbytes, _ in others)
     patterns = memory_nbytes(n, 0, "int8", n_patterns)
     fewer_patterns = "store fewer patterns: their words alone do not fit"
-    if patterns > available:
+    smallest_memory = memory_nbytes(n, N, "int8")
+    if patterns > available and smallest_memory > available:
+        # Neither part fits alone: fewer patterns would not be enough.
+        hint = (f"neither the patterns' words ({size(patterns)}) nor the memory "
+                f"({size(smallest_memory)} with int8 counters) fit: use shorter vectors "
+                f"({names('n_bits')}), or fewer patterns and locations")
+        parameters = ("n_bits", "n_patterns", "n_locations")
+    elif patterns > available:
         hint, parameters = fewer_patterns, ("n_patterns", "n_bits")
     elif others and memory_nbytes(n, 1, "int8", n_patterns) + extra > available:
         hint = max(others, key=lambda o: o[1])[2]  # the largest of the rest cannot stay
