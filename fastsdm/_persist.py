@@ -512,9 +512,10 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
                 _step("synced")
             except OSError as exc:
                 # numpy's own text ("128000 requested and 4968 written") names no file.
-                raise OSError(exc.errno, f"saving {path} failed while writing {file.name} "
-                              f"({exc.strerror or exc}; a full disk or a file-size limit?); "
-                              f"nothing at {path} was changed") from exc
+                message = (f"saving {path} failed while writing {file.name} "
+                           f"({exc.strerror or exc}; a full disk or a file-size limit?); "
+                           f"nothing at {path} was changed")
+                raise (OSError(exc.errno, message) if exc.errno else OSError(message)) from exc
             if not os.path.lexists(path):
                 os.rename(new, path)
                 fsync_dir(path.parent)

@@ -299,7 +299,7 @@ def test_save_errors_name_the_users_path_not_a_temporary(tmp_path, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(_persist, "_write_npy", disk_full)
-        with pytest.raises(OSError, match=r"saving .*/m failed while writing counters.npy "
+        with pytest.raises(OSError, match=r"^saving .*/m failed while writing counters.npy "
                                           r"\(128000 requested and 4968 written; a full disk "
                                           r"or a file-size limit\?\); nothing at .*/m was "
                                           r"changed"):
