@@ -652,16 +652,19 @@ def integer_table(values, name: str, lengths, why: str = "", fix: str = "") -> l
     return [int(v) for v in array.tolist()]
 
 
-def refuse_big_endian(array: np.ndarray, name: str) -> None:
+def refuse_big_endian(array: np.ndarray, name: str, signed: bool = False) -> None:
     """Refuse uint64 words in a non-native byte order, saying how to convert them.
 
     Their integer values and their bytes disagree about which bit is which,
     so either reading could be the wrong one: the caller must choose.
+    ``signed``: int64 as well (where int64 words are taken as words).
     """
     dtype = array.dtype
-    if dtype.kind == "u" and dtype.itemsize == 8 and not dtype.isnative:
+    if (dtype.kind in ("ui" if signed else "u") and dtype.itemsize == 8
+            and not dtype.isnative):
         raise TypeError(
-            f"{name} are uint64 words in non-native (big-endian) byte order, got "
+            f"{name} are {'uint64' if dtype.kind == 'u' else 'int64'} words in non-native "
+            f"(big-endian) byte order, got "
             f"{describe(array)} ({dtype.str}); fastsdm words are native little-endian uint64. "
             f"If the values are the words, convert them with np.asarray({name}, "
             f"dtype=np.uint64); if the bytes come from np.packbits, reinterpret them with "

@@ -110,7 +110,7 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
     """
     n_bits = check_int(n_bits, "n_bits", 1)
     given = np.asarray(words)
-    refuse_big_endian(given, "words")
+    refuse_big_endian(given, "words", signed=True)  # int64 words are taken here too
     if given.dtype.kind not in "ui":
         raise TypeError(f"words must be packed uint64 words, got {describe(given)}")
     array = np.array(given, dtype=np.uint64, copy=True)

@@ -175,6 +175,12 @@ def test_big_endian_words_are_refused_everywhere_words_are_taken():
                                             r"\(big-endian\) byte order, got array of shape "
                                             r"\(3, 2\) and dtype >u8"):
             call()
+    # clear_pad_bits also takes int64 words, whose big-endian form is as ambiguous.
+    with pytest.raises(TypeError, match=r"words are int64 words in non-native \(big-endian\) "
+                                        r"byte order, got array of shape \(3, 2\) and dtype "
+                                        r">i8"):
+        fastsdm.clear_pad_bits(w.astype(">i8"), 70)
+    np.testing.assert_array_equal(fastsdm.clear_pad_bits(w.astype(np.int64), 70), w)
     # Bits (0/1 values) in any byte order are still bits.
     bits = fastsdm.unpack_bits(w, 70)
     np.testing.assert_array_equal(fastsdm.pack_bits(bits.astype(">u8")), w)
