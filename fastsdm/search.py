@@ -202,6 +202,8 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
     array = np.asarray(queries)
     batch = array.shape[:-1] if array.ndim > 2 else None
     if batch is not None:
+        if array.size == 0:  # said of the caller's array, not of its reshaped rows
+            raise ValueError(f"queries is empty ({describe(array)}); pass at least one vector")
         array = array.reshape(-1, array.shape[-1])
     Q, A, single, _ = _prepare(array, addresses, n_bits)
     out = distance_rows(Q, A, parallel)

@@ -394,3 +394,6 @@ def test_hamming_distances_on_stacked_batches(form):
     assert fastsdm.hamming_distances(stacked[:, :1], A, n_bits=n).shape == (2, 1, 4, 25)
     with pytest.raises(ValueError, match="queries is empty"):
         fastsdm.hamming_distances(stacked[:0], A, n_bits=n)
+    # The message describes the array given, not its rows reshaped.
+    with pytest.raises(ValueError, match=r"queries is empty \(array of shape \(2, 0, 4, "):
+        fastsdm.hamming_distances(stacked[:, :0], A, n_bits=n)
