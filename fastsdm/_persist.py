@@ -232,7 +232,14 @@ class _PathLock:
         while True:
             try:
                 fd = os.open(self.file, flags, 0o644)
-            except OSError:
+            except OSError as exc:
+                if exc.errno in (errno.EISDIR, errno.ELOOP):
+                    # Not a file this lock can hold: saving unlocked would let
+                    # two saves of the path run at once.
+                    raise FileExistsError(
+                        f"{self.file} is in the way of the save lock (a directory or a "
+                        "symbolic link where fastsdm keeps its lock file); remove it and "
+                        "try again") from None
                 return True  # cannot create it (read-only directory): unlocked
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))

@@ -306,3 +306,20 @@ def test_save_errors_name_the_users_path_not_a_temporary(tmp_path, monkeypatch):
             other.save(path, overwrite=True)
     assert np.array_equal(fastsdm.SDM.load(path).counters, mem.counters)
     assert sorted(os.listdir(tmp_path)) == ["afile", "m", "ro"]  # nothing left beside it
+
+
+def test_something_in_the_way_of_the_save_lock_is_refused_not_ignored(tmp_path):
+    # A directory or a link where the lock file goes made every save of the path
+    # run unlocked, silently.
+    mem = fastsdm.SDM(64, 100, radius=24, seed=1)
+    lock = tmp_path / ".m.fastsdm-lock"
+    lock.mkdir()
+    with pytest.raises(FileExistsError, match=r"\.m\.fastsdm-lock is in the way of the save "
+                                              r"lock .*; remove it and try again"):
+        mem.save(tmp_path / "m")
+    lock.rmdir()
+    lock.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(FileExistsError, match=r"is in the way of the save lock"):
+        mem.save(tmp_path / "m")
+    lock.unlink()
+    assert fastsdm.SDM.load(mem.save(tmp_path / "m")).n_locations == 100
