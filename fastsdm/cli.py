@@ -333,6 +333,8 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
         warnings.simplefilter("ignore", ExperimentInterrupted)
         records = record.run(config, not args.quiet)
     wall = time.perf_counter() - t0
+    if records.interrupted:
+        _CTRL_C.handled()
 
     ext = args.format
     write = _io.to_json if ext == "json" else _io.to_csv
@@ -517,11 +519,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _CtrlC:
+    """The Ctrl-C the command has received and not reported itself yet."""
+
     seen = False
 
     def handler(self, signum, frame):
         self.seen = True
         raise KeyboardInterrupt
+
+    def handled(self) -> None:
+        """The command caught that Ctrl-C and reports it (an experiment kept its rows):
+        an error after it is an error of its own."""
+        self.seen = False
+
+
+#: The current command's Ctrl-C record (:func:`_ctrl_c_noted` resets it).
+_CTRL_C = _CtrlC()
 
 
 @contextlib.contextmanager
@@ -536,7 +549,8 @@ def _ctrl_c_noted():
     import signal
     import threading
 
-    ctrl_c = _CtrlC()
+    ctrl_c = _CTRL_C
+    ctrl_c.seen = False
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield ctrl_c

@@ -726,7 +726,11 @@ def _swallowed_ctrl_c():
 
 
 def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, monkeypatch):
+    import time
+
     from fastsdm.experiments import _io
+
+    _common_recall, _to_json = _common.recall, _io.to_json
 
     real = _io.summary_markdown
 
@@ -770,6 +774,24 @@ def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, mo
                           capsys)
     assert code == 130 and "Exception ignored" not in err and "Traceback" not in err
     assert "fastsdm: interrupted (Ctrl-C came as the command was finishing" in err
+    # A Ctrl-C the experiment handled (it kept its rows) does not hide a real
+    # error after it.
+    import signal
+
+    def interrupted_recall(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_io, "summary_markdown", real)
+    monkeypatch.setattr(_common, "recall", interrupted_recall)
+    monkeypatch.setattr(_io, "to_json", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        main([*TINY["capacity"], "--out", str(tmp_path / "e"), "--no-plot"])
+    monkeypatch.setattr(_common, "recall", _common_recall)
+    monkeypatch.setattr(_io, "to_json", _to_json)
     # Without a Ctrl-C the same error is a real one, and is raised.
     monkeypatch.setattr(_io, "summary_markdown",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a real bug")))
