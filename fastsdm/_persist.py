@@ -498,9 +498,9 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
         new = path.parent / f"{_sibling_prefix(path)}new-{token}"
         try:
             os.mkdir(new)
-        except PermissionError as exc:
-            raise PermissionError(exc.errno, f"cannot save to {path}: {path.parent} is not "
-                                  f"writable ({exc.strerror})") from None
+        except OSError as exc:  # not the hidden temporary's name: the user's path
+            raise type(exc)(exc.errno, f"cannot save to {path}: cannot write into "
+                            f"{path.parent} ({exc.strerror})") from None
         try:
             _step("created")
             file = new / META_FILE
@@ -607,11 +607,13 @@ class Directory:
                         "it points to, which may be shared (a cache, another memory).  Give "
                         "this memory its own copy (cp --remove-destination \"$(readlink "
                         "FILE)\" FILE), or load it with mmap='c' or mmap='r'") from None
-                if isinstance(exc, PermissionError) and nofollow:
-                    raise PermissionError(
-                        exc.errno, f"{file} is not writable ({exc.strerror}); load the memory "
-                        "with mmap='r' (read-only) or mmap='c' (writes stay in RAM), or make "
-                        "its files writable") from None
+                if nofollow and (isinstance(exc, PermissionError) or exc.errno == errno.EROFS):
+                    what = (f"{self.path} is not writable" if "w" in mode
+                            else f"{file} is not writable")
+                    raise type(exc)(
+                        exc.errno, f"{what} ({exc.strerror}); load the memory with mmap='r' "
+                        "(read-only) or mmap='c' (writes stay in RAM), or make its directory "
+                        "and files writable") from None
                 raise
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 os.close(fd)
@@ -852,8 +854,11 @@ def _npy_error(file, problem: str) -> ValueError:
 #: The header numpy's writer gives a plain array (fastsdm's files, of every
 #: version): ``{'descr': '<i2', 'fortran_order': False, 'shape': (3, 4), }``,
 #: padded with spaces to a line.
-_NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[A-Za-z]\d*)', 'fortran_order': (True|False), "
-                         r"'shape': \((|\d+,|\d+(?:, \d+)+)\), \} *\n")
+#: Only the kinds of plain numbers (and O, to name it) and dimensions of at most
+#: 19 digits (beyond int64, far beyond any file) are read.
+_NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[biufcO]\d{0,2})', 'fortran_order': "
+                         r"(True|False), 'shape': \((|\d{1,19},|\d{1,19}(?:, \d{1,19})+)\), "
+                         r"\} *\n")
 
 
 def _read_header(f, file) -> tuple[np.dtype, tuple, int]:
@@ -885,7 +890,7 @@ def _read_header(f, file) -> tuple[np.dtype, tuple, int]:
         raise _npy_error(file, f"has a damaged .npy header (not the header of a plain array: "
                                f"{raw[:120]!r})")
     descr, fortran, shape_text = match.groups()
-    if descr.lstrip("<>|=") == "O":
+    if "O" in descr:
         raise _npy_error(file, "holds Python objects (dtype object), which fastsdm never "
                                "unpickles")
     try:

@@ -487,6 +487,13 @@ def test_version_1_directories_load(tmp_path, crc_counters):
 # ---------------------------------------------------------------------------
 
 
+def _raw_npy(f, header: str) -> None:
+    # A format 2.0 file with this header text (padded, newline-terminated), no data.
+    text = header.encode("latin-1")
+    text += b" " * (-(len(text) + 13) % 64) + b"\n"
+    f.write(b"\x93NUMPY\x02\x00" + len(text).to_bytes(4, "little") + text)
+
+
 @pytest.mark.parametrize(("writer", "match"), [
     (lambda f: np.savez(f, counters=np.zeros((300, 64), np.int16)),
      "counters.npy is a zip archive .*np.savez"),
@@ -504,6 +511,13 @@ def test_version_1_directories_load(tmp_path, crc_counters):
     (lambda f: f.write(b"\x93NUMPY\x03\x00" + b"\x00" * 100),
      "counters.npy has a damaged .npy header"),
     (lambda f: f.write(b""), "counters.npy has a damaged .npy header"),
+    # Hostile headers: a dimension of 5,000 digits, a deprecated dtype code, O8.
+    (lambda f: _raw_npy(f, "{'descr': '<i2', 'fortran_order': False, 'shape': (" + "9" * 5000
+                        + ", 64), }"), "counters.npy has a damaged .npy header"),
+    (lambda f: _raw_npy(f, "{'descr': '|a8', 'fortran_order': False, 'shape': (300, 64), }"),
+     "counters.npy has a damaged .npy header"),
+    (lambda f: _raw_npy(f, "{'descr': '|O8', 'fortran_order': False, 'shape': (300, 64), }"),
+     "counters.npy holds Python objects"),
 ])
 def test_bad_npy_files(tmp_path, sources, writer, match):
     path = sources["A"][0].save(tmp_path / "m")

@@ -262,6 +262,17 @@ def test_read_only_files_opened_for_writing_say_what_to_do(tmp_path, monkeypatch
             fastsdm.SDM.load(path, mmap=True)
     assert fastsdm.SDM.load(path, mmap="r").counters.shape == (100, 64)
 
+    def refuse_new_files(name, flags, *args, **kwargs):
+        if str(name).endswith(".fastsdm.json.tmp"):
+            raise OSError(30, "Read-only file system")
+        return real_open(name, flags, *args, **kwargs)
+
+    with monkeypatch.context() as patch:  # writable files in a directory that is not
+        patch.setattr(os, "open", refuse_new_files)
+        with pytest.raises(OSError, match=r"\[Errno 30\] .*/m is not writable \(Read-only file "
+                                          r"system\); load the memory with mmap='r'"):
+            fastsdm.SDM.load(path, mmap=True)
+
 
 def test_save_errors_name_the_users_path_not_a_temporary(tmp_path, monkeypatch):
     from fastsdm import _persist
@@ -283,8 +294,8 @@ def test_save_errors_name_the_users_path_not_a_temporary(tmp_path, monkeypatch):
 
     with monkeypatch.context() as patch:  # root ignores modes: simulate a read-only directory
         patch.setattr(os, "mkdir", no_write_access)
-        with pytest.raises(PermissionError, match=r"cannot save to .*/ro/m: .*/ro is not "
-                                                  r"writable \(Permission denied\)"):
+        with pytest.raises(PermissionError, match=r"cannot save to .*/ro/m: cannot write into "
+                                                  r".*/ro \(Permission denied\)"):
             mem.save(tmp_path / "ro" / "m")
 
     path = mem.save(tmp_path / "m")
