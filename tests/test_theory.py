@@ -330,6 +330,17 @@ def test_fit_beta_against_numpy(n, d):
 
 
 @nojit
+def test_fit_beta_is_never_negative():
+    # Near d = n the intersections are flat to double precision: the fit gave
+    # rounding noise such as -6.6e-31, which softmax functions refuse as a β.
+    for n, d in ((100, 90), (64, 62), (256, 250)):
+        for method in ("paper", "ols"):
+            beta, _ = theory.fit_beta(n, d, method=method, return_intercept=True)
+            assert beta == 0.0 and math.copysign(1.0, beta) == 1.0
+    assert theory.fit_beta(64, 59) > 0  # tiny, but a real decay
+
+
+@nojit
 def test_radius_for_beta():
     assert [theory.radius_for_beta(64, b) for b in (35.5, 15.9, 10.1)] == [5, 11, 15]
     assert theory.radius_for_beta(64, 1e6) == 2
