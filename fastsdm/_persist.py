@@ -431,7 +431,8 @@ def _check_target(path: Path, overwrite: bool, mapped: Mapped | None) -> None:
     if entries and META_FILE not in entries:
         raise FileExistsError(f"{path} is a non-empty directory that is not a saved fastsdm "
                               "memory; refusing to replace it")
-    foreign = sorted(e for e in entries if not _own_file(path, e))
+    foreign = sorted(e if e not in _OWN_FILES else f"{e} (not a regular file: a link or a "
+                     "directory)" for e in entries if not _own_file(path, e))
     if foreign:
         raise FileExistsError(f"{path} is a saved fastsdm memory but also holds {foreign[:5]}; "
                               "refusing to delete them: move them away or choose another path")

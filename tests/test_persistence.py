@@ -293,7 +293,8 @@ def test_save_refuses_files_links_and_foreign_directories(tmp_path, sources):
     assert np.load(real / "my_results.npy").tolist() == [0, 1, 2, 3, 4]
     (real / "my_results.npy").unlink()
     (real / "values.npy").mkdir()
-    with pytest.raises(FileExistsError, match=r"also holds \['values.npy'\]; refusing"):
+    with pytest.raises(FileExistsError, match=r"also holds \['values.npy \(not a regular file: "
+                                              r"a link or a directory\)'\]; refusing"):
         mem.save(real, overwrite=True)
     (real / "values.npy").rmdir()
     fastsdm.SDM.load(mem.save(real, overwrite=True))  # its own files alone: replaced
