@@ -713,21 +713,23 @@ def test_ctrl_c_while_the_results_are_written_leaves_a_folder_that_says_so(tmp_p
     assert json.loads((tmp_path / "config.json").read_text())["complete"] is True
 
 
-def _swallowed_ctrl_c():
-    # What a __del__ or a C callback does with a KeyboardInterrupt: drop it.
+def _send_ctrl_c():
     import signal
     import time
 
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(1)  # the handler runs here, and raises
+
+
+def _swallowed_ctrl_c():
+    # What a __del__ or a C callback does with a KeyboardInterrupt: drop it.
     try:
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(1)  # the handler runs here
+        _send_ctrl_c()
     except KeyboardInterrupt:
         pass
 
 
 def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, monkeypatch):
-    import time
-
     from fastsdm.experiments import _io
 
     _common_recall, _to_json = _common.recall, _io.to_json
@@ -759,11 +761,7 @@ def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, mo
 
     class Finalised:
         def __del__(self):  # a Ctrl-C here is reported as "Exception ignored in"
-            import signal
-            import time
-
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)
+            _send_ctrl_c()
 
     def dropped_in_del(*args, **kwargs):
         Finalised()
@@ -776,17 +774,11 @@ def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, mo
     assert "fastsdm: interrupted (Ctrl-C came as the command was finishing" in err
     # A Ctrl-C the experiment handled (it kept its rows) does not hide a real
     # error after it.
-    import signal
-
-    def interrupted_recall(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(1)
-
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(_io, "summary_markdown", real)
-    monkeypatch.setattr(_common, "recall", interrupted_recall)
+    monkeypatch.setattr(_common, "recall", lambda *a, **k: _send_ctrl_c())
     monkeypatch.setattr(_io, "to_json", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
         main([*TINY["capacity"], "--out", str(tmp_path / "e"), "--no-plot"])

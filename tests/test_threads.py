@@ -351,30 +351,23 @@ def test_an_interrupted_writer_whose_reader_left_leaves_the_lock_usable():
     assert lock._drained.locked() and not lock._gate.locked() and not lock._writer
 
 
-@pytest.mark.parametrize("clone", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy])
-def test_copies_taken_during_writes_hold_whole_writes(clone):
-    # Every write adds the same key: between writes the state is k times that
-    # of one write, the same k everywhere; a torn copy mixes two.  (Without
-    # the lock in __getstate__ most copies here are torn.  ContinuousSDM's
-    # __getstate__ takes the same lock, but its writes apply their sums in
-    # too short a burst for a test to catch a copy inside one.)
-    mem = fastsdm.SDM(64, 20_000, radius=24, counter_dtype="int32", seed=0)
-    key = np.repeat(mem.addresses[:1], 32, axis=0)  # one write adds it 32 times
-    mem.write(key)
-    once = mem.counters.astype(np.float64)
+def _copies_hold_whole_writes(clone, write, state, obj, copies):
+    # Every write adds the same thing: between writes the state is k times that
+    # of one write, the same k everywhere; a torn copy mixes two.
+    once = state(obj).astype(np.float64)
     touched = once != 0
     assert touched.sum() > 10
     stop = threading.Event()
 
     def writer():
         while not stop.is_set():
-            mem.write(key)
+            write()
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        for _ in range(20):
-            k = np.unique(clone(mem).counters[touched] / once[touched])
+        for _ in range(copies):
+            k = np.unique(state(clone(obj))[touched] / once[touched])
             assert k.size == 1, f"a copy holds part of a write: {k[:5]}"
     finally:
         stop.set()
@@ -382,29 +375,23 @@ def test_copies_taken_during_writes_hold_whole_writes(clone):
 
 
 @pytest.mark.parametrize("clone", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy])
+def test_copies_taken_during_writes_hold_whole_writes(clone):
+    # (Without the lock in __getstate__ most copies here are torn.  ContinuousSDM's
+    # __getstate__ takes the same lock, but its writes apply their sums in
+    # too short a burst for a test to catch a copy inside one.)
+    mem = fastsdm.SDM(64, 20_000, radius=24, counter_dtype="int32", seed=0)
+    key = np.repeat(mem.addresses[:1], 32, axis=0)  # one write adds it 32 times
+    mem.write(key)
+    _copies_hold_whole_writes(clone, lambda: mem.write(key), lambda m: m.counters, mem, 20)
+
+
+@pytest.mark.parametrize("clone", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy])
 def test_hopfield_copies_taken_during_writes_hold_whole_writes(clone):
-    # The same for Hopfield, whose writes change the weights in place: a copy
-    # must hold k times one write's weights, the same k everywhere.  (Without
+    # The same for Hopfield, whose writes change the weights in place.  (Without
     # the lock in __getstate__, 12-17 of 60 copies were torn.)
     from fastsdm.hopfield import Hopfield
 
     net = Hopfield(512, kappa=10**6, seed=0)
     pattern = np.repeat(fastsdm.random_addresses(1, 512, seed=1), 64, axis=0)
     net.write(pattern)
-    once = net.weights.astype(np.float64)
-    touched = once != 0
-    stop = threading.Event()
-
-    def writer():
-        while not stop.is_set():
-            net.write(pattern)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        for _ in range(40):
-            k = np.unique(clone(net).weights[touched] / once[touched])
-            assert k.size == 1, f"a copy holds part of a write: {k[:5]}"
-    finally:
-        stop.set()
-        thread.join()
+    _copies_hold_whole_writes(clone, lambda: net.write(pattern), lambda n: n.weights, net, 40)
