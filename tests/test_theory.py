@@ -712,6 +712,9 @@ def test_one_stored_word_is_exact(model):
 def test_probabilities_stay_in_the_unit_interval():
     # The paper model's Poisson mixture summed to 1.0000000000001128 here before clipping.
     assert theory.exact_recall_probability(1000, 451, 10**6, 100, 0, model="paper") == 1.0
+    # A clean cue of a reliable memory: the flipped bits' term had 0 * log(0) = nan.
+    assert theory.bit_error_probability(32, 8, 10**6, 10_000, 0) < 1e-20
+    assert theory.exact_recall_probability(32, 8, 10**6, 10_000, 0) == 1.0
     for model in theory.READ_MODELS:
         for args in [(64, 20, 2000, 100), (256, 103, 10**5, 2000), (64, 15, 2**64, 1024)]:
             xs = np.arange(args[0] + 1)

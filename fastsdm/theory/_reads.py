@@ -515,7 +515,10 @@ def _exact_recall(stats: ReadStatistics, r: float, n: int, x: int) -> float:
     right = _conditional_errors(c, stats, x, +1)
     flipped = _conditional_errors(c, stats, x, -1)
     with np.errstate(divide="ignore"):  # log(0) = -inf: a certain error, probability 0
-        log_ok = (n - x) * np.log1p(-right) + x * np.log1p(-flipped)
+        # A term with no bits is 0, not 0 * log(0) = nan (x = 0 with certain
+        # flips of the flipped bits, where there are none).
+        log_ok = ((n - x) * np.log1p(-right) if n - x else 0.0) + (
+            x * np.log1p(-flipped) if x else 0.0)
     return float(w @ np.exp(log_ok))
 
 
