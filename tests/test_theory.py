@@ -1214,3 +1214,19 @@ def test_reliability_below_a_coin_flip_is_refused():
     # Just above a coin flip per bit is a (tiny) positive z, and answers.
     z = statistics.NormalDist().inv_cdf(0.5 + 1e-9)
     assert theory.capacity(1, 0, 2**40, p_whole=0.5 + 1e-9) == theory.capacity(1, 0, 2**40, z=z)
+
+
+def test_kanervas_memory_criterion_is_conservative_against_the_simulator():
+    # What docs/theory.rst and docs/guide/hopfield.rst say: at n = 128,
+    # N = 10,000, d = 47 the criterion gives 920 patterns, where exact recall
+    # is still about 0.9; it falls to 1/2 near 1,800, as the one-read model says.
+    from fastsdm import experiments
+
+    assert round(theory.capacity(128, 47, 10_000)) == 920
+    assert 0.47 < theory.exact_recall_probability(128, 47, 10_000, 1780, 0) < 0.53
+    rows = experiments.capacity(n_bits=128, n_locations=10_000, radius=47,
+                                n_patterns=[920, 1800], noise=[0], n_cues=300, iterations=1,
+                                repetitions=4, seed=1, progress=False)
+    recall = {m: np.mean([r["exact_recall_1"] for r in rows if r["n_patterns"] == m])
+              for m in (920, 1800)}
+    assert 0.85 < recall[920] < 0.96 and 0.42 < recall[1800] < 0.6

@@ -431,9 +431,14 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
     Notes
     -----
     **Theoretical capacities.** ``"sdm"``: :func:`fastsdm.theory.capacity`
-    ``(n, d, N)``, Kanerva's (1993) memory criterion -- the number of
-    patterns at which one read at a stored address returns the whole
-    pattern with probability 1/2 (a noise-0, one-read prediction).
+    ``(n, d, N)``, Kanerva's (1993) memory criterion, as the paper gives it:
+    the load at which the signal-to-noise ratio of one read at a stored
+    address reaches the z-score for which all ``n`` bits are right with
+    probability 1/2.  It is conservative: in simulation exact recall at that
+    load is still about 0.9, and it falls to 1/2 at a load about twice as
+    high (n = 128, N = 10,000, d = 47: the criterion 920, recall 0.89-0.92
+    there and 0.49-0.55 at 1,800;
+    :func:`fastsdm.theory.exact_recall_probability` puts 1/2 at 1,780).
     ``"hopfield"``: ``0.138 n`` (Amit, Gutfreund & Sompolinsky 1985), the load
     where retrieval with a few per cent of wrong bits collapses; exact recall
     fails earlier, near ``n / (2 ln n)`` (McEliece et al. 1987), recorded as
