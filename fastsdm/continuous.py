@@ -580,7 +580,9 @@ class ContinuousSDM:
         weight = check_real(weight, "weight", integers=True)
         self._check_writable()
         with np.errstate(over="ignore"):  # overflow to inf is refused below
-            deltas = V * self.dtype.type(weight)
+            # The product in float64, rounded once: rounding the weight to
+            # float32 first lost 1e-46 * 1e10 and refused 1e39 * 1e-5.
+            deltas = (V.astype(np.float64) * float(weight)).astype(self.dtype)
         bad = ~np.isfinite(deltas).all(axis=1)
         if bad.any():
             raise ValueError(f"weight * values overflows {self.dtype} in rows {list_rows(bad)}; "

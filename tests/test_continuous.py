@@ -676,6 +676,8 @@ def test_vector_input_errors():
         mem.write(np.ones(4), np.ones(2), weight=math.inf)
     with pytest.raises(ValueError, match="weight \\* values overflows float32 in rows \\[0\\]"):
         mem.write(np.ones(4), [3e38, 1.0], weight=10)
+    with pytest.raises(ValueError, match="weight \\* values overflows float32 in rows \\[0\\]"):
+        mem.write(np.ones(4), [1e-5, 1.0], weight=1e39)  # the product 1e34 fits; 1.0 * 1e39 not
     with pytest.raises(ValueError, match="iterations must be in \\[1, inf\\]"):
         mem.read(np.ones(4), iterations=0)
     with pytest.raises(ValueError, match="iterated reads .* autoassociative.*2 != 4"):
@@ -723,3 +725,17 @@ def test_accumulators_saturate_and_reads_stay_finite(parallel):
     assert big.accumulators[:, 0].tolist() == [np.finfo(np.float64).max] * 2
     assert big.read_sums([0.9, 0.3])[0] == np.inf
     assert np.array_equal(big.read([0.9, 0.3]), [1.0, 0.0])
+
+
+def test_a_write_weight_multiplies_before_it_is_rounded():
+    # The weight was rounded to float32 first: 1e-46 became 0 (nothing
+    # written, though 1e-46 * 1e10 = 1e-36 fits) and 1e39 became inf (refused,
+    # though 1e39 * 1e-5 = 1e34 fits).  The product is rounded once.
+    mem = ContinuousSDM(3, 50, radius=1.0, value_dim=1, seed=0)
+    key = mem.addresses[0]
+    rows = mem.activate(key)[1]
+    mem.write(key, [1e10], weight=1e-46)
+    np.testing.assert_array_equal(mem.accumulators[rows, 0], np.float32(1e-36))
+    mem.clear()
+    mem.write(key, [1e-5], weight=1e39)
+    np.testing.assert_array_equal(mem.accumulators[rows, 0], np.float32(1e34))
