@@ -226,6 +226,18 @@ def test_bad_arguments(kwargs, error, match):
         fe.family_capacity(**{**SMALL, **kwargs})
 
 
+def test_a_radius_below_2_is_refused_only_for_the_attention_model():
+    # Only the attention model fits a β (two points needed); the others run.
+    rows = fe.family_capacity(**{**SMALL, "radius": 1, "n_patterns": [4],
+                                 "models": ["sdm", "sdm_pattern", "hopfield"]})
+    assert {r["model"] for r in rows} == {"sdm", "sdm_pattern", "hopfield"}
+    assert all(r["radius"] == 1 and r["attention_beta"] is None for r in rows)
+    pytest.importorskip("matplotlib")
+    from fastsdm import plots
+
+    assert "attention β" not in plots.plot_family_capacity(rows)._suptitle.get_text()
+
+
 def test_plot(rows, tmp_path):
     pytest.importorskip("matplotlib")
     from fastsdm import plots

@@ -110,7 +110,7 @@ class FamilyConfig:
         memory = fields.check_memory(self, names, max(n_patterns),
                                      _model_nbytes(self, max(n_patterns), names))
         n = memory["n_bits"]
-        if memory["radius"] < 2:
+        if memory["radius"] < 2 and "attention" in self.models:
             with about("radius"):
                 raise ValueError(f"{names('radius')} must be >= 2 for the fitted β of the "
                                  "attention model (fit_beta needs two points), got "
@@ -129,7 +129,9 @@ class FamilyConfig:
             "n_patterns": n_patterns,
             "noise": noise,
             "models": list(self.models),
-            "attention_beta": theory.fit_beta(n, memory["radius"]),
+            # None without the attention model at radii below 2 (no fit there).
+            "attention_beta": (theory.fit_beta(n, memory["radius"])
+                               if memory["radius"] >= 2 else None),
             "modern_beta": modern_beta,
             "hopfield_update": self.hopfield_update,
             "n_cues": self.n_cues, "iterations": self.iterations,
@@ -364,7 +366,8 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
     n_locations : int
         Hard locations ``N`` of the SDM (the other models do not use it).
     radius : int, optional
-        Activation radius ``d`` of the SDM and its pattern view (>= 2);
+        Activation radius ``d`` of the SDM and its pattern view (>= 2 with the
+        attention model, whose β is fitted to it);
         default from ``activation_probability``.
     activation_probability : float, optional
         Converted with :func:`fastsdm.theory.radius_for_probability`; 0.001
@@ -560,9 +563,11 @@ def draw(rows: Sequence[Mapping]):
                "capacity: theory.capacity (SDM), 0.138 n (Hopfield)",
                "Hopfield exact recall n / (2 ln n)"]
     fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
+    attention = ("" if r0["attention_beta"] is None
+                 else f"attention β = {r0['attention_beta']:.2f} (fit), ")
     fig.suptitle(f"The associative-memory family — n = {r0['n_bits']}, SDM N = "
-                 f"{r0['n_locations']:,}, d = {r0['radius']}, attention β = "
-                 f"{r0['attention_beta']:.2f} (fit), modern β = {r0['modern_beta']:.3g}, "
+                 f"{r0['n_locations']:,}, d = {r0['radius']}, {attention}"
+                 f"modern β = {r0['modern_beta']:.3g}, "
                  f"Hopfield {r0['hopfield_update']}, {r0['n_cues']} cues/point, "
                  f"{reps} rep., seed {r0['seed']}", fontsize=9)
     return fig
