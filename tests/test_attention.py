@@ -969,6 +969,16 @@ def test_effective_beta_max_is_the_papers_largest_input(rng):
         4 * result.per_query[0], rel=1e-12)
 
 
+def test_effective_beta_can_be_negative_as_its_docstring_says():
+    # Every key points away from its query: the paper's max is negative, and
+    # no softmax over cosines with a positive β describes the scores.
+    K = np.array([[-1.0, 0.0], [-1.0, 0.5]])
+    result = attention.effective_beta([1.0, 0.0], K)
+    assert result.beta < 0
+    with pytest.raises(ValueError, match="beta must be a positive finite number"):
+        attention.softmax_weights([1.0, 0.0], K, result.beta, normalize=True)
+
+
 @nojit
 def test_effective_beta_fit_recovers_a_planted_beta_through_varying_norms(rng):
     # A QK-normalised head with gain β (scale=1): the fit reads β back exactly. With

@@ -254,7 +254,12 @@ def effective_beta(queries: npt.ArrayLike, keys: npt.ArrayLike, *, scale: float 
     Returns
     -------
     EffectiveBeta
-        ``beta``, ``per_query``, ``method`` and ``scale``.
+        ``beta``, ``per_query``, ``method`` and ``scale``.  ``beta`` can be zero
+        or negative: with ``"max"`` when every score of every query is
+        negative (every key points away from its query), with ``"fit"`` when
+        the scores fall as the cosine grows (norms that shrink faster).  No
+        ``softmax(β cos)`` with ``β > 0`` describes such scores, and the
+        softmax functions refuse such a β.
 
     Raises
     ------
