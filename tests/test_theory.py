@@ -1230,3 +1230,32 @@ def test_kanervas_memory_criterion_is_conservative_against_the_simulator():
     recall = {m: np.mean([r["exact_recall_1"] for r in rows if r["n_patterns"] == m])
               for m in (920, 1800)}
     assert 0.85 < recall[920] < 0.96 and 0.42 < recall[1800] < 0.6
+
+
+def test_the_autoassociative_model_at_1600_patterns_as_the_guide_says():
+    # docs/guide/experiments.rst: six memories of 400 cues measure 0.077 ± 0.001,
+    # within 3 % of the model's 0.079 (the paper model says 0.138).
+    from fastsdm import experiments
+
+    rows = experiments.capacity(n_bits=256, n_locations=20_000, radius=108,
+                                n_patterns=[1600], noise=[20], n_cues=400, repetitions=6,
+                                iterations=1, seed=3, progress=False)
+    measured = np.mean([r["bit_error_rate_1"] for r in rows])
+    model = rows[0]["theory_bit_error_rate_1"]
+    assert round(measured, 3) == 0.077 and round(model, 3) == 0.079
+    assert abs(measured - model) / model < 0.03
+    assert rows[0]["theory_bit_error_rate_1_paper"] > 1.7 * measured
+
+
+def test_the_read_model_overestimates_rare_bit_errors_as_the_theory_page_says():
+    # docs/theory.rst: n = 128, N = 10^4, d = 47, m = 920, clean cues: the model
+    # says 3.5e-3, six memories of 400 cues measure (0.87 ± 0.09)e-3.
+    from fastsdm import experiments
+
+    rows = experiments.capacity(n_bits=128, n_locations=10_000, radius=47, n_patterns=[920],
+                                noise=[0], n_cues=400, repetitions=6, iterations=1, seed=3,
+                                progress=False)
+    measured = np.array([r["bit_error_rate_1"] for r in rows])
+    assert round(rows[0]["theory_bit_error_rate_1"], 4) == 0.0035
+    assert round(measured.mean(), 5) == 0.00087
+    assert round(measured.std(ddof=1) / math.sqrt(6), 5) == 0.00009
