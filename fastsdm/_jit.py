@@ -380,6 +380,11 @@ class _CompileWatch(_event.Listener):
             self.seconds += time.process_time() - self._start
 
 
+#: True while a progress bar (fastsdm.experiments) holds the current line of
+#: stderr unfinished: the compile note then starts on a line of its own.
+BAR_ON_LINE = False
+
+
 def _announce(dispatcher):
     name = dispatcher.py_func.__name__
     if CACHE:
@@ -388,6 +393,7 @@ def _announce(dispatcher):
     else:
         later = "the cache is off (FASTSDM_NUMBA_CACHE=0), so every process compiles again"
     sys.stderr.write(
+        ("\n" if BAR_ON_LINE else "") +
         f"fastsdm: compiling kernel {name} for this CPU: a kernel's first use takes about a "
         f"second of CPU (a first session compiles a few); {later}. Set "
         "FASTSDM_QUIET_COMPILE=1 to hide this note.\n")

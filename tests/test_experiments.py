@@ -844,6 +844,31 @@ def test_progress_sees_a_real_compilation():
     assert (bar.clock.compiled_steps, bar.clock.clean_steps) == (1, 1)
 
 
+def test_the_compile_note_starts_its_own_line_under_a_progress_bar(capsys):
+    # The bar leaves stderr's line unfinished; the note was glued to it in logs
+    # ("...ETA: measuring]fastsdm: compiling kernel ...").
+    import io
+
+    from fastsdm import _jit
+    from fastsdm._kernels import hamming
+    from fastsdm.experiments._progress import Progress
+
+    kernel = hamming.scan_rows()
+    progress = Progress(2, "demo", True, clock=FakeClock())  # on sys.stderr
+    assert _jit.BAR_ON_LINE
+    _jit._announce(kernel)
+    progress.close()
+    assert not _jit.BAR_ON_LINE
+    _jit._announce(kernel)
+    err = capsys.readouterr().err
+    under_bar, alone = err.split("fastsdm: compiling kernel")[1:3]
+    assert err.split("fastsdm: compiling kernel")[0].endswith("\n")  # after the bar's line
+    assert under_bar.endswith("\n") and not alone.startswith("\n")
+    elsewhere = Progress(2, "demo", True, clock=FakeClock(), file=io.StringIO())
+    assert not _jit.BAR_ON_LINE  # a bar on another stream leaves stderr's line alone
+    elsewhere.close()
+
+
 def test_a_closed_progress_bar_is_freed_at_once_not_by_the_cyclic_collector():
     # A bar freed later by the collector ran tqdm's __del__ at a random moment,
     # where a Ctrl-C is printed and swallowed (the command then ended in 0).

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 
 from numba.core import event
 
+from .. import _jit
+
 __all__ = ["COMPILE_EVENT", "Progress", "StepClock"]
 
 #: The numba event kind that marks a kernel being compiled.
@@ -189,6 +191,8 @@ class Progress:
                             dynamic_ncols=True, mininterval=0.25, bar_format=_BAR,
                             postfix=self.status())
             self._listen()
+            if file is None or file is sys.stderr:
+                _jit.BAR_ON_LINE = True  # the compile note starts a line of its own
 
     def _listen(self) -> None:
         self._listener = _CompileListener(self)
@@ -248,3 +252,4 @@ class Progress:
         bar, self.bar = self.bar, None
         if bar is not None:
             bar.close()
+            _jit.BAR_ON_LINE = False
