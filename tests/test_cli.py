@@ -729,63 +729,63 @@ def _swallowed_ctrl_c():
         pass
 
 
-def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, monkeypatch):
+def _capacity_run(step, out, capsys, monkeypatch):
+    # The tiny capacity run, with step() called as its summary.md is written.
     from fastsdm.experiments import _io
-
-    _common_recall, _to_json = _common.recall, _io.to_json
 
     real = _io.summary_markdown
 
-    def swallowing(*args, **kwargs):
-        _swallowed_ctrl_c()
+    def summary(*args, **kwargs):
+        step()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_io, "summary_markdown", swallowing)
-    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "a"), "--no-plot"],
-                          capsys)
+    with monkeypatch.context() as patch:
+        patch.setattr(_io, "summary_markdown", summary)
+        return _run([*TINY["capacity"], "--out", str(out), "--no-plot"], capsys)
+
+
+def test_a_ctrl_c_that_a_library_swallows_still_ends_in_130(tmp_path, capsys, monkeypatch):
+    code, out, err = _capacity_run(_swallowed_ctrl_c, tmp_path / "a", capsys, monkeypatch)
     assert code == 130
     assert "fastsdm: interrupted (Ctrl-C came as the command was finishing; the files it " \
            "reported are complete)" in err
     assert json.loads((tmp_path / "a" / "config.json").read_text())["complete"] is True
 
-    def swallowing_then_failing(*args, **kwargs):
+    def swallowed_then_failing():
         # llvmlite drops the KeyboardInterrupt in a compile callback, then numba
         # fails with "no compiled object yet".
         _swallowed_ctrl_c()
         raise RuntimeError("no compiled object yet")
 
-    monkeypatch.setattr(_io, "summary_markdown", swallowing_then_failing)
-    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "b"), "--no-plot"],
-                          capsys)
+    code, out, err = _capacity_run(swallowed_then_failing, tmp_path / "b", capsys, monkeypatch)
     assert code == 130 and err.strip().endswith("fastsdm: interrupted")
 
     class Finalised:
         def __del__(self):  # a Ctrl-C here is reported as "Exception ignored in"
             _send_ctrl_c()
 
-    def dropped_in_del(*args, **kwargs):
-        Finalised()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_io, "summary_markdown", dropped_in_del)
-    code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path / "d"), "--no-plot"],
-                          capsys)
+    code, out, err = _capacity_run(Finalised, tmp_path / "d", capsys, monkeypatch)
     assert code == 130 and "Exception ignored" not in err and "Traceback" not in err
     assert "fastsdm: interrupted (Ctrl-C came as the command was finishing" in err
-    # A Ctrl-C the experiment handled (it kept its rows) does not hide a real
-    # error after it.
+
+
+def test_errors_after_or_without_a_ctrl_c_are_raised(tmp_path, capsys, monkeypatch):
+    from fastsdm.experiments import _io
+
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_io, "summary_markdown", real)
-    monkeypatch.setattr(_common, "recall", lambda *a, **k: _send_ctrl_c())
-    monkeypatch.setattr(_io, "to_json", disk_full)
-    with pytest.raises(OSError, match="No space left on device"):
-        main([*TINY["capacity"], "--out", str(tmp_path / "e"), "--no-plot"])
-    monkeypatch.setattr(_common, "recall", _common_recall)
-    monkeypatch.setattr(_io, "to_json", _to_json)
-    # Without a Ctrl-C the same error is a real one, and is raised.
-    monkeypatch.setattr(_io, "summary_markdown",
-                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a real bug")))
+    # A Ctrl-C the experiment handled (it kept its rows) does not hide a real
+    # error after it.
+    with monkeypatch.context() as patch:
+        patch.setattr(_common, "recall", lambda *a, **k: _send_ctrl_c())
+        patch.setattr(_io, "to_json", disk_full)
+        with pytest.raises(OSError, match="No space left on device"):
+            main([*TINY["capacity"], "--out", str(tmp_path / "e"), "--no-plot"])
+
+    # Without a Ctrl-C the error the swallowed case above turns into 130 is raised.
+    def a_real_bug():
+        raise RuntimeError("a real bug")
+
     with pytest.raises(RuntimeError, match="a real bug"):
-        main([*TINY["capacity"], "--out", str(tmp_path / "c"), "--no-plot"])
+        _capacity_run(a_real_bug, tmp_path / "c", capsys, monkeypatch)
