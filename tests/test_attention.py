@@ -788,7 +788,7 @@ ERRORS = {
         ValueError, r"radius must be in \[0, 64\]"),
     "read-beta-str": (
         _bad_read(beta="auto"),
-        ValueError, "beta must be a positive number, 'fit' or None, got 'auto'"),
+        ValueError, "beta must be a number >= 0, 'fit' or None, got 'auto'"),
     "read-beta-type": (_bad_read(beta=[1.0]), TypeError, "beta must be a positive real number"),
     "read-beta-neg": (_bad_read(beta=-3.0), ValueError, "beta must be a positive finite number"),
     # continuous_pattern_read
@@ -1006,6 +1006,11 @@ def test_a_fitted_beta_of_zero_reads_with_equal_weights():
     majority = fastsdm.pack_bits(fastsdm.unpack_bits(patterns, 64).sum(axis=0) >= 3)
     assert np.array_equal(fitted, np.repeat(majority[None], 5, axis=0))
     assert np.array_equal(fitted, sdm_pattern_read(cues, patterns, n_bits=64, radius=64))
+    # The fitted value passed as a number reads the same (it was refused).
+    for zero in (theory.fit_beta(64, 62), 0, np.float32(0.0)):
+        assert np.array_equal(fitted, sdm_pattern_read(cues, patterns, n_bits=64, beta=zero))
+    with pytest.raises(ValueError, match="beta must be a positive finite number, got -1.0"):
+        sdm_pattern_read(cues, patterns, n_bits=64, beta=-1.0)
 
 
 @pytest.mark.parametrize("n, d", [(8, 8), (64, 64), (64, 62), (64, 11)])

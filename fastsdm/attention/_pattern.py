@@ -8,6 +8,8 @@ option and iteration to a fixed point.  Re-exported by :mod:`fastsdm.attention`.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import numpy.typing as npt
 
@@ -59,15 +61,18 @@ def _log_weight_table(n: int, radius, beta) -> np.ndarray:
                               if minimum else ""))
         if beta is None:
             return log_intersection(n, d, np.arange(n + 1))
-        # Near d = n the intersections are flat to double precision and the
-        # fitted β is exactly 0: equal weights, the softmax's own β → 0 limit.
-        return fit_beta(n, d) * hamming_to_cosine(np.arange(n + 1), n)
-    if radius is not None:
+        beta = fit_beta(n, d)
+    elif radius is not None:
         check_int(radius, "radius", 0, n, hint="choose a radius between 0 and n_bits")
     if isinstance(beta, str):
-        raise ValueError(f"beta must be a positive number, 'fit' or None, got {beta!r}; "
+        raise ValueError(f"beta must be a number >= 0, 'fit' or None, got {beta!r}; "
                          "use beta='fit' for theory.fit_beta(n_bits, radius)")
-    return check_beta(beta, hint=BETA_HINT) * hamming_to_cosine(np.arange(n + 1), n)
+    if not (isinstance(beta, numbers.Real) and not isinstance(beta, (bool, np.bool_))
+            and beta == 0):
+        beta = check_beta(beta, hint=BETA_HINT)
+    # β = 0 (what fit_beta gives near d = n, where the intersections are flat to
+    # double precision): equal weights, the softmax's own β → 0 limit.
+    return beta * hamming_to_cosine(np.arange(n + 1), n)
 
 
 def _bipolar_sums(weights: np.ndarray, values: np.ndarray, n_value_bits: int) -> np.ndarray:
@@ -128,11 +133,12 @@ def sdm_pattern_read(queries: np.ndarray, keys: np.ndarray, values: np.ndarray |
         fixed point), as in :meth:`fastsdm.SDM.read`. Needs values as wide as
         the keys.
     beta : float, "fit" or None, default None
-        ``None``: weights ``∝ I(h_μ)`` (the SDM). A number: the attention
-        approximation, weights ``softmax(β cos_μ)`` with ``cos_μ = 1 − 2h_μ/n``.
+        ``None``: weights ``∝ I(h_μ)`` (the SDM). A number (``>= 0``): the
+        attention approximation, weights ``softmax(β cos_μ)`` with
+        ``cos_μ = 1 − 2h_μ/n``; 0 gives equal weights.
         ``"fit"``: that with ``β = theory.fit_beta(n_bits, radius)`` (paper method),
-        which is 0 (equal weights) for radii near ``n_bits``, where the
-        intersections are flat to double precision.
+        which is 0 for radii near ``n_bits``, where the intersections are flat
+        to double precision.
     return_info : bool, default False
         Also return a :class:`fastsdm.ReadInfo` (steps taken, converged).
     n_value_bits : int, optional

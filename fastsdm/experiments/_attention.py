@@ -326,10 +326,8 @@ def pattern_recall(cues, targets, keys, n_bits, radius, beta, iterations) -> dic
     from ..attention import sdm_pattern_read
 
     sdm = sdm_pattern_read(cues, keys, n_bits=n_bits, radius=radius, iterations=iterations)
-    # Near d = n_bits the intersections are flat and the fitted β is 0: equal
-    # weights, the softmax's β → 0 limit, which beta="fit" reads there.
     att = sdm_pattern_read(cues, keys, n_bits=n_bits, radius=radius, iterations=iterations,
-                           beta=beta if beta > 0 else "fit")
+                           beta=beta)  # 0 near d = n_bits: equal weights
     ds, da = common.row_distances(sdm, targets), common.row_distances(att, targets)
     both = common.row_distances(sdm, att)
     return {
