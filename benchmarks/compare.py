@@ -29,13 +29,14 @@ Workloads (every result is checked against fastsdm before it is timed):
 
 The floors (``floors.py``, explicit 512-bit code where the CPU has AVX-512
 VPOPCNTDQ): one pass over the address matrix from DRAM and the xor + popcount
-rate in registers, each on 1 and on 2 threads.  Every row is reported as a
-fraction of its floor (at the row's own thread count) and as a ratio to the
-best alternative, with the vector width it ran with; with ``--baseline`` the
-fastsdm rows of the search, cost-per-word and SDM sections are also timed
-alternately against the earlier commit (paired ratios: steadier than medians
-on a shared machine).  The fastsdm timed is the one of the checkout this
-script belongs to, and the machine block names its commit.
+rate in registers, each at every thread count a row uses (1, 2 and numba's).
+Every row is reported as a fraction of its floor (at the row's own thread
+count) and as a ratio to the best alternative, with the vector width it ran
+with; with ``--baseline`` the fastsdm rows of the search, cost-per-word and
+SDM sections are also timed alternately against the earlier commit (paired
+ratios: steadier than medians on a shared machine).  The fastsdm timed is the
+one of the checkout this script belongs to, and the machine block names its
+commit.
 
 Prints Markdown (machine, floors, tables, notes); timings are medians over
 repeats, with the spread (min-max) and the median process CPU time (a sanity
@@ -1372,8 +1373,9 @@ def hyperplane_section(args, rows):
         patterns = fastsdm.random_addresses(N // 1000, n_bits, seed=1)
         for mem in mems.values():
             mem.write(patterns)
-        cues = fastsdm.flip_bits(np.resize(patterns, (256, patterns.shape[1])), n_bits, 100,
-                                 seed=3)
+        from _common import noisy_cues
+
+        cues = noisy_cues(patterns, n_bits)  # 100 of 1000 bits flipped
         # The activation lists agree with the theory's mean count (a sanity check).
         counts = {rule: float(np.diff(mem.activate(cues)[0]).mean())
                   for rule, mem in mems.items()}

@@ -153,7 +153,7 @@ def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest, activat
             raise ValueError("k_nearest activation needs at least one location")
         from .search import MAX_DISTANCE_BITS
 
-        if 64 * -(-n_bits // 64) > MAX_DISTANCE_BITS:
+        if 64 * n_words(n_bits) > MAX_DISTANCE_BITS:
             # Found at construction, not at the first write: k-nearest
             # activation ranks int32 Hamming distances.
             raise ValueError(f"k_nearest activation ranks Hamming distances, which fit int32 "

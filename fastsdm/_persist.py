@@ -882,11 +882,8 @@ def _read_header(f, file) -> tuple[np.dtype, tuple, int]:
     if len(size_bytes) < (2 if magic[6] == 1 else 4) or size > MAX_HEADER_BYTES:
         raise _npy_error(file, f"has a damaged .npy header (its length field says {size} "
                                f"bytes; at most {MAX_HEADER_BYTES})")
-    raw = f.read(size)
-    try:
-        match = _NPY_HEADER.fullmatch(raw.decode("latin-1")) if len(raw) == size else None
-    except UnicodeDecodeError:
-        match = None
+    raw = f.read(size)  # latin-1 decodes every byte; the pattern is the check
+    match = _NPY_HEADER.fullmatch(raw.decode("latin-1")) if len(raw) == size else None
     if match is None:
         raise _npy_error(file, f"has a damaged .npy header (not the header of a plain array: "
                                f"{raw[:120]!r})")
