@@ -438,9 +438,9 @@ def _check_target(path: Path, overwrite: bool, mapped: Mapped | None) -> None:
                               "refusing to delete them: move them away or choose another path")
 
 
-#: The files a saved memory of any type holds (what an overwrite may delete).
-_OWN_FILES = frozenset([META_FILE, _META_TMP, *(f"{name}.npy" for name in (
-    "addresses", "counters", "accumulators", "masks", "values"))])
+#: The files a saved memory of any type may hold (what an overwrite may
+#: delete): the description and every array a :class:`Kind` names.
+_OWN_FILES = {META_FILE, _META_TMP}
 
 
 def _own_file(directory: Path, name: str) -> bool:
@@ -477,6 +477,9 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
     ``mapped`` is where the saving memory is memory-mapped from (with
     ``mmap="r+"``): saving over that directory is refused.
     """
+    undeclared = [name for name in arrays if f"{name}.npy" not in _OWN_FILES]
+    if undeclared:  # a programming error: a Kind must name every array it saves
+        raise AssertionError(f"arrays {undeclared} are not declared by any memory_kind()")
     path = Path(path)
     if path.name in ("", ".", ".."):
         raise ValueError(f"cannot save to {str(path)!r}: name the directory to create, e.g. "
@@ -1020,8 +1023,21 @@ class Kind(NamedTuple):
     state: str
     #: The command that records a new checksum, quoted in a mismatch error.
     reseal: str
+    #: Every array this memory type may save (``{name}.npy``).
+    arrays: tuple = ()
     #: Arrays whose checksum may be null (see :func:`check_array_specs`).
     nullable: tuple = ()
+
+
+def memory_kind(*args, **fields) -> Kind:
+    """A :class:`Kind`, whose array files an overwrite may then replace.
+
+    Deriving the replaceable names from the declarations keeps a new array
+    from being left out: :func:`save_directory` refuses an undeclared one.
+    """
+    kind = Kind(*args, **fields)
+    _OWN_FILES.update(f"{name}.npy" for name in kind.arrays)
+    return kind
 
 
 class Loaded(NamedTuple):

@@ -72,6 +72,8 @@ import numpy as np
 spec = importlib.util.spec_from_file_location("persist_under_test", sys.argv[1])
 persist = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(persist)
+# Loaded alone, without the memory types that declare their arrays.
+persist.memory_kind("test", 1, (), (), "", "", "", arrays=("addresses", "counters"))
 cache = {}
 
 
@@ -307,6 +309,24 @@ def test_save_refuses_files_links_and_foreign_directories(tmp_path, sources):
         with pytest.raises(FileExistsError, match="is a file"):
             thing.save(tmp_path / "file", overwrite=True)
         assert cls.load(thing.save(tmp_path / "cont"))
+
+
+def test_every_memory_type_replaces_its_own_arrays_and_no_undeclared_one(tmp_path):
+    # What an overwrite may delete comes from the memory types' declarations;
+    # each type saved over the other replaces the other's arrays...
+    memories = [fastsdm.SDM(16, 40, radius=6, seed=0),  # addresses.npy
+                fastsdm.SDM(16, 40, activation="hyperplane", selected=3, seed=0),  # masks, values
+                ContinuousSDM(4, 10, radius=1, seed=0)]  # accumulators.npy
+    target = tmp_path / "m"
+    for first in memories:
+        for second in memories:
+            first.save(target, overwrite=True)
+            type(second).load(second.save(target, overwrite=True))
+    # ...and an array no memory type declares is a programming error, caught
+    # at the save, not at the next overwrite.
+    with pytest.raises(AssertionError, match=r"arrays \['scratch'\] are not declared"):
+        _persist.save_directory(tmp_path / "x", {}, {"scratch": np.zeros(3)}, overwrite=False)
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("cls", ["SDM", "ContinuousSDM"])
