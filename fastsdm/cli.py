@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import functools
 import json
 import os
 import shlex
@@ -359,9 +360,27 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
         # not complete yet: a Ctrl-C while the files are written then leaves a
         # folder that says so, and whose files --force knows.
         "complete": False,
-        "files": [f"results.{ext}", *(f"{name}.{ext}" for name in records.tables),
-                  "summary.md", *([figure.name] if figure else []), "config.json"],
+        "files": None,
     }
+
+    def write_summary(file):
+        file.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
+                                             preface=preface, findings=findings),
+                        encoding="utf-8")
+
+    def draw(file):
+        from . import plots
+
+        plots.plot(records, file)
+
+    # What this run writes, in order: (file, how, whether a failure costs only that
+    # file).  config.json lists the same names before any of them is written.
+    plan = [(out / f"results.{ext}", functools.partial(write, records), False),
+            *((out / f"{name}.{ext}", functools.partial(write, table), False)
+              for name, table in records.tables.items()),
+            (out / "summary.md", write_summary, False),
+            *([(figure, draw, True)] if figure is not None else [])]
+    meta["files"] = [file.name for file, _, _ in plan] + ["config.json"]
 
     def write_config():
         (out / "config.json").write_text(json.dumps(meta, indent=1, default=str) + "\n",
@@ -371,24 +390,18 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
     files = []
     status = 0
     try:
-        files.append(write(records, out / f"results.{ext}"))
-        for name, table in records.tables.items():
-            files.append(write(table, out / f"{name}.{ext}"))
-        summary = out / "summary.md"
-        summary.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
-                                                preface=preface, findings=findings),
-                           encoding="utf-8")
-        files.append(summary)
-        if figure is not None:
-            from . import plots
-
+        for file, write_file, optional in plan:
             try:
-                plots.plot(records, figure)
-                files.append(figure)
-            except Exception as exc:  # the results are written; report the figure, go on
+                write_file(file)
+            except Exception as exc:
+                if not optional:
+                    raise
+                # The results are written; report the figure, go on.
                 print(f"{PROG} {args.command}: could not draw the figure: "
                       f"{type(exc).__name__}: {exc}", file=sys.stderr)
                 status = 1
+                continue
+            files.append(file)
     except KeyboardInterrupt:
         written = ", ".join(f.name for f in files) or "nothing yet"
         print(f"{PROG} {args.command}: interrupted while writing the results: {out} holds "

@@ -119,7 +119,10 @@ def test_figures(tmp_path, capsys):
         assert code == 0, err
         png = out_dir / f"{command}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
-        assert png.name in json.loads((out_dir / "config.json").read_text())["files"]
+        # config.json names exactly the files the run wrote, itself included.
+        listed = json.loads((out_dir / "config.json").read_text())["files"]
+        assert png.name in listed
+        assert sorted(listed) == sorted(p.name for p in out_dir.iterdir())
 
 
 def test_no_matplotlib_prints_a_hint(tmp_path, capsys, monkeypatch):
