@@ -151,9 +151,14 @@ def _add_experiment(sub, record) -> None:
     p.add_flag(run, "--no-plot", action="store_true", help="do not draw the PNG figure")
 
 
+def _user_path(text: str) -> Path:
+    # The shell leaves "--out=~/runs" and a quoted "~/runs" alone: expand them here.
+    return Path(text).expanduser()
+
+
 def _output_flags(p: _Parser, group, stem: str) -> None:
     """--out, --force and --quiet: the same for every command that writes a folder."""
-    p.add_flag(group, "--out", type=Path, metavar="DIR",
+    p.add_flag(group, "--out", type=_user_path, metavar="DIR",
                help=f"output folder (default: ./fastsdm-results/<timestamp>-{stem}); a folder "
                     "that already holds files is refused unless --force")
     p.add_flag(group, "--force", action="store_true",

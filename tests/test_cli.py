@@ -111,6 +111,17 @@ def test_preset_radius_gives_way_to_overrides(tmp_path, capsys):
     assert row["radius"] == fastsdm.theory.radius_for_probability(64, 0.001)
 
 
+def test_a_tilde_in_out_is_the_home_folder(tmp_path, capsys, monkeypatch):
+    # "--out=~/runs" reaches the command unexpanded (the shell expands only a
+    # word that starts with ~).
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run([*TINY["capacity"], "--out=~/runs", "--no-plot", "--quiet"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "home" / "runs" / "results.json").is_file()
+    assert not (tmp_path / "~").exists()
+
+
 def test_figures(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     for command in TINY:
