@@ -258,18 +258,6 @@ def _message(exc: BaseException, record) -> str:
     return text
 
 
-def _clear_earlier_run(out: Path) -> None:
-    """With --force: remove the files an earlier run listed in its config.json (only those)."""
-    try:
-        earlier = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    names = earlier.get("files", []) if isinstance(earlier, dict) else []
-    for name in names:
-        if isinstance(name, str) and Path(name).name == name and (out / name).is_file():
-            (out / name).unlink()
-
-
 def _prepare_out(args: argparse.Namespace, stem: str) -> Path:
     from .experiments._io import prepare_folder
 
@@ -316,8 +304,6 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
     from .experiments import _io
     from .experiments._common import ExperimentInterrupted, cue_note, versions
 
-    if args.force:
-        _clear_earlier_run(out)
     capped = cue_note(config, record.flags())
     if capped and not args.quiet:
         print(f"{PROG} {args.command}: note: {capped}", file=sys.stderr)

@@ -665,8 +665,10 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
         million vectors; one-step: a 256-bit memory instead of Kanerva's
         canonical one). The theory exhibits are the same at both sizes.
     force : bool, default False
-        Write into an ``out`` that already holds files, overwriting the
-        gallery's own. Without it such a folder is refused.
+        Write into an ``out`` that already holds files. The files an earlier
+        run listed (a gallery's ``numbers.json``, an experiment's
+        ``config.json``) are removed first; other files stay. Without it such
+        a folder is refused.
     seed : int, default 0
         Seeds the simulations.
     progress : bool, default False
@@ -735,9 +737,10 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
     summary = out / "summary.md"
     summary.write_text(_summary(rows, per_exhibit, meta), encoding="utf-8")
     numbers = out / "numbers.json"
-    numbers.write_text(json.dumps({**meta, "rows": rows}, indent=1, default=float) + "\n",
-                       encoding="utf-8")
     written += [summary, numbers]
+    # "files": what a forced run over this folder clears (fastsdm.experiments._io).
+    numbers.write_text(json.dumps({**meta, "files": [p.name for p in written], "rows": rows},
+                                  indent=1, default=float) + "\n", encoding="utf-8")
     result = Gallery(out, written, rows)
     if interrupted:
         raise GalleryInterrupted(result, len(per_exhibit), len(_EXHIBITS))

@@ -1,6 +1,7 @@
 """fastsdm.gallery and ``fastsdm paper``: every exhibit, the published numbers, safe output."""
 
 import json
+import shutil
 import sys
 
 import pytest
@@ -67,6 +68,23 @@ def test_theory_and_simulation_agree_in_the_quick_one_step(quick):
     assert auto < 10 < paper
     lines = (quick / "one_step.csv").read_text().splitlines()
     assert lines[0].startswith("n,n_locations,radius,n_patterns,cue_distance")
+
+
+def test_a_forced_run_clears_the_files_another_kind_of_run_listed(quick, tmp_path):
+    # The gallery lists what it wrote in numbers.json; an experiment forced
+    # over its folder removes those (and only those), and the other way round.
+    out = tmp_path / "folder"
+    shutil.copytree(quick, out)
+    listed = json.loads((out / "numbers.json").read_text())["files"]
+    assert sorted(listed) == sorted(p.name for p in quick.iterdir())
+    (out / "mine.txt").write_text("a user's own file")
+    assert main(["capacity", "--n-bits", "64", "--locations", "500", "--radius", "24",
+                 "--cues", "5", "--patterns", "10", "--noise", "0", "--out", str(out),
+                 "--force", "--no-plot", "-q"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == sorted([*config["files"], "mine.txt"])
+    assert gallery._output_folder(out, force=True) == out
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 
 def test_an_existing_output_folder_is_refused(tmp_path, capsys):

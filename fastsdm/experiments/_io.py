@@ -253,6 +253,8 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
     out = new_folder_name(stem) if out is None else Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} exists and is not a folder; choose another folder")
+    if out.is_dir() and force:
+        clear_earlier_run(out)
     if out.is_dir() and any(out.iterdir()) and not force:
         held = sorted(p.name for p in out.iterdir())
         shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
@@ -278,6 +280,29 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
         raise OSError(f"cannot write into the output folder {out} ({exc.strerror or exc}); "
                       "choose another folder") from None
     return out
+
+
+#: The files in which a run lists every file it wrote (``"files"``, themselves
+#: included): an experiment's ``config.json``, the paper gallery's ``numbers.json``.
+RUN_LISTINGS = ("config.json", "numbers.json")
+
+
+def clear_earlier_run(out: Path) -> None:
+    """Remove the files an earlier run in ``out`` listed, and only those.
+
+    So a forced run leaves no figure or table of another kind of run beside
+    its own, and a user's own files in the folder stay.
+    """
+    for listing in RUN_LISTINGS:
+        try:
+            earlier = json.loads((out / listing).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        names = earlier.get("files", []) if isinstance(earlier, dict) else []
+        for name in names if isinstance(names, list) else []:
+            # Plain names only: a listing is not trusted to point outside the folder.
+            if isinstance(name, str) and Path(name).name == name and (out / name).is_file():
+                (out / name).unlink()
 
 
 def interruption_note(records) -> str:
