@@ -134,7 +134,7 @@ class ContinuousSDM:
         Width of the stored values (default ``dim``: autoassociative use).
     seed : None, int or SeedSequence
         Seeds the addresses.  ``None`` draws fresh entropy, recorded in
-        :attr:`seed` so the memory can be rebuilt.
+        ``seed`` so the memory can be rebuilt.
     addresses : ndarray of float, shape (N, dim), optional
         Use these addresses (L2-normalised, stored as float32) instead of
         random ones.
@@ -312,7 +312,7 @@ class ContinuousSDM:
 
     @property
     def counter_dtype(self) -> np.dtype:
-        """The accumulators' dtype (:attr:`dtype`), by :class:`fastsdm.SDM`'s name."""
+        """The accumulators' dtype (``dtype``), by :class:`fastsdm.SDM`'s name."""
         return self.dtype
 
     def __repr__(self) -> str:

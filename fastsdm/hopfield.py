@@ -17,7 +17,7 @@ with the input/output conventions of :class:`fastsdm.SDM`:
   network (0.138 n; n / (2 ln n); n / (4 ln n)).
 
 **Binary I/O.** Patterns and queries are packed ``uint64`` words (the layout
-of :mod:`fastsdm.bits`) or 0/1 rows, and reads answer in kind, exactly like
+of ``fastsdm.bits``) or 0/1 rows, and reads answer in kind, exactly like
 :meth:`fastsdm.SDM.read`.  Bit 1 is the bipolar value +1 and bit 0 is -1 (the
 SDM's counters use the same sign: +1 where the data bit is 1).  A read
 returns the bits of the updated bipolar state; :func:`to_bipolar` and
@@ -282,7 +282,7 @@ class Hopfield:
         Default: no clipping.
     seed : None, int, list of ints or SeedSequence
         Seeds the asynchronous update order.  ``None`` draws fresh entropy,
-        recorded in :attr:`seed`, from which the same network can be built
+        recorded in ``seed``, from which the same network can be built
         again.  A child of ``SeedSequence.spawn()`` is recorded as eight
         words of its generated state (as :class:`fastsdm.SDM` does), so
         siblings record different seeds.
@@ -620,7 +620,7 @@ class Hopfield:
         return_info : bool
             Also return a :class:`fastsdm.ReadInfo` (steps, converged).
         update : {"asynchronous", "synchronous"}, optional
-            Override the network's :attr:`update` for this call.
+            Override the network's ``update`` for this call.
         parallel : bool, optional
             Force the parallel or serial asynchronous kernel (synchronous
             updates are BLAS products, threaded by BLAS).

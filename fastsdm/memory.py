@@ -119,7 +119,7 @@ class SDM:
         bit ("keep", autoassociative memories only).
     seed : None, int, list of ints or SeedSequence
         Seeds the addresses and the tie generator.  ``None`` draws fresh
-        entropy, recorded in :attr:`seed` so the memory can be rebuilt.  A
+        entropy, recorded in ``seed`` so the memory can be rebuilt.  A
         child of ``SeedSequence.spawn()`` is recorded as eight words of its
         generated state, so independent replicates seeded from one parent's
         children differ.
@@ -323,7 +323,7 @@ class SDM:
 
     @property
     def n_value_bits(self) -> int:
-        """Width of the stored values (the same number as :attr:`n_data_bits`)."""
+        """Width of the stored values (the same number as ``n_data_bits``)."""
         return self.n_data_bits
 
     @staticmethod

@@ -293,12 +293,12 @@ def continuous_pattern_read(queries: npt.ArrayLike, keys: npt.ArrayLike,
     radius : float, optional
         Radius in bit units, in ``[0, dim]``: a neuron at ``a`` is activated by
         ``x`` when ``cos(x, a) >= 1 − 2·radius/dim``, as in
-        :class:`fastsdm.ContinuousSDM`. Required for cap weights
+        :class:`~fastsdm.continuous.ContinuousSDM`. Required for cap weights
         (``beta=None``) and ``beta="fit"`` (then ``>= 1.5``, so that
         ``round(radius) >= 2``); only validated when ``beta`` is a number.
     dim : int, optional
         Dimension used for the cap geometry, ``>= 2`` (default: the vectors'
-        width ``d``); the ``dim`` of :class:`fastsdm.ContinuousSDM`.
+        width ``d``); the ``dim`` of :class:`~fastsdm.continuous.ContinuousSDM`.
     beta : float, "fit" or None, default None
         ``None``: weights ``∝`` cap intersection. A number: ``softmax(β cos_μ)``.
         ``"fit"``: ``β = theory.fit_cap_beta(dim, round(radius))``, the β fitted to

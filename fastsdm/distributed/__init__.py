@@ -14,7 +14,7 @@ memory is built or loaded.
 
 The package's private modules: ``_client`` (:class:`ShardedSDM`, what users
 hold), ``_worker`` (the shard each Dask actor holds, driving the block
-operations of :class:`fastsdm._core.Locations`) and ``_checkpoint`` (the
+operations of ``fastsdm._core.Locations``) and ``_checkpoint`` (the
 manifest and shard directories of a saved memory).
 """
 

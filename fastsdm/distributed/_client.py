@@ -250,7 +250,7 @@ class ShardedSDM:
 
     @property
     def n_value_bits(self) -> int:
-        """Width of the stored values (the same number as :attr:`n_data_bits`)."""
+        """Width of the stored values (the same number as ``n_data_bits``)."""
         return self.n_data_bits
 
     def _start(self, client, owned, timeout, paths, mmap, verify, keep_cluster=False):

@@ -423,7 +423,7 @@ def family_capacity(*, n_bits: int = 256, n_locations: int = 50_000, radius: int
         On a bad argument (before any work).
     MemoryError
         If the SDM, the patterns and the other models' state (the classical
-        Hopfield network's ``n_bits²`` weights, see :func:`model_nbytes`) do
+        Hopfield network's ``n_bits²`` weights, see ``model_nbytes``) do
         not fit in the available RAM.
 
     See Also
