@@ -160,6 +160,7 @@ def info() -> dict:
         "platform": platform.platform(),
         "cpu": {"model": cpu_model(), "logical_cpus": os.cpu_count(),
                 "flags": {f: (f in flags) if flags else None for f in CPU_FLAGS}},
+        "kernels": kernel_variant(),
         "numba": {"threads": numba.get_num_threads(),
                   "NUMBA_NUM_THREADS": numba.config.NUMBA_NUM_THREADS,
                   "threading_layer": layer,
@@ -168,6 +169,22 @@ def info() -> dict:
                   "cache": _numba_cache()},
         "memory_available_bytes": available,
     }
+
+
+def kernel_variant() -> dict:
+    """The kernel variant in use (``fastsdm._jit.SIMD``) and what chose it."""
+    import numba
+
+    from . import _jit
+
+    setting = os.environ.get("FASTSDM_SIMD")
+    if setting is not None and setting.strip().lower() != "auto":
+        why = f"FASTSDM_SIMD={setting}"
+    elif numba.config.CPU_FEATURES is not None:
+        why = "NUMBA_CPU_NAME/NUMBA_CPU_FEATURES"
+    else:
+        why = "this CPU"
+    return {"variant": _jit.SIMD, "chosen_by": why}
 
 
 def importlib_version(module: str) -> str:
@@ -218,6 +235,9 @@ def format_info(info: dict) -> str:
         ("cpu", f"{cpu['model']} ({cpu['logical_cpus']} logical CPUs)"),
         ("cpu flags", flag_text),
         ("popcount", popcount),
+        ("kernels", {"avx512": "explicit 512-bit code", "generic": "portable code"}
+         [info["kernels"]["variant"]] + f" ({info['kernels']['variant']}, chosen by "
+         f"{info['kernels']['chosen_by']})"),
         ("numba threads", f"{nb['threads']} (NUMBA_NUM_THREADS={nb['NUMBA_NUM_THREADS']})"),
         ("threading layer", f"{nb['threading_layer']} (requested: "
                             f"{nb['requested_threading_layer']})"),
@@ -230,13 +250,20 @@ def format_info(info: dict) -> str:
 
 
 def environment() -> dict:
-    """Threads, threading layer, ``OMP_WAIT_POLICY``, CPU and platform: a run's context."""
+    """Threads, threading layer, kernel variant, ``OMP_WAIT_POLICY``, CPU and platform.
+
+    A run's context.  ``threading_layer`` is None when the run used no
+    parallel kernel (numba chooses its layer at the first one).
+    """
     import numba
+
+    from . import _jit
 
     try:
         layer = numba.threading_layer()
     except ValueError:  # no parallel kernel ran yet
         layer = None
     return {"numba_threads": numba.get_num_threads(), "threading_layer": layer,
+            "kernels": _jit.SIMD,
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
             "cpu": cpu_model(), "platform": platform.platform()}

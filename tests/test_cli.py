@@ -167,7 +167,8 @@ def test_info(capsys):
     code, out, _ = _run(["info"], capsys)
     assert code == 0
     for key in ("fastsdm", "numpy", "numba", "cpu flags", "avx512_vpopcntdq", "popcnt",
-                "numba threads", "threading layer", "numba cache", "OMP_WAIT_POLICY"):
+                "numba threads", "threading layer", "numba cache", "OMP_WAIT_POLICY",
+                "kernels"):
         assert key in out, key
     code, out, _ = _run(["info", "--json"], capsys)
     info = json.loads(out)
@@ -176,6 +177,9 @@ def test_info(capsys):
     assert info["numba"]["threads"] >= 1
     assert info["numba"]["threading_layer"] in ("omp", "tbb", "workqueue")
     assert {"enabled", "dirs", "index_files"} <= info["numba"]["cache"].keys()
+    from fastsdm import _jit
+
+    assert info["kernels"]["variant"] == _jit.SIMD  # the variant in use, not the CPU's flags
 
 
 def test_python_m_fastsdm_info_subprocess():

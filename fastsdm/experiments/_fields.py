@@ -394,7 +394,7 @@ def activation_probability():
 
 
 def counter_dtype():
-    return param("int16", "counter width (counters saturate; int8 halves int16's memory)",
+    return param("int16", "counter width (counters saturate; int8 halves int16's counter memory)",
                  flag="--counter-dtype", choices=COUNTER_DTYPES, group="memory")
 
 
