@@ -219,3 +219,10 @@ def test_one_address_block():
 
     assert memory.ADDRESS_BLOCK == continuous.ADDRESS_BLOCK == _hyperplane.ADDRESS_BLOCK
     assert _layout.ADDRESS_BLOCK == 1 << 16 == memory.ADDRESS_BLOCK
+
+
+def test_the_package_declares_its_type_hints():
+    # PEP 561: without py.typed, type checkers treat the installed package as untyped.
+    from importlib import resources
+
+    assert resources.files("fastsdm").joinpath("py.typed").is_file()
