@@ -48,6 +48,7 @@ from ._validation import (
     check_int,
     check_iterations,
     check_pairs,
+    check_state_array,
     n_words,
     require_values,
 )
@@ -382,7 +383,12 @@ class Locations:
         """The locations of a binary memory (its public ``addresses``, ``counters``,
         ``radius``, ``k_nearest`` and, for Jaeckel's rule, ``design`` and ``selected``)."""
         design = getattr(memory, "design", None)
+        what = type(memory).__name__
+        check_state_array(memory.counters, f"{what}.counters",
+                          (memory.n_locations, memory.n_data_bits), memory.counter_dtype)
         if design is None:
+            check_state_array(memory.addresses, f"{what}.addresses",
+                              (memory.n_locations, n_words(memory.n_bits)), np.uint64)
             return cls(memory.addresses, memory.counters, memory.radius, memory.k_nearest,
                        n_bits=memory.n_bits)
         return cls(None, memory.counters, None, None, design, memory.n_bits, memory.selected)

@@ -989,8 +989,13 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
     return array
 
 
-def read_only(what: str) -> ValueError:
-    """The refusal of a change to a memory loaded with ``mmap='r'`` (``what``: its arrays)."""
+def read_only(what: str, loaded: bool = True) -> ValueError:
+    """The refusal of a change to a memory whose ``what`` (its arrays) are read-only:
+    ``loaded`` with ``mmap='r'``, or else a read-only array assigned by the caller."""
+    if not loaded:
+        return ValueError(f"this memory's {what} are a read-only array (assigned to the "
+                          f"memory, not loaded with mmap='r'); make it writeable, or assign a "
+                          f"writeable copy (mem.{what} = mem.{what}.copy())")
     return ValueError(f"this memory's {what} are read-only (loaded with mmap='r'); load it "
                       "with mmap=True to write to its files or mmap='c' to write in RAM")
 

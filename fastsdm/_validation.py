@@ -306,6 +306,23 @@ def describe(array: np.ndarray) -> str:
     return f"array of shape {array.shape} and dtype {array.dtype}"
 
 
+def check_state_array(array, name: str, shape: tuple, dtype) -> None:
+    """A memory's own array (``name``: e.g. ``"SDM.counters"``) as its kernels need it.
+
+    The arrays are public attributes, so a caller may have replaced one: a
+    wrong layout must be named here, not met as a numba error in a kernel.
+    """
+    dtype = np.dtype(dtype)
+    if (isinstance(array, np.ndarray) and array.shape == shape and array.dtype == dtype
+            and array.flags.c_contiguous):
+        return
+    got = (describe(array) + ("" if array.flags.c_contiguous else ", not C-contiguous")
+           if isinstance(array, np.ndarray) else type(array).__name__)
+    raise TypeError(f"{name} must be a C-contiguous array of shape {shape} and dtype {dtype} "
+                    f"(the memory's own layout), got {got}; change its values in place "
+                    f"(mem.{name.split('.')[-1]}[...] = values) instead of replacing the array")
+
+
 _describe = describe  # the older private spelling (no fastsdm module uses it; kept for branches)
 
 

@@ -33,6 +33,7 @@ from ._validation import (
     check_iterations,
     check_pairs,
     check_real,
+    check_state_array,
     finite_rows,
     list_rows,
     normalise_rows,
@@ -469,6 +470,12 @@ class ContinuousSDM:
             yield (start, stop, *csr(Q[start:stop], parallel))
 
     def _queries(self, x, name: str) -> tuple[np.ndarray, bool]:
+        # Every operation checks its input here first, and the memory's own
+        # arrays with it: they are public attributes, which a caller may replace.
+        check_state_array(self.addresses, "ContinuousSDM.addresses",
+                          (self.n_locations, self.dim), np.float32)
+        check_state_array(self.accumulators, "ContinuousSDM.accumulators",
+                          (self.n_locations, self.value_dim), self.dtype)
         array, single = real_rows(x, name, self.dim, "dim")
         return unit_vectors(array, name), single
 
@@ -729,8 +736,11 @@ class ContinuousSDM:
         return sums[0] if single else sums
 
     def _check_writable(self) -> None:
+        check_state_array(self.accumulators, "ContinuousSDM.accumulators",
+                          (self.n_locations, self.value_dim), self.dtype)
         if not self.accumulators.flags.writeable:
-            raise _persist.read_only("accumulators")
+            raise _persist.read_only("accumulators",
+                                     loaded=isinstance(self.accumulators, np.memmap))
 
     @exclusive
     def clear(self) -> None:

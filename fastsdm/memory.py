@@ -28,7 +28,14 @@ from ._core import (
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
 from ._params import SDMParams, check_counter_dtype, check_tie_rng_state
-from ._validation import as_words, check_int, check_words, n_words, renamed_keywords
+from ._validation import (
+    as_words,
+    check_int,
+    check_state_array,
+    check_words,
+    n_words,
+    renamed_keywords,
+)
 
 __all__ = ["SDM", "ReadInfo"]
 
@@ -574,8 +581,10 @@ class SDM:
         return sums[0] if single else sums
 
     def _check_writable(self) -> None:
+        check_state_array(self.counters, "SDM.counters", (self.n_locations, self.n_data_bits),
+                          self.counter_dtype)
         if not self.counters.flags.writeable:
-            raise _persist.read_only("counters")
+            raise _persist.read_only("counters", loaded=isinstance(self.counters, np.memmap))
 
     @exclusive
     def clear(self) -> None:

@@ -104,3 +104,44 @@ def test_bit_helper_messages():
     with pytest.raises(TypeError, match="words must be packed uint64 words, got .*float64"):
         fastsdm.clear_pad_bits(np.array([1.5]), 8)
     assert fastsdm.clear_pad_bits(np.array([2**40 + 3], np.int64), 8).tolist() == [3]
+
+
+def test_replaced_arrays_are_named_not_met_as_numba_errors():
+    # counters and addresses are public attributes: a replacement with another
+    # layout must get one clear error on every path (row and fused kernels alike).
+    layout = r"must be a C-contiguous array of shape \(100, 130\) and dtype int16"
+    for bad, got in ((lambda c: np.asfortranarray(c), "not C-contiguous"),
+                     (lambda c: c.astype(np.int64), "dtype int64"),
+                     (lambda c: c.astype(np.float32), "dtype float32"),
+                     (lambda c: c[::2], r"shape \(50, 130\)"),
+                     (lambda c: c.tolist(), "got list")):
+        for call in ("write", "read_sums", "activate"):
+            for n_queries in (1, 9):
+                mem = fastsdm.SDM(130, 100, radius=55, seed=0)
+                mem.counters = bad(mem.counters)
+                with pytest.raises(TypeError, match=f"SDM.counters {layout} .*{got}.*"
+                                                    r"change its values in place"):
+                    getattr(mem, call)(mem.addresses[:n_queries])
+    mem = fastsdm.SDM(130, 100, radius=55, seed=0)
+    mem.addresses = np.asfortranarray(mem.addresses)
+    with pytest.raises(TypeError, match=r"SDM.addresses must be a C-contiguous array of shape "
+                                        r"\(100, 3\) and dtype uint64 .*not C-contiguous"):
+        mem.read(fastsdm.random_addresses(9, 130, seed=1))
+    # A read-only replacement is not blamed on mmap='r'.
+    mem = fastsdm.SDM(130, 100, radius=55, seed=0)
+    frozen = mem.counters.copy()
+    frozen.flags.writeable = False
+    mem.counters = frozen
+    with pytest.raises(ValueError, match=r"read-only array \(assigned to the memory, not loaded "
+                                         r"with mmap='r'\)"):
+        mem.write(mem.addresses[:2])
+    # A replacement with the memory's own layout is fine.
+    mem = fastsdm.SDM(130, 100, radius=55, seed=0)
+    mem.counters = np.ones_like(mem.counters)
+    assert (mem.read_sums(mem.addresses[:9]) > 0).all()
+    cont = ContinuousSDM(8, 10, radius=3, seed=0)
+    cont.accumulators = cont.accumulators.astype(np.float64)
+    with pytest.raises(TypeError, match=r"ContinuousSDM.accumulators must be a C-contiguous "
+                                        r"array of shape \(10, 8\) and dtype float32"):
+        cont.read(cont.addresses[:2])
+
