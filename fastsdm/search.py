@@ -343,7 +343,8 @@ def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
     """
     Q, A, _, limit = _prepare(queries, addresses, n_bits)
     radius = check_int(radius, "radius", 0, limit,
-                       hint="an inclusive Hamming radius cannot exceed the vector length")
+                       hint="an inclusive Hamming radius is a distance between 0 and the "
+                            "vector length")
     return radius_csr(Q, A, radius, parallel)
 
 
@@ -400,6 +401,9 @@ def knn_search(queries, addresses, k: int, *, n_bits: int | None = None,
     (array([2, 1, 3]), array([0, 2, 2], dtype=int32))
     """
     Q, A, single, _ = _prepare(queries, addresses, n_bits)
+    if A.shape[0] == 0:
+        raise ValueError("knn_search needs at least one address to find neighbours among; "
+                         "addresses has 0 rows")
     k = check_int(k, "k", 1, A.shape[0],
                   hint="k counts nearest addresses and cannot exceed their number")
     indices, distances = knn_arrays(Q, A, k, parallel)

@@ -397,3 +397,12 @@ def test_hamming_distances_on_stacked_batches(form):
     # The message describes the array given, not its rows reshaped.
     with pytest.raises(ValueError, match=r"queries is empty \(array of shape \(2, 0, 4, "):
         fastsdm.hamming_distances(stacked[:, :0], A, n_bits=n)
+
+
+def test_impossible_bounds_are_described_as_they_are():
+    q = fastsdm.random_addresses(2, 100, seed=0)
+    with pytest.raises(ValueError, match=r"radius must be in \[0, 100\], got -1; an inclusive "
+                                         r"Hamming radius is a distance between 0 and the vector"):
+        fastsdm.radius_search(q, q, -1, n_bits=100)
+    with pytest.raises(ValueError, match="knn_search needs at least one address .* 0 rows"):
+        fastsdm.knn_search(q, np.zeros((0, 2), np.uint64), 1, n_bits=100)
