@@ -46,7 +46,8 @@ from numba.extending import intrinsic
 from ._jit import overload
 
 __all__ = ["popcount", "saturating_add", "prefetch", "le_mask64", "transpose8x8",
-           "tile_distances", "row_distances", "add_row", "add_row_saturating", "prefetch_l2",
+           "tile_distances", "row_distances", "add_row", "add_rows", "add_row_saturating",
+           "prefetch_l2",
            "next_task", "TILE_STEP"]
 
 #: Check the explicit kernels' arguments (``NUMBA_BOUNDSCHECK=1``).
@@ -594,6 +595,19 @@ def add_row(dst, i, src, k):
         dst[i, j] += src[k, j]
 
 
+def add_rows(dst, i, src, rows):
+    """``dst[i, :] += src[rows[0], :] + src[rows[1], :] + ...`` (``rows`` a tuple).
+
+    As :func:`add_row` for several source rows at once: under the JIT they are
+    summed in registers and ``dst``'s row is read and written once, not once
+    per source row (``dst``'s traffic is what a row of int16 sums costs).
+    The sums must fit ``dst``'s dtype.
+    """
+    for k in rows:
+        for j in range(dst.shape[1]):
+            dst[i, j] += src[k, j]
+
+
 def add_row_saturating(dst, i, src, k):
     """``dst[i, :] += src[k, :]``, each sum clamped to the dtype (:func:`saturating_add`).
 
@@ -616,6 +630,60 @@ def _row_arrays(dst, src, same_width):
                  else src.dtype.bitwidth <= dst.dtype.bitwidth))
 
 
+def _add_rows_codegen(context, builder, signature, args, source_rows, saturate):
+    # dst[i] += the sum of src's rows ``source_rows`` (i64 values), vector by vector: the
+    # source vectors are sign-extended and summed in registers, then added to dst
+    # (saturating for one row of dst's own width), so dst is read and written once.
+    dst_a = context.make_array(signature.args[0])(context, builder, args[0])
+    src_a = context.make_array(signature.args[2])(context, builder, args[2])
+    row_d = _as_i64(context, builder, signature, args, 1)
+    n = cgutils.unpack_tuple(builder, dst_a.shape, 2)[1]
+    d_bits, s_bits = signature.args[0].dtype.bitwidth, signature.args[2].dtype.bitwidth
+    lanes = 512 // d_bits
+    dvec = ir.VectorType(ir.IntType(d_bits), lanes)
+    svec = ir.VectorType(ir.IntType(s_bits), lanes)
+    index_t = ir.VectorType(_I32, lanes)
+    dst_row = builder.gep(dst_a.data, [builder.mul(row_d, n)])
+    src_rows = [builder.gep(src_a.data, [builder.mul(row, n)]) for row in source_rows]
+    full = builder.mul(builder.udiv(n, _const(lanes)), _const(lanes))
+
+    def combine(a, vectors):
+        vectors = [builder.sext(b, dvec) if s_bits < d_bits else b for b in vectors]
+        while len(vectors) > 1:  # a tree: independent adds
+            vectors = [builder.add(*vectors[t:t + 2]) if t + 1 < len(vectors) else vectors[t]
+                       for t in range(0, len(vectors), 2)]
+        if saturate:
+            return _vector_intrinsic(builder, f"llvm.sadd.sat.v{lanes}i{d_bits}", dvec,
+                                     [a, vectors[0]])
+        return builder.add(a, vectors[0])
+
+    with cgutils.for_range_slice(builder, _const(0), full, _const(lanes),
+                                 intp=_I64) as (j, _):
+        dp = builder.bitcast(builder.gep(dst_row, [j]), dvec.as_pointer())
+        vectors = [builder.load(builder.bitcast(builder.gep(row, [j]), svec.as_pointer()),
+                                align=1) for row in src_rows]
+        builder.store(combine(builder.load(dp, align=1), vectors), dp, align=1)
+    rest = builder.sub(n, full)
+    with builder.if_then(builder.icmp_unsigned("!=", rest, _const(0))):
+        count = builder.insert_element(ir.Constant(index_t, ir.Undefined),
+                                       builder.trunc(rest, _I32), ir.Constant(_I32, 0))
+        count = builder.shuffle_vector(count, ir.Constant(index_t, ir.Undefined),
+                                       ir.Constant(index_t, [0] * lanes))
+        mask = builder.icmp_unsigned("<", ir.Constant(index_t, list(range(lanes))), count)
+
+        def masked_load(pointer, vec, bits):
+            return _vector_intrinsic(builder, f"llvm.masked.load.v{lanes}i{bits}.p0", vec,
+                                     [pointer, ir.Constant(_I32, 1), mask, ir.Constant(vec, None)])
+
+        dp = builder.bitcast(builder.gep(dst_row, [full]), dvec.as_pointer())
+        vectors = [masked_load(builder.bitcast(builder.gep(row, [full]), svec.as_pointer()),
+                               svec, s_bits) for row in src_rows]
+        _vector_intrinsic(builder, f"llvm.masked.store.v{lanes}i{d_bits}.p0", ir.VoidType(),
+                          [combine(masked_load(dp, dvec, d_bits), vectors), dp,
+                           ir.Constant(_I32, 1), mask])
+    return context.get_dummy_value()
+
+
 def _make_add_row(saturate: bool):
     def typer(typingctx, dst, i, src, k):
         if not _row_arrays(dst, src, saturate):
@@ -623,52 +691,25 @@ def _make_add_row(saturate: bool):
         return types.void(dst, i, src, k), codegen
 
     def codegen(context, builder, signature, args):
-        dst_a = context.make_array(signature.args[0])(context, builder, args[0])
-        src_a = context.make_array(signature.args[2])(context, builder, args[2])
-        row_d = _as_i64(context, builder, signature, args, 1)
-        row_s = _as_i64(context, builder, signature, args, 3)
-        n = cgutils.unpack_tuple(builder, dst_a.shape, 2)[1]
-        d_bits, s_bits = signature.args[0].dtype.bitwidth, signature.args[2].dtype.bitwidth
-        lanes = 512 // d_bits
-        dvec = ir.VectorType(ir.IntType(d_bits), lanes)
-        svec = ir.VectorType(ir.IntType(s_bits), lanes)
-        index_t = ir.VectorType(_I32, lanes)
-        dst_row = builder.gep(dst_a.data, [builder.mul(row_d, n)])
-        src_row = builder.gep(src_a.data, [builder.mul(row_s, n)])
-        full = builder.mul(builder.udiv(n, _const(lanes)), _const(lanes))
-
-        def combine(a, b):
-            if s_bits < d_bits:
-                b = builder.sext(b, dvec)
-            if saturate:
-                return _vector_intrinsic(builder, f"llvm.sadd.sat.v{lanes}i{d_bits}", dvec, [a, b])
-            return builder.add(a, b)
-
-        with cgutils.for_range_slice(builder, _const(0), full, _const(lanes),
-                                     intp=_I64) as (j, _):
-            dp = builder.bitcast(builder.gep(dst_row, [j]), dvec.as_pointer())
-            sp = builder.bitcast(builder.gep(src_row, [j]), svec.as_pointer())
-            value = combine(builder.load(dp, align=1), builder.load(sp, align=1))
-            builder.store(value, dp, align=1)
-        rest = builder.sub(n, full)
-        with builder.if_then(builder.icmp_unsigned("!=", rest, _const(0))):
-            count = builder.insert_element(ir.Constant(index_t, ir.Undefined),
-                                           builder.trunc(rest, _I32), ir.Constant(_I32, 0))
-            count = builder.shuffle_vector(count, ir.Constant(index_t, ir.Undefined),
-                                           ir.Constant(index_t, [0] * lanes))
-            mask = builder.icmp_unsigned("<", ir.Constant(index_t, list(range(lanes))), count)
-            dp = builder.bitcast(builder.gep(dst_row, [full]), dvec.as_pointer())
-            sp = builder.bitcast(builder.gep(src_row, [full]), svec.as_pointer())
-            a = _vector_intrinsic(builder, f"llvm.masked.load.v{lanes}i{d_bits}.p0", dvec,
-                                  [dp, ir.Constant(_I32, 1), mask, ir.Constant(dvec, None)])
-            b = _vector_intrinsic(builder, f"llvm.masked.load.v{lanes}i{s_bits}.p0", svec,
-                                  [sp, ir.Constant(_I32, 1), mask, ir.Constant(svec, None)])
-            _vector_intrinsic(builder, f"llvm.masked.store.v{lanes}i{d_bits}.p0", ir.VoidType(),
-                              [combine(a, b), dp, ir.Constant(_I32, 1), mask])
-        return context.get_dummy_value()
+        row = _as_i64(context, builder, signature, args, 3)
+        return _add_rows_codegen(context, builder, signature, args, [row], saturate)
 
     typer.__name__ = "_add_row_saturating" if saturate else "_add_row"
     return intrinsic(typer)
+
+
+@intrinsic
+def _add_rows(typingctx, dst, i, src, rows):
+    if not (_row_arrays(dst, src, False) and isinstance(rows, types.UniTuple)
+            and isinstance(rows.dtype, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        items = cgutils.unpack_tuple(builder, args[3], rows.count)
+        source_rows = [context.cast(builder, item, rows.dtype, types.int64) for item in items]
+        return _add_rows_codegen(context, builder, signature, args, source_rows, False)
+
+    return types.void(dst, i, src, rows), codegen
 
 
 _add_row = _make_add_row(saturate=False)
@@ -683,6 +724,20 @@ def _add_row_jit(dst, i, src, k):
                     or src.shape[1] != dst.shape[1]):
                 raise IndexError("add_row: a row out of range, or rows of different lengths")
         _add_row(dst, i, src, k)
+
+    return impl
+
+
+@overload(add_rows)
+def _add_rows_jit(dst, i, src, rows):
+    def impl(dst, i, src, rows):
+        if BOUNDSCHECK:
+            if i < 0 or i >= dst.shape[0] or src.shape[1] != dst.shape[1]:
+                raise IndexError("add_rows: a row out of range, or rows of different lengths")
+            for k in rows:
+                if k < 0 or k >= src.shape[0]:
+                    raise IndexError("add_rows: a source row out of range")
+        _add_rows(dst, i, src, rows)
 
     return impl
 

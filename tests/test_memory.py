@@ -122,6 +122,28 @@ def test_int8_sums_over_many_rows_are_exact(parallel, n_queries):
     assert (mem.read_sums(q, parallel=parallel) == expected).all()
 
 
+@pytest.mark.kernel
+@pytest.mark.parametrize("counter_dtype", ["int8", "int16", "int32"])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_fused_reads_add_rows_in_batches_exactly(counter_dtype, parallel):
+    # A fused read adds each query's rows eight at a time (int8: into int16 sums
+    # flushed every 256 rows) and the remainder one by one: every count of rows
+    # mod 8, across the flushes, at the counters' extremes and in between.
+    # Oracle: distances by np.bitwise_count, sums in int64 NumPy.
+    rng = np.random.default_rng(5)
+    mem = fastsdm.SDM(20, 3001, radius=8, counter_dtype=counter_dtype, seed=1)
+    info = np.iinfo(counter_dtype)
+    mem.counters[:] = rng.integers(info.min, info.max, mem.counters.shape, endpoint=True)
+    mem.counters[::7] = info.min
+    mem.counters[1::7] = info.max
+    queries = fastsdm.random_addresses(41, 20, seed=2)
+    near = np.bitwise_count(queries[:, None, 0] ^ mem.addresses[None, :, 0]) <= 8
+    counts = near.sum(1)
+    assert len(set(counts % 8)) == 8 and counts.max() > 256  # every remainder, past a flush
+    expected = near.astype(np.int64) @ mem.counters.astype(np.int64)
+    np.testing.assert_array_equal(mem.read_sums(queries, parallel=parallel), expected)
+
+
 @pytest.mark.parametrize("n_queries", [1, 8])
 def test_wide_counters_do_not_overflow_the_sum(n_queries):
     mem = fastsdm.SDM(8, 40000, radius=8, counter_dtype="int32", ties="zero", seed=0)

@@ -154,7 +154,7 @@ def make_weighted_write(simd: str):
                     found = 0
                     if q < nq:
                         found = collect_rows(acc, q, min(4, nq - q), count, radius, start, rows,
-                                         queries, flat, n)
+                                             queries, flat, n, True)
                         # The distances, before the next group's scan overwrites acc.
                         for i in range(found):
                             dists[i] = acc[queries[i] - q, rows[i] - start]
@@ -206,7 +206,7 @@ def make_z_read(simd: str):
                     found = 0
                     if q < q1:
                         found = collect_rows(acc, q, min(4, q1 - q), count, radius, start, rows,
-                                         queries, flat, n)
+                                             queries, flat, n, True)
             for q in range(q0, q1):
                 threshold_sums(sums[q], tie_words, q, out_words)
 
