@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import itertools
 import json
 import os
 import pickle
@@ -217,6 +218,7 @@ def test_private_cluster_is_owned_and_closed():
 
 def test_a_given_client_stays_open(client):
     mem = ShardedSDM(64, 50, radius=24, seed=3, n_shards=2, client=client)
+    mem.read(fastsdm.random_addresses(3, 64, seed=0))  # calls leave the actors in cycles
     key = mem._futures[0].key
     mem.close()
     assert client.status == "running"
@@ -564,7 +566,8 @@ def test_failed_write_on_one_shard_makes_the_memory_refuse(client, monkeypatch):
 def test_a_shard_that_does_not_answer_in_time_is_lost(client):
     mem = ShardedSDM(64, 2000, radius=25, seed=1, n_shards=2, client=client)
     mem.timeout = 0.0
-    with pytest.raises(ShardLostError, match="did not answer within 0.0 s"):
+    with pytest.raises(ShardLostError, match=r"did not answer within 0.0 s \(TimeoutError: no "
+                                             r"answer after 0.0 s\)"):
         mem.read(fastsdm.random_addresses(500, 64, seed=0))
     mem.close()
 
@@ -761,3 +764,76 @@ def test_a_load_during_a_concurrent_save_returns_the_old_or_the_new_checkpoint(
         (path / manifest["shards"][0]["dir"] / "counters.npy").unlink()
         with pytest.raises(ValueError, match="does not hold the shard|counters.npy is missing"):
             ShardedSDM.load(path, client=client)
+
+
+def test_a_checkpoint_mapped_for_writing_is_free_as_soon_as_close_returns(client, tmp_path):
+    # close() returned before the workers dropped their shards, so an immediate
+    # reload with mmap=True was refused as "already open ... by another memory
+    # object" (6 of 10 tries in the probe).
+    params = dict(n_bits=64, n_locations=300, radius=24, n_shards=3, client=client)
+    with ShardedSDM(**params, seed=1) as mem:
+        path = mem.save(tmp_path / "m")
+    x = fastsdm.random_addresses(4, 64, seed=2)
+    for _ in range(6):
+        mapped = ShardedSDM.load(path, client=client, mmap=True)
+        mapped.write(x)
+        mapped.flush()
+        mapped.close()
+    with ShardedSDM.load(path, client=client) as back:
+        assert back.get_counters().any()
+
+
+def test_a_closed_client_is_named_and_a_cluster_is_not_a_client(fresh_client, tmp_path):
+    mem = ShardedSDM(64, 100, radius=28, seed=0, n_shards=2, client=fresh_client)
+    path = mem.save(tmp_path / "m")
+    fresh_client.close()
+    for call in (lambda: mem.read(fastsdm.random_addresses(1, 64, seed=0)),
+                 lambda: mem.save(tmp_path / "other")):
+        with pytest.raises(RuntimeError, match="the Dask client of this memory was closed.*"
+                                               "open a new distributed.Client"):
+            call()
+    mem.close()
+    with pytest.raises(ValueError, match="the Dask client given is closed"):
+        ShardedSDM(64, 100, radius=28, n_shards=2, client=fresh_client)
+    with pytest.raises(ValueError, match="the Dask client given is closed"):
+        ShardedSDM.load(path, client=fresh_client)
+    for thing in ("tcp://127.0.0.1:8786", object()):
+        with pytest.raises(TypeError, match="client must be a distributed.Client .*got"):
+            ShardedSDM(64, 100, radius=28, n_shards=2, client=thing)
+        with pytest.raises(TypeError, match="client must be a distributed.Client"):
+            ShardedSDM.load(path, client=thing)
+
+
+def test_the_checkpoint_a_memory_is_mapped_from_is_refused_under_any_name(client, tmp_path):
+    with ShardedSDM(64, 100, radius=28, seed=0, n_shards=2, client=client) as mem:
+        path = mem.save(tmp_path / "m")
+    (tmp_path / "link").symlink_to(path)
+    with ShardedSDM.load(path, client=client, mmap=True) as mapped:
+        for alias in (tmp_path / "link", tmp_path / "m" / ".." / "m"):
+            with pytest.raises(ValueError, match="memory-mapped from .*call flush"):
+                mapped.save(alias, overwrite=True)
+        mapped.write(fastsdm.random_addresses(2, 64, seed=1))
+        mapped.flush()  # the checkpoint is still the one it maps
+
+
+_IDENTITIES = itertools.count()
+
+
+def _another_manifest_each_time(where):
+    # Module level: the workers run it by reference, in this process.
+    return next(_IDENTITIES)
+
+
+def test_a_load_that_loses_every_race_says_so(client, tmp_path, monkeypatch):
+    # Every attempt failed and each found another manifest at the path: the
+    # checkpoint is not damaged, and the error must not say it is no memory.
+    with ShardedSDM(64, 100, radius=28, seed=0, n_shards=2, client=client) as mem:
+        path = mem.save(tmp_path / "m")
+    def replaced(cls, *args):
+        raise ValueError("... is not a saved fastsdm memory (no fastsdm.json)")
+
+    monkeypatch.setattr(_client, "manifest_identity", _another_manifest_each_time)
+    monkeypatch.setattr(ShardedSDM, "_load_once", classmethod(replaced))
+    with pytest.raises(ValueError, match=r"was replaced by another save during each of 3 "
+                                         r"attempts to load it \(the checkpoint is not damaged"):
+        ShardedSDM.load(path, client=client)

@@ -38,9 +38,18 @@ SHARD_DIR = re.compile(rf"^\.?{SHARD_NAME.pattern}(\..*)?$")
 SAVE_LOCK = ".fastsdm-saving"
 
 
-def prepare_save(path: str, overwrite: bool, token: str) -> None:
-    """Check the target and take its save lock (a file only one save can create)."""
+def prepare_save(path: str, overwrite: bool, token: str, mapped_from: str | None = None
+                 ) -> None:
+    """Check the target and take its save lock (a file only one save can create).
+
+    ``mapped_from``: the checkpoint the saving memory is memory-mapped from
+    (``mmap=True``), which it must not replace, whatever path names it.
+    """
     target = Path(path)
+    if mapped_from is not None and target.exists() and _same_directory(target, mapped_from):
+        raise ValueError(f"this memory is memory-mapped from {mapped_from} (which {path} "
+                         "names too); call flush() to bring that checkpoint up to date, or "
+                         "save to another path")
     if target.exists():
         if not target.is_dir():
             raise FileExistsError(f"{target} exists and is not a directory; choose another path")
@@ -61,6 +70,14 @@ def prepare_save(path: str, overwrite: bool, token: str) -> None:
     except FileExistsError:
         _check_not_saving(target)
         raise
+
+
+def _same_directory(a, b) -> bool:
+    # Links and other spellings of one directory included (as SDM.save's check).
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _left_by_a_save(name: str) -> bool:

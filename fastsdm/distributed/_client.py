@@ -12,6 +12,7 @@ worker by :mod:`fastsdm.distributed._checkpoint`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 import uuid
@@ -49,6 +50,8 @@ ROUND_BYTES = 64 << 20
 POLL_SECONDS = 0.5
 #: Loads of a checkpoint that a concurrent save replaced, tried before giving up.
 _LOAD_ATTEMPTS = 3
+#: How long :meth:`ShardedSDM.close` waits for the shards to drop their memory.
+RELEASE_SECONDS = 10.0
 
 _INSTALL_HINT = ('fastsdm.distributed needs Dask distributed: pip install "fastsdm[distributed]" '
                  '(or pip install "dask[distributed]>=2024.1")')
@@ -86,6 +89,18 @@ def _check_timeout(timeout) -> float | None:
         return None
     return check_positive(timeout, "timeout", "60.0", kind="number of seconds",
                           hint="or timeout=None to wait as long as the workers live")
+
+
+def _check_client(client) -> None:
+    """``client`` is None or an open ``distributed.Client``."""
+    if client is None:
+        return
+    if not isinstance(client, _distributed().Client):
+        raise TypeError(f"client must be a distributed.Client (e.g. Client(cluster) or "
+                        f"Client('tcp://scheduler:8786')) or None for a private in-process "
+                        f"cluster, got {type(client).__name__}")
+    if client.status in ("closing", "closed"):
+        raise ValueError("the Dask client given is closed; pass an open distributed.Client")
 
 
 def _private_cluster():
@@ -261,6 +276,7 @@ class ShardedSDM:
         """
         self.timeout = timeout
         self._futures, self._actors, self._lost = [], [], None
+        _check_client(client)
         if client is None and owned is None:
             owned = _private_cluster()
         self._owned = owned
@@ -354,6 +370,11 @@ class ShardedSDM:
             raise ShardLostError(self._lost)
         if not self._actors:
             raise RuntimeError("this ShardedSDM is closed")
+        if self.client.status in ("closing", "closed"):
+            raise RuntimeError(
+                "the Dask client of this memory was closed, which released its shards on the "
+                "workers; open a new distributed.Client and load the last checkpoint: "
+                "ShardedSDM.load(last_checkpoint, client=new_client)")
 
     def _lose(self, shard: int, exc: BaseException, what: str) -> ShardLostError:
         start, stop = int(self.shard_bounds[shard]), int(self.shard_bounds[shard + 1])
@@ -441,7 +462,9 @@ class ShardedSDM:
                 if status != "finished":
                     raise _NoAnswer(f"is lost (its actor's status is {status!r})") from exc
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise _NoAnswer(f"did not answer within {self.timeout} s") from exc
+                    # Not Dask's own text: it names the last poll's slice of the wait.
+                    raise _NoAnswer(f"did not answer within {self.timeout} s") from TimeoutError(
+                        f"no answer after {self.timeout} s")
 
     def _each(self, *args) -> list:
         return [args] * len(self._actors)
@@ -802,11 +825,10 @@ class ShardedSDM:
         """
         self._check_usable()
         path = os.path.abspath(os.fspath(path))
-        if overwrite and self._path is not None and Path(path) == Path(self._path):
-            raise ValueError(f"this memory is memory-mapped from {path}; call flush() to bring "
-                             "that checkpoint up to date, or save to another path")
         token = uuid.uuid4().hex[:12]
-        self._on_worker(prepare_save, path, overwrite, token)  # takes the save lock
+        # Takes the save lock; refuses the checkpoint this memory is mapped from,
+        # compared on the worker, where links and other spellings resolve.
+        self._on_worker(prepare_save, path, overwrite, token, self._path)
         dirs = [f"shard-{i:05d}-{token}" for i in range(self.n_shards)]
         try:
             self._call(Shard.save, [(os.path.join(path, d),) for d in dirs])
@@ -850,7 +872,7 @@ class ShardedSDM:
         mode = mmap_mode(mmap)
         timeout = _check_timeout(timeout)
         path = os.path.abspath(os.fspath(path))
-        _distributed()
+        _check_client(client)
         owned = _private_cluster() if client is None else None
         cluster = client or owned[0]
 
@@ -866,9 +888,14 @@ class ShardedSDM:
                 try:
                     return cls._load_once(on_worker(read_checkpoint), client, owned, path, mode,
                                           verify, timeout)
-                except ValueError:
-                    if attempt + 1 == _LOAD_ATTEMPTS or on_worker(manifest_identity) == before:
-                        raise
+                except ValueError as exc:
+                    if on_worker(manifest_identity) == before:
+                        raise  # the checkpoint itself is damaged
+                    if attempt + 1 == _LOAD_ATTEMPTS:
+                        raise ValueError(
+                            f"{path} was replaced by another save during each of "
+                            f"{_LOAD_ATTEMPTS} attempts to load it (the checkpoint is not "
+                            "damaged); load it again once the saves pause") from exc
         except BaseException:
             if owned is not None:
                 _close_cluster(owned)
@@ -909,14 +936,40 @@ class ShardedSDM:
 
         A client given to the constructor stays open.  Closing twice is fine.
         """
-        self._actors = []
+        actors, self._actors = getattr(self, "_actors", []), []
         futures, self._futures = getattr(self, "_futures", []), []
         owned, self._owned = self._owned, None
         if owned is None:
+            self._release_shards(actors)
+            del actors
             for future in futures:
                 future.release()
+            # Every call through an actor proxy leaves it in a reference cycle (Dask's
+            # call closure refers to itself): without a collection the proxies, and
+            # with them the shards' keys, stay held until the collector happens to run.
+            gc.collect()
         else:
             _close_cluster(owned)
+
+    def _release_shards(self, actors) -> None:
+        """Drop each shard's memory on its worker now, not when Dask frees the actor
+        later: a shard memory-mapped for writing then also releases its
+        checkpoint, so a load right after :meth:`close` finds it free.  A shard
+        that does not answer within :data:`RELEASE_SECONDS` is left to Dask."""
+        if not actors or self.client.status != "running":
+            return
+        calls = []
+        for actor in actors:
+            try:
+                calls.append(actor.call(Shard.release))
+            except Exception:  # noqa: BLE001 (a lost worker keeps nothing)
+                pass
+        deadline = time.monotonic() + RELEASE_SECONDS
+        for call in calls:
+            try:
+                call.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 (closing goes on: Dask frees it later)
+                pass
 
     def __enter__(self) -> ShardedSDM:
         return self

@@ -131,3 +131,8 @@ class Shard:
 
     def flush(self):
         self.sdm.flush()
+
+    def release(self):
+        # Drop the memory now (ShardedSDM.close): its arrays, and the write guard
+        # of a checkpoint mapped with mmap=True, go with the last reference.
+        self.sdm = None
