@@ -574,13 +574,15 @@ def test_out_with_unrelated_files_is_not_called_an_earlier_run(tmp_path, capsys)
 
 def test_the_readme_names_the_flags_each_experiment_takes():
     readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
-    sentence = readme[readme.index("Every experiment takes"):]
+    sentence = readme[readme.index("Every experiment (capacity, critical-distance, attention, "
+                                   "family) takes"):]
     sentence = sentence[:sentence.index("shows progress")]
     from fastsdm.cli import build_parser
 
     commands = build_parser().commands
     experiments = {name: sub.flags for name, sub in commands.items()
                    if name not in ("paper", "info")}
+    assert sorted(experiments) == ["attention", "capacity", "critical-distance", "family"]
     said_of_all, *said_of_some = sentence.split(";")
     for flag in re.findall(r"`(--[a-z-]+)", said_of_all):
         assert all(flag in flags for flags in experiments.values()), flag
