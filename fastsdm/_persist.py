@@ -146,6 +146,15 @@ def mmap_mode(mmap) -> str | None:
     return mode
 
 
+def verify_option(verify) -> bool | None:
+    """The public ``verify`` argument, refusing anything but None, True and False
+    (``verify="no"`` would otherwise be truthy and check every byte)."""
+    if verify is None or isinstance(verify, (bool, np.bool_)):
+        return None if verify is None else bool(verify)
+    raise TypeError(f"verify must be True, False or None (the default: check every array "
+                    f"but one mapped with mmap='r' or 'c'), got {verify!r}"[:300])
+
+
 # -- file system primitives -----------------------------------------------------------
 
 

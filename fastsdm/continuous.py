@@ -861,7 +861,7 @@ class ContinuousSDM:
         ContinuousSDM(dim=64, n_locations=100, threshold=0.2, dtype='float32', seed=0)
         """
         path = Path(path)
-        mode = _persist.mmap_mode(mmap)
+        mode, verify = _persist.mmap_mode(mmap), _persist.verify_option(verify)
         return _persist.load_retrying(lambda: cls._load(path, mode, verify))
 
     @classmethod

@@ -712,7 +712,7 @@ class SDM:
         640
         """
         path = Path(path)
-        mode = _persist.mmap_mode(mmap)
+        mode, verify = _persist.mmap_mode(mmap), _persist.verify_option(verify)
         return _persist.load_retrying(lambda: cls._load(path, mode, verify))
 
     @classmethod

@@ -491,6 +491,8 @@ def test_load_mmap_modes(rng, tmp_path):
         frozen.write(key)
     with pytest.raises(ValueError, match="mmap must be True, False"):
         ContinuousSDM.load(path, mmap="w")
+    with pytest.raises(TypeError, match="verify must be True, False or None"):
+        ContinuousSDM.load(path, verify="yes")
 
 
 def test_save_refuses_to_clobber(tmp_path):

@@ -408,6 +408,8 @@ def test_load_refuses_broken_checkpoints(client, tmp_path):
         ShardedSDM.load(tmp_path / "nowhere", client=client)
     with pytest.raises(ValueError, match="mmap must be True, False"):
         ShardedSDM.load(tmp_path, client=client, mmap="w")
+    with pytest.raises(TypeError, match="verify must be True, False or None"):
+        ShardedSDM.load(tmp_path, client=client, verify=0)
     with ShardedSDM(64, 10, radius=20, seed=0, n_shards=2, client=client) as mem:
         path = mem.save(tmp_path / "a")
         other = mem.save(tmp_path / "b")

@@ -420,6 +420,10 @@ def test_a_plain_checksum_failure_says_corrupt(tmp_path, sources):
     with pytest.raises(ValueError, match="fails its checksum: the data is corrupt; restore"):
         fastsdm.SDM.load(path)
     assert fastsdm.SDM.load(path, verify=False).counters.shape == (300, 64)
+    # "no" is truthy: a load that read it as True would refuse the file, one that
+    # read it as False would skip the check the caller may have meant
+    with pytest.raises(TypeError, match="verify must be True, False or None .* got 'no'"):
+        fastsdm.SDM.load(path, verify="no")
 
 
 @pytest.mark.parametrize("mmap", [True, "r", "c", False])

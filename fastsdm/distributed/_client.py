@@ -24,7 +24,7 @@ from .._core import read_bits, threshold, tie_words, write_inputs
 from .._locking import RWLock, exclusive, shared
 from .._machine import available_memory
 from .._params import SDMParams
-from .._persist import mmap_mode, read_only
+from .._persist import mmap_mode, read_only, verify_option
 from .._validation import as_words, check_int, check_positive, n_words, renamed_keywords
 from .._version import __version__
 from ..memory import SDM
@@ -869,7 +869,7 @@ class ShardedSDM:
         ValueError
             If ``path`` is not a complete, consistent checkpoint.
         """
-        mode = mmap_mode(mmap)
+        mode, verify = mmap_mode(mmap), verify_option(verify)
         timeout = _check_timeout(timeout)
         path = os.path.abspath(os.fspath(path))
         _check_client(client)
