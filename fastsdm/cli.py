@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import errno
 import functools
 import json
 import os
@@ -355,9 +356,8 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
     }
 
     def write_summary(file):
-        file.write_text(_io.summary_markdown(f"fastsdm {args.command}", records,
-                                             preface=preface, findings=findings),
-                        encoding="utf-8")
+        _io.write_text(file, _io.summary_markdown(f"fastsdm {args.command}", records,
+                                                  preface=preface, findings=findings))
 
     def draw(file):
         from . import plots
@@ -374,33 +374,44 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
     meta["files"] = [file.name for file, _, _ in plan] + ["config.json"]
 
     def write_config():
-        (out / "config.json").write_text(json.dumps(meta, indent=1, default=str) + "\n",
-                                         encoding="utf-8")
+        _io.write_text(out / "config.json", json.dumps(meta, indent=1, default=str) + "\n")
 
-    write_config()
     files = []
     status = 0
+    writing = out / "config.json"
     try:
+        write_config()
         for file, write_file, optional in plan:
+            writing = file
             try:
                 write_file(file)
             except Exception as exc:
                 if not optional:
                     raise
                 # The results are written; report the figure, go on.
-                print(f"{PROG} {args.command}: could not draw the figure: "
+                print(f"{PROG} {args.command}: could not draw or write the figure {file.name}: "
                       f"{type(exc).__name__}: {exc}", file=sys.stderr)
                 status = 1
                 continue
             files.append(file)
+        meta["files"] = [f.name for f in files] + ["config.json"]
+        meta["complete"] = True
+        writing = out / "config.json"
+        write_config()
     except KeyboardInterrupt:
         written = ", ".join(f.name for f in files) or "nothing yet"
         print(f"{PROG} {args.command}: interrupted while writing the results: {out} holds "
               f"{written} (its config.json says the output is not complete)", file=sys.stderr)
         raise
-    meta["files"] = [f.name for f in files] + ["config.json"]
-    meta["complete"] = True
-    write_config()
+    except OSError as exc:
+        # A full disk after a long run: say so, and show the results rather than lose them.
+        written = ", ".join(f.name for f in files) or "no results file"
+        print(f"{PROG} {args.command}: could not write {writing}: {_os_reason(exc)}. The "
+              f"folder holds {written} (each file whole; config.json says the output is not "
+              f"complete) and the results are printed below; free some space and run again "
+              f"with --force, or choose another --out", file=sys.stderr)
+        print(_io.summary_table(records))
+        return 1
     if not args.quiet:
         print(_io.summary_table(records))
         for line in findings:
@@ -437,12 +448,25 @@ def _run_paper(args: argparse.Namespace) -> int:
             print(f"{PROG} paper: interrupted; kept the {stop.done} of {stop.total} finished "
                   f"exhibits in {out} (summary.md says so)", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except OSError as exc:
+            print(f"{PROG} paper: could not write into {out}: {_os_reason(exc)}; the "
+                  "files written before the failure are whole. Free some space and run again "
+                  "with --force, or choose another --out", file=sys.stderr)
+            return 1
     if not args.quiet:
         done = sum(r["status"].startswith("reproduced") for r in result.rows)
         published = sum(r["published"] is not None for r in result.rows)
         print(f"{done} of {published} published numbers reproduced; wrote "
               f"{len(result.files)} files to {result.out} (see summary.md)")
     return 0
+
+
+def _os_reason(exc: OSError) -> str:
+    """What went wrong with a write, in words (a full disk named as such)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        reason += " (the disk or your quota is full)"
+    return reason
 
 
 def _run_info(args: argparse.Namespace) -> int:

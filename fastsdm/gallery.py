@@ -642,15 +642,6 @@ def _summary(rows: list[dict], files: dict[str, list[str]], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_csv(path: Path, table: list[dict]) -> None:
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
-
-
 def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
         progress: bool = False) -> Gallery:
     """Regenerate the gallery: one PNG per exhibit, ``summary.md`` and ``numbers.json``.
@@ -709,6 +700,7 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
        print((result.out / "summary.md").read_text())
     """
     from ._validation import check_int
+    from .experiments import _io
 
     seed = check_int(seed, "seed", 0, hint="pass a non-negative integer")
     _matplotlib()
@@ -734,13 +726,12 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
     if interrupted:
         meta.update(interrupted=True, exhibits_done=len(per_exhibit),
                     exhibits=len(_EXHIBITS))
-    summary = out / "summary.md"
-    summary.write_text(_summary(rows, per_exhibit, meta), encoding="utf-8")
+    summary = _io.write_text(out / "summary.md", _summary(rows, per_exhibit, meta))
     numbers = out / "numbers.json"
     written += [summary, numbers]
     # "files": what a forced run over this folder clears (fastsdm.experiments._io).
-    numbers.write_text(json.dumps({**meta, "files": [p.name for p in written], "rows": rows},
-                                  indent=1, default=float) + "\n", encoding="utf-8")
+    _io.write_text(numbers, json.dumps({**meta, "files": [p.name for p in written],
+                                        "rows": rows}, indent=1, default=float) + "\n")
     result = Gallery(out, written, rows)
     if interrupted:
         raise GalleryInterrupted(result, len(per_exhibit), len(_EXHIBITS))
@@ -772,6 +763,8 @@ class GalleryInterrupted(KeyboardInterrupt):
 def _make_exhibits(out: Path, progress: bool, ctx, rows: list, written: list,
                    per_exhibit: dict, matplotlib) -> None:
     """Draw and write every exhibit in turn (the lists grow as each one finishes)."""
+    from .experiments import _io
+
     with matplotlib.rc_context(_STYLE):
         for k, (exhibit, make) in enumerate(_EXHIBITS, 1):
             t1 = time.perf_counter()
@@ -779,12 +772,13 @@ def _make_exhibits(out: Path, progress: bool, ctx, rows: list, written: list,
             fig.suptitle(f"{exhibit.title} — reproduces {exhibit.reproduces}", fontsize=8.5,
                          wrap=True)
             png = out / f"{exhibit.name}.png"
-            fig.savefig(png, dpi=DPI, metadata={"Software": None})
+            with _io.replacing(png) as partial:
+                fig.savefig(partial, dpi=DPI, metadata={"Software": None})
             names = [png.name]
             written.append(png)
             for name, table in tables.items():
                 path = out / f"{name}.csv"
-                _write_csv(path, table)
+                _io.to_csv(table, path)
                 written.append(path)
                 names.append(path.name)
             per_exhibit[exhibit.name] = names

@@ -447,6 +447,24 @@ def test_ctrl_c_during_paper_keeps_the_finished_exhibits(tmp_path, capsys, monke
     assert code == 2 and "from an earlier run" in err
 
 
+def test_a_full_disk_during_paper_is_named(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fastsdm import gallery
+
+    def finished(ctx):
+        fig, _ = gallery._figure(1, (2.0, 2.0))
+        return fig, [gallery._row("weights", "a number", 1.0)], {"weights_data": [{"h": 0}]}
+
+    monkeypatch.setattr(gallery, "_EXHIBITS", ((gallery._EXHIBITS[0][0], finished),))
+    _disk_fills_after(monkeypatch, 100)  # the figure and its table fit, summary.md does not
+    out = tmp_path / "P"
+    code, _, err = _run(["paper", "--quick", "--out", str(out)], capsys)
+    assert code == 1 and "Traceback" not in err
+    assert (f"fastsdm paper: could not write into {out}: No space left on device (the disk or "
+            "your quota is full)") in err
+    assert {p.name for p in out.iterdir()} == {"weights.png", "weights_data.csv"}
+
+
 def test_ctrl_c_in_the_gallery_simulation_draws_no_partial_curve(monkeypatch):
     from fastsdm import experiments, gallery
 
@@ -477,8 +495,54 @@ def test_a_failing_figure_keeps_the_results(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(plots, "plot", broken)
     code, _, err = _run([*TINY["capacity"], "--out", str(tmp_path), "--quiet"], capsys)
     assert code == 1
-    assert "could not draw the figure: RuntimeError: no ink" in err
+    assert "could not draw or write the figure capacity.png: RuntimeError: no ink" in err
     assert (tmp_path / "results.json").is_file() and (tmp_path / "config.json").is_file()
+
+
+def _disk_fills_after(monkeypatch, budget: int) -> None:
+    """Text written through pathlib stops with ENOSPC once ``budget`` characters are out,
+    having written what fitted (as a real full disk does)."""
+    import errno
+    import pathlib
+
+    left = [budget]
+    write_text = pathlib.Path.write_text
+
+    def full(self, data, *args, **kwargs):
+        fits, left[0] = data[: left[0]], max(0, left[0] - len(data))
+        write_text(self, fits, *args, **kwargs)
+        if len(fits) < len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return len(data)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+
+
+def test_a_full_disk_is_named_and_leaves_no_truncated_results(tmp_path, capsys, monkeypatch):
+    out_dir = tmp_path / "run"
+    _disk_fills_after(monkeypatch, 5_000)  # config.json fits, results.json does not
+    code, out, err = _run([*TINY["capacity"], "--out", str(out_dir), "--quiet", "--no-plot"],
+                          capsys)
+    assert code == 1
+    assert re.search(r"could not write \S*results\.json: No space left on device \(the disk "
+                     r"or your quota is full\)\. The folder holds no results file", err), err
+    assert "Traceback" not in err
+    # the rows are not lost: the table is printed even with --quiet
+    assert "| n_patterns |" in out and out.count("\n") > 3
+    # no truncated results.json that would read as a short result, and no leftovers
+    assert sorted(p.name for p in out_dir.iterdir()) == ["config.json"]
+    assert json.loads((out_dir / "config.json").read_text())["complete"] is False
+
+
+def test_results_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    from fastsdm.experiments import to_json
+
+    path = to_json([{"m": 1}], tmp_path / "r.json")
+    _disk_fills_after(monkeypatch, 10)
+    with pytest.raises(OSError, match="No space left"):
+        to_json([{"m": k, "recall": 0.5} for k in range(100)], path)
+    assert json.loads(path.read_text()) == [{"m": 1}]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
 def test_capacity_storage_and_theory_in_the_summary(tmp_path, capsys):
@@ -795,13 +859,21 @@ def test_errors_after_or_without_a_ctrl_c_are_raised(tmp_path, capsys, monkeypat
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the writer")
+
     # A Ctrl-C the experiment handled (it kept its rows) does not hide a real
-    # error after it.
+    # error after it, nor turn a full disk into an interruption.
     with monkeypatch.context() as patch:
         patch.setattr(_common, "recall", lambda *a, **k: _send_ctrl_c())
-        patch.setattr(_io, "to_json", disk_full)
-        with pytest.raises(OSError, match="No space left on device"):
+        patch.setattr(_io, "to_json", broken)
+        with pytest.raises(RuntimeError, match="a bug in the writer"):
             main([*TINY["capacity"], "--out", str(tmp_path / "e"), "--no-plot"])
+        patch.setattr(_io, "to_json", disk_full)
+        code, _, err = _run([*TINY["capacity"], "--out", str(tmp_path / "f"), "--no-plot"],
+                            capsys)
+        assert code == 1 and "No space left on device (the disk or your quota is full)" in err
+        assert "interrupted" not in err.replace("not complete", "")
 
     # Without a Ctrl-C the error the swallowed case above turns into 130 is raised.
     def a_real_bug():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import interruption_note
+from ._io import interruption_note, replacing
 from ._registry import REGISTRY
 
 __all__ = [
@@ -139,5 +139,6 @@ def figure(experiment: str, records: Sequence[Mapping], path=None):
         if path is not None:
             path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=DPI)
+            with replacing(path) as partial:
+                fig.savefig(partial, dpi=DPI)
     return fig

@@ -12,7 +12,9 @@ import json
 import math
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,30 @@ def _marked(records: Sequence[Mapping]) -> list[Mapping]:
     return list(records)
 
 
+@contextmanager
+def replacing(path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write, renamed onto ``path`` once written.
+
+    A full disk, a Ctrl-C or a crash while the file is written then leaves the
+    earlier file or none, never a truncated one that reads as a short result.
+    The temporary name keeps the suffix, which matplotlib reads as the format.
+    """
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}-partial-{secrets.token_hex(4)}{path.suffix}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all (:func:`replacing`)."""
+    with replacing(path) as partial:
+        partial.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def to_csv(records: Sequence[Mapping], path) -> Path:
     """Write rows to a CSV file (header = every key, in first-seen order).
 
@@ -82,7 +108,7 @@ def to_csv(records: Sequence[Mapping], path) -> Path:
     """
     path = Path(path)
     rows = _marked(records)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with replacing(path) as partial, partial.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=column_names(rows), restval="")
         writer.writeheader()
         for row in rows:
@@ -106,10 +132,8 @@ def to_json(records: Sequence[Mapping], path, *, indent: int | None = 1) -> Path
     ...     json.loads(path.read_text())
     [{'m': 1, 'recall': None}]
     """
-    path = Path(path)
-    path.write_text(json.dumps([plain(dict(row)) for row in _marked(records)], indent=indent,
-                               allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, json.dumps([plain(dict(row)) for row in _marked(records)],
+                                       indent=indent, allow_nan=False) + "\n")
 
 
 def _format_cell(value, float_format: str) -> str:
