@@ -403,7 +403,7 @@ def test_a_shard_from_another_save_is_refused(client, tmp_path):
         assert back.n_locations == 40
 
 
-def test_load_refuses_broken_checkpoints(client, tmp_path):
+def test_load_refuses_broken_checkpoints(client, tmp_path, caplog):
     with pytest.raises(ValueError, match="is not a saved ShardedSDM"):
         ShardedSDM.load(tmp_path / "nowhere", client=client)
     with pytest.raises(ValueError, match="mmap must be True, False"):
@@ -449,8 +449,12 @@ def test_load_refuses_broken_checkpoints(client, tmp_path):
     # A shard's own error (here while loading) comes back as itself.
     counters = next(other.glob("shard-00001-*")) / "counters.npy"
     counters.write_bytes(counters.read_bytes()[:-7])
-    with pytest.raises(ValueError, match="truncated or corrupt"):
+    caplog.clear()
+    with pytest.raises(ValueError, match="truncated or corrupt") as raised:
         ShardedSDM.load(other, client=client)
+    # the user's error, not a Dask task failure logged by the worker
+    assert "Compute Failed" not in caplog.text
+    assert any("raised on shard 1" in note for note in raised.value.__notes__)
 
 
 def test_mmap_load_writes_through_and_flushes(client, tmp_path):

@@ -312,6 +312,7 @@ class ShardedSDM:
         with self.client.as_current():
             self._actors = [actor(Shard, worker, future.key)
                             for worker, future in zip(self.workers, self._futures, strict=True)]
+        self._call(Shard.describe, self._each())  # raises a shard's error in building itself
 
     def _await_shards(self):
         """Wait for the shards to be built (generated or loaded) on their workers.

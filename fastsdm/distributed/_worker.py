@@ -56,6 +56,16 @@ class Shard:
     def __init__(self, index: int, start: int, stop: int, params: dict, path: str | None = None,
                  mmap=None, verify=None):
         self.index, self.start, self.stop = index, start, stop
+        self.sdm, self.failure = None, None
+        try:
+            self._build(params, path, mmap, verify)
+        except Exception as exc:
+            # Kept for call() to return: raised here, the worker would log the
+            # user's error (a corrupt checkpoint) as a Dask "Compute Failed".
+            self.sdm, self.failure = None, Failure(exc)
+
+    def _build(self, params, path, mmap, verify):
+        index, start, stop = self.index, self.start, self.stop
         whole = SDMParams.from_metadata(params, min_locations=1)
         expected = whole.shard(start, stop)
         if path is None:
@@ -74,7 +84,10 @@ class Shard:
                                  "corrupt or mixes directories of different memories")
 
     def call(self, operation, *args):
-        """``(True, operation(self, *args))``, or ``(False, Failure)`` if it raised."""
+        """``(True, operation(self, *args))``, or ``(False, Failure)`` if it raised
+        (or if the shard could not be built)."""
+        if self.failure is not None:
+            return False, self.failure
         try:
             return True, operation(self, *args)
         except Exception as exc:
