@@ -447,9 +447,16 @@ def _check_target(path: Path, overwrite: bool, mapped: Mapped | None) -> None:
                               "refusing to delete them: move them away or choose another path")
 
 
+#: Every array any memory type saves (``{name}.npy``).  Fixed here, not
+#: gathered from the types as they are imported: an SDM saved over a
+#: ContinuousSDM's directory must replace ``accumulators.npy`` in a process
+#: that never imported fastsdm.continuous.  :func:`memory_kind` refuses an
+#: array not listed here.
+MEMORY_ARRAYS = frozenset({"addresses", "masks", "values", "counters", "accumulators"})
+
 #: The files a saved memory of any type may hold (what an overwrite may
-#: delete): the description and every array a :class:`Kind` names.
-_OWN_FILES = {META_FILE, _META_TMP}
+#: delete): the description and every array of :data:`MEMORY_ARRAYS`.
+_OWN_FILES = frozenset({META_FILE, _META_TMP, *(f"{name}.npy" for name in MEMORY_ARRAYS)})
 
 
 def _own_file(directory: Path, name: str) -> bool:
@@ -486,9 +493,9 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
     ``mapped`` is where the saving memory is memory-mapped from (with
     ``mmap="r+"``): saving over that directory is refused.
     """
-    undeclared = [name for name in arrays if f"{name}.npy" not in _OWN_FILES]
-    if undeclared:  # a programming error: a Kind must name every array it saves
-        raise AssertionError(f"arrays {undeclared} are not declared by any memory_kind()")
+    undeclared = [name for name in arrays if name not in MEMORY_ARRAYS]
+    if undeclared:  # a programming error: an overwrite would refuse to delete them
+        raise AssertionError(f"arrays {undeclared} are not declared in _persist.MEMORY_ARRAYS")
     path = Path(path)
     if path.name in ("", ".", ".."):
         raise ValueError(f"cannot save to {str(path)!r}: name the directory to create, e.g. "
@@ -1044,13 +1051,13 @@ class Kind(NamedTuple):
 
 
 def memory_kind(*args, **fields) -> Kind:
-    """A :class:`Kind`, whose array files an overwrite may then replace.
-
-    Deriving the replaceable names from the declarations keeps a new array
-    from being left out: :func:`save_directory` refuses an undeclared one.
-    """
+    """A :class:`Kind`, whose arrays must be among :data:`MEMORY_ARRAYS` (the
+    files an overwrite by any memory type may replace)."""
     kind = Kind(*args, **fields)
-    _OWN_FILES.update(f"{name}.npy" for name in kind.arrays)
+    if not set(kind.arrays) <= MEMORY_ARRAYS:
+        raise AssertionError(f"{kind.format_name} saves arrays "
+                             f"{sorted(set(kind.arrays) - MEMORY_ARRAYS)} that are not in "
+                             "_persist.MEMORY_ARRAYS; add them there")
     return kind
 
 

@@ -72,8 +72,6 @@ import numpy as np
 spec = importlib.util.spec_from_file_location("persist_under_test", sys.argv[1])
 persist = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(persist)
-# Loaded alone, without the memory types that declare their arrays.
-persist.memory_kind("test", 1, (), (), "", "", "", arrays=("addresses", "counters"))
 cache = {}
 
 
@@ -322,11 +320,19 @@ def test_every_memory_type_replaces_its_own_arrays_and_no_undeclared_one(tmp_pat
         for second in memories:
             first.save(target, overwrite=True)
             type(second).load(second.save(target, overwrite=True))
+    # ...also in a process that has not imported the other type's module...
+    ContinuousSDM(4, 10, radius=1, seed=0).save(target, overwrite=True)
+    script = ("import sys, fastsdm; fastsdm.SDM(16, 40, radius=6, seed=0).save(sys.argv[1], "
+              "overwrite=True); assert 'fastsdm.continuous' not in sys.modules")
+    subprocess.run([sys.executable, "-c", script, str(target)], check=True)
+    assert fastsdm.SDM.load(target).n_locations == 40
     # ...and an array no memory type declares is a programming error, caught
     # at the save, not at the next overwrite.
     with pytest.raises(AssertionError, match=r"arrays \['scratch'\] are not declared"):
         _persist.save_directory(tmp_path / "x", {}, {"scratch": np.zeros(3)}, overwrite=False)
     assert not (tmp_path / "x").exists()
+    with pytest.raises(AssertionError, match=r"saves arrays \['scratch'\] that are not in"):
+        _persist.memory_kind("test", 1, (), (), "", "", "", arrays=("counters", "scratch"))
 
 
 @pytest.mark.parametrize("cls", ["SDM", "ContinuousSDM"])
