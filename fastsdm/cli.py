@@ -371,7 +371,11 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
               for name, table in records.tables.items()),
             (out / "summary.md", write_summary, False),
             *([(figure, draw, True)] if figure is not None else [])]
+    # A forced run over an earlier one removes the earlier run's other files once
+    # its own are written; until then config.json lists them too.
+    earlier = _io.earlier_run_files(out)
     meta["files"] = [file.name for file, _, _ in plan] + ["config.json"]
+    meta["files"] += [name for name in earlier if name not in meta["files"]]
 
     def write_config():
         _io.write_text(out / "config.json", json.dumps(meta, indent=1, default=str) + "\n")
@@ -396,6 +400,7 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
             files.append(file)
         meta["files"] = [f.name for f in files] + ["config.json"]
         meta["complete"] = True
+        _io.remove_earlier_run(out, earlier, kept=meta["files"])
         writing = out / "config.json"
         write_config()
     except KeyboardInterrupt:

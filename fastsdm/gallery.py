@@ -44,6 +44,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -713,25 +714,43 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
     rows: list[dict] = []
     written: list[Path] = []
     per_exhibit: dict[str, list[str]] = {}
+    from ._version import __version__
+
+    meta = {"fastsdm_version": __version__, "size": "quick" if quick else "full",
+            "seed": seed, "started": started.isoformat(timespec="seconds")}
+    numbers = out / "numbers.json"
+    # A forced run removes the earlier run's other files once it is complete;
+    # until then (a failure, Ctrl-C) numbers.json lists them beside its own.
+    earlier = _io.earlier_run_files(out)
+
+    def write_numbers(**more):
+        own = [p.name for p in written]
+        files = own + [name for name in earlier if name not in own]
+        _io.write_text(numbers, json.dumps({**meta, **more, "files": files, "rows": rows},
+                                           indent=1, default=float) + "\n")
+
     interrupted = False
     try:
         _make_exhibits(out, progress, ctx, rows, written, per_exhibit, matplotlib)
     except KeyboardInterrupt:
         interrupted = True  # keep the finished exhibits, say so, then stop as asked
-    from ._version import __version__
-
-    meta = {"fastsdm_version": __version__, "size": "quick" if quick else "full",
-            "seed": seed, "started": started.isoformat(timespec="seconds"),
-            "wall_time_s": time.perf_counter() - t0}
+    except Exception as exc:
+        if written:  # listed (with the earlier run's files), so a forced run clears them
+            written.append(numbers)
+            with contextlib.suppress(OSError):
+                write_numbers(failed=f"{type(exc).__name__}: {exc}",
+                              exhibits_done=len(per_exhibit))
+        raise
+    meta["wall_time_s"] = time.perf_counter() - t0
     if interrupted:
         meta.update(interrupted=True, exhibits_done=len(per_exhibit),
                     exhibits=len(_EXHIBITS))
     summary = _io.write_text(out / "summary.md", _summary(rows, per_exhibit, meta))
-    numbers = out / "numbers.json"
     written += [summary, numbers]
-    # "files": what a forced run over this folder clears (fastsdm.experiments._io).
-    _io.write_text(numbers, json.dumps({**meta, "files": [p.name for p in written],
-                                        "rows": rows}, indent=1, default=float) + "\n")
+    if not interrupted:
+        _io.remove_earlier_run(out, earlier, kept=[p.name for p in written])
+        earlier = []
+    write_numbers()
     result = Gallery(out, written, rows)
     if interrupted:
         raise GalleryInterrupted(result, len(per_exhibit), len(_EXHIBITS))

@@ -70,7 +70,24 @@ def test_theory_and_simulation_agree_in_the_quick_one_step(quick):
     assert lines[0].startswith("n,n_locations,radius,n_patterns,cue_distance")
 
 
-def test_a_forced_run_clears_the_files_another_kind_of_run_listed(quick, tmp_path):
+TINY_CAPACITY = ["capacity", "--n-bits", "64", "--locations", "500", "--radius", "24",
+                 "--cues", "5", "--patterns", "10", "--noise", "0", "--no-plot", "-q"]
+
+
+def _tiny(ctx):
+    """An exhibit's figure, rows and tables, made in no time."""
+    fig, _ = gallery._figure(1, (2.0, 2.0))
+    return fig, [gallery._row("weights", "a number", 1.0)], {"weights_data": [{"h": 0}]}
+
+
+def _exhibits(monkeypatch, *makers):
+    """The gallery cut to its first exhibits, drawn by ``makers``."""
+    monkeypatch.setattr(gallery, "_EXHIBITS", tuple(
+        (exhibit, make) for (exhibit, _), make in zip(gallery._EXHIBITS, makers, strict=False)))
+
+
+def test_a_forced_run_clears_the_files_another_kind_of_run_listed(quick, tmp_path,
+                                                                   monkeypatch):
     # The gallery lists what it wrote in numbers.json; an experiment forced
     # over its folder removes those (and only those), and the other way round.
     out = tmp_path / "folder"
@@ -78,13 +95,69 @@ def test_a_forced_run_clears_the_files_another_kind_of_run_listed(quick, tmp_pat
     listed = json.loads((out / "numbers.json").read_text())["files"]
     assert sorted(listed) == sorted(p.name for p in quick.iterdir())
     (out / "mine.txt").write_text("a user's own file")
-    assert main(["capacity", "--n-bits", "64", "--locations", "500", "--radius", "24",
-                 "--cues", "5", "--patterns", "10", "--noise", "0", "--out", str(out),
-                 "--force", "--no-plot", "-q"]) == 0
+    assert main([*TINY_CAPACITY, "--out", str(out), "--force"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert sorted(p.name for p in out.iterdir()) == sorted([*config["files"], "mine.txt"])
-    assert gallery._output_folder(out, force=True) == out
-    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    _exhibits(monkeypatch, _tiny)
+    gallery.run(out, quick=True, force=True)
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert sorted(numbers["files"]) == ["numbers.json", "summary.md", "weights.png",
+                                        "weights_data.csv"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*numbers["files"], "mine.txt"])
+
+
+def test_a_forced_run_removes_nothing_a_fastsdm_run_did_not_list(tmp_path, capsys):
+    # An application's own config.json with a "files" list is not a run's listing.
+    out = tmp_path / "app"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"name": "my-app",
+                                                 "files": ["index.html", "main.py"]}))
+    for name in ("index.html", "main.py"):
+        (out / name).write_text(name)
+    assert main([*TINY_CAPACITY, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "from an earlier run" not in err and "others stay" in err
+    assert main([*TINY_CAPACITY, "--out", str(out), "--force"]) == 0
+    assert (out / "index.html").read_text() == "index.html" and (out / "main.py").is_file()
+    # A fastsdm listing (here edited) removes only plain names of the kinds a run writes.
+    config = json.loads((out / "config.json").read_text())
+    (tmp_path / "outside.png").write_text("x")
+    (out / "notes.txt").write_text("mine")
+    config["files"] += ["main.py", "notes.txt", "../outside.png", str(tmp_path / "outside.png")]
+    (out / "config.json").write_text(json.dumps(config))
+    assert main([*TINY_CAPACITY, "--out", str(out), "--force"]) == 0
+    assert {"index.html", "main.py", "notes.txt"} <= {p.name for p in out.iterdir()}
+    assert (tmp_path / "outside.png").is_file()
+
+
+def test_a_forced_run_that_fails_keeps_the_earlier_results(quick, tmp_path, monkeypatch):
+    out = tmp_path / "folder"
+    shutil.copytree(quick, out)
+    before = sorted(p.name for p in out.iterdir())
+
+    def broken(*args):
+        raise MemoryError("the forced re-run fails while computing")
+
+    with monkeypatch.context() as patch:
+        _exhibits(patch, broken)
+        with pytest.raises(MemoryError):
+            gallery.run(out, quick=True, force=True)
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "numbers.json").read_bytes() == (quick / "numbers.json").read_bytes()
+    # a failure after an exhibit: what was written is listed with the earlier files
+    # (a later forced run clears all of it)
+    _exhibits(monkeypatch, _tiny, broken)
+    with pytest.raises(MemoryError):
+        gallery.run(out, quick=True, force=True)
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert numbers["failed"].startswith("MemoryError") and numbers["exhibits_done"] == 1
+    assert sorted(numbers["files"]) == sorted({*before, "weights.png", "weights_data.csv"})
+    assert set(numbers["files"]) == {p.name for p in out.iterdir()}
+    # and an experiment that fails before writing leaves the folder as it was
+    monkeypatch.setattr("fastsdm.experiments._common.recall", broken)
+    with pytest.raises(MemoryError):
+        main([*TINY_CAPACITY, "--out", str(out), "--force"])
+    assert set(numbers["files"]) == {p.name for p in out.iterdir()}
 
 
 def test_an_existing_output_folder_is_refused(tmp_path, capsys):

@@ -272,17 +272,17 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
     that holds files is refused with :class:`FileExistsError` unless
     ``force``; ``force_hint`` says how to force (``"force=True"``,
     ``"--force"``).  A path that is a file raises :class:`NotADirectoryError`,
-    a folder that cannot be made :class:`OSError`.
+    a folder that cannot be made :class:`OSError`.  Nothing is removed here:
+    a forced run removes the earlier run's files only once it has written its
+    own (:func:`earlier_run_files`, :func:`remove_earlier_run`).
     """
     out = new_folder_name(stem) if out is None else Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} exists and is not a folder; choose another folder")
-    if out.is_dir() and force:
-        clear_earlier_run(out)
     if out.is_dir() and any(out.iterdir()) and not force:
         held = sorted(p.name for p in out.iterdir())
         shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
-        if {"config.json", "summary.md", "numbers.json"} & set(held):
+        if earlier_run_files(out):
             raise FileExistsError(f"the output folder {out} already holds files ({shown}), "
                                   f"from an earlier run; choose a new folder, or pass "
                                   f"{force_hint} to overwrite them")
@@ -310,23 +310,56 @@ def prepare_folder(out, *, force: bool, stem: str, force_hint: str) -> Path:
 #: included): an experiment's ``config.json``, the paper gallery's ``numbers.json``.
 RUN_LISTINGS = ("config.json", "numbers.json")
 
+#: The kinds of file a run writes: the only ones a listing may have removed.
+_RUN_FILE_SUFFIXES = (".json", ".csv", ".png", ".md")
 
-def clear_earlier_run(out: Path) -> None:
-    """Remove the files an earlier run in ``out`` listed, and only those.
 
-    So a forced run leaves no figure or table of another kind of run beside
-    its own, and a user's own files in the folder stay.
+def _written_by_fastsdm(listing: str, meta) -> bool:
+    """Whether a listing's contents are a fastsdm run's (not an app's own config.json)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("files"), list):
+        return False
+    if listing == "numbers.json":
+        return isinstance(meta.get("fastsdm_version"), str)
+    command, versions = meta.get("command"), meta.get("versions")
+    return (isinstance(command, str) and command.startswith("fastsdm ")
+            and isinstance(versions, dict) and "fastsdm_version" in versions)
+
+
+def earlier_run_files(out: Path) -> list[str]:
+    """The files that an earlier fastsdm run in ``out`` listed as its own and that exist.
+
+    Only a listing that is a fastsdm run's counts, and only plain names of
+    the kinds of file a run writes: a listing is not trusted to name a
+    user's files, or a path outside the folder.
     """
+    out = Path(out)
+    names: list[str] = []
     for listing in RUN_LISTINGS:
         try:
-            earlier = json.loads((out / listing).read_text(encoding="utf-8"))
+            meta = json.loads((out / listing).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        names = earlier.get("files", []) if isinstance(earlier, dict) else []
-        for name in names if isinstance(names, list) else []:
-            # Plain names only: a listing is not trusted to point outside the folder.
-            if isinstance(name, str) and Path(name).name == name and (out / name).is_file():
-                (out / name).unlink()
+        if not _written_by_fastsdm(listing, meta):
+            continue
+        for name in meta["files"]:
+            if (isinstance(name, str) and Path(name).name == name
+                    and name.endswith(_RUN_FILE_SUFFIXES) and name not in names
+                    and (out / name).is_file() and not (out / name).is_symlink()):
+                names.append(name)
+    return names
+
+
+def remove_earlier_run(out: Path, earlier, kept) -> None:
+    """Remove the ``earlier`` run's files that this run has not rewritten (``kept``).
+
+    Called once a forced run has written its own files: so it leaves no figure
+    or table of another kind of run beside its own, and a failure before that
+    leaves the earlier run's results where they were.
+    """
+    kept = {Path(name).name for name in kept}
+    for name in earlier:
+        if name not in kept:
+            (Path(out) / name).unlink(missing_ok=True)
 
 
 def interruption_note(records) -> str:
