@@ -469,13 +469,16 @@ class ContinuousSDM:
             stop = min(Q.shape[0], start + step)
             yield (start, stop, *csr(Q[start:stop], parallel))
 
-    def _queries(self, x, name: str) -> tuple[np.ndarray, bool]:
-        # Every operation checks its input here first, and the memory's own
-        # arrays with it: they are public attributes, which a caller may replace.
+    def _check_arrays(self) -> None:
+        # The memory's own arrays are public attributes, which a caller may replace.
         check_state_array(self.addresses, "ContinuousSDM.addresses",
                           (self.n_locations, self.dim), np.float32)
         check_state_array(self.accumulators, "ContinuousSDM.accumulators",
                           (self.n_locations, self.value_dim), self.dtype)
+
+    def _queries(self, x, name: str) -> tuple[np.ndarray, bool]:
+        # Every operation checks its input here first, and the memory's arrays with it.
+        self._check_arrays()
         array, single = real_rows(x, name, self.dim, "dim")
         return unit_vectors(array, name), single
 
@@ -809,6 +812,7 @@ class ContinuousSDM:
         ...     bool((back.accumulators == mem.accumulators).all())
         True
         """
+        self._check_arrays()  # a replaced array would save a memory that does not load
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite,
                                        mapped=getattr(self, "_mapped", None))

@@ -646,6 +646,7 @@ class SDM:
         ...     bool((back.counters == mem.counters).all())
         True
         """
+        Locations.of(self)  # checks replaced arrays: they would save a memory that does not load
         where = ({"addresses": self.addresses} if self.design is None
                  else {"masks": self.design.masks, "values": self.design.values})
         arrays = {**where, "counters": self.counters}

@@ -106,7 +106,7 @@ def test_bit_helper_messages():
     assert fastsdm.clear_pad_bits(np.array([2**40 + 3], np.int64), 8).tolist() == [3]
 
 
-def test_replaced_arrays_are_named_not_met_as_numba_errors():
+def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
     # counters and addresses are public attributes: a replacement with another
     # layout must get one clear error on every path (row and fused kernels alike).
     layout = r"must be a C-contiguous array of shape \(100, 130\) and dtype int16"
@@ -144,4 +144,18 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors():
     with pytest.raises(TypeError, match=r"ContinuousSDM.accumulators must be a C-contiguous "
                                         r"array of shape \(10, 8\) and dtype float32"):
         cont.read(cont.addresses[:2])
+    # save() too: it would write a memory that does not load, over a good one
+    good = ContinuousSDM(8, 10, radius=3, seed=0).save(tmp_path / "c")
+    with pytest.raises(TypeError, match=r"ContinuousSDM.accumulators must be .*float64"):
+        cont.save(good, overwrite=True)
+    assert ContinuousSDM.load(good).accumulators.dtype == np.float32
+    mem = fastsdm.SDM(130, 100, radius=55, seed=0)
+    good = mem.save(tmp_path / "m")
+    for array, bad in (("counters", mem.counters.astype(np.int64)),
+                       ("addresses", mem.addresses[:, :2].copy())):
+        replaced = fastsdm.SDM(130, 100, radius=55, seed=0)
+        setattr(replaced, array, bad)
+        with pytest.raises(TypeError, match=f"SDM.{array} must be a C-contiguous array"):
+            replaced.save(good, overwrite=True)
+    assert fastsdm.SDM.load(good).counters.dtype == np.int16
 
