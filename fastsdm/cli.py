@@ -154,7 +154,11 @@ def _add_experiment(sub, record) -> None:
 
 def _user_path(text: str) -> Path:
     # The shell leaves "--out=~/runs" and a quoted "~/runs" alone: expand them here.
-    return Path(text).expanduser()
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~nosuchuser/runs", or no home folder at all
+        raise argparse.ArgumentTypeError(f"cannot expand {text!r}: no such user's home "
+                                         "folder; give the folder's full path") from None
 
 
 def _output_flags(p: _Parser, group, stem: str) -> None:

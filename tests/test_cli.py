@@ -120,6 +120,10 @@ def test_a_tilde_in_out_is_the_home_folder(tmp_path, capsys, monkeypatch):
     assert code == 0, err
     assert (tmp_path / "home" / "runs" / "results.json").is_file()
     assert not (tmp_path / "~").exists()
+    code, _, err = _run([*TINY["capacity"], "--out=~no-such-user-here/runs"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert ("argument --out: cannot expand '~no-such-user-here/runs': no such user's home "
+            "folder") in err
 
 
 def test_figures(tmp_path, capsys):
