@@ -137,8 +137,19 @@ def choose_simd(setting: str | None = None, features: str | None = None) -> str:
                      "choose by CPU")
 
 
-#: The variant every public function uses, chosen once at import.
+def _simd_chosen_by(setting: str | None) -> str:
+    """What decides :func:`choose_simd` for ``setting`` (for ``fastsdm info``)."""
+    if setting is not None and setting.strip().lower() != "auto":
+        return f"FASTSDM_SIMD={setting}"
+    if numba.config.CPU_FEATURES is not None:
+        return "NUMBA_CPU_NAME/NUMBA_CPU_FEATURES"
+    return "this CPU"
+
+
+#: The variant every public function uses, chosen once at import, and what chose it
+#: (recorded then: the environment may change later).
 SIMD = choose_simd(os.environ.get("FASTSDM_SIMD"))
+SIMD_CHOSEN_BY = _simd_chosen_by(os.environ.get("FASTSDM_SIMD"))
 
 # -- building kernels ------------------------------------------------------------
 

@@ -173,18 +173,9 @@ def info() -> dict:
 
 def kernel_variant() -> dict:
     """The kernel variant in use (``fastsdm._jit.SIMD``) and what chose it."""
-    import numba
-
     from . import _jit
 
-    setting = os.environ.get("FASTSDM_SIMD")
-    if setting is not None and setting.strip().lower() != "auto":
-        why = f"FASTSDM_SIMD={setting}"
-    elif numba.config.CPU_FEATURES is not None:
-        why = "NUMBA_CPU_NAME/NUMBA_CPU_FEATURES"
-    else:
-        why = "this CPU"
-    return {"variant": _jit.SIMD, "chosen_by": why}
+    return {"variant": _jit.SIMD, "chosen_by": _jit.SIMD_CHOSEN_BY}
 
 
 def importlib_version(module: str) -> str:
