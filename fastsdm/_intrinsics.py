@@ -15,6 +15,10 @@ JIT an ``@overload`` replaces each one with an LLVM intrinsic:
 * ``le_mask64(values, start, threshold)``: one ``<64 x i64>`` compare whose
   ``<64 x i1>`` result is a ``uint64`` bit mask.
 * ``transpose8x8(...)``: an 8 x 8 block of words transposed by vector shuffles.
+* ``add_rows(dst, i, src, rows)``: several rows of narrow counters added, sign-extended,
+  into one row of wider sums, which is read and written once (reads).
+* ``add_row_saturating(dst, i, src, k)``: one row of deltas added to a row of
+  counters, clamped at the dtype's limits (writes).
 
 Explicit 512-bit kernels (``fastsdm._jit.SIMD == "avx512"``): written as
 ``<8 x i64>`` LLVM vector code, so they run on zmm registers whatever vector
@@ -46,7 +50,7 @@ from numba.extending import intrinsic
 from ._jit import overload
 
 __all__ = ["popcount", "saturating_add", "prefetch", "le_mask64", "transpose8x8",
-           "tile_distances", "row_distances", "add_row", "add_rows", "add_row_saturating",
+           "tile_distances", "row_distances", "add_rows", "add_row_saturating",
            "prefetch_l2",
            "next_task", "TILE_STEP"]
 
@@ -580,28 +584,18 @@ def _row_distances_jit(Q, q, A, start, count, acc):
 
 
 
-def add_row(dst, i, src, k):
-    """``dst[i, :] += src[k, :]`` (``src``'s elements sign-extended to ``dst``'s).
-
-    ``dst`` and ``src`` are 2-D C-contiguous signed integer arrays with rows
-    of the same length, ``src``'s elements no wider than ``dst``'s; the sums
-    must fit ``dst``'s dtype.
-
-    Under the JIT: one 512-bit vector of ``dst`` elements per step (32 int16
-    or 16 int32: ``vpmovsxbw`` + ``vpaddw``, ...), the row's last, partial
-    vector by masked loads and stores -- no scalar tail.
-    """
-    for j in range(dst.shape[1]):
-        dst[i, j] += src[k, j]
-
-
 def add_rows(dst, i, src, rows):
     """``dst[i, :] += src[rows[0], :] + src[rows[1], :] + ...`` (``rows`` a tuple).
 
-    As :func:`add_row` for several source rows at once: under the JIT they are
-    summed in registers and ``dst``'s row is read and written once, not once
-    per source row (``dst``'s traffic is what a row of int16 sums costs).
-    The sums must fit ``dst``'s dtype.
+    ``dst`` and ``src`` are 2-D C-contiguous signed integer arrays with rows
+    of the same length, ``src``'s elements no wider than ``dst``'s
+    (sign-extended); the sums must fit ``dst``'s dtype.
+
+    Under the JIT: one 512-bit vector of ``dst`` elements per step (32 int16
+    or 16 int32: ``vpmovsxbw`` + ``vpaddw``, ...), the source rows summed in
+    registers so that ``dst``'s row is read and written once, not once per
+    source row (``dst``'s traffic is what a row of int16 sums costs); the
+    row's last, partial vector by masked loads and stores -- no scalar tail.
     """
     for k in rows:
         for j in range(dst.shape[1]):
@@ -684,18 +678,16 @@ def _add_rows_codegen(context, builder, signature, args, source_rows, saturate):
     return context.get_dummy_value()
 
 
-def _make_add_row(saturate: bool):
-    def typer(typingctx, dst, i, src, k):
-        if not _row_arrays(dst, src, saturate):
-            return None
-        return types.void(dst, i, src, k), codegen
+@intrinsic
+def _add_row_saturating(typingctx, dst, i, src, k):
+    if not _row_arrays(dst, src, True):
+        return None
 
     def codegen(context, builder, signature, args):
         row = _as_i64(context, builder, signature, args, 3)
-        return _add_rows_codegen(context, builder, signature, args, [row], saturate)
+        return _add_rows_codegen(context, builder, signature, args, [row], True)
 
-    typer.__name__ = "_add_row_saturating" if saturate else "_add_row"
-    return intrinsic(typer)
+    return types.void(dst, i, src, k), codegen
 
 
 @intrinsic
@@ -710,22 +702,6 @@ def _add_rows(typingctx, dst, i, src, rows):
         return _add_rows_codegen(context, builder, signature, args, source_rows, False)
 
     return types.void(dst, i, src, rows), codegen
-
-
-_add_row = _make_add_row(saturate=False)
-_add_row_saturating = _make_add_row(saturate=True)
-
-
-@overload(add_row)
-def _add_row_jit(dst, i, src, k):
-    def impl(dst, i, src, k):
-        if BOUNDSCHECK:
-            if (i < 0 or i >= dst.shape[0] or k < 0 or k >= src.shape[0]
-                    or src.shape[1] != dst.shape[1]):
-                raise IndexError("add_row: a row out of range, or rows of different lengths")
-        _add_row(dst, i, src, k)
-
-    return impl
 
 
 @overload(add_rows)
@@ -748,7 +724,8 @@ def _add_row_saturating_jit(dst, i, src, k):
         if BOUNDSCHECK:
             if (i < 0 or i >= dst.shape[0] or k < 0 or k >= src.shape[0]
                     or src.shape[1] != dst.shape[1]):
-                raise IndexError("add_row: a row out of range, or rows of different lengths")
+                raise IndexError("add_row_saturating: a row out of range, or rows of different "
+                                 "lengths")
         _add_row_saturating(dst, i, src, k)
 
     return impl

@@ -112,14 +112,16 @@ def test_explicit_kernels_check_their_arguments():
     with pytest.raises(IndexError):
         _rows_call(Q, 0, np.zeros((10, 2), np.uint64), 5, 6, np.zeros(64, np.int64))
     with pytest.raises(IndexError):
-        _add_row_call(np.zeros((2, 5), np.int16), 2, np.zeros((2, 5), np.int8), 0)
+        _add_rows_call(np.zeros((2, 5), np.int16), 2, np.zeros((2, 5), np.int8), (0, 1))
+    with pytest.raises(IndexError):
+        _add_rows_call(np.zeros((2, 5), np.int16), 0, np.zeros((2, 5), np.int8), (0, 2))
     with pytest.raises(IndexError):
         _add_row_saturating_call(np.zeros((2, 5), np.int8), 0, np.zeros((2, 5), np.int8), 2)
 
 
 @jit
-def _add_row_call(dst, i, src, k):
-    _intrinsics.add_row(dst, i, src, k)
+def _add_rows_call(dst, i, src, rows):
+    _intrinsics.add_rows(dst, i, src, rows)
 
 
 @jit
@@ -146,14 +148,18 @@ def test_add_row_saturating_clamps_like_int64_arithmetic(n, dtype):
 @pytest.mark.parametrize("n", [1, 31, 32, 33, 1000])
 @pytest.mark.parametrize("dst_dtype,src_dtype", [("int16", "int8"), ("int32", "int8"),
                                                   ("int32", "int16"), ("int64", "int32")])
-def test_add_row_sign_extends(n, dst_dtype, src_dtype):
+@pytest.mark.parametrize("rows", [(3,), (0, 3, 1), (2, 2, 0, 3, 1, 1, 3, 0)])
+def test_add_rows_sign_extends_and_sums(n, dst_dtype, src_dtype, rows):
+    # One, three and eight source rows (the fused read's batch), repeated rows
+    # included, at the extremes of the source dtype: exact int64 arithmetic.
     rng = np.random.default_rng(n + 7)
     info = np.iinfo(src_dtype)
     src = rng.integers(info.min, info.max, size=(4, n), dtype=src_dtype, endpoint=True)
+    src[0, : min(2, n)] = [info.min, info.max][: min(2, n)]
     dst = rng.integers(-1000, 1000, size=(2, n), dtype=dst_dtype)
-    expected = dst.copy()
-    expected[0] += src[3].astype(dst_dtype)
-    _add_row_call(dst, 0, src, 3)
+    expected = dst.astype(np.int64)
+    expected[1] += src[list(rows)].astype(np.int64).sum(axis=0)
+    _add_rows_call(dst, 1, src, rows)
     np.testing.assert_array_equal(dst, expected)
 
 
@@ -163,8 +169,8 @@ def test_add_rows_in_python():
     _add_row_saturating_call(dst, 0, np.array([[10, -10, 5]], np.int8), 0)
     assert dst.tolist() == [[127, -128, 5]]
     wide = np.zeros((1, 3), np.int16)
-    _add_row_call(wide, 0, np.array([[-128, 127, 1]], np.int8), 0)
-    assert wide.tolist() == [[-128, 127, 1]]
+    _add_rows_call(wide, 0, np.array([[-128, 127, 1], [-128, 127, 2]], np.int8), (0, 1, 1))
+    assert wide.tolist() == [[-384, 381, 5]]
 
 
 # -- both code paths through the public functions -----------------------------------

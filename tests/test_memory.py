@@ -129,9 +129,15 @@ def test_fused_reads_add_rows_in_batches_exactly(counter_dtype, parallel):
     # A fused read adds each query's rows eight at a time (int8: into int16 sums
     # flushed every 256 rows) and the remainder one by one: every count of rows
     # mod 8, across the flushes, at the counters' extremes and in between.
+    # 150 counters a row: whole 512-bit vectors and a masked rest for every dtype.
     # Oracle: distances by np.bitwise_count, sums in int64 NumPy.
+    from fastsdm._kernels import counters
+
+    batch = getattr(counters.pending_rows, "py_func", counters.pending_rows)
+    assert len(batch(np.arange(counters.ROWS_AT_ONCE))) == counters.ROWS_AT_ONCE
     rng = np.random.default_rng(5)
-    mem = fastsdm.SDM(20, 3001, radius=8, counter_dtype=counter_dtype, seed=1)
+    mem = fastsdm.SDM(20, 3001, radius=8, n_value_bits=150, counter_dtype=counter_dtype,
+                      seed=1)
     info = np.iinfo(counter_dtype)
     mem.counters[:] = rng.integers(info.min, info.max, mem.counters.shape, endpoint=True)
     mem.counters[::7] = info.min

@@ -19,7 +19,11 @@ location tiles and passes every query of the batch, in order, over each tile
 queries activates are prefetched at once and updated only after the next
 group's distances are computed, so the row loads overlap the popcount work
 instead of stalling on memory.  Writes stay in batch order row by row: each
-row belongs to one tile, and the queries pass over a tile in order.
+row belongs to one tile, and the queries pass over a tile in order.  A read
+lets each query's rows wait until ``ROWS_AT_ONCE`` have come, prefetches
+them together and adds them one group later with one pass over the query's
+sums (``add_rows``); the fewer than ``ROWS_AT_ONCE`` left per query at the end
+are added row by row.
 """
 
 import numpy as np
@@ -192,10 +196,11 @@ def _add_into(total, row):
 #: Rows a read adds into a query's sums at once (``add_rows``): the sums are
 #: read and written once per ROWS_AT_ONCE rows instead of once per row, which
 #: is most of a row's cost (an int8 row is 1,000 bytes, its int16 sums 2,000
-#: read and 2,000 written).  Measured 1.08-1.10x faster canonical reads than
+#: read and 2,000 written).  Measured 1.09-1.10x faster canonical reads than
 #: one row at a time, and 1.02-1.04x with two (docs/performance.md).  It must
 #: divide 256 (the int16 sums' flush) and match :func:`pending_rows`.
 ROWS_AT_ONCE = 8
+assert 256 % ROWS_AT_ONCE == 0
 
 
 @jit(inline="always")
