@@ -465,7 +465,7 @@ class ShardedSDM:
                 if deadline is not None and time.monotonic() >= deadline:
                     # Not Dask's own text: it names the last poll's slice of the wait.
                     raise _NoAnswer(f"did not answer within {self.timeout} s") from TimeoutError(
-                        f"no answer after {self.timeout} s")
+                        "the memory's timeout=; a larger one, or None, waits longer")
 
     def _each(self, *args) -> list:
         return [args] * len(self._actors)
@@ -895,8 +895,8 @@ class ShardedSDM:
                     if attempt + 1 == _LOAD_ATTEMPTS:
                         raise ValueError(
                             f"{path} was replaced by another save during each of "
-                            f"{_LOAD_ATTEMPTS} attempts to load it (the checkpoint is not "
-                            "damaged); load it again once the saves pause") from exc
+                            f"{_LOAD_ATTEMPTS} attempts to load it; load it again once the "
+                            "saves pause") from exc
         except BaseException:
             if owned is not None:
                 _close_cluster(owned)
@@ -935,7 +935,9 @@ class ShardedSDM:
     def close(self) -> None:
         """Release the shards (their memory on the workers) and a private cluster.
 
-        A client given to the constructor stays open.  Closing twice is fine.
+        A client given to the constructor stays open.  Each shard is asked to
+        drop its memory at once; one that does not answer within
+        ``RELEASE_SECONDS`` (10 s) is left for Dask to free.  Closing twice is fine.
         """
         actors, self._actors = getattr(self, "_actors", []), []
         futures, self._futures = getattr(self, "_futures", []), []
