@@ -511,6 +511,19 @@ def test_lost_worker_raises_and_checkpoint_recovers(fresh_client, tmp_path):
         _same(back.read(x), single.read(x))
 
 
+def test_retiring_a_worker_that_holds_a_shard_is_refused(client):
+    # What the guide says: Dask will not retire a worker holding an actor (a
+    # shard cannot move), so the memory keeps every shard and goes on answering.
+    x = fastsdm.random_addresses(10, 64, seed=9)
+    single = fastsdm.SDM(64, 80, radius=25, seed=8)
+    with ShardedSDM(64, 80, radius=25, seed=8, n_shards=2, client=client) as mem:
+        for m in (single, mem):
+            m.write(x)
+        assert client.retire_workers([mem.workers[1]]) == {}
+        assert set(mem.workers) <= set(client.nthreads())
+        _same(mem.read(x), single.read(x))
+
+
 def test_a_worker_lost_during_calls_is_detected(fresh_client, monkeypatch):
     # Dask may leave a call to a vanished worker pending: the wait checks the
     # actor's status between short slices.
