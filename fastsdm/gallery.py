@@ -701,6 +701,7 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
        print((result.out / "summary.md").read_text())
     """
     from ._validation import check_int
+    from ._version import __version__
     from .experiments import _io
 
     seed = check_int(seed, "seed", 0, hint="pass a non-negative integer")
@@ -714,8 +715,6 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
     rows: list[dict] = []
     written: list[Path] = []
     per_exhibit: dict[str, list[str]] = {}
-    from ._version import __version__
-
     meta = {"fastsdm_version": __version__, "size": "quick" if quick else "full",
             "seed": seed, "started": started.isoformat(timespec="seconds")}
     numbers = out / "numbers.json"
