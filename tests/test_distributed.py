@@ -855,5 +855,6 @@ def test_a_load_that_loses_every_race_says_so(client, tmp_path, monkeypatch):
     monkeypatch.setattr(_client, "manifest_identity", _another_manifest_each_time)
     monkeypatch.setattr(ShardedSDM, "_load_once", classmethod(replaced))
     with pytest.raises(ValueError, match=r"was replaced by another save during each of 3 "
-                                         r"attempts to load it; load it again once the saves pause"):
+                                         r"attempts to load it; load it again once the saves "
+                                         r"pause"):
         ShardedSDM.load(path, client=client)
