@@ -12,7 +12,7 @@ import pytest
 import fastsdm
 from fastsdm import experiments as ex
 from fastsdm import theory
-from fastsdm.experiments import _attention, _common, _critical_distance
+from fastsdm.experiments import _attention, _capacity, _common, _critical_distance
 
 # Tiny but meaningful: p ~ 0.01, about 53 locations per read.
 TINY = dict(n_bits=128, n_locations=4000, activation_probability=0.01, n_cues=100)
@@ -789,6 +789,46 @@ def test_the_critical_distance_eta_leaves_the_write_phase_out(monkeypatch):
                          distances=[0, 8, 16, 24, 32], n_cues=5, iterations=2, progress=False)
     assert seen[0] is None                  # nothing measured yet
     assert seen[-1] == pytest.approx(1.0)  # one row left at 1 s, not (100 + 4) / 4 s
+
+
+def test_the_capacity_eta_leaves_out_making_the_memory_and_its_first_writes(monkeypatch):
+    # The canonical memory takes about a second to make and its first writes
+    # fault in a gigabyte of counters (~7x the rate of later writes): neither
+    # is the rate of the rows or of the writes to come.
+    from fastsdm.experiments._progress import Progress
+
+    clock, bars, seen = FakeClock(), [], []
+
+    def progress(*args, **kwargs):
+        bars.append(Progress(*args, clock=clock, **kwargs))
+        return bars[-1]
+
+    init, write, recall = fastsdm.SDM.__init__, fastsdm.SDM.write, _common.recall
+
+    def slow_init(self, *args, **kwargs):      # making the memory: 50 s
+        clock.now += 50
+        init(self, *args, **kwargs)
+
+    def timed_write(self, words, *args, **kwargs):  # 1 s a pattern, the first ones 10 s
+        first = not self.counters.any()
+        clock.now += len(words) * (10 if first else 1)
+        return write(self, words, *args, **kwargs)
+
+    def timed_recall(*args, **kwargs):         # each row: 1 s
+        seen.append(bars[0].clock.remaining())
+        clock.now += 1
+        return recall(*args, **kwargs)
+
+    monkeypatch.setattr(_capacity, "Progress", progress)
+    monkeypatch.setattr(fastsdm.SDM, "__init__", slow_init)
+    monkeypatch.setattr(fastsdm.SDM, "write", timed_write)
+    monkeypatch.setattr(_common, "recall", timed_recall)
+    ex.capacity(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20, 30], noise=[0, 8],
+                n_cues=5, iterations=1, progress=False)
+    # rows 1-2: no rate for the writes yet (the first ones are not it): no guess
+    assert seen[:2] == [None, None]
+    # row 3 on: rows at 1 s, patterns at 1 s, exactly what is left
+    assert seen[2:] == pytest.approx([4 + 10, 3 + 10, 2, 1])
 
 
 def test_progress_listens_to_numba_compile_events():

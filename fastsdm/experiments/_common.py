@@ -188,18 +188,22 @@ def filled_memories(c: dict, bar):
     hetero = c.get("storage", "autoassociative") == "heteroassociative"
     for rep in range(c["repetitions"]):
         seeds = repetition_seeds(c["seed"], rep, ("memory", "pattern", "cue"))
-        mem = SDM(n, c["n_locations"], radius=c["radius"], counter_dtype=c["counter_dtype"],
-                  seed=seeds["memory_seed"])
-        addresses = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
-        patterns = addresses
-        if hetero:
-            patterns = random_addresses(c["n_patterns"][-1], n, seed=np.random.SeedSequence(
-                seeds["pattern_seed"], spawn_key=(1,)))
+        bar.note(f"rep {rep}: making the memory")
+        with bar.work(0):  # not a row's time (the canonical memory: about a second)
+            mem = SDM(n, c["n_locations"], radius=c["radius"],
+                      counter_dtype=c["counter_dtype"], seed=seeds["memory_seed"])
+            addresses = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
+            patterns = addresses
+            if hetero:
+                patterns = random_addresses(c["n_patterns"][-1], n, seed=np.random.SeedSequence(
+                    seeds["pattern_seed"], spawn_key=(1,)))
         rng = np.random.default_rng(seeds["cue_seed"])
         written = 0
         for m in c["n_patterns"]:
             bar.note(f"rep {rep}: writing {m} patterns")
-            with bar.work(m - written):  # timed apart from the rows (the ETA)
+            # Timed apart from the rows (the ETA); the first writes into the new
+            # memory are not the rate of the rest.
+            with bar.work(m - written, warmup=written == 0 and m < c["n_patterns"][-1]):
                 mem.write(addresses[written:m], patterns[written:m] if hetero else None)
             written = m
             chosen = np.sort(rng.choice(m, size=min(c["n_cues"], m), replace=False))

@@ -310,13 +310,17 @@ def run(config: Mapping, progress: bool) -> Records:
     try:
         for rep in range(c["repetitions"]):
             seeds = common.repetition_seeds(c["seed"], rep, SEED_NAMES)
-            patterns = random_addresses(c["n_patterns"][-1], n, seed=seeds["pattern_seed"])
+            bar.note(f"rep {rep}: making the memories")
+            with bar.work(0):  # not a row's time
+                patterns = random_addresses(c["n_patterns"][-1], n,
+                                            seed=seeds["pattern_seed"])
+                write, readers = memories(c, seeds, patterns)
             rng = np.random.default_rng(seeds["cue_seed"])
-            write, readers = memories(c, seeds, patterns)
             written = 0
             for m in c["n_patterns"]:
                 bar.note(f"rep {rep}: writing {m} patterns")
-                with bar.work(m - written):
+                # the first writes into new memories are not the rate of the rest
+                with bar.work(m - written, warmup=written == 0 and m < c["n_patterns"][-1]):
                     write(patterns[written:m])
                 written = m
                 targets = patterns[np.sort(rng.choice(m, size=min(c["n_cues"], m),

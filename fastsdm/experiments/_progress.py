@@ -92,15 +92,17 @@ class StepClock:
         self._work_start = self.clock()
         self._compiled_in_work = self.compiling > 0
 
-    def work_finished(self, units: int) -> None:
-        """The phase ended after ``units`` of work (counted at its rate if nothing compiled)."""
+    def work_finished(self, units: int, warmup: bool = False) -> None:
+        """The phase ended after ``units`` of work (counted at its rate if nothing
+        compiled, and if it was not a ``warmup``)."""
         if self._work_start is None:
             return
         elapsed = self.clock() - self._work_start
         self._work_start = None
         self._work_seconds_in_step += elapsed
         self.work_done += units
-        if units and not self._compiled_in_work:  # units = 0: left out of the steps only
+        # units = 0: left out of the steps only
+        if units and not self._compiled_in_work and not warmup:
             self.clean_work += units
             self.clean_work_seconds += elapsed
 
@@ -221,17 +223,20 @@ class Progress:
         self._show(refresh=False)
 
     @contextlib.contextmanager
-    def work(self, units: int) -> Iterator[None]:
+    def work(self, units: int, *, warmup: bool = False) -> Iterator[None]:
         """Time a phase that is not a row (writing ``units`` patterns) apart from the rows.
 
-        ``units = 0``: a one-off preparation (a checkpoint's theory), only left
-        out of the row it precedes.
+        ``units = 0``: a one-off preparation (making a memory, a checkpoint's
+        theory), only left out of the row it precedes.  ``warmup``: the units
+        count as done but their rate is not the run's (the first writes into a
+        new memory also fault in its counter pages: a gigabyte took seconds,
+        ~7x the rate of the writes after it, measured on the canonical memory).
         """
         self.clock.work_started()
         try:
             yield
         finally:
-            self.clock.work_finished(units)
+            self.clock.work_finished(units, warmup)
             self._show(refresh=False)
 
     def update(self, n: int = 1) -> None:
