@@ -762,29 +762,41 @@ def test_eta_times_the_writes_apart_from_the_rows():
     assert fresh.status() == MEASURING
 
 
-def test_the_critical_distance_eta_leaves_the_write_phase_out(monkeypatch):
+def _timed_run(monkeypatch, module, write_seconds, init_seconds=0.0):
+    """Run an experiment on a fake clock: rows take 1 s, ``write_seconds(memory, words)``
+    the writes, ``init_seconds`` making a memory.  Returns the ETA (seconds left)
+    seen as each row starts."""
     from fastsdm.experiments._progress import Progress
 
     clock, bars, seen = FakeClock(), [], []
+    init, write, recall = fastsdm.SDM.__init__, fastsdm.SDM.write, _common.recall
 
     def progress(*args, **kwargs):
         bars.append(Progress(*args, clock=clock, **kwargs))
         return bars[-1]
 
-    write, recall = fastsdm.SDM.write, _common.recall
+    def timed_init(self, *args, **kwargs):
+        clock.now += init_seconds
+        init(self, *args, **kwargs)
 
-    def slow_write(self, *args, **kwargs):   # writing the patterns: 100 s
-        clock.now += 100
-        return write(self, *args, **kwargs)
+    def timed_write(self, words, *args, **kwargs):
+        clock.now += write_seconds(self, words)
+        return write(self, words, *args, **kwargs)
 
-    def timed_recall(*args, **kwargs):       # each row: 1 s
+    def timed_recall(*args, **kwargs):
         seen.append(bars[0].clock.remaining())
         clock.now += 1
         return recall(*args, **kwargs)
 
-    monkeypatch.setattr(_critical_distance, "Progress", progress)
-    monkeypatch.setattr(fastsdm.SDM, "write", slow_write)
+    monkeypatch.setattr(module, "Progress", progress)
+    monkeypatch.setattr(fastsdm.SDM, "__init__", timed_init)
+    monkeypatch.setattr(fastsdm.SDM, "write", timed_write)
     monkeypatch.setattr(_common, "recall", timed_recall)
+    return seen
+
+
+def test_the_critical_distance_eta_leaves_the_write_phase_out(monkeypatch):
+    seen = _timed_run(monkeypatch, _critical_distance, lambda mem, words: 100)
     ex.critical_distance(n_bits=64, n_locations=500, radius=24, n_patterns=[20],
                          distances=[0, 8, 16, 24, 32], n_cues=5, iterations=2, progress=False)
     assert seen[0] is None                  # nothing measured yet
@@ -795,34 +807,10 @@ def test_the_capacity_eta_leaves_out_making_the_memory_and_its_first_writes(monk
     # The canonical memory takes about a second to make and its first writes
     # fault in a gigabyte of counters (~7x the rate of later writes): neither
     # is the rate of the rows or of the writes to come.
-    from fastsdm.experiments._progress import Progress
+    def write_seconds(mem, words):           # 1 s a pattern, the first ones 10 s
+        return len(words) * (1 if mem.counters.any() else 10)
 
-    clock, bars, seen = FakeClock(), [], []
-
-    def progress(*args, **kwargs):
-        bars.append(Progress(*args, clock=clock, **kwargs))
-        return bars[-1]
-
-    init, write, recall = fastsdm.SDM.__init__, fastsdm.SDM.write, _common.recall
-
-    def slow_init(self, *args, **kwargs):      # making the memory: 50 s
-        clock.now += 50
-        init(self, *args, **kwargs)
-
-    def timed_write(self, words, *args, **kwargs):  # 1 s a pattern, the first ones 10 s
-        first = not self.counters.any()
-        clock.now += len(words) * (10 if first else 1)
-        return write(self, words, *args, **kwargs)
-
-    def timed_recall(*args, **kwargs):         # each row: 1 s
-        seen.append(bars[0].clock.remaining())
-        clock.now += 1
-        return recall(*args, **kwargs)
-
-    monkeypatch.setattr(_capacity, "Progress", progress)
-    monkeypatch.setattr(fastsdm.SDM, "__init__", slow_init)
-    monkeypatch.setattr(fastsdm.SDM, "write", timed_write)
-    monkeypatch.setattr(_common, "recall", timed_recall)
+    seen = _timed_run(monkeypatch, _capacity, write_seconds, init_seconds=50)
     ex.capacity(n_bits=64, n_locations=500, radius=24, n_patterns=[10, 20, 30], noise=[0, 8],
                 n_cues=5, iterations=1, progress=False)
     # rows 1-2: no rate for the writes yet (the first ones are not it): no guess
