@@ -391,6 +391,9 @@ class Locations:
                               (memory.n_locations, n_words(memory.n_bits)), np.uint64)
             return cls(memory.addresses, memory.counters, memory.radius, memory.k_nearest,
                        n_bits=memory.n_bits)
+        for name in ("masks", "values"):
+            check_state_array(getattr(design, name), f"{what}.design.{name}",
+                              (memory.n_locations, n_words(memory.n_bits)), np.uint64)
         return cls(None, memory.counters, None, None, design, memory.n_bits, memory.selected)
 
     # -- activation -----------------------------------------------------------

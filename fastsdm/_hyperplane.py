@@ -80,12 +80,29 @@ class Design:
         The values required on the selected coordinates (zero elsewhere).
     """
 
-    __slots__ = ("masks", "values", "_keys")
+    __slots__ = ("_masks", "_values", "_keys", "_checked")
 
-    def __init__(self, masks: np.ndarray, values: np.ndarray):
-        self.masks = masks
-        self.values = values
-        self._keys = None
+    def __init__(self, masks: np.ndarray, values: np.ndarray, *, checked: bool = True):
+        self._masks, self._values, self._keys, self._checked = masks, values, None, checked
+
+    # Replacing either array drops the keys built from the old one, and its bits
+    # are checked again before the next activation (editing one in place is
+    # not noticed: replace it).
+    @property
+    def masks(self) -> np.ndarray:
+        return self._masks
+
+    @masks.setter
+    def masks(self, array: np.ndarray) -> None:
+        self._masks, self._keys, self._checked = array, None, False
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._values
+
+    @values.setter
+    def values(self, array: np.ndarray) -> None:
+        self._values, self._keys, self._checked = array, None, False
 
     def __iter__(self):
         return iter((self.masks, self.values))
@@ -96,7 +113,18 @@ class Design:
     def keys(self, n_bits: int, k: int) -> np.ndarray | None:
         """The design's :func:`design_keys`, built on first use and kept (a benign race:
         concurrent readers build equal keys); None where they do not fit int32
-        (``n_bits > 2**30``: such memories activate through the masked scan)."""
+        (``n_bits > 2**30``: such memories activate through the masked scan).
+
+        A replaced array is checked first (``k`` coordinates in every row of
+        the masks, values only where they select): the keys are built on it.
+        """
+        if not self._checked:
+            problem = design_problem(self._masks, self._values, n_bits, k)
+            if problem:
+                name, text = problem
+                raise ValueError(f"SDM.design.{name} {text}; the design arrays were replaced "
+                                 "by ones that do not fit this memory")
+            self._checked = True
         if self._keys is None and n_bits <= MAX_KEYS_BITS:
             self._keys = design_keys(self.masks, self.values, n_bits, k)
         return self._keys
@@ -105,8 +133,8 @@ class Design:
         return (self.masks, self.values)
 
     def __setstate__(self, state):
-        self.masks, self.values = state
-        self._keys = None
+        self._masks, self._values = state
+        self._keys, self._checked = None, True
 
 
 class HyperplaneIndex(NamedTuple):
@@ -549,22 +577,31 @@ def check_saved_design(masks, values, n_bits: int, selected: int, required: str,
     def corrupt(name, problem):
         return ValueError(f"{path / (name + '.npy')} {problem}; the memory is corrupt")
 
+    problem = design_problem(masks, values, n_bits, selected)
+    if problem:
+        raise corrupt(*problem)
+    if required == "ones" and (values != masks).any():
+        raise corrupt("values", "has a required value 0, but the design requires ones")
+    return Design(masks, values)
+
+
+def design_problem(masks, values, n_bits: int, selected: int) -> tuple[str, str] | None:
+    """``(array name, what is wrong)`` if the bits of a design of the right shapes and
+    dtype break its layout (zero pad bits, ``selected`` coordinates per row of
+    ``masks``, ``values`` zero outside them), else None."""
     for name, array in (("masks", masks), ("values", values)):
         try:
             check_words(array, name, n_bits, ndim=(2,))
         except ValueError:
-            raise corrupt(name, f"has non-zero pad bits beyond bit {n_bits} (the layout "
-                                "requires zeros)") from None
+            return name, f"has non-zero pad bits beyond bit {n_bits} (the layout requires zeros)"
     counts = np.bitwise_count(masks).sum(axis=1, dtype=np.int64)
     if (counts != selected).any():
         bad = int(np.flatnonzero(counts != selected)[0])
-        raise corrupt("masks", f"has location {bad} selecting {int(counts[bad])} coordinates, "
-                               f"not the {selected} its parameters say")
+        return "masks", (f"has location {bad} selecting {int(counts[bad])} coordinates, not "
+                         f"the {selected} its parameters say")
     if (values & ~masks).any():
-        raise corrupt("values", "has required values on coordinates the masks do not select")
-    if required == "ones" and (values != masks).any():
-        raise corrupt("values", "has a required value 0, but the design requires ones")
-    return Design(masks, values)
+        return "values", "has required values on coordinates the masks do not select"
+    return None
 
 
 def sdm_activate(design: Design, n_bits: int, k: int, words, parallel=None):

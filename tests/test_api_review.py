@@ -158,4 +158,38 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
         with pytest.raises(TypeError, match=f"SDM.{array} must be a C-contiguous array"):
             replaced.save(good, overwrite=True)
     assert fastsdm.SDM.load(good).counters.dtype == np.int16
+    # a hyperplane memory's design arrays too (a shorter one was read out of bounds)
+    plane = fastsdm.SDM(130, 100, activation="hyperplane", selected=3, seed=0)
+    good = plane.save(tmp_path / "h")
+    x = plane.design.masks[:4].copy()
+    for name, bad in (("masks", plane.design.masks[:50].copy()),
+                      ("values", plane.design.values.astype(np.int64))):
+        replaced = fastsdm.SDM(130, 100, activation="hyperplane", selected=3, seed=0)
+        setattr(replaced.design, name, bad)
+        for call in (lambda m: m.read(x), lambda m: m.write(x),
+                     lambda m: m.save(good, overwrite=True)):
+            with pytest.raises(TypeError, match=rf"SDM.design.{name} must be a C-contiguous "
+                                                r"array of shape \(100, 3\) and dtype uint64"):
+                call(replaced)
+    assert np.array_equal(fastsdm.SDM.load(good).design.masks, plane.design.masks)
+    # replacing an array drops the activation keys built from the old one...
+    mem = fastsdm.SDM(130, 100, activation="hyperplane", selected=3, seed=0)
+    other = fastsdm.SDM(130, 100, activation="hyperplane", selected=3, seed=1)
+    mem.activate(x)
+    mem.design.masks, mem.design.values = other.design.masks, other.design.values
+    for got, expected in zip(mem.activate(x), other.activate(x), strict=True):
+        assert np.array_equal(got, expected)
+    # ...and one whose bits break the layout is refused (its keys crashed the process)
+    mem.design.masks = np.zeros_like(mem.design.masks)
+    with pytest.raises(ValueError, match=r"SDM.design.masks has location 0 selecting 0 "
+                                         r"coordinates, not the 3 .* were replaced"):
+        mem.activate(x)
+    mem.design.masks = other.design.masks.copy()
+    values = other.design.values.copy()
+    word = int(other.design.masks[0, 0])
+    values[0, 0] |= np.uint64(~word & (word + 1) & (2**64 - 1))  # a coordinate not selected
+    mem.design.values = values
+    with pytest.raises(ValueError, match="SDM.design.values has required values on "
+                                         "coordinates the masks do not select"):
+        mem.read(x)
 
