@@ -15,10 +15,6 @@ JIT an ``@overload`` replaces each one with an LLVM intrinsic:
 * ``le_mask64(values, start, threshold)``: one ``<64 x i64>`` compare whose
   ``<64 x i1>`` result is a ``uint64`` bit mask.
 * ``transpose8x8(...)``: an 8 x 8 block of words transposed by vector shuffles.
-* ``add_rows(dst, i, src, rows)``: several rows of narrow counters added, sign-extended,
-  into one row of wider sums, which is read and written once (reads).
-* ``add_row_saturating(dst, i, src, k)``: one row of deltas added to a row of
-  counters, clamped at the dtype's limits (writes).
 
 Explicit 512-bit kernels (``fastsdm._jit.SIMD == "avx512"``): written as
 ``<8 x i64>`` LLVM vector code, so they run on zmm registers whatever vector
@@ -30,6 +26,10 @@ and would halve the width of auto-vectorised loops; numba sets no
   location of a transposed tile, accumulated over all words in registers.
 * ``row_distances(Q, q, A, start, count, acc)``: the distances of one query to
   ``count`` consecutive address rows, eight rows reduced at once.
+* ``add_rows(dst, i, src, rows)``: several rows of narrow counters added, sign-extended,
+  into one row of wider sums, which is read and written once (the fused reads).
+* ``add_row_saturating(dst, i, src, k)``: one row of deltas added to a row of
+  counters, clamped at the dtype's limits (the fused writes).
 
 Their plain-Python versions are the reference semantics (and what
 ``NUMBA_DISABLE_JIT=1`` runs).  With ``NUMBA_BOUNDSCHECK=1`` their compiled

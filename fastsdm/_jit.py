@@ -148,8 +148,8 @@ def _simd_chosen_by(setting: str | None) -> str:
 
 #: The variant every public function uses, chosen once at import, and what chose it
 #: (recorded then: the environment may change later).
-SIMD = choose_simd(os.environ.get("FASTSDM_SIMD"))
-SIMD_CHOSEN_BY = _simd_chosen_by(os.environ.get("FASTSDM_SIMD"))
+_SETTING = os.environ.get("FASTSDM_SIMD")
+SIMD, SIMD_CHOSEN_BY = choose_simd(_SETTING), _simd_chosen_by(_SETTING)
 
 # -- building kernels ------------------------------------------------------------
 

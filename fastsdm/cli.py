@@ -378,17 +378,24 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
     # A forced run over an earlier one removes the earlier run's other files once
     # its own are written; until then config.json lists them too.
     earlier = _io.earlier_run_files(out)
-    meta["files"] = [file.name for file, _, _ in plan] + ["config.json"]
-    meta["files"] += [name for name in earlier if name not in meta["files"]]
+    meta["files"] = _io.listed([*(file for file, _, _ in plan), "config.json"], earlier)
 
     def write_config():
         _io.write_text(out / "config.json", json.dumps(meta, indent=1, default=str) + "\n")
 
-    files = []
-    status = 0
+    def held() -> str:
+        # What the folder holds now, in words, for a message about a stop midway.
+        text = (f"{out} holds this run's {', '.join(f.name for f in files)}" if files
+                else f"{out} holds none of this run's results")
+        if config_written:
+            text += " and its config.json, which says the output is not complete"
+        return text + ("; the earlier run's files are still there" if earlier else "")
+
+    files, config_written, status = [], False, 0
     writing = out / "config.json"
     try:
         write_config()
+        config_written = True
         for file, write_file, optional in plan:
             writing = file
             try:
@@ -402,24 +409,21 @@ def _write_experiment(args: argparse.Namespace, record, config: dict, out: Path)
                 status = 1
                 continue
             files.append(file)
-        meta["files"] = [f.name for f in files] + ["config.json"]
-        meta["complete"] = True
-        _io.remove_earlier_run(out, earlier, kept=meta["files"])
+        own = [*files, "config.json"]
+        earlier = _io.remove_earlier_run(out, earlier, kept=own)  # those it could not remove
+        meta.update(complete=True, files=_io.listed(own, earlier))
         writing = out / "config.json"
         write_config()
     except KeyboardInterrupt:
-        written = ", ".join(f.name for f in files) or "nothing yet"
-        print(f"{PROG} {args.command}: interrupted while writing the results: {out} holds "
-              f"{written} (its config.json says the output is not complete)", file=sys.stderr)
+        print(f"{PROG} {args.command}: interrupted while writing the results: {held()}",
+              file=sys.stderr)
         raise
     except OSError as exc:
-        # A full disk after a long run: say so, and show the results rather than lose them.
-        written = ", ".join(f.name for f in files) or "no results file"
-        print(f"{PROG} {args.command}: could not write {writing}: {_os_reason(exc)}. The "
-              f"folder holds {written} (each file whole; config.json says the output is not "
-              f"complete) and the results are printed below; free some space and run again "
-              f"with --force, or choose another --out", file=sys.stderr)
-        print(_io.summary_table(records))
+        # A full disk after a long run: say so, and show the rows rather than lose them.
+        print(f"{PROG} {args.command}: could not write {writing}: {_os_reason(exc)}. "
+              f"{held()}. The rows are printed below as JSON; {_os_advice(exc)}",
+              file=sys.stderr)
+        print(_io.rows_json(records), end="")
         return 1
     if not args.quiet:
         print(_io.summary_table(records))
@@ -458,9 +462,11 @@ def _run_paper(args: argparse.Namespace) -> int:
                   f"exhibits in {out} (summary.md says so)", file=sys.stderr)
             return EXIT_INTERRUPTED
         except OSError as exc:
-            print(f"{PROG} paper: could not write into {out}: {_os_reason(exc)}; the "
-                  "files written before the failure are whole. Free some space and run again "
-                  "with --force, or choose another --out", file=sys.stderr)
+            if exc.errno not in _WRITE_ERRORS:
+                raise
+            print(f"{PROG} paper: could not write into {out}: {_os_reason(exc)}; the files "
+                  f"written before the failure are whole. {_os_advice(exc).capitalize()}",
+                  file=sys.stderr)
             return 1
     if not args.quiet:
         done = sum(r["status"].startswith("reproduced") for r in result.rows)
@@ -470,12 +476,29 @@ def _run_paper(args: argparse.Namespace) -> int:
     return 0
 
 
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)
+#: Errors of a write that the user's folder or disk causes (not a bug to trace).
+_WRITE_ERRORS = (*_FULL, *_NOT_ALLOWED, errno.EIO, errno.EFBIG)
+
+
 def _os_reason(exc: OSError) -> str:
     """What went wrong with a write, in words (a full disk named as such)."""
     reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    if exc.errno in _FULL:
         reason += " (the disk or your quota is full)"
     return reason
+
+
+def _os_advice(exc: OSError) -> str:
+    """What to do about a failed write."""
+    if exc.errno in _FULL:
+        fix = "free some space"
+    elif exc.errno in _NOT_ALLOWED:
+        fix = "make the folder writable"
+    else:
+        fix = "check the folder and its disk"
+    return f"{fix} and run again with --force, or choose another --out"
 
 
 def _run_info(args: argparse.Namespace) -> int:

@@ -657,10 +657,11 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
         million vectors; one-step: a 256-bit memory instead of Kanerva's
         canonical one). The theory exhibits are the same at both sizes.
     force : bool, default False
-        Write into an ``out`` that already holds files. The files an earlier
-        run listed (a gallery's ``numbers.json``, an experiment's
-        ``config.json``) are removed first; other files stay. Without it such
-        a folder is refused.
+        Write into an ``out`` that already holds files. The other files an
+        earlier run listed (a gallery's ``numbers.json``, an experiment's
+        ``config.json``) are removed once this run's are written; a run that
+        fails keeps them, listed with its own. Files no run listed stay.
+        Without it such a folder is refused.
     seed : int, default 0
         Seeds the simulations.
     progress : bool, default False
@@ -718,38 +719,37 @@ def run(out=None, *, quick: bool = False, force: bool = False, seed: int = 0,
     meta = {"fastsdm_version": __version__, "size": "quick" if quick else "full",
             "seed": seed, "started": started.isoformat(timespec="seconds")}
     numbers = out / "numbers.json"
-    # A forced run removes the earlier run's other files once it is complete;
-    # until then (a failure, Ctrl-C) numbers.json lists them beside its own.
+    # A forced run over an earlier one removes the earlier run's other files only
+    # once its own are written and listed; until then numbers.json lists both.
     earlier = _io.earlier_run_files(out)
 
     def write_numbers(**more):
-        own = [p.name for p in written]
-        files = own + [name for name in earlier if name not in own]
-        _io.write_text(numbers, json.dumps({**meta, **more, "files": files, "rows": rows},
-                                           indent=1, default=float) + "\n")
+        _io.write_text(numbers, json.dumps(
+            {**meta, **more, "files": _io.listed([*written, numbers], earlier), "rows": rows},
+            indent=1, default=float) + "\n")
 
     interrupted = False
     try:
-        _make_exhibits(out, progress, ctx, rows, written, per_exhibit, matplotlib)
-    except KeyboardInterrupt:
-        interrupted = True  # keep the finished exhibits, say so, then stop as asked
+        try:
+            _make_exhibits(out, progress, ctx, rows, written, per_exhibit, matplotlib,
+                           listed=lambda: write_numbers(complete=False))
+        except KeyboardInterrupt:
+            interrupted = True  # keep the finished exhibits, say so, then stop as asked
+        meta["wall_time_s"] = time.perf_counter() - t0
+        if interrupted:
+            meta.update(interrupted=True, exhibits_done=len(per_exhibit),
+                        exhibits=len(_EXHIBITS))
+        written.append(_io.write_text(out / "summary.md", _summary(rows, per_exhibit, meta)))
+        write_numbers(complete=False)
+        earlier = _io.remove_earlier_run(out, earlier, kept=[*written, numbers])
+        written.append(numbers)
+        write_numbers(complete=True)
     except Exception as exc:
-        if written:  # listed (with the earlier run's files), so a forced run clears them
-            written.append(numbers)
+        if written:  # listed beside the earlier run's files: a forced run clears them all
             with contextlib.suppress(OSError):
-                write_numbers(failed=f"{type(exc).__name__}: {exc}",
+                write_numbers(complete=False, failed=f"{type(exc).__name__}: {exc}",
                               exhibits_done=len(per_exhibit))
         raise
-    meta["wall_time_s"] = time.perf_counter() - t0
-    if interrupted:
-        meta.update(interrupted=True, exhibits_done=len(per_exhibit),
-                    exhibits=len(_EXHIBITS))
-    summary = _io.write_text(out / "summary.md", _summary(rows, per_exhibit, meta))
-    written += [summary, numbers]
-    if not interrupted:
-        _io.remove_earlier_run(out, earlier, kept=[p.name for p in written])
-        earlier = []
-    write_numbers()
     result = Gallery(out, written, rows)
     if interrupted:
         raise GalleryInterrupted(result, len(per_exhibit), len(_EXHIBITS))
@@ -779,8 +779,9 @@ class GalleryInterrupted(KeyboardInterrupt):
 
 
 def _make_exhibits(out: Path, progress: bool, ctx, rows: list, written: list,
-                   per_exhibit: dict, matplotlib) -> None:
-    """Draw and write every exhibit in turn (the lists grow as each one finishes)."""
+                   per_exhibit: dict, matplotlib, listed: Callable[[], None]) -> None:
+    """Draw and write every exhibit in turn (the lists grow as each one finishes;
+    ``listed()`` lists the files written so far after each one)."""
     from .experiments import _io
 
     with matplotlib.rc_context(_STYLE):
@@ -794,10 +795,12 @@ def _make_exhibits(out: Path, progress: bool, ctx, rows: list, written: list,
                 fig.savefig(partial, dpi=DPI, metadata={"Software": None})
             names = [png.name]
             written.append(png)
+            listed()
             for name, table in tables.items():
                 path = out / f"{name}.csv"
                 _io.to_csv(table, path)
                 written.append(path)
+                listed()
                 names.append(path.name)
             per_exhibit[exhibit.name] = names
             rows += exhibit_rows

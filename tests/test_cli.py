@@ -460,13 +460,13 @@ def test_a_full_disk_during_paper_is_named(tmp_path, capsys, monkeypatch):
         return fig, [gallery._row("weights", "a number", 1.0)], {"weights_data": [{"h": 0}]}
 
     monkeypatch.setattr(gallery, "_EXHIBITS", ((gallery._EXHIBITS[0][0], finished),))
-    _disk_fills_after(monkeypatch, 100)  # the figure and its table fit, summary.md does not
+    _disk_fills_after(monkeypatch, 100)  # the figure fits, its listing does not
     out = tmp_path / "P"
     code, _, err = _run(["paper", "--quick", "--out", str(out)], capsys)
     assert code == 1 and "Traceback" not in err
     assert (f"fastsdm paper: could not write into {out}: No space left on device (the disk or "
             "your quota is full)") in err
-    assert {p.name for p in out.iterdir()} == {"weights.png", "weights_data.csv"}
+    assert {p.name for p in out.iterdir()} == {"weights.png"}
 
 
 def test_ctrl_c_in_the_gallery_simulation_draws_no_partial_curve(monkeypatch):
@@ -524,18 +524,76 @@ def _disk_fills_after(monkeypatch, budget: int) -> None:
 
 def test_a_full_disk_is_named_and_leaves_no_truncated_results(tmp_path, capsys, monkeypatch):
     out_dir = tmp_path / "run"
-    _disk_fills_after(monkeypatch, 5_000)  # config.json fits, results.json does not
-    code, out, err = _run([*TINY["capacity"], "--out", str(out_dir), "--quiet", "--no-plot"],
-                          capsys)
+    with monkeypatch.context() as patch:
+        _disk_fills_after(patch, 5_000)  # config.json fits, results.json does not
+        code, out, err = _run([*TINY["capacity"], "--out", str(out_dir), "--quiet",
+                               "--no-plot"], capsys)
     assert code == 1
-    assert re.search(r"could not write \S*results\.json: No space left on device \(the disk "
-                     r"or your quota is full\)\. The folder holds no results file", err), err
+    assert (f"could not write {out_dir / 'results.json'}: No space left on device (the disk or "
+            f"your quota is full). {out_dir} holds none of this run's results and its "
+            "config.json, which says the output is not complete. The rows are printed below as "
+            "JSON; free some space and run again with --force") in err
     assert "Traceback" not in err
-    # the rows are not lost: the table is printed even with --quiet
-    assert "| n_patterns |" in out and out.count("\n") > 3
+    # the rows are not lost: every one is printed, whole, even with --quiet
+    rows = json.loads(out)
+    assert len(rows) == ROWS["capacity"] and {"bit_error_rate_1", "seed"} <= rows[0].keys()
     # no truncated results.json that would read as a short result, and no leftovers
     assert sorted(p.name for p in out_dir.iterdir()) == ["config.json"]
     assert json.loads((out_dir / "config.json").read_text())["complete"] is False
+    # a forced run over an earlier one that fails keeps the earlier results, and says so
+    earlier = tmp_path / "earlier"
+    assert main([*TINY["capacity"], "--out", str(earlier), "--no-plot", "-q"]) == 0
+    before = (earlier / "results.json").read_bytes()
+    with monkeypatch.context() as patch:
+        _disk_fills_after(patch, 2_000)  # its config.json fits, its results.json does not
+        code, out, err = _run([*TINY["capacity"], "--noise", "4", "--out", str(earlier),
+                               "--force", "--no-plot", "-q"], capsys)
+    assert code == 1 and "; the earlier run's files are still there." in err
+    assert (earlier / "results.json").read_bytes() == before
+    # a folder that cannot be written is not a full disk
+    import errno
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr("fastsdm.experiments._io.to_json", refused)
+    code, _, err = _run([*TINY["capacity"], "--out", str(tmp_path / "p"), "--no-plot", "-q"],
+                        capsys)
+    assert code == 1 and "Permission denied. " in err and "make the folder writable" in err
+
+
+def test_results_files_keep_what_a_plain_write_did(tmp_path):
+    from fastsdm import plots
+    from fastsdm.experiments import to_json
+
+    # a name without a suffix gets the figure format's, as savefig does
+    pytest.importorskip("matplotlib")
+    rows = fastsdm.experiments.capacity(n_bits=64, n_locations=500, radius=24,
+                                        n_patterns=[10], noise=[0], n_cues=5, progress=False)
+    plots.plot(rows, tmp_path / "fig")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png"]
+    # a symbolic link is written through, and stays a link
+    target = tmp_path / "target.json"
+    target.write_text("[]")
+    (tmp_path / "link.json").symlink_to(target)
+    to_json([{"m": 1}], tmp_path / "link.json")
+    assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text()) == [{"m": 1}]
+    # the file replaced keeps its permissions
+    target.chmod(0o640)
+    to_json([{"m": 2}], target)
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_forced_run_clears_what_a_killed_run_left(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TINY["capacity"], "--out", str(out), "--no-plot", "-q"]) == 0
+    (out / ".results-partial-0123abcd.json").write_text("[{")   # killed while writing
+    config = json.loads((out / "config.json").read_text())
+    config["files"].append("x" * 300 + ".json")                  # a name no file system takes
+    (out / "config.json").write_text(json.dumps(config))
+    assert main([*TINY["capacity"], "--out", str(out), "--no-plot", "-q"]) == 2
+    assert main([*TINY["capacity"], "--out", str(out), "--no-plot", "-q", "--force"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "results.json", "summary.md"]
 
 
 def test_results_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
@@ -788,7 +846,8 @@ def test_ctrl_c_while_the_results_are_written_leaves_a_folder_that_says_so(tmp_p
     code, out, err = _run([*TINY["capacity"], "--out", str(tmp_path), "--no-plot"], capsys)
     assert code == 130
     assert (f"fastsdm capacity: interrupted while writing the results: {tmp_path} holds "
-            "results.json (its config.json says the output is not complete)") in err
+            "this run's results.json and its config.json, which says the output is not "
+            "complete") in err
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["complete"] is False
     assert config["files"] == ["results.json", "summary.md", "config.json"]

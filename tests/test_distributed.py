@@ -511,16 +511,16 @@ def test_lost_worker_raises_and_checkpoint_recovers(fresh_client, tmp_path):
         _same(back.read(x), single.read(x))
 
 
-def test_retiring_a_worker_that_holds_a_shard_is_refused(client):
+def test_retiring_a_worker_that_holds_a_shard_is_refused(fresh_client):
     # What the guide says: Dask will not retire a worker holding an actor (a
     # shard cannot move), so the memory keeps every shard and goes on answering.
     x = fastsdm.random_addresses(10, 64, seed=9)
     single = fastsdm.SDM(64, 80, radius=25, seed=8)
-    with ShardedSDM(64, 80, radius=25, seed=8, n_shards=2, client=client) as mem:
+    with ShardedSDM(64, 80, radius=25, seed=8, n_shards=2, client=fresh_client) as mem:
         for m in (single, mem):
             m.write(x)
-        assert client.retire_workers([mem.workers[1]]) == {}
-        assert set(mem.workers) <= set(client.nthreads())
+        assert fresh_client.retire_workers([mem.workers[1]]) == {}
+        assert set(mem.workers) <= set(fresh_client.nthreads())
         _same(mem.read(x), single.read(x))
 
 
@@ -586,8 +586,9 @@ def test_a_shard_that_does_not_answer_in_time_is_lost(client):
     mem = ShardedSDM(64, 2000, radius=25, seed=1, n_shards=2, client=client)
     mem.timeout = 0.0
     with pytest.raises(ShardLostError, match=r"did not answer within 0.0 s \(TimeoutError: the "
-                                             r"memory's timeout=; a larger one, or None, waits "
-                                             r"longer\)"):
+                                             r"limit set by timeout= when the memory was made "
+                                             r"or loaded; pass a larger one, or None to wait "
+                                             r"without a limit\)"):
         mem.read(fastsdm.random_addresses(500, 64, seed=0))
     mem.close()
 

@@ -160,6 +160,44 @@ def test_a_forced_run_that_fails_keeps_the_earlier_results(quick, tmp_path, monk
     assert set(numbers["files"]) == {p.name for p in out.iterdir()}
 
 
+def test_whichever_write_of_a_forced_gallery_fails_every_file_stays_listed(tmp_path,
+                                                                           monkeypatch):
+    # A full disk at any of the gallery's writes of listings or summary: every file
+    # in the folder is then listed by a run (its own or the earlier one's), so the
+    # next forced run clears all of them; and the earlier results stay until the
+    # gallery's own are written and listed.
+    import errno
+
+    from fastsdm.experiments import _io
+
+    real = _io.write_text
+    for fail_at in range(1, 9):              # 7 writes of text; the 8th run completes
+        out = tmp_path / f"run{fail_at}"
+        assert main([*TINY_CAPACITY, "--out", str(out)]) == 0
+        def failing(path, text, calls=[], fail_at=fail_at):  # noqa: B006 (one list a run)
+            calls.append(path)
+            if len(calls) == fail_at:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(path, text)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(_io, "write_text", failing)
+            _exhibits(patch, _tiny, _tiny)
+            if fail_at < 8:
+                with pytest.raises(OSError, match="No space left"):
+                    gallery.run(out, quick=True, force=True)
+                # the earlier results stay until the gallery's own are all listed
+                assert (out / "results.json").is_file() == (fail_at < 7)
+            else:
+                gallery.run(out, quick=True, force=True)
+                assert not (out / "results.json").exists()
+        held = {p.name for p in out.iterdir()}
+        assert held <= set(_io.earlier_run_files(out)), (fail_at, held)
+        assert main([*TINY_CAPACITY, "--out", str(out), "--force"]) == 0
+        config = json.loads((out / "config.json").read_text())
+        assert sorted(p.name for p in out.iterdir()) == sorted(config["files"]), fail_at
+
+
 def test_an_existing_output_folder_is_refused(tmp_path, capsys):
     out = tmp_path / "earlier"
     out.mkdir()

@@ -324,7 +324,7 @@ class ShardedSDM:
         for future in self._futures:
             while True:
                 try:
-                    future.result(timeout=POLL_SECONDS)  # raises a constructor's error
+                    future.result(timeout=POLL_SECONDS)  # a shard's own error: describe()
                     break
                 except TimeoutError:
                     alive = set(self.client.nthreads())
@@ -465,7 +465,8 @@ class ShardedSDM:
                 if deadline is not None and time.monotonic() >= deadline:
                     # Not Dask's own text: it names the last poll's slice of the wait.
                     raise _NoAnswer(f"did not answer within {self.timeout} s") from TimeoutError(
-                        "the memory's timeout=; a larger one, or None, waits longer")
+                        "the limit set by timeout= when the memory was made or loaded; pass a "
+                        "larger one, or None to wait without a limit")
 
     def _each(self, *args) -> list:
         return [args] * len(self._actors)
@@ -935,9 +936,10 @@ class ShardedSDM:
     def close(self) -> None:
         """Release the shards (their memory on the workers) and a private cluster.
 
-        A client given to the constructor stays open.  Each shard is asked to
-        drop its memory at once; one that does not answer within
-        ``RELEASE_SECONDS`` (10 s) is left for Dask to free.  Closing twice is fine.
+        A client given to the constructor stays open, and each shard on it is
+        asked to drop its memory at once (one that does not answer within
+        ``RELEASE_SECONDS``, 10 s, is left for Dask to free); a private
+        cluster is closed with its shards.  Closing twice is fine.
         """
         actors, self._actors = getattr(self, "_actors", []), []
         futures, self._futures = getattr(self, "_futures", []), []

@@ -138,6 +138,8 @@ def figure(experiment: str, records: Sequence[Mapping], path=None):
                      bbox={"facecolor": "#fdecea", "edgecolor": "#c0392b", "pad": 3})
         if path is not None:
             path = Path(path)
+            if not path.suffix:  # as savefig does: the default format's extension is added
+                path = path.with_name(f"{path.name}.{mpl.rcParams['savefig.format']}")
             path.parent.mkdir(parents=True, exist_ok=True)
             with replacing(path) as partial:
                 fig.savefig(partial, dpi=DPI)

@@ -12,7 +12,9 @@ import json
 import math
 import numbers
 import os
+import re
 import secrets
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,18 +65,37 @@ def _marked(records: Sequence[Mapping]) -> list[Mapping]:
     return list(records)
 
 
+#: The temporary name of a file being written (:func:`replacing`): a hidden
+#: sibling, ``.{stem}-partial-{8 hex digits}{suffix}``.
+_PARTIAL = re.compile(r"\..*-partial-[0-9a-f]{8}(\.[^.]*)?")
+
+
 @contextmanager
 def replacing(path) -> Iterator[Path]:
     """A temporary sibling of ``path`` to write, renamed onto ``path`` once written.
 
     A full disk, a Ctrl-C or a crash while the file is written then leaves the
-    earlier file or none, never a truncated one that reads as a short result.
-    The temporary name keeps the suffix, which matplotlib reads as the format.
+    earlier file or none, never a truncated one that reads as a short result
+    (a crash can leave the hidden temporary file, which a forced run in the
+    folder removes).  The temporary name keeps the suffix, which matplotlib
+    reads as the format; the file keeps the permissions of the one it
+    replaces.  A path that is a symbolic link, a pipe or a device is written
+    through, as it is.
     """
     path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        yield path
+        return
     partial = path.with_name(f".{path.stem}-partial-{secrets.token_hex(4)}{path.suffix}")
     try:
         yield partial
+        fd = os.open(partial, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the data is on disk before the name points at it
+        finally:
+            os.close(fd)
+        if path.exists():
+            shutil.copymode(path, partial)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -132,8 +153,13 @@ def to_json(records: Sequence[Mapping], path, *, indent: int | None = 1) -> Path
     ...     json.loads(path.read_text())
     [{'m': 1, 'recall': None}]
     """
-    return write_text(path, json.dumps([plain(dict(row)) for row in _marked(records)],
-                                       indent=indent, allow_nan=False) + "\n")
+    return write_text(path, rows_json(records, indent=indent))
+
+
+def rows_json(records: Sequence[Mapping], *, indent: int | None = 1) -> str:
+    """The text :func:`to_json` writes."""
+    return json.dumps([plain(dict(row)) for row in _marked(records)], indent=indent,
+                      allow_nan=False) + "\n"
 
 
 def _format_cell(value, float_format: str) -> str:
@@ -325,8 +351,16 @@ def _written_by_fastsdm(listing: str, meta) -> bool:
             and isinstance(versions, dict) and "fastsdm_version" in versions)
 
 
+def _regular_file(path: Path) -> bool:
+    try:
+        return path.is_file() and not path.is_symlink()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a run's file
+        return False
+
+
 def earlier_run_files(out: Path) -> list[str]:
-    """The files that an earlier fastsdm run in ``out`` listed as its own and that exist.
+    """The files that an earlier fastsdm run in ``out`` listed as its own and that exist,
+    and the hidden temporary files a killed run left (:func:`replacing`).
 
     Only a listing that is a fastsdm run's counts, and only plain names of
     the kinds of file a run writes: a listing is not trusted to name a
@@ -344,22 +378,39 @@ def earlier_run_files(out: Path) -> list[str]:
         for name in meta["files"]:
             if (isinstance(name, str) and Path(name).name == name
                     and name.endswith(_RUN_FILE_SUFFIXES) and name not in names
-                    and (out / name).is_file() and not (out / name).is_symlink()):
+                    and _regular_file(out / name)):
                 names.append(name)
+    try:
+        names += sorted(p.name for p in out.iterdir()
+                        if _PARTIAL.fullmatch(p.name) and _regular_file(p))
+    except OSError:
+        pass
     return names
 
 
-def remove_earlier_run(out: Path, earlier, kept) -> None:
+def listed(own, earlier) -> list[str]:
+    """What a run's listing names: its own files, then the earlier run's still there."""
+    own = list(dict.fromkeys(Path(name).name for name in own))
+    return own + [name for name in earlier if name not in own]
+
+
+def remove_earlier_run(out: Path, earlier, kept) -> list[str]:
     """Remove the ``earlier`` run's files that this run has not rewritten (``kept``).
 
-    Called once a forced run has written its own files: so it leaves no figure
-    or table of another kind of run beside its own, and a failure before that
-    leaves the earlier run's results where they were.
+    Called once a forced run has written its own files and listed them with
+    the earlier ones: so it leaves no figure or table of another kind of run
+    beside its own, and a failure before that leaves nothing unlisted.
+    Returns the files that could not be removed (to stay listed).
     """
     kept = {Path(name).name for name in kept}
+    left = []
     for name in earlier:
         if name not in kept:
-            (Path(out) / name).unlink(missing_ok=True)
+            try:
+                (Path(out) / name).unlink(missing_ok=True)
+            except OSError:
+                left.append(name)
+    return left
 
 
 def interruption_note(records) -> str:
