@@ -82,7 +82,9 @@ class Design:
 
     __slots__ = ("_masks", "_values", "_keys", "_checked")
 
-    def __init__(self, masks: np.ndarray, values: np.ndarray, *, checked: bool = True):
+    def __init__(self, masks: np.ndarray, values: np.ndarray, *, checked: bool = False):
+        # ``checked``: the bits are known to fit the memory (generated, or checked by
+        # sdm_design / check_saved_design); otherwise they are checked before use.
         self._masks, self._values, self._keys, self._checked = masks, values, None, checked
 
     # Replacing either array drops the keys built from the old one, and its bits
@@ -562,7 +564,7 @@ def sdm_design(n_bits: int, n_locations: int | None, selected, required, design,
         raise ValueError(f"selected={selected} does not match the design given, whose "
                          f"locations select {k} coordinates; omit selected")
     # Copies: the memory owns its design (the caller may reuse its buffers).
-    return Design(np.array(M, order="C"), V & M), M.shape[0], k, "given"
+    return Design(np.array(M, order="C"), V & M, checked=True), M.shape[0], k, "given"
 
 
 def check_saved_design(masks, values, n_bits: int, selected: int, required: str,
@@ -582,7 +584,7 @@ def check_saved_design(masks, values, n_bits: int, selected: int, required: str,
         raise corrupt(*problem)
     if required == "ones" and (values != masks).any():
         raise corrupt("values", "has a required value 0, but the design requires ones")
-    return Design(masks, values)
+    return Design(masks, values, checked=True)
 
 
 def design_problem(masks, values, n_bits: int, selected: int) -> tuple[str, str] | None:

@@ -265,7 +265,8 @@ class SDM:
                 from ._hyperplane import Design, generate_design
 
                 design = Design(*generate_design(params.seed, params.n_locations, params.n_bits,
-                                                 params.selected, required=params.required))
+                                                 params.selected, required=params.required),
+                                checked=True)
         elif addresses is None:
             addresses = generate_addresses(params.seed, params.n_locations, params.n_bits)
         counters = np.zeros((params.n_locations, params.n_data_bits), dtype=params.counter_dtype)

@@ -192,4 +192,10 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
     with pytest.raises(ValueError, match="SDM.design.values has required values on "
                                          "coordinates the masks do not select"):
         mem.read(x)
+    # ...and so is a whole Design made by hand
+    from fastsdm._hyperplane import Design
+
+    mem.design = Design(np.zeros_like(other.design.masks), np.zeros_like(other.design.values))
+    with pytest.raises(ValueError, match="SDM.design.masks has location 0 selecting 0"):
+        mem.write(x)
 
