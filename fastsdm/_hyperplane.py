@@ -67,6 +67,22 @@ KEYS_MIN_QUERIES = 4
 MAX_KEYS_BITS = 1 << 30
 
 
+class _DesignArray:
+    """``Design.masks`` / ``.values``: replacing one drops the keys built from the
+    old one and has the design checked again before the next activation
+    (editing one in place is not noticed: replace it)."""
+
+    def __set_name__(self, owner, name):
+        self.slot = f"_{name}"
+
+    def __get__(self, design, owner=None):
+        return self if design is None else getattr(design, self.slot)
+
+    def __set__(self, design, array):
+        setattr(design, self.slot, array)
+        design._keys, design._checked = None, False
+
+
 class Design:
     """A selected-coordinate design: one packed row per location.
 
@@ -82,29 +98,13 @@ class Design:
 
     __slots__ = ("_masks", "_values", "_keys", "_checked")
 
+    masks = _DesignArray()
+    values = _DesignArray()
+
     def __init__(self, masks: np.ndarray, values: np.ndarray, *, checked: bool = False):
         # ``checked``: the bits are known to fit the memory (generated, or checked by
         # sdm_design / check_saved_design); otherwise they are checked before use.
         self._masks, self._values, self._keys, self._checked = masks, values, None, checked
-
-    # Replacing either array drops the keys built from the old one, and its bits
-    # are checked again before the next activation (editing one in place is
-    # not noticed: replace it).
-    @property
-    def masks(self) -> np.ndarray:
-        return self._masks
-
-    @masks.setter
-    def masks(self, array: np.ndarray) -> None:
-        self._masks, self._keys, self._checked = array, None, False
-
-    @property
-    def values(self) -> np.ndarray:
-        return self._values
-
-    @values.setter
-    def values(self, array: np.ndarray) -> None:
-        self._values, self._keys, self._checked = array, None, False
 
     def __iter__(self):
         return iter((self.masks, self.values))

@@ -413,7 +413,8 @@ class WriteGuard:
         return cls(fd)
 
 
-def _identity(path) -> tuple | None:
+def identity(path) -> tuple | None:
+    """``(device, inode)`` of ``path`` (links followed), or None if it does not exist."""
     try:
         st = os.stat(path)
     except OSError:
@@ -424,7 +425,7 @@ def _identity(path) -> tuple | None:
 def _check_target(path: Path, overwrite: bool, mapped: Mapped | None) -> None:
     if not os.path.lexists(path):
         return
-    if mapped is not None and _identity(path) == mapped.identity:
+    if mapped is not None and identity(path) == mapped.identity:
         raise ValueError(f"this memory is memory-mapped from {path} (loaded with mmap=True): "
                          "saving over that directory would swap out the files its writes go "
                          "to; call flush() to bring it up to date, or save to another path")
@@ -450,8 +451,8 @@ def _check_target(path: Path, overwrite: bool, mapped: Mapped | None) -> None:
 #: Every array any memory type saves (``{name}.npy``).  Fixed here, not
 #: gathered from the types as they are imported: an SDM saved over a
 #: ContinuousSDM's directory must replace ``accumulators.npy`` in a process
-#: that never imported fastsdm.continuous.  :func:`memory_kind` refuses an
-#: array not listed here.
+#: that never imported fastsdm.continuous.  :func:`save_directory` refuses
+#: an array not listed here.
 MEMORY_ARRAYS = frozenset({"addresses", "masks", "values", "counters", "accumulators"})
 
 #: The files a saved memory of any type may hold (what an overwrite may
@@ -692,7 +693,7 @@ def opened(path, *, saver: str, write: bool = False):
         try:
             yield directory
         except Exception as exc:
-            if not held and _identity(path) != directory.identity:
+            if not held and identity(path) != directory.identity:
                 # A save swapped another memory in and removed this one's
                 # files while they were being read.
                 raise Replaced(path) from exc
@@ -725,7 +726,7 @@ def reopened(mapped: Mapped, *, saver: str):
     lock = _PathLock(mapped.path)
     lock.acquire()
     try:
-        if _identity(mapped.path) != mapped.identity:
+        if identity(mapped.path) != mapped.identity:
             raise ValueError(f"{mapped.path} was replaced after this memory was opened from it "
                              "with mmap=True (a save() put another memory there): its writes "
                              "went to the replaced files, which are no longer at that path; "
@@ -1044,21 +1045,8 @@ class Kind(NamedTuple):
     state: str
     #: The command that records a new checksum, quoted in a mismatch error.
     reseal: str
-    #: Every array this memory type may save (``{name}.npy``).
-    arrays: tuple = ()
     #: Arrays whose checksum may be null (see :func:`check_array_specs`).
     nullable: tuple = ()
-
-
-def memory_kind(*args, **fields) -> Kind:
-    """A :class:`Kind`, whose arrays must be among :data:`MEMORY_ARRAYS` (the
-    files an overwrite by any memory type may replace)."""
-    kind = Kind(*args, **fields)
-    if not set(kind.arrays) <= MEMORY_ARRAYS:
-        raise AssertionError(f"{kind.format_name} saves arrays "
-                             f"{sorted(set(kind.arrays) - MEMORY_ARRAYS)} that are not in "
-                             "_persist.MEMORY_ARRAYS; add them there")
-    return kind
 
 
 class Loaded(NamedTuple):

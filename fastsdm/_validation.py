@@ -306,11 +306,12 @@ def describe(array: np.ndarray) -> str:
     return f"array of shape {array.shape} and dtype {array.dtype}"
 
 
-def check_state_array(array, name: str, shape: tuple, dtype) -> None:
+def check_state_array(array, name: str, shape: tuple, dtype, *, fix: str = "") -> None:
     """A memory's own array (``name``: e.g. ``"SDM.counters"``) as its kernels need it.
 
     The arrays are public attributes, so a caller may have replaced one: a
     wrong layout must be named here, not met as a numba error in a kernel.
+    ``fix`` says what to do instead (default: change the values in place).
     """
     dtype = np.dtype(dtype)
     if (isinstance(array, np.ndarray) and array.shape == shape and array.dtype == dtype
@@ -318,9 +319,11 @@ def check_state_array(array, name: str, shape: tuple, dtype) -> None:
         return
     got = (describe(array) + ("" if array.flags.c_contiguous else ", not C-contiguous")
            if isinstance(array, np.ndarray) else type(array).__name__)
+    attribute = name.split(".", 1)[-1]
+    fix = fix or (f"change its values in place (mem.{attribute}[...] = values) instead of "
+                  "replacing the array")
     raise TypeError(f"{name} must be a C-contiguous array of shape {shape} and dtype {dtype} "
-                    f"(the memory's own layout), got {got}; change its values in place "
-                    f"(mem.{name.split('.')[-1]}[...] = values) instead of replacing the array")
+                    f"(the memory's own layout), got {got}; {fix}")
 
 
 _describe = describe  # the older private spelling (no fastsdm module uses it; kept for branches)

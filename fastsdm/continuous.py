@@ -50,10 +50,10 @@ FORMAT_VERSION = 1
 _ARRAYS = ("addresses", "accumulators")
 #: The saved directory (``open_for_writing`` is set while the memory is
 #: memory-mapped for writing, see fastsdm._persist).
-_KIND = _persist.memory_kind(
-    FORMAT_NAME, FORMAT_VERSION, required=ContinuousParams.KEYS, optional=("open_for_writing",),
-    saver="ContinuousSDM.save()", state="accumulators", arrays=_ARRAYS,
-    reseal="fastsdm.ContinuousSDM.load(path, mmap=True, verify=False).flush()")
+_KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION, required=ContinuousParams.KEYS,
+                      optional=("open_for_writing",), saver="ContinuousSDM.save()",
+                      state="accumulators",
+                      reseal="fastsdm.ContinuousSDM.load(path, mmap=True, verify=False).flush()")
 
 #: Bytes of float32 similarities computed at once by the BLAS path (a block of
 #: locations against a chunk of queries; k-nearest activation, and threshold
@@ -739,8 +739,7 @@ class ContinuousSDM:
         return sums[0] if single else sums
 
     def _check_writable(self) -> None:
-        check_state_array(self.accumulators, "ContinuousSDM.accumulators",
-                          (self.n_locations, self.value_dim), self.dtype)
+        self._check_arrays()
         if not self.accumulators.flags.writeable:
             raise _persist.read_only("accumulators",
                                      loaded=isinstance(self.accumulators, np.memmap))

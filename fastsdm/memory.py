@@ -48,13 +48,12 @@ FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
 #: The saved directory (``open_for_writing`` is set while the memory is
 #: memory-mapped for writing, see fastsdm._persist).
-_KIND = _persist.memory_kind(FORMAT_NAME, FORMAT_VERSION,
-                             required=(*SDMParams.KEYS, "tie_rng_state"),
-                             optional=("open_for_writing", *SDMParams.OPTIONAL_KEYS),
-                             saver="SDM.save()", state="counters",
-                             reseal="fastsdm.SDM.load(path, mmap=True, verify=False).flush()",
-                             arrays=("addresses", "masks", "values", "counters"),
-                             nullable=("counters",))
+_KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION,
+                      required=(*SDMParams.KEYS, "tie_rng_state"),
+                      optional=("open_for_writing", *SDMParams.OPTIONAL_KEYS),
+                      saver="SDM.save()", state="counters",
+                      reseal="fastsdm.SDM.load(path, mmap=True, verify=False).flush()",
+                      nullable=("counters",))
 
 
 def generate_addresses(entropy: int, n_locations: int, n_bits: int, start: int = 0,

@@ -120,7 +120,8 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
                 mem = fastsdm.SDM(130, 100, radius=55, seed=0)
                 mem.counters = bad(mem.counters)
                 with pytest.raises(TypeError, match=f"SDM.counters {layout} .*{got}.*"
-                                                    r"change its values in place"):
+                                                    r"change its values in place "
+                                                    r"\(mem.counters\[\.\.\.\] = values\)"):
                     getattr(mem, call)(mem.addresses[:n_queries])
     mem = fastsdm.SDM(130, 100, radius=55, seed=0)
     mem.addresses = np.asfortranarray(mem.addresses)
@@ -169,7 +170,9 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
         for call in (lambda m: m.read(x), lambda m: m.write(x),
                      lambda m: m.save(good, overwrite=True)):
             with pytest.raises(TypeError, match=rf"SDM.design.{name} must be a C-contiguous "
-                                                r"array of shape \(100, 3\) and dtype uint64"):
+                                                r"array of shape \(100, 3\) and dtype uint64 "
+                                                rf".*; assign mem.design.{name} an array of "
+                                                r"that layout$"):
                 call(replaced)
     assert np.array_equal(fastsdm.SDM.load(good).design.masks, plane.design.masks)
     # replacing an array drops the activation keys built from the old one...

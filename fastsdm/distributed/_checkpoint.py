@@ -46,7 +46,8 @@ def prepare_save(path: str, overwrite: bool, token: str, mapped_from: str | None
     (``mmap=True``), which it must not replace, whatever path names it.
     """
     target = Path(path)
-    if mapped_from is not None and target.exists() and _same_directory(target, mapped_from):
+    if mapped_from is not None and target.exists() and (
+            _persist.identity(target) == _persist.identity(mapped_from)):
         raise ValueError(f"this memory is memory-mapped from {mapped_from} (which {path} "
                          "names too); call flush() to bring that checkpoint up to date, or "
                          "save to another path")
@@ -70,14 +71,6 @@ def prepare_save(path: str, overwrite: bool, token: str, mapped_from: str | None
     except FileExistsError:
         _check_not_saving(target)
         raise
-
-
-def _same_directory(a, b) -> bool:
-    # Links and other spellings of one directory included (as SDM.save's check).
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _left_by_a_save(name: str) -> bool:

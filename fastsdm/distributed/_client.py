@@ -324,7 +324,8 @@ class ShardedSDM:
         for future in self._futures:
             while True:
                 try:
-                    future.result(timeout=POLL_SECONDS)  # a shard's own error: describe()
+                    # Dask's errors only: a shard's own comes back through describe()
+                    future.result(timeout=POLL_SECONDS)
                     break
                 except TimeoutError:
                     alive = set(self.client.nthreads())
