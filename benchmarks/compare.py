@@ -31,12 +31,13 @@ The floors (``floors.py``, explicit 512-bit code where the CPU has AVX-512
 VPOPCNTDQ): one pass over the address matrix from DRAM and the xor + popcount
 rate in registers, each at every thread count a row uses (1, 2 and numba's).
 Every row is reported as a fraction of its floor (at the row's own thread
-count) and as a ratio to the best alternative, with the vector width it ran
-with; with ``--baseline`` the fastsdm rows of the search, cost-per-word and
-SDM sections are also timed alternately against the earlier commit (paired
-ratios: steadier than medians on a shared machine).  The fastsdm timed is the
-one of the checkout this script belongs to, and the machine block names its
-commit.
+count; for the search section's fastsdm rows also timed alternately with the
+floor kernel doing the same work) and as a ratio to the best alternative,
+with the vector width it ran with; with ``--baseline`` the fastsdm rows of
+the search, cost-per-word and SDM sections are also timed alternately
+against the earlier commit (paired ratios: steadier than medians on a shared
+machine).  The fastsdm timed is the one of the checkout this script belongs
+to, and the machine block names its commit.
 
 Prints Markdown (machine, floors, tables, notes); timings are medians over
 repeats, with the spread (min-max) and the median process CPU time (a sanity
@@ -319,14 +320,19 @@ def row_floor(floors, n_queries, n_locations, n_words, threads, extra_bytes=0.0)
 
     Uses the floors measured at ``threads`` threads (the nearest measured).
     """
-    measured = sorted(int(k.split("_")[1]) for k in floors if k.startswith("dram_"))
-    t = max(x for x in measured if x <= max(threads, measured[0]))
+    t = floor_threads(floors, threads)
     bandwidth = floors[f"dram_{t}"]["GB_per_s"] * 1e9
     rate = floors[f"popcount_{t}"]["Gpairs_per_s"] * 1e9
     t_dram = (n_locations * n_words * 8 + extra_bytes) / bandwidth
     t_pop = n_queries * n_locations * n_words / rate + extra_bytes / bandwidth
     kind = "DRAM" if t_dram >= t_pop else "popcount"
     return max(t_dram, t_pop), f"{kind}, {t} thread{'s' if t > 1 else ''}"
+
+
+def floor_threads(floors, threads):
+    """The measured thread count nearest to ``threads`` (not above it)."""
+    measured = sorted(int(k.split("_")[1]) for k in floors if k.startswith("dram_"))
+    return max(x for x in measured if x <= max(threads, measured[0]))
 
 
 # -- widths ------------------------------------------------------------------------------
@@ -515,6 +521,23 @@ class Recorder:
 
         return ratio_stats(paired_ratios(partial(call, fastsdm), partial(call, self.base), reps))
 
+    def floor_paired(self, call, n_queries, A, threads, reps):
+        """``call``'s fraction of its floor, each call timed beside the floor's own work.
+
+        The floor kernel (``floors.floor_work``: the pass over ``A`` or the
+        row's word pairs in registers, whichever bounds the row) and ``call``
+        run alternately, so both see the machine at the same speed: a shared
+        VM's two-thread speed drifts by up to 2x within minutes, which makes a
+        row timed minutes after the floors look further from them than it is.
+        """
+        from floors import floor_work
+
+        N, W = A.shape
+        _, kind = row_floor(self.floors, n_queries, N, W, threads)
+        work, _ = floor_work(kind.split(",")[0], A, floor_threads(self.floors, threads),
+                             pairs=n_queries * N * W)
+        return ratio_stats(paired_ratios(call, work, reps))
+
 
 def fastsdm_threads(work, parallel):
     import numba
@@ -597,6 +620,8 @@ def search_batch(args, Qb, A, radius, reps, n_np, A_bits_small, from_faiss, add,
     def fastsdm_rows(workload, call, mode):
         add(workload, nq, "fastsdm", measure(partial(call, fastsdm, None), reps),
             threads_default, "", paired=rec.paired(lambda m: call(m, None), reps))
+        rec.rows[-1]["floor_paired"] = rec.floor_paired(partial(call, fastsdm, None), nq, A,
+                                                        threads_default, reps)
         add(workload, nq, "fastsdm, serial", measure(partial(call, fastsdm, False), reps), 1,
             "", paired=rec.paired(lambda m: call(m, False), reps))
         w = width(mode)
@@ -1711,7 +1736,12 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
         pct = 100 * r["floor"] / r["median"]
         if pct > 100:
             above.append(r)
-        return best, f"{pct:.0f}%{' ⚠' if pct > 100 else ''} ({r['floor_kind']})"
+        cell = f"{pct:.0f}%{' ⚠' if pct > 100 else ''} ({r['floor_kind']})"
+        paired = r.get("floor_paired")
+        if paired:
+            cell += (f"; paired {100 * paired['median']:.0f}% "
+                     f"({100 * paired['min']:.0f}–{100 * paired['max']:.0f})")
+        return best, cell
 
     search = [r for r in rows if r["section"] == "search"]
     if search:
@@ -1792,7 +1822,11 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
                "pass over the addresses and every word pair at the register xor+popcount "
                "rate, both measured at the row's thread count, each at the rate of its "
                "fastest repeat (SDM rows add the activated counter rows, read once and, for "
-               "writes, written once, at DRAM bandwidth).")
+               "writes, written once, at DRAM bandwidth).  *paired* (the search section's "
+               "fastsdm rows): the floor kernel doing this row's work (the pass or the word "
+               "pairs, whichever bounds it) timed alternately with the row, floor time / row "
+               "time per pair, median (min–max): this VM's two-thread speed drifts within "
+               "minutes, and the pairs see the same machine.")
     if above:
         out.append(f"- ⚠ {len(above)} row(s) ran faster than their floor.  Either other jobs "
                    "slowed the floors' measurement, or the row reused data that a previous "

@@ -216,6 +216,39 @@ def width(dispatcher, instruction: str = "vpopcntq") -> str:
     return "scalar"
 
 
+def floor_work(kind: str, A: np.ndarray, threads: int, pairs: int = 0, simd: str | None = None):
+    """A call doing one floor's work on ``threads`` threads, and the work it does.
+
+    ``kind`` is ``"DRAM"`` (one pass over ``A``) or ``"popcount"`` (about
+    ``pairs`` word pairs of the register loop, rounded up to whole loop
+    iterations).  Returns ``(call, amount)``: bytes read or word pairs done.
+    Timing ``call`` alternately with a fastsdm call that does the same work
+    gives that call's fraction of the floor at the machine's speed of the
+    moment (a shared VM's speed drifts from minute to minute).
+    """
+    from fastsdm import _jit
+
+    simd = simd or _jit.SIMD
+    stream, popcount_kernel = _kernels(simd)
+    parallel = threads > 1
+    if kind == "DRAM":
+        flat = A.reshape(-1)[: A.size // 32 * 32]
+        out = np.zeros(64, np.uint64)
+        return (lambda: _jit.run_tasks(stream, threads, (flat, out), parallel)), flat.nbytes
+    if kind != "popcount":
+        raise ValueError(f"kind must be 'DRAM' or 'popcount', not {kind!r}")
+    counts = np.zeros(64, np.int64)
+    per_task = -(-max(1, pairs) // threads)
+    if simd == "avx512":
+        reps = -(-per_task // 128)
+        done = 128 * reps
+    else:  # _popcount_generic: 4 * 2048 pairs per 64 reps
+        reps = 64 * -(-per_task // (4 * 2048))
+        done = 4 * 2048 * (reps // 64)
+    return (lambda: _jit.run_tasks(popcount_kernel, threads, (reps, counts), parallel)), \
+        threads * done
+
+
 def measure_floors(A: np.ndarray, repeats: int = 7, threads=(1, 2), simd: str | None = None):
     """Floors for scans over ``A``: DRAM GB/s and register G word pairs/s per thread count.
 
@@ -227,23 +260,12 @@ def measure_floors(A: np.ndarray, repeats: int = 7, threads=(1, 2), simd: str | 
 
     simd = simd or _jit.SIMD
     stream, popcount_kernel = _kernels(simd)
-    flat = A.reshape(-1)[: A.size // 32 * 32]
-    out = np.zeros(64, np.uint64)
-    counts = np.zeros(64, np.int64)
-    reps = 200_000
-    pairs_per_task = 128 * reps if simd == "avx512" else 4 * 2048 * max(1, reps // 64)
     result = {"simd": simd, "threads_available": numba.get_num_threads()}
     for n in threads:
         if n > numba.get_num_threads():
             continue
-        n_tasks = n if n > 1 else 1
-
-        def dram(n=n):
-            _jit.run_tasks(stream, n, (flat, out), n > 1)
-
-        def regs(n_tasks=n_tasks, n=n):
-            _jit.run_tasks(popcount_kernel, n_tasks, (reps, counts), n > 1)
-
+        dram, nbytes = floor_work("DRAM", A, n, simd=simd)
+        regs, pairs = floor_work("popcount", A, n, pairs=n * 128 * 200_000, simd=simd)
         dram()
         regs()
         t_dram = _median(dram, repeats)
@@ -251,11 +273,11 @@ def measure_floors(A: np.ndarray, repeats: int = 7, threads=(1, 2), simd: str | 
         # A floor is the fastest the machine was seen to go: rates from the
         # fastest repeat (the median and the spread are reported beside it).
         result[f"dram_{n}"] = {"seconds": t_dram["median"], "min": t_dram["min"],
-                               "max": t_dram["max"], "GB_per_s": A.nbytes / t_dram["min"] / 1e9,
+                               "max": t_dram["max"], "GB_per_s": nbytes / t_dram["min"] / 1e9,
                                "threads": n}
-        rate = n_tasks * pairs_per_task / t_regs["min"] / 1e9
         result[f"popcount_{n}"] = {"seconds": t_regs["median"], "min": t_regs["min"],
-                                   "max": t_regs["max"], "threads": n, "Gpairs_per_s": rate}
+                                   "max": t_regs["max"], "threads": n,
+                                   "Gpairs_per_s": pairs / t_regs["min"] / 1e9}
     result["width_dram"] = width(stream, "vpxorq?|vmovdqu(?:64)?|vpternlogq")
     result["width_popcount"] = width(popcount_kernel)
     return result
