@@ -78,6 +78,58 @@ def test_tile_distances_in_python():
     np.testing.assert_array_equal(acc, _oracle(Qp, T.T))
 
 
+@jit
+def _masks_call(Qp, q, T, radius, masks):
+    _intrinsics.tile_radius_masks(Qp, q, T, radius, masks)
+
+
+def _mask_oracle(Q, T, radius):
+    # Bit l % 64 of word l // 64: distance <= radius, built from np.packbits.
+    bits = (_oracle(Q, T.T) <= radius).astype(np.uint8)
+    return np.packbits(bits, axis=1, bitorder="little").view(np.uint64)
+
+
+@pytest.mark.parametrize("n_words", [1, 3, 8, 16, 17])
+@pytest.mark.parametrize("n_loc", [64, 192])
+def test_tile_radius_masks_equal_popcounts(n_words, n_loc):
+    rng = np.random.default_rng(n_words * 100 + n_loc)
+    Qp = _words(rng, (9, n_words))
+    T = _words(rng, (n_words, n_loc))
+    T[:, 5] = Qp[6]  # distance 0
+    T[:, 6] = ~Qp[7]  # the largest distance
+    d = _oracle(Qp[5:9], T.T)
+    for radius in sorted({-1, 0, 1, int(np.median(d)), 64 * n_words - 1, 64 * n_words, 10**6}):
+        masks = np.full((5, n_loc // 64 + 1), 7, np.uint64)
+        _masks_call(Qp, 5, T, radius, masks)
+        np.testing.assert_array_equal(masks[:4, : n_loc // 64], _mask_oracle(Qp[5:9], T, radius))
+        assert (masks[4] == 7).all() and (masks[:, -1] == 7).all()  # nothing else written
+
+
+def test_tile_radius_masks_compare_distances_above_2_to_15():
+    # Lanes of 16 bits compared unsigned: distances of 32,768 .. 65,472 bits.
+    rng = np.random.default_rng(3)
+    n_words = _intrinsics.MASK_MAX_WORDS
+    Qp = _words(rng, (4, n_words))
+    T = _words(rng, (n_words, 64))
+    T[:, :32] = ~Qp[0][:, None]  # distance 65,472 from query 0
+    T[: n_words // 2, 32:] = ~Qp[1][: n_words // 2, None]  # above 2**15 from query 1
+    d = _oracle(Qp, T.T)
+    assert d.max() == 64 * n_words and (d > 2**15).sum() > 64
+    for radius in (2**15 - 1, 2**15, int(np.median(d[1])), 64 * n_words - 1, 64 * n_words):
+        masks = np.zeros((4, 1), np.uint64)
+        _masks_call(Qp, 0, T, radius, masks)
+        np.testing.assert_array_equal(masks, _mask_oracle(Qp, T, radius))
+
+
+@pytest.mark.nojit
+def test_tile_radius_masks_in_python():
+    rng = np.random.default_rng(2)
+    Qp, T = _words(rng, (4, 3)), _words(rng, (3, 64))
+    masks = np.zeros((4, 1), np.uint64)
+    _masks_call(Qp, 0, T, 96, masks)
+    np.testing.assert_array_equal(masks, _mask_oracle(Qp, T, 96))
+
+
 @pytest.mark.parametrize("n_words", [1, 2, 7, 8, 9, 16, 17, 24, 25, 33, 40])
 def test_row_distances_equal_popcounts(n_words):
     rng = np.random.default_rng(n_words)
@@ -109,6 +161,10 @@ def test_explicit_kernels_check_their_arguments():
     Q = np.zeros((4, 2), np.uint64)
     with pytest.raises(IndexError):
         _tile_call(Q, 1, np.zeros((2, 32), np.uint64), np.zeros((4, 32), np.int64))
+    with pytest.raises(IndexError):
+        _masks_call(Q, 1, np.zeros((2, 64), np.uint64), 3, np.zeros((4, 1), np.uint64))
+    with pytest.raises(IndexError):
+        _masks_call(Q, 0, np.zeros((2, 64), np.uint64), 3, np.zeros((3, 1), np.uint64))
     with pytest.raises(IndexError):
         _rows_call(Q, 0, np.zeros((10, 2), np.uint64), 5, 6, np.zeros(64, np.int64))
     with pytest.raises(IndexError):
@@ -248,6 +304,32 @@ def test_sdm_matches_reference_on_both_code_paths(simd, dtype, n, N):
                                       [naive.sums(x) for x in unpack(cues, n)])
         np.testing.assert_array_equal(mem.read_sums(cues[:3], parallel=parallel),
                                       [naive.sums(x) for x in unpack(cues[:3], n)])
+
+
+@pytest.mark.parametrize("n", [64 * 1016, 64 * 1025])
+def test_radius_of_long_vectors_on_both_code_paths(simd, n):
+    # 1,016 words: distances above 2**15 in the radius masks' 16-bit lanes;
+    # past MASK_MAX_WORDS words (1,025) the kernels compare int64 distances
+    # instead: a distance of 65,600 does not fit 16 bits.
+    rng = np.random.default_rng(n)
+    Q, A = fastsdm.random_addresses(16, n, rng), fastsdm.random_addresses(150, n, rng)
+    A[7] = ~Q[3]  # the largest distance, n
+    A[9] = Q[5]
+    d = _oracle(Q, A)
+    for radius in sorted({int(np.median(d)), 2**15, n}):
+        indptr, indices = fastsdm.radius_search(Q, A, radius, n_bits=n)
+        np.testing.assert_array_equal(indptr, np.cumsum([0, *(d <= radius).sum(1)]))
+        np.testing.assert_array_equal(indices, np.nonzero(d <= radius)[1])
+    radius = int(np.median(d))
+    mem = fastsdm.SDM(n, 150, radius=radius, counter_dtype="int8", ties="zero", seed=4)
+    naive = NaiveSDM(unpack(mem.addresses, n), n, radius=radius, dtype="int8")
+    keys = fastsdm.random_addresses(16, n, rng)
+    mem.write(keys, parallel=True)  # fused
+    for k in unpack(keys, n):
+        naive.write(k, k)
+    np.testing.assert_array_equal(mem.counters, naive.c)
+    np.testing.assert_array_equal(mem.read_sums(keys, parallel=True),
+                                  [naive.sums(x) for x in unpack(keys, n)])
 
 
 def test_kernel_variants_called_directly_agree():

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import _jit
 from .._intrinsics import (
+    MASK_MAX_WORDS,
     add_row_saturating,
     add_rows,
     next_task,
@@ -38,9 +39,16 @@ from .._intrinsics import (
     prefetch_l2,
     saturating_add,
     tile_distances,
+    tile_radius_masks,
 )
 from .._jit import SIMD_VARIANTS, jit, named, overload, run_tasks
-from .hamming import empty_aligned, load_tile, prefetch_next_tile, tile_group_distances, within
+from .hamming import (
+    empty_aligned,
+    load_tile,
+    prefetch_next_tile,
+    radius_masks,
+    tile_group_distances,
+)
 
 PREFETCH_AHEAD = 4
 
@@ -161,14 +169,14 @@ def threshold_sums(s, tie_words, q, out_words):
 
 
 @jit(inline="always")
-def collect_rows(acc, q, n_queries, count, radius, start, rows, queries, flat, n, fetch):
-    # Record (row, query) for every location of the tile within ``radius`` of
-    # queries q .. q + n_queries - 1, in query order, prefetching each row if
-    # ``fetch`` (a constant where it is inlined).
+def collect_rows(masks, q, n_queries, count, start, rows, queries, flat, n, fetch):
+    # Record (row, query) for every location of the tile set in the radius
+    # masks of queries q .. q + n_queries - 1 (``masks[r]``), in query order,
+    # prefetching each row if ``fetch`` (a constant where it is inlined).
     found = 0
     for r in range(n_queries):
         for k in range((count + 63) // 64):
-            m = within(acc[r], k, count, radius)
+            m = masks[r, k]
             while m != 0:
                 low = m & (~m + np.uint64(1))
                 row = start + 64 * k + popcount(low - np.uint64(1))
@@ -296,6 +304,8 @@ def make_scan_update(write: bool, simd: str):
         n_ready = 0
         T = empty_aligned(Qp.shape[1], L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
+        masks = np.empty((4, L // 64), np.uint64)
+        compare_in_registers = explicit and Qp.shape[1] <= MASK_MAX_WORDS
         rows = np.empty(4 * L, np.int64)
         queries = np.empty(4 * L, np.int64)
         while True:
@@ -312,10 +322,14 @@ def make_scan_update(write: bool, simd: str):
                 for q in range(0, nq + 4, 4):
                     if q < nq:
                         prefetch_next_tile(A, start + L, L, q // 4, (nq + 3) // 4)
-                        if explicit:
-                            tile_distances(Qp, q, T, acc)
+                        if compare_in_registers and count == L:
+                            tile_radius_masks(Qp, q, T, radius, masks)
                         else:
-                            tile_group_distances(Qp, q, T, acc)
+                            if explicit:
+                                tile_distances(Qp, q, T, acc)
+                            else:
+                                tile_group_distances(Qp, q, T, acc)
+                            radius_masks(acc, count, radius, masks)
                     # The rows prefetched one step ago arrived during the scan above.
                     if write:
                         for i in range(found):
@@ -343,7 +357,7 @@ def make_scan_update(write: bool, simd: str):
                     if q < nq:
                         # A write prefetches each row as it is found; a read
                         # prefetches a query's rows when their batch is complete.
-                        found = collect_rows(acc, q, min(4, nq - q), count, radius, start, rows,
+                        found = collect_rows(masks, q, min(4, nq - q), count, start, rows,
                                              queries, flat, n, write)
         for b in range(n_ready):
             _add_read_rows(explicit, narrow, pending_rows(ready[b]), ready_query[b], counters,

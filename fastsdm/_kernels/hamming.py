@@ -28,7 +28,9 @@ Two drivers compute ``acc``, each built per variant by a factory
   while the whole query block passes over it, so the cost is popcount
   throughput, not memory bandwidth.  With ``simd == "avx512"`` the tile
   kernel is explicit 512-bit code (``_intrinsics.tile_distances``: 16 zmm
-  accumulators held over all words); otherwise portable loops that LLVM
+  accumulators held over all words; for radius masks of whole tiles,
+  ``_intrinsics.tile_radius_masks`` compares them in registers instead of
+  handing ``acc`` to the emit); otherwise portable loops that LLVM
   vectorises at the width its CPU tuning prefers.
 * the row-wise scan, for a few queries: the transposition would cost more
   than it saves, so each location's words are reduced in place
@@ -40,12 +42,14 @@ import numpy as np
 
 from .. import _jit
 from .._intrinsics import (
+    MASK_MAX_WORDS,
     le_mask64,
     next_task,
     popcount,
     prefetch,
     row_distances,
     tile_distances,
+    tile_radius_masks,
     transpose8x8,
 )
 from .._jit import SIMD_VARIANTS, jit, named
@@ -419,6 +423,15 @@ def within(acc, k, count, threshold):
 
 
 @jit(inline="always")
+def radius_masks(acc, count, radius, masks):
+    # masks[r] = within(acc[r], ...) for the tile's four queries: the form of
+    # _intrinsics.tile_radius_masks, from distances computed in ``acc``.
+    for r in range(4):
+        for k in range((count + 63) // 64):
+            masks[r, k] = within(acc[r], k, count, radius)
+
+
+@jit(inline="always")
 def _emit(mode, q, start, count, acc, radius, out_dist, out_mask, heaps, chunk, shift):
     if mode == MODE_DISTANCES:
         # Through a 1-D view indexed from 0: the loop vectorises (an indexed
@@ -468,6 +481,9 @@ def make_scan_tiled(mode: int, simd: str):
         tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
         T = empty_aligned(W8, L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
+        masks = np.empty((4, L // 64), np.uint64)
+        # Radius masks straight from the registers (explicit code, whole tiles).
+        compare_in_registers = explicit and mode == MODE_RADIUS and W8 <= MASK_MAX_WORDS
         while True:
             # Chunk-major order: consecutive tasks cover all query blocks of a
             # chunk of tiles.
@@ -485,6 +501,13 @@ def make_scan_tiled(mode: int, simd: str):
                 load_tile(A, start, count, T)
                 for q in range(q0, q1, 4):
                     prefetch_next_tile(A, start + L, L, (q - q0) // 4, (q1 - q0 + 3) // 4)
+                    if compare_in_registers and count == L:
+                        tile_radius_masks(Qp, q, T, radius, masks)
+                        for r in range(min(4, q1 - q)):
+                            row = out_mask[q + r]
+                            for k in range(L // 64):
+                                row[start // 64 + k] = masks[r, k]
+                        continue
                     if explicit:
                         tile_distances(Qp, q, T, acc)
                     else:
