@@ -27,8 +27,20 @@ import numpy as np
 
 from .._intrinsics import next_task, popcount, tile_distances
 from .._jit import SIMD_VARIANTS, jit, named
-from .counters import PREFETCH_AHEAD, collect_rows, prefetch_row, threshold_sums
-from .hamming import empty_aligned, load_tile, prefetch_next_tile, tile_group_distances
+from .counters import (
+    PREFETCH_AHEAD,
+    collect_rows,
+    group_radius_masks,
+    prefetch_row,
+    threshold_sums,
+)
+from .hamming import (
+    empty_aligned,
+    load_tile,
+    prefetch_next_tile,
+    radius_masks,
+    tile_group_distances,
+)
 
 
 @jit(inline="always")
@@ -127,6 +139,7 @@ def make_weighted_write(simd: str):
         tiles_per_chunk = (n_tiles + n_chunks - 1) // n_chunks
         T = empty_aligned(Qp.shape[1], L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
+        masks = np.empty((4, L // 64), np.uint64)
         rows = np.empty(4 * L, np.int64)
         queries = np.empty(4 * L, np.int64)
         dists = np.empty(4 * L, np.int64)
@@ -153,7 +166,9 @@ def make_weighted_write(simd: str):
                             _update(counters[rows[i]], signs[queries[i]], f, lo, hi)
                     found = 0
                     if q < nq:
-                        found = collect_rows(acc, q, min(4, nq - q), count, radius, start, rows,
+                        # The rows' weights need their distances: masks from acc.
+                        radius_masks(acc, count, radius, masks)
+                        found = collect_rows(masks, q, min(4, nq - q), count, start, rows,
                                              queries, flat, n, True)
                         # The distances, before the next group's scan overwrites acc.
                         for i in range(found):
@@ -179,6 +194,7 @@ def make_z_read(simd: str):
         n_tiles = (N + L - 1) // L
         T = empty_aligned(Qp.shape[1], L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
+        masks = np.empty((4, L // 64), np.uint64)
         rows = np.empty(4 * L, np.int64)
         queries = np.empty(4 * L, np.int64)
         while True:
@@ -197,15 +213,12 @@ def make_z_read(simd: str):
                 for q in range(q0, q1 + 4, 4):
                     if q < q1:
                         prefetch_next_tile(A, start + L, L, (q - q0) // 4, (q1 - q0 + 3) // 4)
-                        if explicit:
-                            tile_distances(Qp, q, T, acc)
-                        else:
-                            tile_group_distances(Qp, q, T, acc)
+                        group_radius_masks(explicit, Qp, q, T, acc, count, radius, masks)
                     for i in range(found):
                         _add_z(sums[queries[i]], counters[rows[i]], table, z)
                     found = 0
                     if q < q1:
-                        found = collect_rows(acc, q, min(4, q1 - q), count, radius, start, rows,
+                        found = collect_rows(masks, q, min(4, q1 - q), count, start, rows,
                                              queries, flat, n, True)
             for q in range(q0, q1):
                 threshold_sums(sums[q], tie_words, q, out_words)
