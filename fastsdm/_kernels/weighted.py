@@ -25,15 +25,9 @@ compiled only when a memory uses the option.
 
 import numpy as np
 
-from .._intrinsics import next_task, popcount, tile_distances
+from .._intrinsics import MASK_MAX_WORDS, next_task, popcount, tile_distances, tile_radius_masks
 from .._jit import SIMD_VARIANTS, jit, named
-from .counters import (
-    PREFETCH_AHEAD,
-    collect_rows,
-    group_radius_masks,
-    prefetch_row,
-    threshold_sums,
-)
+from .counters import PREFETCH_AHEAD, collect_rows, prefetch_row, threshold_sums
 from .hamming import (
     empty_aligned,
     load_tile,
@@ -195,6 +189,7 @@ def make_z_read(simd: str):
         T = empty_aligned(Qp.shape[1], L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
         masks = np.empty((4, L // 64), np.uint64)
+        compare_in_registers = explicit and Qp.shape[1] <= MASK_MAX_WORDS
         rows = np.empty(4 * L, np.int64)
         queries = np.empty(4 * L, np.int64)
         while True:
@@ -213,7 +208,14 @@ def make_z_read(simd: str):
                 for q in range(q0, q1 + 4, 4):
                     if q < q1:
                         prefetch_next_tile(A, start + L, L, (q - q0) // 4, (q1 - q0 + 3) // 4)
-                        group_radius_masks(explicit, Qp, q, T, acc, count, radius, masks)
+                        if compare_in_registers and count == L:
+                            tile_radius_masks(Qp, q, T, radius, masks)
+                        else:
+                            if explicit:
+                                tile_distances(Qp, q, T, acc)
+                            else:
+                                tile_group_distances(Qp, q, T, acc)
+                            radius_masks(acc, count, radius, masks)
                     for i in range(found):
                         _add_z(sums[queries[i]], counters[rows[i]], table, z)
                     found = 0
