@@ -12,7 +12,9 @@ the row ``PREFETCH_AHEAD`` places ahead, which measured ~1.7x faster.
 
 For radius activation of a batch, :func:`make_scan_update` (compiled as
 ``write_radius_*`` and ``read_radius_*``) fuses the Hamming scan with the
-counter update or gather: no activation mask and no CSR lists are built.
+counter update or gather: no activation mask over the memory and no CSR
+lists are built, only each group's masks over one tile (compared in
+registers, ``_intrinsics.tile_radius_masks``, where the vectors fit it).
 A task owns a chunk of
 location tiles and passes every query of the batch, in order, over each tile
 (the tiled scan of ``fastsdm._kernels.hamming``).  The rows a group of four

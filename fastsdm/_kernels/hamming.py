@@ -468,6 +468,9 @@ def make_scan_tiled(mode: int, simd: str):
     (``_intrinsics.tile_distances``) and the portable one.
     """
     explicit = simd == "avx512"
+    # Radius masks compared in registers (tile_radius_masks): a constant too, so
+    # the other modes' kernels do not compile that path.
+    radius_in_registers = explicit and mode == MODE_RADIUS
 
     def scan_tiled(tasks, worker, Qp, nq, A, L, q_block, n_chunks, radius, out_dist, out_mask,
                    heaps, shift):
@@ -482,8 +485,6 @@ def make_scan_tiled(mode: int, simd: str):
         T = empty_aligned(W8, L, np.uint64)
         acc = empty_aligned(4, L, np.int64)
         masks = np.empty((4, L // 64), np.uint64)
-        # Radius masks straight from the registers (explicit code, whole tiles).
-        compare_in_registers = explicit and mode == MODE_RADIUS and W8 <= MASK_MAX_WORDS
         while True:
             # Chunk-major order: consecutive tasks cover all query blocks of a
             # chunk of tiles.
@@ -501,7 +502,7 @@ def make_scan_tiled(mode: int, simd: str):
                 load_tile(A, start, count, T)
                 for q in range(q0, q1, 4):
                     prefetch_next_tile(A, start + L, L, (q - q0) // 4, (q1 - q0 + 3) // 4)
-                    if compare_in_registers and count == L:
+                    if radius_in_registers and count == L and W8 <= MASK_MAX_WORDS:
                         tile_radius_masks(Qp, q, T, radius, masks)
                         for r in range(min(4, q1 - q)):
                             row = out_mask[q + r]
