@@ -40,7 +40,6 @@ from .._intrinsics import (
     prefetch,
     prefetch_l2,
     saturating_add,
-    tile_distances,
     tile_radius_masks,
 )
 from .._jit import SIMD_VARIANTS, jit, named, overload, run_tasks
@@ -49,6 +48,7 @@ from .hamming import (
     load_tile,
     prefetch_next_tile,
     radius_masks,
+    tile_distances_call,
     tile_group_distances,
 )
 
@@ -331,7 +331,7 @@ def make_scan_update(write: bool, simd: str):
                             tile_radius_masks(Qp, q, T, radius, masks)
                         else:
                             if explicit:
-                                tile_distances(Qp, q, T, acc)
+                                tile_distances_call(Qp, q, T, acc)
                             else:
                                 tile_group_distances(Qp, q, T, acc)
                             radius_masks(acc, count, radius, masks)

@@ -378,6 +378,14 @@ _tile_group_distances_inline = _make_tile_group_distances(inline=True)
 
 
 @jit
+def tile_distances_call(Qp, q, T, acc):
+    # The explicit tile kernel as a call, for the fused kernels' rare int64
+    # path (partial tiles, vectors past MASK_MAX_WORDS): compiled once, not
+    # inlined into every fused kernel beside tile_radius_masks.
+    tile_distances(Qp, q, T, acc)
+
+
+@jit
 def _row_distances(Q, q, A, start, count, acc):
     # acc[l] = popcount(Q[q] ^ A[start + l]), reducing each row in place.
     W = A.shape[1]

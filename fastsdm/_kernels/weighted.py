@@ -33,6 +33,7 @@ from .hamming import (
     load_tile,
     prefetch_next_tile,
     radius_masks,
+    tile_distances_call,
     tile_group_distances,
 )
 
@@ -212,7 +213,7 @@ def make_z_read(simd: str):
                             tile_radius_masks(Qp, q, T, radius, masks)
                         else:
                             if explicit:
-                                tile_distances(Qp, q, T, acc)
+                                tile_distances_call(Qp, q, T, acc)
                             else:
                                 tile_group_distances(Qp, q, T, acc)
                             radius_masks(acc, count, radius, masks)
