@@ -380,8 +380,9 @@ _tile_group_distances_inline = _make_tile_group_distances(inline=True)
 @jit
 def tile_distances_call(Qp, q, T, acc):
     # The explicit tile kernel as a call, for the fused kernels' rare int64
-    # path (partial tiles, vectors past MASK_MAX_WORDS): compiled once, not
-    # inlined into every fused kernel beside tile_radius_masks.
+    # path (partial tiles, vectors past MASK_MAX_WORDS): numba types and
+    # lowers it once instead of once per fused kernel (LLVM may still inline
+    # the machine code; the saving is numba's, measured in compile_budget).
     tile_distances(Qp, q, T, acc)
 
 
