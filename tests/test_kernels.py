@@ -373,6 +373,27 @@ def test_radius_masks_are_cut_by_queries_and_locations(monkeypatch):
         np.testing.assert_array_equal(indices, np.concatenate(expected))
 
 
+@pytest.mark.nojit
+def test_location_blocks_with_uneven_hits_are_joined_exactly(monkeypatch):
+    # The blocks' lists go into one staging array sized from the blocks seen
+    # so far: here the first blocks hold no hit at all and the last ones
+    # nearly all, so it must grow (twice), and one query has no hit anywhere.
+    rng = np.random.default_rng(3)
+    n = 70
+    Q = fastsdm.random_addresses(40, n, rng)
+    A = fastsdm.random_addresses(700, n, rng)
+    near = rng.integers(0, 39, 300)  # query 39 has no near copy
+    A[400:] = fastsdm.flip_bits(Q[near], n, 3, seed=4)
+    expected = radius_lists(Q, A, n, 6)
+    assert not any(e.size and e.min() < 400 for e in expected) and expected[39].size == 0
+    monkeypatch.setattr(search, "MASK_BUDGET", 8 * 2 * 40)
+    assert search.mask_blocks(40, 700, 2) == (40, 128)
+    for parallel in (False, True):
+        indptr, indices = fastsdm.radius_search(Q, A, 6, parallel=parallel)
+        assert indptr.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
+        np.testing.assert_array_equal(indices, np.concatenate(expected))
+
+
 # -- k-NN keys for long vectors (issue 11) -------------------------------------------
 
 

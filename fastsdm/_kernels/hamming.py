@@ -12,7 +12,8 @@ them in the form the caller asked for (``mode``):
 * ``MODE_DISTANCES``: the distances themselves, ``out_dist[q, i]``;
 * ``MODE_RADIUS``: a bit per location, set when ``distance <= radius``, in
   ``out_mask[q, i // 64]`` (bit ``i % 64``); :func:`mask_counts` and
-  :func:`mask_to_indices` turn the masks into CSR index lists;
+  :func:`mask_to_indices` turn the masks into CSR index lists, and
+  :func:`join_location_blocks` joins those of consecutive location blocks;
 * ``MODE_KNN``: a bounded max-heap of keys ``distance << shift | index`` per
   query and location chunk, merged by :func:`merge_heaps`; ``shift`` is the
   bit length of the largest location index (:func:`key_shift`), so the key
@@ -605,6 +606,25 @@ def mask_to_indices(tasks, worker, mask, indptr, indices):
                 pos += 1
                 m ^= low
 
+
+@jit
+def join_location_blocks(tasks, worker, staging, starts, counts, step, indptr, indices):
+    # Per query (tasks are queries), the lists of consecutive blocks of
+    # ``step`` locations one after the other: block b's list for query q is
+    # staging[starts[b, q] : starts[b, q] + counts[b, q]], indices within the
+    # block.
+    while True:
+        q = next_task(tasks)
+        if q < 0:
+            break
+        pos = indptr[q]
+        for b in range(starts.shape[0]):
+            src = staging[starts[b, q] : starts[b, q] + counts[b, q]]
+            dst = indices[pos : pos + counts[b, q]]
+            first = b * step
+            for i in range(src.size):
+                dst[i] = first + src[i]
+            pos += counts[b, q]
 
 
 @jit
