@@ -32,6 +32,7 @@ from ._validation import as_words, check_choice, check_int, check_words, describ
 from .bits import k_subsets, pack_bits, unpack_bits
 from .search import (
     TILED_MIN_QUERIES,
+    join_query_parts,
     location_chunks,
     mask_to_csr,
     pad_queries,
@@ -405,16 +406,7 @@ def activation_csr(Q, M, V, index=None, parallel=None, keys=None):
         else:
             _scan(block, M, V, mask, parallel)
         parts.append(mask_to_csr(mask, parallel))
-    if len(parts) == 1:
-        return parts[0]
-    indptr = np.zeros(nq + 1, dtype=np.int64)
-    offset, row = 0, 0
-    for part_indptr, _ in parts:
-        m = part_indptr.size - 1
-        indptr[row + 1 : row + m + 1] = part_indptr[1:] + offset
-        offset += part_indptr[-1]
-        row += m
-    return indptr, np.concatenate([indices for _, indices in parts])
+    return join_query_parts(parts)
 
 
 def _tile_size(n_words_: int) -> int:

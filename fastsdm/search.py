@@ -253,6 +253,20 @@ def mask_blocks(n_queries: int, n_locations: int, n_words: int) -> tuple[int, in
     return q, min(locations, n_locations)
 
 
+def _join_query_parts(parts):
+    """One CSR from the CSRs ``(indptr, indices)`` of consecutive blocks of queries."""
+    if len(parts) == 1:
+        return parts[0]
+    indptr = np.zeros(sum(p.size - 1 for p, _ in parts) + 1, dtype=np.int64)
+    offset, row = 0, 0
+    for part_indptr, _ in parts:
+        m = part_indptr.size - 1
+        indptr[row + 1 : row + m + 1] = part_indptr[1:] + offset
+        offset += part_indptr[-1]
+        row += m
+    return indptr, np.concatenate([indices for _, indices in parts])
+
+
 def _radius_csr_by_location_blocks(Q, A, radius, step, parallel):
     """CSR of locations within ``radius``, the masks made ``step`` locations at a time.
 
@@ -315,16 +329,7 @@ def radius_csr(Q, A, radius, parallel=None):
         else:
             mask[:] = 0
         parts.append(_mask_to_csr(mask, parallel))
-    if len(parts) == 1:
-        return parts[0]
-    indptr = np.zeros(nq + 1, dtype=np.int64)
-    offset, row = 0, 0
-    for part_indptr, _ in parts:
-        m = part_indptr.size - 1
-        indptr[row + 1 : row + m + 1] = part_indptr[1:] + offset
-        offset += part_indptr[-1]
-        row += m
-    return indptr, np.concatenate([indices for _, indices in parts])
+    return _join_query_parts(parts)
 
 
 def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
@@ -442,4 +447,5 @@ def knn_search(queries, addresses, k: int, *, n_bits: int | None = None,
 # Shared with fastsdm._hyperplane, whose activation scans reuse the radius
 # path's CSR builder and chunking (public names of this module for it).
 mask_to_csr = _mask_to_csr
+join_query_parts = _join_query_parts
 location_chunks = _n_chunks
