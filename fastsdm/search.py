@@ -267,7 +267,7 @@ def _join_query_parts(parts):
     return indptr, np.concatenate([indices for _, indices in parts])
 
 
-def _radius_csr_by_location_blocks(Q, A, radius, step, parallel):
+def radius_csr_by_location_blocks(Q, A, radius, step, parallel):
     """CSR of locations within ``radius``, the masks made ``step`` locations at a time.
 
     Each block's lists go into one staging array (block-major, indices
@@ -321,7 +321,7 @@ def radius_csr(Q, A, radius, parallel=None):
     for start in range(0, nq, q_step):
         block = Q[start : start + q_step]
         if n_step < N:
-            parts.append(_radius_csr_by_location_blocks(block, A, radius, n_step, parallel))
+            parts.append(radius_csr_by_location_blocks(block, A, radius, n_step, parallel))
             continue
         mask = np.empty((block.shape[0], max(1, -(-N // 64))), dtype=np.uint64)
         if N:

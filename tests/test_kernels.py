@@ -10,6 +10,8 @@ against the references of ``tests/reference.py`` and independent oracles
 """
 
 import os
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -392,6 +394,22 @@ def test_location_blocks_with_uneven_hits_are_joined_exactly(monkeypatch):
         indptr, indices = fastsdm.radius_search(Q, A, 6, parallel=parallel)
         assert indptr.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
         np.testing.assert_array_equal(indices, np.concatenate(expected))
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_BOUNDSCHECK") == "1",
+                    reason="uncached there: warmup would compile everything, checking nothing more")
+def test_warmup_prepares_the_location_block_kernels():
+    # A fresh process: in this one, earlier tests may have compiled them.
+    code = ("import fastsdm\n"
+            "from fastsdm._kernels import hamming as h\n"
+            "assert not h.join_location_blocks.signatures\n"
+            "fastsdm.warmup(('int8',), parallel=False)\n"
+            "assert h.join_location_blocks.signatures\n"
+            "print(*sorted(str(s[4].dtype) for s in h.mask_to_indices.signatures))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["int32", "int64"]  # staging, and one-block results
 
 
 # -- k-NN keys for long vectors (issue 11) -------------------------------------------
