@@ -54,8 +54,8 @@ def warmup(counter_dtypes=("int8", "int16", "int32"), *, parallel: bool = True) 
             hamming_distances(queries, addresses, parallel=par)
             radius_search(queries, addresses, 1, parallel=par)
             knn_search(queries, addresses, 2, parallel=par)
-    # What a radius search does when its masks exceed MASK_BUDGET (about
-    # 2 * 10^6 locations for 256 queries): blocks of locations, joined.
+    # What a radius search does when its masks exceed MASK_BUDGET (beyond
+    # about 10^6 locations for 256 queries): blocks of locations, joined.
     radius_csr_by_location_blocks(addresses[:8], addresses, 1, 32, False)
     for dtype in counter_dtypes:
         mem = SDM(64, 64, radius=32, counter_dtype=dtype, seed=0)

@@ -271,14 +271,17 @@ def radius_csr_by_location_blocks(Q, A, radius, step, parallel):
     """CSR of locations within ``radius``, the masks made ``step`` locations at a time.
 
     Each block's lists go into one staging array (block-major, indices
-    within the block: int32, as a block has at most ``8 * MASK_BUDGET``
-    locations), then a kernel joins them per query in one parallel pass.
-    Memory a call writes for the first time costs page faults (on a VM, about
-    as much per byte as the join itself): the NumPy join this replaces made
-    three temporaries the size of the result, this makes one of half its
-    size, and one mask buffer serves every block.  At N = 10^8 it took the
-    cost per word from 12% above that at N <= 10^7 to within 3% of it.
+    within the block: int32, as ``step`` is at most ``8 * MASK_BUDGET``),
+    then a kernel joins them per query in one parallel pass.  Memory a call
+    writes for the first time costs page faults (on a VM, as much per byte
+    as the copy or more): the NumPy join this replaces made three
+    temporaries the size of the result, this makes one of half its size, and
+    one mask buffer serves every block.  At N = 10^8 that more than halved
+    the excess of the cost per word over N <= 10^7 (docs/performance.md).
     """
+    if not 0 < step <= np.iinfo(np.int32).max:
+        raise ValueError(f"step must be between 1 and 2**31 - 1 locations (int32 indices "
+                         f"within a block), got {step}")
     nq, N = Q.shape[0], A.shape[0]
     n_blocks = -(-N // step)
     counts = np.empty((n_blocks, nq), dtype=np.int64)

@@ -396,6 +396,14 @@ def test_location_blocks_with_uneven_hits_are_joined_exactly(monkeypatch):
         np.testing.assert_array_equal(indices, np.concatenate(expected))
 
 
+@pytest.mark.nojit
+@pytest.mark.parametrize("step", [0, 2**31])
+def test_location_blocks_refuse_steps_whose_indices_would_not_fit_int32(step):
+    Q = fastsdm.random_addresses(8, 64, seed=0)
+    with pytest.raises(ValueError, match="int32 indices"):
+        search.radius_csr_by_location_blocks(Q, Q, 3, step, None)
+
+
 @pytest.mark.skipif(os.environ.get("NUMBA_BOUNDSCHECK") == "1",
                     reason="uncached there: warmup would compile everything, checking nothing more")
 def test_warmup_prepares_the_location_block_kernels():
