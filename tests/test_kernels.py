@@ -358,6 +358,14 @@ def test_kernel_variants_called_directly_agree():
     assert c.scan_update(True, "avx512") is not c.scan_update(True, "generic")
 
 
+def _assert_radius_search(Q, A, radius, expected):
+    # radius_search, serial and parallel, gives the reference lists as CSR.
+    for parallel in (False, True):
+        indptr, indices = fastsdm.radius_search(Q, A, radius, parallel=parallel)
+        assert indptr.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
+        np.testing.assert_array_equal(indices, np.concatenate(expected))
+
+
 @pytest.mark.nojit
 def test_radius_masks_are_cut_by_queries_and_locations(monkeypatch):
     # Masks beyond MASK_BUDGET: blocks of >= QUERY_BLOCK queries over blocks
@@ -369,10 +377,7 @@ def test_radius_masks_are_cut_by_queries_and_locations(monkeypatch):
     assert search.mask_blocks(300, 700, 2) == (256, 64)
     assert search.mask_blocks(40, 700, 2) == (40, 448)
     assert search.mask_blocks(27, 700, 2) == (27, 700)
-    for parallel in (False, True):
-        indptr, indices = fastsdm.radius_search(Q, A, 30, parallel=parallel)
-        assert indptr.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
-        np.testing.assert_array_equal(indices, np.concatenate(expected))
+    _assert_radius_search(Q, A, 30, expected)
 
 
 @pytest.mark.nojit
@@ -390,10 +395,7 @@ def test_location_blocks_with_uneven_hits_are_joined_exactly(monkeypatch):
     assert not any(e.size and e.min() < 400 for e in expected) and expected[39].size == 0
     monkeypatch.setattr(search, "MASK_BUDGET", 8 * 2 * 40)
     assert search.mask_blocks(40, 700, 2) == (40, 128)
-    for parallel in (False, True):
-        indptr, indices = fastsdm.radius_search(Q, A, 6, parallel=parallel)
-        assert indptr.tolist() == np.cumsum([0] + [len(e) for e in expected]).tolist()
-        np.testing.assert_array_equal(indices, np.concatenate(expected))
+    _assert_radius_search(Q, A, 6, expected)
 
 
 @pytest.mark.nojit
