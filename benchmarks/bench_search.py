@@ -61,6 +61,29 @@ class KnnSearch(_Search):
         fastsdm.knn_search(self.queries, self.addresses, K, parallel=parallel)
 
 
+class RadiusSearchLocationBlocks(_Search):
+    """Radius search cut into ten blocks of locations, as when its masks exceed MASK_BUDGET.
+
+    A real search cuts its locations only beyond ~10^6 of them for 256
+    queries (``search.mask_blocks``); this times the same path (each block's
+    lists into a staging array, then the parallel join) at the suite's sizes.
+    """
+
+    params = [list(SEARCH_SIZES), [256], [False, True]]
+
+    def warm_up(self, parallel):
+        from fastsdm import search
+
+        self.search = search
+        self.step = -(-self.addresses.shape[0] // 10 // 64) * 64
+        search.radius_csr_by_location_blocks(self.queries, self.addresses[:128], self.radius, 64,
+                                             parallel)
+
+    def time_radius_search_location_blocks(self, size, n_queries, parallel):
+        self.search.radius_csr_by_location_blocks(self.queries, self.addresses, self.radius,
+                                                  self.step, parallel)
+
+
 class SearchPeakMemory:
     """Peak RSS of a 256-query call (the process, data and numba included)."""
 
