@@ -395,3 +395,28 @@ def test_hopfield_copies_taken_during_writes_hold_whole_writes(clone):
     pattern = np.repeat(fastsdm.random_addresses(1, 512, seed=1), 64, axis=0)
     net.write(pattern)
     _copies_hold_whole_writes(clone, lambda: net.write(pattern), lambda n: n.weights, net, 40)
+
+
+def test_two_threads_searching_over_location_blocks_get_the_serial_result(monkeypatch):
+    # Each call of the location-block path owns its staging array and mask
+    # buffer; the worker threads serve one call at a time (the other runs
+    # serially).  A small MASK_BUDGET cuts 3,000 locations into 12 blocks;
+    # the expected lists come from one block, before the patch.
+    from fastsdm import search
+
+    Q = fastsdm.random_addresses(40, 256, seed=1)
+    A = fastsdm.random_addresses(3000, 256, seed=2)
+    A[2000:2040] = fastsdm.flip_bits(Q, 256, 20, seed=3)  # a near copy of each query
+    expected = fastsdm.radius_search(Q, A, 110, parallel=False)
+    monkeypatch.setattr(search, "MASK_BUDGET", 40 * 32)
+    assert search.mask_blocks(40, 3000, 4)[1] < 3000
+    results = {}
+
+    def work(name):
+        results[name] = [fastsdm.radius_search(Q, A, 110, parallel=True) for _ in range(20)]
+
+    _race([lambda: work("a"), lambda: work("b")])
+    for runs in results.values():
+        for indptr, indices in runs:
+            np.testing.assert_array_equal(indptr, expected[0])
+            np.testing.assert_array_equal(indices, expected[1])
