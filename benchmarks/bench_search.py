@@ -40,9 +40,15 @@ class _Search:
 class HammingDistances(_Search):
     def warm_up(self, parallel):
         fastsdm.hamming_distances(self.queries, self.addresses[:64], parallel=parallel)
+        self.out = fastsdm.hamming_distances(self.queries, self.addresses, parallel=parallel)
 
     def time_hamming_distances(self, size, n_queries, parallel):
         fastsdm.hamming_distances(self.queries, self.addresses, parallel=parallel)
+
+    def time_hamming_distances_into_out(self, size, n_queries, parallel):
+        # The same into one array reused across calls (out=): no allocation,
+        # no page faults of new memory.
+        fastsdm.hamming_distances(self.queries, self.addresses, parallel=parallel, out=self.out)
 
 
 class RadiusSearch(_Search):

@@ -151,7 +151,7 @@ def _new_heaps(n_chunks, nq, k):
 
 
 def hamming_distances(queries, addresses, *, n_bits: int | None = None,
-                      parallel: bool | None = None) -> np.ndarray:
+                      parallel: bool | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """Hamming distance between every query and every address.
 
     Parameters
@@ -173,12 +173,18 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
     parallel : bool, optional
         Force the parallel (``True``) or serial (``False``) kernel; by default
         the choice follows the amount of work.
+    out : ndarray of int32, optional
+        Where to write the distances: a C-contiguous, writeable int32 array
+        of the result's shape, sharing no memory with the inputs.  It is
+        returned.  Reusing one array across calls saves allocating a large
+        result each time, and the page faults of writing to new memory (256
+        queries over 10^6 addresses make 1 GB: see docs/performance.md).
 
     Returns
     -------
     distances : ndarray of int32, shape queries.shape[:-1] + (N,)
         ``(N,)`` for one query, ``(q, N)`` for a batch, ``(b, q, N)`` for
-        stacked batches of shape ``(b, q, W)``.
+        stacked batches of shape ``(b, q, W)``; ``out`` when given.
 
     See Also
     --------
@@ -199,6 +205,16 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
     array([[[2, 0, 2]],
     <BLANKLINE>
            [[3, 3, 1]]], dtype=int32)
+
+    Into an array of your own, reused across calls:
+
+    >>> import numpy as np
+    >>> d = np.empty((2, 3), dtype=np.int32)
+    >>> fastsdm.hamming_distances(a[:2], a, out=d) is d
+    True
+    >>> d
+    array([[0, 2, 4],
+           [2, 0, 2]], dtype=int32)
     """
     array = np.asarray(queries)
     batch = array.shape[:-1] if array.ndim > 2 else None
@@ -207,10 +223,34 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
             raise ValueError(f"queries is empty ({describe(array)}); pass at least one vector")
         array = array.reshape(-1, array.shape[-1])
     Q, A, single, _ = _prepare(array, addresses, n_bits)
-    out = distance_rows(Q, A, parallel)
-    if batch is not None:
-        return out.reshape(*batch, A.shape[0])
-    return out[0] if single else out
+    shape = batch + (A.shape[0],) if batch is not None else (
+        (A.shape[0],) if single else (Q.shape[0], A.shape[0]))
+    if out is None:
+        return distance_rows(Q, A, parallel).reshape(shape)
+    _check_out(out, shape, (queries, addresses, Q, A))
+    # A plain ndarray view: a subclass (np.memmap, ...) is written through it.
+    distance_rows(Q, A, parallel, out=out.view(np.ndarray).reshape(Q.shape[0], A.shape[0]))
+    return out
+
+
+def _check_out(out, shape, inputs):
+    """``out`` as hamming_distances writes into it, or a clear error."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array of int32 (or None), got "
+                        f"{type(out).__name__}")
+    if out.dtype != np.int32 or out.shape != shape:
+        error = TypeError if out.dtype != np.int32 else ValueError
+        raise error(f"out must be an int32 array of shape {shape} (the distances of these "
+                    f"queries and addresses), got {describe(out)}; make one with "
+                    f"np.empty({shape}, dtype=np.int32)")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("out must be C-contiguous and writeable (np.empty gives one); got a "
+                         f"{'read-only' if not out.flags.writeable else 'non-contiguous'} "
+                         "array")
+    for x in inputs:
+        if isinstance(x, np.ndarray) and np.may_share_memory(out, x):
+            raise ValueError("out shares memory with the queries or the addresses; pass an "
+                             "array of its own")
 
 
 def _mask_to_csr(mask, parallel):
@@ -383,9 +423,13 @@ def radius_search(queries, addresses, radius: int, *, n_bits: int | None = None,
     return radius_csr(Q, A, radius, parallel)
 
 
-def distance_rows(Q, A, parallel=None):
-    """Hamming distances (q, N) ``int32`` of every query to every address (validated 2-D input)."""
-    out = np.empty((Q.shape[0], A.shape[0]), dtype=np.int32)
+def distance_rows(Q, A, parallel=None, out=None):
+    """Hamming distances (q, N) ``int32`` of every query to every address (validated 2-D input).
+
+    ``out``, when given, is a C-contiguous int32 (q, N) array to write them into.
+    """
+    if out is None:
+        out = np.empty((Q.shape[0], A.shape[0]), dtype=np.int32)
     if A.shape[0]:
         _scan(Q, A, _h.MODE_DISTANCES, out_dist=out, parallel=parallel)
     return out

@@ -68,6 +68,50 @@ def test_knn_matches_reference(n, N, q, parallel):
 
 
 @pytest.mark.nojit
+@pytest.mark.parametrize("q", [1, 5, 12])  # one query, row-wise scan, tiled scan
+@pytest.mark.parametrize("parallel", [False, True])
+def test_distances_into_out_are_the_returned_distances(q, parallel, tmp_path):
+    rng = np.random.default_rng(q)
+    Q, A = fastsdm.random_addresses(q, 130, rng), fastsdm.random_addresses(700, 130, rng)
+    expected = hamming(Q, A, 192)
+    out = np.full((q, 700), -1, dtype=np.int32)  # stale contents are overwritten
+    assert fastsdm.hamming_distances(Q, A, parallel=parallel, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    one = np.full(700, -1, dtype=np.int32)
+    assert fastsdm.hamming_distances(Q[0], A, parallel=parallel, out=one) is one
+    np.testing.assert_array_equal(one, expected[0])
+    stacked = np.full((1, q, 700), -1, dtype=np.int32)
+    fastsdm.hamming_distances(Q[None], A, parallel=parallel, out=stacked)
+    np.testing.assert_array_equal(stacked[0], expected)
+    mapped = np.lib.format.open_memmap(tmp_path / "d.npy", mode="w+", dtype=np.int32,
+                                       shape=(q, 700))
+    assert fastsdm.hamming_distances(Q, A, parallel=parallel, out=mapped) is mapped
+    mapped.flush()
+    np.testing.assert_array_equal(np.load(tmp_path / "d.npy"), expected)
+
+
+def test_distances_out_is_checked():
+    Q, A = fastsdm.random_addresses(5, 128, seed=0), fastsdm.random_addresses(100, 128, seed=1)
+    with pytest.raises(TypeError, match=r"int32 array of shape \(5, 100\).*dtype int64"):
+        fastsdm.hamming_distances(Q, A, out=np.empty((5, 100), np.int64))
+    with pytest.raises(TypeError, match="NumPy array"):
+        fastsdm.hamming_distances(Q, A, out=[[0] * 100] * 5)
+    for wrong in (np.empty((5, 99), np.int32), np.empty(100, np.int32)):
+        with pytest.raises(ValueError, match=r"shape \(5, 100\)"):
+            fastsdm.hamming_distances(Q, A, out=wrong)
+    with pytest.raises(ValueError, match="C-contiguous.*non-contiguous"):
+        fastsdm.hamming_distances(Q, A, out=np.empty((100, 5), np.int32).T)
+    read_only = np.empty((5, 100), np.int32)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        fastsdm.hamming_distances(Q, A, out=read_only)
+    # Distances written over the addresses they are computed from.
+    words = fastsdm.random_addresses(260, 128, seed=2)
+    with pytest.raises(ValueError, match="shares memory"):
+        fastsdm.hamming_distances(words[:5], words[10:110],
+                                  out=words[100:225].view(np.int32).reshape(5, 100))
+
+
 def test_knn_ties_go_to_the_lower_index():
     A = np.zeros((10, 1), np.uint64)  # ten identical addresses
     idx, dist = fastsdm.knn_search(np.zeros((9, 1), np.uint64), A, 4)
