@@ -223,8 +223,10 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
             raise ValueError(f"queries is empty ({describe(array)}); pass at least one vector")
         array = array.reshape(-1, array.shape[-1])
     Q, A, single, _ = _prepare(array, addresses, n_bits)
-    shape = batch + (A.shape[0],) if batch is not None else (
-        (A.shape[0],) if single else (Q.shape[0], A.shape[0]))
+    if batch is not None:
+        shape = (*batch, A.shape[0])
+    else:
+        shape = (A.shape[0],) if single else (Q.shape[0], A.shape[0])
     if out is None:
         return distance_rows(Q, A, parallel).reshape(shape)
     _check_out(out, shape, (queries, addresses, Q, A))
