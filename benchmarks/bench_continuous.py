@@ -2,9 +2,11 @@
 
 dim = 256 float32 addresses; the threshold is the Hamming-equivalent radius
 whose spherical cap holds 0.001 of the sphere (~N/1000 activated locations).
-Threshold activation takes one of three scans: rows (fewer than
-``ROWS_MAX_QUERIES`` queries), int8 (larger batches, CPUs with AVX-512 VNNI)
-or BLAS (the fallback; ``ContinuousScans`` times it on every CPU).  Skipped
+Threshold activation takes one of three scans: int8 (every batch, CPUs with
+AVX-512 VNNI: the memory's int8 copy of its addresses, made by the first
+activation, ``ContinuousInt8Copy``), rows (fewer than ``ROWS_MAX_QUERIES``
+queries elsewhere) or BLAS (the fallback; ``ContinuousScans`` times each scan
+on every CPU that has it).  Skipped
 (NotImplementedError in setup) when the module fastsdm.continuous does not
 exist; any error raised while importing it fails the benchmarks.
 """
@@ -115,6 +117,23 @@ class ContinuousScans:
             continuous.ROWS_MAX_QUERIES, continuous.INT8_SCAN = self._saved
 
     def time_activate_64(self, size, scan):
+        self.mem.activate(self.x)
+
+
+class ContinuousInt8Copy:
+    """New addresses, then one query: copies the addresses and makes the int8 copy."""
+
+    params = [list(CONTINUOUS_SIZES)]
+    param_names = ["size"]
+    repeat = (1, 10, 20.0)
+
+    def setup(self, size):
+        self.mem, patterns = _memory(size)
+        self.x = patterns[0]
+        self.mem.activate(self.x)  # JIT warm-up, same kernels as timed
+
+    def time_new_addresses_and_first_activation(self, size):
+        self.mem.addresses = self.mem.addresses
         self.mem.activate(self.x)
 
 

@@ -1059,11 +1059,12 @@ def continuous_section(args, rows, notes):
     from fastsdm import continuous
 
     points = CONTINUOUS_POINTS_QUICK if args.quick else CONTINUOUS_POINTS
-    notes.append(f"ContinuousSDM: radius with activation probability ≥ 0.001 for each dim, "
-                 f"float32 accumulators, value_dim = dim; threshold scan "
-                 f"{'int8 (AVX-512 VNNI)' if continuous.INT8_SCAN else 'BLAS'} for batches of "
-                 f"≥ {continuous.ROWS_MAX_QUERIES} queries, rows below. NumPy's BLAS: "
-                 f"{blas_info()} (its default).")
+    notes.append("ContinuousSDM: radius with activation probability ≥ 0.001 for each dim, "
+                 "float32 accumulators, value_dim = dim; threshold scan "
+                 + ("int8 (AVX-512 VNNI) over the memory's int8 copy of its addresses, made "
+                    "before timing, for every batch" if continuous.INT8_SCAN else
+                    f"BLAS for batches of ≥ {continuous.ROWS_MAX_QUERIES} queries, rows below")
+                 + f". NumPy's BLAS: {blas_info()} (its default).")
     for dim, N, batches in points:
         continuous_point(args, dim, N, batches, rows, notes)
 

@@ -6,14 +6,16 @@ CPU time of one thread is far steadier than wall time on a shared machine, so
 this is how the per-call and per-query costs of the scans are measured (the
 wall-clock comparison with NumPy is ``compare.py --only-continuous``):
 
-* the int8 scan's cost for batches of 5 to 1,024 queries, fitted as
-  ``fixed + batch * per_query``: the fixed part is quantising the address
-  tiles (per address element), the per-query part the int8 products and the
+* making the memory's int8 copy of its addresses (once per memory);
+* the int8 scan's cost for batches of 1 to 1,024 queries, fitted as
+  ``fixed + batch * per_query``: the fixed part is reading the int8 copy
+  (per address element), the per-query part the int8 products and the
   rechecks (per (query, location) pair, and as multiply-adds per second);
 * the int8 scan's inner kernel alone (``vpdpbusd`` on a cache-resident tile:
   its ceiling) and the fraction of pairs inside the int8 error bound (those
   get a float32 dot product);
-* the rows scan for one query (bytes of addresses per second);
+* the rows scan of the float32 addresses for one query (the path of CPUs
+  without AVX-512 VNNI; bytes of addresses per second);
 * NumPy's float32 GEMM on one thread for the same shapes (threadpoolctl limits
   BLAS to one thread when it is installed), the float32 floor per core.
 
@@ -74,20 +76,19 @@ def band_fraction(mem, U):
     from fastsdm import continuous
     from fastsdm._kernels import continuous as k
 
-    n4 = 4 * -(-mem.dim // 16)
-    X, xinfo = continuous._int8_queries(U, n4)
-    A = mem.addresses
-    L = 256
+    A = mem.addresses.copy()
+    copy = continuous._quantize(A, False)
+    X, xinfo = continuous._int8_queries(U, copy.n4)
     counts = []
     for bound in (np.inf, -np.inf):  # only sure pairs pass / every "maybe" pair passes
         cap = U.shape[0] * A.shape[0]
         pair_q, pair_l = np.empty(cap, np.int32), np.empty(cap, np.int64)
         n_pairs = np.zeros(1, np.int64)
-        k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), A.reshape(-1).view(np.int32),
-                U, X, xinfo, mem.threshold, np.float32(bound), np.float32(bound),
-                np.array([0]), np.array([-(-A.shape[0] // L)]),
-                *continuous._int8_scratch(1, L, n4, X.size // n4), np.array([0, cap]),
-                pair_q, pair_l, n_pairs)
+        k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), U, X, xinfo, mem.threshold,
+               np.float32(bound), np.float32(bound), np.array([0]),
+               np.array([-(-A.shape[0] // copy.tile)]), copy.words, copy.init, copy.stats,
+               *continuous._int8_scratch(1, X.size // copy.n4), np.array([0, cap]),
+               pair_q, pair_l, n_pairs)
         counts.append(n_pairs[0])
     return (counts[1] - counts[0]) / (U.shape[0] * A.shape[0])
 
@@ -113,13 +114,20 @@ def main(argv=None):
     print()
     print("| scan | queries | CPU time | per query | per (query, location) pair |")
     print("|---|---|---|---|---|")
-    t1 = cpu_time(lambda: mem.activate(X[0], parallel=False))
-    print(f"| rows | 1 | {t1 * 1e3:.2f} ms | — | {t1 / N * 1e9:.2f} ns "
+    int8_scan = continuous.INT8_SCAN
+    continuous.INT8_SCAN = False  # the float32 rows scan
+    try:
+        t1 = cpu_time(lambda: mem.activate(X[0], parallel=False))
+    finally:
+        continuous.INT8_SCAN = int8_scan
+    print(f"| rows (float32) | 1 | {t1 * 1e3:.2f} ms | — | {t1 / N * 1e9:.2f} ns "
           f"({mem.addresses.nbytes / t1 / 1e9:.1f} GB/s of addresses) |")
-    if not continuous.INT8_SCAN:
+    if not int8_scan:
         print("\nNo AVX-512 VNNI on this CPU: the int8 scan is not used.")
         return
-    batches = np.array([5, 16, 64, 256, 1024])
+    A = mem.addresses.copy()
+    t_copy = cpu_time(lambda: continuous._quantize(A, False))
+    batches = np.array([1, 4, 16, 64, 256, 1024])
     times = np.array([cpu_time(lambda b=b: mem.activate(X[:b], parallel=False))
                       for b in batches])
     for b, t in zip(batches, times, strict=True):
@@ -129,8 +137,10 @@ def main(argv=None):
     band = band_fraction(mem, unit_rows(X[:64]))
     pair = per_query / N
     print()
+    print(f"Making the int8 copy of the addresses (once per memory): {t_copy * 1e3:.2f} ms "
+          f"= {t_copy / (N * dim) * 1e9:.3f} ns per address element.")
     print(f"int8 scan, least squares over the batches: fixed {fixed * 1e3:.2f} ms per call = "
-          f"{fixed / (N * dim) * 1e9:.3f} ns per address element (quantising the tiles); "
+          f"{fixed / (N * dim) * 1e9:.3f} ns per address element (reading the int8 copy); "
           f"{pair * 1e9:.3f} ns per pair = {dim / pair / 1e9:.0f} G multiply-adds/s "
           f"(the float32 product's equivalent: {2 * dim / pair / 1e9:.0f} GFLOP/s). "
           f"{100 * band:.2f} % of the pairs fall inside the int8 error bound. The int8 kernel "

@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -47,7 +49,6 @@ __all__ = ["ContinuousSDM"]
 
 FORMAT_NAME = "fastsdm.ContinuousSDM"
 FORMAT_VERSION = 1
-_ARRAYS = ("addresses", "accumulators")
 #: The saved directory (``open_for_writing`` is set while the memory is
 #: memory-mapped for writing, see fastsdm._persist).
 _KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION, required=ContinuousParams.KEYS,
@@ -66,9 +67,10 @@ QUERY_CHUNK = 1024
 #: An iterated read stops when the cosine between a result and its input
 #: reaches this value.
 CONVERGENCE_COSINE = 1.0 - 1e-6
-#: Threshold activation of fewer queries than this scans the addresses row by
-#: row (one pass at memory bandwidth, float32 dot products); larger batches
-#: use the int8 scan where the CPU has AVX-512 VNNI, BLAS elsewhere.
+#: Threshold activation scans the memory's int8 copy of its addresses where
+#: the CPU has AVX-512 VNNI.  Elsewhere, fewer queries than this scan the
+#: float32 addresses row by row (one pass at memory bandwidth, float32 dot
+#: products) and larger batches use BLAS.
 ROWS_MAX_QUERIES = 5
 #: Whether threshold activation may use the int8 scan (set at import from
 #: the CPU numba compiles for).
@@ -146,7 +148,9 @@ class ContinuousSDM:
     Attributes
     ----------
     addresses : ndarray of float32, shape (N, dim)
-        Unit vectors (activation relies on it: do not rescale them).
+        Unit vectors, read-only: activation keeps an int8 copy of them.  To
+        change them, assign a new array (``mem.addresses = new``: it is
+        copied; activation relies on unit vectors, so do not rescale them).
     accumulators : ndarray of dtype, shape (N, value_dim)
         The per-location sums of written values (:attr:`counters` is the
         same array, by the name :class:`fastsdm.SDM` uses).
@@ -168,9 +172,14 @@ class ContinuousSDM:
     pairs within the bound are recomputed.)  A query equal to an address
     activates it even at ``radius=0``.
 
-    Memory use is ``N * (4 * dim + value_dim * itemsize)`` bytes; a call adds
-    the activation lists of :data:`QUERY_CHUNK` queries at a time, about
-    64 KiB of int8 tiles per thread (or, on the BLAS path and for
+    Memory use is ``N * (4 * dim + value_dim * itemsize)`` bytes.  Threshold
+    activation on CPUs with AVX-512 VNNI adds an int8 copy of the addresses,
+    about ``N * (dim + 4)`` bytes (dim rounded up to a multiple of 16), made
+    by the first activation (it reads a quarter of the bytes the float32
+    addresses would take: one query over a large memory runs about four times
+    faster); if that does not fit in the available RAM, activation uses the
+    float32 addresses instead.  A call adds the activation lists of
+    :data:`QUERY_CHUNK` queries at a time (and, on the BLAS path and for
     ``k_nearest``, at most :data:`SIMILARITY_BUDGET` bytes of similarities)
     and the query vectors' copies.  The
     constructor refuses a memory that does not fit in the available RAM;
@@ -225,7 +234,10 @@ class ContinuousSDM:
         if addresses is None:
             addresses = generate_addresses(params.seed, params.n_locations, params.dim)
         else:
+            given = addresses
             addresses = unit_vectors(addresses, "addresses")
+            if np.may_share_memory(addresses, given):
+                addresses = addresses.copy()  # the memory's own: no alias may change it
         accumulators = np.zeros((params.n_locations, params.value_dim), dtype=params.dtype)
         self._build(params, addresses, accumulators, None)
 
@@ -233,10 +245,47 @@ class ContinuousSDM:
         """Set the memory's state: the one place the constructor and :meth:`load` do it."""
         params.assign(self)
         self.seed = params.seed
-        self.addresses = addresses
+        self._set_addresses(addresses)
         self.accumulators = accumulators
         self._lock = RWLock()
         self._mapped = mapped  # set by load(mmap=True): where flush() writes
+
+    def _set_addresses(self, addresses: np.ndarray) -> None:
+        # The memory's own array (no other reference may change it: the int8
+        # copy must stay true to it); the public attribute is a read-only view.
+        self._addresses = addresses
+        self._addresses_view = addresses.view()
+        self._addresses_view.flags.writeable = False
+        self._int8 = None  # made again from these addresses at the next activation
+        self._int8_lock = threading.Lock()
+
+    @property
+    def addresses(self) -> np.ndarray:
+        """The unit-vector addresses, float32 of shape (N, dim): a read-only view.
+
+        Activation keeps an int8 copy of the addresses, so they are not
+        changed in place; assigning an array of the same shape and dtype
+        replaces them (the array is copied).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastsdm.continuous import ContinuousSDM
+        >>> mem = ContinuousSDM(2, threshold=0.9, addresses=[[1.0, 0.0], [0.0, 1.0]])
+        >>> mem.activate([1.0, 0.1])[1]
+        array([0])
+        >>> mem.addresses = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+        >>> mem.activate([1.0, 0.1])[1]
+        array([1])
+        """
+        return self._addresses_view
+
+    @addresses.setter
+    @exclusive
+    def addresses(self, value) -> None:
+        check_state_array(value, "ContinuousSDM.addresses", (self.n_locations, self.dim),
+                          np.float32, fix="assign an array of that layout (it is copied)")
+        self._set_addresses(np.array(value, copy=True))
 
     @classmethod
     def _from_parts(cls, params: ContinuousParams, addresses, accumulators,
@@ -259,12 +308,17 @@ class ContinuousSDM:
             state["accumulators"] = np.array(state["accumulators"])
         finally:
             self._lock.release_shared()
-        state.pop("_lock", None)
+        for derived in ("_lock", "_addresses_view", "_int8", "_int8_lock"):
+            state.pop(derived, None)
         state["_mapped"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
+        addresses = state.pop("_addresses", None)
+        if addresses is None:  # pickled before the addresses became read-only
+            addresses = state.pop("addresses")
         self.__dict__.update(state)
+        self._set_addresses(addresses)
         self._lock = RWLock()
 
     # -- construction helpers -------------------------------------------------
@@ -296,7 +350,7 @@ class ContinuousSDM:
         >>> ContinuousSDM(64, 1000, k_nearest=10, seed=0).nbytes
         512000
         """
-        return self.addresses.nbytes + self.accumulators.nbytes
+        return self._addresses.nbytes + self.accumulators.nbytes
 
     @property
     def counters(self) -> np.ndarray:
@@ -353,38 +407,54 @@ class ContinuousSDM:
         for start in range(0, N, L):
             stop = min(N, start + L)
             S = buf[: nq * (stop - start)].reshape(nq, stop - start)
-            np.matmul(Q, self.addresses[start:stop].T, out=S)
+            np.matmul(Q, self._addresses[start:stop].T, out=S)
             yield start, S
 
     def _threshold_csr(self, Q, parallel):
         nq, dim = Q.shape
         if self.n_locations == 0:
             return np.zeros(nq + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        int8 = (self._int8_copy(parallel)
+                if INT8_SCAN and LANES_MIN_DIM <= dim <= _k.INT8_MAX_DIM else None)
+        if int8 is not None:
+            return self._scan_csr(Q, parallel, int8)
         if nq < ROWS_MAX_QUERIES:
-            return self._scan_csr(Q, parallel, rows=True)
-        if INT8_SCAN and LANES_MIN_DIM <= dim <= _k.INT8_MAX_DIM:
-            return self._scan_csr(Q, parallel, rows=False)
+            return self._scan_csr(Q, parallel, None)
         return self._blas_csr(Q, parallel)
 
-    def _scan_csr(self, Q, parallel, rows):
-        """Threshold activation by the rows or the int8 scan (see _kernels.continuous)."""
-        A = np.ascontiguousarray(self.addresses)
+    def _int8_copy(self, parallel) -> _Int8Copy | None:
+        """The addresses quantised for the int8 scan, made at the first call.
+
+        ``None`` if the copy does not fit in the available RAM (the scans of
+        the float32 addresses then run instead).
+        """
+        with self._int8_lock:  # one thread makes it; the others wait and share it
+            if self._int8 is None:
+                self._int8 = _quantize(self._addresses, parallel)
+            return self._int8 or None
+
+    def _scan_csr(self, Q, parallel, int8: _Int8Copy | None):
+        """Threshold activation by the int8 scan of ``int8``, or the rows scan."""
+        A = self._addresses
         N, dim = A.shape
         nq, thr = Q.shape[0], self.threshold
         lo32, hi32 = _float32_bounds(thr - self._margin, thr + self._margin)
         # Work: the rows scan's multiply-adds / 4 (threads paid off from ~3 *
-        # 10^4 x 256 floats for one query, measured); the int8 scan's
-        # quantised values plus its multiply-adds / 16 (64 per instruction).
-        par = use_parallel(nq * N * dim // 4 if rows else N * dim + nq * N * dim // 16, parallel)
+        # 10^4 x 256 floats for one query, measured); the int8 scan's bytes
+        # read / 8 plus its multiply-adds / 64 (one instruction; queries
+        # padded to blocks of 4): threads pay off from ~5 * 10^4 x 256 for
+        # one query (measured).
+        nqp = -(-nq // _k.BLOCK_QUERIES) * _k.BLOCK_QUERIES
+        int8_scan = int8 is not None
+        par = use_parallel(N * dim // 8 + nqp * N * dim // 64 if int8_scan else nq * N * dim // 4,
+                           parallel)
         pieces = 4 * numba.get_num_threads() if par else 1
-        if rows:  # chunks of locations; the int8 arguments are placeholders
-            L = 1
+        if int8_scan:  # chunks of tiles of L locations
+            L = int8.tile
+            X, xinfo = _int8_queries(Q, int8.n4)
+        else:  # chunks of locations; the int8 arguments are placeholders
+            L, int8 = 1, _NO_INT8_COPY
             X, xinfo = np.zeros(_k.BLOCK_QUERIES, dtype=np.int32), np.zeros((1, 4))
-        else:  # chunks of tiles of L locations, L * n4 int8 words in cache
-            n4 = 4 * -(-dim // _k.LANES)
-            L = max(_k.BLOCK_LOCATIONS, INT8_TILE_BYTES // (4 * n4) // _k.BLOCK_LOCATIONS
-                    * _k.BLOCK_LOCATIONS)
-            X, xinfo = _int8_queries(Q, n4)
         n_units = -(-N // L)
         cuts = np.linspace(0, n_units, min(n_units, pieces) + 1).astype(np.int64)
         sizes = np.minimum(cuts[1:] * L, N) - np.minimum(cuts[:-1] * L, N)
@@ -397,10 +467,9 @@ class ContinuousSDM:
             pair_q = np.empty(region[-1], dtype=np.int32)
             pair_l = np.empty(region[-1], dtype=np.int64)
             n_pairs = np.zeros(first.size, dtype=np.int64)
-            scratch = (_int8_scratch(1, _k.BLOCK_LOCATIONS, 4, 4) if rows else
-                       _int8_scratch(first.size, L, n4, X.size // n4))
-            args = (not rows, A, A.reshape(-1), A.reshape(-1).view(np.int32), Q, X, xinfo, thr,
-                    lo32, hi32, first, last, *scratch, region, pair_q, pair_l, n_pairs)
+            args = (int8_scan, A, A.reshape(-1), Q, X, xinfo, thr, lo32, hi32,
+                    first, last, int8.words, int8.init, int8.stats,
+                    *_int8_scratch(first.size, nqp), region, pair_q, pair_l, n_pairs)
             _on_threads(par, first.size, lambda ids: _k.scan(ids, *args))
             return region, pair_q, pair_l, n_pairs
 
@@ -432,7 +501,7 @@ class ContinuousSDM:
         indptrs, flats = [], []
         for start, S in self._blocks(Q):
             select = _k.select_parallel if use_parallel(S.size, parallel) else _k.select_serial
-            indptr, indices = select(S, Q, self.addresses, start, lo, hi, thr)
+            indptr, indices = select(S, Q, self._addresses, start, lo, hi, thr)
             indptrs.append(indptr)
             flats.append(indices)
         if len(flats) <= 1:
@@ -457,7 +526,7 @@ class ContinuousSDM:
         for start, S in self._blocks(Q):
             par = use_parallel(S.size, parallel)
             (_k.knn_parallel if par else _k.knn_serial)(
-                S, Q, self.addresses, start, self._margin, heap_cos, heap_idx, fill)
+                S, Q, self._addresses, start, self._margin, heap_cos, heap_idx, fill)
         heap_idx.sort(axis=1)
         return np.arange(0, nq * k + 1, k, dtype=np.int64), heap_idx.ravel()
 
@@ -470,9 +539,8 @@ class ContinuousSDM:
             yield (start, stop, *csr(Q[start:stop], parallel))
 
     def _check_arrays(self) -> None:
-        # The memory's own arrays are public attributes, which a caller may replace.
-        check_state_array(self.addresses, "ContinuousSDM.addresses",
-                          (self.n_locations, self.dim), np.float32)
+        # The accumulators are a public attribute, which a caller may replace
+        # (the addresses' setter checks what it is given).
         check_state_array(self.accumulators, "ContinuousSDM.accumulators",
                           (self.n_locations, self.value_dim), self.dtype)
 
@@ -812,7 +880,7 @@ class ContinuousSDM:
         True
         """
         self._check_arrays()  # a replaced array would save a memory that does not load
-        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays = {"addresses": self._addresses, "accumulators": self.accumulators}
         return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite,
                                        mapped=getattr(self, "_mapped", None))
 
@@ -969,10 +1037,52 @@ def _on_threads(parallel: bool, n_tasks: int, run) -> None:
     _jit.run_tasks(work, n_tasks, (), parallel)
 
 
-def _int8_scratch(chunks: int, L: int, n4: int, n_queries: int):
-    """Per-chunk scratch of the int8 scan: tile words, initial sums, row sums, bounds, masks."""
-    return (np.zeros((chunks, L * n4), dtype=np.int32), np.empty((chunks, L), dtype=np.int32),
-            np.empty((chunks, 3 * L)), np.empty((chunks, 2, n_queries), dtype=np.int32),
+class _Int8Copy(NamedTuple):
+    """The addresses quantised for the int8 scan (:func:`_quantize`)."""
+
+    tile: int  # locations per tile (a multiple of 32)
+    n4: int  # int32 words per location: 4 int8 values each, dim padded to 16
+    words: np.ndarray  # int32 (n_tiles * tile * n4,), the layout of _k.int8_masks
+    init: np.ndarray  # int32 (n_tiles * tile,): each location's initial dot product
+    stats: np.ndarray  # float64 (n_tiles, 4): scale and error terms of each tile
+
+
+#: The scan driver's int8 arguments when it runs the rows scan (placeholders
+#: of the same types, so that one compiled driver serves both).
+_NO_INT8_COPY = _Int8Copy(1, 4, np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int32),
+                          np.zeros((1, 4)))
+
+
+def _quantize(A: np.ndarray, parallel, tile: int | None = None) -> _Int8Copy | bool:
+    """The int8 copy of addresses ``A`` (``False`` if it does not fit in the available RAM).
+
+    Tiles of ``tile`` locations (a multiple of 32; default: ``INT8_TILE_BYTES``
+    of int8 values), one scale per tile (see _kernels.continuous.quantize_tiles).
+    """
+    N, dim = A.shape
+    n4 = 4 * -(-dim // _k.LANES)
+    if tile is None:
+        tile = max(_k.BLOCK_LOCATIONS,
+                   INT8_TILE_BYTES // (4 * n4) // _k.BLOCK_LOCATIONS * _k.BLOCK_LOCATIONS)
+    n_tiles = -(-N // tile)
+    if n_tiles * tile * 4 * (n4 + 1) > _available_memory():
+        return False
+    copy = _Int8Copy(tile, n4, np.empty(n_tiles * tile * n4, dtype=np.int32),
+                     np.empty(n_tiles * tile, dtype=np.int32), np.empty((n_tiles, 4)))
+    par = use_parallel(N * dim, parallel)
+    cuts = np.linspace(0, n_tiles, min(n_tiles, 4 * numba.get_num_threads() if par else 1) + 1)
+    cuts = cuts.astype(np.int64)
+    sums = np.empty((cuts.size - 1, 3))
+    flat = A.reshape(-1)
+    _on_threads(par, cuts.size - 1, lambda ids: _k.quantize_tiles(
+        ids, A, flat, flat.view(np.int32), cuts[:-1], cuts[1:], copy.words, copy.init,
+        copy.stats, sums))
+    return copy
+
+
+def _int8_scratch(chunks: int, n_queries: int):
+    """Per-chunk scratch of the int8 scan: bounds (queries padded to 4) and masks."""
+    return (np.empty((chunks, 2, n_queries), dtype=np.int32),
             np.empty((chunks, 2, _k.BLOCK_QUERIES), dtype=np.uint32))
 
 

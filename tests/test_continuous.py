@@ -415,6 +415,57 @@ def test_seeds_and_addresses():
                           whole[block - 3 : block + 5])
 
 
+def test_addresses_are_read_only_and_the_memorys_own(rng):
+    # Activation keeps an int8 copy of the addresses: they are not changed in
+    # place, an array given to the constructor is copied (the caller keeps a
+    # writeable array of their own), and an assignment replaces them.
+    given = unit32(rng.standard_normal((N, DIM)))
+    mem = ContinuousSDM(DIM, radius=10, addresses=given)
+    assert np.array_equal(mem.addresses, given) and not np.shares_memory(mem.addresses, given)
+    with pytest.raises(ValueError, match="read-only"):
+        mem.addresses[0] = given[1]
+    given[0] = given[1]  # the caller's array: no effect on the memory
+    assert not np.array_equal(mem.addresses[0], given[0])
+    new = unit32(rng.standard_normal((N, DIM)))
+    mem.addresses = new
+    assert np.array_equal(mem.addresses, new) and not np.shares_memory(mem.addresses, new)
+    assert not mem.addresses.flags.writeable and new.flags.writeable
+    x = rng.standard_normal((5, DIM))
+    want = ref_activate(mem, unit32(x))
+    assert all(np.array_equal(g, w) for g, w in zip(csr_lists(*mem.activate(x)), want,
+                                                    strict=True))
+    for bad, got in ((new.astype(np.float64), "float64"), (new[:-1], r"\(299, 24\)"),
+                     (np.asfortranarray(new), "not C-contiguous"), (new.tolist(), "list")):
+        with pytest.raises(TypeError, match=r"ContinuousSDM.addresses must be a C-contiguous "
+                                            rf"array of shape \(300, 24\).*{got}.*assign an "
+                                            r"array of that layout \(it is copied\)"):
+            mem.addresses = bad
+    assert np.array_equal(mem.addresses, new)
+
+
+def test_copies_and_pickles_keep_read_only_addresses(rng):
+    import copy
+    import pickle
+
+    mem = ContinuousSDM(DIM, N, radius=10, seed=4)
+    x = rng.standard_normal((Q, DIM))
+    want = csr_lists(*mem.activate(x))  # with the int8 copy made, where the CPU has VNNI
+    for other in (pickle.loads(pickle.dumps(mem)), copy.deepcopy(mem), copy.copy(mem)):
+        assert np.array_equal(other.addresses, mem.addresses)
+        assert not other.addresses.flags.writeable
+        for got, expect in ((other.activate(x), want), (other.activate(x[0]), want[:1])):
+            assert all(np.array_equal(g, w) for g, w in zip(csr_lists(*got), expect,
+                                                            strict=True))
+    # A pickle of an earlier fastsdm kept the addresses under their public name.
+    state = mem.__getstate__()
+    state["addresses"] = state.pop("_addresses")
+    old = ContinuousSDM.__new__(ContinuousSDM)
+    old.__setstate__(state)
+    assert np.array_equal(old.addresses, mem.addresses) and not old.addresses.flags.writeable
+    assert all(np.array_equal(g, w) for g, w in zip(csr_lists(*old.activate(x)), want,
+                                                    strict=True))
+
+
 def test_addresses_are_uniform_on_the_sphere():
     # Each coordinate of a uniform unit vector has mean 0 and variance 1/dim.
     mem = ContinuousSDM(16, 40_000, radius=4, seed=1)

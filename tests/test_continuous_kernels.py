@@ -157,12 +157,111 @@ def test_batched_writes_equal_sequential_writes_on_every_path(path, rng, monkeyp
     one_by_one = ContinuousSDM(DIM, N, radius=10, seed=4)
     batch.write(keys, values, weight=0.7)
     monkeypatch.setattr(continuous, "ROWS_MAX_QUERIES", 4)  # singles: the rows scan
+    monkeypatch.setattr(continuous, "INT8_SCAN", False)
     for k, v in zip(keys, values, strict=True):
         one_by_one.write(k, v, weight=0.7)
     assert np.array_equal(batch.accumulators, one_by_one.accumulators)
     assert np.abs(batch.accumulators).max() > 0
     sums = ref_sums(batch, unit32(keys))
     assert np.array_equal(batch.read_sums(keys), sums)
+
+
+# ---------------------------------------------------------------------------
+# The memory's int8 copy of its addresses
+# ---------------------------------------------------------------------------
+
+
+@kernel
+@nojit
+@needs_int8
+def test_the_int8_scan_with_every_query_count(rng, monkeypatch):
+    # One query has its own kernel; 2-3 are padded to a block of 4; from
+    # PREFETCH_ROWS_MIN_QUERIES the scan prefetches the next tile's float32
+    # rows (tiles of 32 locations here: ten of them, the last one partial).
+    use_path(monkeypatch, "int8")
+    monkeypatch.setattr(continuous, "INT8_TILE_BYTES", 32 * 4 * 8)  # n4 = 8 at DIM = 24
+    mem = ContinuousSDM(DIM, N, radius=10, seed=6)
+    x = rng.standard_normal((70, DIM))
+    want = ref_activate(mem, unit32(x))
+    for nq in (1, 2, 3, 4, 5, 9, _k.PREFETCH_ROWS_MIN_QUERIES, 70):
+        for parallel in (False, True):
+            got = csr_lists(*mem.activate(x[:nq], parallel=parallel))
+            assert all(np.array_equal(g, w) for g, w in zip(got, want[:nq], strict=True))
+    assert mem._int8.tile == 32 and mem._int8.stats.shape == (10, 4)
+    one = csr_lists(*mem.activate(mem.addresses[N - 1]))  # in the last, partial tile
+    assert N - 1 in one[0]
+
+
+@kernel
+@nojit
+@needs_int8
+def test_the_int8_copy_follows_new_addresses(rng, monkeypatch):
+    # Activation made the copy of the first addresses; after an assignment it
+    # must scan a copy of the new ones, never the stale one.
+    use_path(monkeypatch, "int8")
+    mem = ContinuousSDM(DIM, N, radius=8, seed=1)
+    x = rng.standard_normal((6, DIM))
+    before = csr_lists(*mem.activate(x))
+    mem.addresses = -mem.addresses  # every cosine changes sign
+    want = ref_activate(mem, unit32(x))
+    assert not same_lists(want, before)
+    assert same_lists(csr_lists(*mem.activate(x)), want)
+    assert same_lists(csr_lists(*mem.activate(x[0])), want[:1])
+
+
+def same_lists(got, want):
+    return len(got) == len(want) and all(np.array_equal(g, w)
+                                         for g, w in zip(got, want, strict=True))
+
+
+@kernel
+@nojit
+@pytest.mark.parametrize("path", ["rows", pytest.param("int8", marks=needs_int8)])
+def test_activation_without_room_for_the_int8_copy(path, rng, monkeypatch):
+    # A copy that does not fit in the available RAM is not made: the scans of
+    # the float32 addresses answer (rows for a few queries, BLAS for more).
+    use_path(monkeypatch, path)
+    monkeypatch.setattr(continuous, "ROWS_MAX_QUERIES", 5)
+    mem = ContinuousSDM(DIM, N, radius=10, seed=2)
+    monkeypatch.setattr(continuous, "_available_memory", lambda: 1000)
+    x = rng.standard_normal((Q, DIM))
+    want = ref_activate(mem, unit32(x))
+    for nq in (1, Q):
+        got = csr_lists(*mem.activate(x[:nq]))
+        assert all(np.array_equal(g, w) for g, w in zip(got, want[:nq], strict=True))
+    assert mem._int8 is False or path == "rows"
+
+
+@kernel
+@needs_int8
+def test_two_threads_make_one_int8_copy(rng, monkeypatch):
+    # The copy is made by the first activation; two threads arriving together
+    # share one copy (made under a lock) and both get the exact activation.
+    use_path(monkeypatch, "int8")
+    made = []
+    quantize = continuous._quantize
+
+    def slow_quantize(A, parallel, tile=None):
+        made.append(threading.current_thread().name)
+        time.sleep(0.2)  # both threads are inside activate() by now
+        return quantize(A, parallel, tile)
+
+    monkeypatch.setattr(continuous, "_quantize", slow_quantize)
+    mem = ContinuousSDM(DIM, N, radius=10, seed=3)
+    x = rng.standard_normal((Q, DIM))
+    results = [None, None]
+
+    def run(k):
+        results[k] = csr_lists(*mem.activate(x[k:]))
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1
+    want = ref_activate(mem, unit32(x))
+    assert same_lists(results[0], want) and same_lists(results[1], want[1:])
 
 
 # ---------------------------------------------------------------------------
@@ -174,9 +273,9 @@ def int8_scan(mem, x, lo32, hi32, L=64):
     """Pairs of the int8 scan with the float32 stage forced: ``lo32 = hi32 = +inf``
     keeps only the pairs the int8 bound calls sure, ``-inf`` every "maybe" pair."""
     U = unit32(x)
-    n4 = 4 * -(-mem.dim // 16)
-    X, xinfo = continuous._int8_queries(U, n4)
-    A = mem.addresses
+    A = mem.addresses.copy()
+    copy = continuous._quantize(A, False, tile=L)
+    X, xinfo = continuous._int8_queries(U, copy.n4)
     n_tiles = -(-mem.n_locations // L)
     first, last = np.array([0], dtype=np.int64), np.array([n_tiles], dtype=np.int64)
     cap = U.shape[0] * mem.n_locations
@@ -184,9 +283,9 @@ def int8_scan(mem, x, lo32, hi32, L=64):
     pair_q = np.empty(cap, dtype=np.int32)
     pair_l = np.empty(cap, dtype=np.int64)
     n_pairs = np.zeros(1, dtype=np.int64)
-    _k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), A.reshape(-1).view(np.int32), U,
-             X, xinfo, mem.threshold, np.float32(lo32), np.float32(hi32), first, last,
-             *continuous._int8_scratch(1, L, n4, X.size // n4), region, pair_q, pair_l, n_pairs)
+    _k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), U, X, xinfo, mem.threshold,
+            np.float32(lo32), np.float32(hi32), first, last, copy.words, copy.init, copy.stats,
+            *continuous._int8_scratch(1, X.size // copy.n4), region, pair_q, pair_l, n_pairs)
     n = n_pairs[0]
     return set(zip(pair_q[:n].tolist(), pair_l[:n].tolist(), strict=True))
 
@@ -233,6 +332,11 @@ def _jit_quantize(a, n, inv, scale, T, t_off, sums):
 @jit
 def _jit_masks(T, n4, X, init, lo, hi, maybe, sure):
     _k.int8_masks(T, 0, n4, X, 0, init, 0, lo, hi, 0, maybe, sure)
+
+
+@jit
+def _jit_mask(T, n4, X, x_off, init, lo, hi, q_off, maybe, sure):
+    _k.int8_mask(T, 0, n4, X, x_off, init, 0, lo, hi, q_off, maybe, sure)
 
 
 @kernel
@@ -294,14 +398,15 @@ def test_quantize_row_matches_its_python_form(n, rng):
     n4 = n // 4
     results = []
     for fn in (_jit_quantize, lambda *args: _k._quantize_row_py(args[0], 0, *args[1:], 0)):
-        T = np.full(16 * n4, -7, dtype=np.int32)
+        T = np.full(32 * n4, -7, dtype=np.int32)
         sums = np.zeros(3)
         fn(a, n, inv, scale, T, 3, sums)
         results.append((T, sums))
     (T1, s1), (T2, s2) = results
     assert np.array_equal(T1, T2)
-    assert (T1[3::16] != -7).all() and (np.delete(T1, np.arange(3, T1.size, 16)) == -7).all()
-    q = T1[3::16].copy().view(np.int8)
+    # One lane of a block of 32 locations: every 32nd word from t_off, nothing else.
+    assert (T1[3::32] != -7).all() and (np.delete(T1, np.arange(3, T1.size, 32)) == -7).all()
+    q = T1[3::32].copy().view(np.int8)
     assert np.abs(q).max() == 127 and np.array_equal(q, np.rint(a * inv).astype(np.int8))
     err = a.astype(np.float64) - np.float64(scale) * q
     assert s1[0] == s2[0] == q.sum()
@@ -316,9 +421,10 @@ def test_int8_masks_match_their_python_form(n4, rng):
     T = rng.integers(-127, 128, 32 * n4 * 4, dtype=np.int8).view(np.int32)
     X = rng.integers(1, 256, 4 * n4 * 4).astype(np.uint8).view(np.int32)
     init = rng.integers(-(1 << 20), 1 << 20, 32).astype(np.int32)
-    tb = T.view(np.int8).reshape(2, n4, 16, 4).astype(np.int64)
+    # Word w of location l at T[32 * w + l]: 4 int8 values of dims 4w:4w + 4.
+    tb = T.view(np.int8).reshape(n4, 32, 4).astype(np.int64)
     xb = X.view(np.uint8).reshape(4, n4, 4).astype(np.int64)
-    D = np.einsum("kwb,pwib->kpi", xb, tb).reshape(4, 32) + init
+    D = np.einsum("kwb,wlb->kl", xb, tb) + init
     lo = np.percentile(D, 30, axis=1).astype(np.int32)
     hi = np.percentile(D, 70, axis=1).astype(np.int32)
     lo[2] = D[2, 5]  # a bound equal to a dot product: >= is inclusive
@@ -334,6 +440,13 @@ def test_int8_masks_match_their_python_form(n4, rng):
             assert masks[0][k] == ((D[k] >= lo[k]) * bits).sum()
             assert masks[1][k] == ((D[k] >= hi[k]) * bits).sum()
     assert out[0][0][2] & (1 << 5)
+    # One query (its own kernel): query 2's masks, its words at x_off = 2 * n4.
+    for fn in (_jit_mask, lambda T, n4, X, x_off, init, *rest: _k._int8_mask_py(
+            T, 0, n4, X, x_off, init, 0, *rest)):
+        maybe, sure = np.zeros(1, np.uint32), np.zeros(1, np.uint32)
+        fn(T, n4, X, 2 * n4, init, lo, hi, 2, maybe, sure)
+        assert maybe[0] == ((D[2] >= lo[2]) * bits).sum() and maybe[0] & (1 << 5)
+        assert sure[0] == ((D[2] >= hi[2]) * bits).sum()
 
 
 @nojit
