@@ -86,9 +86,9 @@ def band_fraction(mem, U):
         n_pairs = np.zeros(1, np.int64)
         k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), U, X, xinfo, mem.threshold,
                np.float32(bound), np.float32(bound), np.array([0]),
-               np.array([-(-A.shape[0] // copy.tile)]), copy.words, copy.init, copy.stats,
-               *continuous._int8_scratch(1, X.size // copy.n4), np.array([0, cap]),
-               pair_q, pair_l, n_pairs)
+               np.array([-(-A.shape[0] // copy.tile)]), False, copy.words[None],
+               copy.init[None], copy.stats[None], *continuous._int8_scratch(1, X.size // copy.n4),
+               np.array([0, cap]), pair_q, pair_l, n_pairs)
         counts.append(n_pairs[0])
     return (counts[1] - counts[0]) / (U.shape[0] * A.shape[0])
 

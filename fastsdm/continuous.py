@@ -67,14 +67,19 @@ QUERY_CHUNK = 1024
 #: An iterated read stops when the cosine between a result and its input
 #: reaches this value.
 CONVERGENCE_COSINE = 1.0 - 1e-6
-#: Threshold activation scans the memory's int8 copy of its addresses where
-#: the CPU has AVX-512 VNNI.  Elsewhere, fewer queries than this scan the
-#: float32 addresses row by row (one pass at memory bandwidth, float32 dot
-#: products) and larger batches use BLAS.
+#: Fewer queries than this scan the float32 addresses row by row (one pass at
+#: memory bandwidth, float32 dot products) where the int8 copy is not used;
+#: larger batches use the int8 scan where the CPU has AVX-512 VNNI, BLAS
+#: elsewhere.
 ROWS_MAX_QUERIES = 5
 #: Whether threshold activation may use the int8 scan (set at import from
 #: the CPU numba compiles for).
 INT8_SCAN = _k.vnni_available()
+#: Batches of up to this many queries scan the memory's int8 copy of its
+#: addresses (made by the first of them: a quarter of the bytes of the
+#: float32 addresses); larger ones quantise each tile as they reach it, and
+#: the float32 rows that their rechecks read come into cache with it.
+INT8_COPY_MAX_QUERIES = 32
 #: Bytes of int8 addresses in one tile of the int8 scan: every query block
 #: passes over a tile while it stays in the core's cache.
 INT8_TILE_BYTES = 64 << 10
@@ -414,12 +419,12 @@ class ContinuousSDM:
         nq, dim = Q.shape
         if self.n_locations == 0:
             return np.zeros(nq + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        int8 = (self._int8_copy(parallel)
-                if INT8_SCAN and LANES_MIN_DIM <= dim <= _k.INT8_MAX_DIM else None)
-        if int8 is not None:
-            return self._scan_csr(Q, parallel, int8)
+        if INT8_SCAN and LANES_MIN_DIM <= dim <= _k.INT8_MAX_DIM:
+            copy = self._int8_copy(parallel) if nq <= INT8_COPY_MAX_QUERIES else None
+            if copy is not None or nq >= ROWS_MAX_QUERIES:
+                return self._scan_csr(Q, parallel, True, copy)
         if nq < ROWS_MAX_QUERIES:
-            return self._scan_csr(Q, parallel, None)
+            return self._scan_csr(Q, parallel, False)
         return self._blas_csr(Q, parallel)
 
     def _int8_copy(self, parallel) -> _Int8Copy | None:
@@ -433,27 +438,32 @@ class ContinuousSDM:
                 self._int8 = _quantize(self._addresses, parallel)
             return self._int8 or None
 
-    def _scan_csr(self, Q, parallel, int8: _Int8Copy | None):
-        """Threshold activation by the int8 scan of ``int8``, or the rows scan."""
+    def _scan_csr(self, Q, parallel, int8: bool, copy: _Int8Copy | None = None):
+        """Threshold activation by the int8 scan (of ``copy``, or tiles quantised as it
+        goes), or the rows scan."""
         A = self._addresses
         N, dim = A.shape
         nq, thr = Q.shape[0], self.threshold
         lo32, hi32 = _float32_bounds(thr - self._margin, thr + self._margin)
         # Work: the rows scan's multiply-adds / 4 (threads paid off from ~3 *
-        # 10^4 x 256 floats for one query, measured); the int8 scan's bytes
-        # read / 8 plus its multiply-adds / 64 (one instruction; queries
-        # padded to blocks of 4): threads pay off from ~5 * 10^4 x 256 for
-        # one query (measured).
+        # 10^4 x 256 floats for one query, measured); the scan of the int8
+        # copy's bytes / 8 plus its multiply-adds / 64 (one instruction;
+        # queries padded to blocks of 4: threads pay off from ~5 * 10^4 x 256
+        # for one query, measured); quantising as it goes, the values plus the
+        # multiply-adds / 16.
         nqp = -(-nq // _k.BLOCK_QUERIES) * _k.BLOCK_QUERIES
-        int8_scan = int8 is not None
-        par = use_parallel(N * dim // 8 + nqp * N * dim // 64 if int8_scan else nq * N * dim // 4,
-                           parallel)
+        if copy is not None:
+            work = N * dim // 8 + nqp * N * dim // 64
+        else:
+            work = N * dim + nqp * N * dim // 16 if int8 else nq * N * dim // 4
+        par = use_parallel(work, parallel)
         pieces = 4 * numba.get_num_threads() if par else 1
-        if int8_scan:  # chunks of tiles of L locations
-            L = int8.tile
-            X, xinfo = _int8_queries(Q, int8.n4)
+        if int8:  # chunks of tiles of L locations
+            n4 = 4 * -(-dim // _k.LANES)
+            L = _int8_tile(n4)
+            X, xinfo = _int8_queries(Q, n4)
         else:  # chunks of locations; the int8 arguments are placeholders
-            L, int8 = 1, _NO_INT8_COPY
+            L, n4 = 1, 4
             X, xinfo = np.zeros(_k.BLOCK_QUERIES, dtype=np.int32), np.zeros((1, 4))
         n_units = -(-N // L)
         cuts = np.linspace(0, n_units, min(n_units, pieces) + 1).astype(np.int64)
@@ -467,9 +477,13 @@ class ContinuousSDM:
             pair_q = np.empty(region[-1], dtype=np.int32)
             pair_l = np.empty(region[-1], dtype=np.int64)
             n_pairs = np.zeros(first.size, dtype=np.int64)
-            args = (int8_scan, A, A.reshape(-1), Q, X, xinfo, thr, lo32, hi32,
-                    first, last, int8.words, int8.init, int8.stats,
-                    *_int8_scratch(first.size, nqp), region, pair_q, pair_l, n_pairs)
+            if copy is not None:  # the tiles: the copy, shared by all chunks
+                tiles = copy.words[None], copy.init[None], copy.stats[None]
+            else:  # one tile per chunk, quantised as it goes (placeholders: rows scan)
+                tiles = _int8_tile_scratch(first.size if int8 else 1, L, n4)
+            args = (int8, A, A.reshape(-1), Q, X, xinfo, thr, lo32, hi32, first, last,
+                    copy is None, *tiles, *_int8_scratch(first.size, nqp), region, pair_q,
+                    pair_l, n_pairs)
             _on_threads(par, first.size, lambda ids: _k.scan(ids, *args))
             return region, pair_q, pair_l, n_pairs
 
@@ -1047,23 +1061,21 @@ class _Int8Copy(NamedTuple):
     stats: np.ndarray  # float64 (n_tiles, 4): scale and error terms of each tile
 
 
-#: The scan driver's int8 arguments when it runs the rows scan (placeholders
-#: of the same types, so that one compiled driver serves both).
-_NO_INT8_COPY = _Int8Copy(1, 4, np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int32),
-                          np.zeros((1, 4)))
+def _int8_tile(n4: int) -> int:
+    """Locations per tile of the int8 scan: INT8_TILE_BYTES of int8 values, a multiple of 32."""
+    return max(_k.BLOCK_LOCATIONS,
+               INT8_TILE_BYTES // (4 * n4) // _k.BLOCK_LOCATIONS * _k.BLOCK_LOCATIONS)
 
 
 def _quantize(A: np.ndarray, parallel, tile: int | None = None) -> _Int8Copy | bool:
     """The int8 copy of addresses ``A`` (``False`` if it does not fit in the available RAM).
 
-    Tiles of ``tile`` locations (a multiple of 32; default: ``INT8_TILE_BYTES``
-    of int8 values), one scale per tile (see _kernels.continuous.quantize_tiles).
+    Tiles of ``tile`` locations (a multiple of 32; default: :func:`_int8_tile`),
+    one scale per tile (see _kernels.continuous.quantize_tiles).
     """
     N, dim = A.shape
     n4 = 4 * -(-dim // _k.LANES)
-    if tile is None:
-        tile = max(_k.BLOCK_LOCATIONS,
-                   INT8_TILE_BYTES // (4 * n4) // _k.BLOCK_LOCATIONS * _k.BLOCK_LOCATIONS)
+    tile = _int8_tile(n4) if tile is None else tile
     n_tiles = -(-N // tile)
     if n_tiles * tile * 4 * (n4 + 1) > _available_memory():
         return False
@@ -1080,9 +1092,15 @@ def _quantize(A: np.ndarray, parallel, tile: int | None = None) -> _Int8Copy | b
     return copy
 
 
+def _int8_tile_scratch(chunks: int, L: int, n4: int):
+    """One tile per chunk for the int8 scan that quantises as it goes: words, init, stats."""
+    return (np.empty((chunks, L * n4), dtype=np.int32), np.empty((chunks, L), dtype=np.int32),
+            np.empty((chunks, 1, 4)))
+
+
 def _int8_scratch(chunks: int, n_queries: int):
-    """Per-chunk scratch of the int8 scan: bounds (queries padded to 4) and masks."""
-    return (np.empty((chunks, 2, n_queries), dtype=np.int32),
+    """Per-chunk scratch of the int8 scan: row sums, bounds (queries padded to 4), masks."""
+    return (np.empty((chunks, 3)), np.empty((chunks, 2, n_queries), dtype=np.int32),
             np.empty((chunks, 2, _k.BLOCK_QUERIES), dtype=np.uint32))
 
 

@@ -174,22 +174,27 @@ def test_batched_writes_equal_sequential_writes_on_every_path(path, rng, monkeyp
 @kernel
 @nojit
 @needs_int8
-def test_the_int8_scan_with_every_query_count(rng, monkeypatch):
-    # One query has its own kernel; 2-3 are padded to a block of 4; from
-    # PREFETCH_ROWS_MIN_QUERIES the scan prefetches the next tile's float32
-    # rows (tiles of 32 locations here: ten of them, the last one partial).
+@pytest.mark.parametrize("tiles", ["copy", "as it goes"])
+def test_the_int8_scan_with_every_query_count(tiles, rng, monkeypatch):
+    # Tiles from the memory's copy or quantised as the scan reaches them; one
+    # query has its own kernel, 2-3 are padded to a block of 4 (tiles of 32
+    # locations here: ten of them, the last one partial).
     use_path(monkeypatch, "int8")
     monkeypatch.setattr(continuous, "INT8_TILE_BYTES", 32 * 4 * 8)  # n4 = 8 at DIM = 24
+    monkeypatch.setattr(continuous, "INT8_COPY_MAX_QUERIES", 10**9 if tiles == "copy" else 0)
     mem = ContinuousSDM(DIM, N, radius=10, seed=6)
     x = rng.standard_normal((70, DIM))
     want = ref_activate(mem, unit32(x))
-    for nq in (1, 2, 3, 4, 5, 9, _k.PREFETCH_ROWS_MIN_QUERIES, 70):
+    for nq in (1, 2, 3, 4, 5, 9, 70):
         for parallel in (False, True):
             got = csr_lists(*mem.activate(x[:nq], parallel=parallel))
             assert all(np.array_equal(g, w) for g, w in zip(got, want[:nq], strict=True))
-    assert mem._int8.tile == 32 and mem._int8.stats.shape == (10, 4)
     one = csr_lists(*mem.activate(mem.addresses[N - 1]))  # in the last, partial tile
     assert N - 1 in one[0]
+    if tiles == "copy":
+        assert mem._int8.tile == 32 and mem._int8.stats.shape == (10, 4)
+    else:
+        assert mem._int8 is None
 
 
 @kernel
@@ -284,8 +289,9 @@ def int8_scan(mem, x, lo32, hi32, L=64):
     pair_l = np.empty(cap, dtype=np.int64)
     n_pairs = np.zeros(1, dtype=np.int64)
     _k.scan(np.zeros(1, np.int64), True, A, A.reshape(-1), U, X, xinfo, mem.threshold,
-            np.float32(lo32), np.float32(hi32), first, last, copy.words, copy.init, copy.stats,
-            *continuous._int8_scratch(1, X.size // copy.n4), region, pair_q, pair_l, n_pairs)
+            np.float32(lo32), np.float32(hi32), first, last, False, copy.words[None],
+            copy.init[None], copy.stats[None], *continuous._int8_scratch(1, X.size // copy.n4),
+            region, pair_q, pair_l, n_pairs)
     n = n_pairs[0]
     return set(zip(pair_q[:n].tolist(), pair_l[:n].tolist(), strict=True))
 
@@ -335,8 +341,13 @@ def _jit_masks(T, n4, X, init, lo, hi, maybe, sure):
 
 
 @jit
-def _jit_mask(T, n4, X, x_off, init, lo, hi, q_off, maybe, sure):
-    _k.int8_mask(T, 0, n4, X, x_off, init, 0, lo, hi, q_off, maybe, sure)
+def _jit_masks_stream(T, n4, X, init, lo, hi, maybe, sure):
+    _k.int8_masks_stream(T, 0, n4, X, 0, init, 0, lo, hi, 0, maybe, sure)
+
+
+@jit
+def _jit_mask_stream(T, n4, X, x_off, init, lo, hi, q_off, maybe, sure):
+    _k.int8_mask_stream(T, 0, n4, X, x_off, init, 0, lo, hi, q_off, maybe, sure)
 
 
 @kernel
@@ -429,8 +440,9 @@ def test_int8_masks_match_their_python_form(n4, rng):
     hi = np.percentile(D, 70, axis=1).astype(np.int32)
     lo[2] = D[2, 5]  # a bound equal to a dot product: >= is inclusive
     out = []
-    for fn in (_jit_masks, lambda T, n4, X, *rest: _k._int8_masks_py(T, 0, n4, X, 0, rest[0], 0,
-                                                               rest[1], rest[2], 0, *rest[3:])):
+    for fn in (_jit_masks, _jit_masks_stream,
+               lambda T, n4, X, *rest: _k._int8_masks_py(T, 0, n4, X, 0, rest[0], 0, rest[1],
+                                                         rest[2], 0, *rest[3:])):
         maybe, sure = np.zeros(4, np.uint32), np.zeros(4, np.uint32)
         fn(T, n4, X, init, lo, hi, maybe, sure)
         out.append((maybe, sure))
@@ -441,7 +453,7 @@ def test_int8_masks_match_their_python_form(n4, rng):
             assert masks[1][k] == ((D[k] >= hi[k]) * bits).sum()
     assert out[0][0][2] & (1 << 5)
     # One query (its own kernel): query 2's masks, its words at x_off = 2 * n4.
-    for fn in (_jit_mask, lambda T, n4, X, x_off, init, *rest: _k._int8_mask_py(
+    for fn in (_jit_mask_stream, lambda T, n4, X, x_off, init, *rest: _k._int8_mask_py(
             T, 0, n4, X, x_off, init, 0, *rest)):
         maybe, sure = np.zeros(1, np.uint32), np.zeros(1, np.uint32)
         fn(T, n4, X, 2 * n4, init, lo, hi, 2, maybe, sure)

@@ -55,7 +55,7 @@ from numba import prange
 from numba.core import cgutils, config, types
 from numba.extending import intrinsic
 
-from .._intrinsics import popcount, prefetch, prefetch_l2
+from .._intrinsics import popcount, prefetch
 from .._jit import jit, twins
 
 #: float32 or int32 lanes of one 512-bit vector.
@@ -73,9 +73,6 @@ INT8_MAX_DIM = 16384
 INT32_MAX = np.iinfo(np.int32).max
 #: Rows of the address matrix prefetched ahead of the one being read or updated.
 PREFETCH_AHEAD = 4
-#: From this many queries, the int8 scan prefetches the float32 rows of the
-#: next tile while it scans one: a batch rechecks most rows of every tile.
-PREFETCH_ROWS_MIN_QUERIES = 64
 
 
 # -- vector primitives -------------------------------------------------------
@@ -355,7 +352,8 @@ def _quantize_row(typingctx, a, a_off, n, inv, scale, T, t_off, sums, s_off):
 
 
 
-def _make_int8_masks(n_queries):
+def _make_int8_masks(n_queries, stream):
+    # stream: prefetch the next block (tiles read from the memory's copy).
     @intrinsic
     def int8_masks(typingctx, T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure):
         if not (_is_array(T, types.int32) and _is_array(X, types.int32)
@@ -364,12 +362,12 @@ def _make_int8_masks(n_queries):
                 and _is_array(sure, types.uint32)):
             return None
         sig = types.void(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, sure)
-        return sig, functools.partial(_int8_masks_codegen, n_queries)
+        return sig, functools.partial(_int8_masks_codegen, n_queries, stream)
 
     return int8_masks
 
 
-def _int8_masks_codegen(n_queries, context, builder, signature, args):
+def _int8_masks_codegen(n_queries, stream, context, builder, signature, args):
     i16, i32, i64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
     iv = ir.VectorType(i32, LANES)
     t_off_v, n4_v, x_off_v, i_off_v, q_off_v = _indices(context, builder, signature, args,
@@ -398,11 +396,11 @@ def _int8_masks_codegen(n_queries, context, builder, signature, args):
             base = builder.add(t_off_v, builder.mul(w, ir.Constant(i64, 2 * LANES)))
             tv = [builder.load(ptr(0, builder.add(base, ir.Constant(i64, LANES * p)), iv),
                                align=4) for p in range(2)]
-            # The same words of the next block, read by the next call: a scan
-            # of a few queries streams the int8 copy from memory (7-10 %
-            # faster for 1-4 queries, measured).  A hint: never faults, also
-            # past the end of the copy.
-            for p in range(2):
+            # The same words of the next block, read by the next call, when
+            # the scan streams the int8 copy from memory (7-10 % faster for
+            # 1-4 queries; 3-5 % slower for 256 on a tile in cache, measured).
+            # A hint: never faults, also past the end of the copy.
+            for p in range(2 if stream else 0):
                 ahead = builder.gep(data, [builder.add(builder.add(base, block),
                                                        ir.Constant(i64, LANES * p))])
                 builder.call(prefetch, [builder.bitcast(ahead, i8p), ir.Constant(i32, 0),
@@ -427,18 +425,21 @@ def _int8_masks_codegen(n_queries, context, builder, signature, args):
     return context.get_dummy_value()
 
 
-_int8_masks = _make_int8_masks(BLOCK_QUERIES)
-_int8_mask = _make_int8_masks(1)
+_int8_masks = _make_int8_masks(BLOCK_QUERIES, False)
+_int8_masks_stream = _make_int8_masks(BLOCK_QUERIES, True)
+_int8_mask_stream = _make_int8_masks(1, True)
 
 
 # The kernels call these names: the intrinsics under the JIT (emitted in
 # place, no call), the Python forms under NUMBA_DISABLE_JIT=1.
 if config.DISABLE_JIT:
     dot32, dots4, quantize_row = _dot32_py, _dots4_py, _quantize_row_py
-    int8_masks, int8_mask = _int8_masks_py, _int8_mask_py
+    int8_masks = int8_masks_stream = _int8_masks_py
+    int8_mask_stream = _int8_mask_py
 else:
-    dot32, dots4, quantize_row, int8_masks, int8_mask = (_dot32, _dots4, _quantize_row,
-                                                         _int8_masks, _int8_mask)
+    dot32, dots4, quantize_row = _dot32, _dots4, _quantize_row
+    int8_masks, int8_masks_stream, int8_mask_stream = (_int8_masks, _int8_masks_stream,
+                                                       _int8_mask_stream)
 
 
 
@@ -726,20 +727,23 @@ def _tile_abs_max(a_bits, start, stop):
 
 
 @jit
-def _quantize_tiles(A, a_flat, a_bits, first, last, T, init, stats, sums):
-    # Tiles first:last of L = init.size // n_tiles locations into the int8
-    # copy: location i's word w at T[(i - i % 32) * n4 + 32 * w + i % 32]
-    # (blocks of 32 locations, as int8_masks reads them), its initial sum at
-    # init[i] (PAD_INIT for padding locations, whose words are zero), and
-    # stats[t] = tile t's scale, largest squared quantisation error, smallest
-    # and largest squared row norm (the bounds of _int8_bounds).  sums:
-    # scratch of 3 float64.
+def _quantize_tiles(A, a_flat, a_bits, first, last, shift, T, init, stats, sums):
+    # Tiles first:last of L = init.size // len(stats) locations, quantised to
+    # int8, tile t stored as tile t - shift of T, init and stats (shift 0:
+    # the memory's copy; shift t: one tile's scratch): location i of a stored
+    # tile (i counted from its start) has word w at
+    # T[(i - i % 32) * n4 + 32 * w + i % 32] (blocks of 32 locations, as
+    # int8_masks reads them), its initial sum at init[i] (PAD_INIT for
+    # padding locations, whose words are zero), and stats = the tile's scale,
+    # largest squared quantisation error, smallest and largest squared row
+    # norm (the bounds of _int8_bounds).  sums: scratch of 3 float64.
     N, d = A.shape
     L = init.shape[0] // stats.shape[0]
     head = d // LANES * LANES
     n4 = 4 * ((d + LANES - 1) // LANES)
     for tile in range(first, last):
         start = tile * L
+        at = (tile - shift) * L  # where it is stored
         rows = min(L, N - start)
         amax = _float32_magnitude(_tile_abs_max(a_bits, start * d, (start + rows) * d))
         if amax == 0.0:
@@ -750,9 +754,9 @@ def _quantize_tiles(A, a_flat, a_bits, first, last, T, init, stats, sums):
         a2_min = np.inf
         a2_max = 0.0
         for r in range(L):
-            t_off = (start + r // BLOCK_LOCATIONS * BLOCK_LOCATIONS) * n4 + r % BLOCK_LOCATIONS
+            t_off = (at + r // BLOCK_LOCATIONS * BLOCK_LOCATIONS) * n4 + r % BLOCK_LOCATIONS
             if r >= rows:
-                init[start + r] = PAD_INIT
+                init[at + r] = PAD_INIT
                 for w in range(n4):
                     T[t_off + w * BLOCK_LOCATIONS] = 0
                 continue
@@ -776,14 +780,14 @@ def _quantize_tiles(A, a_flat, a_bits, first, last, T, init, stats, sums):
                 if word >= 1 << 31:
                     word -= 1 << 32
                 T[t_off + w * BLOCK_LOCATIONS] = word
-            init[start + r] = -128 * np.int64(qsum)
+            init[at + r] = -128 * np.int64(qsum)
             e2_max = max(e2_max, e2)
             a2_min = min(a2_min, a2)
             a2_max = max(a2_max, a2)
-        stats[tile, 0] = scale
-        stats[tile, 1] = e2_max
-        stats[tile, 2] = a2_min
-        stats[tile, 3] = a2_max
+        stats[tile - shift, 0] = scale
+        stats[tile - shift, 1] = e2_max
+        stats[tile - shift, 2] = a2_min
+        stats[tile - shift, 3] = a2_max
 
 
 @jit
@@ -791,50 +795,56 @@ def quantize_tiles(ids, A, a_flat, a_bits, first, last, T, init, stats, sums):
     # Task c in ids quantises tiles first[c]:last[c] (scratch sums[c]).
     # Serial: the wrapper runs tasks on several threads (continuous._on_threads).
     for c in ids:
-        _quantize_tiles(A, a_flat, a_bits, first[c], last[c], T, init, stats, sums[c])
+        _quantize_tiles(A, a_flat, a_bits, first[c], last[c], 0, T, init, stats, sums[c])
 
 
 @jit
-def _scan_int8_chunk(A, a_flat, U, X, xinfo, threshold, lo32, hi32, first, last, T, init, stats,
-                     bounds, masks, pair_q, pair_l, base, cap):
-    # Tiles first:last of the int8 copy (quantize_tiles): pairs to
-    # pair_q/pair_l[base:base + cap], tile by tile, query by query, location
-    # ascending; returns the pair count, also when it overflows cap.  Every
-    # query block passes over a tile while it is in the core's cache.
-    # Scratch (allocated by the caller: each np.empty dtype inside a kernel
-    # is a compilation of its own): bounds (2, queries padded to 4), masks
-    # (2, 4).  One compiled function shared by the serial and parallel
-    # drivers (compiling the body inside a parallel loop costs seconds more).
+def _scan_int8_chunk(A, a_flat, U, X, xinfo, threshold, lo32, hi32, first, last, fresh, T, init,
+                     stats, sums, bounds, masks, pair_q, pair_l, base, cap):
+    # Tiles first:last: pairs to pair_q/pair_l[base:base + cap], tile by
+    # tile, query by query, location ascending; returns the pair count, also
+    # when it overflows cap.  Every query block passes over a tile while it
+    # is in the core's cache.  The tiles are the memory's int8 copy (T, init,
+    # stats from quantize_tiles), or, if fresh, quantised one at a time into
+    # the one-tile scratch T, init, stats (large batches: their float32 rows,
+    # which the rechecks read, come into cache with it).  Scratch (allocated
+    # by the caller: each np.empty dtype inside a kernel is a compilation of
+    # its own): sums (3), bounds (2, queries padded to 4), masks (2, 4).  One
+    # compiled function shared by the serial and parallel drivers (compiling
+    # the body inside a parallel loop costs seconds more).
     N, d = A.shape
     nq = U.shape[0]
     L = init.shape[0] // stats.shape[0]
     n4 = 4 * ((d + LANES - 1) // LANES)
     nqp = bounds.shape[1]
-    # Rows of the next tile to prefetch per query block (0: none).
-    ahead = -(-L // (nqp // BLOCK_QUERIES)) if nq >= PREFETCH_ROWS_MIN_QUERIES else 0
     lo_t = bounds[0]
     hi_t = bounds[1]
     maybe = masks[0]
     sure = masks[1]
     u_flat = U.reshape(-1)
+    a_bits = a_flat.view(np.int32)
     count = 0
     for tile in range(first, last):
         start = tile * L
-        _int8_bounds(threshold, stats[tile, 0], stats[tile, 1], stats[tile, 2], stats[tile, 3],
-                     xinfo, nq, lo_t, hi_t)
+        at = 0 if fresh else tile  # the tile's place in T, init and stats
+        if fresh:
+            _quantize_tiles(A, a_flat, a_bits, tile, tile + 1, tile, T, init, stats, sums)
+        _int8_bounds(threshold, stats[at, 0], stats[at, 1], stats[at, 2], stats[at, 3], xinfo,
+                     nq, lo_t, hi_t)
         for q0 in range(0, nqp, BLOCK_QUERIES):
-            # A batch rechecks most of a tile's float32 rows (the pairs inside
-            # the int8 bound): those of the next tile are read into L2 a few
-            # rows per query block, while this one is scanned.
-            r0 = start + L + q0 // BLOCK_QUERIES * ahead
-            for off in range(r0 * d, min(r0 + ahead, N) * d, 16):
-                prefetch_l2(a_flat, off)
-            for b in range(start, start + L, BLOCK_LOCATIONS):
-                if nq == 1:  # a quarter of the products of a block of 4
-                    int8_mask(T, b * n4, n4, X, 0, init, b, lo_t, hi_t, 0, maybe, sure)
+            for b in range(0, L, BLOCK_LOCATIONS):
+                t_off = (at * L + b) * n4
+                if fresh:  # the tile is in cache
+                    int8_masks(T, t_off, n4, X, q0 * n4, init, at * L + b, lo_t, hi_t, q0, maybe,
+                               sure)
+                elif nq == 1:  # a quarter of the products of a block of 4
+                    int8_mask_stream(T, t_off, n4, X, 0, init, at * L + b, lo_t, hi_t, 0, maybe,
+                                     sure)
                 else:
-                    int8_masks(T, b * n4, n4, X, q0 * n4, init, b, lo_t, hi_t, q0, maybe, sure)
-                for k in range(1 if nq == 1 else BLOCK_QUERIES):
+                    int8_masks_stream(T, t_off, n4, X, q0 * n4, init, at * L + b, lo_t, hi_t, q0,
+                                      maybe, sure)
+                one = nq == 1 and not fresh
+                for k in range(1 if one else BLOCK_QUERIES):
                     m = np.int64(maybe[k])
                     if m == 0:
                         continue
@@ -843,7 +853,7 @@ def _scan_int8_chunk(A, a_flat, U, X, xinfo, threshold, lo32, hi32, first, last,
                     while m != 0:
                         low = m & -m
                         m ^= low
-                        i = b + popcount(low - 1)
+                        i = start + b + popcount(low - 1)
                         if (s & low) != 0 or _decide(U, q, A, i, u_flat, a_flat, lo32, hi32,
                                                      threshold):
                             if count < cap:
@@ -897,21 +907,24 @@ def _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first, last, pair_q, p
 
 
 @jit
-def scan(ids, int8, A, a_flat, U, X, xinfo, threshold, lo32, hi32, first, last, T, init, stats,
-         bounds, masks, region, pair_q, pair_l, n_pairs):
-    # Chunk c in ids scans locations (rows scan) or tiles of the int8 copy
-    # (int8 scan: T, init, stats from quantize_tiles; scratch bounds[c],
-    # masks[c]) first[c]:last[c] into pair_q/pair_l[region[c]:region[c + 1]];
-    # n_pairs[c] is its pair count, also when that overflows the region.
-    # Serial: the wrapper runs chunks on several threads at once (see
-    # continuous._on_threads).
+def scan(ids, int8, A, a_flat, U, X, xinfo, threshold, lo32, hi32, first, last, fresh, T, init,
+         stats, sums, bounds, masks, region, pair_q, pair_l, n_pairs):
+    # Chunk c in ids scans locations (rows scan) or tiles (int8 scan) first[c]:
+    # last[c] into pair_q/pair_l[region[c]:region[c + 1]]; n_pairs[c] is its
+    # pair count, also when that overflows the region.  The int8 scan reads
+    # the memory's copy (T[0], init[0], stats[0]) or, if fresh, quantises
+    # each tile into chunk c's scratch (T[c], init[c], stats[c]); sums[c],
+    # bounds[c], masks[c] are chunk c's scratch.  Serial: the wrapper runs
+    # chunks on several threads at once (see continuous._on_threads).
     for c in ids:
         base = region[c]
         cap = region[c + 1] - base
         if int8:
+            k = c if fresh else 0
             n_pairs[c] = _scan_int8_chunk(A, a_flat, U, X, xinfo, threshold, lo32, hi32,
-                                          first[c], last[c], T, init, stats, bounds[c], masks[c],
-                                          pair_q, pair_l, base, cap)
+                                          first[c], last[c], fresh, T[k], init[k], stats[k],
+                                          sums[c], bounds[c], masks[c], pair_q, pair_l, base,
+                                          cap)
         else:
             n_pairs[c] = _scan_rows_chunk(A, a_flat, U, threshold, lo32, hi32, first[c],
                                           last[c], pair_q, pair_l, base, cap)
