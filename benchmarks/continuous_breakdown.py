@@ -6,10 +6,13 @@ CPU time of one thread is far steadier than wall time on a shared machine, so
 this is how the per-call and per-query costs of the scans are measured (the
 wall-clock comparison with NumPy is ``compare.py --only-continuous``):
 
-* making the memory's int8 copy of its addresses (once per memory);
-* the int8 scan's cost for batches of 1 to 1,024 queries, fitted as
-  ``fixed + batch * per_query``: the fixed part is reading the int8 copy
-  (per address element), the per-query part the int8 products and the
+* making the memory's int8 copy of its addresses (once per memory), and the
+  scan of that copy for batches of 1 to 32 queries (bytes of the copy per
+  second for one query);
+* the int8 scan that quantises each tile as it goes (batches of more than
+  32 queries) for batches of 5 to 1,024 queries, fitted as
+  ``fixed + batch * per_query``: the fixed part is quantising the address
+  tiles (per address element), the per-query part the int8 products and the
   rechecks (per (query, location) pair, and as multiply-adds per second);
 * the int8 scan's inner kernel alone (``vpdpbusd`` on a cache-resident tile:
   its ceiling) and the fraction of pairs inside the int8 error bound (those
@@ -127,11 +130,22 @@ def main(argv=None):
         return
     A = mem.addresses.copy()
     t_copy = cpu_time(lambda: continuous._quantize(A, False))
-    batches = np.array([1, 4, 16, 64, 256, 1024])
-    times = np.array([cpu_time(lambda b=b: mem.activate(X[:b], parallel=False))
-                      for b in batches])
+    copy_max = continuous.INT8_COPY_MAX_QUERIES
+    for b in (1, 4, 16, 32):
+        t = cpu_time(lambda b=b: mem.activate(X[:b], parallel=False))
+        rate = (f" ({mem._int8.words.nbytes / t / 1e9:.1f} GB/s of the int8 copy)"
+                if b == 1 else "")
+        print(f"| int8 copy | {b} | {t * 1e3:.2f} ms | {t / b * 1e3:.3f} ms | "
+              f"{t / b / N * 1e9:.2f} ns{rate} |")
+    batches = np.array([5, 16, 64, 256, 1024])
+    continuous.INT8_COPY_MAX_QUERIES = 0  # every batch quantises as it goes
+    try:
+        times = np.array([cpu_time(lambda b=b: mem.activate(X[:b], parallel=False))
+                          for b in batches])
+    finally:
+        continuous.INT8_COPY_MAX_QUERIES = copy_max
     for b, t in zip(batches, times, strict=True):
-        print(f"| int8 | {b} | {t * 1e3:.2f} ms | {t / b * 1e3:.3f} ms | "
+        print(f"| int8, quantised as it goes | {b} | {t * 1e3:.2f} ms | {t / b * 1e3:.3f} ms | "
               f"{t / b / N * 1e9:.2f} ns |")
     per_query, fixed = np.polyfit(batches, times, 1)
     band = band_fraction(mem, unit_rows(X[:64]))
@@ -139,8 +153,9 @@ def main(argv=None):
     print()
     print(f"Making the int8 copy of the addresses (once per memory): {t_copy * 1e3:.2f} ms "
           f"= {t_copy / (N * dim) * 1e9:.3f} ns per address element.")
-    print(f"int8 scan, least squares over the batches: fixed {fixed * 1e3:.2f} ms per call = "
-          f"{fixed / (N * dim) * 1e9:.3f} ns per address element (reading the int8 copy); "
+    print(f"int8 scan quantising as it goes, least squares over the batches: fixed "
+          f"{fixed * 1e3:.2f} ms per call = {fixed / (N * dim) * 1e9:.3f} ns per address "
+          f"element (quantising the tiles); "
           f"{pair * 1e9:.3f} ns per pair = {dim / pair / 1e9:.0f} G multiply-adds/s "
           f"(the float32 product's equivalent: {2 * dim / pair / 1e9:.0f} GFLOP/s). "
           f"{100 * band:.2f} % of the pairs fall inside the int8 error bound. The int8 kernel "

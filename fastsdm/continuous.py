@@ -180,10 +180,11 @@ class ContinuousSDM:
     Memory use is ``N * (4 * dim + value_dim * itemsize)`` bytes.  Threshold
     activation on CPUs with AVX-512 VNNI adds an int8 copy of the addresses,
     about ``N * (dim + 4)`` bytes (dim rounded up to a multiple of 16), made
-    by the first activation (it reads a quarter of the bytes the float32
-    addresses would take: one query over a large memory runs about four times
-    faster); if that does not fit in the available RAM, activation uses the
-    float32 addresses instead.  A call adds the activation lists of
+    by the first activation of at most :data:`INT8_COPY_MAX_QUERIES` queries
+    (their scan reads a quarter of the bytes of the float32 addresses: one
+    query over a large memory runs about three times faster); if it does not
+    fit in the available RAM, activation reads the float32 addresses
+    instead.  A call adds the activation lists of
     :data:`QUERY_CHUNK` queries at a time (and, on the BLAS path and for
     ``k_nearest``, at most :data:`SIMILARITY_BUDGET` bytes of similarities)
     and the query vectors' copies.  The

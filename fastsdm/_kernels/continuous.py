@@ -16,10 +16,12 @@ Three scans produce the activation lists (CSR, ascending per query):
   bound on any float32 dot product's rounding error) of the threshold are
   decided by :func:`_cosine`.  The fallback on CPUs without AVX-512 VNNI, and
   the k-nearest scan (:func:`_knn_impl`).
-* int8 (:func:`_scan_int8_chunk`), CPUs with AVX-512 VNNI: the addresses are
-  quantised to int8 once, tile by tile (:func:`quantize_tiles`, kept by the
-  memory: a quarter of the bytes of the float32 addresses), and every query
-  block passes over a tile while it is in cache;
+* int8 (:func:`_scan_int8_chunk`), CPUs with AVX-512 VNNI: tiles of int8
+  addresses, either the memory's int8 copy (:func:`quantize_tiles`, made
+  once: a quarter of the bytes of the float32 addresses; small batches) or
+  each tile quantised as the scan reaches it (large batches, whose rechecks
+  then find the tile's float32 rows in cache); every query block passes
+  over a tile while it is in cache;
   :func:`int8_masks` computes 4 queries x 32 locations of exact integer dot
   products with ``vpdpbusd`` (64 multiply-adds per instruction, four times the
   float32 FMA rate) and compares them with per-query integer bounds.  The
