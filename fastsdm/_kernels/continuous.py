@@ -797,7 +797,9 @@ def quantize_tiles(ids, A, a_flat, a_bits, first, last, T, init, stats, sums):
     # Task c in ids quantises tiles first[c]:last[c] (scratch sums[c]).
     # Serial: the wrapper runs tasks on several threads (continuous._on_threads).
     for c in ids:
-        _quantize_tiles(A, a_flat, a_bits, first[c], last[c], 0, T, init, stats, sums[c])
+        # (np.int64: a literal 0 would compile _quantize_tiles a second time.)
+        _quantize_tiles(A, a_flat, a_bits, first[c], last[c], np.int64(0), T, init, stats,
+                        sums[c])
 
 
 @jit
