@@ -400,7 +400,7 @@ def _int8_masks_codegen(n_queries, stream, context, builder, signature, args):
                                align=4) for p in range(2)]
             # The same words of the next block, read by the next call, when
             # the scan streams the int8 copy from memory (7-10 % faster for
-            # 1-4 queries; 3-5 % slower for 256 on a tile in cache, measured).
+            # 1-4 queries; 2-7 % slower for 256 on a tile in cache, measured).
             # A hint: never faults, also past the end of the copy.
             for p in range(2 if stream else 0):
                 ahead = builder.gep(data, [builder.add(builder.add(base, block),
