@@ -30,9 +30,10 @@ Three scans produce the activation lists (CSR, ascending per query):
   dot product (:func:`dot32`) with the BLAS margin, and the rare ones inside
   that by :func:`_cosine`.  No similarity matrix is ever stored, and no BLAS
   call interrupts the scan (no hand-over between BLAS's and numba's threads).
-* rows (:func:`_scan_rows_chunk`), a few queries on other CPUs: each address row is
-  read once from memory and its float32 dot products with the queries
-  (:func:`dots4`: four queries per pass over a row) are decided as above;
+* rows (:func:`_scan_rows_chunk`), a few queries on CPUs without VNNI (or
+  without room for the int8 copy): each address row is read once from memory
+  and its float32 dot products with the queries (:func:`dots4`: four queries
+  per pass over a row) are decided as above;
   the cost is one pass over the address matrix (the floor of a
   matrix-vector product).
 
@@ -157,13 +158,13 @@ def _int8_masks_py(T, t_off, n4, X, x_off, init, i_off, lo, hi, q_off, maybe, su
     """Threshold masks of 4 queries (or 1) x 32 locations from exact int8 dot products.
 
     ``T[t_off:]`` holds a block of 32 locations: word ``T[t_off + 32 * w + l]``
-    packs the int8 values of dims ``4w:4w + 4`` of location ``l``; ``X[x_off + k * n4 + w]`` packs
-    query ``k``'s values plus 128 (uint8).  With
-    ``D[k, l] = init[i_off + l] + sum(u8(X) * s8(T))``, bit ``l`` of
+    packs the int8 values of dims ``4w:4w + 4`` of location ``l``;
+    ``X[x_off + k * n4 + w]`` packs query ``k``'s values plus 128 (uint8).
+    With ``D[k, l] = init[i_off + l] + sum(u8(X) * s8(T))``, bit ``l`` of
     ``maybe[k]`` is set where ``D >= lo[q_off + k]`` and of ``sure[k]`` where
-    ``D >= hi[q_off + k]``.  Under the JIT: AVX-512 VNNI ``vpdpbusd``, eight
-    16-lane accumulators (two for one query), and a prefetch of the next two
-    panels (the next block of a tile, or of the next tile).
+    ``D >= hi[q_off + k]``.  Under the JIT: AVX-512 VNNI ``vpdpbusd``, two
+    16-lane accumulators per query (four for one query); the ``_stream``
+    forms also prefetch the next block (the scan of the memory's int8 copy).
     """
     _need(T, t_off + 32 * n4)
     _need(X, x_off + n_queries * n4)
