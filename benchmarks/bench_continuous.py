@@ -2,11 +2,12 @@
 
 dim = 256 float32 addresses; the threshold is the Hamming-equivalent radius
 whose spherical cap holds 0.001 of the sphere (~N/1000 activated locations).
-Threshold activation takes one of three scans: int8 (every batch, CPUs with
-AVX-512 VNNI: the memory's int8 copy of its addresses, made by the first
-activation, ``ContinuousInt8Copy``), rows (fewer than ``ROWS_MAX_QUERIES``
-queries elsewhere) or BLAS (the fallback; ``ContinuousScans`` times each scan
-on every CPU that has it).  Skipped
+Threshold activation takes one of three scans: int8 (CPUs with AVX-512 VNNI:
+batches of up to ``INT8_COPY_MAX_QUERIES`` over the memory's int8 copy of its
+addresses, made by the first of them, ``ContinuousInt8Copy``; larger batches
+quantise each tile as they go), rows (fewer than ``ROWS_MAX_QUERIES`` queries
+elsewhere) or BLAS (the fallback; ``ContinuousScans`` times each scan on every
+CPU that has it).  Skipped
 (NotImplementedError in setup) when the module fastsdm.continuous does not
 exist; any error raised while importing it fails the benchmarks.
 """

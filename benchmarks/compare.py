@@ -1061,8 +1061,10 @@ def continuous_section(args, rows, notes):
     points = CONTINUOUS_POINTS_QUICK if args.quick else CONTINUOUS_POINTS
     notes.append("ContinuousSDM: radius with activation probability ≥ 0.001 for each dim, "
                  "float32 accumulators, value_dim = dim; threshold scan "
-                 + ("int8 (AVX-512 VNNI) over the memory's int8 copy of its addresses, made "
-                    "before timing, for every batch" if continuous.INT8_SCAN else
+                 + (f"int8 (AVX-512 VNNI): batches of up to "
+                    f"{continuous.INT8_COPY_MAX_QUERIES} queries over the memory's int8 copy of "
+                    f"its addresses (made before timing), larger ones quantising each tile as "
+                    f"they go" if continuous.INT8_SCAN else
                     f"BLAS for batches of ≥ {continuous.ROWS_MAX_QUERIES} queries, rows below")
                  + f". NumPy's BLAS: {blas_info()} (its default).")
     for dim, N, batches in points:

@@ -447,6 +447,16 @@ def normalise_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 UNIT_SQUARED_TOL = 2.0**-23 + 2.0**-47
 
 
+def owned(array: np.ndarray, given) -> np.ndarray:
+    """``array`` (``given`` after conversion), copied if it shares memory with ``given``.
+
+    A memory owns the addresses it is given: a caller reusing its buffer must
+    not move the locations behind the memory's back (or, for a ContinuousSDM,
+    behind its int8 copy of them).
+    """
+    return array.copy() if np.may_share_memory(array, given) else array
+
+
 def unit_vectors(array: np.ndarray, name: str, keep_unit: bool = True) -> np.ndarray:
     """Real rows L2-normalised in float64 and rounded to float32, or raise.
 

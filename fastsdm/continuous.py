@@ -39,6 +39,7 @@ from ._validation import (
     finite_rows,
     list_rows,
     normalise_rows,
+    owned,
     real_rows,
     renamed_keywords,
     require_values,
@@ -240,10 +241,7 @@ class ContinuousSDM:
         if addresses is None:
             addresses = generate_addresses(params.seed, params.n_locations, params.dim)
         else:
-            given = addresses
-            addresses = unit_vectors(addresses, "addresses")
-            if np.may_share_memory(addresses, given):
-                addresses = addresses.copy()  # the memory's own: no alias may change it
+            addresses = owned(unit_vectors(addresses, "addresses"), addresses)
         accumulators = np.zeros((params.n_locations, params.value_dim), dtype=params.dtype)
         self._build(params, addresses, accumulators, None)
 

@@ -34,6 +34,7 @@ from ._validation import (
     check_state_array,
     check_words,
     n_words,
+    owned,
     renamed_keywords,
 )
 
@@ -228,12 +229,9 @@ class SDM:
             raise ValueError("required='given' names an explicit design: pass design=(masks, "
                              "values), or required='random' or 'ones' for a generated one")
         if addresses is not None:
-            given = addresses
-            addresses = check_words(addresses, "addresses", n_bits, ndim=(2,))
-            if np.may_share_memory(addresses, given):
-                # The memory owns its addresses: a caller reusing its buffer
-                # must not move the locations (or set pad bits unchecked).
-                addresses = addresses.copy()
+            # Owned: a caller reusing its buffer must not move the locations
+            # (or set pad bits unchecked).
+            addresses = owned(check_words(addresses, "addresses", n_bits, ndim=(2,)), addresses)
             if n_locations is not None and n_locations != addresses.shape[0]:
                 raise ValueError(f"n_locations={n_locations} does not match the "
                                  f"{addresses.shape[0]} addresses given; omit n_locations")

@@ -828,6 +828,7 @@ def _scan_int8_chunk(A, a_flat, U, X, xinfo, threshold, lo32, hi32, first, last,
     sure = masks[1]
     u_flat = U.reshape(-1)
     a_bits = a_flat.view(np.int32)
+    one = nq == 1 and not fresh  # the one-query kernel: masks in maybe[0], sure[0]
     count = 0
     for tile in range(first, last):
         start = tile * L
@@ -842,13 +843,12 @@ def _scan_int8_chunk(A, a_flat, U, X, xinfo, threshold, lo32, hi32, first, last,
                 if fresh:  # the tile is in cache
                     int8_masks(T, t_off, n4, X, q0 * n4, init, at * L + b, lo_t, hi_t, q0, maybe,
                                sure)
-                elif nq == 1:  # a quarter of the products of a block of 4
+                elif one:  # a quarter of the products of a block of 4
                     int8_mask_stream(T, t_off, n4, X, 0, init, at * L + b, lo_t, hi_t, 0, maybe,
                                      sure)
                 else:
                     int8_masks_stream(T, t_off, n4, X, q0 * n4, init, at * L + b, lo_t, hi_t, q0,
                                       maybe, sure)
-                one = nq == 1 and not fresh
                 for k in range(1 if one else BLOCK_QUERIES):
                     m = np.int64(maybe[k])
                     if m == 0:
