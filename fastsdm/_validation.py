@@ -425,17 +425,22 @@ def normalise_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     float64 results differ in the last bits; each keeps its callers' results.)
     """
     scale = np.abs(x).max(axis=1, initial=0.0)
-    overflowed = np.isinf(scale)
-    if overflowed.any():
-        # A sum beyond float64's range points along its infinite coordinates.
-        x = x.copy()
-        x[overflowed] = np.where(np.isinf(x[overflowed]), np.sign(x[overflowed]), 0.0)
-        scale[overflowed] = 1.0
     zero = scale == 0
-    scale[zero] = 1.0
+    # One test for the rare rows (NumPy calls on tiny arrays are most of a
+    # single query's normalisation).
+    rare = not (scale.min(initial=np.inf) > 0.0 and scale.max(initial=0.0) < np.inf)
+    if rare:
+        overflowed = np.isinf(scale)
+        if overflowed.any():
+            # A sum beyond float64's range points along its infinite coordinates.
+            x = x.copy()
+            x[overflowed] = np.where(np.isinf(x[overflowed]), np.sign(x[overflowed]), 0.0)
+            scale[overflowed] = 1.0
+        scale[zero] = 1.0
     y = x / scale[:, None]
     norm = np.sqrt(np.einsum("ij,ij->i", y, y))
-    norm[zero] = 1.0
+    if rare:
+        norm[zero] = 1.0
     y /= norm[:, None]
     return y, zero
 
@@ -473,30 +478,54 @@ def unit_vectors(array: np.ndarray, name: str, keep_unit: bool = True) -> np.nda
     """
     n = array.shape[0]
     out = np.empty(array.shape, dtype=np.float32)
+    for start in range(0, n, NORMALIZE_ROWS):
+        stop = min(n, start + NORMALIZE_ROWS)
+        with np.errstate(over="ignore", under="ignore"):  # such rows are refused or not unit
+            x = array[start:stop].astype(np.float64, order="C")
+            # normalise_rows's arithmetic, in place and without its branches
+            # for zero and infinite rows, which are refused here (a NaN makes
+            # the peak NaN).  Few NumPy calls, most of a single query's time,
+            # and no temporaries: on a VM, fresh pages for a batch's
+            # temporaries cost more than the arithmetic (measured).
+            peak = np.maximum(x.max(axis=1), -x.min(axis=1))  # max |x|
+            if not (peak.min() > 0.0 and peak.max() < np.inf):
+                _refuse_rows(array, name)
+            keep = None
+            if keep_unit:
+                off = np.abs(np.einsum("ij,ij->i", x, x) - 1.0)
+                tol = UNIT_SQUARED_TOL + x.shape[1] * 2.0**-53
+                if off.min() <= tol:
+                    rows = np.flatnonzero(off <= tol)
+                    keep = rows[(x[rows].astype(np.float32) == x[rows]).all(axis=1)]
+                    kept = x[keep]
+            x /= peak[:, None]
+            x /= np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+            if keep is not None:
+                x[keep] = kept
+        out[start:stop] = x
+    return out
+
+
+def _refuse_rows(array: np.ndarray, name: str) -> None:
+    """Raise for the rows of ``array`` that :func:`unit_vectors` cannot normalise.
+
+    Rows with NaN or infinity (after conversion to float64) first, then zero
+    rows; the message lists them all.
+    """
+    n = array.shape[0]
     bad = np.zeros(n, dtype=bool)
     zero = np.zeros(n, dtype=bool)
     for start in range(0, n, NORMALIZE_ROWS):
-        stop = min(n, start + NORMALIZE_ROWS)
         with np.errstate(over="ignore"):  # long double beyond float64: refused below
-            x = array[start:stop].astype(np.float64, order="C")
-        bad[start:stop] = ~np.isfinite(x).all(axis=1)
-        x[bad[start:stop]] = 0.0
-        unit, zero[start:stop] = normalise_rows(x)
-        if keep_unit:
-            with np.errstate(over="ignore", under="ignore"):  # such rows are not unit
-                off = np.abs(np.einsum("ij,ij->i", x, x) - 1.0)
-            rows = np.flatnonzero(off <= UNIT_SQUARED_TOL + x.shape[1] * 2.0**-53)
-            rows = rows[(x[rows].astype(np.float32) == x[rows]).all(axis=1)]  # float32 values
-            unit[rows] = x[rows]
-        out[start:stop] = unit
+            x = array[start : start + NORMALIZE_ROWS].astype(np.float64)
+        bad[start : start + NORMALIZE_ROWS] = ~np.isfinite(x).all(axis=1)
+        zero[start : start + NORMALIZE_ROWS] = ~x.any(axis=1)
     if bad.any():
         beyond = (" (or values beyond the float64 range)" if array.dtype.itemsize > 8 else "")
         raise ValueError(f"{name} has NaN or infinite values{beyond} in rows {list_rows(bad)}; "
                          "remove or repair those rows")
-    if zero.any():
-        raise ValueError(f"{name} has zero vectors in rows {list_rows(zero)}; a zero vector has "
-                         "no direction (vectors are L2-normalised): remove those rows")
-    return out
+    raise ValueError(f"{name} has zero vectors in rows {list_rows(zero)}; a zero vector has "
+                     "no direction (vectors are L2-normalised): remove those rows")
 
 
 def finite_rows(array: np.ndarray, name: str, dtype) -> np.ndarray:
