@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastsdm
-from fastsdm import _layout
+from fastsdm import _layout, _validation
 from fastsdm._validation import (
     as_bits,
     check_beta,
@@ -419,6 +419,24 @@ def test_unit_vectors_normalise_in_float64_then_round_to_float32(rng):
             unit_vectors(huge, "x")
     with pytest.raises(ValueError, match=r"x has zero vectors in rows \[0\] \(1 of 2\)"):
         unit_vectors(np.array([[0.0, 0], [0, 1]]), "x")
+
+
+def test_unit_vectors_name_every_bad_row_across_blocks(monkeypatch):
+    # Rows are converted NORMALIZE_ROWS at a time; a refusal lists the bad
+    # rows of every block, NaN and infinity before zero rows.
+    monkeypatch.setattr(_validation, "NORMALIZE_ROWS", 4)
+    x = np.ones((11, 3))
+    x[9] = 0.0
+    with pytest.raises(ValueError, match=r"x has zero vectors in rows \[9\] \(1 of 11\)"):
+        unit_vectors(x, "x")
+    x[[1, 6], 2] = [np.nan, -np.inf]
+    with pytest.raises(ValueError, match=r"NaN or infinite values in rows \[1, 6\] \(2 of 11\)"):
+        unit_vectors(x, "x")
+    x[[1, 6, 9]] = [[-0.0, 0.0, 0.0], [1e-320, 0, 0], [0, 2, 0]]  # -0.0 is zero, 1e-320 is not
+    with pytest.raises(ValueError, match=r"zero vectors in rows \[1\] \(1 of 11\)"):
+        unit_vectors(x, "x")
+    x[1] = 1.0
+    assert np.array_equal(unit_vectors(x, "x")[[6, 9]], [[1, 0, 0], [0, 1, 0]])
 
 
 def test_finite_rows_refuse_overflow_in_the_target_dtype():
