@@ -38,7 +38,7 @@ import numba
 import numpy as np
 
 from ._hyperplane import sdm_activate
-from ._jit import parallel_parts, run_tasks, use_parallel
+from ._jit import even_cuts, parallel_parts, run_tasks, use_parallel
 from ._kernels import counters as _c
 from ._machine import format_bytes
 from ._validation import (
@@ -499,7 +499,7 @@ class Locations:
         """Add ``deltas[q]`` to the rows query ``q`` activates (saturating, in order)."""
         par = use_parallel(indices.size * self.n_data_bits, parallel)
         parts = 4 * numba.get_num_threads() if par else 1
-        bounds = np.linspace(0, self.n_locations, parts + 1).astype(np.int64)
+        bounds = even_cuts(self.n_locations, parts)
         run_tasks(_c.write_lists, parts, (indptr, indices, deltas, self.counters, bounds), par)
 
     # -- read -----------------------------------------------------------------

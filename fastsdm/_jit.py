@@ -336,6 +336,15 @@ def run_tasks(kernel, n_tasks: int, args: tuple, parallel: bool) -> None:
         _workers_busy.release()
 
 
+def even_cuts(n: int, parts: int) -> np.ndarray:
+    """``parts + 1`` int64 bounds from 0 to ``n``: ``parts`` ranges of nearly equal size.
+
+    Integer arithmetic, not ``np.linspace``, whose microseconds a call are
+    most of a small single-query operation's bookkeeping.
+    """
+    return np.array([n * k // parts for k in range(parts + 1)], dtype=np.int64)
+
+
 def parallel_parts(n_tasks: int, parallel: bool) -> int:
     """How many ``worker`` indices :func:`run_tasks` uses: size per-thread scratch by it."""
     return min(n_tasks, numba.get_num_threads()) if parallel else 1

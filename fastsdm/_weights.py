@@ -139,7 +139,7 @@ def _write_chunk_csr(memory, words, signs, scale, lo, hi, parallel):
     indptr, indices = memory.activate(words, parallel)
     par = use_parallel(indices.size * memory.n_data_bits, parallel)
     parts = 4 * numba.get_num_threads() if par else 1
-    bounds = np.linspace(0, memory.n_locations, parts + 1).astype(np.int64)
+    bounds = _jit.even_cuts(memory.n_locations, parts)
     run_tasks(_k.write_lists_weighted, parts,
               (indptr, indices, words, memory.addresses, signs, scale, memory.counters, lo, hi,
                bounds), par)

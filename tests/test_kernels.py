@@ -500,6 +500,17 @@ def test_run_tasks_hands_out_every_task_once(monkeypatch):
     assert _jit.parallel_parts(10, False) == 1
 
 
+@pytest.mark.nojit
+@pytest.mark.parametrize("n", [0, 1, 7, 10**6, 10**18])
+@pytest.mark.parametrize("parts", [1, 3, 8, 64])
+def test_even_cuts_split_a_range_into_nearly_equal_parts(n, parts):
+    cuts = _jit.even_cuts(n, parts)
+    assert cuts.dtype == np.int64 and cuts.size == parts + 1
+    assert cuts[0] == 0 and cuts[-1] == n  # exact to 10**18: no float rounding
+    sizes = np.diff(cuts)
+    assert (sizes >= 0).all() and sizes.max() - sizes.min() <= 1
+
+
 @jit
 def _claim_in_kernel(tasks, out):
     n = 0
