@@ -464,48 +464,52 @@ class ContinuousSDM:
         else:  # chunks of locations; the int8 arguments are placeholders
             L, n4 = 1, 4
             X, xinfo = np.zeros(_k.BLOCK_QUERIES, dtype=np.int32), np.zeros((1, 4))
+        # (Python numbers for a handful of chunks: NumPy calls on tiny arrays
+        # are much of the time of one query over a small memory.)
         n_units = -(-N // L)
-        cuts = np.linspace(0, n_units, min(n_units, pieces) + 1).astype(np.int64)
-        sizes = np.minimum(cuts[1:] * L, N) - np.minimum(cuts[:-1] * L, N)
-        expect = nq * sizes * _expected_fraction(dim, thr)
-        caps = np.minimum(nq * sizes, np.ceil(1.25 * expect + 8 * np.sqrt(expect) + 256))
+        cuts = _jit.even_cuts(n_units, min(n_units, pieces))
+        fraction = _expected_fraction(dim, thr)
+        caps = []
+        for a, b in itertools.pairwise(cuts.tolist()):
+            size = min(b * L, N) - min(a * L, N)
+            expect = nq * size * fraction
+            caps.append(min(nq * size, math.ceil(1.25 * expect + 8 * math.sqrt(expect) + 256)))
 
-        def scan(first, last, caps):
-            region = np.zeros(first.size + 1, dtype=np.int64)
-            np.cumsum(caps.astype(np.int64), out=region[1:])
+        def scan(chunks, caps):
+            region = np.array([0, *itertools.accumulate(caps)], dtype=np.int64)
             pair_q = np.empty(region[-1], dtype=np.int32)
             pair_l = np.empty(region[-1], dtype=np.int64)
-            n_pairs = np.zeros(first.size, dtype=np.int64)
+            n_pairs = np.zeros(len(chunks), dtype=np.int64)
             if copy is not None:  # the tiles: the copy, shared by all chunks
                 tiles = copy.words[None], copy.init[None], copy.stats[None]
             else:  # one tile per chunk, quantised as it goes (placeholders: rows scan)
-                tiles = _int8_tile_scratch(first.size if int8 else 1, L, n4)
-            args = (int8, A, A.reshape(-1), Q, X, xinfo, thr, lo32, hi32, first, last,
-                    copy is None, *tiles, *_int8_scratch(first.size, nqp), region, pair_q,
-                    pair_l, n_pairs)
-            _on_threads(par, first.size, lambda ids: _k.scan(ids, *args))
-            return region, pair_q, pair_l, n_pairs
+                tiles = _int8_tile_scratch(len(chunks) if int8 else 1, L, n4)
+            args = (int8, A, A.reshape(-1), Q, X, xinfo, thr, lo32, hi32, cuts[chunks],
+                    cuts[chunks + 1], copy is None, *tiles, *_int8_scratch(len(chunks), nqp),
+                    region, pair_q, pair_l, n_pairs)
+            _on_threads(par, len(chunks), lambda ids: _k.scan(ids, *args))
+            counts = n_pairs.tolist()
+            return [(pair_q[r : r + n], pair_l[r : r + n]) if n <= cap else None
+                    for r, n, cap in zip(region[:-1].tolist(), counts, caps, strict=True)], counts
 
-        first, last = cuts[:-1], cuts[1:]
-        region, pair_q, pair_l, n_pairs = scan(first, last, caps)
-        over = n_pairs > np.diff(region)
-        if over.any():
+        runs, counts = scan(np.arange(len(caps)), caps)
+        over = [c for c, run in enumerate(runs) if run is None]
+        if over:
             # More activations than estimated (clustered addresses or queries):
             # scan those chunks again into regions of their exact size.
-            again = scan(first[over], last[over], n_pairs[over])
-        runs, redo = [], 0
-        for c in range(first.size):
-            r, q_, l_, n_ = again if over[c] else (region, pair_q, pair_l, n_pairs)
-            k = redo if over[c] else c
-            redo += over[c]
-            runs.append((q_[r[k] : r[k] + n_[k]], l_[r[k] : r[k] + n_[k]]))
+            again, _ = scan(np.array(over), [counts[c] for c in over])
+            for c, run in zip(over, again, strict=True):
+                runs[c] = run
+        locations = np.concatenate([l_ for _, l_ in runs])
+        indptr = np.zeros(nq + 1, dtype=np.int64)
+        if nq == 1:  # ascending already: chunks cover ascending location ranges
+            indptr[1] = locations.size
+            return indptr, locations
         # Chunks cover ascending location ranges and keep each query's
         # locations ascending: a stable sort by query makes the CSR.
         queries = np.concatenate([q_ for q_, _ in runs])
-        order = np.argsort(queries, kind="stable")
-        indptr = np.zeros(nq + 1, dtype=np.int64)
         np.cumsum(np.bincount(queries, minlength=nq), out=indptr[1:])
-        return indptr, np.concatenate([l_ for _, l_ in runs])[order]
+        return indptr, locations[np.argsort(queries, kind="stable")]
 
     def _blas_csr(self, Q, parallel):
         """Threshold activation from BLAS similarities (CPUs without AVX-512 VNNI)."""
@@ -681,7 +685,7 @@ class ContinuousSDM:
         for start, stop, indptr, indices in self._chunks(K, parallel):
             par = use_parallel(indices.size * self.value_dim, parallel)
             parts = 4 * numba.get_num_threads() if par else 1
-            bounds = np.linspace(0, self.n_locations, parts + 1).astype(np.int64)
+            bounds = _jit.even_cuts(self.n_locations, parts)
             (_k.write_parallel if par else _k.write_serial)(
                 indptr, indices, deltas[start:stop], self.accumulators, bounds)
 
@@ -769,10 +773,13 @@ class ContinuousSDM:
                 kept = (unit if normalize else sums).astype(self.dtype, copy=False)
             return unit.astype(np.float32), kept
 
-        result, info = iterate(step, Q, iterations,
-                               fixed=_same_direction if autoassociative else None,
-                               stops=_no_direction,
-                               kept=np.empty((Q.shape[0], self.value_dim), dtype=self.dtype))
+        if iterations == 1 and not return_info:  # one read: no convergence to test
+            result = step(Q)[1]
+        else:
+            result, info = iterate(step, Q, iterations,
+                                   fixed=_same_direction if autoassociative else None,
+                                   stops=_no_direction,
+                                   kept=np.empty((Q.shape[0], self.value_dim), dtype=self.dtype))
         if single:
             result = result[0]
         return (result, info) if return_info else result
@@ -1016,16 +1023,10 @@ def _int8_queries(Q: np.ndarray, n4: int):
     holds ``sx``, ``Kx = sx * |xq|``, ``Ex = |ex|`` and ``|x|`` per query, in
     float64 (the bound of _kernels.continuous._int8_bounds).
     """
-    nq, dim = Q.shape
-    x = Q.astype(np.float64)
-    sx = np.abs(x).max(axis=1) / 127.0
-    xq = np.rint(x / sx[:, None])
-    err = x - sx[:, None] * xq
-    xinfo = np.stack([sx, sx * np.sqrt(np.einsum("ij,ij->i", xq, xq)),
-                      np.sqrt(np.einsum("ij,ij->i", err, err)),
-                      np.sqrt(np.einsum("ij,ij->i", x, x))], axis=1)
+    nq = Q.shape[0]
     words = np.full((-(-nq // 4) * 4, 4 * n4), 128, dtype=np.uint8)
-    words[:nq, :dim] = (xq + 128).astype(np.uint8)
+    xinfo = np.empty((nq, 4))
+    _k.quantize_queries(Q, words, xinfo)
     return words.view(np.int32).reshape(-1), xinfo
 
 
@@ -1081,8 +1082,7 @@ def _quantize(A: np.ndarray, parallel, tile: int | None = None) -> _Int8Copy | b
     copy = _Int8Copy(tile, n4, np.empty(n_tiles * tile * n4, dtype=np.int32),
                      np.empty(n_tiles * tile, dtype=np.int32), np.empty((n_tiles, 4)))
     par = use_parallel(N * dim, parallel)
-    cuts = np.linspace(0, n_tiles, min(n_tiles, 4 * numba.get_num_threads() if par else 1) + 1)
-    cuts = cuts.astype(np.int64)
+    cuts = _jit.even_cuts(n_tiles, min(n_tiles, 4 * numba.get_num_threads() if par else 1))
     sums = np.empty((cuts.size - 1, 3))
     flat = A.reshape(-1)
     _on_threads(par, cuts.size - 1, lambda ids: _k.quantize_tiles(

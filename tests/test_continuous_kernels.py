@@ -426,6 +426,31 @@ def test_quantize_row_matches_its_python_form(n, rng):
 
 
 @kernel
+@nojit
+@pytest.mark.parametrize("dim", [16, 24, 256, 1000])
+@pytest.mark.parametrize("nq", [1, 3, 4, 5])
+def test_queries_quantised_as_numpy_computes_them(dim, nq, rng):
+    # x = sx * xq + ex: the bytes xq + 128 (128 fills the padding and the
+    # padding queries) and the bound's terms sx, sx |xq|, |ex|, |x|.
+    U = unit32(rng.standard_normal((nq, dim)) * rng.uniform(1e-3, 1e3, (nq, 1)))
+    U[0, 5] = -np.abs(U[0]).max() * 1.5  # the largest magnitude negative: xq = -127
+    U = unit32(U)
+    n4 = 4 * -(-dim // 16)
+    X, xinfo = continuous._int8_queries(U, n4)
+    x = U.astype(np.float64)
+    sx = np.abs(x).max(axis=1) / 127.0
+    xq = np.rint(x / sx[:, None])
+    err = x - sx[:, None] * xq
+    words = np.full((-(-nq // 4) * 4, 4 * n4), 128, dtype=np.uint8)
+    words[:nq, :dim] = xq + 128
+    assert X.dtype == np.int32 and np.array_equal(X.view(np.uint8), words.reshape(-1))
+    assert xq.min() == -127 and np.abs(xq).max() == 127
+    want = np.stack([sx, sx * np.linalg.norm(xq, axis=1), np.linalg.norm(err, axis=1),
+                     np.linalg.norm(x, axis=1)], axis=1)
+    np.testing.assert_allclose(xinfo, want, rtol=1e-13)
+
+
+@kernel
 @needs_int8
 @pytest.mark.parametrize("n4", [4, 8, 64])
 def test_int8_masks_match_their_python_form(n4, rng):

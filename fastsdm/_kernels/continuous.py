@@ -794,6 +794,36 @@ def _quantize_tiles(A, a_flat, a_bits, first, last, shift, T, init, stats, sums)
 
 
 @jit
+def quantize_queries(U, X, xinfo):
+    # Unit query x = U[q] becomes sx * xq + ex with sx = max|x| / 127 and xq =
+    # round(x / sx) in [-127, 127], stored as the bytes xq + 128 in X[q]
+    # (X comes filled with 128: zero padding); xinfo[q] = sx, Kx = sx |xq|,
+    # Ex = |ex| and |x|, in float64 (the terms of _int8_bounds, which widens
+    # its bound for their rounding).
+    nq, d = U.shape
+    for q in range(nq):
+        peak = 0.0
+        for j in range(d):
+            peak = max(peak, abs(np.float64(U[q, j])))
+        sx = peak / 127.0
+        k2 = 0.0
+        e2 = 0.0
+        x2 = 0.0
+        for j in range(d):
+            x = np.float64(U[q, j])
+            xq = np.rint(x / sx)
+            ex = x - sx * xq
+            X[q, j] = np.uint8(np.int64(xq) + 128)
+            k2 += xq * xq
+            e2 += ex * ex
+            x2 += x * x
+        xinfo[q, 0] = sx
+        xinfo[q, 1] = sx * np.sqrt(k2)
+        xinfo[q, 2] = np.sqrt(e2)
+        xinfo[q, 3] = np.sqrt(x2)
+
+
+@jit
 def quantize_tiles(ids, A, a_flat, a_bits, first, last, T, init, stats, sums):
     # Task c in ids quantises tiles first[c]:last[c] (scratch sums[c]).
     # Serial: the wrapper runs tasks on several threads (continuous._on_threads).
