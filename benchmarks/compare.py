@@ -2,9 +2,9 @@
 
     python benchmarks/compare.py                       # full run
     python benchmarks/compare.py --quick               # fewer repeats and sizes
-    python benchmarks/compare.py --baseline 80e5eec    # search, cost-per-word and SDM
-                                                       # rows paired against an earlier
-                                                       # commit of this checkout
+    python benchmarks/compare.py --baseline 80e5eec    # search, cost-per-word, SDM and
+                                                       # ContinuousSDM rows paired against
+                                                       # an earlier commit of this checkout
     python benchmarks/compare.py --json out.json       # also the raw figures
     python benchmarks/compare.py --only-hyperplane     # SDM: Jaeckel's rule / radius
     python benchmarks/compare.py --only-weighted --baseline main   # issue 16's options
@@ -26,6 +26,9 @@ Workloads (every result is checked against fastsdm before it is timed):
   imports, torchhd's ``SparseDistributed``: writes and reads in batches of 256
   and 1,024 and one per call, beside the radius search over the memory's own
   addresses (the scan each of them contains), and where their time goes.
+* ContinuousSDM (dims 64, 256 and 1024, 10^4 to 10^6 locations, 1 to 1,024
+  queries): fastsdm against the obvious NumPy code (``naive_continuous.py``)
+  and NumPy's float32 GEMM alone, calls alternated after idle gaps.
 
 The floors (``floors.py``, explicit 512-bit code where the CPU has AVX-512
 VPOPCNTDQ): one pass over the address matrix from DRAM and the xor + popcount
@@ -34,8 +37,8 @@ Every row is reported as a fraction of its floor (at the row's own thread
 count; for the search section's fastsdm rows also timed alternately with the
 floor kernel doing the same work) and as a ratio to the best alternative,
 with the vector width it ran with; with ``--baseline`` the fastsdm rows of
-the search, cost-per-word and SDM sections are also timed alternately
-against the earlier commit (paired ratios: steadier than medians on a shared
+the search, cost-per-word, SDM and ContinuousSDM sections are also timed
+alternately against the earlier commit (paired ratios: steadier than medians on a shared
 machine).  The fastsdm timed is the one of the checkout this script belongs
 to, and the machine block names its commit.
 
@@ -1081,8 +1084,9 @@ def blas_info():
                      f"kernels), {p.get('num_threads')} threads" for p in libs) or "unknown"
 
 
-def continuous_section(args, rows, notes):
-    """ContinuousSDM against the obvious NumPy code (naive_continuous.py) and NumPy's GEMM."""
+def continuous_section(args, rows, notes, base=None):
+    """ContinuousSDM against the obvious NumPy code (naive_continuous.py), NumPy's GEMM
+    and, with ``base``, fastsdm at the baseline commit."""
     from fastsdm import continuous
 
     points = CONTINUOUS_POINTS_QUICK if args.quick else CONTINUOUS_POINTS
@@ -1095,10 +1099,10 @@ def continuous_section(args, rows, notes):
                     f"BLAS for batches of ≥ {continuous.ROWS_MAX_QUERIES} queries, rows below")
                  + f". NumPy's BLAS: {blas_info()} (its default).")
     for dim, N, batches in points:
-        continuous_point(args, dim, N, batches, rows, notes)
+        continuous_point(args, dim, N, batches, rows, notes, base)
 
 
-def continuous_point(args, dim, N, batches, rows, notes):
+def continuous_point(args, dim, N, batches, rows, notes, base=None):
     """One memory: every batch size, checked, then timed."""
     from _common import continuous_radius
     from naive_continuous import NaiveContinuousSDM
@@ -1110,15 +1114,25 @@ def continuous_point(args, dim, N, batches, rows, notes):
     exact = NaiveContinuousSDM(mem.addresses, mem.threshold, exact=True, margin=margin)
     plain = NaiveContinuousSDM(mem.addresses, mem.threshold)
     plain.accumulators = exact.accumulators  # one array: the exact code only checks
+    old = None if base is None else base.continuous.ContinuousSDM(
+        dim, N, radius=continuous_radius(dim), seed=0)
     rng = np.random.default_rng(1)
     for batch in batches:
         X = rng.standard_normal((batch, dim)).astype(np.float32)
         continuous_checks(mem, exact, plain, X, rng, notes)
-        continuous_batch(args, mem, plain, X, rows)
+        if old is not None:
+            x = X[0] if batch == 1 else X
+            new_csr, old_csr = mem.activate(x), old.activate(x)
+            check(all(np.array_equal(a, b) for a, b in zip(new_csr, old_csr, strict=True)),
+                  "baseline ContinuousSDM activation")
+            old.accumulators[...] = mem.accumulators  # the timed writes start level
+            check(np.array_equal(old.read_sums(x), mem.read_sums(x)), "baseline read sums")
+        continuous_batch(args, mem, plain, X, rows, old)
 
 
-def continuous_batch(args, mem, plain, X, rows):
-    """Paired timings of activate, write and read: fastsdm / NumPy code / NumPy's GEMM."""
+def continuous_batch(args, mem, plain, X, rows, old=None):
+    """Paired timings of activate, write and read: fastsdm / NumPy code / NumPy's GEMM
+    (/ fastsdm at the baseline commit)."""
     from naive_continuous import unit_rows
 
     batch, (N, dim) = X.shape[0], mem.addresses.shape
@@ -1134,26 +1148,34 @@ def continuous_batch(args, mem, plain, X, rows):
     point = {"section": "continuous", "dim": dim, "N": N, "batch": batch,
              "flops": 2 * batch * N * dim}
     t_gemm = None
-    for op, fast, slow in (("activate", lambda: mem.activate(x), lambda: plain.activate(X)),
-                           ("write", lambda: mem.write(x), lambda: plain.write(X)),
-                           ("read", lambda: mem.read(x), lambda: plain.read(X))):
-        t0 = time.perf_counter()
-        fast()
-        slow()
-        if t_gemm is None:
-            gemm()
-        reps = int(np.clip(budget / (time.perf_counter() - t0), 3, args.repeats))
+    for op in ("activate", "write", "read"):
+        fns = [partial(getattr(mem, op), x), partial(getattr(plain, op), X)]
         if t_gemm is None:  # activation: fastsdm, NumPy code and GEMM in turn
-            (tf, ts, t_gemm), calls = _alternating_times(reps, fast, slow, gemm)
+            fns.append(gemm)
+        if old is not None:
+            fns.append(partial(getattr(old, op), x))
+        t0 = time.perf_counter()
+        for fn in fns:
+            fn()
+        reps = int(np.clip(budget / (time.perf_counter() - t0), 3, args.repeats))
+        times, calls = _alternating_times(reps, *fns)
+        tf, ts = times[0], times[1]
+        if t_gemm is None:
+            t_gemm = times[2]
             floor = t_gemm / tf
         else:  # the GEMM's times from the activation rows
-            (tf, ts), calls = _alternating_times(reps, fast, slow)
             floor = np.median(t_gemm) / tf
-        rows.append({**point, "op": op, "reps": reps, "calls": calls, "fastsdm": tf.tolist(),
-                     "numpy": ts.tolist(), "gemm": t_gemm.tolist(), "ratio": (ts / tf).tolist(),
-                     "floor": floor.tolist()})
+        row = {**point, "op": op, "reps": reps, "calls": calls, "fastsdm": tf.tolist(),
+               "numpy": ts.tolist(), "gemm": t_gemm.tolist(), "ratio": (ts / tf).tolist(),
+               "floor": floor.tolist()}
+        paired = ""
+        if old is not None:
+            row["baseline"] = times[-1].tolist()
+            row["old_over_new"] = (times[-1] / tf).tolist()
+            paired = f", baseline / fastsdm {np.median(times[-1] / tf):.2f}"
+        rows.append(row)
         print(f"#   dim {dim}, N {N:,}, batch {batch}, {op}: NumPy / fastsdm "
-              f"{np.median(ts / tf):.2f}x, GEMM / fastsdm {np.median(floor):.2f}",
+              f"{np.median(ts / tf):.2f}x, GEMM / fastsdm {np.median(floor):.2f}{paired}",
               file=sys.stderr)
 
 
@@ -1194,15 +1216,17 @@ def continuous_checks(mem, exact, plain, X, rng, notes):
     plain.accumulators[...] = mem.accumulators  # the timed code starts from the same state
 
 
-def continuous_report(rows):
+def continuous_report(rows, base_commit=None):
     """Markdown lines of the ContinuousSDM table."""
     rows = [r for r in rows if r["section"] == "continuous"]
     if not rows:
         return []
+    vs = any("old_over_new" in r for r in rows)
     out = ["## ContinuousSDM: fastsdm, the obvious NumPy code and NumPy's GEMM", "",
            "| dim | N | batch | operation | fastsdm | NumPy code | NumPy / fastsdm (paired) "
-           "| NumPy GEMM alone | GEMM / fastsdm (paired) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| NumPy GEMM alone | GEMM / fastsdm (paired) |"
+           + (f" baseline {base_commit} / fastsdm (paired) |" if vs else ""),
+           "|---|---|---|---|---|---|---|---|---|" + ("---|" if vs else "")]
     for r in rows:
         tf, ts, tg = (np.median(r[k]) for k in ("fastsdm", "numpy", "gemm"))
         ratio, floor = np.array(r["ratio"]), np.array(r["floor"])
@@ -1212,7 +1236,8 @@ def continuous_report(rows):
                    f"{r['flops'] / tf / 1e9:.0f} | {fmt_time(ts)} | {np.median(ratio):.2f}× "
                    f"({ratio.min():.2f}–{ratio.max():.2f}) | {fmt_time(tg)} = "
                    f"{r['flops'] / tg / 1e9:.0f} | {np.median(floor):.2f} "
-                   f"({floor.min():.2f}–{floor.max():.2f}) |")
+                   f"({floor.min():.2f}–{floor.max():.2f}) |"
+                   + (f" {fmt_ratio(ratio_stats(r['old_over_new']))} |" if vs else ""))
     out += ["", "Times are medians; *= n* is the rate in GFLOP/s of the float32 matrix product "
             "of the same shapes (2 · batch · N · dim floating-point operations) that the time "
             "amounts to. *NumPy code*: `benchmarks/naive_continuous.py` (BLAS similarities in "
@@ -1265,8 +1290,14 @@ def section_main(args, title, run, report, extra_info=None):
 
 def continuous_main(args):
     """``--only-continuous``: the machine block and the ContinuousSDM rows alone."""
-    section_main(args, "--only-continuous", partial(continuous_section, args),
-                 continuous_report, {"blas": blas_info()})
+    base = None
+    if args.baseline:
+        import baseline
+
+        base = baseline.load(args.baseline)
+    base_commit = base.BASELINE_COMMIT if base is not None else None
+    section_main(args, "--only-continuous", partial(continuous_section, args, base=base),
+                 partial(continuous_report, base_commit=base_commit), {"blas": blas_info()})
 
 
 # -- weighted operations (issue 16 §2) --------------------------------------------------
@@ -1846,7 +1877,7 @@ def print_report(info, floors, launch, rec, notes, argv, started, elapsed, base_
                        f"{fmt_time(b['scan'] / ops)} | {fmt_time(b['counters'] / ops)} | "
                        f"{alone} | {100 * b['scan'] / b['total']:.0f}% | {b['part']} |")
         out.append("")
-    out.extend(continuous_report(rows))
+    out.extend(continuous_report(rows, base_commit))
     out.append("## Notes")
     out.append("")
     out.extend(f"- {note}" for note in notes)
@@ -1901,16 +1932,16 @@ def main(argv=None):
     parser.add_argument("--large-n", action="store_true",
                         help="cost per word up to N = 10^8 (12.8 GB of addresses)")
     parser.add_argument("--baseline", metavar="REV",
-                        help="time the fastsdm rows of the search, cost-per-word and SDM "
-                             "sections (and --only-weighted's default write/read) alternately "
-                             "with fastsdm at this git revision of the checkout (the "
-                             "ContinuousSDM rows are not paired)")
+                        help="time the fastsdm rows of the search, cost-per-word, SDM and "
+                             "ContinuousSDM sections (and --only-weighted's default "
+                             "write/read) alternately with fastsdm at this git revision of "
+                             "the checkout")
     args = parser.parse_args(argv)
-    if args.baseline and (args.only_continuous or args.only_hyperplane or args.only_hopfield):
-        parser.error("--baseline pairs the search, cost-per-word and SDM rows and "
-                     "--only-weighted's default write/read; --only-continuous, "
-                     "--only-hyperplane and --only-hopfield have no paired rows: drop "
-                     "--baseline, or run the full comparison with it")
+    if args.baseline and (args.only_hyperplane or args.only_hopfield):
+        parser.error("--baseline pairs the search, cost-per-word, SDM and ContinuousSDM rows "
+                     "and --only-weighted's default write/read; --only-hyperplane and "
+                     "--only-hopfield have no paired rows: drop --baseline, or run the full "
+                     "comparison with it")
     use_this_checkout()
     args.repeats = 5 if args.quick else 11
     args.numpy_queries = 4 if args.quick else 32
@@ -1975,7 +2006,7 @@ def main(argv=None):
         sdm_section(args, rec, notes)
     if not args.skip_continuous:
         print("# ContinuousSDM", file=sys.stderr)
-        continuous_section(args, rec.rows, notes)
+        continuous_section(args, rec.rows, notes, base)
     elapsed = time.perf_counter() - t_start
     base_commit = base.BASELINE_COMMIT if base is not None else None
     print_report(info, floors, launch, rec, notes, command, started, elapsed, base_commit)
