@@ -483,11 +483,12 @@ def unit_vectors(array: np.ndarray, name: str, keep_unit: bool = True) -> np.nda
         with np.errstate(over="ignore", under="ignore"):  # such rows are refused or not unit
             x = array[start:stop].astype(np.float64, order="C")
             # normalise_rows's arithmetic, in place and without its branches
-            # for zero and infinite rows, which are refused here (a NaN makes
-            # the peak NaN).  Few NumPy calls, most of a single query's time,
-            # and no temporaries: on a VM, fresh pages for a batch's
-            # temporaries cost more than the arithmetic (measured).
-            peak = np.maximum(x.max(axis=1), -x.min(axis=1))  # max |x|
+            # for zero and infinite rows, which are refused here (the peak,
+            # max |x|, is NaN for a NaN, -inf for a row of no values).  Few
+            # NumPy calls, most of a single query's time, and no temporaries:
+            # on a VM, fresh pages for a batch's temporaries cost more than
+            # the arithmetic (measured).
+            peak = np.maximum(x.max(axis=1, initial=-np.inf), -x.min(axis=1, initial=np.inf))
             if not (peak.min() > 0.0 and peak.max() < np.inf):
                 _refuse_rows(array, name)
             keep = None

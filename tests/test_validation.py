@@ -437,6 +437,8 @@ def test_unit_vectors_name_every_bad_row_across_blocks(monkeypatch):
         unit_vectors(x, "x")
     x[1] = 1.0
     assert np.array_equal(unit_vectors(x, "x")[[6, 9]], [[1, 0, 0], [0, 1, 0]])
+    with pytest.raises(ValueError, match=r"zero vectors in rows \[0, 1\] \(2 of 2\)"):
+        unit_vectors(np.ones((2, 0)), "x")  # rows of no values have no direction either
 
 
 def test_finite_rows_refuse_overflow_in_the_target_dtype():
