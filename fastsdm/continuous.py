@@ -269,7 +269,8 @@ class ContinuousSDM:
 
         Activation keeps an int8 copy of the addresses, so they are not
         changed in place; assigning an array of the same shape and dtype
-        replaces them (the array is copied).
+        replaces them (the array is copied), except in a memory loaded with
+        ``mmap=True``, whose :meth:`flush` writes only the accumulators.
 
         Examples
         --------
@@ -287,6 +288,13 @@ class ContinuousSDM:
     @addresses.setter
     @exclusive
     def addresses(self, value) -> None:
+        mapped = getattr(self, "_mapped", None)
+        if mapped is not None:
+            # flush() writes the accumulators only: the directory would keep
+            # the old addresses beside accumulators written through the new.
+            raise ValueError(f"this memory is loaded with mmap=True from {mapped.path}, whose "
+                             "flush() writes only the accumulators, so new addresses would be "
+                             "lost; load it without mmap, assign the addresses, then save()")
         check_state_array(value, "ContinuousSDM.addresses", (self.n_locations, self.dim),
                           np.float32, fix="assign an array of that layout (it is copied)")
         self._set_addresses(np.array(value, copy=True))

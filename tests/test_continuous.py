@@ -443,6 +443,33 @@ def test_addresses_are_read_only_and_the_memorys_own(rng):
     assert np.array_equal(mem.addresses, new)
 
 
+def test_a_memory_mapped_for_writing_refuses_new_addresses(rng, tmp_path):
+    # flush() writes the accumulators only: new addresses would not reach the
+    # directory, which would then pair the old addresses with accumulators
+    # written through the new ones.
+    path = ContinuousSDM(DIM, N, radius=10, seed=4).save(tmp_path / "m")
+    mapped = ContinuousSDM.load(path, mmap=True)
+    old = mapped.addresses.copy()
+    with pytest.raises(ValueError, match="loaded with mmap=True.*flush\\(\\) writes only the "
+                                         "accumulators.*load it without mmap"):
+        mapped.addresses = unit32(rng.standard_normal((N, DIM)))
+    assert np.array_equal(mapped.addresses, old)
+    mapped.write(rng.standard_normal(DIM))
+    mapped.flush()
+    again = ContinuousSDM.load(path)
+    assert np.array_equal(again.addresses, old)
+    assert np.array_equal(again.accumulators, mapped.accumulators)
+    for mode in ("r", "c"):  # in RAM only: nothing to flush, save() writes them
+        other = ContinuousSDM.load(path, mmap=mode)
+        other.addresses = unit32(rng.standard_normal((N, DIM)))
+        del other
+    in_ram = ContinuousSDM.load(path)
+    new = unit32(rng.standard_normal((N, DIM)))
+    in_ram.addresses = new
+    in_ram.save(tmp_path / "n")
+    assert np.array_equal(ContinuousSDM.load(tmp_path / "n").addresses, new)
+
+
 def test_copies_and_pickles_keep_read_only_addresses(rng):
     import copy
     import pickle
