@@ -466,7 +466,7 @@ class ContinuousSDM:
         par = use_parallel(work, parallel)
         pieces = 4 * numba.get_num_threads() if par else 1
         if int8:  # chunks of tiles of L locations
-            n4 = 4 * -(-dim // _k.LANES)
+            n4 = _int8_words(dim)
             L = _int8_tile(n4)
             X, xinfo = _int8_queries(Q, n4)
         else:  # chunks of locations; the int8 arguments are placeholders
@@ -1063,10 +1063,15 @@ class _Int8Copy(NamedTuple):
     """The addresses quantised for the int8 scan (:func:`_quantize`)."""
 
     tile: int  # locations per tile (a multiple of 32)
-    n4: int  # int32 words per location: 4 int8 values each, dim padded to 16
+    n4: int  # int32 words per location (_int8_words)
     words: np.ndarray  # int32 (n_tiles * tile * n4,), the layout of _k.int8_masks
     init: np.ndarray  # int32 (n_tiles * tile,): each location's initial dot product
     stats: np.ndarray  # float64 (n_tiles, 4): scale and error terms of each tile
+
+
+def _int8_words(dim: int) -> int:
+    """int32 words per location in the int8 scan: 4 int8 values each, dim padded to 16."""
+    return 4 * -(-dim // _k.LANES)
 
 
 def _int8_tile(n4: int) -> int:
@@ -1082,7 +1087,7 @@ def _quantize(A: np.ndarray, parallel, tile: int | None = None) -> _Int8Copy | b
     one scale per tile (see _kernels.continuous.quantize_tiles).
     """
     N, dim = A.shape
-    n4 = 4 * -(-dim // _k.LANES)
+    n4 = _int8_words(dim)
     tile = _int8_tile(n4) if tile is None else tile
     n_tiles = -(-N // tile)
     if n_tiles * tile * 4 * (n4 + 1) > _available_memory():

@@ -132,43 +132,32 @@ def test_the_rows_scan_with_every_query_count(rng, monkeypatch):
 @nojit
 @pytest.mark.parametrize("path", ["rows", pytest.param("int8", marks=needs_int8)])
 def test_a_rescan_when_activations_exceed_the_estimate(path, rng, monkeypatch):
-    # Buffers are sized by an estimate; with the estimate forced to zero every
-    # chunk overflows its 256 slots and is scanned again.
-    use_path(monkeypatch, path)
-    monkeypatch.setattr(continuous, "_expected_fraction", lambda dim, threshold: 0.0)
-    mem = ContinuousSDM(DIM, N, threshold=-0.5, seed=3)
-    x = rng.standard_normal((Q, DIM))
-    want = ref_activate(mem, unit32(x))
-    assert min(w.size for w in want) > 256 // Q
-    for parallel in (False, True):
-        got = csr_lists(*mem.activate(x, parallel=parallel))
-        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
-
-
-@kernel
-@nojit
-@pytest.mark.parametrize("path", ["rows", pytest.param("int8", marks=needs_int8)])
-def test_a_rescan_of_some_chunks_only(path, rng, monkeypatch):
-    # The first half of the locations cluster around the queries' direction:
-    # their chunks overflow the estimate and are scanned again, the others'
-    # regions are kept; the CSR joins both in location order.
+    # Buffers are sized by an estimate, forced to zero here: 256 pairs per
+    # chunk.  In the first memory every chunk overflows and is scanned
+    # again.  In the second the first half of the locations cluster around
+    # the queries' direction: in parallel (8 chunks) only the first half's
+    # chunks are scanned again, the others' regions are kept, and the CSR
+    # joins both in location order.
     use_path(monkeypatch, path)
     monkeypatch.setattr(continuous, "_expected_fraction", lambda dim, threshold: 0.0)
     monkeypatch.setattr(continuous, "_int8_tile", lambda n4: 32)  # int8: 10 tiles
     u = rng.standard_normal(DIM)
     addresses = rng.standard_normal((N, DIM))
     addresses[: N // 2] = u + 0.1 * rng.standard_normal((N // 2, DIM))
-    mem = ContinuousSDM(DIM, threshold=0.5, addresses=addresses)
-    x = u + 0.1 * rng.standard_normal((Q, DIM))
-    want = ref_activate(mem, unit32(x))
-    counts = np.array([[np.sum((w >= lo) & (w < lo + N // 8)) for lo in range(0, N, N // 8)]
-                       for w in want]).sum(axis=0)
-    assert counts[:3].min() > 256 and counts[-3:].max() < 256  # overflowing and not
-    for parallel in (False, True):
-        got = csr_lists(*mem.activate(x, parallel=parallel))
-        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
-    single = csr_lists(*mem.activate(x[0], parallel=True))  # one query: no sort
-    assert np.array_equal(single[0], want[0])
+    memories = [(ContinuousSDM(DIM, N, threshold=-0.5, seed=3), rng.standard_normal((Q, DIM))),
+                (ContinuousSDM(DIM, threshold=0.5, addresses=addresses),
+                 u + 0.1 * rng.standard_normal((Q, DIM)))]
+    for mem, x in memories:
+        want = ref_activate(mem, unit32(x))
+        counts = np.array([[np.sum((w >= lo) & (w < lo + N // 8)) for lo in range(0, N, N // 8)]
+                           for w in want]).sum(axis=0)
+        assert counts[:3].min() > 256  # overflowing
+        for parallel in (False, True):
+            got = csr_lists(*mem.activate(x, parallel=parallel))
+            assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+        single = csr_lists(*mem.activate(x[0], parallel=True))  # one query: no sort
+        assert np.array_equal(single[0], want[0])
+    assert counts[-3:].max() < 256  # the clustered memory's last chunks are not
 
 
 @kernel
