@@ -380,16 +380,17 @@ class Locations:
 
     @classmethod
     def of(cls, memory) -> Locations:
-        """The locations of a binary memory (its public ``addresses``, ``counters``,
-        ``radius``, ``k_nearest`` and, for Jaeckel's rule, ``design`` and ``selected``)."""
+        """The locations of a binary memory (its ``counters``, ``radius``,
+        ``k_nearest``, its own address array ``_addresses`` (``addresses`` may be a
+        read-only view of it) and, for Jaeckel's rule, ``design`` and ``selected``)."""
         design = getattr(memory, "design", None)
         what = type(memory).__name__
         check_state_array(memory.counters, f"{what}.counters",
                           (memory.n_locations, memory.n_data_bits), memory.counter_dtype)
         if design is None:
-            check_state_array(memory.addresses, f"{what}.addresses",
+            check_state_array(memory._addresses, f"{what}.addresses",
                               (memory.n_locations, n_words(memory.n_bits)), np.uint64)
-            return cls(memory.addresses, memory.counters, memory.radius, memory.k_nearest,
+            return cls(memory._addresses, memory.counters, memory.radius, memory.k_nearest,
                        n_bits=memory.n_bits)
         for name in ("masks", "values"):
             # Not edited in place: the activation keys are built from them once.

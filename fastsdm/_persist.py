@@ -359,11 +359,35 @@ def _recover_quietly(path: Path) -> None:
 
 class Mapped(NamedTuple):
     """Where a memory opened with ``mmap="r+"`` lives: its path and directory identity,
-    and the lock that keeps other objects from mapping it for writing too."""
+    the lock that keeps other objects from mapping it for writing too, and the
+    state array mapped from its file (the one array :func:`flush_memory` seals)."""
 
     path: Path
     identity: tuple
     guard: WriteGuard | None = None
+    state: np.ndarray | None = None
+
+
+def check_mapped_state(mapped: Mapped | None, array: np.ndarray, what: str) -> None:
+    """Refuse a memory-mapped memory whose state is no longer its file's map.
+
+    A new array assigned to ``mem.<what>`` after ``load(mmap=True)`` takes the
+    writes that should reach the file, and :func:`flush_memory` would record
+    its checksum beside the file's older bytes: the directory would no longer
+    load.  Views of the map itself (same buffer, shape and strides) pass.
+    """
+    if mapped is None or mapped.state is None:
+        return
+    state = mapped.state
+    if not (isinstance(array, np.ndarray) and array.shape == state.shape
+            and array.strides == state.strides and array.dtype == state.dtype
+            and array.__array_interface__["data"][0] == state.__array_interface__["data"][0]):
+        raise ValueError(
+            f"this memory's {what} are no longer the array mapped from {mapped.path} (a new "
+            f"array was assigned to mem.{what} after load(mmap=True)): its writes would not "
+            f"reach the file, and flush() would record a checksum the file does not match.  "
+            f"Copy values into the map instead (mem.{what}[...] = values), or load without "
+            f"mmap, assign, then save()")
 
 
 class WriteGuard:
@@ -1094,7 +1118,8 @@ def load_memory(path: Path, kind: Kind, mode: str | None, verify: bool | None, *
             available=available())
             for name in specs}
         checked = check(params, arrays)
-        mapped = mark_open_for_writing(directory, meta) if mode == "r+" else None
+        mapped = (mark_open_for_writing(directory, meta, arrays[kind.state]) if mode == "r+"
+                  else None)
     return Loaded(params, meta, arrays, checked, mapped)
 
 
@@ -1109,6 +1134,7 @@ def flush_memory(mapped: Mapped | None, kind: Kind, params, state: np.ndarray,
     if mapped is None:
         raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
                          "for others")
+    check_mapped_state(mapped, state, kind.state)
     with reopened(mapped, saver=kind.saver) as directory:
         meta = read_metadata(directory, kind.format_name, kind.format_version, kind.required,
                              kind.optional, kind.saver)
@@ -1117,14 +1143,14 @@ def flush_memory(mapped: Mapped | None, kind: Kind, params, state: np.ndarray,
         seal(directory, meta, kind.state, state)
 
 
-def mark_open_for_writing(directory: Directory, meta: dict) -> Mapped:
+def mark_open_for_writing(directory: Directory, meta: dict, state: np.ndarray) -> Mapped:
     """Take the directory's :class:`WriteGuard` and record that the memory is
-    memory-mapped for writing (its checksum stays)."""
+    memory-mapped for writing (its checksum stays); ``state`` is the map."""
     guard = WriteGuard.take(directory, meta.get("open_for_writing"))
     meta["open_for_writing"] = {"opened": stamp(), "flushed": None, "pid": os.getpid(),
                                 "host": socket.gethostname()[:255]}
     write_metadata(directory, meta)
-    return Mapped(directory.path, directory.identity, guard)
+    return Mapped(directory.path, directory.identity, guard, state)
 
 
 def seal(directory: Directory, meta: dict, name: str, array: np.ndarray) -> None:

@@ -839,6 +839,8 @@ class ContinuousSDM:
         if not self.accumulators.flags.writeable:
             raise _persist.read_only("accumulators",
                                      loaded=isinstance(self.accumulators, np.memmap))
+        _persist.check_mapped_state(getattr(self, "_mapped", None), self.accumulators,
+                                    "accumulators")
 
     @exclusive
     def clear(self) -> None:

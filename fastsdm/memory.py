@@ -153,7 +153,8 @@ class SDM:
     Attributes
     ----------
     addresses : ndarray of uint64, shape (N, ceil(n_bits / 64)), or None
-        None with the hyperplane rule.
+        None with the hyperplane rule.  Read-only in a memory loaded with
+        ``mmap=True``, whose :meth:`flush` writes only the counters.
     design : Design (masks, values), or None
         The hyperplane rule's design (None with the other rules).
     activation : str
@@ -281,11 +282,42 @@ class SDM:
         params.assign(self)
         self.seed = params.seed
         self.design = design
-        self.addresses = addresses
         self.counters = counters
         self._tie_rng = tie_rng
         self._lock = RWLock()
         self._mapped = mapped
+        self._set_addresses(addresses)
+
+    def _set_addresses(self, addresses) -> None:
+        # The kernels take the memory's own (writable) array: a read-only
+        # one would compile them again.  A memory mapped for writing shows a
+        # read-only view, since flush() would not save changed addresses.
+        self._addresses = addresses
+        self._addresses_view = addresses
+        if self._mapped is not None and isinstance(addresses, np.ndarray):
+            self._addresses_view = addresses.view()
+            self._addresses_view.flags.writeable = False
+
+    @property
+    def addresses(self):
+        """The hard locations' addresses (None with the hyperplane rule).
+
+        Assigning an array replaces them; it is checked at the next call.
+        In a memory loaded with ``mmap=True`` they are read-only and cannot
+        be replaced: its :meth:`flush` writes only the counters, so the
+        directory would pair its old addresses with counters written
+        through new ones.
+        """
+        return self._addresses_view
+
+    @addresses.setter
+    @exclusive
+    def addresses(self, value) -> None:
+        if self._mapped is not None:
+            raise ValueError(f"this memory is loaded with mmap=True from {self._mapped.path}, "
+                             "whose flush() writes only the counters, so new addresses would "
+                             "be lost; load it without mmap, assign the addresses, then save()")
+        self._set_addresses(value)
 
     @classmethod
     def _from_parts(cls, params: SDMParams, addresses, counters, tie_rng, mapped,
@@ -309,6 +341,8 @@ class SDM:
         finally:
             self._lock.release_shared()
         state.pop("_lock", None)
+        state.pop("_addresses_view", None)
+        state["addresses"] = state.pop("_addresses")  # the key of earlier pickles
         state["_mapped"] = None
         return state
 
@@ -316,7 +350,10 @@ class SDM:
         # Pickles of memories from before the hyperplane rule and kappa lack their fields.
         defaults = {"design": None, "selected": None, "required": None, "kappa": None,
                     "activation": "k_nearest" if state.get("k_nearest") else "radius"}
+        state = dict(state)
+        addresses = state.pop("addresses")
         self.__dict__.update({**defaults, **state})
+        self._set_addresses(addresses)
         self._lock = RWLock()
 
     # -- construction helpers -------------------------------------------------
@@ -583,6 +620,7 @@ class SDM:
                           self.counter_dtype)
         if not self.counters.flags.writeable:
             raise _persist.read_only("counters", loaded=isinstance(self.counters, np.memmap))
+        _persist.check_mapped_state(getattr(self, "_mapped", None), self.counters, "counters")
 
     @exclusive
     def clear(self) -> None:

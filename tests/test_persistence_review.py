@@ -2,15 +2,18 @@
 
 Each test fails without the change it names: files that are not regular
 files, memory maps that skipped every checksum or shared a file, loads that
-failed while a save replaced the memory, and sharded manifests naming
-directories outside the checkpoint.
+failed while a save replaced the memory, sharded manifests naming
+directories outside the checkpoint, and maps for writing whose arrays were
+replaced or changed outside the map.
 """
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import os
+import pickle
 import re
 import threading
 
@@ -132,6 +135,64 @@ def test_one_object_at_a_time_maps_a_memory_for_writing(tmp_path, kind):
     second.flush()
     assert np.array_equal(getattr(type(mem).load(path), DATA[kind]),
                           getattr(second, DATA[kind]))
+
+
+def test_a_map_whose_data_array_was_replaced_refuses_to_write_or_flush(tmp_path, kind):
+    # A new array assigned after load(mmap=True) would take the writes meant
+    # for the file, and flush() would record its checksum beside the file's
+    # older bytes: the directory would no longer load.
+    mem, path = _saved(tmp_path, kind)
+    name = DATA[kind]
+    mapped = type(mem).load(path, mmap=True)
+    on_disk = np.array(getattr(mapped, name))
+    setattr(mapped, name, np.zeros_like(on_disk))
+    refused = (rf"{name} are no longer the array mapped from .*mmap=True.*"
+               rf"mem\.{name}\[\.\.\.\] = values")
+    with pytest.raises(ValueError, match=refused):
+        mapped.write(mapped.addresses[:1])
+    with pytest.raises(ValueError, match=refused):
+        mapped.clear()
+    with pytest.raises(ValueError, match=refused):
+        mapped.flush()
+    assert np.array_equal(getattr(type(mem).load(path, mmap="r"), name), on_disk)
+    # A full view of the map is the map: it writes and flushes.
+    del mapped
+    gc.collect()
+    mapped = type(mem).load(path, mmap=True)
+    setattr(mapped, name, getattr(mapped, name)[...])
+    mapped.write(mapped.addresses[:2])
+    mapped.flush()
+    back = type(mem).load(path)  # verified
+    assert np.array_equal(getattr(back, name), getattr(mapped, name))
+    assert not np.array_equal(getattr(back, name), on_disk)
+
+
+def test_a_map_for_writing_shows_read_only_addresses(tmp_path, kind):
+    mem, path = _saved(tmp_path, kind)
+    mapped = type(mem).load(path, mmap=True)
+    old = np.array(mapped.addresses)
+    with pytest.raises(ValueError, match="read-only"):
+        mapped.addresses[0] = mapped.addresses[1]
+    with pytest.raises(ValueError, match="loaded with mmap=True.*flush\\(\\) writes only"):
+        mapped.addresses = old[::-1].copy()
+    mapped.write(old[:2])
+    mapped.flush()
+    back = type(mem).load(path)
+    assert np.array_equal(back.addresses, old)
+    assert np.array_equal(getattr(back, DATA[kind]), getattr(mapped, DATA[kind]))
+    # A copy is in RAM, not tied to the files: it takes new addresses.
+    for copied in (pickle.loads(pickle.dumps(mapped)), copy.deepcopy(mapped)):
+        copied.addresses = old[::-1].copy()
+        assert np.array_equal(copied.addresses, old[::-1])
+    # Nothing of theirs is flushed: these take new addresses, and save() writes
+    # them (an SDM's may also be changed in place: ContinuousSDM keeps an int8
+    # copy of its addresses, which are always read-only).
+    for mmap in (False, "r", "c"):
+        other = type(mem).load(path, mmap=mmap, verify=False)
+        assert other.addresses.flags.writeable == (kind == "SDM")
+        other.addresses = old[::-1].copy()
+        other.save(tmp_path / f"n{mmap}")
+        assert np.array_equal(type(mem).load(tmp_path / f"n{mmap}").addresses, old[::-1])
 
 
 def test_clear_of_a_read_only_memory_says_so(tmp_path, kind):
