@@ -394,7 +394,7 @@ class Locations:
                        n_bits=memory.n_bits)
         for name in ("masks", "values"):
             # Not edited in place: the activation keys are built from them once.
-            check_state_array(getattr(design, name), f"{what}.design.{name}",
+            check_state_array(getattr(design, f"_{name}"), f"{what}.design.{name}",
                               (memory.n_locations, n_words(memory.n_bits)), np.uint64,
                               fix=f"assign mem.design.{name} an array of that layout")
         return cls(None, memory.counters, None, None, design, memory.n_bits, memory.selected)

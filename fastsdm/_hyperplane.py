@@ -71,15 +71,28 @@ MAX_KEYS_BITS = 1 << 30
 class _DesignArray:
     """``Design.masks`` / ``.values``: replacing one drops the keys built from the
     old one and has the design checked again before the next activation
-    (editing one in place is not noticed: replace it)."""
+    (editing one in place is not noticed: replace it).  A frozen design (of a
+    memory mapped for writing, whose flush() saves neither) shows read-only
+    views and refuses replacements."""
 
     def __set_name__(self, owner, name):
         self.slot = f"_{name}"
+        self.name = name
 
     def __get__(self, design, owner=None):
-        return self if design is None else getattr(design, self.slot)
+        if design is None:
+            return self
+        array = getattr(design, self.slot)
+        if design._frozen and isinstance(array, np.ndarray):
+            array = array.view()
+            array.flags.writeable = False
+        return array
 
     def __set__(self, design, array):
+        if design._frozen:
+            raise ValueError(f"this memory is loaded with mmap=True, whose flush() writes only "
+                             f"the counters, so a new design.{self.name} would be lost; load "
+                             "it without mmap, assign the array, then save()")
         setattr(design, self.slot, array)
         design._keys, design._checked = None, False
 
@@ -97,7 +110,7 @@ class Design:
         The values required on the selected coordinates (zero elsewhere).
     """
 
-    __slots__ = ("_masks", "_values", "_keys", "_checked")
+    __slots__ = ("_masks", "_values", "_keys", "_checked", "_frozen")
 
     masks = _DesignArray()
     values = _DesignArray()
@@ -106,6 +119,13 @@ class Design:
         # ``checked``: the bits are known to fit the memory (generated, or checked by
         # sdm_design / check_saved_design); otherwise they are checked before use.
         self._masks, self._values, self._keys, self._checked = masks, values, None, checked
+        self._frozen = False
+
+    def freeze(self) -> None:
+        """Make the arrays read-only to users and not replaceable (a memory
+        mapped for writing, whose flush() saves neither); the kernels keep
+        taking the writable arrays, as a read-only one would compile them again."""
+        self._frozen = True
 
     def __iter__(self):
         return iter((self.masks, self.values))
@@ -129,15 +149,15 @@ class Design:
                                  "by ones that do not fit this memory")
             self._checked = True
         if self._keys is None and n_bits <= MAX_KEYS_BITS:
-            self._keys = design_keys(self.masks, self.values, n_bits, k)
+            self._keys = design_keys(self._masks, self._values, n_bits, k)
         return self._keys
 
     def __getstate__(self):
-        return (self.masks, self.values)
+        return (self._masks, self._values)  # a copy is not frozen
 
     def __setstate__(self, state):
         self._masks, self._values = state
-        self._keys, self._checked = None, True
+        self._keys, self._checked, self._frozen = None, True, False
 
 
 class HyperplaneIndex(NamedTuple):
@@ -605,5 +625,5 @@ def sdm_activate(design: Design, n_bits: int, k: int, words, parallel=None):
     ``design`` is a checked :class:`Design` of ``k`` coordinates per location;
     its keys (:func:`design_keys`) are built on first use and kept.
     """
-    return activation_csr(words, design.masks, design.values, None, parallel,
+    return activation_csr(words, design._masks, design._values, None, parallel,
                           design.keys(n_bits, k))

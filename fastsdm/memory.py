@@ -156,7 +156,8 @@ class SDM:
         None with the hyperplane rule.  Read-only in a memory loaded with
         ``mmap=True``, whose :meth:`flush` writes only the counters.
     design : Design (masks, values), or None
-        The hyperplane rule's design (None with the other rules).
+        The hyperplane rule's design (None with the other rules); read-only,
+        as the addresses, in a memory loaded with ``mmap=True``.
     activation : str
         "radius", "k_nearest" or "hyperplane".
     selected, required : int and str, or None
@@ -287,6 +288,8 @@ class SDM:
         self._lock = RWLock()
         self._mapped = mapped
         self._set_addresses(addresses)
+        if mapped is not None and design is not None:
+            design.freeze()
 
     def _set_addresses(self, addresses) -> None:
         # The kernels take the memory's own (writable) array: a read-only

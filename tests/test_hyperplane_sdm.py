@@ -237,9 +237,22 @@ def test_save_load_round_trip(tmp_path, explicit):
         np.testing.assert_array_equal(back.read(keys), mem.read(keys))
         del back
     mapped = fastsdm.SDM.load(path, mmap=True)
+    # flush() writes only the counters: the design of a map for writing is
+    # read-only and not replaceable (its copies are in RAM and are).
+    for name in ("masks", "values"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(mapped.design, name)[0] = 0
+        with pytest.raises(ValueError, match=f"mmap=True.*new design.{name} would be lost"):
+            setattr(mapped.design, name, getattr(mem.design, name).copy())
+    for copied in (copy.deepcopy(mapped), fastsdm.SDM.load(path, mmap="c", verify=False)):
+        copied.design.masks = copied.design.masks.copy()
+        copied.design.values[0] = 0
     mapped.write(keys[:5])
     mapped.flush()
-    np.testing.assert_array_equal(fastsdm.SDM.load(path).counters, mapped.counters)
+    back = fastsdm.SDM.load(path)
+    np.testing.assert_array_equal(back.counters, mapped.counters)
+    np.testing.assert_array_equal(back.design.masks, mem.design.masks)
+    np.testing.assert_array_equal(back.design.values, mem.design.values)
     clone = copy.deepcopy(mem)
     np.testing.assert_array_equal(clone.read_sums(keys), mem.read_sums(keys))
 
