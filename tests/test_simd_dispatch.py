@@ -164,6 +164,43 @@ def test_a_compile_is_announced_once_and_counted(tmp_path):
     assert quiet.stdout.split() == ["1", "0", "True"]
 
 
+_ERROR_FORMATTING = """
+from numba.core import event
+import fastsdm
+
+names = []
+
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        f = ev.data["dispatcher"].py_func
+        names.append(f"{f.__module__}.{f.__qualname__}")
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", Listener())
+keys = fastsdm.random_addresses(16, 256, seed=1)
+for mem in (fastsdm.SDM(256, 4000, radius=100, seed=0),
+            fastsdm.SDM(256, 4000, activation="hyperplane", selected=6, seed=0)):
+    mem.write(keys)  # fused write, or the design's index and keys
+    mem.read(keys)
+print([n for n in names if "shape_context" in n or "unicode" in n])
+"""
+
+
+@pytest.mark.slow
+def test_kernels_compile_no_error_message_formatting(tmp_path):
+    # An array assigned to a slice inside a kernel (a[i] = b[j] on 2-D arrays,
+    # a[:] = b) makes numba compile its shape-mismatch message: string
+    # formatting that cost ~1.5 s of a user's first session, once per process.
+    # The fused read had one (fixed); a loop of elements compiles none.
+    result = _python(_ERROR_FORMATTING, tmp_path, FASTSDM_QUIET_COMPILE="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+
+
 def test_info_reports_the_cache_it_found(tmp_path):
     cmd = "import sys; from fastsdm.cli import main; sys.exit(main(['info', '--json']))"
     cold = _python(cmd, tmp_path, FASTSDM_QUIET_COMPILE="1")

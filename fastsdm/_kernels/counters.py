@@ -353,7 +353,11 @@ def make_scan_update(write: bool, simd: str):
                             n_waiting[r] += 1
                             if n_waiting[r] == ROWS_AT_ONCE:
                                 n_waiting[r] = 0
-                                ready[n_ready] = waiting[r]
+                                # Element by element: a row assignment from an
+                                # array compiles numba's shape-mismatch message
+                                # (string formatting: ~1.5 s CPU per process).
+                                for t in range(ROWS_AT_ONCE):
+                                    ready[n_ready, t] = waiting[r, t]
                                 ready_query[n_ready] = r
                                 n_ready += 1
                                 for t in range(ROWS_AT_ONCE):

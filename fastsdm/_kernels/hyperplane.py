@@ -201,7 +201,10 @@ def build_index(M, V, n_bits, indptr, postings):
                 m ^= low
     for key in range(2 * n_bits):
         counts[key + 1] += counts[key]
-    indptr[:] = counts
+    # Element by element, here and below: a slice assigned from an array
+    # compiles numba's shape-mismatch message (~1.5 s CPU per process).
+    for key in range(2 * n_bits + 1):
+        indptr[key] = counts[key]
     fill = counts[:-1].copy()
     for i in range(N):
         for w in range(W):
@@ -259,7 +262,8 @@ def _activate_keys_impl(T, valid, E, n_chunks, hits):
     for chunk in prange(n_chunks):
         acc = np.empty(Qw, np.uint64)
         for i in range(chunk * per_chunk, min(N, (chunk + 1) * per_chunk)):
-            acc[:] = valid
+            for w in range(Qw):
+                acc[w] = valid[w]
             # A key at a time over all query words (contiguous in T's row);
             # the first few without a branch, then stop once no query survives.
             for t in range(k):
