@@ -338,7 +338,7 @@ class Locations:
 
     A view: it holds the memory's own ``addresses`` (N, W) ``uint64`` and
     ``counters`` (N, n_data) arrays (no copy) and its activation rule,
-    ``radius``, ``k_nearest`` or a hyperplane ``design``.  Inputs are
+    ``radius``, ``k_nearest`` or a hyperplane design (checked: ``Design.checked``).  Inputs are
     validated, C-contiguous packed words; nothing here checks them.
 
     Operations
@@ -392,12 +392,10 @@ class Locations:
                               (memory.n_locations, n_words(memory.n_bits)), np.uint64)
             return cls(memory._addresses, memory.counters, memory.radius, memory.k_nearest,
                        n_bits=memory.n_bits)
-        for name in ("masks", "values"):
-            # Not edited in place: the activation keys are built from them once.
-            check_state_array(getattr(design, f"_{name}"), f"{what}.design.{name}",
-                              (memory.n_locations, n_words(memory.n_bits)), np.uint64,
-                              fix=f"assign mem.design.{name} an array of that layout")
-        return cls(None, memory.counters, None, None, design, memory.n_bits, memory.selected)
+        # One checked snapshot of the design's arrays and keys: another thread
+        # may replace an array meanwhile (the activation keys are built once).
+        checked = design.checked(memory.n_bits, memory.selected, memory.n_locations)
+        return cls(None, memory.counters, None, None, checked, memory.n_bits, memory.selected)
 
     # -- activation -----------------------------------------------------------
 
@@ -408,7 +406,7 @@ class Locations:
         to :meth:`fused` if it has no fused kernel).
         """
         if self.design is not None:
-            return sdm_activate(self.design, self.n_bits, self.selected, words, parallel)
+            return sdm_activate(self.design, words, parallel)
         if self.k_nearest is None:
             return radius_csr(words, self.addresses, self.radius, parallel)
         indices, _ = self.nearest(words, self.k_nearest, parallel)

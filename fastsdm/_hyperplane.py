@@ -21,6 +21,7 @@ memory can swap the radius rule for this one.  The theory lives in
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -28,7 +29,15 @@ import numpy as np
 from ._jit import use_parallel
 from ._kernels import hyperplane as _k
 from ._layout import ADDRESS_BLOCK
-from ._validation import as_words, check_choice, check_int, check_words, describe, n_words
+from ._validation import (
+    as_words,
+    check_choice,
+    check_int,
+    check_state_array,
+    check_words,
+    describe,
+    n_words,
+)
 from .bits import k_subsets, pack_bits, unpack_bits
 from .search import (
     TILED_MIN_QUERIES,
@@ -89,12 +98,22 @@ class _DesignArray:
         return array
 
     def __set__(self, design, array):
-        if design._frozen:
-            raise ValueError(f"this memory is loaded with mmap=True, whose flush() writes only "
-                             f"the counters, so a new design.{self.name} would be lost; load "
-                             "it without mmap, assign the array, then save()")
-        setattr(design, self.slot, array)
-        design._keys, design._checked = None, False
+        with design._lock:  # not between an activation's checks and its kernels
+            if design._frozen:
+                raise ValueError(f"this memory is loaded with mmap=True, whose flush() writes "
+                                 f"only the counters, so a new design.{self.name} would be "
+                                 "lost; load it without mmap, assign the array, then save()")
+            setattr(design, self.slot, array)
+            design._keys, design._checked = None, False
+
+
+class CheckedDesign(NamedTuple):
+    """A design's arrays as one activation uses them: checked together, and its
+    keys built from these very arrays (:meth:`Design.checked`)."""
+
+    masks: np.ndarray
+    values: np.ndarray
+    keys: np.ndarray | None
 
 
 class Design:
@@ -110,7 +129,7 @@ class Design:
         The values required on the selected coordinates (zero elsewhere).
     """
 
-    __slots__ = ("_masks", "_values", "_keys", "_checked", "_frozen")
+    __slots__ = ("_masks", "_values", "_keys", "_checked", "_frozen", "_lock")
 
     masks = _DesignArray()
     values = _DesignArray()
@@ -120,6 +139,7 @@ class Design:
         # sdm_design / check_saved_design); otherwise they are checked before use.
         self._masks, self._values, self._keys, self._checked = masks, values, None, checked
         self._frozen = False
+        self._lock = threading.Lock()
 
     def freeze(self) -> None:
         """Make the arrays read-only to users and not replaceable (a memory
@@ -133,31 +153,49 @@ class Design:
     def __repr__(self) -> str:
         return f"Design(masks={self.masks.shape}, values={self.values.shape})"
 
-    def keys(self, n_bits: int, k: int) -> np.ndarray | None:
-        """The design's :func:`design_keys`, built on first use and kept (a benign race:
-        concurrent readers build equal keys); None where they do not fit int32
-        (``n_bits > 2**30``: such memories activate through the masked scan).
+    def checked(self, n_bits: int, k: int, n_locations: int, *,
+                keys: bool = True) -> CheckedDesign:
+        """The arrays, checked for a memory of ``n_locations`` locations of
+        ``k`` of ``n_bits`` coordinates, with their keys (``keys=True``).
 
-        A replaced array is checked first (``k`` coordinates in every row of
-        the masks, values only where they select): the keys are built on it.
+        Under the design's lock, so that an array replaced by another thread
+        is never used with checks or keys made for the one it replaced (the
+        keys kernel writes ``k`` keys per row: a row selecting more would
+        write past them).  A replaced array's layout and bits are checked
+        (``k`` coordinates in every row of the masks, values only where they
+        select); the keys (:func:`design_keys`) are built on first use and
+        kept; None where they do not fit int32 (``n_bits > 2**30``: such
+        memories activate through the masked scan).
         """
-        if not self._checked:
-            problem = design_problem(self._masks, self._values, n_bits, k)
-            if problem:
-                name, text = problem
-                raise ValueError(f"SDM.design.{name} {text}; the design arrays were replaced "
-                                 "by ones that do not fit this memory")
-            self._checked = True
-        if self._keys is None and n_bits <= MAX_KEYS_BITS:
-            self._keys = design_keys(self._masks, self._values, n_bits, k)
-        return self._keys
+        with self._lock:
+            masks, values = self._masks, self._values
+            for name, array in (("masks", masks), ("values", values)):
+                check_state_array(array, f"SDM.design.{name}", (n_locations, n_words(n_bits)),
+                                  np.uint64, fix=f"assign mem.design.{name} an array of that "
+                                                 "layout")
+            if not self._checked:
+                problem = design_problem(masks, values, n_bits, k)
+                if problem:
+                    name, text = problem
+                    raise ValueError(f"SDM.design.{name} {text}; the design arrays were "
+                                     "replaced by ones that do not fit this memory")
+                self._checked = True
+            if keys and self._keys is None and n_bits <= MAX_KEYS_BITS:
+                self._keys = design_keys(masks, values, n_bits, k)
+            return CheckedDesign(masks, values, self._keys if keys else None)
+
+    def keys(self, n_bits: int, k: int) -> np.ndarray | None:
+        """The design's :func:`design_keys` (see :meth:`checked`)."""
+        return self.checked(n_bits, k, self._masks.shape[0]).keys
 
     def __getstate__(self):
-        return (self._masks, self._values)  # a copy is not frozen
+        with self._lock:
+            return (self._masks, self._values)  # a copy is not frozen
 
     def __setstate__(self, state):
         self._masks, self._values = state
         self._keys, self._checked, self._frozen = None, True, False
+        self._lock = threading.Lock()
 
 
 class HyperplaneIndex(NamedTuple):
@@ -618,12 +656,10 @@ def design_problem(masks, values, n_bits: int, selected: int) -> tuple[str, str]
     return None
 
 
-def sdm_activate(design: Design, n_bits: int, k: int, words, parallel=None):
+def sdm_activate(design: CheckedDesign, words, parallel=None):
     """CSR of the locations of a hyperplane SDM that each query activates.
 
     The one entry point from the memories' core (:class:`fastsdm._core.Locations`):
-    ``design`` is a checked :class:`Design` of ``k`` coordinates per location;
-    its keys (:func:`design_keys`) are built on first use and kept.
+    ``design`` is :meth:`Design.checked` of the memory's design.
     """
-    return activation_csr(words, design._masks, design._values, None, parallel,
-                          design.keys(n_bits, k))
+    return activation_csr(words, design.masks, design.values, None, parallel, design.keys)

@@ -100,12 +100,23 @@ def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
     return seq, [int(v) for v in np.asarray(entropy).ravel()]
 
 
+#: Seeds (and their words) are below this: a saved memory records its seed as
+#: a JSON number, and Python reads no integer of more than 4,300 digits.
+SEED_LIMIT = 2**4096
+
+
 def _check_seed(seed) -> None:
     # NumPy's own errors name neither the argument nor what it accepts, and it
     # takes True as 1.
     def entropy_int(v):
         return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) and v >= 0
 
+    too_large = [v for v in (seed if isinstance(seed, (list, tuple)) else [seed])
+                 if entropy_int(v) and v >= SEED_LIMIT]
+    if too_large:
+        raise ValueError(f"seed must be below 2**4096 (a saved memory records it), got an "
+                         f"int of {int(too_large[0]).bit_length()} bits; hash it to fewer bits "
+                         "first (e.g. seed % 2**128)")
     if seed is None or entropy_int(seed):
         return
     if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
@@ -462,7 +473,9 @@ class ContinuousParams:
     def create(cls, dim, n_locations, radius=None, *, threshold=None, k_nearest=None,
                value_dim=None, dtype=np.float32, seed=0) -> ContinuousParams:
         """Check constructor arguments; ``seed`` (None draws fresh entropy) becomes its entropy."""
-        dim = check_int(dim, "dim", 1)
+        # Bounded where float arithmetic on it (the threshold 1 - 2 r / dim) stays exact
+        # and finite: no address of more than 2**53 floats could be stored anyway.
+        dim = check_int(dim, "dim", 1, 2**53)
         if n_locations is None:
             raise TypeError("ContinuousSDM needs n_locations (or explicit addresses=)")
         n_locations = check_int(n_locations, "n_locations", 0)

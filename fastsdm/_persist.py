@@ -358,28 +358,43 @@ def _recover_quietly(path: Path) -> None:
 
 
 class Mapped(NamedTuple):
-    """Where a memory opened with ``mmap="r+"`` lives: its path and directory identity,
-    the lock that keeps other objects from mapping it for writing too, and the
-    state array mapped from its file (the one array :func:`flush_memory` seals)."""
+    """Where a memory opened with ``mmap="r+"`` lives: its path (absolute) and
+    directory identity, the lock that keeps other objects from mapping it for
+    writing too, the state array mapped from its file (the one array
+    :func:`flush_memory` seals) and the parameters its description records."""
 
     path: Path
     identity: tuple
     guard: WriteGuard | None = None
     state: np.ndarray | None = None
+    params: Any = None
 
 
-def check_mapped_state(mapped: Mapped | None, array: np.ndarray, what: str) -> None:
-    """Refuse a memory-mapped memory whose state is no longer its file's map.
+def check_mapped(mapped: Mapped | None, params, array: np.ndarray, what: str) -> None:
+    """Refuse a memory-mapped memory that no longer matches its directory.
 
-    A new array assigned to ``mem.<what>`` after ``load(mmap=True)`` takes the
-    writes that should reach the file, and :func:`flush_memory` would record
-    its checksum beside the file's older bytes: the directory would no longer
-    load.  Views of the map itself (same buffer, shape and strides) pass.
+    ``flush()`` writes only the state array and its checksum.  A parameter
+    changed since the load (``mem.radius = ...``) would stay unrecorded beside
+    counters written with it, and a new array assigned to ``mem.<what>`` takes
+    the writes that should reach the file, while :func:`flush_memory` would
+    record its checksum beside the file's older bytes (the directory would no
+    longer load).  Views of the map itself (same buffer, shape, strides) pass.
     """
-    if mapped is None or mapped.state is None:
+    if mapped is None:
         return
+    if mapped.params is not None and params != mapped.params:
+        was, now = mapped.params.to_metadata(), params.to_metadata()
+        changed = ", ".join(f"{key} from {was.get(key)!r} to {now.get(key)!r}"
+                            for key in sorted(was.keys() | now.keys())
+                            if was.get(key) != now.get(key))
+        raise ValueError(
+            f"this memory's parameters changed since load(mmap=True) from {mapped.path} "
+            f"({changed}): flush() records only the {what}, so the directory would keep the "
+            "old parameters beside data written with the new.  Set them back, or save() the "
+            "memory to another path")
     state = mapped.state
-    if not (isinstance(array, np.ndarray) and array.shape == state.shape
+    if state is not None and not (
+            isinstance(array, np.ndarray) and array.shape == state.shape
             and array.strides == state.strides and array.dtype == state.dtype
             and array.__array_interface__["data"][0] == state.__array_interface__["data"][0]):
         raise ValueError(
@@ -659,6 +674,9 @@ class Directory:
                         exc.errno, f"{what} ({exc.strerror}); load the memory with mmap='r' "
                         "(read-only) or mmap='c' (writes stay in RAM), or make its directory "
                         "and files writable") from None
+                if exc.errno in (errno.ELOOP, errno.ENXIO):  # a link loop, a socket
+                    raise ValueError(f"{file} is not a regular file ({exc.strerror}); the "
+                                     "memory is corrupt or is not a fastsdm memory") from None
                 raise
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 os.close(fd)
@@ -980,13 +998,16 @@ def _mismatch(file, marker: dict | None, reseal: str) -> ValueError:
 
 def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc: int | None,
                mode: str | None, verify: bool, marker: dict | None = None,
-               reseal: str = "", available: int | None = None) -> np.ndarray:
+               reseal: str = "", available: int | None = None,
+               mappable: bool = True) -> np.ndarray:
     """Read (or memory-map with ``mode``) ``name.npy``, checked before any data is touched.
 
     The header must give exactly ``shape`` and the little-endian ``dtype``, C
     order, and the file must be exactly as long as the header promises.
     With ``verify``, a non-null ``crc`` must match.  An array to read that
-    is larger than ``available`` bytes (of RAM; None: unknown) is refused.
+    is larger than ``available`` bytes (of RAM; None: unknown) is refused;
+    the message offers ``mmap=`` only for an array that ``mmap=`` would map
+    (``mappable``: the memory's state).
     """
     file = directory.path / f"{name}.npy"
     try:
@@ -1018,9 +1039,11 @@ def load_array(directory: Directory, name: str, shape: tuple, dtype: str, *, crc
                 # Imported here: the kill tests load this module on its own.
                 from ._machine import format_bytes
 
+                fix = ("load the memory with mmap=True (or mmap='r') to serve it from disk"
+                       if mappable else "this array is always read into RAM (mmap= maps only "
+                       "the counters or accumulators): load it on a machine with more memory")
                 raise MemoryError(f"{file} holds {format_bytes(nbytes)}, more than the "
-                                  f"{format_bytes(available)} of memory available; load the "
-                                  "memory with mmap=True (or mmap='r') to serve it from disk")
+                                  f"{format_bytes(available)} of memory available; {fix}")
             array = np.empty(shape, dtype=want)
             _readinto(f, array, file)
         else:
@@ -1115,11 +1138,11 @@ def load_memory(path: Path, kind: Kind, mode: str | None, verify: bool | None, *
             directory, name, *specs[name], crc=crcs[name],
             verify=verifies(verify, name == kind.state, mode),
             mode=mode if name == kind.state else None, marker=marker, reseal=kind.reseal,
-            available=available())
+            available=available(), mappable=name == kind.state)
             for name in specs}
         checked = check(params, arrays)
-        mapped = (mark_open_for_writing(directory, meta, arrays[kind.state]) if mode == "r+"
-                  else None)
+        mapped = (mark_open_for_writing(directory, meta, arrays[kind.state], params)
+                  if mode == "r+" else None)
     return Loaded(params, meta, arrays, checked, mapped)
 
 
@@ -1134,7 +1157,7 @@ def flush_memory(mapped: Mapped | None, kind: Kind, params, state: np.ndarray,
     if mapped is None:
         raise ValueError("flush() is for memories loaded with mmap=True; use save(path) "
                          "for others")
-    check_mapped_state(mapped, state, kind.state)
+    check_mapped(mapped, params, state, kind.state)
     with reopened(mapped, saver=kind.saver) as directory:
         meta = read_metadata(directory, kind.format_name, kind.format_version, kind.required,
                              kind.optional, kind.saver)
@@ -1143,14 +1166,18 @@ def flush_memory(mapped: Mapped | None, kind: Kind, params, state: np.ndarray,
         seal(directory, meta, kind.state, state)
 
 
-def mark_open_for_writing(directory: Directory, meta: dict, state: np.ndarray) -> Mapped:
+def mark_open_for_writing(directory: Directory, meta: dict, state: np.ndarray,
+                          params) -> Mapped:
     """Take the directory's :class:`WriteGuard` and record that the memory is
-    memory-mapped for writing (its checksum stays); ``state`` is the map."""
+    memory-mapped for writing (its checksum stays); ``state`` is the map and
+    ``params`` the parameters the description records."""
     guard = WriteGuard.take(directory, meta.get("open_for_writing"))
     meta["open_for_writing"] = {"opened": stamp(), "flushed": None, "pid": os.getpid(),
                                 "host": socket.gethostname()[:255]}
     write_metadata(directory, meta)
-    return Mapped(directory.path, directory.identity, guard, state)
+    # Absolute: a flush() after os.chdir() must find the same directory.
+    return Mapped(Path(os.path.abspath(directory.path)), directory.identity, guard, state,
+                  params)
 
 
 def seal(directory: Directory, meta: dict, name: str, array: np.ndarray) -> None:

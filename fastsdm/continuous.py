@@ -268,9 +268,10 @@ class ContinuousSDM:
         """The unit-vector addresses, float32 of shape (N, dim): a read-only view.
 
         Activation keeps an int8 copy of the addresses, so they are not
-        changed in place; assigning an array of the same shape and dtype
-        replaces them (the array is copied), except in a memory loaded with
-        ``mmap=True``, whose :meth:`flush` writes only the accumulators.
+        changed in place; assigning an array of unit rows of the same shape
+        and dtype replaces them (the array is copied), except in a memory
+        loaded with ``mmap=True``, whose :meth:`flush` writes only the
+        accumulators.
 
         Examples
         --------
@@ -297,6 +298,11 @@ class ContinuousSDM:
                              "lost; load it without mmap, assign the addresses, then save()")
         check_state_array(value, "ContinuousSDM.addresses", (self.n_locations, self.dim),
                           np.float32, fix="assign an array of that layout (it is copied)")
+        found = _not_unit(value)
+        if found:  # cosines would not be dot products, and save() would write a bad memory
+            raise ValueError(f"ContinuousSDM.addresses must be finite unit vectors; row "
+                             f"{found[0]} has squared norm {found[1]}; normalise the rows "
+                             "(x / np.linalg.norm(x, axis=1, keepdims=True)) before assigning")
         self._set_addresses(np.array(value, copy=True))
 
     @classmethod
@@ -839,8 +845,9 @@ class ContinuousSDM:
         if not self.accumulators.flags.writeable:
             raise _persist.read_only("accumulators",
                                      loaded=isinstance(self.accumulators, np.memmap))
-        _persist.check_mapped_state(getattr(self, "_mapped", None), self.accumulators,
-                                    "accumulators")
+        if self._mapped is not None:
+            _persist.check_mapped(self._mapped, self._params(), self.accumulators,
+                                  "accumulators")
 
     @exclusive
     def clear(self) -> None:
@@ -1007,8 +1014,9 @@ class ContinuousSDM:
                               self.accumulators)
 
 
-def _check_unit_addresses(addresses: np.ndarray, file) -> None:
-    """Refuse saved addresses that are not finite unit vectors (activation relies on it)."""
+def _not_unit(addresses: np.ndarray):
+    """``(row, squared norm)`` of the first address that is not a finite unit
+    vector, or None (activation relies on unit addresses)."""
     for start in range(0, addresses.shape[0], NORMALIZE_ROWS):
         rows = addresses[start : start + NORMALIZE_ROWS].astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -1018,8 +1026,16 @@ def _check_unit_addresses(addresses: np.ndarray, file) -> None:
         bad = ~(np.abs(norms - 1.0) <= (addresses.shape[1] + 4) * 2.0**-22)
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{file} holds address {row} with squared norm {norms[row - start]} "
-                             "(addresses are finite unit vectors); the memory is corrupt")
+            return row, norms[row - start]
+    return None
+
+
+def _check_unit_addresses(addresses: np.ndarray, file) -> None:
+    """Refuse saved addresses that are not finite unit vectors."""
+    found = _not_unit(addresses)
+    if found:
+        raise ValueError(f"{file} holds address {found[0]} with squared norm {found[1]} "
+                         "(addresses are finite unit vectors); the memory is corrupt")
 
 
 def _int8_queries(Q: np.ndarray, n4: int):

@@ -11,6 +11,7 @@ through :mod:`fastsdm._persist` and the same validated parameters
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -282,7 +283,7 @@ class SDM:
         """
         params.assign(self)
         self.seed = params.seed
-        self.design = design
+        self._design = design
         self.counters = counters
         self._tie_rng = tie_rng
         self._lock = RWLock()
@@ -305,13 +306,33 @@ class SDM:
     def addresses(self):
         """The hard locations' addresses (None with the hyperplane rule).
 
-        Assigning an array replaces them; it is checked at the next call.
-        In a memory loaded with ``mmap=True`` they are read-only and cannot
-        be replaced: its :meth:`flush` writes only the counters, so the
-        directory would pair its old addresses with counters written
-        through new ones.
+        Assigning an array of the same layout (C-contiguous ``uint64`` of
+        shape ``(N, ceil(n_bits / 64))``, pad bits zero) replaces them; the
+        memory uses that array, not a copy.  In a memory loaded with
+        ``mmap=True`` they are read-only and cannot be replaced: its
+        :meth:`flush` writes only the counters, so the directory would pair
+        its old addresses with counters written through new ones.
         """
         return self._addresses_view
+
+    @property
+    def design(self):
+        """The hyperplane rule's design (None with the other rules).
+
+        Its arrays may be replaced (``mem.design.masks = new``: checked at the
+        next activation), or the whole design.  Not in a memory loaded with
+        ``mmap=True``, whose :meth:`flush` writes only the counters.
+        """
+        return self._design
+
+    @design.setter
+    @exclusive
+    def design(self, value) -> None:
+        if self._mapped is not None:
+            raise ValueError(f"this memory is loaded with mmap=True from {self._mapped.path}, "
+                             "whose flush() writes only the counters, so a new design would "
+                             "be lost; load it without mmap, assign the design, then save()")
+        self._design = value
 
     @addresses.setter
     @exclusive
@@ -320,6 +341,12 @@ class SDM:
             raise ValueError(f"this memory is loaded with mmap=True from {self._mapped.path}, "
                              "whose flush() writes only the counters, so new addresses would "
                              "be lost; load it without mmap, assign the addresses, then save()")
+        if self._design is not None:
+            raise ValueError("this memory activates through its hyperplane design and has no "
+                             "addresses; build one with radius= or k_nearest= to use them")
+        check_state_array(value, "SDM.addresses", (self.n_locations, self.n_words), np.uint64,
+                          fix="assign an array of that layout")
+        check_words(value, "SDM.addresses", self.n_bits)  # pad bits: distances rely on them
         self._set_addresses(value)
 
     @classmethod
@@ -345,17 +372,25 @@ class SDM:
             self._lock.release_shared()
         state.pop("_lock", None)
         state.pop("_addresses_view", None)
-        state["addresses"] = state.pop("_addresses")  # the key of earlier pickles
+        state["addresses"] = state.pop("_addresses")  # the keys of earlier pickles
+        state["design"] = state.pop("_design")
         state["_mapped"] = None
         return state
+
+    def __copy__(self) -> SDM:
+        # A shallow copy would share the tie generator (reads of the copy
+        # would change the original's next ties), the addresses and the
+        # design: every copy is a memory of its own, as pickle and deepcopy give.
+        return copy.deepcopy(self)
 
     def __setstate__(self, state: dict) -> None:
         # Pickles of memories from before the hyperplane rule and kappa lack their fields.
         defaults = {"design": None, "selected": None, "required": None, "kappa": None,
                     "activation": "k_nearest" if state.get("k_nearest") else "radius"}
-        state = dict(state)
+        state = {**defaults, **state}
         addresses = state.pop("addresses")
-        self.__dict__.update({**defaults, **state})
+        state["_design"] = state.pop("design")
+        self.__dict__.update(state)
         self._set_addresses(addresses)
         self._lock = RWLock()
 
@@ -623,7 +658,8 @@ class SDM:
                           self.counter_dtype)
         if not self.counters.flags.writeable:
             raise _persist.read_only("counters", loaded=isinstance(self.counters, np.memmap))
-        _persist.check_mapped_state(getattr(self, "_mapped", None), self.counters, "counters")
+        if self._mapped is not None:
+            _persist.check_mapped(self._mapped, self._params(), self.counters, "counters")
 
     @exclusive
     def clear(self) -> None:
@@ -685,7 +721,12 @@ class SDM:
         ...     bool((back.counters == mem.counters).all())
         True
         """
-        Locations.of(self)  # checks replaced arrays: they would save a memory that does not load
+        # Replaced arrays (and a replaced design's bits) are checked: they
+        # would save a memory that does not load.  Addresses changed in place
+        # may have pad bits set, which load() refuses.
+        Locations.of(self)
+        if self._design is None:
+            check_words(self._addresses, "SDM.addresses", self.n_bits)
         where = ({"addresses": self.addresses} if self.design is None
                  else {"masks": self.design.masks, "values": self.design.values})
         arrays = {**where, "counters": self.counters}

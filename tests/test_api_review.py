@@ -35,6 +35,9 @@ def test_spawned_seed_sequences_give_independent_reproducible_memories(make, tmp
     ([], TypeError, "got \\[\\]"),
     ("7", TypeError, "got '7'"),
     (np.random.default_rng(0), TypeError, "seed=int\\(rng.integers\\(2\\*\\*63\\)\\)"),
+    # one a saved memory could not record (JSON numbers of over 4,300 digits do not load)
+    (2**5000, ValueError, "seed must be below 2\\*\\*4096 .*5001 bits"),
+    ([1, 2**4096], ValueError, "seed must be below 2\\*\\*4096 .*4097 bits"),
 ])
 def test_bad_seeds_are_named(seed, error, match):
     for make in (lambda: fastsdm.SDM(64, 10, radius=3, seed=seed),
@@ -43,9 +46,17 @@ def test_bad_seeds_are_named(seed, error, match):
             make()
 
 
-def test_good_seeds_are_kept():
+def test_good_seeds_are_kept(tmp_path):
     for seed in (0, np.int64(3), 2**100, [1, 2], np.array([4, 5], np.uint32)):
         assert fastsdm.SDM(64, 10, radius=3, seed=seed).seed is not None
+    largest = fastsdm.SDM(64, 10, radius=3, seed=2**4096 - 1)
+    assert fastsdm.SDM.load(largest.save(tmp_path / "m")).seed == 2**4096 - 1
+
+
+def test_a_dimension_beyond_float_arithmetic_is_a_value_error():
+    # 1 - 2 r / dim overflowed a float: OverflowError, from a file's dim too
+    with pytest.raises(ValueError, match=r"dim must be in \[1, 9007199254740992\]"):
+        ContinuousSDM(10**400, 20, radius=4)
 
 
 def test_int64_words_get_the_view_hint_even_without_n_bits():
@@ -123,11 +134,19 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
                                                     r"change its values in place "
                                                     r"\(mem.counters\[\.\.\.\] = values\)"):
                     getattr(mem, call)(mem.addresses[:n_queries])
+    # New addresses are checked as they are assigned (layout and pad bits).
     mem = fastsdm.SDM(130, 100, radius=55, seed=0)
-    mem.addresses = np.asfortranarray(mem.addresses)
     with pytest.raises(TypeError, match=r"SDM.addresses must be a C-contiguous array of shape "
                                         r"\(100, 3\) and dtype uint64 .*not C-contiguous"):
-        mem.read(fastsdm.random_addresses(9, 130, seed=1))
+        mem.addresses = np.asfortranarray(mem.addresses)
+    padded = mem.addresses.copy()
+    padded[0, -1] |= np.uint64(1) << np.uint64(63)  # bit 191 of a 130-bit address
+    with pytest.raises(ValueError, match="SDM.addresses has non-zero pad bits beyond bit 130"):
+        mem.addresses = padded
+    mem.addresses[0, -1] |= np.uint64(1) << np.uint64(63)  # in place: save() refuses it
+    with pytest.raises(ValueError, match="SDM.addresses has non-zero pad bits beyond bit 130"):
+        mem.save(tmp_path / "m")
+    assert not (tmp_path / "m").exists()
     # A read-only replacement is not blamed on mmap='r'.
     mem = fastsdm.SDM(130, 100, radius=55, seed=0)
     frozen = mem.counters.copy()
@@ -152,12 +171,12 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
     assert ContinuousSDM.load(good).accumulators.dtype == np.float32
     mem = fastsdm.SDM(130, 100, radius=55, seed=0)
     good = mem.save(tmp_path / "m")
-    for array, bad in (("counters", mem.counters.astype(np.int64)),
-                       ("addresses", mem.addresses[:, :2].copy())):
-        replaced = fastsdm.SDM(130, 100, radius=55, seed=0)
-        setattr(replaced, array, bad)
-        with pytest.raises(TypeError, match=f"SDM.{array} must be a C-contiguous array"):
-            replaced.save(good, overwrite=True)
+    replaced = fastsdm.SDM(130, 100, radius=55, seed=0)
+    replaced.counters = mem.counters.astype(np.int64)
+    with pytest.raises(TypeError, match="SDM.counters must be a C-contiguous array"):
+        replaced.save(good, overwrite=True)
+    with pytest.raises(TypeError, match="SDM.addresses must be a C-contiguous array"):
+        replaced.addresses = mem.addresses[:, :2].copy()
     assert fastsdm.SDM.load(good).counters.dtype == np.int16
     # a hyperplane memory's design arrays too (a shorter one was read out of bounds)
     plane = fastsdm.SDM(130, 100, activation="hyperplane", selected=3, seed=0)

@@ -447,10 +447,11 @@ def test_designs_wider_than_int32_keys_activate_by_the_masked_scan():
     masks = with_bit(n - 1)   # one location that requires bit n - 1 to be 1
     design = _hyperplane.Design(masks, masks.copy())
     queries = np.concatenate([with_bit(n - 1), with_bit(127), with_bit(n - 1), with_bit(0)])
+    checked = design.checked(n, 1, 1)
     for one in range(2):  # one query: keys looked up in a byte table
-        indptr, indices = _hyperplane.sdm_activate(design, n, 1, queries[one : one + 1])
+        indptr, indices = _hyperplane.sdm_activate(checked, queries[one : one + 1])
         assert indptr.tolist() == [0, 1 - one] and indices.tolist() == [0] * (1 - one)
-    indptr, indices = _hyperplane.sdm_activate(design, n, 1, queries)  # 4: transposed keys
+    indptr, indices = _hyperplane.sdm_activate(checked, queries)  # 4: transposed keys
     assert indptr.tolist() == [0, 1, 1, 2, 2] and indices.tolist() == [0, 0]
     assert design.keys(n, 1) is None
     with pytest.raises(ValueError, match="do not fit int32"):

@@ -77,6 +77,26 @@ def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(tmp_path, kind, name
             _load_within(lambda mmap=mmap: type(mem).load(path, mmap=mmap))
 
 
+@pytest.mark.parametrize("name", ["fastsdm.json", "DATA.npy"])
+@pytest.mark.parametrize("what", ["link loop", "socket"])
+def test_a_link_loop_or_a_socket_in_place_of_a_file_is_refused(tmp_path, kind, name, what):
+    import socket
+
+    mem, path = _saved(tmp_path, kind)
+    name = name.replace("DATA", DATA[kind])
+    (path / name).unlink()
+    if what == "link loop":
+        os.symlink(name, path / name)
+    else:
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(path / name))  # the socket file stays after the close
+    for mmap in (False, "r", True):
+        # (a map for writing refuses every symbolic link to its data, loop or not)
+        with pytest.raises(ValueError, match=f"{re.escape(str(path / name))} is (not a regular "
+                                             "file|a symbolic link)"):
+            type(mem).load(path, mmap=mmap)
+
+
 def test_memory_mapped_loads_check_the_arrays_they_read(tmp_path, kind):
     # Addresses swapped in from another memory (same parameters, other seed):
     # every mode reads them into RAM, and every mode now checks them.
@@ -195,6 +215,64 @@ def test_a_map_for_writing_shows_read_only_addresses(tmp_path, kind):
         assert np.array_equal(type(mem).load(tmp_path / f"n{mmap}").addresses, old[::-1])
 
 
+def test_a_map_refuses_parameters_and_designs_that_flush_would_not_record(tmp_path, kind):
+    mem, path = _saved(tmp_path, kind)
+    mapped = type(mem).load(path, mmap=True)
+    name = "radius"
+    old = mapped.radius
+    mapped.radius = old + 1
+    refused = (rf"parameters changed since load\(mmap=True\) from .*\({name} from {old} "
+               rf"to {old + 1}.*\): flush\(\) records only")
+    with pytest.raises(ValueError, match=refused):
+        mapped.write(mapped.addresses[:1])
+    with pytest.raises(ValueError, match=refused):
+        mapped.flush()
+    mapped.radius = old  # set back: both work again
+    mapped.write(mapped.addresses[:1])
+    mapped.flush()
+    assert np.array_equal(getattr(type(mem).load(path), DATA[kind]), getattr(mapped, DATA[kind]))
+    if kind == "SDM":  # a whole new hyperplane design is refused as its arrays are
+        del mapped
+        gc.collect()
+        hyper = fastsdm.SDM(64, 50, activation="hyperplane", selected=3, seed=0)
+        mapped = fastsdm.SDM.load(hyper.save(tmp_path / "h"), mmap=True)
+        other = fastsdm.SDM(64, 50, activation="hyperplane", selected=3, seed=1).design
+        with pytest.raises(ValueError, match="mmap=True.*a new design would be lost"):
+            mapped.design = other
+        assert np.array_equal(mapped.design.masks, hyper.design.masks)
+
+
+def test_a_flush_after_chdir_finds_its_directory(tmp_path, kind, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    MAKERS[kind]().save("m")  # a relative path
+    mapped = type(MAKERS[kind]()).load("m", mmap=True)
+    mapped.write(mapped.addresses[:2])
+    monkeypatch.chdir("/")
+    mapped.flush()
+    assert np.array_equal(getattr(type(mapped).load(tmp_path / "m"), DATA[kind]),
+                          getattr(mapped, DATA[kind]))
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    # Arrays replaced or edited after construction are checked as load()
+    # checks them: a save must not put a memory that does not load over a
+    # good one.
+    hyper = fastsdm.SDM(64, 50, activation="hyperplane", selected=3, seed=0)
+    path = hyper.save(tmp_path / "h")
+    masks = hyper.design.masks.copy()
+    masks[0] = np.uint64(0xFF)  # eight coordinates, not three
+    hyper.design.masks = masks
+    with pytest.raises(ValueError, match="SDM.design.masks has location 0 selecting 8 "):
+        hyper.save(path, overwrite=True)
+    assert fastsdm.SDM.load(path).design.masks[0] != np.uint64(0xFF)
+    cont = ContinuousSDM(8, 50, radius=3, seed=0)
+    with pytest.raises(ValueError, match="ContinuousSDM.addresses must be finite unit vectors; "
+                                         "row 0 has squared norm 4.0"):
+        cont.addresses = np.asarray(cont.addresses) * np.float32(2)
+    with pytest.raises(ValueError, match="unit vectors; row 0 has squared norm nan"):
+        cont.addresses = np.full((50, 8), np.nan, np.float32)
+
+
 def test_clear_of_a_read_only_memory_says_so(tmp_path, kind):
     mem, path = _saved(tmp_path, kind)
     ro = type(mem).load(path, mmap="r")
@@ -230,15 +308,27 @@ def test_a_load_that_cannot_fit_in_ram_says_to_map_it(tmp_path, kind, monkeypatc
     import fastsdm.memory
 
     mem, path = _saved(tmp_path, kind)
+    wide = ContinuousSDM(8, 50, radius=3, value_dim=32, seed=0)
+    wide_path = wide.save(tmp_path / "wide")
     module = fastsdm.memory if kind == "SDM" else fastsdm.continuous
     monkeypatch.setattr(module, "_available_memory", lambda: 100)
     from fastsdm._machine import format_bytes
 
     held = re.escape(format_bytes(mem.addresses.nbytes))
     with pytest.raises(MemoryError, match=rf"addresses.npy holds {held}, more than the 100 "
-                                          r"bytes of memory available; load the memory with "
-                                          r"mmap=True"):
+                                          r"bytes of memory available; this array is always "
+                                          r"read into RAM \(mmap= maps only the counters or "
+                                          r"accumulators\)"):
+        type(mem).load(path, mmap=True)  # mmap would not help: addresses are read
+    if kind == "ContinuousSDM":  # data larger than the addresses
+        mem, path = wide, wide_path
+    data = getattr(mem, DATA[kind])
+    monkeypatch.setattr(module, "_available_memory", lambda: mem.addresses.nbytes)
+    with pytest.raises(MemoryError, match=rf"{DATA[kind]}.npy holds "
+                                          rf"{re.escape(format_bytes(data.nbytes))}, more than "
+                                          r".* available; load the memory with mmap=True"):
         type(mem).load(path)
+    assert type(mem).load(path, mmap="r") is not None
 
 
 def test_a_manifest_cannot_name_a_directory_outside_the_checkpoint(tmp_path):

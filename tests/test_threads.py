@@ -222,6 +222,24 @@ def test_memories_stay_picklable_and_copyable(make, tmp_path):
         assert np.array_equal(getattr(clone, state), getattr(mem, state))
         assert np.array_equal(clone.read(key), mem.read(key))
         clone.write(key)
+    # Each copy is a memory of its own: reading or changing it leaves the
+    # original as it was (ties drawn, addresses, a hyperplane design).
+    if isinstance(mem, fastsdm.SDM):
+        originals = [mem, fastsdm.SDM(64, 40, activation="hyperplane", selected=3, seed=0)]
+        for original in originals:
+            twin = copy.deepcopy(original)
+            clone = copy.copy(original)
+            assert clone._tie_rng is not original._tie_rng
+            tied = np.zeros((3, 64), np.uint8)  # nothing written there: every bit a tie
+            clone.read(tied)
+            assert np.array_equal(original.read(tied), twin.read(tied))
+            if original.design is None:
+                clone.addresses[0] ^= np.uint64(1)
+                assert np.array_equal(original.addresses, twin.addresses)
+            else:
+                assert clone.design is not original.design
+                clone.design.masks = np.roll(clone.design.masks, 1, axis=0)
+                assert np.array_equal(original.design.masks, twin.design.masks)
     # A copy of a memory-mapped memory lives in RAM and is not tied to the files.
     mapped = type(mem).load(mem.save(tmp_path / "m"), mmap=True)
     clone = pickle.loads(pickle.dumps(mapped))
@@ -230,6 +248,37 @@ def test_memories_stay_picklable_and_copyable(make, tmp_path):
         clone.flush()
     clone.write(key)
     assert not np.array_equal(getattr(clone, state), getattr(mapped, state))
+
+
+def test_a_design_replaced_during_its_check_is_checked_itself(monkeypatch):
+    # Design arrays are replaced outside the memory's lock.  A replacement
+    # that landed while an activation checked the previous array was marked
+    # checked, and the keys kernel (k keys per row) then wrote past its
+    # array for rows selecting more: heap corruption.  Now the replacement
+    # waits for the check, and the next activation checks it.
+    from fastsdm import _hyperplane
+
+    mem = fastsdm.SDM(256, 2000, activation="hyperplane", selected=4, seed=0)
+    good = mem.design.masks.copy()
+    bad = np.full_like(good, np.uint64(2**64 - 1))  # every row selects 256 coordinates
+    mem.design.masks = good.copy()  # replaced: the next activation checks it
+    replacer = threading.Thread(target=setattr, args=(mem.design, "masks", bad))
+    real = _hyperplane.design_problem
+
+    def racing(masks, values, n_bits, k):
+        replacer.start()
+        replacer.join(0.3)  # lands here if nothing holds it back
+        return real(masks, values, n_bits, k)
+
+    monkeypatch.setattr(_hyperplane, "design_problem", racing)
+    queries = fastsdm.random_addresses(5, 256, seed=1)
+    want = fastsdm.SDM(256, 2000, activation="hyperplane", selected=4, seed=0).activate(queries)
+    got = mem.activate(queries)  # with the arrays it checked, whenever the other lands
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    monkeypatch.undo()
+    replacer.join()
+    with pytest.raises(ValueError, match="SDM.design.masks has location 0 selecting 256 "):
+        mem.activate(queries)
 
 
 def test_two_threads_writing_and_reading_a_hopfield_network_give_the_serial_result():
