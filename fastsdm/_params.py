@@ -523,7 +523,7 @@ class ContinuousParams:
         """Set the parameters as attributes of a ContinuousSDM (not the seed)."""
         memory.dim, memory.n_locations = self.dim, self.n_locations
         memory.value_dim = self.value_dim
-        memory.radius, memory.threshold = self.radius, self.threshold
+        memory._radius, memory._threshold = self.radius, self.threshold  # (linked properties)
         memory.k_nearest = self.k_nearest
         memory.dtype = np.dtype(self.dtype)
 

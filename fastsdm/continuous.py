@@ -329,12 +329,17 @@ class ContinuousSDM:
         for derived in ("_lock", "_addresses_view", "_int8", "_int8_lock"):
             state.pop(derived, None)
         state["_mapped"] = None
+        for name in ("radius", "threshold"):  # the keys of earlier pickles
+            state[name] = state.pop(f"_{name}")
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
         addresses = state.pop("_addresses", None)
         if addresses is None:  # pickled before the addresses became read-only
             addresses = state.pop("addresses")
+        for name in ("radius", "threshold"):
+            state[f"_{name}"] = state.pop(name)
         self.__dict__.update(state)
         self._set_addresses(addresses)
         self._lock = RWLock()
@@ -382,6 +387,48 @@ class ContinuousSDM:
         True
         """
         return self.accumulators
+
+    @property
+    def radius(self):
+        """The Hamming-equivalent radius ``r`` (None with ``threshold=`` or ``k_nearest=``).
+
+        Assigning one sets the threshold ``1 - 2 r / dim`` with it.
+        """
+        return self._radius
+
+    @radius.setter
+    def radius(self, value) -> None:
+        if value is None:  # (a threshold or k-nearest memory: the threshold stays)
+            self._radius = None
+            return
+        if self.k_nearest is not None:
+            raise ValueError("this memory activates its k_nearest locations and has no radius")
+        params = ContinuousParams.create(self.dim, self.n_locations, value, seed=0,
+                                         value_dim=self.value_dim, dtype=self.dtype)
+        self._radius, self._threshold = params.radius, params.threshold
+
+    @property
+    def threshold(self):
+        """The cosine threshold of activation (None with ``k_nearest=``).
+
+        Assigning a threshold other than the radius's makes it a threshold
+        memory (``radius`` becomes None).
+        """
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value) -> None:
+        if value is None:  # (a k-nearest memory)
+            self._threshold = None
+            return
+        if value == self._threshold:
+            return
+        if self.k_nearest is not None:
+            raise ValueError("this memory activates its k_nearest locations and has no "
+                             "threshold")
+        params = ContinuousParams.create(self.dim, self.n_locations, threshold=value,
+                                         seed=0, value_dim=self.value_dim, dtype=self.dtype)
+        self._radius, self._threshold = None, params.threshold
 
     @property
     def counter_dtype(self) -> np.dtype:

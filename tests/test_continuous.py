@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -120,6 +121,40 @@ def test_radius_is_the_cosine_threshold():
     assert mem.threshold == 1 - 2 * 9 / DIM
     assert ContinuousSDM(DIM, N, radius=DIM / 2, seed=0).threshold == 0.0
     assert ContinuousSDM(DIM, N, radius=2.5, seed=0).radius == 2.5
+
+
+@nojit
+def test_a_new_radius_or_threshold_keeps_the_other_in_step(rng, tmp_path):
+    # They were plain attributes: a new radius left the old threshold, which
+    # activation uses, while save() recorded the radius: two memories.
+    x = rng.standard_normal((Q, DIM))
+    mem = ContinuousSDM(DIM, N, radius=9, seed=0)
+    mem.radius = 12
+    assert mem.threshold == 1 - 2 * 12 / DIM
+    want = ContinuousSDM(DIM, N, radius=12, seed=0)
+    back = ContinuousSDM.load(mem.save(tmp_path / "m"))
+    for other in (want, back, pickle.loads(pickle.dumps(mem))):
+        assert repr(other) == repr(mem) and other.threshold == mem.threshold
+        assert all(np.array_equal(g, w) for g, w in zip(csr_lists(*other.activate(x)),
+                                                        csr_lists(*mem.activate(x)), strict=True))
+    mem.threshold = 0.5
+    assert mem.radius is None and repr(mem).endswith("threshold=0.5, dtype='float32', seed=0)")
+    mem.threshold = 0.5  # the same: nothing changes
+    with pytest.raises(ValueError, match="radius must be a finite number in"):
+        mem.radius = DIM + 1
+    with pytest.raises(ValueError, match="threshold must be a finite number in"):
+        mem.threshold = 1.5
+    assert mem.threshold == 0.5
+    nearest = ContinuousSDM(DIM, N, k_nearest=3, seed=0)
+    for name in ("radius", "threshold"):
+        with pytest.raises(ValueError, match=f"k_nearest locations and has no {name}"):
+            setattr(nearest, name, 0.5)
+    # Pickles of earlier versions keep both under their public names.
+    state = mem.__getstate__()
+    assert state["threshold"] == 0.5 and state["radius"] is None
+    old = ContinuousSDM.__new__(ContinuousSDM)
+    old.__setstate__(state)
+    assert old.threshold == 0.5 and old.radius is None
 
 
 @kernel
