@@ -705,6 +705,19 @@ def test_manifest_fields_are_checked_like_a_saved_sdm(client, tmp_path):
         file.write_text(json.dumps({**manifest, **changes}))
         with pytest.raises(ValueError, match=match):
             ShardedSDM.load(path, client=client)
+    # Sizes the shards contradict, in a manifest without its checksum (older
+    # ones have none): refused before they size the shards on the workers (a
+    # MemoryError blamed the cluster, an OverflowError escaped).
+    unsealed = {key: v for key, v in manifest.items() if key != "description_crc32"}
+    for changes, match in [
+        ({"n_bits": 2**63}, r"shard-00000-\w+ holds a shard with n_bits 64 where the "
+                            r"manifest says 9223372036854775808: .* checkpoint is corrupt"),
+        ({"n_bits": 10**400}, "holds a shard with n_bits 64 where the manifest says 1000"),
+        ({"n_data_bits": 2**40}, "holds a shard with n_data_bits 64 where the manifest says"),
+    ]:
+        file.write_text(json.dumps({**unsealed, **changes}))
+        with pytest.raises(ValueError, match=match):
+            ShardedSDM.load(path, client=client)
     file.write_text(json.dumps(manifest).replace('"radius": 20', '"radius": NaN'))
     with pytest.raises(ValueError, match="not valid JSON"):
         ShardedSDM.load(path, client=client)

@@ -286,4 +286,18 @@ def read_checkpoint(path: str) -> dict:
                              f"{target / MANIFEST_FILE} recorded (it is missing, damaged, or "
                              "from another save); the checkpoint is corrupt: restore it from a "
                              "copy")
+        # The sizes too, before they are used to size the shards on the workers: a
+        # damaged manifest would otherwise be blamed on the cluster's memory.
+        description = _shard_description(where) or {}
+        sizes = {"n_bits": manifest["n_bits"], "n_data_bits": manifest["n_data_bits"],
+                 "counter_dtype": manifest["counter_dtype"],
+                 "n_locations": shard["stop"] - shard["start"]}
+        differ = [f"{key} {description[key]!r} where the manifest says {want!r}"[:200]
+                  for key, want in sizes.items()
+                  if key in description and description[key] != want]
+        if differ:
+            raise ValueError(f"{where} holds a shard with {'; '.join(differ)}: "
+                             f"{target / MANIFEST_FILE} or the shard is damaged, or they come "
+                             "from different saves; the checkpoint is corrupt: restore it from "
+                             "a copy")
     return manifest
