@@ -78,11 +78,12 @@ MAX_KEYS_BITS = 1 << 30
 
 
 class _DesignArray:
-    """``Design.masks`` / ``.values``: replacing one drops the keys built from the
-    old one and has the design checked again before the next activation
-    (editing one in place is not noticed: replace it).  A frozen design (of a
-    memory mapped for writing, whose flush() saves neither) shows read-only
-    views and refuses replacements."""
+    """``Design.masks`` / ``.values``: read-only views (the keys are built from
+    them once; an edit in place would leave the keys stale, or make a row
+    select more coordinates than the keys hold).  Replacing one (the array is
+    copied) drops the keys and has the design checked again before the next
+    activation.  A frozen design (of a memory mapped for writing, whose
+    flush() saves neither) refuses replacements."""
 
     def __set_name__(self, owner, name):
         self.slot = f"_{name}"
@@ -92,7 +93,7 @@ class _DesignArray:
         if design is None:
             return self
         array = getattr(design, self.slot)
-        if design._frozen and isinstance(array, np.ndarray):
+        if isinstance(array, np.ndarray):  # read-only: the keys are built from it once
             array = array.view()
             array.flags.writeable = False
         return array
@@ -103,7 +104,9 @@ class _DesignArray:
                 raise ValueError(f"this memory is loaded with mmap=True, whose flush() writes "
                                  f"only the counters, so a new design.{self.name} would be "
                                  "lost; load it without mmap, assign the array, then save()")
-            setattr(design, self.slot, array)
+            # A copy: the caller's array may change after it is checked.
+            setattr(design, self.slot, np.array(array, copy=True)
+                    if isinstance(array, np.ndarray) else array)
             design._keys, design._checked = None, False
 
 
@@ -142,9 +145,8 @@ class Design:
         self._lock = threading.Lock()
 
     def freeze(self) -> None:
-        """Make the arrays read-only to users and not replaceable (a memory
-        mapped for writing, whose flush() saves neither); the kernels keep
-        taking the writable arrays, as a read-only one would compile them again."""
+        """Refuse replacements of the arrays (a memory mapped for writing, whose
+        flush() saves neither)."""
         self._frozen = True
 
     def __iter__(self):
@@ -504,7 +506,11 @@ def design_keys(M, V, n_bits: int, k: int) -> np.ndarray:
                          f"(at most {MAX_KEYS_BITS} bits); use the masked scan")
     keys = np.empty((M.shape[0], k), dtype=np.int32)
     if k and M.shape[0]:
-        _k.location_keys(M, V, keys)
+        bad = _k.location_keys(M, V, keys)
+        if bad >= 0:
+            raise ValueError(f"the design's masks select {int(np.bitwise_count(M[bad]).sum())} "
+                             f"coordinates at location {bad}, not {k}; the arrays were changed "
+                             "after they were checked")
     return keys
 
 

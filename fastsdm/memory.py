@@ -154,11 +154,14 @@ class SDM:
     Attributes
     ----------
     addresses : ndarray of uint64, shape (N, ceil(n_bits / 64)), or None
-        None with the hyperplane rule.  Read-only in a memory loaded with
-        ``mmap=True``, whose :meth:`flush` writes only the counters.
+        None with the hyperplane rule.  A read-only view: assign a new array
+        to change them (it is checked and copied), except in a memory
+        loaded with ``mmap=True``, whose :meth:`flush` writes only the
+        counters.
     design : Design (masks, values), or None
-        The hyperplane rule's design (None with the other rules); read-only,
-        as the addresses, in a memory loaded with ``mmap=True``.
+        The hyperplane rule's design (None with the other rules).  Its
+        arrays are read-only views: assign new ones (checked at the next
+        activation), except in a memory loaded with ``mmap=True``.
     activation : str
         "radius", "k_nearest" or "hyperplane".
     selected, required : int and str, or None
@@ -293,25 +296,37 @@ class SDM:
             design.freeze()
 
     def _set_addresses(self, addresses) -> None:
-        # The kernels take the memory's own (writable) array: a read-only
-        # one would compile them again.  A memory mapped for writing shows a
-        # read-only view, since flush() would not save changed addresses.
+        # The memory's own array, shown as a read-only view: every new address
+        # goes through the setter's checks (pad bits set in place made
+        # distances exceed n_bits, and a distance-weight table was read past
+        # its end).  The kernels take the writable array: a read-only one
+        # would compile them again.
         self._addresses = addresses
         self._addresses_view = addresses
-        if self._mapped is not None and isinstance(addresses, np.ndarray):
+        if isinstance(addresses, np.ndarray):
             self._addresses_view = addresses.view()
             self._addresses_view.flags.writeable = False
 
     @property
     def addresses(self):
-        """The hard locations' addresses (None with the hyperplane rule).
+        """The hard locations' addresses (None with the hyperplane rule): a read-only view.
 
         Assigning an array of the same layout (C-contiguous ``uint64`` of
         shape ``(N, ceil(n_bits / 64))``, pad bits zero) replaces them; the
-        memory uses that array, not a copy.  In a memory loaded with
-        ``mmap=True`` they are read-only and cannot be replaced: its
-        :meth:`flush` writes only the counters, so the directory would pair
-        its old addresses with counters written through new ones.
+        array is checked and copied.  Not in a memory loaded with
+        ``mmap=True``: its :meth:`flush` writes only the counters, so the
+        directory would pair its old addresses with counters written
+        through new ones.
+
+        Examples
+        --------
+        >>> import fastsdm
+        >>> mem = fastsdm.SDM(64, 4, radius=20, seed=0)
+        >>> new = mem.addresses.copy()
+        >>> new[0] = 0
+        >>> mem.addresses = new
+        >>> int(mem.addresses[0, 0])
+        0
         """
         return self._addresses_view
 
@@ -347,7 +362,7 @@ class SDM:
         check_state_array(value, "SDM.addresses", (self.n_locations, self.n_words), np.uint64,
                           fix="assign an array of that layout")
         check_words(value, "SDM.addresses", self.n_bits)  # pad bits: distances rely on them
-        self._set_addresses(value)
+        self._set_addresses(np.array(value, copy=True))  # the caller's may change later
 
     @classmethod
     def _from_parts(cls, params: SDMParams, addresses, counters, tie_rng, mapped,
@@ -721,12 +736,7 @@ class SDM:
         ...     bool((back.counters == mem.counters).all())
         True
         """
-        # Replaced arrays (and a replaced design's bits) are checked: they
-        # would save a memory that does not load.  Addresses changed in place
-        # may have pad bits set, which load() refuses.
-        Locations.of(self)
-        if self._design is None:
-            check_words(self._addresses, "SDM.addresses", self.n_bits)
+        Locations.of(self)  # checks replaced arrays: they would save a memory that does not load
         where = ({"addresses": self.addresses} if self.design is None
                  else {"masks": self.design.masks, "values": self.design.values})
         arrays = {**where, "counters": self.counters}

@@ -237,16 +237,20 @@ def test_save_load_round_trip(tmp_path, explicit):
         np.testing.assert_array_equal(back.read(keys), mem.read(keys))
         del back
     mapped = fastsdm.SDM.load(path, mmap=True)
-    # flush() writes only the counters: the design of a map for writing is
-    # read-only and not replaceable (its copies are in RAM and are).
+    # Design arrays are read-only (the keys are built from them once); a map
+    # for writing also refuses new ones, which flush() would not save (its
+    # copies are in RAM and take them).
     for name in ("masks", "values"):
-        with pytest.raises(ValueError, match="read-only"):
-            getattr(mapped.design, name)[0] = 0
+        for memory in (mem, mapped):
+            with pytest.raises(ValueError, match="read-only"):
+                getattr(memory.design, name)[0] = 0
         with pytest.raises(ValueError, match=f"mmap=True.*new design.{name} would be lost"):
             setattr(mapped.design, name, getattr(mem.design, name).copy())
     for copied in (copy.deepcopy(mapped), fastsdm.SDM.load(path, mmap="c", verify=False)):
         copied.design.masks = copied.design.masks.copy()
-        copied.design.values[0] = 0
+        values = copied.design.values.copy()
+        values[0] = 0
+        copied.design.values = values
     mapped.write(keys[:5])
     mapped.flush()
     back = fastsdm.SDM.load(path)
@@ -456,3 +460,28 @@ def test_designs_wider_than_int32_keys_activate_by_the_masked_scan():
     assert design.keys(n, 1) is None
     with pytest.raises(ValueError, match="do not fit int32"):
         _hyperplane.design_keys(masks, masks, n, 1)
+
+
+@pytest.mark.kernel
+@pytest.mark.nojit
+def test_the_keys_kernel_never_writes_past_a_row_of_keys():
+    # A design's rows must select k coordinates; one that selects more (an
+    # array changed after its check) wrote past its row of k keys, into the
+    # heap.  The kernel stops at k and names the row.
+    masks, values = _hyperplane.random_design(50, 256, 3, seed=0)
+    for row, edit in ((49, ~np.uint64(0)), (7, np.uint64(0))):  # too many, too few
+        bad = masks.copy()
+        bad[row, 0] = edit
+        with pytest.raises(ValueError, match=f"masks select \\d+ coordinates at location "
+                                             f"{row}, not 3"):
+            _hyperplane.design_keys(bad, values & bad, 256, 3)
+    # The memory's own arrays cannot be edited in place; a copy can be assigned.
+    mem = fastsdm.SDM(256, 50, activation="hyperplane", selected=3, seed=0)
+    with pytest.raises(ValueError, match="read-only"):
+        mem.design.masks[-1] = ~np.uint64(0)
+    edited = mem.design.masks.copy()
+    edited[-1] = ~np.uint64(0)
+    mem.design.masks = edited
+    edited[-1] = mem.design.values[-1]  # the memory keeps its copy
+    with pytest.raises(ValueError, match="SDM.design.masks has location 49 selecting 256 "):
+        mem.activate(fastsdm.random_addresses(8, 256, seed=1))

@@ -204,12 +204,11 @@ def test_a_map_for_writing_shows_read_only_addresses(tmp_path, kind):
     for copied in (pickle.loads(pickle.dumps(mapped)), copy.deepcopy(mapped)):
         copied.addresses = old[::-1].copy()
         assert np.array_equal(copied.addresses, old[::-1])
-    # Nothing of theirs is flushed: these take new addresses, and save() writes
-    # them (an SDM's may also be changed in place: ContinuousSDM keeps an int8
-    # copy of its addresses, which are always read-only).
+    # Nothing of theirs is flushed: these take new addresses (never in place:
+    # they are checked as they are assigned), and save() writes them.
     for mmap in (False, "r", "c"):
         other = type(mem).load(path, mmap=mmap, verify=False)
-        assert other.addresses.flags.writeable == (kind == "SDM")
+        assert not other.addresses.flags.writeable
         other.addresses = old[::-1].copy()
         other.save(tmp_path / f"n{mmap}")
         assert np.array_equal(type(mem).load(tmp_path / f"n{mmap}").addresses, old[::-1])

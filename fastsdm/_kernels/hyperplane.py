@@ -360,16 +360,24 @@ activate_keys_rows_serial, activate_keys_rows_parallel = twins(_activate_keys_ro
 def location_keys(M, V, keys):
     # keys[i, t] = 2 j + b for the t-th selected coordinate j of location i
     # (in the order of its bits in the words), b its required value.  Every
-    # row of M has exactly keys.shape[1] bits set (checked by the caller).
+    # row of M should have exactly k = keys.shape[1] bits set (the caller
+    # checks); a row that does not is never written past: the first such
+    # row is returned (-1: none).
     N = M.shape[0]
     W = M.shape[1]
+    k = keys.shape[1]
     for i in range(N):
         t = 0
         for w in range(W):
             m = M[i, w]
-            while m != 0:
+            while m != 0 and t < k:
                 low = m & (~m + np.uint64(1))
                 b = 1 if (V[i, w] & low) != 0 else 0
                 keys[i, t] = 2 * _coordinate(w, popcount(low - np.uint64(1))) + b
                 t += 1
                 m ^= low
+            if m != 0:
+                return i
+        if t != k:
+            return i
+    return -1
