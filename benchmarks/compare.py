@@ -903,16 +903,26 @@ def sdm_breakdown(args, mem, patterns, cues, one, rec, notes):
     and index list, ``mem.activate``) against the whole operation.  Each pair
     is timed in alternation.
     """
+    import fastsdm.memory
+
     reps = args.repeats
-    radius = mem.radius
+    real = fastsdm.memory.Locations
+
+    class NothingActivated(real):
+        # The memory's locations with radius -1, which no public call accepts.
+        @classmethod
+        def of(cls, memory):
+            locations = real.of(memory)
+            locations.radius = -1
+            return locations
 
     def without_rows(call):
         def run():
-            mem.radius = -1
+            fastsdm.memory.Locations = NothingActivated
             try:
                 call()
             finally:
-                mem.radius = radius
+                fastsdm.memory.Locations = real
         return run
 
     def each(op, xs):

@@ -326,7 +326,7 @@ class ContinuousSDM:
             state["accumulators"] = np.array(state["accumulators"])
         finally:
             self._lock.release_shared()
-        for derived in ("_lock", "_addresses_view", "_int8", "_int8_lock"):
+        for derived in ("_lock", "_addresses_view", "_int8", "_int8_lock", "_checked_params"):
             state.pop(derived, None)
         state["_mapped"] = None
         for name in ("radius", "threshold"):  # the keys of earlier pickles
@@ -618,7 +618,14 @@ class ContinuousSDM:
 
     def _check_arrays(self) -> None:
         # The accumulators are a public attribute, which a caller may replace
-        # (the addresses' setter checks what it is given).
+        # (the addresses' setter checks what it is given); so are the
+        # parameters: one changed since the last call (k_nearest beyond the
+        # locations) is checked as the constructor checks it.
+        now = (self.dim, self.n_locations, self.value_dim, self.radius, self.threshold,
+               self.k_nearest, self.dtype, self.seed)
+        if now != self.__dict__.get("_checked_params"):
+            self._params()
+            self._checked_params = now
         check_state_array(self.accumulators, "ContinuousSDM.accumulators",
                           (self.n_locations, self.value_dim), self.dtype)
 

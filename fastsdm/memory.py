@@ -374,6 +374,22 @@ class SDM:
     def _params(self) -> SDMParams:
         return SDMParams.of(self)
 
+    def _locations(self) -> Locations:
+        """The locations every operation works on, the memory's state checked.
+
+        The parameters are public attributes: one changed since the last
+        call (``mem.k_nearest = 1000`` with 4 locations activated one
+        location 997 times; ``mem.radius = -5`` nothing at all) is checked
+        as the constructor checks it, and refused with its message.
+        """
+        now = (self.n_bits, self.n_locations, self.n_data_bits, self.radius, self.k_nearest,
+               self.counter_dtype, self.ties, self.activation, self.selected, self.required,
+               self.kappa, self.seed)
+        if now != self.__dict__.get("_checked_params"):
+            self._params()
+            self._checked_params = now
+        return Locations.of(self)
+
     # Pickling and copying: the lock is per object; a copy of a memory-mapped
     # memory holds its counters in RAM and is not tied to the files.
     # The counters are copied under the lock: pickle serialises the state after
@@ -385,8 +401,8 @@ class SDM:
             state["counters"] = np.array(state["counters"])
         finally:
             self._lock.release_shared()
-        state.pop("_lock", None)
-        state.pop("_addresses_view", None)
+        for derived in ("_lock", "_addresses_view", "_checked_params"):
+            state.pop(derived, None)
         state["addresses"] = state.pop("_addresses")  # the keys of earlier pickles
         state["design"] = state.pop("_design")
         state["_mapped"] = None
@@ -487,7 +503,7 @@ class SDM:
         array([ 0,  5, 10])
         """
         words, _, _ = as_words(queries, "queries", self.n_bits)
-        return Locations.of(self).activate(words, parallel)
+        return self._locations().activate(words, parallel)
 
     # -- write ----------------------------------------------------------------
 
@@ -553,10 +569,10 @@ class SDM:
         if distance_weights is not None or self.kappa is not None:
             from . import _weights  # compiles its kernels only when used
 
-            _weights.write(Locations.of(self), self.kappa, words, data_words, weight,
+            _weights.write(self._locations(), self.kappa, words, data_words, weight,
                            distance_weights, parallel)
             return
-        Locations.of(self).write(words, data_words, weight, parallel)
+        self._locations().write(words, data_words, weight, parallel)
 
     # -- read -----------------------------------------------------------------
 
@@ -620,7 +636,7 @@ class SDM:
         >>> bool((mem.read(x, z=0.5) == x).all())
         True
         """
-        locations = Locations.of(self)
+        locations = self._locations()
         z = _check_z(z, self)
         if z is not None:
             from . import _weights  # compiles its kernels only when used
@@ -661,10 +677,10 @@ class SDM:
         if z is not None:
             from . import _weights  # compiles its kernels only when used
 
-            _, sums = _weights.read_words(Locations.of(self), words, no_ties,
+            _, sums = _weights.read_words(self._locations(), words, no_ties,
                                           parallel, z, want_sums=True)
         else:
-            _, sums = Locations.of(self).read_words(words, no_ties, parallel,
+            _, sums = self._locations().read_words(words, no_ties, parallel,
                                                     want_sums=True)
         return sums[0] if single else sums
 
@@ -736,7 +752,7 @@ class SDM:
         ...     bool((back.counters == mem.counters).all())
         True
         """
-        Locations.of(self)  # checks replaced arrays: they would save a memory that does not load
+        self._locations()  # checks replaced arrays: they would save a memory that does not load
         where = ({"addresses": self.addresses} if self.design is None
                  else {"masks": self.design.masks, "values": self.design.values})
         arrays = {**where, "counters": self.counters}

@@ -224,3 +224,32 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
     with pytest.raises(ValueError, match="SDM.design.masks has location 0 selecting 0"):
         mem.write(x)
 
+
+
+def test_parameters_changed_as_attributes_are_checked_at_the_next_call():
+    # k_nearest beyond the locations activated one location hundreds of times
+    # (a write added to it 997 times); radius -5 activated nothing.
+    queries = fastsdm.random_addresses(3, 64, seed=1)
+    for make, name, bad, match in [
+        (lambda: fastsdm.SDM(64, 4, k_nearest=2, seed=0), "k_nearest", 1000,
+         r"k_nearest must be in \[1, 4\], got 1000"),
+        (lambda: fastsdm.SDM(64, 4, radius=3, seed=0), "radius", -5,
+         r"radius must be in \[0, 64\]"),
+        (lambda: fastsdm.SDM(64, 4, radius=3, seed=0), "ties", "aero", "ties must be one of"),
+        (lambda: fastsdm.SDM(64, 4, radius=3, seed=0, counter_dtype="int8"), "kappa", 300,
+         "kappa"),
+        (lambda: ContinuousSDM(8, 4, k_nearest=2, seed=0), "k_nearest", 1000,
+         r"k_nearest must be in \[1, 4\], got 1000"),
+    ]:
+        mem = make()
+        good = getattr(mem, name)
+        setattr(mem, name, bad)
+        x = queries if isinstance(mem, fastsdm.SDM) else np.ones((3, 8))
+        for call in (mem.activate, mem.write, mem.read):
+            with pytest.raises(ValueError, match=match):
+                call(x)
+        setattr(mem, name, good)  # back: the refused calls changed nothing
+        reference = make()
+        for memory in (mem, reference):
+            memory.write(x)
+        assert np.array_equal(mem.read(x), reference.read(x))
