@@ -57,7 +57,7 @@ def ref_activate(mem: ContinuousSDM, U: np.ndarray) -> list[np.ndarray]:
 
 def ref_write(mem, acc, U, values, weight=1.0):
     for u, v in zip(U, values, strict=True):
-        delta = np.asarray(v).astype(mem.dtype) * mem.dtype.type(weight)
+        delta = (np.asarray(v, dtype=np.float64) * weight).astype(mem.dtype)  # one rounding
         for i in ref_activate(mem, u[None])[0]:
             acc[i] += delta
 
@@ -854,3 +854,22 @@ def test_a_write_weight_multiplies_before_it_is_rounded():
     mem.clear()
     mem.write(key, [1e-5], weight=1e39)
     np.testing.assert_array_equal(mem.accumulators[rows, 0], np.float32(1e34))
+    # The values too were rounded to float32 before the product: 1e-46 and
+    # 1e39 as values were lost or refused, and random products one ulp off.
+    for value, weight in ((1e-46, 1e10), (1e39, 1e-5)):
+        mem.clear()
+        mem.write(key, [value], weight=weight)
+        np.testing.assert_array_equal(mem.accumulators[rows, 0], np.float32(value * weight))
+    values = np.random.default_rng(0).standard_normal((200, 1))
+    keys = np.repeat(key[None], 200, axis=0)
+    for i in range(200):  # one at a time: each accumulator holds one product
+        mem.clear()
+        mem.write(keys[i], values[i], weight=3.7)
+        assert mem.accumulators[rows[0], 0] == np.float32(values[i, 0] * 3.7), i
+    # Keys as values (autoassociative), weighted: rounded once as well.
+    auto = ContinuousSDM(3, 50, radius=1.0, seed=0)
+    x = np.array([0.1, 0.7, -0.3])
+    auto.write(x, weight=3.7)
+    unit = unit_vectors(x[None], "x")[0].astype(np.float64)  # the key the memory uses
+    got = auto.accumulators[auto.activate(x)[1][0]]
+    np.testing.assert_array_equal(got, (unit * 3.7).astype(np.float32))
