@@ -72,7 +72,9 @@ class NaiveContinuousSDM:
     def write(self, keys, values=None, weight: float = 1.0) -> None:
         U = unit_rows(keys)
         V = U if values is None else np.atleast_2d(np.asarray(values))
-        deltas = V.astype(self.dtype) * self.dtype.type(weight)
+        # weight * value rounded once, as fastsdm does (a weight of 1: one cast)
+        deltas = (V.astype(self.dtype) if weight == 1
+                  else (V.astype(np.float64) * weight).astype(self.dtype))
         for start, S in self.similarities(U):
             indptr, cols = self._csr(U, start, S)
             for i in range(S.shape[0]):

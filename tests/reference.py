@@ -345,7 +345,8 @@ def cosine_loop(u, a) -> float:
 class NaiveContinuousSDM:
     """Kanerva's memory on the unit sphere: a location is active when cos >= threshold
     (``1 - 2 radius / dim``), or among the k largest cosines (ties to the lower index);
-    accumulators add ``value * weight`` in their dtype, sums run in float64."""
+    accumulators add ``value * weight`` (the product rounded once to their dtype), sums run
+    in float64."""
 
     def __init__(self, addresses, value_dim, *, radius=None, threshold=None, k_nearest=None,
                  dtype=np.float32):
@@ -363,7 +364,7 @@ class NaiveContinuousSDM:
         return sorted(sorted(range(len(cos)), key=lambda i: (-cos[i], i))[: self.k])
 
     def write(self, key, value, weight):
-        delta = np.asarray(value).astype(self.dtype) * self.dtype.type(weight)
+        delta = (np.asarray(value, dtype=np.float64) * weight).astype(self.dtype)  # rounded once
         for i in self.active(unit_float32(key)[0]):
             self.acc[i] += delta
 

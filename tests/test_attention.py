@@ -198,6 +198,23 @@ def test_conversion_scalars_and_rounding():
     assert cosine_to_hamming(cos, 100).tolist() == [[5, 60], [0, 50]]
 
 
+@nojit
+def test_conversions_refuse_widths_float64_cannot_hold():
+    # n = 2**63 wrapped to -2**63 (a negative distance), 2**53 + 1 lost a bit,
+    # and hamming_to_cosine(1, 2**1100) raised a bare OverflowError.
+    n = 2**53  # the widest: exact
+    assert cosine_to_hamming(-1.0, n) == n and hamming_to_cosine(n, n) == -1.0
+    assert cosine_to_hamming(hamming_to_cosine(n - 1, n), n) == n - 1
+    for wide in (2**53 + 1, 2**63, 2**70):
+        for call in (lambda w=wide: cosine_to_hamming(-1.0, w),
+                     lambda w=wide: hamming_to_cosine(1, w)):
+            with pytest.raises(ValueError, match=r"n must be in \[1, 9007199254740992\].*"
+                                                 r"at most 2\*\*53"):
+                call()
+    with pytest.raises(ValueError, match="at most 2\\*\\*53"):
+        hamming_to_cosine(1, 2**1100)
+
+
 # ---------------------------------------------------------------------------
 # SDM weights
 # ---------------------------------------------------------------------------
@@ -714,7 +731,8 @@ ERRORS = {
         ValueError, "overflowed float64"),
     # conversions
     "h2c-n-type": (lambda: hamming_to_cosine(1, 64.0), TypeError, "n must be an integer"),
-    "h2c-n-zero": (lambda: hamming_to_cosine(0, 0), ValueError, r"n must be in \[1, inf\], got 0"),
+    "h2c-n-zero": (lambda: hamming_to_cosine(0, 0), ValueError,
+                   r"n must be in \[1, 9007199254740992\], got 0"),
     "h2c-type": (lambda: hamming_to_cosine("3", 64), TypeError, "h must be a number"),
     "h2c-range": (
         lambda: hamming_to_cosine([0, 65], 64),

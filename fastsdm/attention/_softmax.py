@@ -49,6 +49,9 @@ __all__ = [
 #: What messages about β add, and about the dimension ``n`` (format with its minimum).
 BETA_HINT = "the inverse temperature of the softmax (beta=1/np.sqrt(d) in unnormalised attention)"
 N_HINT = "pass the dimension of the vectors as a whole number >= {}"
+#: Widest vectors the cosine <-> Hamming conversions take: float64 holds every
+#: distance up to 2**53 exactly (wider ones rounded, and wrapped past 2**63).
+MAX_CONVERSION_BITS = 2**53
 
 
 class WeightComparison(NamedTuple):
@@ -322,7 +325,8 @@ def hamming_to_cosine(h: float | npt.ArrayLike, n: int) -> float | np.ndarray:
     >>> hamming_to_cosine([0, 32, 64], 64)
     array([ 1.,  0., -1.])
     """
-    n = check_int(n, "n", 1, hint=N_HINT.format(1))
+    n = check_int(n, "n", 1, MAX_CONVERSION_BITS,
+                  hint=N_HINT.format(1) + " and at most 2**53 (exact in float64)")
     array = np.asarray(h)
     if array.dtype.kind not in "iuf":
         raise TypeError(f"h must be a number or an array of numbers, got {describe(array)}; "
@@ -375,7 +379,8 @@ def cosine_to_hamming(cos: float | npt.ArrayLike, n: int) -> int | np.ndarray:
     >>> cosine_to_hamming([1.0, 0.9, -1.0], 1000)
     array([   0,   50, 1000])
     """
-    n = check_int(n, "n", 1, hint=N_HINT.format(1))
+    n = check_int(n, "n", 1, MAX_CONVERSION_BITS,
+                  hint=N_HINT.format(1) + " and at most 2**53 (exact in float64)")
     array = np.asarray(cos)
     if array.dtype.kind not in "iuf":
         raise TypeError(f"cos must be a number or an array of numbers, got {describe(array)}; "
@@ -450,7 +455,11 @@ def sdm_weights(n: int, d: int, h: npt.ArrayLike) -> np.ndarray:
     n = check_int(n, "n", 1, hint=N_HINT.format(1))
     d = check_int(d, "radius d", 0, n, hint="choose a radius between 0 and n")
     h = check_distance_rows(h, n)
-    return normalise_log_weights(log_intersection(n, d, np.arange(n + 1))[h])
+    # Each distinct distance once: a table of all n + 1 took O(n) memory (2.4 GB
+    # at n = 10**8, a MemoryError at 10**10) for a handful of distances.
+    distinct, where = np.unique(h, return_inverse=True)
+    log_i = np.asarray(log_intersection(n, d, distinct), dtype=np.float64)
+    return normalise_log_weights(log_i[where.reshape(h.shape)])
 
 
 @renamed_keywords(cosines="cos")

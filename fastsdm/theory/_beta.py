@@ -13,7 +13,7 @@ import numpy as np
 from fastsdm._validation import check_choice, check_int, check_n, check_positive, check_radius
 
 from ._caps import log_cap_intersection
-from ._hamming import log_intersections
+from ._hamming import _log_intersections_at
 
 __all__ = ["BETA_METHODS", "fit_beta", "radius_for_beta", "fit_cap_beta"]
 
@@ -30,8 +30,8 @@ def _fit_line(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float]:
 
 
 def _fit_beta(n: int, d: int, method: str) -> tuple[float, float]:
-    h = np.arange(d)
-    return _fit_line(1.0 - 2.0 * h / n, log_intersections(n, d)[:d], method)
+    h = np.arange(d)  # (only these d distances: O(d) memory, not O(n))
+    return _fit_line(1.0 - 2.0 * h / n, _log_intersections_at(n, d, h), method)
 
 
 def fit_beta(
