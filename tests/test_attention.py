@@ -199,6 +199,18 @@ def test_conversion_scalars_and_rounding():
 
 
 @nojit
+def test_weights_and_beta_of_huge_n_need_memory_for_d_distances_only():
+    # A table of all n + 1 distances was built for a few of them: 8 TB here,
+    # a MemoryError.  Only the distances asked for are evaluated.
+    n = 10**12
+    w = sdm_weights(n, 5, [[0, 1, 3], [2, 0, 11]])
+    assert w.shape == (2, 3) and w[1, 2] == 0.0 and w[0, 0] > w[0, 1] > w[0, 2] > 0
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(sdm_weights(8, 2, [[0, 2], [4, 6]])[1], [1.0, 0.0])
+    assert math.isfinite(fastsdm.theory.fit_beta(n, 5))
+
+
+@nojit
 def test_conversions_refuse_widths_float64_cannot_hold():
     # n = 2**63 wrapped to -2**63 (a negative distance), 2**53 + 1 lost a bit,
     # and hamming_to_cosine(1, 2**1100) raised a bare OverflowError.
