@@ -56,6 +56,15 @@ def format_bytes(n_bytes: int) -> str:
     return f"{n_bytes} bytes"
 
 
+def check_allocation(what: str, n_bytes: int, fix: str) -> None:
+    """Refuse an array of ``n_bytes`` that cannot fit in the available memory,
+    saying what needs it and ``fix`` (instead of NumPy's bare MemoryError)."""
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise MemoryError(f"{what} needs {format_bytes(n_bytes)}, but only "
+                          f"{format_bytes(available)} of memory is available; {fix}")
+
+
 CPU_FLAGS = ("popcnt", "avx2", "avx512f", "avx512bw", "avx512_vpopcntdq")
 
 
@@ -145,10 +154,9 @@ def info() -> dict:
     try:
         layer = numba.threading_layer()
     except ValueError:
-        from .bits import random_addresses
         from .search import hamming_distances
 
-        words = random_addresses(4, 64, seed=0)
+        words = np.arange(4, dtype=np.uint64).reshape(4, 1)  # any four 64-bit vectors
         hamming_distances(words, words, parallel=True)
         try:
             layer = numba.threading_layer()

@@ -28,7 +28,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._validation import check_choice, check_dtype, check_int, check_real, n_words
+from ._validation import (
+    check_choice,
+    check_dtype,
+    check_int,
+    check_probability,
+    check_real,
+    n_words,
+)
 
 __all__ = [
     "COUNTER_DTYPES",
@@ -175,6 +182,8 @@ def _sdm_activation(n_bits, n_locations, radius, probability, k_nearest, activat
     if probability is not None:
         from .theory import radius_for_probability
 
+        # checked here to be named as the caller spelled it
+        probability = check_probability(probability, "activation_probability")
         return radius_for_probability(n_bits, probability), None, None, None
     return check_int(radius, "radius", 0, n_bits,
                      hint="the activation radius is a Hamming distance in [0, n_bits]"

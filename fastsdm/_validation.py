@@ -267,15 +267,20 @@ def check_dtype(dtype, name: str, choices, what: str = "") -> np.dtype:
     return np.dtype(found)
 
 
-def check_n(n, minimum: int = 1, why: str = "", name: str = "n (the number of bits)") -> int:
+def check_n(n, minimum: int = 1, why: str = "", name: str = "n (the number of bits)", *,
+            maximum: int | None = None, why_maximum: str = "") -> int:
     """The dimension ``n`` of a formula (the number of bits), an int >= ``minimum``.
 
-    ``why`` says what needs the minimum (``" for a β fit"``).
+    ``why`` says what needs the minimum (``" for a β fit"``); ``maximum``
+    bounds formulas in fixed-width arithmetic, ``why_maximum`` says why.
     """
-    if _is_integer(n) and n >= minimum:  # the common case, without building messages
-        return operator.index(n)
-    return check_int(n, name, minimum, expected=f"an integer >= {minimum}{why}",
-                     hint=f"pass the dimension of the space, e.g. {_symbol(name)}=1000")
+    if _is_integer(n) and n >= minimum and (maximum is None or n <= maximum):
+        return operator.index(n)  # the common case, without building messages
+    hint = f"pass the dimension of the space, e.g. {_symbol(name)}=1000"
+    if maximum is not None and _is_integer(n) and n > maximum:
+        return check_int(n, name, minimum, maximum, hint=hint, expected=(
+            f"an integer in [{minimum}, 2**{maximum.bit_length() - 1}]{why}{why_maximum}"))
+    return check_int(n, name, minimum, expected=f"an integer >= {minimum}{why}", hint=hint)
 
 
 def check_radius(d, n: int, minimum: int = 0, *, real: bool = False,
@@ -656,10 +661,10 @@ def check_distance_rows(distances, n: int, name: str = "distances") -> np.ndarra
     along it.
     """
     array = np.asarray(distances)
+    _check_pattern_axis(array, name)  # first: an empty list is float64 by NumPy's default
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integer Hamming distances, got {describe(array)}; "
                         "convert cosines with cosine_to_hamming() or use np.rint(h).astype(int)")
-    _check_pattern_axis(array, name)
     if array.min() < 0 or array.max() > n:
         raise ValueError(f"{name} must lie in [0, n] = [0, {n}], got values in "
                          f"[{array.min()}, {array.max()}]; check that n matches the vectors")

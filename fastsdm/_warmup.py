@@ -23,7 +23,7 @@ def warmup(counter_dtypes=("int8", "int16", "int32"), *, parallel: bool = True) 
 
     Parameters
     ----------
-    counter_dtypes : sequence of {"int8", "int16", "int32"}
+    counter_dtypes : str or sequence of {"int8", "int16", "int32"}
         The counter widths whose write and read kernels to prepare.
     parallel : bool
         Also prepare the parallel twins.
@@ -46,6 +46,8 @@ def warmup(counter_dtypes=("int8", "int16", "int32"), *, parallel: bool = True) 
         radius_search,
     )
 
+    if isinstance(counter_dtypes, str):  # one dtype: not its characters
+        counter_dtypes = (counter_dtypes,)
     start = time.perf_counter()
     modes = (False, True) if parallel else (False,)
     addresses = np.zeros((64, 1), dtype=np.uint64)

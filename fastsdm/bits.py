@@ -59,12 +59,13 @@ def pack_bits(bits) -> np.ndarray:
     array([1, 0, 0, 0, 0, 0, 0, 0, 1], dtype=uint8)
     """
     array = np.asarray(bits)
-    if array.dtype.kind not in "biu":
-        raise TypeError(f"bits must be bool or integers 0/1, got {describe(array)}; "
-                        "threshold real values first, e.g. pack_bits(x > 0)")
+    # Emptiness first: an empty list is float64 only by NumPy's default.
     if array.ndim == 0 or array.shape[-1] == 0:
         raise ValueError(f"bits must have at least one bit along the last axis, got "
                          f"{describe(array)}")
+    if array.dtype.kind not in "biu":
+        raise TypeError(f"bits must be bool or integers 0/1, got {describe(array)}; "
+                        "threshold real values first, e.g. pack_bits(x > 0)")
     if array.dtype != np.bool_:
         if array.size and (array.min() < 0 or array.max() > 1):
             raise ValueError(f"bits must be 0 or 1, got values in [{array.min()}, {array.max()}]; "
@@ -122,7 +123,13 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
 
 
 def _rng(seed):
-    return np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError):  # NumPy's message names neither the argument nor a fix
+        raise ValueError(f"seed must be None, a non-negative int, a list of them, a numpy "
+                         f"SeedSequence or Generator, got {seed!r}"[:300]) from None
 
 
 def random_addresses(m: int, n_bits: int, seed=None) -> np.ndarray:
@@ -152,6 +159,10 @@ def random_addresses(m: int, n_bits: int, seed=None) -> np.ndarray:
     """
     m = check_int(m, "m", 0)
     n_bits = check_int(n_bits, "n_bits", 1)
+    from ._machine import check_allocation
+
+    check_allocation(f"random_addresses(m={m}, n_bits={n_bits})", 8 * m * n_words(n_bits),
+                     "draw fewer or shorter vectors, or draw them in blocks")
     words = _rng(seed).integers(0, np.iinfo(np.uint64).max, size=(m, n_words(n_bits)),
                                 dtype=np.uint64, endpoint=True)
     words &= pad_mask(n_bits)

@@ -346,6 +346,11 @@ class Hopfield:
             kappa, "kappa", 1, _INT32_MAX, hint="the weight bound; omit it for no clipping")
         seq, self.seed = seed_entropy(seed)
         self._rng = np.random.default_rng(seq)
+        from ._machine import check_allocation
+
+        check_allocation(f"Hopfield({self.n_bits}) (n_bits**2 int32 weights)",
+                         4 * self.n_bits**2, "use fewer units, or fastsdm.SDM or "
+                         "ModernHopfield, whose memory grows with the patterns")
         # Written only by write() and clear(): the public `weights` is a
         # read-only view, so the float copies reads keep cannot go stale.
         self._weights = np.zeros((self.n_bits, self.n_bits), dtype=np.int32)

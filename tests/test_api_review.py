@@ -253,3 +253,40 @@ def test_parameters_changed_as_attributes_are_checked_at_the_next_call():
         for memory in (mem, reference):
             memory.write(x)
         assert np.array_equal(mem.read(x), reference.read(x))
+
+
+def test_second_review_messages_name_the_argument_and_the_fix():
+    from fastsdm import attention, experiments, hopfield, theory
+
+    with pytest.raises(TypeError, match="progress must be True or False, got 'no'"):
+        experiments.capacity(n_bits=64, n_locations=200, n_patterns=[5], noise=[0], n_cues=2,
+                             progress="no")  # "no" is truthy: it showed the bar
+    assert fastsdm.warmup("int8", parallel=False) > 0  # one dtype, not its characters
+    with pytest.raises(ValueError, match=r"activation_probability must be a probability in "
+                                         r"\(0, 1\], got 0; pass a value such as "
+                                         r"activation_probability=0.001"):
+        fastsdm.SDM(64, 10, activation_probability=0)
+    # empty lists are float64 only by NumPy's default: say they are empty
+    with pytest.raises(ValueError, match="bits must have at least one bit"):
+        fastsdm.pack_bits([])
+    with pytest.raises(ValueError, match="distances must have at least one pattern"):
+        attention.sdm_weights(8, 2, [])
+    with pytest.raises(ValueError, match=r"optimal radii for n=8, .* include .*'snr': 0.*a β "
+                                         r"fit needs a radius of at least 2"):
+        attention.learned_beta_summary(n=8)
+    with pytest.raises(ValueError, match=r"must be an integer in \[2, 2\*\*53\] for a β fit "
+                                         r"\(beyond, the cosines 1 - 2h/n are not distinct"):
+        theory.fit_beta(2**60, 5)  # returned 0.0 with a RuntimeWarning
+    with pytest.raises(ValueError, match=r"must be an integer in \[1, 2\*\*62\] \(int64"):
+        theory.log_intersection(2**70, 5, 3)  # OverflowError
+    with pytest.raises(MemoryError, match=r"random_addresses\(m=1180591620717411303424, "
+                                          r"n_bits=8\) needs .* TiB, but only .* draw fewer"):
+        fastsdm.random_addresses(2**70, 8)
+    with pytest.raises(ValueError, match="seed must be None, a non-negative int.*got -1"):
+        fastsdm.random_addresses(2, 8, seed=-1)
+    rng = np.random.default_rng(3)
+    assert np.array_equal(fastsdm.random_addresses(2, 8, seed=rng),
+                          fastsdm.random_addresses(2, 8, seed=np.random.default_rng(3)))
+    with pytest.raises(MemoryError, match=r"Hopfield\(1000000\) \(n_bits\*\*2 int32 weights\) "
+                                          r"needs 3.64 TiB, but only"):
+        hopfield.Hopfield(10**6)

@@ -196,6 +196,11 @@ def learned_beta_summary(n: int = 64, n_locations: float = 2**64,
     """
     radii = {c: optimal_radius(n, n_locations, n_patterns, c)
              for c in ("critical_distance", "snr", "memory")}
+    small = {c: d for c, d in radii.items() if d < 2}
+    if small:  # fit_beta's own message would name a radius the caller never passed
+        raise ValueError(f"the optimal radii for n={n}, n_locations={n_locations}, "
+                         f"n_patterns={n_patterns} include {small}: a β fit needs a radius of "
+                         "at least 2; use longer vectors (n) or other memory sizes")
     beta = {c: fit_beta(n, d) for c, d in radii.items()}
     betas = load_learned_betas()["beta"].copy()
     low, high = sorted((beta["critical_distance"], beta["memory"]))

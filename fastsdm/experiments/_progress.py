@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from numba.core import event
 
 from .. import _jit
+from .._validation import check_flag
 
 __all__ = ["COMPILE_EVENT", "Progress", "StepClock"]
 
@@ -186,7 +187,7 @@ class Progress:
         self.bar = None
         self.listening = False
         self._note = ""
-        if enabled:
+        if check_flag(enabled, "progress"):  # "no" is truthy: it showed the bar
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc=desc, unit="row", file=file or sys.stderr,

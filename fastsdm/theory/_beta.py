@@ -13,7 +13,7 @@ import numpy as np
 from fastsdm._validation import check_choice, check_int, check_n, check_positive, check_radius
 
 from ._caps import log_cap_intersection
-from ._hamming import _log_intersections_at
+from ._hamming import log_intersections_at
 
 __all__ = ["BETA_METHODS", "fit_beta", "radius_for_beta", "fit_cap_beta"]
 
@@ -31,7 +31,7 @@ def _fit_line(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float]:
 
 def _fit_beta(n: int, d: int, method: str) -> tuple[float, float]:
     h = np.arange(d)  # (only these d distances: O(d) memory, not O(n))
-    return _fit_line(1.0 - 2.0 * h / n, _log_intersections_at(n, d, h), method)
+    return _fit_line(1.0 - 2.0 * h / n, log_intersections_at(n, d, h), method)
 
 
 def fit_beta(
@@ -90,7 +90,8 @@ def fit_beta(
     >>> round(fit_beta(64, 5, method="ols"), 2)
     28.39
     """
-    n = check_n(n, minimum=2, why=" for a β fit")
+    n = check_n(n, minimum=2, why=" for a β fit", maximum=2**53,
+                why_maximum=" (beyond, the cosines 1 - 2h/n are not distinct in float64)")
     d = check_int(d, "radius d")
     if d < 2:
         raise ValueError(
@@ -208,7 +209,8 @@ def fit_cap_beta(
     >>> round(fit_cap_beta(64, 11, method="ols"), 2)
     19.58
     """
-    n = check_n(n, minimum=2, why=" for a β fit")
+    n = check_n(n, minimum=2, why=" for a β fit", maximum=2**53,
+                why_maximum=" (beyond, the cosines 1 - 2h/n are not distinct in float64)")
     d = check_int(d, "radius d")
     if d < 2:
         raise ValueError(

@@ -313,7 +313,7 @@ def _log_central_table(size: int) -> np.ndarray:
     return table
 
 
-def _log_intersections_at(n: int, d: int, hs: np.ndarray) -> np.ndarray:
+def log_intersections_at(n: int, d: int, hs: np.ndarray) -> np.ndarray:
     """``log I(h)`` at the distances ``hs`` (any shape; ``-inf`` where I = 0), in O(d) memory."""
     first = (hs + 1) // 2  # I(h) = T[ceil(h/2)] of the radius-d (or n-d-1) lune sum
     if 2 * d + 1 <= n:
@@ -336,7 +336,7 @@ def _log_intersections_at(n: int, d: int, hs: np.ndarray) -> np.ndarray:
 
 def log_intersections(n: int, d: int) -> np.ndarray:
     """``log I(h)`` for all ``h = 0..n`` (float64, ``-inf`` where I = 0)."""
-    return _log_intersections_at(n, d, np.arange(n + 1))
+    return log_intersections_at(n, d, np.arange(n + 1))
 
 
 def log_ball_size(n: int, d: int) -> float:
@@ -451,10 +451,10 @@ def log_intersection(n: int, d: int, h: int | npt.ArrayLike) -> float | np.ndarr
     >>> log_intersection(8, 2, [4, 5]).tolist()[1]
     -inf
     """
-    n = check_n(n)
+    n = check_n(n, maximum=2**62, why_maximum=" (int64 arithmetic)")
     d = check_radius(d, n)
     hs, scalar = check_distances(h, n)
-    values = _log_intersections_at(n, d, hs.astype(np.int64))
+    values = log_intersections_at(n, d, hs.astype(np.int64))
     return float(values) if scalar else values
 
 
