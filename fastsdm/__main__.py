@@ -2,7 +2,7 @@
 
 import sys
 
-from fastsdm.cli import main
+from fastsdm._launch import main
 
 if __name__ == "__main__":
     sys.exit(main())

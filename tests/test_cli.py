@@ -816,6 +816,40 @@ def test_ctrl_c_in_the_first_second_exits_130_quietly(tmp_path):
     assert "Traceback" not in err and "interrupted" in err
 
 
+def test_ctrl_c_while_the_command_imports_its_own_modules_exits_130_quietly():
+    # The console script imported fastsdm.cli (about 30 ms of argparse, json,
+    # ...) before main() could catch anything: a Ctrl-C then printed a
+    # traceback.  It now imports the light fastsdm._launch, and the rest inside
+    # its try.  A Ctrl-C is made to land in that import, deterministically.
+    code = """
+import sys
+
+
+class CtrlCWhileImportingTheCli:
+    def find_spec(self, name, path=None, target=None):
+        if name == "fastsdm.cli":
+            raise KeyboardInterrupt
+        return None
+
+
+import fastsdm._launch
+
+sys.meta_path.insert(0, CtrlCWhileImportingTheCli())
+sys.exit(fastsdm._launch.main(["info"]))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=_env(), timeout=300, cwd=REPO)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip() == "fastsdm: interrupted"
+    # What the console script and `python -m fastsdm` import before that try:
+    # the package and the launcher only, a few milliseconds.
+    code = "import sys, fastsdm._launch; print(sorted(m for m in sys.modules if 'fastsdm' in m))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=_env(), timeout=300, cwd=REPO)
+    assert result.stdout.strip() == "['fastsdm', 'fastsdm._launch', 'fastsdm._version']"
+    assert "fastsdm._launch:main" in (REPO / "pyproject.toml").read_text()
+
+
 def test_an_out_folder_that_cannot_be_written_is_refused_before_the_run(tmp_path, capsys,
                                                                          monkeypatch):
     # Found out before the run, not when the results are written (the run's work lost).
