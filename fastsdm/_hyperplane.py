@@ -186,6 +186,11 @@ class Design:
                 self._keys = design_keys(masks, values, n_bits, k)
             return CheckedDesign(masks, values, self._keys if keys else None)
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(masks, values)`` as the design holds them (taken together, under its lock)."""
+        with self._lock:
+            return self._masks, self._values
+
     def keys(self, n_bits: int, k: int) -> np.ndarray | None:
         """The design's :func:`design_keys` (see :meth:`checked`)."""
         return self.checked(n_bits, k, self._masks.shape[0]).keys

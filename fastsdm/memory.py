@@ -347,7 +347,19 @@ class SDM:
             raise ValueError(f"this memory is loaded with mmap=True from {self._mapped.path}, "
                              "whose flush() writes only the counters, so a new design would "
                              "be lost; load it without mmap, assign the design, then save()")
-        self._design = value
+        if self._design is None:
+            raise ValueError(f"this memory activates by {self.activation}, not through a "
+                             "hyperplane design; build one with activation='hyperplane'")
+        from ._hyperplane import Design
+
+        if not isinstance(value, Design):
+            raise TypeError(f"SDM.design must be a Design (another hyperplane memory's "
+                            f"mem.design), got {type(value).__name__}; or assign its arrays: "
+                            "mem.design.masks = ..., mem.design.values = ...")
+        # A design of this memory's own (lock, keys, checks): its arrays, never
+        # written in place, may be shared; they are checked at the next activation.
+        masks, values = value.arrays()
+        self._design = Design(masks, values)
 
     @addresses.setter
     @exclusive

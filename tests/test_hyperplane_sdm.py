@@ -485,3 +485,21 @@ def test_the_keys_kernel_never_writes_past_a_row_of_keys():
     edited[-1] = mem.design.values[-1]  # the memory keeps its copy
     with pytest.raises(ValueError, match="SDM.design.masks has location 49 selecting 256 "):
         mem.activate(fastsdm.random_addresses(8, 256, seed=1))
+
+
+def test_a_whole_design_is_assigned_as_a_checked_design_of_the_memory_s_own():
+    queries = fastsdm.random_addresses(8, 256, seed=1)
+    mem = fastsdm.SDM(256, 50, activation="hyperplane", selected=3, seed=0)
+    other = fastsdm.SDM(256, 50, activation="hyperplane", selected=3, seed=1)
+    mem.design = other.design
+    assert mem.design is not other.design  # a lock and keys of its own
+    assert all(np.array_equal(a, b) for a, b in zip(mem.activate(queries),
+                                                    other.activate(queries), strict=True))
+    wider = fastsdm.SDM(256, 50, activation="hyperplane", selected=5, seed=1)
+    mem.design = wider.design  # five coordinates a location, not three: checked, refused
+    with pytest.raises(ValueError, match="SDM.design.masks has location 0 selecting 5 "):
+        mem.activate(queries)
+    with pytest.raises(TypeError, match="SDM.design must be a Design .* got tuple"):
+        mem.design = (other.design.masks, other.design.values)
+    with pytest.raises(ValueError, match="activates by radius, not through a hyperplane"):
+        fastsdm.SDM(256, 50, radius=100, seed=0).design = other.design
