@@ -418,7 +418,10 @@ class ContinuousSDM:
 
     @threshold.setter
     def threshold(self, value) -> None:
-        if value is None:  # (a k-nearest memory)
+        if value is None:
+            if self.k_nearest is None:  # a radius or threshold memory activates by it
+                raise ValueError("this memory activates by its threshold, which cannot be "
+                                 "None; use k_nearest= in a memory of its own for that rule")
             self._threshold = None
             return
         if value == self._threshold:

@@ -145,6 +145,10 @@ def test_a_new_radius_or_threshold_keeps_the_other_in_step(rng, tmp_path):
     with pytest.raises(ValueError, match="threshold must be a finite number in"):
         mem.threshold = 1.5
     assert mem.threshold == 0.5
+    with pytest.raises(ValueError, match="activates by its threshold, which cannot be None"):
+        mem.threshold = None
+    mem.radius = None  # a threshold memory already: nothing changes
+    assert mem.threshold == 0.5 and mem.radius is None
     nearest = ContinuousSDM(DIM, N, k_nearest=3, seed=0)
     for name in ("radius", "threshold"):
         with pytest.raises(ValueError, match=f"k_nearest locations and has no {name}"):
