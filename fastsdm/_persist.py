@@ -370,6 +370,16 @@ class Mapped(NamedTuple):
     params: Any = None
 
 
+def refuse_if_mapped(mapped: Mapped | None, new: str, state: str) -> None:
+    """Refuse to replace ``new`` (e.g. ``"addresses"``) in a memory mapped for writing:
+    its flush() writes only ``state``, so the directory would pair the old one with
+    ``state`` written through the new one."""
+    if mapped is not None:
+        raise ValueError(f"this memory is loaded with mmap=True from {mapped.path}, whose "
+                         f"flush() writes only the {state}, so a new {new} would be lost; "
+                         f"load it without mmap, assign the {new}, then save()")
+
+
 def check_mapped(mapped: Mapped | None, params, array: np.ndarray, what: str) -> None:
     """Refuse a memory-mapped memory that no longer matches its directory.
 

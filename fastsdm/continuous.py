@@ -289,13 +289,7 @@ class ContinuousSDM:
     @addresses.setter
     @exclusive
     def addresses(self, value) -> None:
-        mapped = getattr(self, "_mapped", None)
-        if mapped is not None:
-            # flush() writes the accumulators only: the directory would keep
-            # the old addresses beside accumulators written through the new.
-            raise ValueError(f"this memory is loaded with mmap=True from {mapped.path}, whose "
-                             "flush() writes only the accumulators, so new addresses would be "
-                             "lost; load it without mmap, assign the addresses, then save()")
+        _persist.refuse_if_mapped(self._mapped, "addresses", "accumulators")
         check_state_array(value, "ContinuousSDM.addresses", (self.n_locations, self.dim),
                           np.float32, fix="assign an array of that layout (it is copied)")
         found = _not_unit(value)

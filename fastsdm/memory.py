@@ -343,10 +343,7 @@ class SDM:
     @design.setter
     @exclusive
     def design(self, value) -> None:
-        if self._mapped is not None:
-            raise ValueError(f"this memory is loaded with mmap=True from {self._mapped.path}, "
-                             "whose flush() writes only the counters, so a new design would "
-                             "be lost; load it without mmap, assign the design, then save()")
+        _persist.refuse_if_mapped(self._mapped, "design", "counters")
         if self._design is None:
             raise ValueError(f"this memory activates by {self.activation}, not through a "
                              "hyperplane design; build one with activation='hyperplane'")
@@ -364,10 +361,7 @@ class SDM:
     @addresses.setter
     @exclusive
     def addresses(self, value) -> None:
-        if self._mapped is not None:
-            raise ValueError(f"this memory is loaded with mmap=True from {self._mapped.path}, "
-                             "whose flush() writes only the counters, so new addresses would "
-                             "be lost; load it without mmap, assign the addresses, then save()")
+        _persist.refuse_if_mapped(self._mapped, "addresses", "counters")
         if self._design is not None:
             raise ValueError("this memory activates through its hyperplane design and has no "
                              "addresses; build one with radius= or k_nearest= to use them")
