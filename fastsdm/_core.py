@@ -394,7 +394,8 @@ class Locations:
                        n_bits=memory.n_bits)
         # One checked snapshot of the design's arrays and keys: another thread
         # may replace an array meanwhile (the activation keys are built once).
-        checked = design.checked(memory.n_bits, memory.selected, memory.n_locations)
+        checked = design.checked(memory.n_bits, memory.selected, memory.n_locations,
+                                 required=getattr(memory, "required", None))
         return cls(None, memory.counters, None, None, checked, memory.n_bits, memory.selected)
 
     # -- activation -----------------------------------------------------------

@@ -155,8 +155,8 @@ class Design:
     def __repr__(self) -> str:
         return f"Design(masks={self.masks.shape}, values={self.values.shape})"
 
-    def checked(self, n_bits: int, k: int, n_locations: int, *,
-                keys: bool = True) -> CheckedDesign:
+    def checked(self, n_bits: int, k: int, n_locations: int, *, keys: bool = True,
+                required: str | None = None) -> CheckedDesign:
         """The arrays, checked for a memory of ``n_locations`` locations of
         ``k`` of ``n_bits`` coordinates, with their keys (``keys=True``).
 
@@ -176,15 +176,23 @@ class Design:
                                   np.uint64, fix=f"assign mem.design.{name} an array of that "
                                                  "layout")
             if not self._checked:
-                problem = design_problem(masks, values, n_bits, k)
+                problem = design_problem(masks, values, n_bits, k, required)
                 if problem:
                     name, text = problem
-                    raise ValueError(f"SDM.design.{name} {text}; the design arrays were "
-                                     "replaced by ones that do not fit this memory")
+                    raise ValueError(f"SDM.design.{name} {text}; the design arrays and the "
+                                     "memory's parameters no longer fit (one of them was "
+                                     "changed): assign arrays that fit, or set the parameters "
+                                     "back")
                 self._checked = True
             if keys and self._keys is None and n_bits <= MAX_KEYS_BITS:
                 self._keys = design_keys(masks, values, n_bits, k)
             return CheckedDesign(masks, values, self._keys if keys else None)
+
+    def recheck(self) -> None:
+        """Check the arrays again before the next activation (the memory's
+        parameters changed) and build their keys anew."""
+        with self._lock:
+            self._keys, self._checked = None, False
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """``(masks, values)`` as the design holds them (taken together, under its lock)."""
@@ -648,10 +656,12 @@ def check_saved_design(masks, values, n_bits: int, selected: int, required: str,
     return Design(masks, values, checked=True)
 
 
-def design_problem(masks, values, n_bits: int, selected: int) -> tuple[str, str] | None:
+def design_problem(masks, values, n_bits: int, selected: int,
+                   required: str | None = None) -> tuple[str, str] | None:
     """``(array name, what is wrong)`` if the bits of a design of the right shapes and
     dtype break its layout (zero pad bits, ``selected`` coordinates per row of
-    ``masks``, ``values`` zero outside them), else None."""
+    ``masks``, ``values`` zero outside them and, for ``required="ones"``, equal
+    to them), else None."""
     for name, array in (("masks", masks), ("values", values)):
         try:
             check_words(array, name, n_bits, ndim=(2,))
@@ -664,6 +674,8 @@ def design_problem(masks, values, n_bits: int, selected: int) -> tuple[str, str]
                          f"the {selected} its parameters say")
     if (values & ~masks).any():
         return "values", "has required values on coordinates the masks do not select"
+    if required == "ones" and (values != masks).any():
+        return "values", "has a required value 0, but the memory requires ones"
     return None
 
 

@@ -304,6 +304,12 @@ def check_tie_rng_state(state) -> dict:
     return state
 
 
+def attribute_fingerprint(memory, names) -> tuple:
+    """The memory's parameter attributes with their types: ``24.0`` is not ``24``,
+    nor ``"int16"`` ``dtype('int16')``, to :meth:`SDM._locations`'s re-check."""
+    return tuple((type(value), value) for value in (getattr(memory, n) for n in names))
+
+
 def _create(cls, meta: dict, keys, **extra):
     """``cls.create`` on metadata fields, its complaints as MetadataError."""
     try:

@@ -267,6 +267,11 @@ def check_dtype(dtype, name: str, choices, what: str = "") -> np.dtype:
     return np.dtype(found)
 
 
+def _bound(value: int) -> str:
+    """A bound as a reader knows it: ``2**53`` or ``1,000,000,000``."""
+    return f"2**{value.bit_length() - 1}" if value & (value - 1) == 0 else f"{value:,}"
+
+
 def check_n(n, minimum: int = 1, why: str = "", name: str = "n (the number of bits)", *,
             maximum: int | None = None, why_maximum: str = "") -> int:
     """The dimension ``n`` of a formula (the number of bits), an int >= ``minimum``.
@@ -279,7 +284,7 @@ def check_n(n, minimum: int = 1, why: str = "", name: str = "n (the number of bi
     hint = f"pass the dimension of the space, e.g. {_symbol(name)}=1000"
     if maximum is not None and _is_integer(n) and n > maximum:
         return check_int(n, name, minimum, maximum, hint=hint, expected=(
-            f"an integer in [{minimum}, 2**{maximum.bit_length() - 1}]{why}{why_maximum}"))
+            f"an integer in [{minimum}, {_bound(maximum)}]{why}{why_maximum}"))
     return check_int(n, name, minimum, expected=f"an integer >= {minimum}{why}", hint=hint)
 
 

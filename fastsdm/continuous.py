@@ -27,7 +27,7 @@ from ._kernels import continuous as _k
 from ._layout import ADDRESS_BLOCK
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
-from ._params import ContinuousParams, check_accumulator_dtype
+from ._params import ContinuousParams, attribute_fingerprint, check_accumulator_dtype
 from ._validation import (
     NORMALIZE_ROWS,
     check_flag,
@@ -50,6 +50,10 @@ __all__ = ["ContinuousSDM"]
 
 FORMAT_NAME = "fastsdm.ContinuousSDM"
 FORMAT_VERSION = 1
+#: The attributes a ContinuousSDM's parameters are read from (and re-checked).
+_PARAMETERS = ("dim", "n_locations", "value_dim", "radius", "threshold", "k_nearest", "dtype",
+               "seed")
+
 #: The saved directory (``open_for_writing`` is set while the memory is
 #: memory-mapped for writing, see fastsdm._persist).
 _KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION, required=ContinuousParams.KEYS,
@@ -618,11 +622,15 @@ class ContinuousSDM:
         # (the addresses' setter checks what it is given); so are the
         # parameters: one changed since the last call (k_nearest beyond the
         # locations) is checked as the constructor checks it.
-        now = (self.dim, self.n_locations, self.value_dim, self.radius, self.threshold,
-               self.k_nearest, self.dtype, self.seed)
-        if now != self.__dict__.get("_checked_params"):
-            self._params()
-            self._checked_params = now
+        if attribute_fingerprint(self, _PARAMETERS) != self.__dict__.get("_checked_params"):
+            params = self._params()
+            params.assign(self)  # the constructor's types ("float64" -> dtype('float64'))
+            self._checked_params = attribute_fingerprint(self, _PARAMETERS)
+        # The addresses too: a new dim or n_locations made the kernels read past them.
+        check_state_array(self._addresses, "ContinuousSDM.addresses",
+                          (self.n_locations, self.dim), np.float32,
+                          fix="change dim and n_locations only with new addresses: build a "
+                              "new memory")
         check_state_array(self.accumulators, "ContinuousSDM.accumulators",
                           (self.n_locations, self.value_dim), self.dtype)
 

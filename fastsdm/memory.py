@@ -28,7 +28,7 @@ from ._core import (
 )
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
-from ._params import SDMParams, check_counter_dtype, check_tie_rng_state
+from ._params import SDMParams, attribute_fingerprint, check_counter_dtype, check_tie_rng_state
 from ._validation import (
     as_words,
     check_int,
@@ -48,6 +48,9 @@ ADDRESS_BLOCK = _layout.ADDRESS_BLOCK
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
+#: The attributes an SDM's parameters are read from (and re-checked at each call).
+_PARAMETERS = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
+               "ties", "activation", "selected", "required", "kappa", "seed")
 #: The saved directory (``open_for_writing`` is set while the memory is
 #: memory-mapped for writing, see fastsdm._persist).
 _KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION,
@@ -388,12 +391,20 @@ class SDM:
         location 997 times; ``mem.radius = -5`` nothing at all) is checked
         as the constructor checks it, and refused with its message.
         """
-        now = (self.n_bits, self.n_locations, self.n_data_bits, self.radius, self.k_nearest,
-               self.counter_dtype, self.ties, self.activation, self.selected, self.required,
-               self.kappa, self.seed)
-        if now != self.__dict__.get("_checked_params"):
-            self._params()
-            self._checked_params = now
+        if attribute_fingerprint(self, _PARAMETERS) != self.__dict__.get("_checked_params"):
+            params = self._params()
+            if self.activation != params.activation:
+                raise ValueError(f"activation={self.activation!r} does not match this memory's "
+                                 f"rule ({params.activation!r}); the rule is fixed when the "
+                                 "memory is built: build a new one for another")
+            params.assign(self)  # the constructor's types ("int16" -> dtype('int16'))
+            # What the arrays were checked against may have changed (n_bits,
+            # selected, required): check them again.
+            if self._design is None:
+                check_words(self._addresses, "SDM.addresses", self.n_bits)
+            else:
+                self._design.recheck()
+            self._checked_params = attribute_fingerprint(self, _PARAMETERS)
         return Locations.of(self)
 
     # Pickling and copying: the lock is per object; a copy of a memory-mapped
@@ -758,9 +769,12 @@ class SDM:
         ...     bool((back.counters == mem.counters).all())
         True
         """
-        self._locations()  # checks replaced arrays: they would save a memory that does not load
-        where = ({"addresses": self.addresses} if self.design is None
-                 else {"masks": self.design.masks, "values": self.design.values})
+        # The arrays checked (replaced ones would save a memory that does not
+        # load), a design's as the snapshot its check saw (not re-read: another
+        # thread may replace them meanwhile).
+        locations = self._locations()
+        where = ({"addresses": self.addresses} if locations.design is None
+                 else {"masks": locations.design.masks, "values": locations.design.values})
         arrays = {**where, "counters": self.counters}
         return _persist.save_directory(path, self._metadata(), arrays, overwrite=overwrite,
                                        mapped=getattr(self, "_mapped", None))

@@ -207,7 +207,7 @@ def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):
     # ...and one whose bits break the layout is refused (its keys crashed the process)
     mem.design.masks = np.zeros_like(mem.design.masks)
     with pytest.raises(ValueError, match=r"SDM.design.masks has location 0 selecting 0 "
-                                         r"coordinates, not the 3 .* were replaced"):
+                                         r"coordinates, not the 3 .* no longer fit"):
         mem.activate(x)
     mem.design.masks = other.design.masks.copy()
     values = other.design.values.copy()
@@ -290,3 +290,43 @@ def test_second_review_messages_name_the_argument_and_the_fix():
     with pytest.raises(MemoryError, match=r"Hopfield\(1000000\) \(n_bits\*\*2 int32 weights\) "
                                           r"needs 3.64 TiB, but only"):
         hopfield.Hopfield(10**6)
+
+
+def test_parameter_changes_that_the_arrays_no_longer_fit_are_refused():
+    # Third review: changed parameters were checked alone, not against the
+    # arrays built for the old ones, and a value equal to the old one
+    # (24.0 == 24, "int16" == dtype('int16')) skipped the check.
+    cont = ContinuousSDM(64, 500, radius=24, value_dim=8, seed=0)
+    cont.dim = 128  # the kernels read past the (500, 64) addresses: heap corruption
+    with pytest.raises(TypeError, match=r"ContinuousSDM.addresses must be .* shape \(500, 128\)"
+                                        r".* got array of shape \(500, 64\)"):
+        cont.activate(np.ones((3, 128)))
+    cont.dim = 64
+    cont.n_locations = 10  # saved a memory that did not load
+    with pytest.raises(TypeError, match=r"shape \(10, 64\)"):
+        cont.save("unused")
+    queries = fastsdm.random_addresses(3, 40, seed=1)
+    mem = fastsdm.SDM(64, 300, k_nearest=300, n_value_bits=8, seed=0)
+    mem.n_bits = 40  # one word still: distances beyond n_bits read a weight table past its end
+    with pytest.raises(ValueError, match="SDM.addresses has non-zero pad bits beyond bit 40"):
+        mem.write(queries, np.zeros((3, 1), np.uint64), distance_weights=np.zeros(41, int))
+    for name, value in (("selected", 6), ("required", "ones"), ("n_bits", 40)):
+        hyper = fastsdm.SDM(64, 200, activation="hyperplane", selected=4, seed=0)
+        hyper.activate(fastsdm.random_addresses(8, 64, seed=1))  # checked, keys built
+        setattr(hyper, name, value)
+        with pytest.raises(ValueError, match="SDM.design.(masks|values) .*no longer fit"):
+            hyper.activate(fastsdm.random_addresses(8, hyper.n_bits, seed=1))
+    x = fastsdm.random_addresses(3, 64, seed=1)
+    for name, value, error, match in (("radius", 24.0, TypeError, "radius must be an integer"),
+                                      ("k_nearest", 5.0, TypeError, "k_nearest must be an int"),
+                                      ("activation", "hyperplane", ValueError,
+                                       "activation='hyperplane' does not match")):
+        mem = fastsdm.SDM(64, 100, radius=24, seed=0) if name != "k_nearest" else \
+            fastsdm.SDM(64, 100, k_nearest=5, seed=0)
+        mem.read(x)
+        setattr(mem, name, value)
+        with pytest.raises(error, match=match):
+            mem.read(x)
+    mem = fastsdm.SDM(64, 100, radius=24, seed=0)
+    mem.counter_dtype = "int16"  # what the constructor accepts: taken, as the constructor would
+    assert mem.read(x, z=2).shape == x.shape and mem.counter_dtype == np.dtype("int16")

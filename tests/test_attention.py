@@ -1048,3 +1048,32 @@ def test_compare_weights_kl_is_never_negative(n, d):
     # Identical curves (d = n: flat SDM weights, fitted β = 0) gave kl = -0.0.
     kl = attention.compare_weights(n, d).kl
     assert kl >= 0.0 and math.copysign(1.0, kl) == 1.0
+
+
+@nojit
+def test_beta_fits_and_conversions_are_exact_at_large_n():
+    # Third review: fit_beta centred the cosines 1 - 2h/n in float64 (27 % off at
+    # n = 2**53, 1e-5 at 1e12); fit_cap_beta went wrong from 1e10 (its
+    # quadrature) and hung at 1e13; cosine_to_hamming rounded a float that
+    # cannot hold n (1 - cos) / 2 (one bit off, not near a tie).
+    from fastsdm.theory import fit_beta, fit_cap_beta, log_intersection
+
+    for n, d in ((1000, 5), (10**12, 5), (10**15, 3), (2**53, 5)):
+        xs = [Fraction(n - 2 * h, n) for h in range(d)]
+        ys = [Fraction(log_intersection(n, d, h)) for h in range(d)]
+        mx, my = sum(xs) / d, sum(ys) / d
+        slope = (sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+                 / sum((x - mx) ** 2 for x in xs) * Fraction(d, d - 1))
+        assert fit_beta(n, d) == pytest.approx(float(slope), rel=1e-13), n
+    assert fit_cap_beta(10**9, 5) / 10**18 == pytest.approx(fit_cap_beta(10**6, 5) / 10**12,
+                                                            rel=1e-4)
+    with pytest.raises(ValueError, match=r"\[2, 1,000,000,000\] for a β fit .*quadrature"):
+        fit_cap_beta(10**10, 5)
+    rng = np.random.default_rng(0)
+    for n in (10**15, 2**53 - 1):
+        cos = rng.uniform(-1, 1, 300)
+        exact = [round(Fraction(n) * (1 - Fraction(float(c))) / 2) for c in cos]
+        assert cosine_to_hamming(cos, n).tolist() == exact
+        assert cosine_to_hamming(0.10784243581324104, 10**15) == 446078782093379
+        h = rng.integers(0, n + 1, 300, dtype=np.int64)
+        np.testing.assert_array_equal(cosine_to_hamming(hamming_to_cosine(h, n), n), h)

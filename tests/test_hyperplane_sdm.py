@@ -503,3 +503,21 @@ def test_a_whole_design_is_assigned_as_a_checked_design_of_the_memory_s_own():
         mem.design = (other.design.masks, other.design.values)
     with pytest.raises(ValueError, match="activates by radius, not through a hyperplane"):
         fastsdm.SDM(256, 50, radius=100, seed=0).design = other.design
+
+
+def test_save_writes_the_design_it_checked(tmp_path, monkeypatch):
+    # save() checked the design, then read its arrays again: another thread's
+    # replacement in between was saved unchecked (a memory that did not load).
+    mem = fastsdm.SDM(64, 64, activation="hyperplane", selected=3, seed=0)
+    good = mem.design.masks.copy()
+    real = fastsdm.SDM._locations
+
+    def checked_then_replaced(self):
+        locations = real(self)
+        self.design.masks = good | np.uint64(0xFFFF)  # lands right after the check
+        return locations
+
+    monkeypatch.setattr(fastsdm.SDM, "_locations", checked_then_replaced)
+    path = mem.save(tmp_path / "m")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(fastsdm.SDM.load(path).design.masks, good)

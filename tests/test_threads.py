@@ -266,14 +266,14 @@ def test_a_design_replaced_during_its_check_is_checked_itself(monkeypatch):
     replacer = threading.Thread(target=setattr, args=(mem.design, "masks", bad))
     real = _hyperplane.design_problem
 
-    def racing(masks, values, n_bits, k):
+    def racing(masks, values, n_bits, k, required=None):
         replacer.start()
         replacer.join(0.3)  # lands here if nothing holds it back
-        return real(masks, values, n_bits, k)
+        return real(masks, values, n_bits, k, required)
 
-    monkeypatch.setattr(_hyperplane, "design_problem", racing)
     queries = fastsdm.random_addresses(5, 256, seed=1)
     want = fastsdm.SDM(256, 2000, activation="hyperplane", selected=4, seed=0).activate(queries)
+    monkeypatch.setattr(_hyperplane, "design_problem", racing)
     got = mem.activate(queries)  # with the arrays it checked, whenever the other lands
     assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
     monkeypatch.undo()

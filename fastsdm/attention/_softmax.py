@@ -9,6 +9,7 @@ comparison as curves over the Hamming distance.  Re-exported by
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -388,7 +389,15 @@ def cosine_to_hamming(cos: float | npt.ArrayLike, n: int) -> int | np.ndarray:
     if not ((array >= -1.0) & (array <= 1.0)).all():
         raise ValueError("cos must lie in [-1, 1] (NaN is refused); clip rounding errors with "
                          "np.clip(cos, -1, 1)")
-    h = np.rint(n * (1.0 - array.astype(np.float64)) / 2.0).astype(np.int64)
+    cosines = array.astype(np.float64).reshape(-1)
+    half = n * (1.0 - cosines) / 2.0
+    h = np.rint(half)
+    # The float64 half is within n 2**-52 of the exact n (1 − cos) / 2: where that
+    # could straddle a rounding boundary (near halves, or anywhere for n near
+    # 2**53, where floats near h are 1/16 apart), round the exact rational.
+    for i in np.flatnonzero(np.abs(np.abs(half - h) - 0.5) <= n * 2.0**-51):
+        h[i] = round(Fraction(n) * (1 - Fraction(float(cosines[i]))) / 2)
+    h = h.astype(np.int64).reshape(array.shape)
     return int(h) if h.ndim == 0 else h
 
 
