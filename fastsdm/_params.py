@@ -304,6 +304,11 @@ def check_tie_rng_state(state) -> dict:
     return state
 
 
+#: The attributes a binary memory's parameters are read from (SDM, ShardedSDM).
+SDM_PARAMETERS = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest",
+                  "counter_dtype", "ties", "activation", "selected", "required", "kappa", "seed")
+
+
 def attribute_fingerprint(memory, names) -> tuple:
     """The memory's parameter attributes with their types: ``24.0`` is not ``24``,
     nor ``"int16"`` ``dtype('int16')``, to :meth:`SDM._locations`'s re-check."""

@@ -112,9 +112,13 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
     n_bits = check_int(n_bits, "n_bits", 1)
     given = np.asarray(words)
     refuse_big_endian(given, "words", signed=True)  # int64 words are taken here too
-    if given.dtype.kind not in "ui":
-        raise TypeError(f"words must be packed uint64 words, got {describe(given)}")
-    array = np.array(given, dtype=np.uint64, copy=True)
+    # 64-bit words only: an int8 -1 was taken as a whole word and sign-extended
+    # to 2**64 - 1 (other widths are not packed words, as unpack_bits says).
+    if given.dtype.kind not in "ui" or given.dtype.itemsize != 8:
+        raise TypeError(f"words must be packed uint64 words (int64 reinterpreted), got "
+                        f"{describe(given)}; pack bits with fastsdm.pack_bits()")
+    array = given.astype(np.int64, copy=True).view(np.uint64) if given.dtype.kind == "i" \
+        else np.array(given, dtype=np.uint64, copy=True)
     if array.ndim == 0 or array.shape[-1] != n_words(n_bits):
         raise ValueError(f"words must have {n_words(n_bits)} words per vector for "
                          f"n_bits={n_bits}, got {describe(array)}")

@@ -58,7 +58,7 @@ from ._jit import use_parallel
 from ._kernels import hopfield as _k
 from ._layout import bits_from_words, words_from_bytes
 from ._locking import RWLock, exclusive, shared
-from ._params import seed_entropy
+from ._params import attribute_fingerprint, seed_entropy
 from ._validation import (
     as_words,
     check_beta,
@@ -434,6 +434,7 @@ class Hopfield:
                [ 0,  0, -2],
                [ 0, -2,  0]], dtype=int32)
         """
+        self._check_settings()
         words, _, _ = as_words(patterns, "patterns", self.n_bits)
         m = words.shape[0]
         if self.kappa is None and self.n_patterns + m > _INT32_MAX:
@@ -463,11 +464,32 @@ class Hopfield:
     @exclusive
     def clear(self) -> None:
         """Forget every pattern (weights to zero)."""
+        self._check_settings()
         self._weights[...] = 0
         self.n_patterns = 0
         self._float_weights.clear()
 
     # -- fields and energy ----------------------------------------------------
+
+    _SETTINGS = ("n_bits", "update", "ties", "kappa")
+
+    def _check_settings(self) -> None:
+        """The public settings as the constructor checks them, when one changed
+        since the last call (a kappa of -3 or 0 made garbage or zero weights, an
+        unknown update or tie rule was silently replaced by another)."""
+        if attribute_fingerprint(self, self._SETTINGS) == self.__dict__.get("_settings"):
+            return
+        n = self._weights.shape[0]
+        if check_int(self.n_bits, "n_bits", 1) != n:
+            raise ValueError(f"Hopfield.n_bits is fixed by its {n} x {n} weights, got "
+                             f"{self.n_bits}; build a new network for another width")
+        self.n_bits = n
+        self.update = check_choice(self.update, "update", UPDATES)
+        self.ties = check_choice(self.ties, "ties", TIES)
+        if self.kappa is not None:
+            self.kappa = check_int(self.kappa, "kappa", 1, _INT32_MAX,
+                                   hint="the weight bound; None for no clipping")
+        self._settings = attribute_fingerprint(self, self._SETTINGS)
 
     def _weight_bound(self) -> int:
         return self.n_patterns if self.kappa is None else min(self.n_patterns, self.kappa)
@@ -512,6 +534,7 @@ class Hopfield:
         >>> net.fields([1, 1, 1])
         array([ 0, -2,  0])
         """
+        self._check_settings()
         words, single, _ = as_words(states, "states", self.n_bits)
         out = np.empty((words.shape[0], self.n_bits), dtype=np.int64)
         step = _rows_per_block(8 * self.n_bits)
@@ -543,6 +566,7 @@ class Hopfield:
         >>> int(net.energy(x[0]))  # -(n² - n) / 2 for the one stored pattern
         -2016
         """
+        self._check_settings()
         words, single, _ = as_words(states, "states", self.n_bits)
         out = np.empty(words.shape[0], dtype=np.int64)
         step = _rows_per_block(8 * self.n_bits)
@@ -649,6 +673,7 @@ class Hopfield:
         >>> bool((y == x).all()), info.steps
         (True, array([2, 2, 2]))
         """
+        self._check_settings()
         update = self.update if update is None else check_choice(update, "update", UPDATES)
         return_info = check_flag(return_info, "return_info")
         if update == "synchronous":
@@ -743,6 +768,7 @@ class ModernHopfield:
 
     def __init__(self, n_bits: int, beta: float, *, ties: str = "keep"):
         self.n_bits = check_int(n_bits, "n_bits", 1, hint="the pattern length, e.g. 256")
+        self._built_n_bits = self.n_bits
         self.beta = check_beta(beta, example="1.0")
         self.ties = check_choice(ties, "ties", TIES)
         # Replaced only by write() and clear(): the public `patterns` is a
@@ -801,6 +827,7 @@ class ModernHopfield:
         >>> net.n_patterns
         2
         """
+        self._check_settings()
         words, _, _ = as_words(patterns, "patterns", self.n_bits)
         self._patterns = np.concatenate([self._patterns, words])
         self._signed = None
@@ -808,8 +835,26 @@ class ModernHopfield:
     @exclusive
     def clear(self) -> None:
         """Forget every pattern."""
+        self._check_settings()
         self._patterns = self._patterns[:0].copy()
         self._signed = None
+
+    _SETTINGS = ("n_bits", "beta", "ties")
+
+    def _check_settings(self) -> None:
+        """The public settings as the constructor checks them, when one changed
+        since the last call (a NaN or negative beta read wrong patterns, a
+        narrower n_bits was read against the wider stored ones)."""
+        if attribute_fingerprint(self, self._SETTINGS) == self.__dict__.get("_settings"):
+            return
+        built = self.__dict__.setdefault("_built_n_bits", self.n_bits)
+        if check_int(self.n_bits, "n_bits", 1) != built:
+            raise ValueError(f"ModernHopfield.n_bits is fixed at {built} when the network is "
+                             f"built, got {self.n_bits}; build a new network for another width")
+        self.n_bits = built
+        self.beta = check_beta(self.beta, example="1.0")
+        self.ties = check_choice(self.ties, "ties", TIES)
+        self._settings = attribute_fingerprint(self, self._SETTINGS)
 
     def _check_not_empty(self) -> None:
         if self.n_patterns == 0:
@@ -839,6 +884,7 @@ class ModernHopfield:
         >>> net.weights([1, 1, 1, 0]).round(4)  # dot products 2 and -2
         array([0.8808, 0.1192])
         """
+        self._check_settings()
         self._check_not_empty()
         words, single, _ = as_words(queries, "queries", self.n_bits)
         w = _softmax_from_distances(hamming_distances(words, self._patterns, parallel=parallel),
@@ -924,6 +970,7 @@ class ModernHopfield:
         >>> int(fastsdm.hamming_distances(y, x).diagonal().max()), bool(info.converged.all())
         (0, True)
         """
+        self._check_settings()
         return read_bits(lambda words: self._read_words(words, parallel), queries,
                          n_bits=self.n_bits, n_data_bits=self.n_bits, iterations=iterations,
                          return_info=return_info)

@@ -28,7 +28,13 @@ from ._core import (
 )
 from ._locking import RWLock, exclusive, shared
 from ._machine import available_memory as _available_memory
-from ._params import SDMParams, attribute_fingerprint, check_counter_dtype, check_tie_rng_state
+from ._params import (
+    SDM_PARAMETERS,
+    SDMParams,
+    attribute_fingerprint,
+    check_counter_dtype,
+    check_tie_rng_state,
+)
 from ._validation import (
     as_words,
     check_int,
@@ -48,9 +54,6 @@ ADDRESS_BLOCK = _layout.ADDRESS_BLOCK
 
 FORMAT_NAME = "fastsdm.SDM"
 FORMAT_VERSION = 1
-#: The attributes an SDM's parameters are read from (and re-checked at each call).
-_PARAMETERS = ("n_bits", "n_locations", "n_data_bits", "radius", "k_nearest", "counter_dtype",
-               "ties", "activation", "selected", "required", "kappa", "seed")
 #: The saved directory (``open_for_writing`` is set while the memory is
 #: memory-mapped for writing, see fastsdm._persist).
 _KIND = _persist.Kind(FORMAT_NAME, FORMAT_VERSION,
@@ -391,7 +394,7 @@ class SDM:
         location 997 times; ``mem.radius = -5`` nothing at all) is checked
         as the constructor checks it, and refused with its message.
         """
-        if attribute_fingerprint(self, _PARAMETERS) != self.__dict__.get("_checked_params"):
+        if attribute_fingerprint(self, SDM_PARAMETERS) != self.__dict__.get("_checked_params"):
             params = self._params()
             if self.activation != params.activation:
                 raise ValueError(f"activation={self.activation!r} does not match this memory's "
@@ -404,7 +407,7 @@ class SDM:
                 check_words(self._addresses, "SDM.addresses", self.n_bits)
             else:
                 self._design.recheck()
-            self._checked_params = attribute_fingerprint(self, _PARAMETERS)
+            self._checked_params = attribute_fingerprint(self, SDM_PARAMETERS)
         return Locations.of(self)
 
     # Pickling and copying: the lock is per object; a copy of a memory-mapped

@@ -112,9 +112,14 @@ def test_a_memory_of_which_not_one_location_fits_says_so():
 def test_bit_helper_messages():
     with pytest.raises(ValueError, match="words must have 1 to 32 dimensions"):
         fastsdm.unpack_bits(np.uint64(1), 64)
-    with pytest.raises(TypeError, match="words must be packed uint64 words, got .*float64"):
+    with pytest.raises(TypeError, match="words must be packed uint64 words .*, got .*float64"):
         fastsdm.clear_pad_bits(np.array([1.5]), 8)
     assert fastsdm.clear_pad_bits(np.array([2**40 + 3], np.int64), 8).tolist() == [3]
+    assert fastsdm.clear_pad_bits(np.array([-1], np.int64), 8).tolist() == [255]  # bits as is
+    for narrow in (np.int8, np.int32, np.uint8, np.uint32):  # an int8 -1 became 2**64 - 1
+        with pytest.raises(TypeError, match="words must be packed uint64 words .* got .*"
+                                            f"dtype {np.dtype(narrow)}"):
+            fastsdm.clear_pad_bits(np.array([-1]).astype(narrow), 8)
 
 
 def test_replaced_arrays_are_named_not_met_as_numba_errors(tmp_path):

@@ -872,3 +872,24 @@ def test_a_load_that_loses_every_race_says_so(client, tmp_path, monkeypatch):
                                          r"attempts to load it; load it again once the saves "
                                          r"pause"):
         ShardedSDM.load(path, client=client)
+
+
+def test_parameters_changed_on_the_client_are_refused_not_ignored(client):
+    # The shards keep the parameters they were built with: mem.radius = 10
+    # read and wrote with 25 (counters differing from SDM's), radius -5 and
+    # ties 'bogus' were taken silently.
+    keys = fastsdm.random_addresses(10, 64, seed=1)
+    with ShardedSDM(64, 200, radius=25, seed=1, n_shards=3, client=client) as mem:
+        for name, value in (("radius", 10), ("radius", -5), ("ties", "bogus"),
+                            ("k_nearest", 3)):
+            good = getattr(mem, name)
+            setattr(mem, name, value)
+            for call in (mem.write, mem.read, mem.activate):
+                with pytest.raises(ValueError, match=f"ShardedSDM's {name} changed since its "
+                                                     "shards were built"):
+                    call(keys)
+            setattr(mem, name, good)
+        mem.write(keys)
+        single = fastsdm.SDM(64, 200, radius=25, seed=1)
+        single.write(keys)
+        assert np.array_equal(mem.get_counters(), single.counters)

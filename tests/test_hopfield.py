@@ -767,3 +767,35 @@ def test_bipolar_errors():
         from_bipolar(["a"])
     with pytest.raises(ValueError, match="bits must be 0 or 1"):
         to_bipolar([1, -1], 2)
+
+
+def test_settings_changed_after_construction_are_checked_at_the_next_call():
+    # They were never checked again: kappa -3 or 0 gave garbage or zero weights,
+    # update and ties 'bogus' ran another rule, beta NaN or -1 read wrong
+    # patterns, and a narrower n_bits was read against the wider patterns.
+    X = np.array([[1, 0, 1, 1], [1, 1, 0, 0], [0, 1, 1, 0]], np.uint8)
+    for name, value, match in (("kappa", -3, r"kappa must be in \[1, "),
+                               ("kappa", 0, r"kappa must be in \[1, "),
+                               ("update", "bogus", "update must be one of"),
+                               ("ties", "bogus", "ties must be one of"),
+                               ("n_bits", 5, r"Hopfield.n_bits is fixed by its 4 x 4 weights")):
+        net = Hopfield(4, seed=0)
+        setattr(net, name, value)
+        for method in ("write", "read", "fields", "energy"):
+            with pytest.raises(ValueError, match=match):
+                getattr(net, method)(X)
+    net = Hopfield(4, seed=0)
+    net.kappa = np.int64(2)  # a value the constructor takes: taken
+    net.write(X)
+    reference = Hopfield(4, kappa=2, seed=0)
+    reference.write(X)
+    np.testing.assert_array_equal(net.weights, reference.weights)
+    for name, value, match in (("beta", float("nan"), "beta must be"),
+                               ("beta", -1.0, "beta must be"),
+                               ("ties", "bogus", "ties must be one of"),
+                               ("n_bits", 3, "ModernHopfield.n_bits is fixed at 4")):
+        modern = ModernHopfield(4, 1.0)
+        modern.write(X)
+        setattr(modern, name, value)
+        with pytest.raises(ValueError, match=match):
+            modern.read(X)

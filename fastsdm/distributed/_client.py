@@ -23,7 +23,7 @@ import numpy as np
 from .._core import read_bits, threshold, tie_words, write_inputs
 from .._locking import RWLock, exclusive, shared
 from .._machine import available_memory
-from .._params import SDMParams
+from .._params import SDM_PARAMETERS, SDMParams, attribute_fingerprint
 from .._persist import mmap_mode, read_only, verify_option
 from .._validation import as_words, check_int, check_positive, n_words, renamed_keywords
 from .._version import __version__
@@ -251,6 +251,9 @@ class ShardedSDM:
         """
         params.assign(self)
         self.seed = params.seed
+        # The shards are built with these parameters and keep them: a change
+        # made here would be ignored by them (checked by _check_usable).
+        self._built_params = attribute_fingerprint(self, SDM_PARAMETERS)
         self.shard_bounds = shard_bounds
         self._tie_rng = tie_rng
         self._lock = RWLock()
@@ -368,6 +371,14 @@ class ShardedSDM:
                     "counter_dtype='int8', or workers with a larger memory_limit")
 
     def _check_usable(self):
+        if attribute_fingerprint(self, SDM_PARAMETERS) != self._built_params:
+            changed = [name for name, was, now in zip(
+                SDM_PARAMETERS, self._built_params, attribute_fingerprint(self, SDM_PARAMETERS),
+                strict=True) if was != now]
+            raise ValueError(f"this ShardedSDM's {', '.join(changed)} changed since its shards "
+                             "were built with them, and the shards would ignore the change; "
+                             "set it back, or save() and build a new memory with the new "
+                             "parameters")
         if self._lost is not None:
             raise ShardLostError(self._lost)
         if not self._actors:
