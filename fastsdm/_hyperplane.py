@@ -155,10 +155,10 @@ class Design:
     def __repr__(self) -> str:
         return f"Design(masks={self.masks.shape}, values={self.values.shape})"
 
-    def checked(self, n_bits: int, k: int, n_locations: int, *, keys: bool = True,
+    def checked(self, n_bits: int, k: int, n_locations: int, *,
                 required: str | None = None) -> CheckedDesign:
         """The arrays, checked for a memory of ``n_locations`` locations of
-        ``k`` of ``n_bits`` coordinates, with their keys (``keys=True``).
+        ``k`` of ``n_bits`` coordinates (and ``required`` values), with their keys.
 
         Under the design's lock, so that an array replaced by another thread
         is never used with checks or keys made for the one it replaced (the
@@ -184,9 +184,9 @@ class Design:
                                      "changed): assign arrays that fit, or set the parameters "
                                      "back")
                 self._checked = True
-            if keys and self._keys is None and n_bits <= MAX_KEYS_BITS:
+            if self._keys is None and n_bits <= MAX_KEYS_BITS:
                 self._keys = design_keys(masks, values, n_bits, k)
-            return CheckedDesign(masks, values, self._keys if keys else None)
+            return CheckedDesign(masks, values, self._keys)
 
     def recheck(self) -> None:
         """Check the arrays again before the next activation (the memory's
