@@ -670,7 +670,7 @@ def check_distance_rows(distances, n: int, name: str = "distances") -> np.ndarra
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integer Hamming distances, got {describe(array)}; "
                         "convert cosines with cosine_to_hamming() or use np.rint(h).astype(int)")
-    if array.min() < 0 or array.max() > n:
+    if array.size and (array.min() < 0 or array.max() > n):  # (0, N): no queries, no weights
         raise ValueError(f"{name} must lie in [0, n] = [0, {n}], got values in "
                          f"[{array.min()}, {array.max()}]; check that n matches the vectors")
     return array.astype(np.intp, copy=False)

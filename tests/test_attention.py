@@ -879,7 +879,7 @@ ERRORS = {
         ValueError, "beta must be a positive finite"),
     "cmp-h-float": (
         lambda: compare_weights(64, 11, h=[0.5]),
-        TypeError, "distances must be integer"),
+        TypeError, "^h must be integer"),
     "cmp-h-2d": (lambda: compare_weights(64, 11, h=[[0, 1]]), ValueError, "h must be a 1-D array"),
     "cmp-h-far": (
         lambda: compare_weights(64, 5, h=[11, 20]),
@@ -1077,3 +1077,58 @@ def test_beta_fits_and_conversions_are_exact_at_large_n():
         assert cosine_to_hamming(0.10784243581324104, 10**15) == 446078782093379
         h = rng.integers(0, n + 1, 300, dtype=np.int64)
         np.testing.assert_array_equal(cosine_to_hamming(hamming_to_cosine(h, n), n), h)
+
+
+@nojit
+def test_attention_review_of_extremes():
+    # Fourth review of the attention utilities (each case failed before its fix).
+    import warnings
+
+    from fastsdm.theory import fit_cap_beta
+
+    # hamming_to_cosine rounds (n - 2h)/n once: 1 - 2h/n lost 0.08 % of 1/n.
+    rng = np.random.default_rng(1)
+    n = 10**15 + 1
+    assert hamming_to_cosine((n - 1) // 2, n) == float(Fraction(1, n))
+    for n in rng.integers(1, 2**53, 200):
+        h = rng.integers(0, n + 1, 5)
+        assert hamming_to_cosine(h, int(n)).tolist() == [float(Fraction(int(n) - 2 * int(x),
+                                                                        int(n))) for x in h]
+    # An average of finite values stays finite (was inf: the BLAS sum overflowed).
+    big = np.finfo(np.float64).max
+    out = softmax_attention([1.0, 0.0], np.zeros((11, 2)), np.full((11, 1), big), 1.0)
+    assert out.tolist() == [big]
+    # Flat caps fit β = +0.0 (was -0.0), and beta="fit" then reads with equal
+    # weights (was refused: "beta must be positive, got -0.0").
+    beta = fit_cap_beta(8, 8)
+    assert beta == 0.0 and math.copysign(1.0, beta) == 1.0
+    keys = rng.standard_normal((5, 8))
+    cue = rng.standard_normal(8)
+    unit = keys / np.linalg.norm(keys, axis=1, keepdims=True)
+    mean = unit.mean(axis=0)
+    np.testing.assert_allclose(continuous_pattern_read(cue, keys, radius=8, beta="fit"),
+                               mean / np.linalg.norm(mean))
+    # β = 0 given as any real zero reads with equal weights (Fraction(0) made an
+    # object array NumPy could not exponentiate).
+    x = fastsdm.random_addresses(3, 64, seed=0)
+    np.testing.assert_array_equal(sdm_pattern_read(x[0], x, n_bits=64, beta=Fraction(0)),
+                                  sdm_pattern_read(x[0], x, n_bits=64, beta=0.0))
+    # No queries: no weights (was NumPy's "zero-size array to reduction").
+    assert sdm_weights(8, 2, np.zeros((0, 3), int)).shape == (0, 3)
+    # compare_weights with given distances needs memory for those only (it built
+    # all n + 1: 8 TB here), and a huge β leaks no overflow warnings.
+    assert compare_weights(10**12, 50, h=[0, 1, 2]).sdm.shape == (3,)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compare_weights(64, 40, beta=1e308).kl == math.inf
+
+
+@nojit
+def test_attention_review_messages_name_what_the_caller_passed():
+    # Each named an argument the caller never passed: n, distances, p_whole.
+    with pytest.raises(ValueError, match=r"need dim >= 2, got vectors of width 1"):
+        continuous_pattern_read([1.0], [[1.0], [-1.0]], radius=0.5)
+    with pytest.raises(ValueError, match=r"^h must"):
+        compare_weights(64, 11, h=3)
+    with pytest.raises(ValueError, match=r"^n \(the number of bits\) must .*head dimension"):
+        learned_beta_summary(1)

@@ -67,11 +67,13 @@ def _log_weight_table(n: int, radius, beta) -> np.ndarray:
     if isinstance(beta, str):
         raise ValueError(f"beta must be a number >= 0, 'fit' or None, got {beta!r}; "
                          "use beta='fit' for theory.fit_beta(n_bits, radius)")
-    if not (isinstance(beta, numbers.Real) and not isinstance(beta, (bool, np.bool_))
-            and beta == 0):
+    if isinstance(beta, numbers.Real) and not isinstance(beta, (bool, np.bool_)) and beta == 0:
+        # β = 0 (what fit_beta gives near d = n, where the intersections are flat
+        # to double precision): equal weights, the softmax's own β → 0 limit.  A
+        # float, whatever zero was passed (Fraction(0) made an object array).
+        beta = 0.0
+    else:
         beta = check_beta(beta, hint=BETA_HINT)
-    # β = 0 (what fit_beta gives near d = n, where the intersections are flat to
-    # double precision): equal weights, the softmax's own β → 0 limit.
     return beta * hamming_to_cosine(np.arange(n + 1), n)
 
 
@@ -161,7 +163,7 @@ def sdm_pattern_read(queries: np.ndarray, keys: np.ndarray, values: np.ndarray |
         integer argument is not an integer or ``beta`` has the wrong type.
     ValueError
         If widths, pad bits, row counts or dimensions are wrong, ``radius``
-        is missing or out of range, ``beta`` is not positive, or
+        is missing or out of range, ``beta`` is negative or not finite, or
         ``iterations > 1`` with values narrower or wider than the keys.
 
     See Also
@@ -257,6 +259,9 @@ def _cosine_weigher(n: int, radius, beta):
             raise ValueError("radius is required for cap weights (beta=None) and for "
                              "beta='fit', got None; pass radius=<radius in bit units>, or "
                              "give a numeric beta for plain softmax weights")
+        if n < 2:  # cap_weights' own message would name an n never passed
+            raise ValueError(f"cap weights and beta='fit' need dim >= 2, got vectors of width "
+                             f"{n}; pass dim=<dimension of the caps' sphere>, or a numeric beta")
         radius = check_radius(radius, n, real=True)
         if beta is None:
             return lambda cos: cap_weights(n, radius, cos)
@@ -266,6 +271,10 @@ def _cosine_weigher(n: int, radius, beta):
                              "0..round(radius)-1, at least two; pass radius >= 1.5, beta=None "
                              "for the cap weights themselves, or a numeric beta")
         beta = fit_cap_beta(n, round(radius))
+        if beta == 0.0:
+            # The caps are flat to double precision (a radius near the whole
+            # sphere): equal weights, as the binary read gives for fit_beta's 0.
+            return lambda cos: softmax_rows(cos, 0.0)
     elif radius is not None:
         check_radius(radius, n, real=True)
     if isinstance(beta, str):
@@ -304,7 +313,8 @@ def continuous_pattern_read(queries: npt.ArrayLike, keys: npt.ArrayLike,
         ``"fit"``: ``β = theory.fit_cap_beta(dim, round(radius))``, the β fitted to
         the cap intersections themselves (the authors' "CFit"; until fastsdm
         0.1.0 this was the binary ``fit_beta``, 15.85 instead of 21.54 at
-        ``n = 64``, ``radius = 11``).
+        ``n = 64``, ``radius = 11``). The fit is 0 where the caps are flat to
+        double precision (radius near ``dim``): equal weights.
     iterations : int, default 1
         Number of reads; ``> 1`` only for autoassociative reads. Iteration stops
         early once no query moves by more than ``1e-12``.

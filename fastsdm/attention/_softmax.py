@@ -278,7 +278,14 @@ def softmax_attention(q: npt.ArrayLike, K: npt.ArrayLike, V: npt.ArrayLike,
     V = real_array(V, "V", (2,), "(N, dv)",
                    allow_bool=False, nonempty=True, contiguous=False)
     check_rows(V, weights.shape[1], "V")
-    out = weights @ V
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = weights @ V
+    if not np.isfinite(out).all():
+        # Each output is an average of V's rows (the weights sum to 1), so it
+        # lies within ±max|V|; near float64's limit the sum can round past it.
+        scale = np.abs(V).max()
+        with np.errstate(over="ignore"):
+            out = np.clip((weights @ (V / scale)) * scale, -scale, scale)
     return out[0] if single else out
 
 
@@ -335,7 +342,9 @@ def hamming_to_cosine(h: float | npt.ArrayLike, n: int) -> float | np.ndarray:
     if not ((array >= 0) & (array <= n)).all():
         raise ValueError(f"h must lie in [0, n] = [0, {n}] (NaN is refused); distances between "
                          f"{n}-bit vectors lie between 0 and {n}")
-    cos = 1.0 - 2.0 * array.astype(np.float64) / n
+    # (n − 2h) / n: n − 2h is exact in float64 for integer h <= n <= 2**53, so
+    # the one division rounds correctly (1 − 2h/n lost 0.08 % of 1/n at n = 1e15).
+    cos = (n - 2.0 * array.astype(np.float64)) / n
     return float(cos) if cos.ndim == 0 else cos
 
 
@@ -582,7 +591,8 @@ def compare_weights(n: int, d: int, *, beta: float | None = None, method: str = 
     distance (``C(n, h)`` for random patterns): this is the Figure-style
     comparison of the weight curves of Bricken & Pehlevan (2021), not the
     error of a read over random memories. ``q`` never vanishes, so ``KL`` is
-    finite; ``p(h) = 0`` for ``h > 2d`` contributes 0.
+    finite, unless ``β`` is so large that ``q`` underflows to 0 in float64 where
+    ``p > 0`` (``KL = inf`` then); ``p(h) = 0`` for ``h > 2d`` contributes 0.
 
     Examples
     --------
@@ -605,16 +615,20 @@ def compare_weights(n: int, d: int, *, beta: float | None = None, method: str = 
     else:
         d = check_int(d, "radius d", 0, n, hint="choose a radius between 0 and n")
         beta = check_beta(beta, hint=BETA_HINT)
-    h = np.arange(n + 1) if h is None else check_distance_rows(h, n)
+    h = np.arange(n + 1) if h is None else check_distance_rows(h, n, "h")
     if h.ndim != 1:
         raise ValueError(f"h must be a 1-D array of distances, got {describe(h)}; "
                          "flatten it with np.ravel(h)")
     h = h.astype(np.int64)
-    log_p = log_intersection(n, d, np.arange(n + 1))[h]
+    # Only the distances asked for: O(len(h)) memory, not O(n) (sdm_weights too).
+    distinct, where = np.unique(h, return_inverse=True)
+    log_p = np.asarray(log_intersection(n, d, distinct), dtype=np.float64)[where]
     if np.all(log_p == -np.inf):
         raise ValueError(f"every distance in h exceeds 2d = {2 * d}, so I(h) = 0 and the SDM "
                          "curve is all zeros; include distances <= 2d")
-    log_q = beta * hamming_to_cosine(h, n)
+    cos = hamming_to_cosine(h, n)
+    with np.errstate(over="ignore"):  # shifted to <= 0: any finite β, -inf at worst
+        log_q = beta * (cos - cos.max())
     log_p = log_p - np.logaddexp.reduce(log_p)
     log_q = log_q - np.logaddexp.reduce(log_q)
     p, q = np.exp(log_p), np.exp(log_q)

@@ -235,4 +235,5 @@ def fit_cap_beta(
     method = check_choice(method, "method", BETA_METHODS)
     y = log_cap_intersection(n, d, 1.0 - 2.0 * np.arange(d) / n)
     slope, intercept = _fit_cosines(n, y, method)
+    slope = slope if slope > 0 else 0.0  # flat at d = n: -0.0 or noise, as in fit_beta
     return (slope, intercept) if return_intercept else slope
