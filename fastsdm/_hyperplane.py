@@ -30,6 +30,7 @@ from ._jit import use_parallel
 from ._kernels import hyperplane as _k
 from ._layout import ADDRESS_BLOCK
 from ._validation import (
+    as_array,
     as_words,
     check_choice,
     check_int,
@@ -342,8 +343,8 @@ def design_from_coordinates(coordinates, required, n_bits: int):
     (array([[1, 0, 0, 1, 0]], dtype=uint8), array([[1, 0, 0, 0, 0]], dtype=uint8))
     """
     n_bits = check_int(n_bits, "n_bits", 1)
-    coords = np.asarray(coordinates)
-    values = np.asarray(required)
+    coords = as_array(coordinates, "coordinates")
+    values = as_array(required, "required")
     if coords.dtype.kind not in "iu" or coords.ndim != 2:
         raise TypeError(f"coordinates must be a 2-D integer array (locations x k), got "
                         f"{describe(coords)}")

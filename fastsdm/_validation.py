@@ -311,6 +311,21 @@ def check_radius(d, n: int, minimum: int = 0, *, real: bool = False,
 # -- arrays --------------------------------------------------------------------
 
 
+def as_array(x, name: str) -> np.ndarray:
+    """``np.asarray(x)``, a ragged nested list refused by its argument's name.
+
+    NumPy's own message ("inhomogeneous shape after 1 dimensions") names no
+    argument and says nothing of the fix.
+    """
+    try:
+        return np.asarray(x)
+    except ValueError as err:
+        if "inhomogeneous" not in str(err):
+            raise
+        raise ValueError(f"{name} must be a rectangular array, but its nested rows have "
+                         "different lengths; give every row the same length") from None
+
+
 def describe(array: np.ndarray) -> str:
     """``array of shape (2, 3) and dtype int64``: how messages name an array."""
     return f"array of shape {array.shape} and dtype {array.dtype}"
@@ -354,7 +369,7 @@ def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
     Fortran-ordered arrays may round differently, and the attention functions
     keep the results they always gave.
     """
-    array = np.asarray(x)
+    array = as_array(x, name)
     if array.dtype.kind not in ("biuf" if allow_bool else "iuf"):
         raise TypeError(f"{name} must be a real-valued array{f' of shape {shape}' if shape else ''}"
                         f", got {describe(array)}" + _tail(hint or "pass float or integer values"))
@@ -408,7 +423,7 @@ def real_rows(x, name: str, width: int, what: str) -> tuple[np.ndarray, bool]:
     blocks).  Complex, object, string and date arrays are refused, and so are
     empty batches.  ``what`` names the width in messages (``"dim"``).
     """
-    array = np.asarray(x)
+    array = as_array(x, name)
     if array.dtype.kind == "c":
         raise TypeError(f"{name} must be real vectors, got {describe(array)}; take the real "
                         f"part (np.real({name})) or the magnitude (np.abs({name})) first")
@@ -610,7 +625,7 @@ def check_iterations(iterations, key_width: int, value_width: int, names: str,
 
 def check_distances(h, n: int) -> tuple[np.ndarray, bool]:
     """Hamming distances in ``[0, n]`` as an int64 array, and whether ``h`` was a scalar."""
-    arr = np.asarray(h)
+    arr = as_array(h, "h")
     if arr.size == 0:
         arr = arr.astype(np.int64)  # [] arrives as float64
     if arr.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
@@ -639,7 +654,7 @@ def check_cosines(c, name: str = "cos",
                   hint: str = "clip rounding errors with np.clip(cos, -1, 1)"
                   ) -> tuple[np.ndarray, bool]:
     """Cosines in ``[-1, 1]`` as a float64 array, and whether ``c`` was a scalar."""
-    arr = np.asarray(c)
+    arr = as_array(c, name)
     if arr.size == 0:
         arr = arr.astype(np.float64)
     if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
@@ -665,7 +680,7 @@ def check_distance_rows(distances, n: int, name: str = "distances") -> np.ndarra
     axis runs over patterns and must not be empty: weights are normalised
     along it.
     """
-    array = np.asarray(distances)
+    array = as_array(distances, name)
     _check_pattern_axis(array, name)  # first: an empty list is float64 by NumPy's default
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must be integer Hamming distances, got {describe(array)}; "
@@ -682,7 +697,7 @@ def check_cosine_rows(cosines, name: str = "cosines") -> np.ndarray:
     The rows counterpart of :func:`check_cosines`, as :func:`check_distance_rows`
     is of :func:`check_distances`.
     """
-    array = np.asarray(cosines)
+    array = as_array(cosines, name)
     if array.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be real numbers, got {describe(array)}; "
                         "pass cosine similarities as floats")
@@ -707,7 +722,7 @@ def integer_table(values, name: str, lengths, why: str = "", fix: str = "") -> l
     if isinstance(values, (str, bytes)) or np.isscalar(values):
         raise TypeError(f"{name} must be {what}, got {type(values).__name__} {values!r}"
                         + _tail(fix))
-    array = np.asarray(values)
+    array = as_array(values, name)
     if array.dtype == bool or array.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold integers, got an array of dtype {array.dtype}; use "
                         "e.g. np.array([...], dtype=np.int64)")
@@ -749,7 +764,7 @@ def check_words(words, name: str, n_bits: int | None = None, ndim=(1, 2)) -> np.
 
     Returns a C-contiguous ``uint64`` array (a view when the input already is).
     """
-    array = np.asarray(words)
+    array = as_array(words, name)
     if array.dtype != np.uint64:
         refuse_big_endian(array, name)
         hint = ("pack 0/1 bits with fastsdm.pack_bits()"
@@ -873,7 +888,7 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
         # Already valid packed words (the common case of a read in a loop):
         # what the checks below would return, without them.
         return Bits(x if x.ndim == 2 else x[np.newaxis], n_bits, x.ndim == 1, WORDS, x.dtype)
-    array = np.asarray(x)
+    array = as_array(x, name)
     refuse_big_endian(array, name)
     if array.dtype.kind not in "biu":
         raise TypeError(f"{name} must be packed uint64 words or 0/1 bits, got {describe(array)}; "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._layout import bits_from_words, n_words, pad_mask, words_from_bytes
-from ._validation import check_int, check_words, describe, refuse_big_endian
+from ._validation import as_array, check_int, check_words, describe, refuse_big_endian
 
 __all__ = [
     "pack_bits",
@@ -58,7 +58,7 @@ def pack_bits(bits) -> np.ndarray:
     >>> fastsdm.unpack_bits(w, 9)
     array([1, 0, 0, 0, 0, 0, 0, 0, 1], dtype=uint8)
     """
-    array = np.asarray(bits)
+    array = as_array(bits, "bits")
     # Emptiness first: an empty list is float64 only by NumPy's default.
     if array.ndim == 0 or array.shape[-1] == 0:
         raise ValueError(f"bits must have at least one bit along the last axis, got "
@@ -110,7 +110,7 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
     array([255], dtype=uint64)
     """
     n_bits = check_int(n_bits, "n_bits", 1)
-    given = np.asarray(words)
+    given = as_array(words, "words")
     refuse_big_endian(given, "words", signed=True)  # int64 words are taken here too
     # 64-bit words only: an int8 -1 was taken as a whole word and sign-extended
     # to 2**64 - 1 (other widths are not packed words, as unpack_bits says).

@@ -60,6 +60,7 @@ from ._layout import bits_from_words, words_from_bytes
 from ._locking import RWLock, exclusive, shared
 from ._params import attribute_fingerprint, seed_entropy
 from ._validation import (
+    as_array,
     as_words,
     check_beta,
     check_choice,
@@ -231,7 +232,7 @@ def from_bipolar(x) -> np.ndarray:
     >>> fastsdm.unpack_bits(from_bipolar([1, -1, -1, 1]), 4)
     array([1, 0, 0, 1], dtype=uint8)
     """
-    array = np.asarray(x)
+    array = as_array(x, "x")
     if array.dtype.kind not in "iuf":
         raise TypeError(f"x must be numeric -1/+1 values, got {describe(array)}")
     if array.size and not np.isin(array, (-1, 1)).all():

@@ -13,7 +13,7 @@ import numpy as np
 from . import _jit
 from ._jit import run_tasks, use_parallel
 from ._kernels import hamming as _h
-from ._validation import BYTES, ROWS, WORDS, as_bits, check_int, describe
+from ._validation import BYTES, ROWS, WORDS, as_array, as_bits, check_int, describe
 
 __all__ = ["hamming_distances", "radius_search", "knn_search"]
 
@@ -75,7 +75,7 @@ def _prepare(queries, addresses, n_bits):
     if n_bits is not None:
         n_bits = check_int(n_bits, "n_bits", 1,
                            hint="n_bits is the vector length in bits (or None: all 64 W bits)")
-    q_array, a_array = np.asarray(queries), np.asarray(addresses)
+    q_array, a_array = as_array(queries, "queries"), as_array(addresses, "addresses")
     if (n_bits is None and q_array.dtype == a_array.dtype == np.uint64
             and q_array.ndim and a_array.ndim and q_array.shape[-1] != a_array.shape[-1]):
         raise ValueError(f"queries and addresses must have the same number of words per vector, "
@@ -216,7 +216,7 @@ def hamming_distances(queries, addresses, *, n_bits: int | None = None,
     array([[0, 2, 4],
            [2, 0, 2]], dtype=int32)
     """
-    array = np.asarray(queries)
+    array = as_array(queries, "queries")
     batch = array.shape[:-1] if array.ndim > 2 else None
     if batch is not None:
         if array.size == 0:  # said of the caller's array, not of its reshaped rows

@@ -549,3 +549,26 @@ def test_flags_are_true_or_false_not_any_truthy_value(name):
         call(1)
     call(np.bool_(True))  # NumPy's bool is a bool
     call(False)
+
+
+_RAGGED = [[1, 0, 1], [1]]
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: fastsdm.pack_bits(_RAGGED), "bits"),
+    (lambda: fastsdm.clear_pad_bits(_RAGGED, 8), "words"),
+    (lambda: fastsdm.hamming_distances(_RAGGED, np.zeros((3, 1), np.uint64)), "queries"),
+    (lambda: fastsdm.radius_search(np.zeros((2, 1), np.uint64), _RAGGED, 3), "addresses"),
+    (lambda: fastsdm.SDM(64, 10, radius=20, seed=0).read(_RAGGED), "queries"),
+    (lambda: fastsdm.SDM(64, 10, radius=20, seed=0).write(_RAGGED), "keys"),
+    (lambda: fastsdm.ContinuousSDM(3, 10, radius=1.0, seed=0).write(_RAGGED), "keys"),
+    (lambda: fastsdm.attention.softmax_weights(_RAGGED, np.eye(3)), "q"),
+    (lambda: fastsdm.attention.sdm_weights(8, 2, _RAGGED), "distances"),
+    (lambda: fastsdm.attention.hamming_to_cosine(_RAGGED, 8), "h"),
+    (lambda: fastsdm.hopfield.from_bipolar(_RAGGED), "x"),
+])
+def test_ragged_lists_are_refused_by_the_argument_s_name(call, name):
+    # NumPy's own "inhomogeneous shape" error named no argument.
+    with pytest.raises(ValueError, match=rf"^{name} must be a rectangular array, but its nested "
+                                         "rows have different lengths"):
+        call()

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fastsdm._validation import (
+    as_array,
     check_beta,
     check_choice,
     check_cosine_rows,
@@ -335,7 +336,7 @@ def hamming_to_cosine(h: float | npt.ArrayLike, n: int) -> float | np.ndarray:
     """
     n = check_int(n, "n", 1, MAX_CONVERSION_BITS,
                   hint=N_HINT.format(1) + " and at most 2**53 (exact in float64)")
-    array = np.asarray(h)
+    array = as_array(h, "h")
     if array.dtype.kind not in "iuf":
         raise TypeError(f"h must be a number or an array of numbers, got {describe(array)}; "
                         "pass Hamming distances as integers")
@@ -391,7 +392,7 @@ def cosine_to_hamming(cos: float | npt.ArrayLike, n: int) -> int | np.ndarray:
     """
     n = check_int(n, "n", 1, MAX_CONVERSION_BITS,
                   hint=N_HINT.format(1) + " and at most 2**53 (exact in float64)")
-    array = np.asarray(cos)
+    array = as_array(cos, "cos")
     if array.dtype.kind not in "iuf":
         raise TypeError(f"cos must be a number or an array of numbers, got {describe(array)}; "
                         "pass cosine similarities as floats")
