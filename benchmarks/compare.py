@@ -1126,6 +1126,8 @@ def continuous_point(args, dim, N, batches, rows, notes, base=None):
     plain.accumulators = exact.accumulators  # one array: the exact code only checks
     old = None if base is None else base.continuous.ContinuousSDM(
         dim, N, radius=continuous_radius(dim), seed=0)
+    if old is not None:
+        share_arrays(old, mem, "accumulators")  # one level for both versions' timed writes
     rng = np.random.default_rng(1)
     for batch in batches:
         X = rng.standard_normal((batch, dim)).astype(np.float32)
@@ -1135,7 +1137,6 @@ def continuous_point(args, dim, N, batches, rows, notes, base=None):
             new_csr, old_csr = mem.activate(x), old.activate(x)
             check(all(np.array_equal(a, b) for a, b in zip(new_csr, old_csr, strict=True)),
                   "baseline ContinuousSDM activation")
-            share_arrays(old, mem, "accumulators")  # the timed writes start level
             check(np.array_equal(old.read_sums(x), mem.read_sums(x)), "baseline read sums")
         continuous_batch(args, mem, plain, X, rows, old)
 

@@ -117,8 +117,7 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
     if given.dtype.kind not in "ui" or given.dtype.itemsize != 8:
         raise TypeError(f"words must be packed uint64 words (int64 reinterpreted), got "
                         f"{describe(given)}; pack bits with fastsdm.pack_bits()")
-    array = given.astype(np.int64, copy=True).view(np.uint64) if given.dtype.kind == "i" \
-        else np.array(given, dtype=np.uint64, copy=True)
+    array = np.array(given, copy=True).view(np.uint64)  # int64 words reinterpreted
     if array.ndim == 0 or array.shape[-1] != n_words(n_bits):
         raise ValueError(f"words must have {n_words(n_bits)} words per vector for "
                          f"n_bits={n_bits}, got {describe(array)}")

@@ -621,9 +621,7 @@ def compare_weights(n: int, d: int, *, beta: float | None = None, method: str = 
         raise ValueError(f"h must be a 1-D array of distances, got {describe(h)}; "
                          "flatten it with np.ravel(h)")
     h = h.astype(np.int64)
-    # Only the distances asked for: O(len(h)) memory, not O(n) (sdm_weights too).
-    distinct, where = np.unique(h, return_inverse=True)
-    log_p = np.asarray(log_intersection(n, d, distinct), dtype=np.float64)[where]
+    log_p = log_intersection(n, d, h)  # O(d + len(h)) memory, not a table of all n + 1
     if np.all(log_p == -np.inf):
         raise ValueError(f"every distance in h exceeds 2d = {2 * d}, so I(h) = 0 and the SDM "
                          "curve is all zeros; include distances <= 2d")
