@@ -45,6 +45,12 @@ choice is made once, at import, from the CPU features numba compiles for
 ``FASTSDM_SIMD=generic`` forces the portable code and ``FASTSDM_SIMD=avx512``
 the explicit one (correct on any CPU, fast only with VPOPCNTDQ).
 
+**Read-only inputs** are passed to the kernels as writeable views of the same
+memory (:func:`kernel_input`): the writeable flag is part of an array's numba
+type, so the read-only views fastsdm shows (``SDM.addresses``) would compile
+every kernel they reach a second time, apart from what :func:`fastsdm.warmup`
+prepared.  The kernels never write their inputs.
+
 **Compilation is announced**: the first time in a process that a fastsdm
 kernel must be compiled (not loaded from the cache), one line on stderr says
 what, about how long, and that it is cached afterwards
@@ -70,7 +76,7 @@ import numpy as np
 from numba.core import event as _event
 
 __all__ = ["jit", "twins", "overload", "named", "run_tasks", "parallel_parts", "use_parallel",
-           "compile_stats", "CompileStats", "PARALLEL_MIN_WORK", "SIMD", "CACHE"]
+           "kernel_input", "compile_stats", "CompileStats", "PARALLEL_MIN_WORK", "SIMD", "CACHE"]
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -334,6 +340,27 @@ def run_tasks(kernel, n_tasks: int, args: tuple, parallel: bool) -> None:
                 raise errors[0]
     finally:
         _workers_busy.release()
+
+
+def kernel_input(array: np.ndarray) -> np.ndarray:
+    """``array``, or a writeable view of it when it is a read-only view of writeable memory.
+
+    numba compiles a kernel once per argument type, and an array's type
+    includes its writeable flag: a batch sliced from ``SDM.addresses`` (a
+    read-only view) would compile the fused kernels again, about two seconds
+    of CPU each, and miss what :func:`fastsdm.warmup` prepared.  Only kernel
+    *inputs* go through here, and the kernels never write them.  Memory that
+    cannot be written (a read-only ``np.memmap``, bytes) is passed as it is
+    and gets its own compilation.
+    """
+    if array.flags.writeable:
+        return array
+    view = array.view()
+    try:
+        view.flags.writeable = True
+    except ValueError:  # no writeable owner below it
+        return array
+    return view
 
 
 def even_cuts(n: int, parts: int) -> np.ndarray:

@@ -49,6 +49,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._jit import kernel_input
 from ._layout import (
     bits_from_words,
     bytes_from_words,
@@ -811,7 +812,9 @@ class Bits(NamedTuple):
     Attributes
     ----------
     words : ndarray of uint64, shape (m, W)
-        C-contiguous packed words with zero pad bits.
+        C-contiguous packed words with zero pad bits, writeable unless their
+        memory cannot be (:func:`fastsdm._jit.kernel_input`): never write
+        into them, they may be the caller's.
     n_bits : int
         The vectors' length.
     single : bool
@@ -887,7 +890,8 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
             and (n_bits % 64 == 0 or not (x[..., -1] & _pad_garbage(n_bits)).any())):
         # Already valid packed words (the common case of a read in a loop):
         # what the checks below would return, without them.
-        return Bits(x if x.ndim == 2 else x[np.newaxis], n_bits, x.ndim == 1, WORDS, x.dtype)
+        return Bits(kernel_input(x if x.ndim == 2 else x[np.newaxis]), n_bits, x.ndim == 1,
+                    WORDS, x.dtype)
     array = as_array(x, name)
     refuse_big_endian(array, name)
     if array.dtype.kind not in "biu":
@@ -904,7 +908,7 @@ def as_bits(x, name: str, n_bits: int | None = None, *, ndim=(1, 2),
     if array.dtype == np.uint64:
         form = WORDS
         width = 64 * array.shape[-1] if n_bits is None else n_bits
-        words = check_words(array, name, width, ndim=ndim)
+        words = kernel_input(check_words(array, name, width, ndim=ndim))
     elif array.dtype == np.uint8 and _bytes_form(array, n_bits):
         form = BYTES
         if n_bits is None:

@@ -408,18 +408,78 @@ def test_location_blocks_refuse_steps_whose_indices_would_not_fit_int32(step):
 
 @pytest.mark.skipif(os.environ.get("NUMBA_BOUNDSCHECK") == "1",
                     reason="uncached there: warmup would compile everything, checking nothing more")
-def test_warmup_prepares_the_location_block_kernels():
+def test_warmup_prepares_what_a_session_uses():
     # A fresh process: in this one, earlier tests may have compiled them.
     code = ("import fastsdm\n"
             "from fastsdm._kernels import hamming as h\n"
             "assert not h.join_location_blocks.signatures\n"
             "fastsdm.warmup(('int8',), parallel=False)\n"
             "assert h.join_location_blocks.signatures\n"
-            "print(*sorted(str(s[4].dtype) for s in h.mask_to_indices.signatures))\n")
+            "print(*sorted(str(s[4].dtype) for s in h.mask_to_indices.signatures))\n"
+            # What a user's own (writeable) arrays and the memory's read-only
+            # address view then need: nothing more (warmup's batches are
+            # sliced from mem.addresses, and they compiled other signatures).
+            "import gc\n"
+            "from numba.core.registry import CPUDispatcher\n"
+            "def compiled():\n"
+            "    return sum(len(d.signatures) for d in gc.get_objects()\n"
+            "               if isinstance(d, CPUDispatcher))\n"
+            "before = compiled()\n"
+            "mem = fastsdm.SDM(64, 300, radius=30, counter_dtype='int8', seed=1)\n"
+            "P = fastsdm.random_addresses(9, 64, seed=2)\n"
+            "for batch in (P[:3], P):\n"
+            "    mem.write(batch, parallel=False)\n"
+            "    mem.read(batch, parallel=False)\n"
+            "    for A in (P, mem.addresses):\n"
+            "        fastsdm.hamming_distances(batch, A, parallel=False)\n"
+            "        fastsdm.radius_search(batch, A, 30, parallel=False)\n"
+            "        fastsdm.knn_search(batch, A, 2, parallel=False)\n"
+            "print(compiled() - before)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["int32", "int64"]  # staging, and one-block results
+    *dtypes, more = result.stdout.split()
+    assert dtypes == ["int32", "int64"]  # staging, and one-block results
+    assert more == "0"
+
+
+def test_kernel_input_shares_writeable_memory_and_leaves_the_rest_alone(tmp_path):
+    owner = np.arange(12, dtype=np.uint64).reshape(3, 4)
+    assert _jit.kernel_input(owner) is owner
+    shown = owner.view()
+    shown.flags.writeable = False
+    alias = _jit.kernel_input(shown)
+    assert alias.flags.writeable and np.shares_memory(alias, owner)
+    assert not shown.flags.writeable  # the caller's view is untouched
+    np.save(tmp_path / "a.npy", owner)
+    for frozen in (np.load(tmp_path / "a.npy", mmap_mode="r"),
+                   np.frombuffer(owner.tobytes(), dtype=np.uint64)):
+        assert _jit.kernel_input(frozen) is frozen and not frozen.flags.writeable
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="counts compilations")
+def test_read_only_inputs_reuse_the_kernels_of_writeable_ones():
+    # The writeable flag is part of numba's array type: batches sliced from
+    # mem.addresses (a read-only view) compiled each fused kernel and scan a
+    # second time, and fastsdm.warmup(), which writes such batches, prepared
+    # the kernels users' own (writeable) arrays did not use.
+    mem = fastsdm.SDM(64, 64, radius=32, counter_dtype="int8", seed=0)
+    own = mem.addresses.copy()
+    kernels = (c.scan_update(True), c.scan_update(False), h.scan_tiled(h.MODE_RADIUS),
+               h.scan_rows(), h.load_tile)
+
+    def run(batch, addresses):
+        mem.write(batch[:8])
+        mem.read(batch[:8])
+        mem.read(batch[:3])
+        fastsdm.radius_search(batch[:8], addresses, 32)
+        fastsdm.radius_search(batch[:2], addresses, 32)
+
+    run(own, own)
+    compiled = [len(k.signatures) for k in kernels]
+    run(mem.addresses, mem.addresses)
+    assert [len(k.signatures) for k in kernels] == compiled
+    assert not mem.addresses.flags.writeable  # still shown read-only
 
 
 # -- k-NN keys for long vectors (issue 11) -------------------------------------------
