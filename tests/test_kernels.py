@@ -457,6 +457,42 @@ def test_kernel_input_shares_writeable_memory_and_leaves_the_rest_alone(tmp_path
         assert _jit.kernel_input(frozen) is frozen and not frozen.flags.writeable
 
 
+def _frozen(array):
+    # Memory that cannot be written: kernel_input passes it as it is, so
+    # numba types it read-only and refuses to compile a kernel that writes it
+    # (NumPy refuses the write with the JIT disabled).
+    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
+
+
+@pytest.mark.nojit
+def test_kernels_never_write_their_bit_inputs():
+    # kernel_input hands the kernels writeable views of read-only views of
+    # writeable memory (mem.addresses): safe only while no kernel writes its
+    # inputs.  Unwriteable memory reaches them read-only, so a kernel that
+    # wrote would not compile (nor run, with the JIT disabled).
+    mem = fastsdm.SDM(128, 300, radius=52, counter_dtype="int8", seed=0)
+    own = mem.addresses.copy()
+    P = fastsdm.random_addresses(9, 128, seed=1)
+    results = []
+    for Q, A in ((P, own), (_frozen(P), _frozen(own))):
+        got = []
+        for batch in (Q[:3], Q):  # the row scan and the tiled / fused kernels
+            got.append(fastsdm.hamming_distances(batch, A))
+            got.append(fastsdm.radius_search(batch, A, 52)[1])
+            got.append(fastsdm.knn_search(batch, A, 3)[0])
+            mem.write(batch)
+            got.append(mem.read(batch))
+        mem.clear()
+        results.append(got)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for batch in (mem.addresses[:3], mem.addresses[:9]):  # through the memory's own view
+        fastsdm.radius_search(batch, mem.addresses, 52)
+        mem.write(batch)
+        mem.read(batch)
+    np.testing.assert_array_equal(mem.addresses, own)
+
+
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="counts compilations")
 def test_read_only_inputs_reuse_the_kernels_of_writeable_ones():
     # The writeable flag is part of numba's array type: batches sliced from
