@@ -181,10 +181,27 @@ def check_real(value, name: str, low: float | None = None, high: float | None = 
         left = "(" if low_open or low is None else "["
         right = ")" if high_open or high is None else "]"
         interval = f"a finite number in {left}{lo}, {hi}{right}"
-        raise ValueError(f"{name} must be {expected or interval}, got {value!r}" + _tail(hint))
+        raise ValueError(f"{name} must be {expected or interval}, got {value!r}"
+                         f"{_beyond_float64(value, number, low, high)}" + _tail(hint))
     if integers and isinstance(value, numbers.Integral):
         return operator.index(value)
     return number
+
+
+def _beyond_float64(value, number: float, low=None, high=None) -> str:
+    """What to add to a refusal when a finite ``value`` became infinite as a float.
+
+    Only when that is why it is refused: not beyond a bound it exceeds anyway.
+    """
+    if math.isfinite(number) or (number > 0 and high is not None) or (number < 0
+                                                                       and low is not None):
+        return ""
+    try:
+        finite = bool(np.isfinite(value))  # floats and NumPy scalars (long double)
+    except (TypeError, OverflowError):
+        finite = True  # Python ints and Fractions are never infinite
+    return (f", which is beyond float64's range (magnitude at most "
+            f"{np.finfo(np.float64).max:.4g})" if finite else "")
 
 
 def check_positive(value, name: str, example: str = "1_000_000", *, hint: str = "",
@@ -205,8 +222,9 @@ def check_positive(value, name: str, example: str = "1_000_000", *, hint: str = 
     except OverflowError:
         number = math.inf
     if not 0.0 < number < math.inf:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}; pass a "
-                         f"value such as {name}={example}" + _tail(hint))
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}"
+                         f"{_beyond_float64(value, number, low=0.0)}; pass a value such as "
+                         f"{name}={example}" + _tail(hint))
     if minimum is not None and number < minimum:
         raise ValueError(f"{name} must be >= {minimum:g}{why}, got {value!r}" + _tail(hint))
     return number
@@ -381,9 +399,16 @@ def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
         dims = " or ".join(map(str, ndims))
         raise ValueError(f"{name} must have {dims} dimension{'s' if ndims != (1,) else ''}"
                          f"{f' {shape}' if shape else ''}, got {describe(array)}" + _tail(hint))
-    array = np.ascontiguousarray(array, dtype=dtype) if contiguous else array.astype(
-        dtype, copy=False)
+    given = array
+    with np.errstate(over="ignore"):  # values beyond dtype's range: refused below, by name
+        array = np.ascontiguousarray(array, dtype=dtype) if contiguous else array.astype(
+            dtype, copy=False)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
+        if given.dtype.kind == "f" and np.isfinite(given).all():  # e.g. long double 1e400
+            raise ValueError(f"{name} has values beyond the {array.dtype} range (magnitude at "
+                             f"most {np.finfo(array.dtype).max:.4g})" + _tail(
+                                 hint or f"rescale {name}, e.g. divide it by its largest "
+                                         "magnitude"))
         raise ValueError(f"{name} contains NaN or infinite values" + _tail(
             hint or f"remove or replace them, e.g. with np.nan_to_num({name})"))
     return array
