@@ -1158,3 +1158,16 @@ def test_values_beyond_float64_are_named_not_called_infinite():
     with pytest.raises(ValueError) as info:
         attention.softmax_weights(np.ones((1, 2)), np.ones((2, 2)), -huge)
     assert "float64" not in str(info.value)
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("delta", [5e-11, 1e-8])
+def test_effective_beta_fits_keys_at_close_but_different_cosines(delta):
+    # Cosines 5e-11 apart were called "all at the same cosine" (a fixed
+    # threshold of 1e-6 on their spread), far above float64's rounding.
+    a = 0.7
+    keys = 3.0 * np.array([[np.cos(a), np.sin(a)], [np.cos(a + delta), np.sin(a + delta)]])
+    eff = attention.effective_beta([2.0, 0.0], keys, scale=0.5, method="fit")
+    assert eff.beta == pytest.approx(0.5 * 2.0 * 3.0, rel=1e-4)
+    with pytest.raises(ValueError, match=r"all at the same cosine from every query \(to within"):
+        attention.effective_beta([2.0, 0.0], keys[[0, 0]], scale=0.5, method="fit")

@@ -353,11 +353,16 @@ def effective_beta(queries: npt.ArrayLike, keys: npt.ArrayLike, *, scale: float 
     scores_c = scores - scores.mean(axis=1, keepdims=True)
     spread = np.einsum("ij,ij->i", cos_c, cos_c)
     covariance = np.einsum("ij,ij->i", cos_c, scores_c)
-    resolved = spread > 1e-12 * K.shape[0]
+    # Cosines of unit rows are exact to about d rounding errors: a query
+    # resolves a slope when its keys' cosines differ by well more than that
+    # (a fixed 1e-6 called cosines 5e-11 apart "the same").
+    rounding = 256 * K.shape[1] * np.finfo(np.float64).eps
+    resolved = np.abs(cos_c).max(axis=1) > rounding
     if not resolved.any():
         raise ValueError(f"method='fit' needs, for some query, two keys at different cosines, "
-                         f"got {K.shape[0]} key(s) all at the same cosine from every query; "
-                         "pass more keys or use method='max'")
+                         f"got {K.shape[0]} key(s) all at the same cosine from every query "
+                         f"(to within {rounding:.1g}, rounding); pass more keys or use "
+                         "method='max'")
     per_query = np.full(Q.shape[0], np.nan)
     per_query[resolved] = covariance[resolved] / spread[resolved]
     beta = float(covariance[resolved].sum() / spread[resolved].sum())
