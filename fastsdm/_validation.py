@@ -41,6 +41,7 @@ words differ.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import numbers
@@ -400,7 +401,10 @@ def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
         raise ValueError(f"{name} must have {dims} dimension{'s' if ndims != (1,) else ''}"
                          f"{f' {shape}' if shape else ''}, got {describe(array)}" + _tail(hint))
     given = array
-    with np.errstate(over="ignore"):  # values beyond dtype's range: refused below, by name
+    # A narrower float type (long double 1e400 as float64) may overflow: that
+    # is refused below, by name, without NumPy's warning.
+    narrowing = given.dtype.kind == "f" and given.dtype.itemsize > np.dtype(dtype).itemsize
+    with np.errstate(over="ignore") if narrowing else contextlib.nullcontext():
         array = np.ascontiguousarray(array, dtype=dtype) if contiguous else array.astype(
             dtype, copy=False)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
