@@ -194,8 +194,8 @@ def _beyond_float64(value, number: float, low=None, high=None) -> str:
 
     Only when that is why it is refused: not beyond a bound it exceeds anyway.
     """
-    if math.isfinite(number) or (number > 0 and high is not None) or (number < 0
-                                                                       and low is not None):
+    exceeds_a_bound = (number > 0 and high is not None) or (number < 0 and low is not None)
+    if math.isfinite(number) or exceeds_a_bound:
         return ""
     try:
         finite = bool(np.isfinite(value))  # floats and NumPy scalars (long double)
