@@ -400,22 +400,29 @@ def real_array(x, name: str, ndims=(1, 2), shape: str = "", *, dtype=np.float64,
         dims = " or ".join(map(str, ndims))
         raise ValueError(f"{name} must have {dims} dimension{'s' if ndims != (1,) else ''}"
                          f"{f' {shape}' if shape else ''}, got {describe(array)}" + _tail(hint))
-    given = array
-    # A narrower float type (long double 1e400 as float64) may overflow: that
-    # is refused below, by name, without NumPy's warning.
-    narrowing = given.dtype.kind == "f" and given.dtype.itemsize > np.dtype(dtype).itemsize
-    with np.errstate(over="ignore") if narrowing else contextlib.nullcontext():
+    beyond = _beyond_range(array.dtype, dtype)
+    # A narrowing cast (long double 1e400 as float64) overflows to infinity:
+    # refused below, by name, without NumPy's warning.
+    with np.errstate(over="ignore") if beyond else contextlib.nullcontext():
         array = np.ascontiguousarray(array, dtype=dtype) if contiguous else array.astype(
             dtype, copy=False)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        if given.dtype.kind == "f" and np.isfinite(given).all():  # e.g. long double 1e400
-            raise ValueError(f"{name} has values beyond the {array.dtype} range (magnitude at "
-                             f"most {np.finfo(array.dtype).max:.4g})" + _tail(
-                                 hint or f"rescale {name}, e.g. divide it by its largest "
-                                         "magnitude"))
-        raise ValueError(f"{name} contains NaN or infinite values" + _tail(
-            hint or f"remove or replace them, e.g. with np.nan_to_num({name})"))
+        fix = f"remove or replace them, e.g. with np.nan_to_num({name})"
+        raise ValueError(f"{name} contains NaN or infinite values{beyond}"
+                         + _tail(hint or fix + (f", or rescale {name}" if beyond else "")))
     return array
+
+
+def _beyond_range(source: np.dtype, target) -> str:
+    """``" (or values beyond the float64 range)"`` when casting ``source`` to ``target``
+    can overflow to infinity (a float to a narrower float), else ``""``.
+
+    The refusals of non-finite values say it, since a finite value may then be
+    what became infinite.
+    """
+    target = np.dtype(target)
+    narrows = source.kind == "f" and target.kind == "f" and source.itemsize > target.itemsize
+    return f" (or values beyond the {target} range)" if narrows else ""
 
 
 def unit_rows(x: np.ndarray, name: str, fix: str = "drop it or use normalize=False") -> np.ndarray:
@@ -577,7 +584,7 @@ def _refuse_rows(array: np.ndarray, name: str) -> None:
         bad[start : start + NORMALIZE_ROWS] = ~np.isfinite(x).all(axis=1)
         zero[start : start + NORMALIZE_ROWS] = ~x.any(axis=1)
     if bad.any():
-        beyond = (" (or values beyond the float64 range)" if array.dtype.itemsize > 8 else "")
+        beyond = _beyond_range(array.dtype, np.float64)
         raise ValueError(f"{name} has NaN or infinite values{beyond} in rows {list_rows(bad)}; "
                          "remove or repair those rows")
     raise ValueError(f"{name} has zero vectors in rows {list_rows(zero)}; a zero vector has "
@@ -594,9 +601,8 @@ def finite_rows(array: np.ndarray, name: str, dtype) -> np.ndarray:
         values = array.astype(dtype, order="C")
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
-        raise ValueError(f"{name} has NaN or infinite values (or values beyond the "
-                         f"{np.dtype(dtype)} "
-                         f"range) in rows {list_rows(bad)}; remove or rescale those rows")
+        raise ValueError(f"{name} has NaN or infinite values{_beyond_range(array.dtype, dtype)}"
+                         f" in rows {list_rows(bad)}; remove or rescale those rows")
     return values
 
 
