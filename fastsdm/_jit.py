@@ -350,9 +350,9 @@ def kernel_input(array: np.ndarray) -> np.ndarray:
     read-only view) would compile the fused kernels again, one to three
     seconds of CPU each (``compile_budget.py --kernels``), and miss what
     :func:`fastsdm.warmup` prepared.  Only kernel *inputs* go through here,
-    and the kernels never write them.  Memory that
-    cannot be written (a read-only ``np.memmap``, bytes) is passed as it is
-    and gets its own compilation.
+    and the kernels never write them.  Memory that cannot be written (a
+    read-only ``np.memmap``, bytes) is passed as it is and gets its own
+    compilation.
     """
     if array.flags.writeable:
         return array
