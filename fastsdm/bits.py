@@ -59,7 +59,11 @@ def pack_bits(bits) -> np.ndarray:
     array([1, 0, 0, 0, 0, 0, 0, 0, 1], dtype=uint8)
     """
     array = as_array(bits, "bits")
-    # Emptiness first: an empty list is float64 only by NumPy's default.
+    # An empty list is float64 only by NumPy's default: its emptiness is the
+    # error.  A single value of any other type is refused for its type first.
+    if array.dtype.kind not in "biu" and array.size:
+        raise TypeError(f"bits must be bool or integers 0/1, got {describe(array)}; "
+                        "threshold real values first, e.g. pack_bits(x > 0)")
     if array.ndim == 0 or array.shape[-1] == 0:
         raise ValueError(f"bits must have at least one bit along the last axis, got "
                          f"{describe(array)}")
@@ -128,6 +132,9 @@ def clear_pad_bits(words, n_bits: int) -> np.ndarray:
 def _rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
+    if isinstance(seed, (bool, np.bool_)):  # NumPy would take True as 1; SDM refuses it too
+        raise TypeError(f"seed must be None, a non-negative int, a list of them, a numpy "
+                        f"SeedSequence or Generator, got {seed!r}")
     try:
         return np.random.default_rng(seed)
     except (TypeError, ValueError):  # NumPy's message names neither the argument nor a fix

@@ -64,6 +64,10 @@ def test_pack_errors():
         fastsdm.pack_bits([0.5, 1.0])
     with pytest.raises(ValueError, match="at least one bit"):
         fastsdm.pack_bits(np.zeros((3, 0), np.uint8))
+    # a single value of another type is refused for its type, not as "no bits"
+    for value in ["0101", b"\x01\x00", None, 1.5]:
+        with pytest.raises(TypeError, match="bits must be bool or integers 0/1"):
+            fastsdm.pack_bits(value)
 
 
 def test_unpack_errors():
@@ -100,6 +104,12 @@ def test_random_addresses_seeded_and_uniform():
     assert fastsdm.random_addresses(0, 10).shape == (0, 1)
     with pytest.raises(ValueError, match=r"m must be in \[0, inf\]"):
         fastsdm.random_addresses(-1, 10)
+    # NumPy takes True as seed 1; the memories refuse it, and so do the bit helpers
+    for seed in (True, np.False_):
+        with pytest.raises(TypeError, match="seed must be None, a non-negative int"):
+            fastsdm.random_addresses(2, 10, seed=seed)
+        with pytest.raises(TypeError, match="seed must be None, a non-negative int"):
+            fastsdm.flip_bits(a[:2], 1000, 3, seed=seed)
 
 
 @pytest.mark.parametrize("n", [1, 64, 65, 1000])
