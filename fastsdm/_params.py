@@ -98,6 +98,7 @@ def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
         if seed.spawn_key or seed.pool_size != np.random.SeedSequence().pool_size:
             return seed_entropy([int(v) for v in seed.generate_state(8)])
         seq = seed
+        _check_seed(seq.entropy)  # what is recorded must load back
     else:
         _check_seed(seed)
         seq = np.random.SeedSequence(seed)
@@ -110,6 +111,10 @@ def seed_entropy(seed) -> tuple[np.random.SeedSequence, int | list[int]]:
 #: Seeds (and their words) are below this: a saved memory records its seed as
 #: a JSON number, and Python reads no integer of more than 4,300 digits.
 SEED_LIMIT = 2**4096
+#: A seed list has at most this many words: a saved memory's description is
+#: read only up to ``_persist.MAX_META_BYTES``, which 1,024 words of the
+#: largest size fit with room to spare (1.3 MB).
+SEED_MAX_WORDS = 1024
 
 
 def _check_seed(seed) -> None:
@@ -126,6 +131,11 @@ def _check_seed(seed) -> None:
                          "first (e.g. seed % 2**128)")
     if seed is None or entropy_int(seed):
         return
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        words = seed.size if isinstance(seed, np.ndarray) else len(seed)
+        if words > SEED_MAX_WORDS:
+            raise ValueError(f"seed must be a list of at most {SEED_MAX_WORDS} ints (a saved "
+                             f"memory records it), got {words}; hash it to fewer words first")
     if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
         raise ValueError(f"seed must be non-negative, got {seed}")
     if (isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0
@@ -267,7 +277,7 @@ def _json_number(meta: dict, key: str, *, null: bool = False):
 def _json_seed(meta: dict):
     seed = meta["seed"]
     ok = (type(seed) is int and seed >= 0) or (
-        type(seed) is list and 0 < len(seed) <= 1024
+        type(seed) is list and 0 < len(seed) <= SEED_MAX_WORDS
         and all(type(v) is int and v >= 0 for v in seed))
     if not ok:
         raise MetadataError(f"seed must be a non-negative integer or a list of them (the "

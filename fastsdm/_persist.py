@@ -77,8 +77,10 @@ except ImportError:  # not a POSIX system: saves are not locked
 META_FILE = "fastsdm.json"
 #: The manifest of a sharded memory's checkpoint (:mod:`fastsdm.distributed`).
 SHARDED_MANIFEST = "fastsdm-sharded.json"
-#: A description is a few kilobytes; anything much larger is not one.
-MAX_META_BYTES = 1 << 20
+#: A description is a few kilobytes, or 1.3 MB with the largest seed a memory
+#: accepts (``_params.SEED_MAX_WORDS`` words below 2**4096); anything much
+#: larger is not one.
+MAX_META_BYTES = 2 << 20
 #: Longest .npy header accepted (numpy's own default limit).
 MAX_HEADER_BYTES = 10_000
 _META_TMP = ".fastsdm.json.tmp"
@@ -534,6 +536,19 @@ def _write_npy(file: Path, array: np.ndarray) -> None:
         os.fsync(f.fileno())
 
 
+def _check_name_length(path: Path) -> None:
+    # Checked before anything is written: the final rename would otherwise
+    # fail only after every array was written, naming the hidden temporary.
+    try:
+        longest = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or not known
+        longest = 255
+    length = len(os.fsencode(path.name))
+    if longest > 0 and length > longest:
+        raise ValueError(f"cannot save to {path}: its name has {length} bytes, more than the "
+                         f"{longest} its file system allows; choose a shorter name")
+
+
 def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
                    mapped: Mapped | None = None) -> Path:
     """Write ``arrays`` and ``meta`` to the directory ``path``, crash-safely.
@@ -557,6 +572,7 @@ def save_directory(path, meta: dict, arrays: dict, *, overwrite: bool,
                        if os.path.lexists(p) and not p.is_dir())
         raise FileExistsError(f"cannot save to {path}: {blocker} is a file, not a directory"
                               ) from None
+    _check_name_length(path)
     lock = _PathLock(path)
     lock.acquire()
     try:
@@ -649,6 +665,12 @@ class Directory:
                     raise NotADirectoryError(path)
         except (FileNotFoundError, NotADirectoryError):
             raise FileNotFoundError(path) from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise ValueError(f"{path} is not a saved fastsdm memory: it is a loop of symbolic "
+                             f"links ({exc.strerror}); give the path of a saved memory"
+                             ) from None
         self.identity = (st.st_dev, st.st_ino)
 
     def open(self, name: str, mode: str = "rb"):

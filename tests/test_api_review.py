@@ -38,6 +38,10 @@ def test_spawned_seed_sequences_give_independent_reproducible_memories(make, tmp
     # one a saved memory could not record (JSON numbers of over 4,300 digits do not load)
     (2**5000, ValueError, "seed must be below 2\\*\\*4096 .*5001 bits"),
     ([1, 2**4096], ValueError, "seed must be below 2\\*\\*4096 .*4097 bits"),
+    # more words than a saved description holds: saved, then refused as corrupt
+    (list(range(1025)), ValueError, "seed must be a list of at most 1024 ints .* got 1025"),
+    (np.random.SeedSequence(list(range(1025))), ValueError, "at most 1024 ints .* got 1025"),
+    (np.random.SeedSequence(2**5000), ValueError, "seed must be below 2\\*\\*4096"),
 ])
 def test_bad_seeds_are_named(seed, error, match):
     for make in (lambda: fastsdm.SDM(64, 10, radius=3, seed=seed),
@@ -51,6 +55,11 @@ def test_good_seeds_are_kept(tmp_path):
         assert fastsdm.SDM(64, 10, radius=3, seed=seed).seed is not None
     largest = fastsdm.SDM(64, 10, radius=3, seed=2**4096 - 1)
     assert fastsdm.SDM.load(largest.save(tmp_path / "m")).seed == 2**4096 - 1
+    # The largest seed list accepted loads back (it was refused as corrupt).
+    for make in (fastsdm.SDM, ContinuousSDM):
+        seed = [2**4096 - 1 - k for k in range(1024)]
+        mem = make(8, 10, radius=3, seed=seed)
+        assert make.load(mem.save(tmp_path / make.__name__)).seed == seed
 
 
 def test_a_dimension_beyond_float_arithmetic_is_a_value_error():

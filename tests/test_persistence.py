@@ -682,8 +682,8 @@ def test_unknown_fields_and_oversized_json_are_refused(tmp_path, sources):
     _flip_json(path, radiua=3)
     with pytest.raises(ValueError, match=r"unknown fields \['radiua'\]"):
         fastsdm.SDM.load(path)
-    (path / "fastsdm.json").write_text(" " * (2 << 20))
-    with pytest.raises(ValueError, match="larger than 1048576 bytes"):
+    (path / "fastsdm.json").write_text(" " * (3 << 20))
+    with pytest.raises(ValueError, match="larger than 2097152 bytes"):
         fastsdm.SDM.load(path)
 
 

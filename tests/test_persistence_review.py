@@ -369,6 +369,23 @@ def test_the_longest_directory_names_save_and_load(tmp_path, kind, length):
     lock.release()
 
 
+def test_a_name_too_long_and_a_loop_of_links_are_refused_by_the_users_path(tmp_path, kind):
+    # A 256-byte name failed only at the final rename, after every array was
+    # written, with an OSError naming the hidden temporary; a loop of links
+    # escaped load() as a bare OSError.
+    mem, _ = _saved(tmp_path, kind, write=False)
+    path = tmp_path / ("m" * 256)
+    with pytest.raises(ValueError, match=r"cannot save to .*m{256}: its name has 256 bytes, "
+                                         r"more than the 255 its file system allows"):
+        mem.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    loop = tmp_path / "loop"
+    os.symlink(loop, loop)
+    with pytest.raises(ValueError, match=r"loop is not a saved fastsdm memory: it is a loop of "
+                                         r"symbolic links"):
+        type(mem).load(loop)
+
+
 def test_a_memory_opened_for_writing_refuses_symlinked_files(tmp_path):
     # Writes through a link would change its target, e.g. a shared cache object.
     path = fastsdm.SDM(64, 100, radius=24, seed=1).save(tmp_path / "m")
