@@ -235,7 +235,9 @@ class _Worker:
     Two plain locks (futex semaphores) wake it and report back: about 10 µs
     less per parallel call than a ``concurrent.futures`` pool (measured:
     14 µs against 23 µs for a 2-thread call of an empty kernel; numba's OpenMP
-    pool took 10 µs).
+    pool took 10 µs).  Jobs are counted (``submitted``, ``released`` by the
+    worker, ``collected`` by the caller), so that a wait cut short by Ctrl-C
+    knows whether it had already taken the ``finished`` lock.
     """
 
     def __init__(self, index: int):
@@ -245,6 +247,7 @@ class _Worker:
         self.finished.acquire()
         self.job = None
         self.error = None
+        self.submitted = self.released = self.collected = 0
         threading.Thread(target=self._loop, name=f"fastsdm-{index}", daemon=True).start()
 
     def _loop(self):
@@ -258,19 +261,32 @@ class _Worker:
                 self.error = exc
             finally:
                 self.finished.release()
+                self.released += 1  # after the release: see wait()
 
     def submit(self, kernel, args):
+        if self.collected != self.submitted:
+            self.wait()  # an earlier caller was interrupted out of its wait: its job ends first
         self.job = (kernel, args)
         self.error = None
+        self.submitted += 1
         self.start.release()
 
     def wait(self):
         # Wait even if the caller is interrupted (Ctrl-C): a task still
-        # running would go on writing into arrays the caller owns.
+        # running would go on writing into arrays the caller owns.  The
+        # interrupt may also be raised just *after* an acquire succeeded (the
+        # signal arrived in another thread, and Python raises it when the
+        # call returns): once the worker has released this job, the lock is
+        # held only if this thread took it, and taking it again would block
+        # forever.
         interrupted = None
         while True:
             try:
-                self.finished.acquire()
+                while self.collected != self.submitted:
+                    if self.released == self.submitted and self.finished.locked():
+                        self.collected = self.submitted  # taken by the interrupted acquire
+                    elif self.finished.acquire(timeout=-1 if interrupted is None else 0.01):
+                        self.collected = self.submitted
                 break
             except BaseException as exc:  # KeyboardInterrupt while waiting
                 interrupted = interrupted or exc

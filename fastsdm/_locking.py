@@ -52,8 +52,9 @@ class RWLock:
         mutex.acquire()
         while self._writer:  # queue behind the writer
             mutex.release()
-            self._gate.acquire()
-            self._gate.release()
+            # A with: a Ctrl-C raised as the acquire returns still releases the gate.
+            with self._gate:
+                pass
             mutex.acquire()
         self._readers += 1
         mutex.release()

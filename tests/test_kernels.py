@@ -662,6 +662,62 @@ def test_run_tasks_waits_for_every_task_and_reraises(monkeypatch):
 
 
 @pytest.mark.nojit
+def test_an_interrupt_raised_just_after_the_wait_succeeded_does_not_hang(monkeypatch):
+    # A Ctrl-C that reaches another thread is raised in the main thread when
+    # the lock's acquire returns, after it succeeded: the wait retried the
+    # acquire of a lock it held and hung for good (fastsdm capacity, Ctrl-C).
+    import threading
+    import time
+
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    _jit.run_tasks(lambda tasks, worker: None, 2, (), parallel=True)  # start the worker
+    worker = _jit._workers[0]
+    real = worker.finished
+
+    class InterruptedAfterAcquire:
+        armed = True
+
+        def acquire(self, *args, **kwargs):
+            taken = real.acquire(*args, **kwargs)
+            if taken and self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+            return taken
+
+        def release(self):
+            real.release()
+
+        def locked(self):
+            return real.locked()
+
+    monkeypatch.setattr(worker, "finished", InterruptedAfterAcquire())
+    done, outcome = [], []
+
+    def kernel(tasks, index):
+        if index == 1:
+            time.sleep(0.05)
+            done.append(index)
+
+    def call():
+        try:
+            _jit.run_tasks(kernel, 2, (), parallel=True)
+            outcome.append("returned")
+        except KeyboardInterrupt:
+            outcome.append("interrupted")
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), "the wait hung on a lock it already held"
+    assert outcome == ["interrupted"] and done == [1]
+    # The worker is left in a state the next calls can use.
+    for _ in range(3):
+        done.clear()
+        _jit.run_tasks(kernel, 2, (), parallel=True)
+        assert done == [1]
+
+
+@pytest.mark.nojit
 def test_a_call_while_the_workers_are_busy_runs_serially(monkeypatch):
     import threading
 
