@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import threading
 
-__all__ = ["RWLock", "shared", "exclusive"]
+__all__ = ["RWLock", "shared", "exclusive", "serialised_parameters", "set_checked"]
 
 
 class RWLock:
@@ -129,3 +129,66 @@ def exclusive(method):
             lock.release_exclusive()
 
     return locked
+
+
+# -- parameters -------------------------------------------------------------------
+#
+# A memory's parameters are public attributes (``mem.radius = 20``), and every
+# call re-checks them when one changed, writing their checked values back
+# (``"int16"`` becomes ``dtype('int16')``).  An assignment that took no lock
+# could land in the middle of a call, and a call re-checking under the shared
+# lock could write an older value back over it: the assignment was lost.
+
+
+def _assign_exclusively(obj, assign) -> None:
+    lock = obj.__dict__.get("_lock")
+    if lock is None:  # still being built: nobody else can see it
+        assign()
+        return
+    lock.acquire_exclusive()
+    try:
+        assign()
+    finally:
+        lock.release_exclusive()
+
+
+class _Parameter:
+    # No __get__: reads come straight from the instance dictionary, at no cost.
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __set__(self, obj, value) -> None:
+        _assign_exclusively(obj, lambda: obj.__dict__.__setitem__(self.name, value))
+
+
+def serialised_parameters(*names: str):
+    """Class decorator: assigning one of ``names`` takes the object's lock exclusively.
+
+    An assignment then waits for the calls running on the object, as a write
+    does, and no call's re-check can undo it.  A property keeps its getter
+    and its setter runs under the lock.  Code that already holds the lock
+    sets checked values with :func:`set_checked`.
+    """
+
+    def decorate(cls):
+        for name in names:
+            current = getattr(cls, name, None)
+            if isinstance(current, property):
+                setter = current.fset
+
+                def locked(obj, value, setter=setter):
+                    _assign_exclusively(obj, lambda: setter(obj, value))
+
+                setattr(cls, name, current.setter(locked))
+            else:
+                setattr(cls, name, _Parameter(name))
+        return cls
+
+    return decorate
+
+
+def set_checked(obj, **values) -> None:
+    """Set parameters from a call that holds the object's lock (no second acquire)."""
+    obj.__dict__.update(values)

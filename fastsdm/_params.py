@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ._locking import set_checked
 from ._validation import (
     check_choice,
     check_dtype,
@@ -458,15 +459,15 @@ class SDMParams:
                 else "k_nearest" if self.k_nearest is not None else "radius")
 
     def assign(self, memory) -> None:
-        """Set the parameters as attributes of an SDM or ShardedSDM (not the seed)."""
-        memory.n_bits, memory.n_locations = self.n_bits, self.n_locations
-        memory.n_data_bits = self.n_data_bits
-        memory.radius, memory.k_nearest = self.radius, self.k_nearest
-        memory.counter_dtype = np.dtype(self.counter_dtype)
-        memory.ties = self.ties
-        memory.activation = self.activation
-        memory.selected, memory.required = self.selected, self.required
-        memory.kappa = self.kappa
+        """Set the parameters as attributes of an SDM or ShardedSDM (not the seed).
+
+        Also from a call holding the memory's lock: set without taking it.
+        """
+        set_checked(memory, n_bits=self.n_bits, n_locations=self.n_locations,
+                    n_data_bits=self.n_data_bits, radius=self.radius, k_nearest=self.k_nearest,
+                    counter_dtype=np.dtype(self.counter_dtype), ties=self.ties,
+                    activation=self.activation, selected=self.selected, required=self.required,
+                    kappa=self.kappa)
 
     @property
     def n_words(self) -> int:
@@ -550,12 +551,14 @@ class ContinuousParams:
         return {key: getattr(self, key) for key in self.KEYS}
 
     def assign(self, memory) -> None:
-        """Set the parameters as attributes of a ContinuousSDM (not the seed)."""
-        memory.dim, memory.n_locations = self.dim, self.n_locations
-        memory.value_dim = self.value_dim
-        memory._radius, memory._threshold = self.radius, self.threshold  # (linked properties)
-        memory.k_nearest = self.k_nearest
-        memory.dtype = np.dtype(self.dtype)
+        """Set the parameters as attributes of a ContinuousSDM (not the seed).
+
+        Also from a call holding the memory's lock: set without taking it.
+        """
+        set_checked(memory, dim=self.dim, n_locations=self.n_locations,
+                    value_dim=self.value_dim, k_nearest=self.k_nearest,
+                    dtype=np.dtype(self.dtype),
+                    _radius=self.radius, _threshold=self.threshold)  # (linked properties)
 
     def array_specs(self) -> dict:
         """``{name: (shape, dtype name)}`` of the arrays of a saved memory."""

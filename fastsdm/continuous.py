@@ -25,7 +25,7 @@ from ._core import check_fits, iterate
 from ._jit import use_parallel
 from ._kernels import continuous as _k
 from ._layout import ADDRESS_BLOCK
-from ._locking import RWLock, exclusive, shared
+from ._locking import RWLock, exclusive, serialised_parameters, shared
 from ._machine import available_memory as _available_memory
 from ._params import ContinuousParams, attribute_fingerprint, check_accumulator_dtype
 from ._validation import (
@@ -117,6 +117,7 @@ def generate_addresses(entropy, n_locations: int, dim: int, start: int = 0,
 # -- the memory --------------------------------------------------------------
 
 
+@serialised_parameters(*_PARAMETERS)
 class ContinuousSDM:
     """Sparse Distributed Memory over real vectors (the neuron view).
 

@@ -57,7 +57,7 @@ from ._core import ReadInfo, iterate, moved_at_most, read_bits
 from ._jit import use_parallel
 from ._kernels import hopfield as _k
 from ._layout import bits_from_words, words_from_bytes
-from ._locking import RWLock, exclusive, shared
+from ._locking import RWLock, exclusive, serialised_parameters, set_checked, shared
 from ._params import attribute_fingerprint, seed_entropy
 from ._validation import (
     as_array,
@@ -255,6 +255,12 @@ def _read_only_view(array: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+#: The public settings each network re-checks when one changed since its last call.
+_HOPFIELD_SETTINGS = ("n_bits", "update", "ties", "kappa")
+_MODERN_SETTINGS = ("n_bits", "beta", "ties")
+
+
+@serialised_parameters(*_HOPFIELD_SETTINGS)
 class Hopfield:
     """The classical Hopfield network over binary vectors.
 
@@ -472,7 +478,7 @@ class Hopfield:
 
     # -- fields and energy ----------------------------------------------------
 
-    _SETTINGS = ("n_bits", "update", "ties", "kappa")
+    _SETTINGS = _HOPFIELD_SETTINGS
 
     def _check_settings(self) -> None:
         """The public settings as the constructor checks them, when one changed
@@ -484,12 +490,13 @@ class Hopfield:
         if check_int(self.n_bits, "n_bits", 1) != n:
             raise ValueError(f"Hopfield.n_bits is fixed by its {n} x {n} weights, got "
                              f"{self.n_bits}; build a new network for another width")
-        self.n_bits = n
-        self.update = check_choice(self.update, "update", UPDATES)
-        self.ties = check_choice(self.ties, "ties", TIES)
-        if self.kappa is not None:
-            self.kappa = check_int(self.kappa, "kappa", 1, _INT32_MAX,
-                                   hint="the weight bound; None for no clipping")
+        kappa = self.kappa
+        if kappa is not None:
+            kappa = check_int(kappa, "kappa", 1, _INT32_MAX,
+                              hint="the weight bound; None for no clipping")
+        # Under the lock (a call's check): set without taking it again.
+        set_checked(self, n_bits=n, update=check_choice(self.update, "update", UPDATES),
+                    ties=check_choice(self.ties, "ties", TIES), kappa=kappa)
         self._settings = attribute_fingerprint(self, self._SETTINGS)
 
     def _weight_bound(self) -> int:
@@ -687,6 +694,7 @@ class Hopfield:
 # ---------------------------------------------------------------------------
 
 
+@serialised_parameters(*_MODERN_SETTINGS)
 class ModernHopfield:
     """The modern Hopfield network of Ramsauer et al. (2020) on binary vectors.
 
@@ -840,7 +848,7 @@ class ModernHopfield:
         self._patterns = self._patterns[:0].copy()
         self._signed = None
 
-    _SETTINGS = ("n_bits", "beta", "ties")
+    _SETTINGS = _MODERN_SETTINGS
 
     def _check_settings(self) -> None:
         """The public settings as the constructor checks them, when one changed
@@ -852,9 +860,9 @@ class ModernHopfield:
         if check_int(self.n_bits, "n_bits", 1) != built:
             raise ValueError(f"ModernHopfield.n_bits is fixed at {built} when the network is "
                              f"built, got {self.n_bits}; build a new network for another width")
-        self.n_bits = built
-        self.beta = check_beta(self.beta, example="1.0")
-        self.ties = check_choice(self.ties, "ties", TIES)
+        # Under the lock (a call's check): set without taking it again.
+        set_checked(self, n_bits=built, beta=check_beta(self.beta, example="1.0"),
+                    ties=check_choice(self.ties, "ties", TIES))
         self._settings = attribute_fingerprint(self, self._SETTINGS)
 
     def _check_not_empty(self) -> None:

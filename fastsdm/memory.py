@@ -26,7 +26,7 @@ from ._core import (
     tie_words,
     write_inputs,
 )
-from ._locking import RWLock, exclusive, shared
+from ._locking import RWLock, exclusive, serialised_parameters, shared
 from ._machine import available_memory as _available_memory
 from ._params import (
     SDM_PARAMETERS,
@@ -86,6 +86,7 @@ def generate_addresses(entropy: int, n_locations: int, n_bits: int, start: int =
     return out
 
 
+@serialised_parameters(*SDM_PARAMETERS)
 class SDM:
     """Kanerva's Sparse Distributed Memory over binary vectors.
 

@@ -470,3 +470,64 @@ def test_two_threads_searching_over_location_blocks_get_the_serial_result(monkey
         for indptr, indices in runs:
             np.testing.assert_array_equal(indptr, expected[0])
             np.testing.assert_array_equal(indices, expected[1])
+
+
+@pytest.mark.parametrize("make, value, call", [
+    (lambda: fastsdm.SDM(64, 200, radius=20, seed=0), 25,
+     lambda mem: mem.read_sums(fastsdm.random_addresses(2, 64, seed=1))),
+    (lambda: ContinuousSDM(8, 200, radius=3, seed=0), 2,
+     lambda mem: mem.read_sums(np.ones((2, 8)))),
+])
+def test_a_parameter_assigned_during_a_call_waits_for_it_and_is_not_undone(make, value, call):
+    # A call re-checks the parameters when one changed and writes their checked
+    # values back, under the shared lock: an assignment made meanwhile (which
+    # took no lock) was overwritten with the value the call had read.
+    mem = make()
+    mem.radius = np.int64(mem.radius)  # changed: the next call re-checks and writes back
+    inside, go = threading.Event(), threading.Event()
+    read_parameters = mem._params
+
+    def paused():
+        params = read_parameters()
+        inside.set()
+        go.wait(10)
+        return params
+
+    mem._params = paused
+    reader = threading.Thread(target=call, args=(mem,))
+    reader.start()
+    assert inside.wait(10)
+    setter = threading.Thread(target=setattr, args=(mem, "radius", value))
+    setter.start()
+    setter.join(0.2)
+    assert setter.is_alive()  # the assignment waits for the call, as a write does
+    go.set()
+    reader.join(10)
+    setter.join(10)
+    assert not reader.is_alive() and not setter.is_alive()
+    assert mem.radius == value and type(mem.radius) is int
+    mem._params = read_parameters
+    call(mem)
+    assert mem.radius == value
+
+
+def test_hopfield_settings_assigned_during_a_call_wait_for_it():
+    net = Hopfield(32, seed=0)
+    net.write(fastsdm.random_addresses(3, 32, seed=1))
+    net._lock.acquire_shared()  # a call in progress
+    setter = threading.Thread(target=setattr, args=(net, "ties", "one"))
+    setter.start()
+    setter.join(0.2)
+    assert setter.is_alive()
+    net._lock.release_shared()
+    setter.join(10)
+    assert not setter.is_alive() and net.ties == "one"
+    modern = ModernHopfield(32, beta=1.0)
+    modern._lock.acquire_shared()
+    setter = threading.Thread(target=setattr, args=(modern, "beta", 2.0))
+    setter.start()
+    setter.join(0.2)
+    assert setter.is_alive()
+    modern._lock.release_shared()
+    setter.join(10)
+    assert modern.beta == 2.0
