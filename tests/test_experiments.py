@@ -1249,3 +1249,22 @@ def test_attention_comparison_runs_at_radii_whose_fitted_beta_is_zero():
     at_62 = [r for r in rows if r["radius"] == 62]
     assert len(rows) == 4 and len(at_62) == 2
     assert all(r["beta"] == 0.0 and 0.0 <= r["softmax_exact_recall"] <= 1.0 for r in at_62)
+
+
+def test_theory_agreement_compares_the_theory_with_the_table_means():
+    # The gaps were taken per repetition, so the "largest gap" line disagreed
+    # with the table above it (which averages repetitions), and its median was
+    # the upper one.
+    from fastsdm.experiments._common import theory_agreement
+
+    def row(m, measured, repetition):
+        return dict(theory_model="exact", n_patterns=m, noise=0, repetition=repetition,
+                    measured=measured, predicted=0.25, paper=0.5)
+
+    rows = [row(50, 0.5, 0), row(50, 0.1, 1), row(100, 0.3, 0), row(100, 0.3, 1),
+            row(200, 0.2, 0), row(200, 0.2, 1), row(400, 0.25, 0), row(400, 0.25, 1)]
+    line = theory_agreement(rows, "measured", "predicted", "paper", "bit error rate")
+    # means 0.3, 0.3, 0.2, 0.25: gaps 0.05, 0.05, 0.05, 0 (per repetition: 0.25 at m = 50)
+    assert line == ("theory (exact model, one read) vs measurement: largest gap 0.05 "
+                    "(bit error rate, at m = 50, noise 0), median 0.05; the paper model's "
+                    "largest gap 0.3")
