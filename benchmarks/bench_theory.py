@@ -36,10 +36,13 @@ class LogIntersectionSweep:
 
 
 class ExactIntersection:
-    """Exact integer I(h) (Python big integers) at Kanerva's canonical point."""
+    """Exact integer I(h) (Python big integers) at Kanerva's canonical point and at
+    n = 10^5 (each lune term from the one before by a small-integer ratio: a
+    ``math.comb`` per term took 50 s for h = 1,000 at n = 10^5)."""
 
-    params = [[(1000, 451)]]
+    params = [[(1000, 451), (100_000, 49_500)]]
     param_names = ["n, d"]
+    repeat = (1, 3, 30.0)
 
     def setup(self, nd):
         n, d = nd
@@ -48,6 +51,10 @@ class ExactIntersection:
     def time_intersection_scalar(self, nd):
         n, d = nd
         theory.intersection(n, d, 300)
+
+    def time_intersection_far(self, nd):
+        n, d = nd
+        theory.intersection(n, d, 2 * d - 1)  # the last h where the balls meet
 
 
 class FitBetaSweep:

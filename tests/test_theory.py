@@ -100,6 +100,19 @@ def test_intersection_matches_double_sum(n, d):
 
 
 @nojit
+def test_intersection_matches_double_sum_at_every_radius_and_its_far_end():
+    # The lune terms follow one another by exact ratios: every (n, d, h) of
+    # small n, and the last h where the balls meet at a larger n.
+    for n in range(1, 25):
+        for d in range(n + 1):
+            expected = [double_sum_intersection(n, d, h) for h in range(n + 1)]
+            assert theory.intersection(n, d, list(range(n + 1))).tolist() == expected, (n, d)
+    n, d = 601, 290
+    for h in (1, 2, 3, 1000, 2 * d - 1, 2 * d, 2 * d + 1):
+        assert theory.intersection(n, d, h) == double_sum_intersection(n, d, h), h
+
+
+@nojit
 @pytest.mark.parametrize("n, d", [(10, 3), (64, 15), (255, 100), (1000, 451), (1000, 20)])
 def test_intersection_properties(n, d):
     values = theory.intersection(n, d, np.arange(n + 1)).tolist()

@@ -99,19 +99,30 @@ def _ball_sizes(n: int) -> list[int]:
 def _exact_intersections(n: int, d: int, h_max: int) -> list[int]:
     """Exact ``I(h)`` for ``h = 0..h_max`` by Kanerva's lune form.
 
-    I(h) = |O_n(d)| − Σ_{odd j ≤ h} C(j−1, (j−1)/2)·C(n−j, d−(j−1)/2): one pair of
-    binomials per odd h, so all h cost O(n) big-integer operations.  Integers only:
-    in floating point the subtraction cancels catastrophically near h = 2d.
+    I(h) = |O_n(d)| − Σ_{odd j ≤ h} C(j−1, (j−1)/2)·C(n−j, d−(j−1)/2).  Each term
+    follows from the one before by an exact ratio of small integers, so every
+    h costs one big-integer product and quotient by a machine-sized number
+    (``math.comb`` per term took 0.1 s each at n = 10^5: 50 s for h = 1000).
+    Integers only: in floating point the subtraction cancels catastrophically
+    near h = 2d.
     """
     size = ball_size(n, d)
     values, lune = [size], 0
+    term = math.comb(n - 1, d)  # C(0, 0)·C(n − 1, d), the term of j = 1
     for h in range(1, h_max + 1):
         if h > 2 * d:  # the balls no longer meet
             values.extend([0] * (h_max + 1 - h))
             break
         if h % 2:
             k = (h - 1) // 2
-            lune += math.comb(2 * k, k) * math.comb(n - h, d - k)
+            lune += term
+            # To the term of j = h + 2: C(2k+2, k+1) = C(2k, k)·2(2k+1)/(k+1) and
+            # C(m−2, e−1) = C(m, e)·e(m−e)/(m(m−1)) with m = n − h, e = d − k;
+            # their product is an integer, so the quotient is exact.
+            m, e = n - h, d - k
+            if term and h + 2 <= h_max:
+                term = (term * (2 * (2 * k + 1) * e * (m - e))
+                        // ((k + 1) * m * (m - 1)))
         values.append(size - lune)
     return values
 
