@@ -362,6 +362,7 @@ class Hopfield:
         # read-only view, so the float copies reads keep cannot go stale.
         self._weights = np.zeros((self.n_bits, self.n_bits), dtype=np.int32)
         self.n_patterns = 0
+        self._bound = 0  # |W_ij| <= _bound: what the exact float products rely on
         self._float_weights: dict = {}
         self._lock = RWLock()
 
@@ -391,6 +392,7 @@ class Hopfield:
         if "weights" in state:  # pickled when the weights were a plain attribute
             state["_weights"] = state.pop("weights")
         state["_float_weights"] = {}
+        state.setdefault("_bound", state["n_patterns"])  # pickled before it was kept
         self.__dict__.update(state)
         self._lock = RWLock()
 
@@ -466,6 +468,11 @@ class Hopfield:
             for start in range(0, m, step):
                 run(self._weights, _bipolar(words[start : start + step], n), self.kappa)
         self.n_patterns += m
+        # Each pattern moves a weight by 1, and clipping brings every weight
+        # within the kappa it was written with (which may since have changed).
+        self._bound += m
+        if self.kappa is not None:
+            self._bound = min(self._bound, self.kappa)
         self._float_weights.clear()
 
     @exclusive
@@ -474,6 +481,7 @@ class Hopfield:
         self._check_settings()
         self._weights[...] = 0
         self.n_patterns = 0
+        self._bound = 0
         self._float_weights.clear()
 
     # -- fields and energy ----------------------------------------------------
@@ -500,7 +508,10 @@ class Hopfield:
         self._settings = attribute_fingerprint(self, self._SETTINGS)
 
     def _weight_bound(self) -> int:
-        return self.n_patterns if self.kappa is None else min(self.n_patterns, self.kappa)
+        # The weights' own bound, not today's kappa: a kappa assigned after the
+        # writes clips nothing already written (it chose float32 for weights
+        # beyond 2**24, and fields came out wrong).
+        return self._bound
 
     def _field_dtype(self):
         """The dtype whose products of bipolar rows and weights are exact."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -799,3 +800,24 @@ def test_settings_changed_after_construction_are_checked_at_the_next_call():
         setattr(modern, name, value)
         with pytest.raises(ValueError, match=match):
             modern.read(X)
+
+
+def test_the_exact_products_bound_follows_the_weights_through_kappa_changes():
+    # Fields are computed in float32 when (n - 1) * bound < 2**24.  The bound
+    # was min(n_patterns, kappa) with today's kappa, so a kappa assigned after
+    # the writes (which clips nothing already written) understated it: with
+    # weights of 2**24 + 1, fields and reads came out wrong.
+    net = Hopfield(16, seed=0)
+    patterns = fastsdm.random_addresses(40, 16, seed=1)
+    steps = [(None, 10), (3, 0), (None, 5), (2, 4), (50, 6), (None, 0), (1, 1), (7, 14)]
+    for kappa, m in steps:
+        net.kappa = kappa
+        if m:
+            net.write(patterns[:m])
+        assert net._weight_bound() >= np.abs(net.weights).max(), (kappa, m)
+        copy_ = pickle.loads(pickle.dumps(net))
+        assert copy_._weight_bound() == net._weight_bound()
+    net.kappa = 1  # after writes with kappa 7: the weights still reach 7
+    assert np.abs(net.weights).max() == 7 and net._weight_bound() >= 7
+    net.clear()
+    assert net._weight_bound() == 0
