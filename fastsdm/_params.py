@@ -212,6 +212,8 @@ def _hyperplane_activation(n_bits, radius, probability, k_nearest, selected, req
     if probability is not None:
         from .theory import hyperplane_k_for_probability
 
+        # checked here to be named as the caller spelled it
+        probability = check_probability(probability, "activation_probability")
         selected = hyperplane_k_for_probability(n_bits, probability)
     selected = check_int(selected, "selected", 0, n_bits,
                          hint="selected is the number of coordinates each location selects, "

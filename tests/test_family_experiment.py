@@ -297,3 +297,15 @@ def test_the_memory_check_counts_the_hopfield_weights(monkeypatch):
     assert set(parts) == {"modern Hopfield patterns", "pattern-view reads"}
     assert config["estimated_nbytes"] == (fastsdm.SDM.estimate_nbytes(4096, 1000)
                                           + 10 * 8 * 64 + sum(parts.values()))
+
+
+def test_a_one_bit_family_run_draws_no_theory_instead_of_failing():
+    # theory.capacity and classical_capacity have no 1-bit case: their errors
+    # named p_whole and n, arguments family_capacity does not take, and the
+    # command printed a traceback.
+    from fastsdm.experiments import family_capacity
+
+    for model in ("sdm", "hopfield"):
+        rows = family_capacity(n_bits=1, n_locations=10, radius=0, n_patterns=[1], noise=[0],
+                               n_cues=1, models=[model], progress=False)
+        assert rows and all(r["theory_capacity"] is None for r in rows)

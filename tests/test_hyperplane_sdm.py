@@ -183,6 +183,11 @@ def test_bad_arguments():
         (dict(activation="hyperplane", radius=3), ValueError, "not radius= or k_nearest="),
         (dict(activation="hyperplane"), ValueError, "exactly one of selected=.*neither"),
         (dict(selected=2, activation_probability=0.1), ValueError, "got both"),
+        # named as the caller spelled it (was "p must be a probability")
+        (dict(activation="hyperplane", activation_probability=0), ValueError,
+         r"^activation_probability must be a probability in \(0, 1\], got 0"),
+        (dict(activation="hyperplane", activation_probability="x"), TypeError,
+         r"^activation_probability must be a probability"),
         (dict(selected=9), ValueError, r"selected must be in \[0, 5\]"),
         (dict(selected=2.0), TypeError, "selected must be an integer"),
         (dict(selected=2, required="zeros"), ValueError, "required must be one of"),

@@ -209,6 +209,9 @@ def theory_capacity(model: str, config: Mapping) -> dict:
     from ..hopfield import classical_capacity
 
     n, d, N = config["n_bits"], config["radius"], config["n_locations"]
+    if n < 2:  # neither formula has a 1-bit case (P_whole = 0.5 is a 1-bit word's chance)
+        return {"theory_capacity": None, "theory_capacity_source": "",
+                "theory_capacity_exact": None}
     if model == "sdm":
         capacity = theory.capacity(n, d, N)  # <= 0: not even one pattern meets the criterion
         return {"theory_capacity": capacity if capacity > 0 else None,
