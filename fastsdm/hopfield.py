@@ -1141,7 +1141,8 @@ def classical_capacity(n: int, criterion: str = "retrieval") -> float:
     ...  for c in ("retrieval", "fixed_point", "all_fixed_points")]
     [138.0, 72.4, 36.2]
     """
-    n = check_int(n, "n", 2, hint="the number of units")
+    # Below 2**53: a float holds the count exactly (10**400 overflowed the formula).
+    n = check_int(n, "n", 2, 2**53, hint="the number of units")
     criterion = check_choice(criterion, "criterion", CAPACITY_CRITERIA)
     if criterion == "retrieval":
         return AMIT_CAPACITY_RATIO * n

@@ -723,8 +723,10 @@ def test_classical_capacity_values():
     assert hopfield.AMIT_CAPACITY_RATIO == 0.138
     with pytest.raises(ValueError, match="criterion must be one of"):
         classical_capacity(100, "snr")
-    with pytest.raises(ValueError, match=r"n must be in \[2, inf\]"):
+    with pytest.raises(ValueError, match=r"n must be in \[2, 9007199254740992\]"):
         classical_capacity(1)
+    with pytest.raises(ValueError, match=r"n must be in \[2, 9007199254740992\]"):
+        classical_capacity(10**400)  # OverflowError in the formula
 
 
 def test_fixed_point_capacity_is_where_stored_patterns_stop_being_fixed():
