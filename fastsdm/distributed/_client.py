@@ -38,7 +38,7 @@ from ._checkpoint import (
     read_checkpoint,
     update_manifest,
 )
-from ._worker import Shard
+from ._worker import Shard, raise_failure, returning_failure
 
 __all__ = ["ShardedSDM", "ShardLostError", "ROUND_BYTES", "POLL_SECONDS"]
 
@@ -485,8 +485,9 @@ class ShardedSDM:
 
     def _on_worker(self, func, *args):
         """Run a checkpoint helper on a worker (preferably shard 0's): the path is theirs."""
-        return self.client.submit(func, *args, pure=False, workers=[self.workers[0]],
-                                  allow_other_workers=True).result(timeout=self.timeout)
+        return raise_failure(self.client.submit(
+            returning_failure, func, *args, pure=False, workers=[self.workers[0]],
+            allow_other_workers=True).result(timeout=self.timeout))
 
     # -- properties ---------------------------------------------------------------
 
@@ -891,7 +892,8 @@ class ShardedSDM:
         cluster = client or owned[0]
 
         def on_worker(fn):
-            return cluster.submit(fn, path, pure=False).result(timeout=timeout)
+            return raise_failure(cluster.submit(returning_failure, fn, path,
+                                                pure=False).result(timeout=timeout))
 
         try:
             for attempt in range(_LOAD_ATTEMPTS):

@@ -43,6 +43,27 @@ class Failure:
         self.exc = exc
 
 
+def returning_failure(func, *args):
+    """``func(*args)`` on a worker, its error returned as a :class:`Failure`.
+
+    For the checkpoint helpers (``client.submit``): raised, a user's error
+    (a path that holds no checkpoint) would also be logged by the worker as
+    a Dask "Compute Failed" with its traceback.  :func:`raise_failure`
+    raises it on the client.
+    """
+    try:
+        return func(*args)
+    except Exception as exc:
+        return Failure(exc)
+
+
+def raise_failure(result):
+    """``result``, or its exception raised if it is a :class:`Failure`."""
+    if isinstance(result, Failure):
+        raise result.exc
+    return result
+
+
 class Shard:
     """Locations ``start:stop`` of a memory, as a Dask actor's state.
 
