@@ -5,7 +5,8 @@ memory at the same time.  A write is many independent row updates; two of
 them interleaved lose updates, and a read in the middle of one sees half of
 it.  So every public method of a memory takes its object's lock:
 
-* *exclusive* (one thread, no readers): ``write``, ``clear``, ``flush``;
+* *exclusive* (one thread, no readers): ``write``, ``clear``, ``flush``, and
+  assigning a parameter (:func:`serialised_parameters`);
 * *shared* (any number of readers, no writer): ``read``, ``read_sums``,
   ``activate``, ``save``.  Reads that draw random tie bits draw them from a
   NumPy generator, which serialises its own draws.
