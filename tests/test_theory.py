@@ -108,7 +108,7 @@ def test_intersection_matches_double_sum_at_every_radius_and_its_far_end():
             expected = [double_sum_intersection(n, d, h) for h in range(n + 1)]
             assert theory.intersection(n, d, list(range(n + 1))).tolist() == expected, (n, d)
     n, d = 601, 290
-    for h in (1, 2, 3, 1000, 2 * d - 1, 2 * d, 2 * d + 1):
+    for h in (1, 2, 3, 300, 2 * d - 1, 2 * d, 2 * d + 1):
         assert theory.intersection(n, d, h) == double_sum_intersection(n, d, h), h
 
 
