@@ -132,16 +132,15 @@ def _check_seed(seed) -> None:
                          "first (e.g. seed % 2**128)")
     if seed is None or entropy_int(seed):
         return
-    if isinstance(seed, (list, tuple, np.ndarray)):
+    if isinstance(seed, (list, tuple)) or (isinstance(seed, np.ndarray) and seed.ndim):
         words = seed.size if isinstance(seed, np.ndarray) else len(seed)
         if words > SEED_MAX_WORDS:
             raise ValueError(f"seed must be a list of at most {SEED_MAX_WORDS} ints (a saved "
                              f"memory records it), got {words}; hash it to fewer words first")
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
+        if words and all(entropy_int(v) for v in np.asarray(seed, dtype=object).ravel()):
+            return
+    elif isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
         raise ValueError(f"seed must be non-negative, got {seed}")
-    if (isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0
-            and all(entropy_int(v) for v in np.asarray(seed, dtype=object).ravel())):
-        return
     hint = (" (for a Generator, pass e.g. seed=int(rng.integers(2**63)))"
             if isinstance(seed, np.random.Generator) else "")
     raise TypeError(f"seed must be None, a non-negative int, a non-empty list of them or a "

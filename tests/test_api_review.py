@@ -33,6 +33,7 @@ def test_spawned_seed_sequences_give_independent_reproducible_memories(make, tmp
     (1.5, TypeError, "seed must be None, a non-negative int, .* got 1.5"),
     (True, TypeError, "got True"),
     ([], TypeError, "got \\[\\]"),
+    (np.array(5), TypeError, "got array\\(5\\)"),  # was numpy's "len() of unsized object"
     ("7", TypeError, "got '7'"),
     (np.random.default_rng(0), TypeError, "seed=int\\(rng.integers\\(2\\*\\*63\\)\\)"),
     # one a saved memory could not record (JSON numbers of over 4,300 digits do not load)

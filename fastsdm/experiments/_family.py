@@ -209,20 +209,18 @@ def theory_capacity(model: str, config: Mapping) -> dict:
     from ..hopfield import classical_capacity
 
     n, d, N = config["n_bits"], config["radius"], config["n_locations"]
-    if n < 2:  # neither formula has a 1-bit case (P_whole = 0.5 is a 1-bit word's chance)
-        return {"theory_capacity": None, "theory_capacity_source": "",
-                "theory_capacity_exact": None}
-    if model == "sdm":
+    # Neither formula has a 1-bit case (P_whole = 0.5 is a 1-bit word's chance).
+    drawn = model if n >= 2 else None
+    if drawn == "sdm":
         capacity = theory.capacity(n, d, N)  # <= 0: not even one pattern meets the criterion
         return {"theory_capacity": capacity if capacity > 0 else None,
                 "theory_capacity_source": "fastsdm.theory.capacity (Kanerva 1993, P_whole=0.5)",
                 "theory_capacity_exact": None}
-    if model == "hopfield":
+    if drawn == "hopfield":
         return {"theory_capacity": classical_capacity(n, "retrieval"),
                 "theory_capacity_source": "0.138 n (Amit, Gutfreund & Sompolinsky 1985)",
                 "theory_capacity_exact": classical_capacity(n, "fixed_point")}
     return {"theory_capacity": None, "theory_capacity_source": "", "theory_capacity_exact": None}
-
 
 
 
